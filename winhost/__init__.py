@@ -1,1 +1,1 @@
-"""Talking to and reading a Windows host: connections, cmd.exe command lines, tool-output parsers, facts."""
+"""Talking to and reading a Windows host: connections, command lines, parsers, facts."""

@@ -1,0 +1,246 @@
+"""WinRM connection on pywinrm: one HTTP session and one shell per host per run, reused.
+
+testinfra's stock winrm backend builds a new ``Protocol`` (an NTLM handshake) and a new shell for
+every command; here the handshake and the shell happen once, then each command costs Command,
+Receive (once per operation timeout while it runs) and Signal.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import requests
+from pydantic import SecretStr
+from requests.adapters import HTTPAdapter
+from winrm.exceptions import (
+    InvalidCredentialsError,
+    WinRMError,
+    WinRMOperationTimeoutError,
+    WinRMTransportError,
+    WSManFaultError,
+)
+from winrm.protocol import Protocol
+from winrm.transport import Transport
+
+from winhost.connection import ConnectionStats, codepage_encoding
+from winhost.errors import (
+    AuthenticationFailed,
+    CommandTimeout,
+    ConnectionLost,
+    HostError,
+    HostUnreachable,
+)
+from winhost.redact import Redactor
+from winhost.result import Result
+
+log = logging.getLogger(__name__)
+
+#: Transport-level failures after which the session and shell are rebuilt.
+_TRANSIENT: tuple[type[BaseException], ...] = (
+    requests.ConnectionError,
+    requests.Timeout,
+    WinRMTransportError,
+)
+
+
+class _CountingAdapter(HTTPAdapter):
+    """Counts every HTTP request, including the ones authentication handlers resend."""
+
+    def __init__(self, stats: ConnectionStats) -> None:
+        super().__init__()
+        self._stats = stats
+
+    def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        self._stats.http_requests += 1
+        return super().send(request, *args, **kwargs)
+
+
+class _CountingTransport(Transport):
+    """pywinrm's transport with the counting adapter mounted before the first request."""
+
+    stats: ConnectionStats
+
+    def _mount(self, session: requests.Session) -> None:
+        adapter = _CountingAdapter(self.stats)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+
+    def setup_encryption(self, session: requests.Session) -> None:
+        self._mount(session)
+        super().setup_encryption(session)
+
+    def build_session(self) -> requests.Session:
+        fresh = self.session is None
+        session = super().build_session()
+        if fresh and not isinstance(session.get_adapter(self.endpoint), _CountingAdapter):
+            self._mount(session)
+        return session
+
+
+class WinRMConnection:
+    """Runs cmd.exe command lines over WinRS on one host."""
+
+    def __init__(
+        self,
+        host: str,
+        endpoint: str,
+        *,
+        user: str,
+        password: SecretStr,
+        transport: str = "ntlm",
+        cert_validation: bool = True,
+        ca_file: str | None = None,
+        operation_timeout: int = 20,
+        read_timeout: int = 30,
+        codepage: int = 65001,
+        retries: int = 2,
+        default_timeout: float = 600.0,
+    ) -> None:
+        self.host = host
+        self.endpoint = endpoint
+        self.user = user
+        self.transport = transport
+        self.codepage = codepage
+        self.retries = retries
+        self.default_timeout = default_timeout
+        self.stats = ConnectionStats()
+        self._password = password
+        self._redact = Redactor([password.get_secret_value()])
+        self._options: dict[str, Any] = {
+            "transport": transport,
+            "server_cert_validation": "validate" if cert_validation else "ignore",
+            "ca_trust_path": ca_file,
+            "operation_timeout_sec": operation_timeout,
+            "read_timeout_sec": read_timeout,
+            "message_encryption": "auto",
+        }
+        self._protocol: Protocol | None = None
+        self._shell: str | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"WinRMConnection(host={self.host!r}, endpoint={self.endpoint!r}, user={self.user!r})"
+        )
+
+    # -- session and shell -------------------------------------------------------------------
+    def _open(self) -> tuple[Protocol, str]:
+        if self._protocol is not None and self._shell is not None:
+            return self._protocol, self._shell
+        protocol = Protocol(
+            self.endpoint,
+            username=self.user,
+            password=self._password.get_secret_value(),
+            **self._options,
+        )
+        protocol.transport.__class__ = _CountingTransport  # count requests from the very first
+        protocol.transport.stats = self.stats  # type: ignore[attr-defined]
+        self._protocol = protocol
+        self._shell = protocol.open_shell(codepage=self.codepage)
+        self.stats.shells_opened += 1
+        return protocol, self._shell
+
+    def _discard(self) -> None:
+        """Forget a session that broke; the next command opens a fresh one."""
+        if self._protocol is not None:
+            self._protocol.transport.close_session()
+        self._protocol = None
+        self._shell = None
+
+    def close(self) -> None:
+        if self._protocol is not None and self._shell is not None:
+            try:
+                self._protocol.close_shell(self._shell)
+            except (WinRMError, *_TRANSIENT) as exc:  # closing is best effort
+                log.debug("%s: close_shell failed: %s", self.host, self._redact(str(exc)))
+        self._discard()
+
+    def __enter__(self) -> WinRMConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- commands ----------------------------------------------------------------------------
+    def run(
+        self, command: str, *, timeout: float | None = None, idempotent: bool = False
+    ) -> Result:
+        """Run one command line; retry after transport errors only when ``idempotent``."""
+        attempts = 1 + (self.retries if idempotent else 0)
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._run_once(command, timeout or self.default_timeout)
+            except InvalidCredentialsError:
+                self._discard()
+                raise AuthenticationFailed(
+                    self.host,
+                    f"credentials for user {self.user!r} were rejected by {self.endpoint}",
+                ) from None
+            except WSManFaultError as exc:
+                self._discard()
+                if attempt < attempts:
+                    self._backoff(attempt)
+                    continue
+                raise HostError(self.host, f"WinRM fault: {self._redact(exc.reason)}") from None
+            except _TRANSIENT as exc:
+                self._discard()
+                if attempt < attempts:
+                    self._backoff(attempt)
+                    continue
+                reason = self._redact(f"{type(exc).__name__}: {exc}")[:300]
+                if self.stats.shells_opened == 0 or isinstance(exc, requests.ConnectionError):
+                    if not idempotent:
+                        raise ConnectionLost(
+                            self.host,
+                            f"connection to {self.endpoint} lost during a change ({reason}); "
+                            "run again: the next probe shows what was applied",
+                        ) from None
+                    raise HostUnreachable(
+                        self.host, f"{self.endpoint} unreachable: {reason}"
+                    ) from None
+                raise HostError(self.host, reason) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _backoff(self, attempt: int) -> None:
+        self.stats.retries += 1
+        time.sleep(min(0.25 * 2 ** (attempt - 1), 2.0))
+
+    def _run_once(self, command: str, timeout: float) -> Result:
+        protocol, shell = self._open()
+        started = time.monotonic()
+        deadline = started + timeout
+        command_id = protocol.run_command(shell, command)
+        self.stats.commands += 1
+        out: list[bytes] = []
+        err: list[bytes] = []
+        try:
+            while True:
+                if time.monotonic() > deadline:
+                    raise CommandTimeout(
+                        self.host,
+                        f"command ran longer than {timeout:.0f}s and was terminated: "
+                        f"{self._redact(command)[:200]}",
+                    )
+                try:
+                    stdout, stderr, rc, done = protocol.get_command_output_raw(shell, command_id)
+                except WinRMOperationTimeoutError:
+                    continue  # still running: poll again
+                out.append(stdout)
+                err.append(stderr)
+                if done:
+                    break
+        finally:
+            try:
+                protocol.cleanup_command(shell, command_id)
+            except (WinRMError, *_TRANSIENT):
+                self._discard()
+        elapsed = time.monotonic() - started
+        self.stats.seconds += elapsed
+        encoding = codepage_encoding(self.codepage)
+        return Result(
+            rc,
+            b"".join(out).decode(encoding, errors="replace"),
+            b"".join(err).decode(encoding, errors="replace"),
+            elapsed,
+        )
