@@ -1,0 +1,528 @@
+"""Load an inventory file into validated hosts, reporting every problem in one run.
+
+Shape (Ansible-like; see ``inventory/example.yml``)::
+
+    all:
+      vars: {python: {...}, service: {...}, ...}      # every host
+    groups:
+      web:
+        vars: {connection: {...}, ...}                # hosts of the group
+        hosts: [web01, web02]
+    hosts:
+      web01:
+        groups: [web]                                 # optional: membership may be written
+        connection: {address: web01.example.com}      # on either side
+        app: {...}
+
+A host's settings are ``all.vars``, then the vars of each of its groups (in the order the groups
+are written under ``groups:``), then its own entry; later wins, mappings merge key by key, lists
+and plain values replace.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from inventory.errors import Problem
+from inventory.inventory import Inventory
+from inventory.models import DERIVED_FIELDS, SECTIONS, Host
+from inventory.source import LineDict, read_inventory_file
+from inventory.winnames import check_safe_name
+
+DEFAULT_INVENTORY = Path("inventory/hosts.yml")
+ENV_VAR = "TACFLEET_INVENTORY"
+TOP_KEYS = ("all", "groups", "hosts")
+ALL_KEYS = ("vars",)
+GROUP_KEYS = ("vars", "hosts", "description")
+HOST_KEYS = (*SECTIONS, "groups")
+PASSWORD_REF_FIX = (
+    "reference it instead: password_env: VAR (an environment variable), "
+    "password_file: ~/path (a file with mode 0600) or password_keyring: SERVICE/USER"
+)
+_SECRETISH = ("pass", "pwd", "secret", "token", "credential", "private")
+#: NSSM / sc.exe parameter names people copy from the manual guide, and tacfleet's field.
+_NSSM_NAMES = {
+    "appdirectory": "app.app_directory", "appparameters": "app.arguments",
+    "application": "python.venv", "displayname": "service.display_name",
+    "objectname": "service.account", "obj": "service.account", "appstdout": "service.stdout",
+    "appstderr": "service.stderr", "approtatefiles": "service.rotate_files",
+    "approtatebytes": "service.rotate_bytes", "apprestartdelay": "service.restart_delay_ms",
+    "appexit": "service.exit_action", "appthrottle": "service.throttle_ms",
+}
+_EXAMPLES = {
+    ("connection",): "connection: {address: web01.example.com, user: deploy, password_env: VAR}",
+    ("connection", "address"): "address: web01.example.com",
+    ("app",): "app: {name: Example, tac_file: C:\\Apps\\Example\\my_tacfile.tac}",
+    ("app", "name"): "name: Example",
+    ("app", "tac_file"): "tac_file: C:\\Apps\\Example\\my_tacfile.tac",
+    ("service",): "service: {name: my_service}",
+    ("service", "name"): "name: my_service",
+}
+_TYPE_NAMES = {
+    "string_type": "text", "int_type": "a whole number", "int_parsing": "a whole number",
+    "bool_type": "true or false", "bool_parsing": "true or false", "model_type": "a mapping",
+    "dict_type": "a mapping", "tuple_type": "a list", "list_type": "a list",
+    "model_attributes_type": "a mapping", "path_type": "a path", "int_from_float": "a whole number",
+}
+
+
+def resolve_inventory_path(
+    cli_value: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> Path:
+    """The inventory to use: ``--inventory`` beats ``$TACFLEET_INVENTORY`` beats the default.
+
+    The default, ``inventory/hosts.yml``, is looked up in the current folder and then next to
+    this package (so commands work from any folder of a checkout).
+    """
+    env = os.environ if env is None else env
+    if cli_value:
+        return Path(cli_value).expanduser()
+    if env.get(ENV_VAR):
+        return Path(env[ENV_VAR]).expanduser()
+    if DEFAULT_INVENTORY.exists():
+        return DEFAULT_INVENTORY
+    packaged = Path(__file__).with_name("hosts.yml")
+    return packaged if packaged.exists() else DEFAULT_INVENTORY
+
+
+def _yaml_type(value: Any) -> str:
+    if value is None:
+        return "empty (null)"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _show(value: Any, key: Any = "") -> str | None:
+    """A short printable form of a value; ``None`` for secrets and mappings."""
+    if (isinstance(key, str) and any(s in key.lower() for s in _SECRETISH)
+            and not key.startswith("password_")):
+        return None
+    if isinstance(value, dict):
+        return None
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif value is None:
+        text = "null"
+    elif isinstance(value, list | tuple):
+        text = "[" + ", ".join(str(v) for v in value) + "]"
+    else:
+        text = str(value)
+    text = text.replace("\n", "\\n").replace("\t", "\\t")
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _closest(word: str, choices: Iterable[str]) -> str | None:
+    choices = list(choices)
+    squashed = {c.replace("_", "").replace("-", "").lower(): c for c in choices}
+    key = word.replace("_", "").replace("-", "").replace(" ", "").lower()
+    if key in squashed:
+        return squashed[key]
+    match = difflib.get_close_matches(word.lower(), choices, n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
+def _field(loc: Iterable[Any]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+class _Loader:
+    """One load: holds the parsed file and collects problems as it goes."""
+
+    def __init__(self, path: Path, check_files: bool) -> None:
+        self.path = path
+        self.file = str(path)
+        self.base_dir = path.expanduser().absolute().parent
+        self.check_files = check_files
+        self.data: LineDict = LineDict()
+        self.problems: list[Problem] = []
+        # (host, problem) pairs from host validation, merged across hosts at the end
+        self.host_problems: list[tuple[str, Problem]] = []
+
+    # -- locations ---------------------------------------------------------------------------
+    def line(self, doc_path: Iterable[Any]) -> int | None:
+        """Line of the deepest existing key along ``doc_path``."""
+        node: Any = self.data
+        line = None
+        for part in doc_path:
+            if isinstance(node, LineDict) and part in node:
+                line = node.key_lines.get(part, line)
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                node = node[part]
+            else:
+                break
+        return line
+
+    def add(self, message: str, fix: str, doc_path: tuple[Any, ...] = (), **kw: Any) -> None:
+        self.problems.append(Problem(self.file, message, fix, line=self.line(doc_path), **kw))
+
+    # -- structure ---------------------------------------------------------------------------
+    def mapping(self, value: Any, doc_path: tuple[Any, ...], what: str, **kw: Any) -> LineDict:
+        """``value`` as a mapping (``null`` is empty); anything else is reported."""
+        if value is None:
+            return LineDict()
+        if isinstance(value, LineDict):
+            return value
+        self.add(f"must be a mapping of settings, not {_yaml_type(value)}",
+                 f"write {what} as 'key: value' lines indented under it", doc_path,
+                 field=_field(doc_path[-1:]) if kw.get("hosts") else "", **kw)
+        return LineDict()
+
+    def check_keys(self, mapping: LineDict, known: Iterable[str], doc_path: tuple[Any, ...],
+                   where: str, section: str = "", **kw: Any) -> None:
+        """Report keys not in ``known`` with the closest known one."""
+        known = list(known)
+        for key, value in mapping.items():
+            field = f"{section}.{key}" if section else str(key)
+            if not isinstance(key, str):
+                self.add(f"the key {key!r} is {_yaml_type(key)}, not a name",
+                         "write a setting name", (*doc_path, key), field=field, **kw)
+                continue
+            if key in known:
+                continue
+            if section == "connection" and key.lower() in ("password", "passwd", "pwd", "pass"):
+                self.add("inline passwords are not allowed in the inventory", PASSWORD_REF_FIX,
+                         (*doc_path, key), field=field, **kw)
+                continue
+            nssm_name = _NSSM_NAMES.get(key.lower())
+            close = _closest(key, known)
+            if close:
+                fix = f"did you mean '{close}'?"
+            elif nssm_name:
+                fix = f"tacfleet calls it {nssm_name}"
+            else:
+                fix = f"known keys in {where}: {', '.join(known)}"
+            if key == "vars" and section == "" and "groups" in known and "app" in known:
+                fix = "a host's settings go directly under its name (no vars:)"
+            self.add(f"unknown key '{key}' in {where}", fix, (*doc_path, key), field=field,
+                     value=_show(value, key), **kw)
+
+    def check_settings(self, settings: LineDict, doc_path: tuple[Any, ...], where: str,
+                       extra: tuple[str, ...] = (), **kw: Any) -> None:
+        """Check the keys of a host entry or a vars block, section by section."""
+        self.check_keys(settings, (*SECTIONS, *extra), doc_path, where, **kw)
+        for name, model in SECTIONS.items():
+            section = settings.get(name)
+            if isinstance(section, LineDict):
+                self.check_keys(section, model.model_fields, (*doc_path, name),
+                                f"{name} settings", section=name, **kw)
+
+    def duplicates(self, node: Any, doc_path: tuple[Any, ...] = ()) -> None:
+        """Report keys written twice anywhere (YAML would keep only the last)."""
+        if isinstance(node, LineDict):
+            for key, line, first in node.duplicates:
+                if doc_path == ("hosts",):
+                    message = f"host '{key}' is defined twice (first on line {first})"
+                elif doc_path == ("groups",):
+                    message = f"group '{key}' is defined twice (first on line {first})"
+                else:
+                    message = (f"the key '{key}' appears twice (first on line {first}); "
+                               "YAML keeps only the last")
+                self.problems.append(Problem(self.file, message, "merge them into one entry",
+                                             field=_field((*doc_path, key)), line=line))
+            for key, value in node.items():
+                self.duplicates(value, (*doc_path, key))
+        elif isinstance(node, list):
+            for item in node:
+                self.duplicates(item, doc_path)
+
+    # -- membership --------------------------------------------------------------------------
+    def names(self, value: Any, doc_path: tuple[Any, ...], what: str, **kw: Any) -> list[str]:
+        """A YAML list of names (a single name is accepted too)."""
+        if value is None:
+            return []
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.add(f"must be a list of {what} names, not {_yaml_type(value)}",
+                     f"write it like [{'web' if what == 'group' else 'web01'}]", doc_path,
+                     value=_show(value), **kw)
+            return []
+        return list(value)
+
+    def build(self) -> Inventory | None:
+        """Validate the whole file; return the inventory when nothing is wrong."""
+        data, self.problems = read_inventory_file(self.path, self.file)
+        if data is None:
+            return None
+        self.data = data
+        self.duplicates(data)
+        self.check_keys(data, TOP_KEYS, (), "the top level")
+        all_ = self.mapping(data.get("all"), ("all",), "all:")
+        self.check_keys(all_, ALL_KEYS, ("all",), "all:", section="all")
+        all_vars = self.mapping(all_.get("vars"), ("all", "vars"), "all.vars")
+        self.check_settings(all_vars, ("all", "vars"), "all.vars", origin="all.vars")
+
+        raw_hosts = self.mapping(data.get("hosts"), ("hosts",), "hosts:")
+        if not raw_hosts:
+            self.add("defines no hosts", "add a hosts: section; start from inventory/example.yml",
+                     ("hosts",))
+        host_names = [str(h) for h in raw_hosts]
+        by_key: dict[str, str] = {}
+        for name in host_names:
+            where = ("hosts", name)
+            try:
+                check_safe_name(name)
+            except ValueError as exc:
+                problem, fix = _problem_fix(exc)
+                self.add(f"host name '{name}': {problem}", fix, where)
+            if name.casefold() in by_key:
+                self.add(f"host '{name}' is defined twice (as '{by_key[name.casefold()]}'; "
+                         "host names are case-insensitive)", "merge them into one entry", where)
+            by_key.setdefault(name.casefold(), name)
+
+        raw_groups = self.mapping(data.get("groups"), ("groups",), "groups:")
+        members: dict[str, list[str]] = {}
+        group_vars: dict[str, LineDict] = {}
+        for group, body in raw_groups.items():
+            gpath = ("groups", group)
+            group = str(group)
+            if group == "all":
+                self.add("'all' is reserved for every host", "put shared settings in all.vars",
+                         gpath)
+            elif group.casefold() in by_key:
+                self.add(f"group '{group}' has the name of a host; selecting it would be "
+                         "ambiguous", "rename the group", gpath)
+            body = self.mapping(body, gpath, f"group {group}", origin=f"group {group}")
+            self.check_keys(body, GROUP_KEYS, gpath, f"group {group}", origin=f"group {group}")
+            group_vars[group] = self.mapping(body.get("vars"), (*gpath, "vars"),
+                                             f"group {group} vars")
+            self.check_settings(group_vars[group], (*gpath, "vars"), f"group {group} vars",
+                                origin=f"group {group}")
+            listed = self.names(body.get("hosts"), (*gpath, "hosts"), "host",
+                                origin=f"group {group}")
+            members[group] = []
+            for host in listed:
+                if host.casefold() not in by_key:
+                    close = _closest(host, host_names)
+                    self.add(f"group '{group}' lists host '{host}', which is not defined "
+                             "under hosts:",
+                             f"did you mean '{close}'?" if close else f"add {host} under hosts:",
+                             (*gpath, "hosts"))
+                elif by_key[host.casefold()] in members[group]:
+                    self.add(f"group '{group}' lists host '{host}' twice", "list it once",
+                             (*gpath, "hosts"))
+                else:
+                    members[group].append(by_key[host.casefold()])
+
+        hosts: list[Host] = []
+        for name in host_names:
+            entry = self.mapping(raw_hosts.get(name), ("hosts", name), f"host {name}",
+                                 hosts=(name,))
+            self.check_settings(entry, ("hosts", name), f"host {name}", extra=("groups",),
+                                hosts=(name,))
+            for group in self.names(entry.get("groups"), ("hosts", name, "groups"), "group",
+                                    hosts=(name,)):
+                if group in members:
+                    if name not in members[group]:
+                        members[group].append(name)
+                else:
+                    close = _closest(group, members)
+                    known = ", ".join(members) or "none"
+                    self.add(f"group '{group}' does not exist",
+                             f"did you mean '{close}'?" if close
+                             else f"define it under groups: (known groups: {known})",
+                             ("hosts", name, "groups"), hosts=(name,), field="groups",
+                             value=group)
+            host_groups = [g for g in members if name in members[g]]
+            layers = [("all.vars", ("all", "vars"), all_vars)]
+            layers += [(f"group {g}", ("groups", g, "vars"), group_vars[g]) for g in host_groups]
+            own = LineDict()
+            own.update({k: v for k, v in entry.items() if k != "groups"})
+            layers.append(("", ("hosts", name), own))
+            host = self.validate_host(name, host_groups, layers)
+            if host is not None:
+                hosts.append(host)
+        self.problems.extend(self.merged_host_problems())
+        if self.problems:
+            return None
+        groups = {g: tuple(m) for g, m in members.items()}
+        return Inventory(path=self.path, hosts=tuple(hosts), groups=groups)
+
+    # -- hosts -------------------------------------------------------------------------------
+    def validate_host(
+        self, name: str, groups: list[str], layers: list[tuple[str, tuple[Any, ...], LineDict]]
+    ) -> Host | None:
+        merged: dict[str, Any] = {}
+        origin: dict[tuple[Any, ...], tuple[str, tuple[Any, ...]]] = {}
+        for label, doc_prefix, settings in layers:
+            _overlay(merged, settings, origin, (label, doc_prefix))
+        merged = {k: v for k, v in merged.items() if k in SECTIONS}
+        merged.update(name=name, groups=tuple(groups))
+        issues: list[tuple[str, str, str]] = []
+        context = {"base_dir": self.base_dir, "check_files": self.check_files, "issues": issues}
+        host: Host | None = None
+        try:
+            host = Host.model_validate(merged, context=context)
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False):
+                loc = tuple(err["loc"])
+                if err["type"] == "extra_forbidden":
+                    continue  # reported once, where it is written, by check_keys
+                if err["type"] == "missing" and loc in DERIVED_FIELDS:
+                    continue  # follows from an error on the field it derives from
+                if loc[:1] in (("name",), ("groups",)):
+                    continue  # host names and groups are checked above
+                message, fix = _translate(err, loc, _lookup(merged, loc))
+                self.host_problem(name, loc, merged, origin, message, fix)
+        for field, message, fix in issues:
+            loc = tuple(field.split("."))
+            self.host_problem(name, loc, merged, origin, message, fix)
+        return host if not issues else None
+
+    def host_problem(self, name: str, loc: tuple[Any, ...], merged: dict[str, Any],
+                     origin: dict[tuple[Any, ...], tuple[str, tuple[Any, ...]]],
+                     message: str, fix: str) -> None:
+        label, doc_prefix = "", ("hosts", name)
+        for cut in range(len(loc), 0, -1):
+            if loc[:cut] in origin:
+                label, doc_prefix = origin[loc[:cut]]
+                break
+        value = _lookup(merged, loc)
+        shown = None if value is _MISSING else _show(value, loc[-1] if loc else "")
+        self.host_problems.append((name, Problem(
+            self.file, message, fix, field=_field(loc), value=shown,
+            line=self.line((*doc_prefix, *loc)), origin=label,
+        )))
+
+    def merged_host_problems(self) -> list[Problem]:
+        """One problem per distinct finding, listing every host it affects."""
+        grouped: dict[Problem, list[str]] = {}
+        for host, problem in self.host_problems:
+            grouped.setdefault(problem, []).append(host)
+        out = [
+            Problem(p.file, p.message, p.fix, tuple(hosts), p.field, p.value, p.line, p.column,
+                    p.origin)
+            for p, hosts in grouped.items()
+        ]
+        return sorted(out, key=lambda p: (p.line or 0, p.field))
+
+
+_MISSING = object()
+
+
+def _lookup(data: Any, loc: tuple[Any, ...]) -> Any:
+    for part in loc:
+        in_dict = isinstance(data, dict) and part in data
+        in_list = isinstance(data, list | tuple) and isinstance(part, int) and part < len(data)
+        if in_dict or in_list:
+            data = data[part]
+        else:
+            return _MISSING
+    return data
+
+
+def _overlay(target: dict[Any, Any], layer: Mapping[Any, Any],
+             origin: dict[tuple[Any, ...], tuple[str, tuple[Any, ...]]],
+             source: tuple[str, tuple[Any, ...]], path: tuple[Any, ...] = ()) -> None:
+    """Deep-merge ``layer`` into ``target``, noting where each key's value came from."""
+    for key, value in layer.items():
+        here = (*path, key)
+        if not (isinstance(value, dict) and isinstance(target.get(key), dict)):
+            for stale in [p for p in origin if len(p) > len(here) and p[: len(here)] == here]:
+                del origin[stale]  # the value is replaced, not merged: forget what was under it
+        origin[here] = source
+        if isinstance(value, dict):
+            if not isinstance(target.get(key), dict):
+                target[key] = {}
+            _overlay(target[key], value, origin, source, here)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+def _problem_fix(exc: Exception) -> tuple[str, str]:
+    ctx = getattr(exc, "context", None) or {}
+    if "problem" in ctx:
+        return str(ctx["problem"]), str(ctx.get("fix", ""))
+    return str(exc), ""
+
+
+def _translate(err: Mapping[str, Any], loc: tuple[Any, ...], value: Any) -> tuple[str, str]:
+    """A pydantic error as (problem, fix) in the inventory's own words."""
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind in ("tacfleet", "windows_path"):
+        return ctx["problem"], ctx["fix"]
+    if kind == "missing":
+        example = _EXAMPLES.get(loc, f"{loc[-1]}: ...")
+        section = f"under {loc[0]}: " if len(loc) > 1 else ""
+        return "is required but not set", (
+            f"add {example} {section}(in the host, a group's vars or all.vars)")
+    if kind == "literal_error":
+        choices = [c.strip(" '") for c in str(ctx.get("expected", "")).replace(" or ", ",")
+                   .split(",") if c.strip(" '")]
+        close = _closest(str(value), choices) if isinstance(value, str) else None
+        fix = f"write {close}" if close else "write one of them"
+        return f"must be one of {', '.join(choices)}", fix
+    if kind in _TYPE_NAMES:
+        expected = _TYPE_NAMES[kind]
+        fix = {"text": "quote it: '...'", "a whole number": "write the number without quotes",
+               "true or false": "write true or false without quotes",
+               "a list": "write it as a YAML list: [a, b]",
+               "a mapping": "write 'key: value' lines indented under it"}.get(expected, "")
+        return f"is {_yaml_type(value)}, expected {expected}", fix or f"write {expected}"
+    message = str(err.get("msg", kind))
+    message = message.removeprefix("Value error, ").removeprefix("Input ")
+    if message.startswith("should be"):
+        message = "must be" + message[len("should be"):]
+    return message, "change the value"
+
+
+def load_inventory(path: str | os.PathLike[str] | None = None, *,
+                   check_files: bool = True) -> Inventory:
+    """Load and validate an inventory; raise :class:`InventoryError` listing every problem.
+
+    ``path`` defaults to :func:`resolve_inventory_path`. ``check_files`` checks that the
+    controller-side files it names (``tac_source``, ``requirements``...) exist.
+    """
+    from inventory.errors import InventoryError
+
+    loader = _Loader(Path(path) if path is not None else resolve_inventory_path(), check_files)
+    inventory = loader.build()
+    if inventory is None:
+        raise InventoryError(loader.problems)
+    return inventory
+
+
+def validate(path: str | os.PathLike[str] | None = None, *, check_files: bool = True,
+             check_secrets: bool = False, env: Mapping[str, str] | None = None) -> list[Problem]:
+    """Every problem in an inventory (empty when it is usable): for ``invoke inventory.validate``.
+
+    ``check_secrets`` also resolves each host's password reference (values are never shown).
+    Format the result with :func:`inventory.format_problems`.
+    """
+    from inventory.errors import InventoryError
+    from inventory.secrets import resolve_password
+
+    try:
+        inventory = load_inventory(path, check_files=check_files)
+    except InventoryError as exc:
+        return exc.problems
+    problems: list[Problem] = []
+    if check_secrets:
+        for host in inventory.hosts:
+            if host.connection.password_refs:
+                try:
+                    resolve_password(host.connection, host=host.name, env=env,
+                                     source=str(inventory.path))
+                except InventoryError as exc:
+                    problems.extend(exc.problems)
+    return problems

