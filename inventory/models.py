@@ -438,8 +438,9 @@ class Host(_Model):
             if tac and "app_directory" not in app:
                 app["app_directory"] = win_parent(tac)
             app_dir = _ok(parse_windows_path, app.get("app_directory"))
-            if tac and app_dir and "arguments" not in app and is_within(tac, app_dir):
-                app["arguments"] = f"--nodaemon --python {_quote(relative_to(tac, app_dir))}"
+            if tac and app_dir and "arguments" not in app:
+                rel = relative_to(tac, app_dir) if is_within(tac, app_dir) else tac
+                app["arguments"] = f"--nodaemon --python {_quote(rel)}"
             data["app"] = app
         if python is not None:
             app_name = _ok(check_safe_name, app.get("name")) if app else None
