@@ -163,6 +163,8 @@ class _Loader:
         node: Any = self.data
         line = None
         for part in doc_path:
+            if isinstance(node, LineDict) and part not in node:  # a non-text YAML key (1:)
+                part = next((k for k in node if str(k) == part), part)
             if isinstance(node, LineDict) and part in node:
                 line = node.key_lines.get(part, line)
                 node = node[part]
@@ -183,8 +185,7 @@ class _Loader:
         if isinstance(value, LineDict):
             return value
         self.add(f"must be a mapping of settings, not {_yaml_type(value)}",
-                 f"write {what} as 'key: value' lines indented under it", doc_path,
-                 field=_field(doc_path[-1:]) if kw.get("hosts") else "", **kw)
+                 f"write {what} as 'key: value' lines indented under it", doc_path, **kw)
         return LineDict()
 
     def check_keys(self, mapping: LineDict, known: Iterable[str], doc_path: tuple[Any, ...],
@@ -194,8 +195,11 @@ class _Loader:
         for key, value in mapping.items():
             field = f"{section}.{key}" if section else str(key)
             if not isinstance(key, str):
-                self.add(f"the key {key!r} is {_yaml_type(key)}, not a name",
-                         "write a setting name", (*doc_path, key), field=field, **kw)
+                fix = "write a setting name"
+                if isinstance(key, bool):
+                    fix = "YAML reads yes/no/on/off/true/false as true/false: quote the name"
+                self.add(f"the key {key!r} is {_yaml_type(key)}, not a name", fix,
+                         (*doc_path, key), field=field, **kw)
                 continue
             if key in known:
                 continue
@@ -230,15 +234,18 @@ class _Loader:
         """Report keys written twice anywhere (YAML would keep only the last)."""
         if isinstance(node, LineDict):
             for key, line, first in node.duplicates:
+                kw: dict[str, Any] = {"field": _field((*doc_path, key))}
                 if doc_path == ("hosts",):
-                    message = f"host '{key}' is defined twice (first on line {first})"
+                    kw = {"hosts": (str(key),)}
+                    message = "host is defined twice"
                 elif doc_path == ("groups",):
-                    message = f"group '{key}' is defined twice (first on line {first})"
+                    kw = {"origin": f"group {key}"}
+                    message = "group is defined twice"
                 else:
-                    message = (f"the key '{key}' appears twice (first on line {first}); "
-                               "YAML keeps only the last")
+                    message = f"the key '{key}' appears twice"
+                message += f" (first on line {first}); YAML would keep only the last"
                 self.problems.append(Problem(self.file, message, "merge them into one entry",
-                                             field=_field((*doc_path, key)), line=line))
+                                             line=line, **kw))
             for key, value in node.items():
                 self.duplicates(value, (*doc_path, key))
         elif isinstance(node, list):
@@ -276,7 +283,8 @@ class _Loader:
         if not raw_hosts:
             self.add("defines no hosts", "add a hosts: section; start from inventory/example.yml",
                      ("hosts",))
-        host_names = [str(h) for h in raw_hosts]
+        host_entries = {str(h): entry for h, entry in raw_hosts.items()}
+        host_names = list(host_entries)
         by_key: dict[str, str] = {}
         for name in host_names:
             where = ("hosts", name)
@@ -305,7 +313,8 @@ class _Loader:
             body = self.mapping(body, gpath, f"group {group}", origin=f"group {group}")
             self.check_keys(body, GROUP_KEYS, gpath, f"group {group}", origin=f"group {group}")
             group_vars[group] = self.mapping(body.get("vars"), (*gpath, "vars"),
-                                             f"group {group} vars")
+                                             f"group {group} vars", origin=f"group {group}",
+                                             field="vars")
             self.check_settings(group_vars[group], (*gpath, "vars"), f"group {group} vars",
                                 origin=f"group {group}")
             listed = self.names(body.get("hosts"), (*gpath, "hosts"), "host",
@@ -314,19 +323,19 @@ class _Loader:
             for host in listed:
                 if host.casefold() not in by_key:
                     close = _closest(host, host_names)
-                    self.add(f"group '{group}' lists host '{host}', which is not defined "
-                             "under hosts:",
+                    self.add("lists a host that is not defined under hosts:",
                              f"did you mean '{close}'?" if close else f"add {host} under hosts:",
-                             (*gpath, "hosts"))
+                             (*gpath, "hosts"), origin=f"group {group}", field="hosts",
+                             value=host)
                 elif by_key[host.casefold()] in members[group]:
-                    self.add(f"group '{group}' lists host '{host}' twice", "list it once",
-                             (*gpath, "hosts"))
+                    self.add("lists a host twice", "list it once", (*gpath, "hosts"),
+                             origin=f"group {group}", field="hosts", value=host)
                 else:
                     members[group].append(by_key[host.casefold()])
 
         hosts: list[Host] = []
         for name in host_names:
-            entry = self.mapping(raw_hosts.get(name), ("hosts", name), f"host {name}",
+            entry = self.mapping(host_entries[name], ("hosts", name), f"host {name}",
                                  hosts=(name,))
             self.check_settings(entry, ("hosts", name), f"host {name}", extra=("groups",),
                                 hosts=(name,))
@@ -353,6 +362,7 @@ class _Loader:
             if host is not None:
                 hosts.append(host)
         self.problems.extend(self.merged_host_problems())
+        self.problems.sort(key=lambda p: p.line or 0)  # stable: file order, then discovery
         if self.problems:
             return None
         groups = {g: tuple(m) for g, m in members.items()}
@@ -414,7 +424,7 @@ class _Loader:
                     p.origin)
             for p, hosts in grouped.items()
         ]
-        return sorted(out, key=lambda p: (p.line or 0, p.field))
+        return out
 
 
 _MISSING = object()

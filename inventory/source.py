@@ -81,13 +81,13 @@ def _yaml_problem(file: str, exc: yaml.YAMLError) -> Problem:
     context = getattr(exc, "context", None)
     message = f"not valid YAML: {what}" + (f" ({context})" if context else "")
     fix = "check the indentation and quoting around this line"
-    if "escape" in message or "\\" in message:
+    if "'\\t'" in message or "tab" in message.lower():
+        fix = "indent with spaces, not tabs"
+    elif "escape" in message:
         fix = ("inside double quotes YAML reads \\ as an escape: write Windows paths unquoted "
                "or in 'single quotes'")
     elif "expected a single document" in message:
         fix = "keep one YAML document per inventory file (remove the extra '---')"
-    elif "tab" in message.lower():
-        fix = "indent with spaces, not tabs"
     return Problem(
         file, message, fix,
         line=mark.line + 1 if mark else None,

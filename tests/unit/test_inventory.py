@@ -8,7 +8,8 @@ import string
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+import yaml
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -304,6 +305,33 @@ def test_cross_field_rules(tmp_path: Path) -> None:
     assert "several password references" in problems["connection.password_env"]
     assert "longer than operation_timeout" in problems["connection.read_timeout"]
     assert "needs a password" in problems["service.account"]
+
+
+_KEYS = ["all", "vars", "groups", "hosts", "web", "web01", "connection", "python", "app",
+         "service", "nssm", "name", "address", "port", "https", "tac_file", "venv", "packages",
+         "password", "start", "source", "servce"]
+_scalars = st.none() | st.booleans() | st.integers(-2, 70000) | st.sampled_from(
+    ["", "web", "web01", "C:\\Apps\\x.tac", "/opt/x", "a|b", "ntlm", "wheel", "a\nb"])
+_yaml_data = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.sampled_from(_KEYS) | st.integers(0, 3), inner, max_size=4),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_yaml_data)
+def test_any_yaml_gives_problems_never_a_traceback(tmp_path: Path, data: object) -> None:
+    path = tmp_path / "fuzz.yml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    try:
+        problems = validate(path, check_files=False)
+    except Exception as exc:  # pragma: no cover - the property under test
+        pytest.fail(f"validate raised {type(exc).__name__}: {exc}")
+    for problem in problems:
+        assert "\n" not in str(problem) and problem.message
 
 
 # -- precedence and selection ------------------------------------------------------------------
