@@ -353,14 +353,15 @@ class _Loader:
                              ("hosts", name, "groups"), hosts=(name,), field="groups",
                              value=group)
             host_groups = [g for g in members if name in members[g]]
-            layers = [("all.vars", ("all", "vars"), all_vars)]
+            layers: list[tuple[str, tuple[Any, ...], LineDict]] = [
+                ("all.vars", ("all", "vars"), all_vars)]
             layers += [(f"group {g}", ("groups", g, "vars"), group_vars[g]) for g in host_groups]
             own = LineDict()
             own.update({k: v for k, v in entry.items() if k != "groups"})
             layers.append(("", ("hosts", name), own))
-            host = self.validate_host(name, host_groups, layers)
-            if host is not None:
-                hosts.append(host)
+            valid = self.validate_host(name, host_groups, layers)
+            if valid is not None:
+                hosts.append(valid)
         self.problems.extend(self.merged_host_problems())
         self.problems.sort(key=lambda p: p.line or 0)  # stable: file order, then discovery
         if self.problems:

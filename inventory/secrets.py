@@ -33,30 +33,33 @@ def _from_env(name: str, env: Mapping[str, str], host: str | None, source: str) 
 
 def _from_file(path: Path, host: str | None) -> SecretStr:
     path = path.expanduser()
-    where = {"host": host, "field": "password_file", "file": str(path)}
+
+    def fail(message: str, fix: str) -> SecretError:
+        return _fail(message, fix, host=host, field="password_file", file=str(path))
+
     try:
         info = path.stat()
     except FileNotFoundError:
-        raise _fail("password file not found", f"create it: (umask 077; printf %s 'PASSWORD' > "
-                    f"{path})", **where) from None
+        raise fail("password file not found", f"create it: (umask 077; printf %s 'PASSWORD' > "
+                   f"{path})") from None
     except OSError as exc:
-        raise _fail(f"password file cannot be read ({exc.strerror})",
-                    "check the path and its permissions", **where) from None
+        raise fail(f"password file cannot be read ({exc.strerror})",
+                   "check the path and its permissions") from None
     if not stat.S_ISREG(info.st_mode):
-        raise _fail("is not a regular file", "point password_file at a file", **where)
+        raise fail("is not a regular file", "point password_file at a file")
     if os.name != "nt" and info.st_mode & 0o077:
         mode = stat.S_IMODE(info.st_mode)
-        raise _fail(f"password file is readable or writable by group/others (mode {mode:04o})",
-                    f"chmod 600 {path}", **where)
+        raise fail(f"password file is readable or writable by group/others (mode {mode:04o})",
+                   f"chmod 600 {path}")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
-        raise _fail(f"password file cannot be read ({reason})",
-                    "write the password as UTF-8 text", **where) from None
+        raise fail(f"password file cannot be read ({reason})",
+                   "write the password as UTF-8 text") from None
     secret = text.removesuffix("\n").removesuffix("\r")
     if not secret:
-        raise _fail("password file is empty", "write the password into it", **where)
+        raise fail("password file is empty", "write the password into it")
     return SecretStr(secret)
 
 
