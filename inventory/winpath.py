@@ -109,7 +109,7 @@ def parse_windows_path(value: str) -> str:
         if match is None:
             raise WinPathError(
                 "is a relative path; the host needs an absolute one",
-                f"write it from a drive, e.g. C:\\{text.lstrip(chr(92))}",
+                f"write it from a drive, e.g. C:\\Apps\\{text.lstrip(chr(92))}",
             )
         drive, rest = match.group(1).upper(), match.group(2)
         if not rest.startswith("\\"):
