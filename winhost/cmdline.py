@@ -1,0 +1,149 @@
+"""The one builder of every cmd.exe command line sent to a host.
+
+A WinRS command runs as ``cmd.exe /c <line>``. Each argument is first quoted for the C runtime's
+argv splitter (CommandLineToArgvW rules), then every cmd.exe metacharacter is escaped with ``^``
+so cmd.exe hands the text to the program literally (the approach of node's cross-spawn). With
+``^"`` cmd.exe never enters quote mode, so ``& | < > ( )`` stay escaped everywhere; ``^%`` makes
+``%NAME%`` not match a variable in command-line mode (cmd.exe leaves an unknown name as is, then
+drops the caret); ``^!`` covers delayed expansion.
+
+Refused, with ``UnsafeArgument``: NUL, CR and LF (cmd.exe ends or truncates the line there).
+Lines longer than cmd.exe's 8191 characters raise ``CommandTooLong``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MAX_LINE = 8191
+_META = re.compile(r'([()%!^"<>&|])')
+_NEEDS_QUOTES = re.compile(r'[\s"]|^$')
+
+
+class UnsafeArgument(ValueError):
+    """An argument that cannot be passed through cmd.exe intact."""
+
+
+class CommandTooLong(ValueError):
+    """A command line over cmd.exe's limit."""
+
+
+@dataclass(frozen=True)
+class Raw:
+    """A token the builder passes through untouched (redirects such as ``2>&1`` or ``>nul``)."""
+
+    text: str
+
+
+def _check(arg: str) -> None:
+    for bad, name in (
+        ("\0", "a NUL character"),
+        ("\r", "a carriage return"),
+        ("\n", "a line feed"),
+    ):
+        if bad in arg:
+            raise UnsafeArgument(
+                f"argument {arg[:60]!r} contains {name}, which cmd.exe cannot pass to a program"
+            )
+
+
+def quote_arg(arg: str) -> str:
+    """Quote one argument so the C runtime's argv splitter gives it back unchanged."""
+    _check(arg)
+    if not _NEEDS_QUOTES.search(arg):
+        return arg
+    out = ['"']
+    backslashes = 0
+    for ch in arg:
+        if ch == "\\":
+            backslashes += 1
+            continue
+        if ch == '"':
+            out.append("\\" * (2 * backslashes + 1) + '"')
+        else:
+            out.append("\\" * backslashes + ch)
+        backslashes = 0
+    out.append("\\" * (2 * backslashes) + '"')
+    return "".join(out)
+
+
+def cmd_escape(text: str) -> str:
+    """Escape cmd.exe metacharacters with ``^`` so cmd.exe passes ``text`` through literally."""
+    _check(text)
+    return _META.sub(r"^\1", text)
+
+
+def _token(part: str | Raw) -> str:
+    return part.text if isinstance(part, Raw) else cmd_escape(quote_arg(part))
+
+
+def _checked(line: str) -> str:
+    if len(line) > MAX_LINE:
+        raise CommandTooLong(f"command line is {len(line)} characters; cmd.exe takes {MAX_LINE}")
+    return line
+
+
+def build(program: str, *args: str | Raw) -> str:
+    """A complete line for ``cmd.exe /c``: program and arguments quoted, then escaped."""
+    return _checked(" ".join(_token(p) for p in (program, *args)))
+
+
+def sequence(*lines: str) -> str:
+    """Run built lines one after another whatever their exit codes (``&``)."""
+    return _checked(" & ".join(lines))
+
+
+def and_then(*lines: str) -> str:
+    """Run built lines while each succeeds (``&&``); the exit code is the first failure's."""
+    return _checked(" && ".join(lines))
+
+
+def unescape_cmd(line: str) -> str:
+    """What cmd.exe's caret phase hands the program for a line made by ``build`` (a model)."""
+    out = []
+    chars = iter(line)
+    for ch in chars:
+        if ch == "^":
+            out.append(next(chars, ""))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def split_argv(line: str) -> list[str]:
+    """Split a command line as the C runtime does (CommandLineToArgvW, post-2008 rules)."""
+    args: list[str] = []
+    i, n = 0, len(line)
+    while True:
+        while i < n and line[i] in " \t":
+            i += 1
+        if i >= n:
+            return args
+        current: list[str] = []
+        in_quotes = False
+        while i < n and (in_quotes or line[i] not in " \t"):
+            if line[i] == "\\":
+                start = i
+                while i < n and line[i] == "\\":
+                    i += 1
+                count = i - start
+                if i < n and line[i] == '"':
+                    current.append("\\" * (count // 2))
+                    if count % 2:
+                        current.append('"')
+                        i += 1
+                else:
+                    current.append("\\" * count)
+                continue
+            if line[i] == '"':
+                if in_quotes and i + 1 < n and line[i + 1] == '"':
+                    current.append('"')
+                    i += 2
+                    continue
+                in_quotes = not in_quotes
+                i += 1
+                continue
+            current.append(line[i])
+            i += 1
+        args.append("".join(current))
