@@ -1,0 +1,244 @@
+"""One parser per Windows tool output. Pure functions, no I/O, tested on authentic samples.
+
+Labels (``START_TYPE`` …) are translated on non-English Windows; the values (``AUTO_START``,
+``(DELAYED)``, ``WIN32_OWN_PROCESS``) are not, so fields are read by position where it matters.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ParseError(ValueError):
+    """Output that does not have the shape the parser expects."""
+
+    def __init__(self, tool: str, text: str) -> None:
+        excerpt = text.strip()[:160].replace("\r", "")
+        super().__init__(f"unexpected `{tool}` output: {excerpt!r}")
+
+
+class ServiceNotFound(LookupError):
+    """``sc`` answered 1060: the service does not exist."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ServiceConfig(_Frozen):
+    """``sc qc``: QueryServiceConfig's fields."""
+
+    name: str
+    type_code: int
+    type_name: str
+    start_code: int
+    start_type: str  # AUTO_START, DEMAND_START, DISABLED, ...
+    delayed: bool = False
+    error_control: str = ""
+    binary_path: str = ""
+    load_order_group: str = ""
+    tag: int = 0
+    display_name: str = ""
+    dependencies: list[str] = Field(default_factory=list)
+    start_name: str = ""
+
+
+class ServiceStatus(_Frozen):
+    """``sc query``: the service's state."""
+
+    name: str
+    state_code: int
+    state: str  # RUNNING, STOPPED, START_PENDING, ...
+    flags: list[str] = Field(default_factory=list)
+    win32_exit_code: int = 0
+    service_exit_code: int = 0
+
+
+class RegValue(_Frozen):
+    type: str
+    data: int | str | list[str]
+
+
+_NOT_FOUND = re.compile(r"FAILED 1060\b")
+_FIELD = re.compile(r"^\s+([A-Z0-9_]+)\s*:\s?(.*?)\s*$")
+
+
+def _lines(text: str) -> list[str]:
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+def _fields(text: str, tool: str) -> tuple[str, list[tuple[str, str]]]:
+    """The SERVICE_NAME value and the indented ``LABEL : value`` pairs after it."""
+    if _NOT_FOUND.search(text):
+        raise ServiceNotFound(text.strip())
+    name = None
+    pairs: list[tuple[str, str]] = []
+    for line in _lines(text):
+        if name is None:
+            head, sep, value = line.partition(":")
+            if sep and head.strip() and not line.startswith((" ", "[")):
+                name = value.strip()
+            continue
+        match = _FIELD.match(line)
+        if match:
+            pairs.append((match.group(1), match.group(2)))
+        elif line.strip() and pairs:  # continuation line (flags under STATE, more dependencies)
+            label, value = pairs[-1]
+            pairs[-1] = (label, f"{value}\n{line.strip()}")
+    if name is None or not pairs:
+        raise ParseError(tool, text)
+    return name, pairs
+
+
+def _code_and_name(value: str) -> tuple[int, str]:
+    code, _, rest = value.strip().partition(" ")
+    return int(code, 0), rest.strip()
+
+
+def parse_sc_qc(text: str) -> ServiceConfig:
+    """Parse ``sc qc <svc>``; raises ServiceNotFound for 1060, ParseError for anything else odd."""
+    name, pairs = _fields(text, "sc qc")
+    if len(pairs) < 9:
+        raise ParseError("sc qc", text)
+    values = [v for _, v in pairs]
+    try:
+        type_code, type_name = _code_and_name(values[0])
+        start_code, start_rest = _code_and_name(values[1])
+        error = _code_and_name(values[2])[1]
+        tag = int(values[5] or 0)
+    except ValueError:
+        raise ParseError("sc qc", text) from None
+    start_type = start_rest.split()[0] if start_rest else ""
+    deps = [d.strip(" :") for d in values[7].split("\n") if d.strip(" :")]
+    return ServiceConfig(
+        name=name,
+        type_code=type_code,
+        type_name=type_name,
+        start_code=start_code,
+        start_type=start_type,
+        delayed="(DELAYED)" in start_rest,
+        error_control=error,
+        binary_path=values[3],
+        load_order_group=values[4],
+        tag=tag,
+        display_name=values[6],
+        dependencies=deps,
+        start_name=values[8].strip(),
+    )
+
+
+def parse_sc_query(text: str) -> ServiceStatus | None:
+    """Parse ``sc query <svc>``; None when the service does not exist (1060)."""
+    try:
+        name, pairs = _fields(text, "sc query")
+    except ServiceNotFound:
+        return None
+    values = [v for _, v in pairs]
+    if len(values) < 4:
+        raise ParseError("sc query", text)
+    try:
+        state_line, _, flag_line = values[1].partition("\n")
+        state_code, state = _code_and_name(state_line)
+        flags = [f.strip() for f in flag_line.strip().strip("()").split(",") if f.strip()]
+        win32 = _code_and_name(values[2])[0]
+        svc = _code_and_name(values[3])[0]
+    except ValueError:
+        raise ParseError("sc query", text) from None
+    return ServiceStatus(
+        name=name,
+        state_code=state_code,
+        state=state.split()[0],
+        flags=flags,
+        win32_exit_code=win32,
+        service_exit_code=svc,
+    )
+
+
+def parse_sc_qdescription(text: str) -> str:
+    """Parse ``sc qdescription <svc>``: the description (may be empty or several lines)."""
+    if _NOT_FOUND.search(text):
+        raise ServiceNotFound(text.strip())
+    lines = _lines(text)
+    for i, line in enumerate(lines):
+        head, sep, value = line.partition(":")
+        if sep and head.strip() == "DESCRIPTION":
+            rest = [value.strip(), *(x.strip() for x in lines[i + 1 :])]
+            return "\n".join(rest).strip()
+    raise ParseError("sc qdescription", text)
+
+
+_REG_VALUE = re.compile(r"^    (.+?)    (REG_[A-Z_]+)(?:    (.*))?$")
+
+
+def parse_reg_query(text: str) -> dict[str, dict[str, RegValue]]:
+    """Parse ``reg query KEY [/s]``: key path -> value name -> RegValue."""
+    keys: dict[str, dict[str, RegValue]] = {}
+    current: dict[str, RegValue] | None = None
+    for line in _lines(text):
+        if not line.strip():
+            continue
+        if line.startswith("HKEY_") or line.startswith("HK"):
+            current = keys.setdefault(line.strip(), {})
+            continue
+        match = _REG_VALUE.match(line.rstrip("\n"))
+        if match and current is not None:
+            name, kind, data = match.group(1), match.group(2), match.group(3) or ""
+            current[name] = RegValue(type=kind, data=_reg_data(kind, data))
+        elif line.strip().startswith("End of search") or line.startswith("ERROR"):
+            continue
+        else:
+            raise ParseError("reg query", line)
+    return keys
+
+
+def _reg_data(kind: str, data: str) -> int | str | list[str]:
+    if kind in ("REG_DWORD", "REG_QWORD"):
+        return int(data, 16) if data.lower().startswith("0x") else int(data or 0)
+    if kind == "REG_MULTI_SZ":
+        return [p for p in data.split("\\0") if p]
+    return data
+
+
+def decode_output(raw: bytes, codepage: str = "utf-8") -> str:
+    """Decode a tool's output: UTF-16LE (nssm on Windows), else UTF-8, else the OEM code page."""
+    if raw.startswith(b"\xff\xfe"):
+        return raw[2:].decode("utf-16-le", errors="replace")
+    if len(raw) >= 2 and raw[1::2].count(0) >= max(1, len(raw) // 2 * 3 // 4):
+        return raw.decode("utf-16-le", errors="replace")
+    try:
+        return raw.decode(codepage)
+    except (UnicodeDecodeError, LookupError):
+        return raw.decode("cp437", errors="replace")
+
+
+def parse_nssm_get(raw: bytes | str) -> str:
+    """``nssm get <svc> <param>``: the value, whichever encoding it came in."""
+    text = decode_output(raw) if isinstance(raw, bytes) else raw
+    return text.rstrip("\r\n").rstrip("\x00").rstrip("\r\n")
+
+
+def normalize_name(name: str) -> str:
+    """PEP 503 project name normalisation."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+_WHEEL_VERSION = re.compile(r"/([A-Za-z0-9_.]+)-([0-9][^-/]*)-[^/]*\.whl$")
+
+
+def parse_pip_freeze(text: str) -> dict[str, str]:
+    """``pip freeze``: normalised name -> version ('' when only a URL is known)."""
+    found: dict[str, str] = {}
+    for line in _lines(text):
+        line = line.strip()
+        if not line or line.startswith(("#", "-e ", "--", "WARNING", "DEPRECATION")):
+            continue
+        if "==" in line:
+            name, _, version = line.partition("==")
+            found[normalize_name(name.strip())] = version.strip()
+        elif " @ " in line:
+            name, _, url = line.partition(" @ ")
+            match = _WHEEL_VERSION.search(url.strip())
+            found[normalize_name(name.strip())] = match.group(2) if match else ""
+    return found
