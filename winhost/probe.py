@@ -1,0 +1,65 @@
+"""Build the one-command fact probe and read its answer back."""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from winhost.cmdline import build
+
+MARKER = "TACFLEET-FACTS "
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """What to look at on one host: paths and names from its inventory entry."""
+
+    base_python: str
+    venv: str
+    service: str
+    imports: list[str] = field(default_factory=lambda: ["twisted", "win32api"])
+    files: list[str] = field(default_factory=list)
+    dirs: list[str] = field(default_factory=list)
+    acl_paths: list[str] = field(default_factory=list)
+    port: int | None = None
+
+
+class ProbeError(ValueError):
+    """The probe's answer could not be read."""
+
+
+@cache
+def _bootstrap() -> str:
+    source = resources.files("winhost").joinpath("probe_script.py").read_bytes()
+    packed = base64.b64encode(zlib.compress(source, 9)).decode("ascii")
+    return f"import base64,zlib;exec(zlib.decompress(base64.b64decode('{packed}')))"
+
+
+def probe_command(spec: ProbeSpec) -> str:
+    """The cmd.exe line that runs the probe with the host's base Python."""
+    params = json.dumps(
+        {k: v for k, v in asdict(spec).items() if k != "base_python"}, separators=(",", ":")
+    )
+    encoded = base64.b64encode(params.encode("utf-8")).decode("ascii")
+    return build(spec.base_python, "-I", "-c", _bootstrap(), encoded)
+
+
+def read_probe_output(stdout: str) -> dict[str, Any]:
+    """The JSON document from the probe's marker line."""
+    for line in reversed(stdout.splitlines()):
+        if line.startswith(MARKER):
+            try:
+                data: dict[str, Any] = json.loads(line[len(MARKER) :])
+            except json.JSONDecodeError as exc:
+                raise ProbeError(f"probe answer is not valid JSON: {exc}") from None
+            return data
+    raise ProbeError(f"no probe answer in the output: {stdout[-300:]!r}")
+
+
+def decode_b64(value: str | None) -> bytes:
+    return base64.b64decode(value or "")
