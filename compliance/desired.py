@@ -1,0 +1,89 @@
+"""Values derived from an inventory entry: the desired state, computed in one place."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cache
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.version import InvalidVersion, Version
+
+from inventory.models import Host
+from inventory.winpath import win_join, win_parent
+from winhost.cmdline import quote_arg
+from winhost.probe import ProbeSpec
+
+
+def venv_python(host: Host) -> str:
+    return win_join(host.python.venv, "Scripts", "python.exe")
+
+
+def twistd_exe(host: Host) -> str:
+    return win_join(host.python.venv, "Scripts", "twistd.exe")
+
+
+def app_parameters(host: Host) -> str:
+    """NSSM AppParameters: twistd run by the venv's python, then the app's arguments."""
+    return f"{quote_arg(twistd_exe(host))} {host.app.arguments}"
+
+
+def log_dirs(host: Host) -> list[str]:
+    return sorted({win_parent(host.service.stdout), win_parent(host.service.stderr)})
+
+
+def pinned(requirement: str) -> tuple[str, str | None]:
+    """Name and exact pinned version (``==``) of a pip requirement, if pinned."""
+    try:
+        req = Requirement(requirement)
+    except InvalidRequirement:
+        return requirement, None
+    for spec in req.specifier:
+        if spec.operator in ("==", "==="):
+            return req.name, spec.version
+    return req.name, None
+
+
+def required_packages(host: Host) -> list[str]:
+    """Every requirement the venv must satisfy: the configured packages plus the app."""
+    packages = list(host.python.packages)
+    if host.app.package:
+        packages.append(host.app.package)
+    return packages
+
+
+def probe_spec(host: Host) -> ProbeSpec:
+    """What the fact probe must look at for this host."""
+    files = [host.app.tac_file, host.nssm.path]
+    dirs = [host.python.venv, host.app.app_directory, *log_dirs(host), *host.app.data_dirs]
+    return ProbeSpec(
+        base_python=host.python.base,
+        venv=host.python.venv,
+        service=host.service.name,
+        files=files,
+        dirs=dirs,
+        acl_paths=[host.python.venv, host.app.app_directory, *log_dirs(host)],
+        port=host.app.port,
+    )
+
+
+def at_least(found: str | None, minimum: str | None) -> bool:
+    """Is an installed version at least the configured minimum (None = any)?"""
+    if found is None:
+        return False
+    if minimum is None:
+        return True
+    try:
+        return Version(found) >= Version(minimum)
+    except InvalidVersion:
+        return False
+
+
+@cache
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def tac_sha256(host: Host) -> str | None:
+    """SHA-256 of the controller-side tac source, when the inventory gives one."""
+    return _file_sha256(Path(host.app.tac_source)) if host.app.tac_source else None

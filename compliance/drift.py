@@ -1,0 +1,120 @@
+"""Nightly drift detection: audit the fleet, compare with the last run, keep a history.
+
+Reports live in ``reports/<timestamp>/`` (``drift.json`` for machines, ``drift.html`` for
+people); ``reports/latest.json`` names the newest. Every file is written to a temporary name
+and renamed into place, so a crash never leaves a half-written report or history.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from compliance.audit import HostAudit
+
+EXIT_COMPLIANT, EXIT_DRIFT, EXIT_UNCHECKED = 0, 1, 2
+
+
+@dataclass
+class DriftChanges:
+    new: list[tuple[str, str]] = field(default_factory=list)
+    fixed: list[tuple[str, str]] = field(default_factory=list)
+    still: list[tuple[str, str]] = field(default_factory=list)
+    unreachable: list[str] = field(default_factory=list)
+
+
+def failing_pairs(report: dict[str, Any]) -> set[tuple[str, str]]:
+    return {
+        (host, f["requirement"])
+        for host, entry in report.get("hosts", {}).items()
+        for f in entry.get("findings", [])
+        if not f["ok"]
+    }
+
+
+def compare(previous: dict[str, Any] | None, current: dict[str, Any]) -> DriftChanges:
+    """What changed since the previous report (hosts unchecked now are left out of it)."""
+    now = failing_pairs(current)
+    before = failing_pairs(previous) if previous else set()
+    unreachable = sorted(h for h, e in current["hosts"].items() if e["status"] == "unreachable")
+    checked_before = {p for p in before if p[0] not in unreachable}
+    return DriftChanges(
+        new=sorted(now - before),
+        fixed=sorted(checked_before - now),
+        still=sorted(now & before),
+        unreachable=unreachable,
+    )
+
+
+def build_report(audits: list[HostAudit], inventory: str, started: float) -> dict[str, Any]:
+    hosts = {
+        a.host: {
+            "status": a.status,
+            "error": a.error,
+            "http_requests": a.http_requests,
+            "commands": a.commands,
+            "findings": [asdict(f) for f in a.findings],
+        }
+        for a in audits
+    }
+    counts = {
+        s: sum(1 for h in hosts.values() if h["status"] == s)
+        for s in ("compliant", "drift", "unreachable")
+    }
+    return {
+        "format": 1,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "duration": round(time.time() - started, 3),
+        "inventory": inventory,
+        "summary": counts,
+        "hosts": hosts,
+    }
+
+
+def exit_code(report: dict[str, Any]) -> int:
+    if report["summary"]["unreachable"]:
+        return EXIT_UNCHECKED
+    return EXIT_DRIFT if report["summary"]["drift"] else EXIT_COMPLIANT
+
+
+def atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_latest(reports: Path) -> dict[str, Any] | None:
+    pointer = reports / "latest.json"
+    try:
+        name = json.loads(pointer.read_text(encoding="utf-8"))["run"]
+        loaded: dict[str, Any] = json.loads((reports / name / "drift.json").read_text("utf-8"))
+        return loaded
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def save_report(reports: Path, report: dict[str, Any], html: str) -> Path:
+    """Write the run's folder, then move the ``latest`` pointer: readers never see half a run."""
+    stamp = report["started"].replace(":", "").replace("-", "")
+    folder = reports / stamp
+    suffix = 1
+    while folder.exists():
+        suffix += 1
+        folder = reports / f"{stamp}-{suffix}"
+    atomic_write(folder / "drift.json", json.dumps(report, indent=2))
+    atomic_write(folder / "drift.html", html)
+    atomic_write(reports / "latest.json", json.dumps({"run": folder.name}))
+    return folder

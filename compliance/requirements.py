@@ -1,0 +1,428 @@
+"""The requirements a host must meet, each judged from facts alone (no I/O).
+
+Each requirement has an id (the check's name), an area (the pytest marker) and a function
+``(host, facts) -> Finding``. The compliance suite runs them one test each; the provisioner uses
+the same functions to decide which steps must change something.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from compliance import desired
+from compliance.finding import Finding
+from inventory.models import Host
+from inventory.winnames import same_account
+from inventory.winpath import same_path, win_parent
+from winhost.facts import HostFacts
+
+Judge = Callable[[Host, HostFacts], Finding]
+
+
+@dataclass(frozen=True)
+class Requirement:
+    id: str
+    area: str
+    title: str
+    judge: Judge
+
+    def __call__(self, host: Host, facts: HostFacts) -> Finding:
+        return self.judge(host, facts)
+
+
+REQUIREMENTS: dict[str, Requirement] = {}
+
+
+def requirement(id: str, area: str, title: str) -> Callable[[Judge], Judge]:
+    def register(judge: Judge) -> Judge:
+        REQUIREMENTS[id] = Requirement(id, area, title, judge)
+        return judge
+
+    return register
+
+
+def verdict(req: str, host: Host, ok: bool, expected: str, found: str, hint: str = "") -> Finding:
+    return Finding(req, host.name, ok, expected, found, "" if ok else hint)
+
+
+def _shown(value: object) -> str:
+    return "nothing" if value in (None, "") else repr(value)
+
+
+# -- python -------------------------------------------------------------------------------------
+@requirement("base_python", "python", "the base Python is installed at the configured version")
+def base_python(host: Host, facts: HostFacts) -> Finding:
+    base = facts.base_python
+    want = host.python.version
+    found = f"Python {base.version} at {base.executable}" if base.exists else "no Python"
+    ok = base.exists and (base.version == want or base.version.startswith(want + "."))
+    return verdict(
+        "base_python",
+        host,
+        ok,
+        f"Python {want} at {host.python.base}",
+        found,
+        "install it (configure python.installer) and run `invoke provision`",
+    )
+
+
+@requirement("base_tools", "python", "pip and virtualenv in the base Python are recent enough")
+def base_tools(host: Host, facts: HostFacts) -> Finding:
+    found = facts.base_python.packages
+    want = {"pip": host.python.pip_version, "virtualenv": host.python.virtualenv_version}
+    bad = {n: v for n, v in want.items() if not desired.at_least(found.get(n), v)}
+    return verdict(
+        "base_tools",
+        host,
+        not bad,
+        ", ".join(f"{n}>={v or '(any)'}" for n, v in want.items()),
+        ", ".join(f"{n} {found.get(n) or 'missing'}" for n in want),
+        "run `invoke provision` to upgrade them",
+    )
+
+
+@requirement("venv_exists", "python", "the virtualenv exists at its path")
+def venv_exists(host: Host, facts: HostFacts) -> Finding:
+    venv = facts.venv
+    found = (
+        "a venv with python.exe"
+        if venv.python_exists
+        else "a folder without Scripts\\python.exe"
+        if venv.exists
+        else "no folder"
+    )
+    return verdict(
+        "venv_exists",
+        host,
+        venv.python_exists,
+        f"a venv at {host.python.venv}",
+        found,
+        "run `invoke provision` to create it",
+    )
+
+
+@requirement("venv_base", "python", "the virtualenv was made by the configured Python")
+def venv_base(host: Host, facts: HostFacts) -> Finding:
+    cfg = facts.venv.cfg
+    home = cfg.get("home", "")
+    version = cfg.get("version_info") or cfg.get("version") or ""
+    want_home = win_parent(host.python.base)
+    ok = (
+        bool(cfg)
+        and same_path(home, want_home)
+        and (version == host.python.version or version.startswith(host.python.version + "."))
+    )
+    found = f"home {home!r}, version {version!r}" if cfg else "no pyvenv.cfg"
+    return verdict(
+        "venv_base",
+        host,
+        ok,
+        f"home {want_home!r}, version {host.python.version}.x",
+        found,
+        "rebuild it: `invoke provision --force-recreate`",
+    )
+
+
+def _package(host: Host, facts: HostFacts, req_id: str, requirement: str) -> Finding:
+    name, version = desired.pinned(requirement)
+    found_version = facts.venv.dist_version(name)
+    ok = found_version is not None and (version is None or found_version == version)
+    expected = f"{name} {version or '(any version)'} in {host.python.venv}"
+    return verdict(
+        req_id,
+        host,
+        ok,
+        expected,
+        f"{name} {found_version}" if found_version else f"{name} not installed",
+        "run `invoke provision` to install it",
+    )
+
+
+@requirement("twisted_importable", "python", "Twisted imports in the venv at the pinned version")
+def twisted_importable(host: Host, facts: HostFacts) -> Finding:
+    spec = next(
+        (p for p in host.python.packages if desired.pinned(p)[0].lower() == "twisted"), "Twisted"
+    )
+    finding = _package(host, facts, "twisted_importable", spec)
+    imported = facts.venv.imports.get("twisted")
+    if finding.ok and (imported is None or not imported.ok):
+        detail = imported.detail if imported else "not tried"
+        return verdict(
+            "twisted_importable",
+            host,
+            False,
+            "`import twisted` to work",
+            f"import failed: {detail}",
+            "reinstall: `invoke provision`",
+        )
+    return finding
+
+
+@requirement("pywin32_installed", "python", "pywin32 is installed and importable in the venv")
+def pywin32_installed(host: Host, facts: HostFacts) -> Finding:
+    spec = next(
+        (p for p in host.python.packages if desired.pinned(p)[0].lower() == "pywin32"), "pywin32"
+    )
+    finding = _package(host, facts, "pywin32_installed", spec)
+    imported = facts.venv.imports.get("win32api")
+    if finding.ok and imported is not None and not imported.ok:
+        return verdict(
+            "pywin32_installed",
+            host,
+            False,
+            "`import win32api` to work",
+            f"import failed: {imported.detail}",
+            "reinstall: `invoke provision`",
+        )
+    return finding
+
+
+@requirement("packages_installed", "python", "every configured package and the app are installed")
+def packages_installed(host: Host, facts: HostFacts) -> Finding:
+    wrong = [
+        f
+        for p in desired.required_packages(host)
+        if not (f := _package(host, facts, "packages_installed", p)).ok
+    ]
+    if not wrong:
+        listed = ", ".join(desired.required_packages(host))
+        return verdict("packages_installed", host, True, listed, listed)
+    return verdict(
+        "packages_installed",
+        host,
+        False,
+        "; ".join(f.expected for f in wrong),
+        "; ".join(f.found for f in wrong),
+        "run `invoke provision` to install them",
+    )
+
+
+@requirement("twistd_help", "python", "`twistd --help` from the venv exits 0")
+def twistd_help(host: Host, facts: HostFacts) -> Finding:
+    out = facts.venv.twistd_help
+    if out is None:
+        found = "no twistd.exe in the venv"
+    else:
+        tail = (out.stderr or out.error or "").strip().splitlines()[-1:] or [""]
+        found = f"exit code {out.rc} {tail[0][:200]}".strip()
+    ok = out is not None and out.rc == 0
+    return verdict(
+        "twistd_help", host, ok, "exit code 0", found, "reinstall Twisted: `invoke provision`"
+    )
+
+
+# -- service ------------------------------------------------------------------------------------
+@requirement("nssm_verified", "service", "NSSM is present with the pinned SHA-256")
+def nssm_verified(host: Host, facts: HostFacts) -> Finding:
+    fact = facts.file(host.nssm.path)
+    found = f"sha256 {fact.sha256}" if fact.exists else f"no file at {host.nssm.path}"
+    ok = fact.exists and (fact.sha256 or "").lower() == host.nssm.sha256.lower()
+    return verdict(
+        "nssm_verified",
+        host,
+        ok,
+        f"sha256 {host.nssm.sha256}",
+        found,
+        "run `invoke provision` to install the verified NSSM",
+    )
+
+
+@requirement("service_exists", "service", "the Windows service exists")
+def service_exists(host: Host, facts: HostFacts) -> Finding:
+    return verdict(
+        "service_exists",
+        host,
+        facts.service.exists,
+        f"service {host.service.name!r}",
+        "it" if facts.service.exists else "no such service",
+        "run `invoke provision` to install it",
+    )
+
+
+def _param(facts: HostFacts, name: str) -> object:
+    return facts.service.parameters.get(name)
+
+
+@requirement("service_application", "service", "the service runs the venv's python with twistd")
+def service_application(host: Host, facts: HostFacts) -> Finding:
+    app, params = _param(facts, "Application"), _param(facts, "AppParameters")
+    want_app, want_params = desired.venv_python(host), desired.app_parameters(host)
+    ok = isinstance(app, str) and same_path(app, want_app) and params == want_params
+    return verdict(
+        "service_application",
+        host,
+        ok,
+        f"Application {want_app!r} with AppParameters {want_params!r}",
+        f"Application {_shown(app)} with AppParameters {_shown(params)}",
+        "run `invoke provision` (add --adopt if another tool installed this service)",
+    )
+
+
+@requirement("app_directory", "service", "AppDirectory is the folder that holds the tac file")
+def app_directory(host: Host, facts: HostFacts) -> Finding:
+    directory = _param(facts, "AppDirectory")
+    tac = facts.file(host.app.tac_file)
+    ok = isinstance(directory, str) and same_path(directory, host.app.app_directory) and tac.exists
+    found = f"AppDirectory {_shown(directory)}, tac file " + (
+        "present" if tac.exists else "missing"
+    )
+    return verdict(
+        "app_directory",
+        host,
+        ok,
+        f"AppDirectory {host.app.app_directory!r} holding {host.app.tac_file}",
+        found,
+        "run `invoke provision` to restore it",
+    )
+
+
+@requirement("tac_file", "service", "the tac file is in place with the content from its source")
+def tac_file(host: Host, facts: HostFacts) -> Finding:
+    fact = facts.file(host.app.tac_file)
+    want = desired.tac_sha256(host)
+    ok = fact.exists and (want is None or fact.sha256 == want)
+    expected = f"{host.app.tac_file}" + (f" with sha256 {want}" if want else "")
+    found = f"sha256 {fact.sha256}" if fact.exists else "no file"
+    return verdict(
+        "tac_file",
+        host,
+        ok,
+        expected,
+        found,
+        "run `invoke provision` to upload it from app.tac_source",
+    )
+
+
+@requirement("display_name", "service", "DisplayName as configured")
+def display_name(host: Host, facts: HostFacts) -> Finding:
+    value = facts.service.registry.get("DisplayName")
+    return verdict(
+        "display_name",
+        host,
+        value == host.service.display_name,
+        repr(host.service.display_name),
+        _shown(value),
+        "run `invoke provision`",
+    )
+
+
+@requirement("description", "service", "Description as configured")
+def description(host: Host, facts: HostFacts) -> Finding:
+    value = facts.service.description
+    if value is None:
+        value = facts.service.registry.get("Description")
+    want = host.service.description or ""
+    return verdict(
+        "description",
+        host,
+        (value or "") == want,
+        repr(want),
+        _shown(value),
+        "run `invoke provision`",
+    )
+
+
+@requirement("start_type", "service", "start type as configured (default delayed automatic)")
+def start_type(host: Host, facts: HostFacts) -> Finding:
+    return verdict(
+        "start_type",
+        host,
+        facts.service.start == host.service.start,
+        host.service.start,
+        facts.service.start or "no service",
+        f"`sc config {host.service.name} start= {host.service.start}` or `invoke provision`",
+    )
+
+
+@requirement("logs_rotated", "service", "stdout/stderr go to log files with rotation")
+def logs_rotated(host: Host, facts: HostFacts) -> Finding:
+    svc = host.service
+    want = {
+        "AppStdout": svc.stdout,
+        "AppStderr": svc.stderr,
+        "AppRotateFiles": 1 if svc.rotate_files else 0,
+        "AppRotateBytes": svc.rotate_bytes if svc.rotate_files else None,
+    }
+    found = {k: _param(facts, k) for k in want}
+    bad = {k: v for k, v in want.items() if v is not None and not _same(found[k], v)}
+    return verdict(
+        "logs_rotated",
+        host,
+        not bad,
+        ", ".join(f"{k}={v!r}" for k, v in bad.items()) or "as configured",
+        ", ".join(f"{k}={found[k]!r}" for k in bad) or "as configured",
+        "run `invoke provision`",
+    )
+
+
+@requirement("restart_policy", "service", "NSSM restarts the app on exit as configured")
+def restart_policy(host: Host, facts: HostFacts) -> Finding:
+    svc = host.service
+    want: dict[str, object] = {"AppExit": svc.exit_action, "AppThrottle": svc.throttle_ms}
+    if svc.restart_delay_ms is not None:
+        want["AppRestartDelay"] = svc.restart_delay_ms
+    found = {**{k: _param(facts, k) for k in want}, "AppExit": facts.service.app_exit}
+    bad = {k: v for k, v in want.items() if not _same(found[k], v)}
+    return verdict(
+        "restart_policy",
+        host,
+        not bad,
+        ", ".join(f"{k}={v!r}" for k, v in bad.items()) or "as configured",
+        ", ".join(f"{k}={found[k]!r}" for k in bad) or "as configured",
+        "run `invoke provision`",
+    )
+
+
+def _same(found: object, want: object) -> bool:
+    if isinstance(want, str) and isinstance(found, str):
+        return found.lower() == want.lower()
+    return found == want
+
+
+# -- security -----------------------------------------------------------------------------------
+@requirement("service_account", "security", "the service runs as its virtual account")
+def service_account(host: Host, facts: HostFacts) -> Finding:
+    account = facts.service.account
+    ok = account is not None and same_account(account, host.service.account)
+    return verdict(
+        "service_account",
+        host,
+        ok,
+        repr(host.service.account),
+        _shown(account),
+        f'`sc config {host.service.name} obj= "{host.service.account}"` or `invoke provision`',
+    )
+
+
+# -- runtime ------------------------------------------------------------------------------------
+@requirement("service_running", "runtime", "the service is running")
+def service_running(host: Host, facts: HostFacts) -> Finding:
+    state = facts.service.state
+    return verdict(
+        "service_running",
+        host,
+        state == "RUNNING",
+        "RUNNING",
+        state or "no service",
+        f"`sc start {host.service.name}` or `invoke provision`",
+    )
+
+
+@requirement("app_answering", "runtime", "the app answers on its port")
+def app_answering(host: Host, facts: HostFacts) -> Finding:
+    if host.app.port is None:
+        return Finding("app_answering", host.name, True, skipped=True, found="no port configured")
+    return verdict(
+        "app_answering",
+        host,
+        facts.port_open is True,
+        f"a listener on port {host.app.port}",
+        "a listener" if facts.port_open else "nothing listening",
+        "see the service's stderr log; `invoke provision` restarts it",
+    )
+
+
+def judge_all(host: Host, facts: HostFacts) -> list[Finding]:
+    """Every requirement's finding for one host, in a stable order."""
+    return [req(host, facts) for req in REQUIREMENTS.values()]
