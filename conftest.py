@@ -1,0 +1,25 @@
+"""Root pytest configuration: the options every tacfleet run understands.
+
+``pytest checks --host NAME [--inventory FILE]`` selects hosts from the inventory; the compliance
+fixtures live in ``checks/conftest.py``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("tacfleet")
+    group.addoption(
+        "--host",
+        dest="tacfleet_host",
+        default=None,
+        help="hosts to check: a name, a group or a comma list (default: every host)",
+    )
+    group.addoption(
+        "--inventory",
+        dest="tacfleet_inventory",
+        default=None,
+        help="inventory file (default: $TACFLEET_INVENTORY or inventory/hosts.yml)",
+    )
