@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Set up tacfleet on a fresh Debian 12+/Ubuntu 24.04+ machine and run one job:
+#   bash bootstrap.sh demo   provision the built-in sandbox Windows host, check it, report
+#   bash bootstrap.sh test   lint and run the whole test suite (unit + sandbox integration)
+# Installs what it needs itself: Debian packages (wine, python3-venv) and a virtualenv in .venv.
+set -euo pipefail
+cd "$(dirname "$0")"
+job="${1:-}"
+case "$job" in demo|test) ;; *) echo "usage: bash bootstrap.sh demo|test" >&2; exit 2 ;; esac
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+missing=""
+command -v wine >/dev/null 2>&1 || missing="$missing wine wine64"
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing="$missing python3-venv python3-pip"
+if [ -n "$missing" ]; then
+    echo "bootstrap: installing Debian packages:$missing"
+    $sudo apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+fi
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+    echo "bootstrap: tacfleet needs Python 3.11 or newer (found $(python3 --version))" >&2; exit 2; }
+
+if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e '.[dev,sandbox]'
+export PATH="$PWD/.venv/bin:$PATH"
+
+case "$job" in
+    demo) exec invoke demo ;;
+    test) exec invoke test ;;
+esac

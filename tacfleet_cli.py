@@ -1,0 +1,264 @@
+"""What the Invoke tasks do, as plain functions returning exit codes (so tests can reach them)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rich.console import Console
+
+from inventory import (
+    Host,
+    InventoryError,
+    format_problems,
+    load_inventory,
+    resolve_inventory_path,
+)
+from inventory import validate as validate_file
+
+ROOT = Path(__file__).resolve().parent
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+F = TypeVar("F", bound=Callable[..., int])
+
+
+def friendly(func: F) -> F:
+    """Bad input ends in one readable message and exit code 2, never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> int:
+        try:
+            return func(*args, **kwargs)
+        except InventoryError as exc:
+            err_console.print(str(exc), markup=False)
+            return 2
+        except KeyboardInterrupt:
+            err_console.print("interrupted: run the same command again to finish", markup=False)
+            return 130
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _hosts(inventory: str | None, selection: str | None) -> list[Host]:
+    loaded = load_inventory(resolve_inventory_path(inventory))
+    return loaded.select(selection) if selection else list(loaded.hosts)
+
+
+@friendly
+def validate(inventory: str | None) -> int:
+    path = resolve_inventory_path(inventory)
+    problems = validate_file(path)
+    if problems:
+        err_console.print(format_problems(problems, file=str(path)), markup=False)
+        return 2
+    count = len(load_inventory(path).hosts)
+    console.print(f"{path}: ok ({count} host(s))")
+    return 0
+
+
+@friendly
+def provision(
+    inventory: str | None,
+    selection: str | None,
+    *,
+    check: bool = False,
+    verbose: bool = False,
+    as_json: bool = False,
+    force_recreate: bool = False,
+    adopt: bool = False,
+    parallel: int = 4,
+) -> int:
+    from provision.fleet import provision_fleet
+    from provision.report import StepPrinter, runs_json, summary_table
+
+    hosts = _hosts(inventory, selection)
+    printer = None if as_json else StepPrinter(console, verbose=verbose, show_commands=check)
+    runs = provision_fleet(
+        hosts,
+        parallel=parallel,
+        on_step=printer,
+        check_only=check,
+        force_recreate=force_recreate,
+        adopt=adopt,
+    )
+    if as_json:
+        print(runs_json(runs))
+    else:
+        console.print(summary_table(runs))
+        for run in runs:
+            console.print(run.summary(), markup=False)
+    if any(r.error for r in runs):
+        return 2
+    return 1 if any(r.failed for r in runs) else 0
+
+
+@friendly
+def deprovision(inventory: str | None, selection: str | None, *, purge: bool = False) -> int:
+    from provision.deprovision import deprovision_host
+    from winhost.connect import connect
+
+    code = 0
+    for host in _hosts(inventory, selection):
+        with _closing(connect(host)) as conn:
+            run = deprovision_host(host, conn, purge=purge)
+        for step in run.steps:
+            console.print(f"{host.name}  {step.title:<24} {step.status}", markup=False)
+            if step.output:
+                console.print(step.output, markup=False)
+        code = max(code, 1 if run.failed else 0)
+    return code
+
+
+class _closing:
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> Any:
+        return self.conn
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.close()
+
+
+@friendly
+def facts(inventory: str | None, selection: str | None) -> int:
+    from compliance import desired
+    from winhost.connect import connect
+    from winhost.facts import gather_facts
+
+    out = {}
+    for host in _hosts(inventory, selection):
+        with _closing(connect(host)) as conn:
+            out[host.name] = gather_facts(conn, desired.probe_spec(host)).model_dump(mode="json")
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def check(inventory: str | None, selection: str | None, pytest_args: str = "") -> int:
+    args = [sys.executable, "-m", "pytest", str(ROOT / "checks")]
+    if inventory:
+        args += ["--inventory", inventory]
+    if selection:
+        args += ["--host", selection]
+    return subprocess.call([*args, *shlex.split(pytest_args)], cwd=ROOT)
+
+
+@friendly
+def drift(
+    inventory: str | None,
+    selection: str | None,
+    *,
+    reports: str = "reports",
+    remediate: bool = False,
+    parallel: int = 8,
+) -> int:
+    from compliance.audit import audit_fleet
+    from compliance.drift import build_report, compare, exit_code, load_latest, save_report
+    from compliance.render import drift_html, print_drift
+
+    path = resolve_inventory_path(inventory)
+    hosts = _hosts(inventory, selection)
+    started = time.time()
+    audits = audit_fleet(hosts, parallel=parallel)
+    report = build_report(audits, str(path), started)
+    if remediate:
+        drifted = [h for h, e in report["hosts"].items() if e["status"] == "drift"]
+        if drifted:
+            console.print(f"remediating: {', '.join(drifted)}", markup=False)
+            code = provision(inventory, ",".join(drifted), parallel=parallel)
+            audits = audit_fleet(hosts, parallel=parallel)
+            report = build_report(audits, str(path), started)
+            report["remediated"] = {"hosts": drifted, "provision_exit": code}
+    folder = Path(reports)
+    changes = compare(load_latest(folder), report)
+    report["changes"] = {
+        "new": changes.new,
+        "fixed": changes.fixed,
+        "still": changes.still,
+        "unreachable": changes.unreachable,
+    }
+    saved = save_report(folder, report, drift_html(report, changes))
+    print_drift(console, report, changes)
+    console.print(f"reports: {saved}/drift.json, {saved}/drift.html", markup=False)
+    return exit_code(report)
+
+
+def sandbox_up(name: str, port: int) -> int:
+    from sandbox.control import up
+
+    info = up(name, port)
+    console.print(
+        f"sandbox {name!r} up: {info['endpoint']} (user {info['user']}, "
+        f"password in {info['password_file']})",
+        markup=False,
+    )
+    return 0
+
+
+def sandbox_down(name: str) -> int:
+    from sandbox.control import down
+
+    down(name)
+    console.print(f"sandbox {name!r} stopped", markup=False)
+    return 0
+
+
+def sandbox_reset(name: str) -> int:
+    from sandbox.control import reset
+
+    reset(name)
+    console.print(f"sandbox {name!r} reset to the bare image", markup=False)
+    return 0
+
+
+def sandbox_status(name: str, *, as_json: bool = False) -> int:
+    from sandbox.control import status
+
+    info = status(name)
+    if as_json:
+        print(json.dumps(info, indent=2))
+    else:
+        for key, value in info.items():
+            console.print(f"{key:>16}: {value}", markup=False)
+    return 0 if info.get("running") else 1
+
+
+def demo() -> int:
+    """Sandbox up, provision it, run the compliance suite, print a short report."""
+    steps: list[tuple[str, Callable[[], int]]] = [
+        ("start the sandbox Windows host", lambda: sandbox_up("default", 55985)),
+        ("provision it", lambda: provision(None, "sandbox")),
+        ("run the compliance checks", lambda: check(None, "sandbox", "-q")),
+        ("drift report", lambda: drift(None, "sandbox")),
+    ]
+    for title, action in steps:
+        console.rule(title)
+        code = action()
+        if code != 0:
+            err_console.print(f"demo stopped at '{title}' (exit {code})", markup=False)
+            return code
+    console.print(
+        "demo done: the sandbox host is provisioned and compliant. `invoke sandbox.down` stops it.",
+        markup=False,
+    )
+    return 0
+
+
+def run_tests(*, quick: bool = False) -> int:
+    lint = subprocess.call([sys.executable, "-m", "ruff", "check", "."], cwd=ROOT)
+    if lint != 0:
+        return lint
+    args = [sys.executable, "-m", "pytest", "tests"]
+    if quick:
+        args += ["-m", "not sandbox"]
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.call(args, cwd=ROOT, env=env)

@@ -1,0 +1,174 @@
+"""tacfleet's command line (Invoke). Thin: each task calls the library and formats its result.
+
+invoke --list                 every task
+invoke provision --host NAME  bring hosts to their inventory entry
+invoke plan --host NAME       what provision would do, changing nothing
+invoke drift                  nightly compliance run with reports and history
+"""
+
+from __future__ import annotations
+
+import sys
+
+from invoke import Collection, Context, task
+
+import tacfleet_cli as cli
+
+INVENTORY_HELP = "inventory file (default: $TACFLEET_INVENTORY or inventory/hosts.yml)"
+HOST_HELP = "a host name, a group or a comma list (default: every host in the inventory)"
+
+
+@task(help={"inventory": INVENTORY_HELP})
+def validate(c: Context, inventory: str | None = None) -> None:
+    """Check an inventory file; list every problem at once (exit 2 if any)."""
+    sys.exit(cli.validate(inventory))
+
+
+@task(
+    help={
+        "host": HOST_HELP,
+        "inventory": INVENTORY_HELP,
+        "check": "show the plan and change nothing (same as --dry-run and `invoke plan`)",
+        "dry_run": "alias of --check",
+        "verbose": "show why each step changes and every command",
+        "json": "print machine-readable results instead of the table",
+        "force_recreate": "rebuild a venv that was made by another Python",
+        "adopt": "take over an existing service that runs something else",
+        "parallel": "hosts to work on at once (default 4)",
+    }
+)
+def provision(
+    c: Context,
+    host: str | None = None,
+    inventory: str | None = None,
+    check: bool = False,
+    dry_run: bool = False,
+    verbose: bool = False,
+    json: bool = False,
+    force_recreate: bool = False,
+    adopt: bool = False,
+    parallel: int = 4,
+) -> None:
+    """Bring hosts to the state their inventory entry describes, step by step."""
+    sys.exit(
+        cli.provision(
+            inventory,
+            host,
+            check=check or dry_run,
+            verbose=verbose,
+            as_json=json,
+            force_recreate=force_recreate,
+            adopt=adopt,
+            parallel=parallel,
+        )
+    )
+
+
+@task(help={"host": HOST_HELP, "inventory": INVENTORY_HELP, "json": "machine-readable output"})
+def plan(c: Context, host: str | None = None, inventory: str | None = None, json: bool = False):
+    """Show each step as ok / would change / would fail with its commands; change nothing."""
+    sys.exit(cli.provision(inventory, host, check=True, verbose=True, as_json=json))
+
+
+@task(
+    help={
+        "host": HOST_HELP,
+        "inventory": INVENTORY_HELP,
+        "purge": "also delete the virtualenv",
+    }
+)
+def deprovision(
+    c: Context, host: str | None = None, inventory: str | None = None, purge: bool = False
+) -> None:
+    """Stop and remove the service (and with --purge the venv); safe to repeat."""
+    sys.exit(cli.deprovision(inventory, host, purge=purge))
+
+
+@task(help={"host": HOST_HELP, "inventory": INVENTORY_HELP})
+def facts(c: Context, host: str | None = None, inventory: str | None = None) -> None:
+    """Print what one probe sees on each host, as JSON."""
+    sys.exit(cli.facts(inventory, host))
+
+
+@task(
+    help={
+        "host": HOST_HELP,
+        "inventory": INVENTORY_HELP,
+        "pytest_args": 'extra pytest arguments, e.g. "-m service --junitxml=out.xml"',
+    }
+)
+def check(
+    c: Context, host: str | None = None, inventory: str | None = None, pytest_args: str = ""
+) -> None:
+    """Run the compliance suite (`pytest checks`) against hosts."""
+    sys.exit(cli.check(inventory, host, pytest_args))
+
+
+@task(
+    help={
+        "host": HOST_HELP,
+        "inventory": INVENTORY_HELP,
+        "reports": "folder for reports and history (default reports/)",
+        "remediate": "provision the drifted hosts, then check again",
+        "parallel": "hosts to check at once (default 8)",
+    }
+)
+def drift(
+    c: Context,
+    host: str | None = None,
+    inventory: str | None = None,
+    reports: str = "reports",
+    remediate: bool = False,
+    parallel: int = 8,
+) -> None:
+    """Check the fleet, write JSON+HTML reports, say what changed (exit 0/1/2)."""
+    sys.exit(cli.drift(inventory, host, reports=reports, remediate=remediate, parallel=parallel))
+
+
+@task(help={"name": "sandbox name (default 'default')", "port": "WinRM HTTP port (HTTPS = +1)"})
+def sandbox_up(c: Context, name: str = "default", port: int = 55985) -> None:
+    """Start the sandbox Windows host (Wine) and its WinRM endpoint on 127.0.0.1."""
+    sys.exit(cli.sandbox_up(name, port))
+
+
+@task(help={"name": "sandbox name"})
+def sandbox_down(c: Context, name: str = "default") -> None:
+    """Stop the sandbox host and its endpoint; leaves no Wine process behind."""
+    sys.exit(cli.sandbox_down(name))
+
+
+@task(help={"name": "sandbox name"})
+def sandbox_reset(c: Context, name: str = "default") -> None:
+    """Put the sandbox host back to the bare image (seconds)."""
+    sys.exit(cli.sandbox_reset(name))
+
+
+@task(help={"name": "sandbox name", "json": "print JSON (endpoint, user, password_file, ...)"})
+def sandbox_status(c: Context, name: str = "default", json: bool = False) -> None:
+    """Is the sandbox up, where is its endpoint, and what has it served."""
+    sys.exit(cli.sandbox_status(name, as_json=json))
+
+
+@task
+def demo(c: Context) -> None:
+    """The main job end to end on the sandbox: up, provision, check, report."""
+    sys.exit(cli.demo())
+
+
+@task(help={"quick": "only the fast tests (no Wine sandbox)"})
+def test(c: Context, quick: bool = False) -> None:
+    """Lint, then run the whole test suite."""
+    sys.exit(cli.run_tests(quick=quick))
+
+
+inventory_ns = Collection("inventory")
+inventory_ns.add_task(validate)
+sandbox_ns = Collection("sandbox")
+sandbox_ns.add_task(sandbox_up, "up")
+sandbox_ns.add_task(sandbox_down, "down")
+sandbox_ns.add_task(sandbox_reset, "reset")
+sandbox_ns.add_task(sandbox_status, "status")
+
+ns = Collection(provision, plan, deprovision, facts, check, drift, demo, test)
+ns.add_collection(inventory_ns)
+ns.add_collection(sandbox_ns)
