@@ -1,0 +1,26 @@
+"""Shared fixtures for unit tests: the authentic Windows samples in ../shared/samples."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+SAMPLES = Path(
+    os.environ.get("TACFLEET_SAMPLES")
+    or Path(__file__).resolve().parents[2].parent / "shared" / "samples"
+)
+
+
+def sample_files(prefix: str) -> list[Path]:
+    return sorted(SAMPLES.glob(f"{prefix}*.txt"))
+
+
+@pytest.fixture
+def sample() -> Callable[[str], str]:
+    def read(name: str) -> str:
+        return (SAMPLES / name).read_bytes().decode("utf-8")
+
+    return read
