@@ -1,0 +1,84 @@
+"""The provisioner's decisions, from facts parsed out of probe answers (no host needed)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from compliance import desired
+from inventory import load_inventory
+from provision.engine import _failing
+from provision.model import Blocked
+from provision.steps import STEPS, Context
+from tests.unit.probe_doc import compliant_doc, out, sc_qc
+from tests.unit.test_requirements import ROOT
+from winhost.facts import facts_from_probe
+
+
+@pytest.fixture(scope="module")
+def host():
+    return load_inventory(ROOT / "inventory" / "hosts.yml").host("sandbox")
+
+
+def plan(host, doc, **options):
+    ctx = Context(host, facts_from_probe(host.name, desired.probe_spec(host), doc), **options)
+    return {s.name: s.actions(ctx) for s in STEPS if _failing(s.findings(ctx))}
+
+
+def test_compliant_host_needs_no_step(host):
+    assert plan(host, compliant_doc(host)) == {}
+
+
+def test_delayed_start_lost_plans_one_sc_config(host):
+    doc = compliant_doc(host)
+    doc["outputs"]["sc_qc"] = out(sc_qc(host, start="2   AUTO_START"))
+    steps = plan(host, doc)
+    assert list(steps) == ["start_type"]
+    assert [a.command for a in steps["start_type"]] == ["sc.exe config tacdemo start= delayed-auto"]
+
+
+def test_account_lost_plans_sc_config_obj(host):
+    doc = compliant_doc(host)
+    doc["outputs"]["sc_qc"] = out(sc_qc(host, account="LocalSystem"))
+    (action,) = plan(host, doc)["account"]
+    assert action.command == r'sc.exe config tacdemo obj= ^"NT SERVICE\tacdemo^"'
+
+
+def test_missing_tac_file_is_uploaded_with_the_base_python(host):
+    doc = compliant_doc(host)
+    doc["files"][host.app.tac_file]["exists"] = False
+    actions = plan(host, doc)["app_files"]
+    assert actions and all(
+        a.command.startswith("C:\\Python311\\python.exe -I -c ") for a in actions
+    )
+
+
+def test_foreign_service_is_not_taken_over_without_adopt(host):
+    doc = copy.deepcopy(compliant_doc(host))
+    reg = __import__("base64").b64decode(doc["outputs"]["reg_service"]["out"]).decode()
+    reg = reg.replace(desired.venv_python(host), "C:\\Other\\app.exe")
+    doc["outputs"]["reg_service"] = out(reg)
+    blocked = plan(host, doc)["service"]
+    assert isinstance(blocked, Blocked) and "--adopt" in blocked.message
+    adopted = plan(host, doc, adopt=True)["service"]
+    assert [a.why for a in adopted] == ["configure the service (NSSM parameters)"]
+    assert "Application" in adopted[0].command
+
+
+def test_venv_from_another_python_needs_force_recreate(host):
+    doc = compliant_doc(host)
+    doc["venv"]["cfg"] = {"home": "C:\\Python39", "version_info": "3.9.13"}
+    assert isinstance(plan(host, doc)["venv"], Blocked)
+    actions = plan(host, doc, force_recreate=True)["venv"]
+    assert actions[0].command.startswith("rmdir /s /q ")
+    assert "virtualenv" in actions[1].command
+    assert "python311.dll" in actions[2].command  # embeddable base: self-contained venv
+
+
+def test_bare_host_without_installer_is_blocked_clearly(host):
+    from winhost.facts import bare_facts
+
+    ctx = Context(host, bare_facts(host.name, desired.probe_spec(host)))
+    result = STEPS[0].actions(ctx)
+    assert isinstance(result, Blocked) and "python.installer" in result.message
