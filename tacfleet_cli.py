@@ -41,6 +41,9 @@ def friendly(func: F) -> F:
         except InventoryError as exc:
             err_console.print(str(exc), markup=False)
             return 2
+        except RuntimeError as exc:  # e.g. SandboxUnavailable: a plain sentence, no traceback
+            err_console.print(str(exc), markup=False)
+            return 2
         except KeyboardInterrupt:
             err_console.print("interrupted: run the same command again to finish", markup=False)
             return 130
@@ -192,6 +195,7 @@ def drift(
     return exit_code(report)
 
 
+@friendly
 def sandbox_up(name: str, port: int) -> int:
     from sandbox.control import up
 
@@ -204,6 +208,7 @@ def sandbox_up(name: str, port: int) -> int:
     return 0
 
 
+@friendly
 def sandbox_down(name: str) -> int:
     from sandbox.control import down
 
@@ -212,6 +217,7 @@ def sandbox_down(name: str) -> int:
     return 0
 
 
+@friendly
 def sandbox_reset(name: str) -> int:
     from sandbox.control import reset
 
@@ -220,6 +226,7 @@ def sandbox_reset(name: str) -> int:
     return 0
 
 
+@friendly
 def sandbox_status(name: str, *, as_json: bool = False) -> int:
     from sandbox.control import status
 
