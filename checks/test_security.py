@@ -10,3 +10,7 @@ pytestmark = pytest.mark.security
 
 def test_service_account(spec, facts):
     require(REQUIREMENTS["service_account"](spec, facts))
+
+
+def test_permissions(spec, facts):
+    require(REQUIREMENTS["permissions"](spec, facts))

@@ -15,6 +15,7 @@ from compliance.finding import Finding
 from inventory.models import Host
 from inventory.winnames import same_account
 from inventory.winpath import same_path, win_parent
+from winhost import parsers
 from winhost.facts import HostFacts
 
 Judge = Callable[[Host, HostFacts], Finding]
@@ -392,6 +393,39 @@ def service_account(host: Host, facts: HostFacts) -> Finding:
         repr(host.service.account),
         _shown(account),
         f'`sc config {host.service.name} obj= "{host.service.account}"` or `invoke provision`',
+    )
+
+
+_BROAD = {"F", "M", "W", "WD", "AD", "WDAC", "WO", "D", "GA", "GW"}
+
+
+@requirement("permissions", "security", "the account may read the app and venv, modify its logs")
+def permissions(host: Host, facts: HostFacts) -> Finding:
+    account = host.service.account
+    wanted = {p: "RX" for p in (host.python.venv, host.app.app_directory)}
+    wanted.update({p: "M" for p in desired.log_dirs(host)})
+    problems = []
+    for path, right in wanted.items():
+        out = next((o for k, o in facts.acls.items() if same_path(k, path)), None)
+        if out is None or out.rc != 0:
+            problems.append(f"{path}: no ACL read")
+            continue
+        try:
+            aces = parsers.parse_icacls(out.stdout, path)
+        except parsers.ParseError as exc:
+            problems.append(f"{path}: {exc}")
+            continue
+        rights = {r for a in aces if same_account(a.principal, account) for r in a.rights}
+        too_much = rights & _BROAD if right == "RX" else rights & (_BROAD - {"M"})
+        if right not in rights or too_much:
+            problems.append(f"{path}: {account} has {sorted(rights) or 'nothing'}")
+    return verdict(
+        "permissions",
+        host,
+        not problems,
+        f"{account}: RX on the venv and app folder, M on the log folders, nothing broader",
+        "; ".join(problems) or "as expected",
+        "run `invoke provision` to set them with icacls",
     )
 
 

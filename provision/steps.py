@@ -296,6 +296,18 @@ def account(ctx: Context) -> Plan:
     ]
 
 
+def permissions(ctx: Context) -> Plan:
+    host, account = ctx.host, ctx.host.service.account
+    grants = [(p, "RX") for p in (host.python.venv, host.app.app_directory)]
+    grants += [(p, "M") for p in desired.log_dirs(host)]
+    return [
+        Action(
+            f"grant {account} read/execute on the code, modify on the logs (nothing broader)",
+            and_then(*(build("icacls", p, "/grant", f"{account}:(OI)(CI){r}") for p, r in grants)),
+        )
+    ]
+
+
 def running(ctx: Context) -> Plan:
     host = ctx.host
     if ctx.facts.service.state == "RUNNING":
@@ -343,6 +355,6 @@ STEPS: list[Step] = [
         "service running and answering",
         ("service_running", "app_answering"),
         running,
-        forced_by=("packages", "app_files", "service", "account"),
+        forced_by=("packages", "app_files", "service", "account", "permissions"),
     ),
 ]

@@ -242,3 +242,38 @@ def parse_pip_freeze(text: str) -> dict[str, str]:
             match = _WHEEL_VERSION.search(url.strip())
             found[normalize_name(name.strip())] = match.group(2) if match else ""
     return found
+
+
+class Ace(_Frozen):
+    """One access-control entry as icacls prints it: ``principal:(OI)(CI)(RX)``."""
+
+    principal: str
+    flags: list[str]  # inheritance flags: OI, CI, IO, NP, I
+    rights: list[str]  # F, M, RX, R, W, D, … or a (specific,rights) list
+
+
+_ACE = re.compile(r"^(?P<principal>.+?):(?P<parts>(?:\([A-Za-z,]+\))+)$")
+_INHERITANCE = {"OI", "CI", "IO", "NP", "I"}
+
+
+def parse_icacls(text: str, path: str) -> list[Ace]:
+    """``icacls PATH``: the entries on ``path`` (the summary line is ignored)."""
+    aces: list[Ace] = []
+    for line in _lines(text):
+        stripped = line.strip()
+        if not stripped or stripped.startswith(("Successfully processed", "Failed")):
+            continue
+        if stripped.lower().startswith(path.lower()):
+            stripped = stripped[len(path) :].strip()
+        match = _ACE.match(stripped)
+        if not match:
+            raise ParseError("icacls", line)
+        parts = re.findall(r"\(([^)]*)\)", match.group("parts"))
+        aces.append(
+            Ace(
+                principal=match.group("principal"),
+                flags=[p for p in parts if p in _INHERITANCE],
+                rights=[r for p in parts if p not in _INHERITANCE for r in p.split(",")],
+            )
+        )
+    return aces

@@ -78,6 +78,18 @@ def sc_query(name: str, state: str = "4  RUNNING") -> str:
     )
 
 
+def icacls(path: str, account: str, right: str) -> str:
+    """``icacls PATH`` as Windows prints it for a folder the provisioner granted."""
+    pad = " " * (len(path) + 1)
+    return (
+        f"{path} {account}:(OI)(CI)({right})\r\n"
+        f"{pad}BUILTIN\\Administrators:(I)(OI)(CI)(F)\r\n"
+        f"{pad}NT AUTHORITY\\SYSTEM:(I)(OI)(CI)(F)\r\n"
+        f"{pad}BUILTIN\\Users:(I)(OI)(CI)(RX)\r\n\r\n"
+        "Successfully processed 1 files; Failed processing 0 files\r\n"
+    )
+
+
 def compliant_doc(host: Host) -> dict[str, Any]:
     """The probe's JSON for a host that meets every requirement."""
     import json
@@ -118,7 +130,7 @@ def compliant_doc(host: Host) -> dict[str, Any]:
         },
         "files": files,
         "dirs": {d: True for d in spec.dirs},
-        "acl_paths": [],
+        "acl_paths": spec.acl_paths,
         "port_open": True,
         "outputs": {
             "sc_qc": out(sc_qc(host)),
@@ -131,5 +143,11 @@ def compliant_doc(host: Host) -> dict[str, Any]:
             "reg_service": out(reg_dump(host)),
             "venv": out(venv + "\r\n"),
             "twistd_help": out("Usage: twistd [options]\r\n"),
+            **{
+                f"icacls_{i}": out(
+                    icacls(p, host.service.account, "M" if p in desired.log_dirs(host) else "RX")
+                )
+                for i, p in enumerate(spec.acl_paths)
+            },
         },
     }

@@ -131,3 +131,24 @@ def test_pip_freeze():
         "zope-interface": "6.2",
         "tacdemo": "1.0.0",
     }
+
+
+def test_icacls():
+    path = "C:\\PythonEnvs\\Example App"
+    text = (
+        f"{path} NT SERVICE\\my_service:(OI)(CI)(RX)\r\n"
+        f"{' ' * (len(path) + 1)}BUILTIN\\Administrators:(I)(OI)(CI)(F)\r\n"
+        f"{' ' * (len(path) + 1)}CREATOR OWNER:(I)(OI)(CI)(IO)(F)\r\n"
+        f"{' ' * (len(path) + 1)}Everyone:(DENY)(W,D)\r\n\r\n"
+        "Successfully processed 1 files; Failed processing 0 files\r\n"
+    )
+    aces = parsers.parse_icacls(text, path)
+    assert [a.principal for a in aces] == [
+        "NT SERVICE\\my_service",
+        "BUILTIN\\Administrators",
+        "CREATOR OWNER",
+        "Everyone",
+    ]
+    assert aces[0].flags == ["OI", "CI"] and aces[0].rights == ["RX"]
+    assert aces[2].flags == ["I", "OI", "CI", "IO"]
+    assert aces[3].rights == ["DENY", "W", "D"]

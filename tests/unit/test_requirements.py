@@ -99,3 +99,12 @@ def test_probe_fits_in_one_cmd_line(host):
     line = probe_command(desired.probe_spec(host))
     assert len(line) < 8191
     assert line.startswith("C:\\Python311\\python.exe -I -c ")
+
+
+def test_broader_rights_fail_permissions(host):
+    from tests.unit.probe_doc import icacls
+
+    doc = compliant_doc(host)
+    doc["outputs"]["icacls_0"] = out(icacls(host.python.venv, host.service.account, "F"))
+    finding = judge(host, doc)["permissions"]
+    assert not finding.ok and "NT SERVICE\\tacdemo has ['F']" in finding.found
