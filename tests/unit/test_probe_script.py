@@ -1,0 +1,59 @@
+"""The probe script itself, run for real by this machine's Python against a venv-shaped folder.
+
+On Linux the Windows tools are absent (their outputs report "not found"), but the venv query,
+file hashing, folder checks and the JSON envelope all run exactly as they do on a host.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from winhost.facts import facts_from_probe
+from winhost.probe import ProbeSpec, read_probe_output
+
+SCRIPT = Path(__file__).resolve().parents[2] / "winhost" / "probe_script.py"
+
+
+def test_probe_runs_and_its_answer_parses(tmp_path):
+    venv = tmp_path / "venv"
+    (venv / "Scripts").mkdir(parents=True)
+    (venv / "Scripts" / "python.exe").symlink_to(sys.executable)
+    (venv / "pyvenv.cfg").write_text("home = C:\\Python311\nversion_info = 3.11.9\n")
+    tac = tmp_path / "app" / "my_tacfile.tac"
+    tac.parent.mkdir()
+    tac.write_bytes(b"application = None\n")
+    spec = ProbeSpec(
+        base_python=sys.executable,
+        venv=str(venv),
+        service="tacdemo",
+        imports=["json", "no_such_module_here"],
+        files=[str(tac), str(tmp_path / "missing")],
+        dirs=[str(tac.parent), str(tmp_path / "nope")],
+        port=1,
+    )
+    params = base64.b64encode(json.dumps(spec.__dict__).encode()).decode()
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), params],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    facts = facts_from_probe("h1", spec, read_probe_output(proc.stdout))
+
+    assert facts.venv.python_exists and facts.venv.cfg["home"] == "C:\\Python311"
+    assert facts.venv.version == ".".join(map(str, sys.version_info[:3]))
+    assert facts.venv.imports["json"].ok
+    assert not facts.venv.imports["no_such_module_here"].ok
+    assert "ModuleNotFoundError" in facts.venv.imports["no_such_module_here"].detail
+    assert facts.venv.dist_version("pytest")  # read with importlib.metadata in the venv
+    assert facts.file(str(tac)).sha256 == hashlib.sha256(b"application = None\n").hexdigest()
+    assert not facts.file(str(tmp_path / "missing")).exists
+    assert facts.dir_exists(str(tac.parent)) and not facts.dir_exists(str(tmp_path / "nope"))
+    assert facts.port_open is False
+    assert not facts.service.exists  # no sc.exe here
