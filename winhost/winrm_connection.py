@@ -116,6 +116,7 @@ class WinRMConnection:
             "read_timeout_sec": read_timeout,
             "message_encryption": "auto",
         }
+        self._sent = False
         self._protocol: Protocol | None = None
         self._shell: str | None = None
 
@@ -166,9 +167,15 @@ class WinRMConnection:
     def run(
         self, command: str, *, timeout: float | None = None, idempotent: bool = False
     ) -> Result:
-        """Run one command line; retry after transport errors only when ``idempotent``."""
-        attempts = 1 + (self.retries if idempotent else 0)
-        for attempt in range(1, attempts + 1):
+        """Run one command line.
+
+        A transport error before the command reached the host is retried for any command; after
+        it was sent, only an ``idempotent`` one is retried (a change may or may not have run).
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            self._sent = False
             try:
                 return self._run_once(command, timeout or self.default_timeout)
             except InvalidCredentialsError:
@@ -177,30 +184,27 @@ class WinRMConnection:
                     self.host,
                     f"credentials for user {self.user!r} were rejected by {self.endpoint}",
                 ) from None
-            except WSManFaultError as exc:
+            except (WSManFaultError, *_TRANSIENT) as exc:
                 self._discard()
-                if attempt < attempts:
+                safe_to_retry = idempotent or not self._sent
+                if safe_to_retry and attempt <= self.retries:
                     self._backoff(attempt)
                     continue
-                raise HostError(self.host, f"WinRM fault: {self._redact(exc.reason)}") from None
-            except _TRANSIENT as exc:
-                self._discard()
-                if attempt < attempts:
-                    self._backoff(attempt)
-                    continue
-                reason = self._redact(f"{type(exc).__name__}: {exc}")[:300]
-                if self.stats.shells_opened == 0 or isinstance(exc, requests.ConnectionError):
-                    if not idempotent:
-                        raise ConnectionLost(
-                            self.host,
-                            f"connection to {self.endpoint} lost during a change ({reason}); "
-                            "run again: the next probe shows what was applied",
-                        ) from None
-                    raise HostUnreachable(
-                        self.host, f"{self.endpoint} unreachable: {reason}"
-                    ) from None
-                raise HostError(self.host, reason) from None
-        raise AssertionError("unreachable")  # pragma: no cover
+                raise self._classify(exc, idempotent) from None
+
+    def _classify(self, exc: BaseException, idempotent: bool) -> HostError:
+        if isinstance(exc, WSManFaultError):
+            return HostError(self.host, f"WinRM fault: {self._redact(exc.reason)}")
+        reason = self._redact(f"{type(exc).__name__}: {exc}")[:300]
+        if self._sent and not idempotent:
+            return ConnectionLost(
+                self.host,
+                f"connection to {self.endpoint} lost during a change ({reason}); "
+                "run again: the next probe shows what was applied",
+            )
+        if isinstance(exc, requests.ConnectionError | requests.Timeout):
+            return HostUnreachable(self.host, f"{self.endpoint} unreachable: {reason}")
+        return HostError(self.host, reason)
 
     def _backoff(self, attempt: int) -> None:
         self.stats.retries += 1
@@ -210,6 +214,7 @@ class WinRMConnection:
         protocol, shell = self._open()
         started = time.monotonic()
         deadline = started + timeout
+        self._sent = True  # from here on the host may have started the command
         command_id = protocol.run_command(shell, command)
         self.stats.commands += 1
         out: list[bytes] = []
