@@ -1,0 +1,180 @@
+"""Authentication as a Windows WinRM listener does it, with pyspnego as the NTLM acceptor.
+
+- NTLM (raw, as pywinrm sends it, or SPNEGO-wrapped, as pypsrp does) on any listener; over HTTP
+  every message after the handshake must be sealed (``multipart/encrypted``), as Windows'
+  ``AllowUnencrypted=false`` requires.
+- Basic only over HTTPS; plain-HTTP Basic is refused with 401.
+
+The NTLM context lives with the TCP connection: one ``ConnectionAuth`` per HTTP/1.1 connection.
+pyspnego's acceptor reads credentials from the file ``NTLM_USER_FILE`` names; one such file serves
+every endpoint in the process (``register``), so user names must be unique per process.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import os
+import struct
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import spnego
+import spnego.exceptions
+
+BOUNDARY = b"--Encrypted Boundary"
+PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
+
+_store_lock = threading.Lock()
+_store: dict[str, str] = {}
+_store_file: Path | None = None
+
+
+def register(user: str, password: str) -> None:
+    """Add ``user`` to this process's NTLM credential file (0600, private temp folder)."""
+    with _store_lock:
+        known = _store.get(user.lower())
+        if known is not None and not hmac.compare_digest(known, password):
+            raise ValueError(f"user {user!r} is already served with another password in this "
+                             "process; give each sandbox endpoint its own user name")
+        _store[user.lower()] = password
+        _write()
+
+
+def unregister(user: str) -> None:
+    """Stop accepting ``user`` (its endpoint stopped)."""
+    with _store_lock:
+        _store.pop(user.lower(), None)
+        _write()
+
+
+def _write() -> None:
+    """Rewrite the credential file (caller holds the lock)."""
+    global _store_file
+    if _store_file is None:
+        _store_file = Path(tempfile.mkdtemp(prefix="tacfleet-ntlm-")) / "users"
+    lines = "".join(f":{u}:{p}\n" for u, p in _store.items())
+    fd = os.open(_store_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(lines)
+    os.environ["NTLM_USER_FILE"] = str(_store_file)
+
+
+class Unauthorized(Exception):
+    """Answer 401 with these WWW-Authenticate values."""
+
+    def __init__(self, reason: str, challenge: list[str] | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.challenge = challenge or ["Negotiate"]
+
+
+@dataclass
+class Step:
+    """Outcome of an Authorization header: a token to send back and whether we are done."""
+
+    header: str | None
+    complete: bool
+
+
+class ConnectionAuth:
+    """Authentication state of one TCP connection."""
+
+    def __init__(self, user: str, password: str, *, tls: bool) -> None:
+        self._user = user
+        self._password = password
+        self.tls = tls
+        self.scheme = ""
+        self._ctx: spnego.ContextProxy | None = None
+        self.authenticated = False
+        self.username = ""
+
+    def offer(self) -> list[str]:
+        """The schemes this listener offers in a 401."""
+        return ["Negotiate", "Basic realm=\"WSMAN\""] if self.tls else ["Negotiate"]
+
+    def authorize(self, header: str) -> Step:
+        """Process one ``Authorization`` header; raise Unauthorized when it fails."""
+        scheme, _, value = header.strip().partition(" ")
+        scheme_l = scheme.lower()
+        if scheme_l == "basic":
+            return self._basic(value)
+        if scheme_l not in ("negotiate", "ntlm"):
+            raise Unauthorized(f"authentication scheme {scheme!r} is not enabled", self.offer())
+        try:
+            token = base64.b64decode(value)
+        except ValueError:
+            raise Unauthorized("malformed authentication token", self.offer()) from None
+        if self._ctx is None or self._ctx.complete:
+            self._ctx = spnego.server(protocol="negotiate")
+            self.authenticated = False
+        self.scheme = scheme
+        try:
+            out = self._ctx.step(token)
+        except spnego.exceptions.SpnegoError:
+            self._ctx = None
+            raise Unauthorized("the user name or password is incorrect", self.offer()) from None
+        reply = f"{scheme} {base64.b64encode(out).decode()}" if out else None
+        if self._ctx.complete:
+            self.authenticated = True
+            self.username = self._ctx.client_principal or ""
+        return Step(reply, self._ctx.complete)
+
+    def _basic(self, value: str) -> Step:
+        if not self.tls:
+            # Windows: Basic is refused unless the listener is HTTPS (AllowUnencrypted=false).
+            raise Unauthorized("Basic authentication over HTTP is refused; use HTTPS",
+                               self.offer())
+        try:
+            user, _, password = base64.b64decode(value).decode("utf-8").partition(":")
+        except ValueError:
+            raise Unauthorized("malformed Basic credentials", self.offer()) from None
+        ok_user = user.rpartition("\\")[2].lower() == self._user.lower()
+        if not (ok_user and hmac.compare_digest(password.encode(), self._password.encode())):
+            raise Unauthorized("the user name or password is incorrect", self.offer())
+        self.scheme = "Basic"
+        self.username = user
+        return Step(None, True)
+
+    # -- message encryption (MS-WSMV 2.2.9.1.1) -----------------------------------------------
+    @property
+    def can_seal(self) -> bool:
+        return self._ctx is not None and self._ctx.complete
+
+    def unwrap(self, content_type: str, body: bytes) -> bytes:
+        """Open a ``multipart/encrypted`` body sealed with this connection's NTLM session."""
+        if not self.can_seal or PROTOCOL not in content_type:
+            raise Unauthorized("encrypted message for a connection that did not authenticate")
+        assert self._ctx is not None
+        message = b""
+        parts = [p for p in body.split(BOUNDARY + b"\r\n") if p]
+        for header, payload in zip(parts[0::2], parts[1::2], strict=False):
+            length = int(header.split(b"Length=")[1].split(b"\r\n")[0])
+            if payload.endswith(BOUNDARY + b"--\r\n"):
+                payload = payload[: -len(BOUNDARY + b"--\r\n")]
+            data = payload.replace(b"\tContent-Type: application/octet-stream\r\n", b"", 1)
+            sig_len = struct.unpack("<i", data[:4])[0]
+            signature, sealed = data[4: 4 + sig_len], data[4 + sig_len:]
+            plain = self._ctx.unwrap_winrm(signature, sealed)
+            if len(plain) != length:
+                raise Unauthorized("encrypted message length does not match its header")
+            message += plain
+        return message
+
+    def wrap(self, message: bytes) -> tuple[str, bytes]:
+        """Seal ``message``; returns (Content-Type, body)."""
+        assert self._ctx is not None
+        signature, sealed, _pad = self._ctx.wrap_winrm(message)
+        body = (
+            BOUNDARY + b"\r\n"
+            b"\tContent-Type: " + PROTOCOL.encode() + b"\r\n"
+            b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length="
+            + str(len(message)).encode() + b"\r\n"
+            + BOUNDARY + b"\r\n"
+            b"\tContent-Type: application/octet-stream\r\n"
+            + struct.pack("<i", len(signature)) + signature + sealed
+            + BOUNDARY + b"--\r\n"
+        )
+        return f'multipart/encrypted;protocol="{PROTOCOL}";boundary="Encrypted Boundary"', body

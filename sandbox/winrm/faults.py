@@ -1,0 +1,77 @@
+"""Fault injection switches for one endpoint, for the reliability tests.
+
+Set in process (``server.faults.update(...)``) or, for a sandbox running as a daemon, by writing
+``faults.json`` in its state folder (``invoke sandbox.fault``); the endpoint rereads the file when
+it changes.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class FaultSettings:
+    latency_ms: int = 0  #: added before every answer
+    drop_after: int = -1  #: close the TCP connection instead of answering after N more requests
+    http_500: int = 0  #: answer the next N requests with HTTP 500 (a WSMan fault)
+    hang: str = ""  #: a command line containing this text never finishes until signalled
+
+
+class Faults:
+    """Thread-safe switches; ``take_*`` consume one-shot faults."""
+
+    FIELDS = tuple(FaultSettings.__dataclass_fields__)
+
+    def __init__(self, path: Path | None = None) -> None:
+        self._lock = threading.Lock()
+        self._path = path
+        self._mtime = 0.0
+        self.settings = FaultSettings()
+
+    def update(self, **values: Any) -> None:
+        unknown = set(values) - set(self.FIELDS)
+        if unknown:
+            raise ValueError(f"unknown fault switch(es) {sorted(unknown)}; known: {self.FIELDS}")
+        with self._lock:
+            for key, value in values.items():
+                setattr(self.settings, key, type(getattr(FaultSettings(), key))(value))
+            if self._path is not None:
+                self._path.write_text(json.dumps(asdict(self.settings)))
+                self._mtime = self._path.stat().st_mtime
+
+    def clear(self) -> None:
+        self.update(**asdict(FaultSettings()))
+
+    def _reload(self) -> None:
+        if self._path is None or not self._path.exists():
+            return
+        mtime = self._path.stat().st_mtime
+        if mtime != self._mtime:
+            self._mtime = mtime
+            data = json.loads(self._path.read_text() or "{}")
+            self.settings = FaultSettings(**{k: v for k, v in data.items() if k in self.FIELDS})
+
+    def on_request(self) -> tuple[float, bool, bool]:
+        """(latency seconds, drop the connection, answer 500) for the request just read."""
+        with self._lock:
+            self._reload()
+            s = self.settings
+            drop = s.drop_after == 0
+            if s.drop_after > 0:
+                s.drop_after -= 1
+            elif drop:
+                s.drop_after = -1
+            fail = s.http_500 > 0
+            if fail:
+                s.http_500 -= 1
+            return s.latency_ms / 1000.0, drop, fail
+
+    def hangs(self, command_line: str) -> bool:
+        with self._lock:
+            self._reload()
+            return bool(self.settings.hang) and self.settings.hang in command_line

@@ -1,0 +1,297 @@
+"""A WinRM (WS-Management / WinRS) endpoint on 127.0.0.1 for the unmodified WinRM clients.
+
+HTTP/1.1 with keep-alive (the NTLM context belongs to the TCP connection), one thread per
+connection. Commands go to an ``Executor``; this module knows nothing about Wine.
+
+    server = WinRMServer(executor, user="tacfleet", password=pw, state_dir=folder)
+    server.start(); server.endpoint  # http://127.0.0.1:PORT/wsman
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import ssl
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from sandbox.executor import ExecResult, Executor, Job
+from sandbox.winrm import auth, soap
+from sandbox.winrm.faults import Faults
+from sandbox.winrm.shells import Shells
+from sandbox.winrm.tls import ensure_certificate
+
+log = logging.getLogger(__name__)
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+class _HangingJob:
+    """A command that never finishes until terminated (fault injection)."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+
+    def wait(self, timeout: float) -> ExecResult | None:
+        if self._stop.wait(timeout):
+            return ExecResult(-1073741510, b"", b"")  # STATUS_CONTROL_C_EXIT
+        return None
+
+    def terminate(self) -> None:
+        self._stop.set()
+
+
+class _FaultyExecutor:
+    def __init__(self, inner: Executor, faults: Faults) -> None:
+        self._inner = inner
+        self._faults = faults
+
+    def start(self, cmdline: str, *, codepage: int = 437) -> Job:
+        if self._faults.hangs(cmdline):
+            return _HangingJob()
+        return self._inner.start(cmdline, codepage=codepage)
+
+
+class _Stats:
+    def __init__(self, path: Path) -> None:
+        self._lock = threading.Lock()
+        self._path = path
+        self.values = {"http_requests": 0, "auth_failures": 0, "faults": 0,
+                       "dropped_connections": 0, "connections": 0}
+
+    def add(self, key: str, n: int = 1) -> None:
+        with self._lock:
+            self.values[key] += n
+
+    def snapshot(self, shells: Shells) -> dict[str, int]:
+        with self._lock:
+            return {**self.values, "shells_created": shells.created,
+                    "commands": shells.commands, "open_shells": len(shells)}
+
+    def save(self, shells: Shells) -> None:
+        data = json.dumps(self.snapshot(shells))
+        tmp = self._path.with_suffix(".tmp")
+        with self._lock:
+            tmp.write_text(data)
+            os.replace(tmp, self._path)
+
+
+class WinRMServer:
+    """One sandbox host's WinRM listeners: HTTP (NTLM, sealed) and HTTPS (NTLM or Basic)."""
+
+    def __init__(self, executor: Executor, *, user: str, password: str, state_dir: Path,
+                 host: str = "127.0.0.1", port: int = 0, https_port: int | None = 0,
+                 max_shells: int = 30) -> None:
+        if host not in LOOPBACK:
+            raise ValueError(f"the sandbox endpoint listens on loopback only, not {host!r}")
+        auth.register(user, password)
+        self.user = user
+        self._password = password
+        self.state_dir = Path(state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.faults = Faults(self.state_dir / "faults.json")
+        self.shells = Shells(_FaultyExecutor(executor, self.faults), max_shells=max_shells)
+        self._stats = _Stats(self.state_dir / "stats.json")
+        self._log_lock = threading.Lock()
+        self._log_path = self.state_dir / "requests.log"
+        self._servers: list[ThreadingHTTPServer] = []
+        self._threads: list[threading.Thread] = []
+        self._bind = (host, port, https_port)
+        self.endpoint = ""
+        self.https_endpoint = ""
+        self.ca_file = ""
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> WinRMServer:
+        host, port, https_port = self._bind
+        http = self._listen(host, port, tls=False)
+        self.endpoint = f"http://{host}:{http.server_address[1]}/wsman"
+        if https_port is not None:
+            cert, key = ensure_certificate(self.state_dir)
+            https = self._listen(host, https_port, tls=True)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(cert, key)
+            https.socket = context.wrap_socket(https.socket, server_side=True)
+            self.https_endpoint = f"https://{host}:{https.server_address[1]}/wsman"
+            self.ca_file = str(cert)
+        for srv in self._servers:
+            thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.2},
+                                      name=f"winrm-{srv.server_address[1]}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        self._stats.save(self.shells)
+        return self
+
+    def _listen(self, host: str, port: int, *, tls: bool) -> ThreadingHTTPServer:
+        handler = type("Handler", (_Handler,), {"endpoint": self, "tls": tls})
+        srv = ThreadingHTTPServer((host, port), handler)
+        srv.daemon_threads = True
+        self._servers.append(srv)
+        return srv
+
+    def stop(self) -> None:
+        for srv in self._servers:
+            srv.shutdown()
+            srv.server_close()
+        self.shells.close_all()
+        self._servers.clear()
+        auth.unregister(self.user)
+
+    def __enter__(self) -> WinRMServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stats(self) -> dict[str, int]:
+        """Counters readable by tests and benchmarks (also in ``stats.json``)."""
+        return self._stats.snapshot(self.shells)
+
+    # -- request log (secrets redacted) ------------------------------------------------------
+    def record(self, client: str, what: str, status: int) -> None:
+        line = what.replace(self._password, "********") if self._password else what
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+        with self._log_lock, self._log_path.open("a", encoding="utf-8") as fh:
+            fh.write(f"{stamp} {client} {status} {line}\n")
+
+    # -- one SOAP request --------------------------------------------------------------------
+    def dispatch(self, req: soap.Request, tls: bool) -> bytes:
+        if req.action == "create":
+            return soap.created(req, self.https_endpoint if tls else self.endpoint,
+                                self.shells.create(req.codepage))
+        if req.action == "command":
+            return soap.command_started(req, self.shells.start(req.shell_id, req.command_line))
+        if req.action == "receive":
+            # Answer before the client's OperationTimeout, as Windows does, with TimedOut.
+            wait = max(0.05, min(req.operation_timeout - 1.0, req.operation_timeout * 0.8))
+            out, err, rc = self.shells.receive(req.shell_id, req.command_id, wait)
+            return soap.received(req, req.command_id or "", out, err, rc)
+        if req.action == "signal":
+            self.shells.signal(req.shell_id, req.command_id)
+            return soap.signalled(req)
+        if req.action == "send":
+            return soap.sent(req)  # stdin is not forwarded: commands run with stdin = NUL
+        self.shells.delete(req.shell_id)
+        return soap.deleted(req)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "Microsoft-HTTPAPI/2.0"
+    sys_version = ""
+    endpoint: WinRMServer
+    tls: bool
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out as separate writes: without NODELAY, Nagle plus the client's
+        # delayed ACK add ~40 ms to every answer.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._auth = auth.ConnectionAuth(self.endpoint.user, self.endpoint._password,
+                                         tls=self.tls)
+        self.endpoint._stats.add("connections")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s " + format, self.client_address[0], *args)
+
+    def _client(self) -> str:
+        return f"{self.client_address[0]}:{self.client_address[1]}"
+
+    def _reply(self, status: int, body: bytes = b"", content_type: str = "",
+               headers: list[tuple[str, str]] | None = None) -> None:
+        self.send_response(status)
+        for key, value in headers or []:
+            self.send_header(key, value)
+        if content_type:
+            self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _unauthorized(self, reason: str, challenge: list[str]) -> None:
+        self.endpoint._stats.add("auth_failures")
+        self.endpoint.record(self._client(), f"401 {reason}", 401)
+        self._reply(401, headers=[("WWW-Authenticate", c) for c in challenge])
+
+    def do_POST(self) -> None:
+        ep = self.endpoint
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""  # always read, even to refuse
+        ep._stats.add("http_requests")
+        latency, drop, fail = ep.faults.on_request()
+        if latency:
+            time.sleep(latency)
+        if drop:
+            ep._stats.add("dropped_connections")
+            ep.record(self._client(), "fault: connection dropped", 0)
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if self.path.split("?")[0].rstrip("/").lower() != "/wsman":
+            self._reply(404)
+            return
+        try:
+            self._post(body, fail)
+        finally:
+            ep._stats.save(ep.shells)
+
+    def _post(self, body: bytes, fail: bool) -> None:
+        ep = self.endpoint
+        header = self.headers.get("Authorization")
+        step: auth.Step | None = None
+        if header:
+            try:
+                step = self._auth.authorize(header)
+            except auth.Unauthorized as exc:
+                self._unauthorized(exc.reason, exc.challenge)
+                return
+            if not step.complete:
+                self._unauthorized("authentication continues", [step.header or "Negotiate"])
+                return
+        elif not self._auth.authenticated:
+            self._unauthorized("no credentials", self._auth.offer())
+            return
+        extra = [("WWW-Authenticate", step.header)] if step and step.header else []
+        if not body:  # pywinrm's empty POST that only sets up the NTLM context
+            self._reply(200, headers=extra)
+            return
+        content_type = self.headers.get("Content-Type", "")
+        sealed = content_type.startswith("multipart/encrypted")
+        try:
+            if sealed:
+                body = self._auth.unwrap(content_type, body)
+            elif not self.tls:
+                raise auth.Unauthorized("unencrypted traffic is refused on HTTP "
+                                        "(AllowUnencrypted=false)")
+        except auth.Unauthorized as exc:
+            self._unauthorized(exc.reason, self._auth.offer())
+            return
+        req: soap.Request | None = None
+        try:
+            req = soap.parse_request(body)
+            if fail:
+                ep._stats.add("faults")
+                raise soap.SoapError("w:InternalError", 2147943515,
+                                     "injected fault: the service is temporarily unavailable")
+            answer, status = ep.dispatch(req, self.tls), 200
+            what = req.action + (f" {req.command_line}" if req.command_line else "")
+        except soap.SoapError as exc:
+            answer, status = soap.fault(req.message_id if req else "", exc), 500
+            what = f"fault {exc.subcode} {req.action if req else ''}"
+        except Exception as exc:
+            log.exception("sandbox endpoint error")
+            error = soap.SoapError("w:InternalError", 2147500037, f"endpoint error: {exc}")
+            answer, status = soap.fault(req.message_id if req else "", error), 500
+            what = f"error {type(exc).__name__}"
+        if not (req and req.action == "receive" and status == 500):
+            ep.record(self._client(), what, status)
+        if sealed:
+            ctype, payload = self._auth.wrap(answer)
+            self._reply(status, payload, ctype, extra)
+        else:
+            self._reply(status, answer, "application/soap+xml;charset=UTF-8", extra)
