@@ -1,0 +1,69 @@
+"""tacfleet's WinRM connection over real pywinrm, real HTTP and NTLM on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+from pydantic import SecretStr
+
+from winhost.errors import AuthenticationFailed, CommandTimeout, HostUnreachable
+from winhost.winrm_connection import WinRMConnection
+
+
+def connect(ep, password=None, **kw) -> WinRMConnection:
+    return WinRMConnection("h1", ep.url, user=ep.user,
+                           password=SecretStr(password or ep.password), **kw)
+
+
+def test_twenty_commands_share_one_shell(endpoint):
+    conn = connect(endpoint)
+    before = endpoint.server.stats()["http_requests"]
+    outputs = [conn.run(f"echo {i}").stdout.strip() for i in range(20)]
+    conn.close()
+    assert outputs == [str(i) for i in range(20)]
+    stats = endpoint.server.stats()
+    assert conn.stats.shells_opened == 1 and stats["shells_created"] == 1
+    assert conn.stats.commands == 20
+    # Every request the client sent is one the server saw: the count behind our claims.
+    assert conn.stats.http_requests == stats["http_requests"] - before
+    # handshake (3) + create + 20 x (command, receive, signal) + delete
+    assert conn.stats.http_requests <= 3 + 1 + 20 * 3 + 1
+
+
+def test_exit_code_and_streams(endpoint):
+    with connect(endpoint) as conn:
+        result = conn.run("echo out; echo err 1>&2; exit 3")
+    assert (result.rc, result.stdout.strip(), result.stderr.strip()) == (3, "out", "err")
+
+
+def test_wrong_password_is_a_clear_error_without_the_secret(endpoint):
+    wrong = "not-" + endpoint.password
+    conn = connect(endpoint, password=wrong)
+    with pytest.raises(AuthenticationFailed) as info:
+        conn.run("echo hi")
+    assert "rejected" in str(info.value)
+    assert wrong not in str(info.value) and wrong not in repr(conn)
+
+
+def test_own_deadline_terminates_a_hung_command(endpoint):
+    conn = connect(endpoint, operation_timeout=1, read_timeout=3)
+    started = time.monotonic()
+    with pytest.raises(CommandTimeout, match="terminated"):
+        conn.run("sleep 30", timeout=2)
+    assert time.monotonic() - started < 10
+    assert conn.run("echo still usable").stdout.strip() == "still usable"
+    conn.close()
+
+
+def test_unreachable_host():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once closed
+    conn = WinRMConnection("h1", f"http://127.0.0.1:{port}/wsman", user="u",
+                           password=SecretStr("p-secret"), retries=1)
+    with pytest.raises(HostUnreachable, match=r"h1: .*unreachable") as info:
+        conn.run("echo hi", idempotent=True)
+    assert "p-secret" not in str(info.value)
+    assert conn.stats.retries == 1
