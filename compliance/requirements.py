@@ -242,7 +242,7 @@ def service_exists(host: Host, facts: HostFacts) -> Finding:
 
 
 def _param(facts: HostFacts, name: str) -> object:
-    return facts.service.parameters.get(name)
+    return facts.service.param(name)
 
 
 @requirement("service_application", "service", "the service runs the venv's python with twistd")

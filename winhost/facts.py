@@ -65,6 +65,15 @@ class FileFact(_Model):
     size: int | None = None
 
 
+#: NSSM 2.24's defaults for the parameters tacfleet manages (nssm.h / settings.cpp).
+NSSM_DEFAULTS: dict[str, Any] = {
+    "AppThrottle": 1500,
+    "AppRestartDelay": 0,
+    "AppRotateFiles": 0,
+    "AppRotateBytes": 0,
+}
+
+
 class Service(_Model):
     name: str
     exists: bool = False
@@ -74,6 +83,16 @@ class Service(_Model):
     registry: dict[str, Any] = Field(default_factory=dict)  # values of Services\<name>
     parameters: dict[str, Any] = Field(default_factory=dict)  # NSSM's Parameters key
     app_exit: str | None = None  # NSSM's AppExit default action
+
+    def param(self, name: str) -> Any:
+        """An NSSM parameter as NSSM reads it: the registry value, else NSSM's default.
+
+        ``nssm set`` deletes a value that equals its default (AppThrottle 1500, for one), so
+        an absent value means the default, not "unset".
+        """
+        if name in self.parameters:
+            return self.parameters[name]
+        return NSSM_DEFAULTS.get(name) if self.exists else None
 
     @property
     def start(self) -> str | None:
