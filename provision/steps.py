@@ -255,7 +255,7 @@ def service(ctx: Context) -> Plan:
     sets = [
         _nssm(host, "set", svc.name, k, str(v))
         for k, v in wanted.items()
-        if facts.service.exists is False or params.get(k) != v
+        if facts.service.exists is False or facts.service.param(k) != v
     ]
     if (facts.service.app_exit or "").lower() != svc.exit_action.lower():
         sets.append(_nssm(host, "set", svc.name, "AppExit", "Default", svc.exit_action))
@@ -350,6 +350,7 @@ STEPS: list[Step] = [
     ),
     Step("start_type", "start type", ("start_type",), start_type),
     Step("account", "virtual service account", ("service_account",), account),
+    Step("permissions", "least-privilege folder permissions", ("permissions",), permissions),
     Step(
         "running",
         "service running and answering",
