@@ -1,0 +1,1 @@
+"""The sandbox Windows host: a Wine prefix, its wineserver and its command agent."""

@@ -1,0 +1,136 @@
+"""Run WinRS command lines on the Wine host through its persistent Windows-side agent."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import logging
+import subprocess
+import threading
+from pathlib import Path
+
+from sandbox.executor import ExecResult, Job
+from sandbox.host.prefix import WinePrefix
+
+log = logging.getLogger(__name__)
+
+AGENT = r"C:\ProgramData\tacfleet-sandbox\agent.py"
+PYTHON = r"C:\Python311\python.exe"
+AGENT_SOURCE = Path(__file__).with_name("agent.py")
+
+
+class AgentJob:
+    def __init__(self, executor: WineExecutor, ident: int) -> None:
+        self._executor = executor
+        self.ident = ident
+        self.done = threading.Event()
+        self.result: ExecResult | None = None
+
+    def wait(self, timeout: float) -> ExecResult | None:
+        self.done.wait(timeout)
+        return self.result
+
+    def terminate(self) -> None:
+        if not self.done.is_set():
+            self._executor.send({"op": "kill", "id": self.ident})
+
+
+class WineExecutor:
+    """Starts ``cmd.exe /c <line>`` inside the prefix; one agent process serves all commands."""
+
+    def __init__(self, prefix: WinePrefix, *, command_timeout: float = 3600,
+                 log_file: Path | None = None) -> None:
+        self.prefix = prefix
+        self.command_timeout = command_timeout
+        self._log_file = log_file
+        self._ids = itertools.count(1)
+        self._jobs: dict[int, AgentJob] = {}
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    # -- agent process -------------------------------------------------------------------------
+    def start(self, cmdline: str, *, codepage: int = 437) -> Job:  # Executor protocol
+        job = AgentJob(self, next(self._ids))
+        with self._lock:
+            self._jobs[job.ident] = job
+        self._log(f"run {job.ident} ({len(cmdline)} chars; the line is in requests.log, redacted)")
+        self.send({"op": "run", "id": job.ident, "line": cmdline, "codepage": codepage,
+                   "timeout": self.command_timeout})
+        return job
+
+    def send(self, message: dict[str, object]) -> None:
+        with self._lock:
+            proc = self._ensure_agent()
+            assert proc.stdin is not None
+            try:
+                proc.stdin.write((json.dumps(message) + "\n").encode())
+                proc.stdin.flush()
+            except (BrokenPipeError, OSError):
+                self._proc = None
+                raise
+
+    def _ensure_agent(self) -> subprocess.Popen[bytes]:
+        if self._proc is not None and self._proc.poll() is None:
+            return self._proc
+        target = self.prefix.host_path(AGENT)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(AGENT_SOURCE.read_bytes())
+        self.prefix.profile.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.Popen(
+            ["wine", PYTHON, "-u", AGENT], env=self.prefix.env(), cwd=self.prefix.profile,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        assert proc.stdout is not None
+        ready = proc.stdout.readline()
+        if not ready.startswith(b"{"):
+            err = proc.stderr.read(2000) if proc.stderr else b""
+            raise RuntimeError(f"the sandbox agent did not start: {ready!r} {err!r}")
+        threading.Thread(target=self._read, args=(proc,), daemon=True).start()
+        threading.Thread(target=self._drain, args=(proc,), daemon=True).start()
+        self._proc = proc
+        return proc
+
+    def _read(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            try:
+                answer = json.loads(line)
+            except ValueError:
+                continue
+            with self._lock:
+                job = self._jobs.pop(answer.get("id"), None)
+            if job is None:
+                continue
+            job.result = ExecResult(int(answer["rc"]), base64.b64decode(answer["stdout"]),
+                                    base64.b64decode(answer["stderr"]))
+            self._log(f"done {job.ident}: rc={job.result.rc}")
+            job.done.set()
+        # The agent died: fail what was running, so no Receive waits forever.
+        with self._lock:
+            orphans, self._jobs = list(self._jobs.values()), {}
+        for job in orphans:
+            job.result = ExecResult(1, b"", b"sandbox: the host's command agent stopped\r\n")
+            job.done.set()
+
+    def _drain(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            self._log("agent: " + line.decode("utf-8", "replace").rstrip())
+
+    def _log(self, text: str) -> None:
+        log.debug(text)
+        if self._log_file is not None:
+            with self._log_file.open("a", encoding="utf-8") as fh:
+                fh.write(text + "\n")
+
+    def close(self) -> None:
+        with self._lock:
+            proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            assert proc.stdin is not None
+            proc.stdin.close()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
