@@ -1,41 +1,161 @@
-"""Lifecycle of the sandbox host for the Invoke tasks: up, down, reset, status.
+"""Lifecycle of named sandbox hosts for the Invoke tasks and the test fixtures.
 
-The Wine host (``sandbox.host``) and its WinRM endpoint (``sandbox.winrm``) are wired here once
-both exist; until then every call says so plainly instead of failing with an import error.
+Each host runs as its own detached ``sandbox.daemon`` process (wineserver, command agent, WinRM
+endpoint) and keeps its files in ``<cache>/<name>/`` (see ``sandbox.layout``).
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
+
+from sandbox import layout
+from sandbox.host.image import ImageError, build_image, clone_image
+from sandbox.host.prefix import WineMissing, WinePrefix
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class SandboxUnavailable(RuntimeError):
-    """The sandbox host cannot be started on this checkout or machine."""
+    """The sandbox host cannot be started on this machine; the message says why and what to do."""
 
 
-def _require() -> Any:
-    import importlib.util
-
-    missing = [m for m in ("sandbox.host", "sandbox.winrm") if importlib.util.find_spec(m) is None]
-    if missing:
-        raise SandboxUnavailable(
-            f"the sandbox Windows host is not part of this checkout yet ({', '.join(missing)} "
-            "missing): see the open sandbox issue; point --inventory at a real Windows host"
-        )
-    raise SandboxUnavailable("the sandbox's lifecycle is not wired yet")
-
-
-def up(name: str, port: int) -> dict[str, Any]:
-    return _require()
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie child of this process counts as gone
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
 
 
-def down(name: str) -> None:
-    _require()
+def _running(paths: layout.Paths) -> dict[str, Any] | None:
+    state = layout.read_json(paths.state)
+    if state and _alive(int(state.get("pid", 0))):
+        return state
+    return None
 
 
-def reset(name: str) -> None:
-    _require()
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
-def status(name: str) -> dict[str, Any]:
-    return _require()
+def up(name: str = "default", port: int = 55985, *, timeout: float = 300) -> dict[str, Any]:
+    """Start the host (building the bare image first if this machine has none); idempotent."""
+    paths = layout.Paths(name)
+    state = _running(paths)
+    if state:
+        return status(name)
+    for p in (port, port + 1) if port else ():
+        if not _port_free(p):
+            raise SandboxUnavailable(f"port {p} on 127.0.0.1 is in use: pick another with "
+                                     f"--port (sandbox {name!r})")
+    try:
+        build_image()
+        if not (paths.prefix / "system.reg").exists():
+            clone_image(paths.prefix)
+    except (WineMissing, ImageError) as exc:
+        raise SandboxUnavailable(str(exc)) from None
+    paths.read_password()
+    log = (paths.root / "daemon.out").open("ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sandbox.daemon", "--name", name, "--port", str(port)],
+        cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = layout.read_json(paths.state)
+        if state and state.get("pid") == proc.pid:
+            return status(name)
+        if proc.poll() is not None:
+            tail = (paths.root / "daemon.out").read_text(errors="replace")[-1500:]
+            raise SandboxUnavailable(f"sandbox {name!r} failed to start (exit {proc.returncode})"
+                                     f"; see {paths.root}/daemon.out:\n{tail}")
+        time.sleep(0.2)
+    down(name)
+    raise SandboxUnavailable(f"sandbox {name!r} did not come up within {timeout:.0f}s")
+
+
+def down(name: str = "default", *, timeout: float = 60) -> None:
+    """Stop the host: endpoint, agent and every Wine process of its prefix."""
+    paths = layout.Paths(name)
+    state = layout.read_json(paths.state)
+    pid = int(state.get("pid", 0)) if state else 0
+    if pid and _alive(pid):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    if paths.prefix.exists():
+        WinePrefix(paths.prefix).stop_server()
+    paths.state.unlink(missing_ok=True)
+
+
+def reset(name: str = "default") -> dict[str, Any]:
+    """Back to the bare image; a host that was running is started again on its port."""
+    paths = layout.Paths(name)
+    state = _running(paths)
+    down(name)
+    try:
+        clone_image(paths.prefix)
+    except (WineMissing, ImageError) as exc:
+        raise SandboxUnavailable(str(exc)) from None
+    for leftover in ("requests.log", "agent.log", "stats.json", "faults.json"):
+        (paths.root / leftover).unlink(missing_ok=True)
+    if state:
+        port = int(state["endpoint"].rsplit(":", 1)[1].split("/")[0])
+        return up(name, port)
+    return status(name)
+
+
+def _memory_mb(prefix: Path, daemon_pid: int) -> float:
+    """Resident memory of every process of this host (daemon and Wine processes)."""
+    total = 0
+    marker = f"WINEPREFIX={prefix}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            mine = entry.name == str(daemon_pid)
+            if not mine and marker not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            for line in (entry / "status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return round(total / 1024, 1)
+
+
+def status(name: str = "default") -> dict[str, Any]:
+    """What the tasks and fixtures need: endpoint, https_endpoint, user, password_file, …"""
+    paths = layout.Paths(name)
+    state = _running(paths)
+    info: dict[str, Any] = {"name": name, "running": state is not None,
+                            "state_dir": str(paths.root), "user": layout.USER,
+                            "password_file": str(paths.password)}
+    if state:
+        info.update(state)
+        stats = layout.read_json(paths.root / "stats.json") or {}
+        info["http_requests"] = stats.get("http_requests", 0)
+        info["commands"] = stats.get("commands", 0)
+        info["memory_mb"] = _memory_mb(paths.prefix, int(state["pid"]))
+    return info

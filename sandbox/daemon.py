@@ -1,0 +1,69 @@
+"""One running sandbox host: its wineserver, command agent and WinRM endpoint, in one process.
+
+Started detached by ``sandbox.control.up``; stopped with SIGTERM by ``sandbox.control.down``.
+
+    python -m sandbox.daemon --name default --port 55985
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+
+from sandbox import layout
+from sandbox.host.executor import WineExecutor
+from sandbox.host.prefix import WinePrefix
+from sandbox.winrm.server import WinRMServer
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--name", default="default")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--https-port", type=int, default=None)
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    paths = layout.Paths(args.name)
+    logging.basicConfig(filename=paths.root / "daemon.log", level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    prefix = WinePrefix(paths.prefix)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    prefix.start_server()
+    executor = WineExecutor(prefix, log_file=paths.root / "agent.log")
+    https_port = args.https_port if args.https_port is not None else (
+        args.port + 1 if args.port else 0)
+    server = WinRMServer(executor, user=layout.USER, password=paths.read_password(),
+                         state_dir=paths.root, port=args.port, https_port=https_port)
+    try:
+        executor.start("exit 0").wait(120)  # the agent is warm before anyone connects
+        server.start()
+        state = {
+            "name": args.name, "pid": os.getpid(), "endpoint": server.endpoint,
+            "https_endpoint": server.https_endpoint, "ca_file": server.ca_file,
+            "user": layout.USER, "password_file": str(paths.password),
+            "prefix": str(paths.prefix), "state_dir": str(paths.root),
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "startup_seconds": round(time.monotonic() - started, 2),
+        }
+        layout.write_json(paths.state, state)
+        logging.info("sandbox %s up: %s", args.name, server.endpoint)
+        stop.wait()
+    finally:
+        server.stop()
+        executor.close()
+        prefix.stop_server()
+        paths.state.unlink(missing_ok=True)
+        logging.info("sandbox %s stopped", args.name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
