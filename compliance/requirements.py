@@ -250,12 +250,20 @@ def service_application(host: Host, facts: HostFacts) -> Finding:
     app, params = _param(facts, "Application"), _param(facts, "AppParameters")
     want_app, want_params = desired.venv_python(host), desired.app_parameters(host)
     ok = isinstance(app, str) and same_path(app, want_app) and params == want_params
+    want = f"Application {want_app!r} with AppParameters {want_params!r}"
+    found = f"Application {_shown(app)} with AppParameters {_shown(params)}"
+    if host.app.environment:
+        env = _param(facts, "AppEnvironmentExtra")
+        env_list = env if isinstance(env, list) else [env] if isinstance(env, str) else []
+        ok = ok and sorted(env_list) == host.app.environment_extra
+        want += f" and AppEnvironmentExtra {host.app.environment_extra}"
+        found += f" and AppEnvironmentExtra {_shown(env)}"
     return verdict(
         "service_application",
         host,
         ok,
-        f"Application {want_app!r} with AppParameters {want_params!r}",
-        f"Application {_shown(app)} with AppParameters {_shown(params)}",
+        want,
+        found,
         "run `invoke provision` (add --adopt if another tool installed this service)",
     )
 

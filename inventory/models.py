@@ -270,6 +270,13 @@ class App(_Model):
     arguments: Label
     port: Port | None = Field(None, description="TCP port for the health check")
     data_dirs: tuple[WinPath, ...] = ()
+    environment: dict[EnvVarName, Label] = Field(
+        default_factory=dict, description="extra variables for the app (NSSM AppEnvironmentExtra)")
+
+    @property
+    def environment_extra(self) -> list[str]:
+        """``NAME=value`` entries as NSSM stores them in AppEnvironmentExtra (REG_MULTI_SZ)."""
+        return [f"{k}={v}" for k, v in sorted(self.environment.items())]
 
     @field_validator("tac_file")
     @classmethod

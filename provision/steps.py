@@ -257,6 +257,10 @@ def service(ctx: Context) -> Plan:
         for k, v in wanted.items()
         if facts.service.exists is False or facts.service.param(k) != v
     ]
+    env = host.app.environment_extra
+    found_env = facts.service.param("AppEnvironmentExtra")
+    if env and sorted(found_env if isinstance(found_env, list) else []) != env:
+        sets.append(_nssm(host, "set", svc.name, "AppEnvironmentExtra", *env))
     if (facts.service.app_exit or "").lower() != svc.exit_action.lower():
         sets.append(_nssm(host, "set", svc.name, "AppExit", "Default", svc.exit_action))
     if facts.service.registry.get("DisplayName") != svc.display_name:

@@ -14,7 +14,7 @@ def out(text: str | bytes, rc: int = 0) -> dict[str, Any]:
     return {"rc": rc, "out": base64.b64encode(raw).decode(), "err": ""}
 
 
-def reg_dump(host: Host) -> str:
+def reg_dump(host: Host, environment: list[str] | None = None) -> str:
     """``reg query ...\\Services\\<svc> /s`` as a compliant host answers (CRLF, 4-space columns)."""
     svc = host.service
     key = f"HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services\\{svc.name}"
@@ -28,6 +28,9 @@ def reg_dump(host: Host) -> str:
         "AppRotateBytes": ("REG_DWORD", hex(svc.rotate_bytes)),
         "AppThrottle": ("REG_DWORD", hex(svc.throttle_ms)),
     }
+    env = host.app.environment_extra if environment is None else environment
+    if env:
+        params["AppEnvironmentExtra"] = ("REG_MULTI_SZ", "\\0".join(env))
     if svc.restart_delay_ms is not None:
         params["AppRestartDelay"] = ("REG_DWORD", hex(svc.restart_delay_ms))
     lines = [

@@ -10,7 +10,7 @@ import pytest
 from compliance import desired
 from compliance.requirements import REQUIREMENTS, judge_all
 from inventory import load_inventory
-from tests.unit.probe_doc import compliant_doc, out, sc_qc, sc_query
+from tests.unit.probe_doc import compliant_doc, out, reg_dump, sc_qc, sc_query
 from winhost.facts import facts_from_probe
 from winhost.probe import probe_command
 
@@ -43,6 +43,8 @@ CASES = {
     "service_account": lambda h, d: tamper(d, sc_qc=out(sc_qc(h, account="LocalSystem"))),
     "service_running": lambda h, d: tamper(d, sc_query=out(sc_query(h.service.name, "1  STOPPED"))),
     "twistd_help": lambda h, d: tamper(d, twistd_help=out("boom", rc=1)),
+    "service_application": lambda h, d: tamper(
+        d, reg_service=out(reg_dump(h, environment=["TACDEMO_PORT=1"]))),
 }
 
 
