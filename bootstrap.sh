@@ -2,7 +2,8 @@
 # Set up tacfleet on a fresh Debian 12+/Ubuntu 24.04+ machine and run one job:
 #   bash bootstrap.sh demo   provision the built-in sandbox Windows host, check it, report
 #   bash bootstrap.sh test   lint and run the whole test suite (unit + sandbox integration)
-# Installs what it needs itself: Debian packages (python3-venv; wine for the demo) and .venv.
+# Installs what it needs itself: Debian packages (python3-venv, wine) and .venv; the sandbox
+# host's bare image (Windows CPython and wheels from PyPI) is built on first use and cached.
 set -euo pipefail
 cd "$(dirname "$0")"
 job="${1:-}"
@@ -11,7 +12,7 @@ case "$job" in demo|test) ;; *) echo "usage: bash bootstrap.sh demo|test" >&2; e
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 missing=""
-if [ "$job" = demo ]; then command -v wine >/dev/null 2>&1 || missing="$missing wine wine64"; fi
+command -v wine >/dev/null 2>&1 || missing="$missing wine wine64"  # the sandbox Windows host
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing="$missing python3-venv python3-pip"
 if [ -n "$missing" ]; then
     echo "bootstrap: installing Debian packages:$missing"

@@ -4,12 +4,12 @@ Runs inside Wine under the base Windows CPython (standard library and ctypes onl
 as ``C:\\Python311\\Scripts\\sc.exe`` (a real console-script launcher), which is ahead of
 System32 on the sandbox's PATH, so both ``sc`` and ``sc.exe`` reach it.
 
-- ``qc``: Wine's service manager (QueryServiceConfigW) plus the service's registry key for what
-  Wine does not keep: ``DelayedAutostart`` and the ``ObjectName`` of a virtual account.
+- ``qc``: Wine's service manager (QueryServiceConfigW) plus the registry value
+  ``DelayedAutostart``, which Wine's manager does not keep.
 - ``qdescription``: QueryServiceConfig2W(SERVICE_CONFIG_DESCRIPTION).
-- ``config``: ChangeServiceConfigW for type/start/error/binPath/DisplayName; ``start=
-  delayed-auto`` and ``obj= "NT SERVICE\\<svc>"`` are written to the registry as Windows stores
-  them, because Wine's manager ignores the one and crashes on the other.
+- ``config``: ChangeServiceConfigW for type/start/error/binPath/obj/DisplayName; the delayed flag
+  of ``start= delayed-auto`` goes to the registry value ``DelayedAutostart`` as Windows stores
+  it, because Wine's manager neither keeps nor reads it.
 - everything else goes to Wine's own ``C:\\windows\\system32\\sc.exe`` unchanged.
 """
 

@@ -117,7 +117,7 @@ def query_config(name: str) -> ServiceConfig:
         cfg = QUERY_SERVICE_CONFIGW.from_buffer_copy(buf[: ctypes.sizeof(QUERY_SERVICE_CONFIGW)])
         raw = ctypes.cast(buf, ctypes.POINTER(QUERY_SERVICE_CONFIGW)).contents
         reg = _registry(name)
-        account = str(reg.get("objectname") or raw.lpServiceStartName or "LocalSystem")
+        account = raw.lpServiceStartName or "LocalSystem"
         return ServiceConfig(
             name=name,
             type=cfg.dwServiceType,
@@ -146,7 +146,11 @@ def query_description(name: str) -> str:
 
 
 def change_config(name: str, change: ConfigChange) -> None:
-    """Apply ``sc config``: Wine's manager for what it keeps, the registry for the rest."""
+    """Apply ``sc config``: Wine's manager for what it keeps, the registry for the rest.
+
+    Wine's manager stores a virtual account given here (it is nssm's own LSA calls that crash
+    under Wine); the service process still runs as Wine's one user.
+    """
     scm, svc = _open(name, SERVICE_CHANGE_CONFIG | SERVICE_QUERY_CONFIG)
     try:
         nc = SERVICE_NO_CHANGE
@@ -158,7 +162,9 @@ def change_config(name: str, change: ConfigChange) -> None:
             nc if change.type is None else change.type,
             nc if change.start is None else change.start,
             nc if change.error is None else change.error,
-            change.binary_path, change.group, None, deps, None, None, change.display_name)
+            change.binary_path, change.group, None, deps, change.account,
+            change.password if change.account is None else (change.password or ""),
+            change.display_name)
         if not ok:
             raise WinError("ChangeServiceConfig", ctypes.get_last_error())
     finally:
@@ -169,7 +175,3 @@ def change_config(name: str, change: ConfigChange) -> None:
             # Windows keeps the delayed flag beside Start=2; Wine's manager never reads it.
             winreg.SetValueEx(key, "DelayedAutostart", 0, winreg.REG_DWORD,
                               1 if change.delayed else 0)
-        if change.account is not None:
-            # Wine's LSA crashes on virtual accounts: record the account as Windows stores it.
-            # The process still runs as Wine's user.
-            winreg.SetValueEx(key, "ObjectName", 0, winreg.REG_SZ, change.account)
