@@ -41,7 +41,7 @@ def friendly(func: F) -> F:
         except InventoryError as exc:
             err_console.print(str(exc), markup=False)
             return 2
-        except RuntimeError as exc:  # e.g. SandboxUnavailable: a plain sentence, no traceback
+        except (RuntimeError, ValueError) as exc:  # e.g. SandboxUnavailable, a bad sandbox name
             err_console.print(str(exc), markup=False)
             return 2
         except KeyboardInterrupt:
@@ -237,6 +237,21 @@ def sandbox_status(name: str, *, as_json: bool = False) -> int:
         for key, value in info.items():
             console.print(f"{key:>16}: {value}", markup=False)
     return 0 if info.get("running") else 1
+
+
+@friendly
+def sandbox_fault(name: str, *, clear: bool = False, **values: object) -> int:
+    from sandbox import layout
+    from sandbox.winrm.faults import Faults
+
+    faults = Faults(layout.Paths(name).root / "faults.json")
+    faults.current()
+    if clear:
+        faults.clear()
+    if values:
+        faults.update(**values)
+    console.print(f"sandbox {name!r} faults: {faults.settings}", markup=False)
+    return 0
 
 
 def demo() -> int:

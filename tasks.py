@@ -149,6 +149,23 @@ def sandbox_status(c: Context, name: str = "default", json: bool = False) -> Non
     sys.exit(cli.sandbox_status(name, as_json=json))
 
 
+@task(help={
+    "name": "sandbox name",
+    "latency_ms": "add this many ms before every answer",
+    "http_500": "answer the next N requests with HTTP 500 (a WSMan fault)",
+    "drop_after": "drop the TCP connection after N more requests",
+    "hang": "a command line containing this text never finishes until signalled",
+    "clear": "switch every fault off",
+})
+def sandbox_fault(c: Context, name: str = "default", latency_ms: int = -1, http_500: int = -1,
+                  drop_after: int = -2, hang: str | None = None, clear: bool = False) -> None:
+    """Switch fault injection on a running sandbox host (for reliability tests)."""
+    values: dict[str, object] = {"latency_ms": latency_ms, "http_500": http_500,
+                                 "drop_after": drop_after, "hang": hang}
+    chosen = {k: v for k, v in values.items() if v not in (-1, -2, None)}
+    sys.exit(cli.sandbox_fault(name, clear=clear, **chosen))
+
+
 @task
 def demo(c: Context) -> None:
     """The main job end to end on the sandbox: up, provision, check, report."""
@@ -168,6 +185,7 @@ sandbox_ns.add_task(sandbox_up, "up")
 sandbox_ns.add_task(sandbox_down, "down")
 sandbox_ns.add_task(sandbox_reset, "reset")
 sandbox_ns.add_task(sandbox_status, "status")
+sandbox_ns.add_task(sandbox_fault, "fault")
 
 ns = Collection(provision, plan, deprovision, facts, check, drift, demo, test)
 ns.add_collection(inventory_ns)

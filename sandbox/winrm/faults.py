@@ -44,6 +44,12 @@ class Faults:
                 self._path.write_text(json.dumps(asdict(self.settings)))
                 self._mtime = self._path.stat().st_mtime
 
+    def current(self) -> FaultSettings:
+        """The settings as last written to the file (or in process)."""
+        with self._lock:
+            self._reload()
+            return self.settings
+
     def clear(self) -> None:
         self.update(**asdict(FaultSettings()))
 

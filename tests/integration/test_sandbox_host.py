@@ -68,7 +68,7 @@ def _wait_for_http(url: str, seconds: float) -> bytes:
     deadline = time.monotonic() + seconds
     while True:
         try:
-            with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 - loopback
+            with urllib.request.urlopen(url, timeout=3) as response:
                 return response.read()
         except OSError:
             if time.monotonic() > deadline:
