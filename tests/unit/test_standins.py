@@ -12,7 +12,7 @@ from winhost import parsers
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "sandbox" / "standin"))
 
-from tacfleet_standins import icacls, scformat  # noqa: E402
+from tacfleet_standins import icacls, scformat
 
 ERRORS = {v: k for k, v in scformat.ERRORS.items()}
 QC_SAMPLES = sorted(p.name for p in SAMPLES.glob("sc_qc_*.txt"))
