@@ -1,0 +1,1 @@
+"""A simulated fleet: many WinRM endpoints in one process, answering from recorded transcripts."""

@@ -1,0 +1,77 @@
+"""Record a transcript from a running real host: the compliance audit's probe and its answer.
+
+    python -m sandbox.fleet.record --inventory FILE --host NAME --out FILE
+
+Runs exactly what ``compliance.audit.audit_host`` runs on the host (``gather_facts`` with the
+host's ``probe_spec``) over a normal connection, keeping every command line and its answer.
+Output is stored as the bytes the connection's code page (UTF-8, 65001) gives for the decoded
+text, which is what the host sent unless it sent invalid UTF-8.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from compliance import desired
+from compliance.requirements import judge_all
+from inventory import load_inventory
+from sandbox.executor import ExecResult
+from sandbox.fleet.transcript import Transcript
+from winhost.connect import connect
+from winhost.connection import Connection, codepage_encoding
+from winhost.facts import gather_facts
+from winhost.result import Result
+
+
+class _Recorder:
+    """A connection that passes commands on and keeps (command line, answer) pairs."""
+
+    def __init__(self, inner: Connection, transcript: Transcript) -> None:
+        self.inner = inner
+        self.host = inner.host
+        self.stats = inner.stats
+        self.transcript = transcript
+        self._encoding = codepage_encoding(getattr(inner, "codepage", 65001))
+
+    def run(self, command: str, *, timeout: float | None = None,
+            idempotent: bool = False) -> Result:
+        result = self.inner.run(command, timeout=timeout, idempotent=idempotent)
+        self.transcript.add(command, ExecResult(result.rc, result.stdout.encode(self._encoding),
+                                                result.stderr.encode(self._encoding)))
+        return result
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def record(inventory_path: str | Path, host_name: str, out_path: str | Path) -> Transcript:
+    """Probe ``host_name`` as the audit does and save what it answered to ``out_path``."""
+    host = load_inventory(Path(inventory_path)).host(host_name)
+    transcript = Transcript()
+    connection = _Recorder(connect(host), transcript)
+    try:
+        facts = gather_facts(connection, desired.probe_spec(host))
+    finally:
+        connection.close()
+    failing = [f for f in judge_all(host, facts) if not f.ok and not f.skipped]
+    transcript.save(out_path)
+    state = "compliant" if not failing else f"{len(failing)} failing requirement(s)"
+    print(f"{host_name}: recorded {len(transcript)} command(s) to {out_path} ({state})")
+    for finding in failing:
+        print(f"  - {finding.message}")
+    return transcript
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--inventory", required=True)
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    record(args.inventory, args.host, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
