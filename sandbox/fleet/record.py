@@ -1,11 +1,12 @@
 """Record a transcript from a running real host: the compliance audit's probe and its answer.
 
-    python -m sandbox.fleet.record --inventory FILE --host NAME --out FILE
+    python -m sandbox.fleet.record --inventory FILE --host NAME --out FILE [--stock-checks]
 
 Runs exactly what ``compliance.audit.audit_host`` runs on the host (``gather_facts`` with the
 host's ``probe_spec``) over a normal connection, keeping every command line and its answer.
 Output is stored as the bytes the connection's code page (UTF-8, 65001) gives for the decoded
-text, which is what the host sent unless it sent invalid UTF-8.
+text, which is what the host sent unless it sent invalid UTF-8. ``--stock-checks`` also records
+the one-command-per-check lines of ``sandbox.fleet.stock_checks`` (for the testinfra benchmark).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from compliance import desired
 from compliance.requirements import judge_all
 from inventory import load_inventory
 from sandbox.executor import ExecResult
+from sandbox.fleet.stock_checks import STOCK_CHECKS
 from sandbox.fleet.transcript import Transcript
 from winhost.connect import connect
 from winhost.connection import Connection, codepage_encoding
@@ -45,13 +47,19 @@ class _Recorder:
         self.inner.close()
 
 
-def record(inventory_path: str | Path, host_name: str, out_path: str | Path) -> Transcript:
+def record(inventory_path: str | Path, host_name: str, out_path: str | Path, *,
+           stock_checks: bool = False) -> Transcript:
     """Probe ``host_name`` as the audit does and save what it answered to ``out_path``."""
     host = load_inventory(Path(inventory_path)).host(host_name)
     transcript = Transcript()
     connection = _Recorder(connect(host), transcript)
     try:
         facts = gather_facts(connection, desired.probe_spec(host))
+        if stock_checks:
+            for name, command, expected in STOCK_CHECKS:
+                result = connection.run(command, idempotent=True, timeout=300)
+                if result.rc != 0 or expected not in result.stdout:
+                    print(f"  stock check {name!r} does not pass on {host_name}: rc {result.rc}")
     finally:
         connection.close()
     failing = [f for f in judge_all(host, facts) if not f.ok and not f.skipped]
@@ -68,8 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inventory", required=True)
     parser.add_argument("--host", required=True)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--stock-checks", action="store_true",
+                        help="also record the stock testinfra suite's command lines")
     args = parser.parse_args(argv)
-    record(args.inventory, args.host, args.out)
+    record(args.inventory, args.host, args.out, stock_checks=args.stock_checks)
     return 0
 
 
