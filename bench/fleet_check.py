@@ -1,0 +1,324 @@
+"""A full compliance check of 1 to 1,000 simulated Windows hosts: tacfleet vs stock testinfra.
+
+The fleet (``sandbox.fleet``: WinRM endpoints on 127.0.0.1 replaying the transcript recorded from
+a provisioned sandbox host) runs in its own process; each measurement runs in a fresh controller
+process, so the controller's CPU seconds and peak RSS are its own. For each fleet size and added
+latency per HTTP answer:
+
+  - tacfleet: ``compliance.audit.audit_fleet(hosts, parallel=P)``: one probe per host;
+  - testinfra: the stock ``winrm://`` backend, one ``host.run`` per check
+    (``sandbox.fleet.stock_checks``, 20 checks), the same P hosts at a time;
+  - optionally, a no-op ``provision.fleet.provision_fleet`` (every step "ok", only the probe).
+
+    python bench/fleet_check.py [--sizes 1,10,100,1000] [--latencies 0,50] [--parallel 128]
+                                [--testinfra-max 100] [--provision 100]
+
+Prints a table and writes bench/results/fleet_check.json. ``ideal_s`` is the latency-bound
+time: hosts x HTTP requests per host x latency / min(parallel, hosts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import os
+import platform
+import resource
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+RESULTS = ROOT / "bench" / "results" / "fleet_check.json"
+USER = "tacfleet"
+
+
+# -- controller side: one measurement per process ----------------------------------------------
+def _usage() -> tuple[float, float]:
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime, u.ru_maxrss / 1024
+
+
+def _audit(hosts: list[Any], parallel: int, password: str) -> dict[str, Any]:
+    from compliance.audit import audit_fleet
+
+    audits = audit_fleet(hosts, parallel=parallel)
+    statuses: dict[str, int] = {}
+    for a in audits:
+        statuses[a.status] = statuses.get(a.status, 0) + 1
+    errors = sorted({a.error[:200] for a in audits if a.error})[:3]
+    return {"statuses": statuses, "passed": statuses.get("compliant", 0) == len(hosts),
+            "client_http_requests": sum(a.http_requests for a in audits), "errors": errors}
+
+
+def _testinfra(hosts: list[Any], parallel: int, password: str) -> dict[str, Any]:
+    import testinfra
+
+    from sandbox.fleet.stock_checks import STOCK_CHECKS
+
+    def one(host: Any) -> tuple[int, str]:
+        conn = host.connection
+        spec = (f"winrm://{conn.user}:{password}@{conn.address}:{conn.port}"
+                "?no_ssl=true&no_verify_ssl=true")
+        target = testinfra.get_host(spec)
+        failed = 0
+        error = ""
+        for name, command, expected in STOCK_CHECKS:
+            try:
+                result = target.run(command)
+                if result.rc != 0 or expected not in result.stdout:
+                    failed += 1
+                    error = error or f"{name}: rc {result.rc}"
+            except Exception as exc:  # a check that errors counts as failed, as pytest would
+                failed += 1
+                error = error or f"{name}: {type(exc).__name__}: {exc}"[:200]
+        return failed, error
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        outcomes = list(pool.map(one, hosts))
+    failed_hosts = [e for f, e in outcomes if f]
+    return {"checks_per_host": len(STOCK_CHECKS), "failed_hosts": len(failed_hosts),
+            "passed": not failed_hosts, "errors": sorted(set(failed_hosts))[:3]}
+
+
+def _provision(hosts: list[Any], parallel: int, password: str) -> dict[str, Any]:
+    from provision.fleet import provision_fleet
+    from provision.model import Status
+
+    runs = provision_fleet(hosts, parallel=parallel)
+    not_ok = [r for r in runs if r.error or any(s.status is not Status.OK for s in r.steps)]
+    return {"passed": not not_ok, "hosts_not_ok": len(not_ok),
+            "commands": sum(r.commands for r in runs),
+            "errors": sorted({r.error[:200] for r in not_ok if r.error})[:3]}
+
+
+MODES = {"tacfleet": _audit, "testinfra": _testinfra, "provision": _provision}
+
+
+def controller(mode: str, inventory: str, parallel: int) -> int:
+    """Run one measurement in this process; print its figures as one JSON line."""
+    cpu0, _ = _usage()
+    started = time.perf_counter()
+    from sandbox.fleet.inventory import load_fleet
+
+    hosts = load_fleet(inventory)
+    password = Path(hosts[0].connection.password_file).expanduser().read_text().strip()
+    loaded = time.perf_counter()
+    cpu1, _ = _usage()
+    outcome = MODES[mode](hosts, parallel, password)
+    wall = time.perf_counter() - loaded
+    cpu2, peak = _usage()
+    print(json.dumps({**outcome, "wall_s": round(wall, 3),
+                      "inventory_load_s": round(loaded - started, 3),
+                      "controller_cpu_s": round(cpu2 - cpu1, 3),
+                      "controller_cpu_with_load_s": round(cpu2 - cpu0, 3),
+                      "controller_peak_rss_mb": round(peak, 1)}))
+    return 0
+
+
+# -- orchestration -----------------------------------------------------------------------------
+class FleetProcess:
+    """``python -m sandbox.fleet.serve`` in its own process, driven over stdin/stdout."""
+
+    def __init__(self, n: int, workdir: Path, password_file: Path) -> None:
+        self.inventory = workdir / f"fleet-{n}.yml"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sandbox.fleet.serve", "--hosts", str(n),
+             "--password-file", str(password_file), "--user", USER,
+             "--state-dir", str(workdir / f"state-{n}"), "--inventory-out", str(self.inventory)],
+            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        started = time.perf_counter()
+        ready = self._read()
+        self.start_s = round(time.perf_counter() - started, 2)
+        self.ports = ready["ports"]
+
+    def _read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the simulated fleet exited (rc {self.proc.wait()})")
+        data: dict[str, Any] = json.loads(line)
+        return data
+
+    def ask(self, command: str) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        answer = self._read()
+        if not answer.get("ok"):
+            raise RuntimeError(f"fleet: {answer.get('error')}")
+        return answer
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.flush()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def measure(fleet: FleetProcess, mode: str, n: int, latency: int,
+            parallel: int) -> dict[str, Any]:
+    fleet.ask(f"faults all latency_ms={latency}")
+    before = fleet.ask("stats")
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--controller", mode,
+         "--inventory", str(fleet.inventory), "--parallel", str(parallel)],
+        cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{mode} controller failed:\n{proc.stderr[-3000:]}")
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    after = fleet.ask("stats")
+    per_host = [a["http_requests"] - b["http_requests"]
+                for a, b in zip(after["hosts"], before["hosts"], strict=True)]
+    requests = sum(per_host)
+    rph = requests / n
+    effective = min(parallel, n)
+    ideal = n * rph * latency / 1000 / effective
+    return {
+        "mode": mode, "hosts": n, "latency_ms": latency, "parallel": parallel,
+        "wall_s": figures.pop("wall_s"),
+        "http_requests": requests,
+        "requests_per_host": round(rph, 2),
+        "requests_per_host_min_max": [min(per_host), max(per_host)],
+        "commands": after["total"]["commands"] - before["total"]["commands"],
+        "unknown_commands": after["unknown_commands"] - before["unknown_commands"],
+        "ideal_s": round(ideal, 3),
+        "ratio_to_ideal": None,
+        "fleet_cpu_s": round(after["cpu_seconds"] - before["cpu_seconds"], 3),
+        "fleet_peak_rss_mb": after["peak_rss_mb"],
+        **figures,
+    }
+
+
+def _fix_ratio(row: dict[str, Any]) -> None:
+    row["ratio_to_ideal"] = round(row["wall_s"] / row["ideal_s"], 2) if row["ideal_s"] else None
+
+
+def _print(rows: list[dict[str, Any]]) -> None:
+    head = (f"{'mode':<10}{'hosts':>6}{'lat ms':>7}{'par':>5}{'wall s':>9}{'HTTP req':>10}"
+            f"{'req/host':>9}{'ideal s':>9}{'x ideal':>8}{'ctl CPU s':>10}{'ctl RSS MB':>11}"
+            f"{'fleet CPU s':>12}  ok")
+    print(head)
+    for r in rows:
+        ratio = f"{r['ratio_to_ideal']:.2f}" if r["ratio_to_ideal"] else "-"
+        print(f"{r['mode']:<10}{r['hosts']:>6}{r['latency_ms']:>7}{r['parallel']:>5}"
+              f"{r['wall_s']:>9.2f}{r['http_requests']:>10}{r['requests_per_host']:>9}"
+              f"{r['ideal_s']:>9.2f}{ratio:>8}{r['controller_cpu_s']:>10.2f}"
+              f"{r['controller_peak_rss_mb']:>11.1f}{r['fleet_cpu_s']:>12.2f}  "
+              f"{'yes' if r['passed'] else 'NO'}", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1,10,100,1000")
+    parser.add_argument("--latencies", default="0,50")
+    parser.add_argument("--parallel", type=int, default=128)
+    parser.add_argument("--testinfra-max", type=int, default=100,
+                        help="largest fleet the stock testinfra suite runs against")
+    parser.add_argument("--provision", type=int, default=100,
+                        help="hosts for the no-op provision at the largest latency (0 = skip)")
+    parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--controller", choices=sorted(MODES), help=argparse.SUPPRESS)
+    parser.add_argument("--inventory", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.controller:
+        return controller(args.controller, args.inventory, args.parallel)
+
+    sizes = [int(s) for s in args.sizes.split(",")]
+    latencies = [int(s) for s in args.latencies.split(",")]
+    rows: list[dict[str, Any]] = []
+    fleets: list[dict[str, Any]] = []
+    print(f"parallel={args.parallel}, {os.cpu_count()} CPUs; fleet in its own process")
+    with tempfile.TemporaryDirectory(prefix="tacfleet-bench-") as tmp:
+        work = Path(tmp)
+        password_file = work / "password"
+        password_file.write_text(secrets.token_urlsafe(16))
+        os.chmod(password_file, 0o600)
+        for n in sorted(set(sizes) | ({args.provision} if args.provision else set())):
+            fleet = FleetProcess(n, work, password_file)
+            fleets.append({"hosts": n, "start_s": fleet.start_s})
+            try:
+                plan = []
+                if n in sizes:
+                    for latency in latencies:
+                        plan.append(("tacfleet", latency))
+                        if n <= args.testinfra_max:
+                            plan.append(("testinfra", latency))
+                if args.provision and n == args.provision:
+                    plan.append(("provision", max(latencies)))
+                for mode, latency in plan:
+                    row = measure(fleet, mode, n, latency, args.parallel)
+                    _fix_ratio(row)
+                    rows.append(row)
+                    _print([row])
+            finally:
+                fleet.close()
+    summary = _summary(rows)
+    for line in summary["notes"]:
+        print(line)
+    document = {
+        "benchmark": "bench/fleet_check.py",
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform()},
+        "parallel": args.parallel,
+        "sizes": sizes, "latencies_ms": latencies, "testinfra_max_hosts": args.testinfra_max,
+        "fleet_startup": fleets,
+        "results": rows,
+        "goals": summary["goals"],
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(document, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    def find(mode: str, hosts: int, latency: int) -> dict[str, Any] | None:
+        return next((r for r in rows if (r["mode"], r["hosts"], r["latency_ms"])
+                     == (mode, hosts, latency)), None)
+
+    goals: dict[str, Any] = {}
+    notes: list[str] = []
+    big = find("tacfleet", 1000, 50)
+    if big:
+        goals["check_1000_at_50ms_under_30s"] = {"value_s": big["wall_s"],
+                                                 "met": big["wall_s"] < 30}
+        goals["check_1000_within_2x_ideal"] = {"ratio": big["ratio_to_ideal"],
+                                               "met": bool(big["ratio_to_ideal"])
+                                               and big["ratio_to_ideal"] <= 2}
+        goals["controller_peak_under_500mb"] = {"value_mb": big["controller_peak_rss_mb"],
+                                                "met": big["controller_peak_rss_mb"] < 500}
+    pairs = [(t, s) for t in rows if t["mode"] == "tacfleet"
+             for s in rows if s["mode"] == "testinfra"
+             and (s["hosts"], s["latency_ms"]) == (t["hosts"], t["latency_ms"])]
+    if pairs:
+        factor = min(s["requests_per_host"] / t["requests_per_host"] for t, s in pairs)
+        goals["10x_fewer_requests_than_testinfra"] = {"factor": round(factor, 1),
+                                                      "met": factor >= 10}
+    prov = next((r for r in rows if r["mode"] == "provision"), None)
+    if prov:
+        goals[f"noop_provision_{prov['hosts']}_at_{prov['latency_ms']}ms_under_10s"] = {
+            "value_s": prov["wall_s"], "met": prov["wall_s"] < 10 and prov["passed"]}
+    for name, goal in goals.items():
+        shown = {k: v for k, v in goal.items() if k != "met"}
+        notes.append(f"goal {name}: {'met' if goal['met'] else 'NOT met'} {shown}")
+    return {"goals": goals, "notes": notes}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
