@@ -241,10 +241,9 @@ def sandbox_status(name: str, *, as_json: bool = False) -> int:
 
 @friendly
 def sandbox_fault(name: str, *, clear: bool = False, **values: object) -> int:
-    from sandbox import layout
-    from sandbox.winrm.faults import Faults
+    from sandbox.control import fault_switch
 
-    faults = Faults(layout.Paths(name).root / "faults.json")
+    faults = fault_switch(name)
     faults.current()
     if clear:
         faults.clear()

@@ -155,13 +155,15 @@ def sandbox_status(c: Context, name: str = "default", json: bool = False) -> Non
     "http_500": "answer the next N requests with HTTP 500 (a WSMan fault)",
     "drop_after": "drop the TCP connection after N more requests",
     "hang": "a command line containing this text never finishes until signalled",
+    "drop_on": "the next command line containing this text runs, then the connection drops",
     "clear": "switch every fault off",
 })
 def sandbox_fault(c: Context, name: str = "default", latency_ms: int = -1, http_500: int = -1,
-                  drop_after: int = -2, hang: str | None = None, clear: bool = False) -> None:
+                  drop_after: int = -2, hang: str | None = None, drop_on: str | None = None,
+                  clear: bool = False) -> None:
     """Switch fault injection on a running sandbox host (for reliability tests)."""
     values: dict[str, object] = {"latency_ms": latency_ms, "http_500": http_500,
-                                 "drop_after": drop_after, "hang": hang}
+                                 "drop_after": drop_after, "hang": hang, "drop_on": drop_on}
     chosen = {k: v for k, v in values.items() if v not in (-1, -2, None)}
     sys.exit(cli.sandbox_fault(name, clear=clear, **chosen))
 

@@ -18,6 +18,7 @@ from typing import Any
 from sandbox import layout
 from sandbox.host.image import ImageError, build_image, clone_image
 from sandbox.host.prefix import WineMissing, WinePrefix
+from sandbox.winrm.faults import Faults
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -124,6 +125,11 @@ def reset(name: str = "default") -> dict[str, Any]:
         port = int(state["endpoint"].rsplit(":", 1)[1].split("/")[0])
         return up(name, port)
     return status(name)
+
+
+def fault_switch(name: str = "default") -> Faults:
+    """The fault switches of a host (its ``faults.json``; a running endpoint rereads it)."""
+    return Faults(layout.Paths(name).root / "faults.json")
 
 
 def _memory_mb(prefix: Path, daemon_pid: int) -> float:

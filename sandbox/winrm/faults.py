@@ -20,6 +20,9 @@ class FaultSettings:
     drop_after: int = -1  #: close the TCP connection instead of answering after N more requests
     http_500: int = 0  #: answer the next N requests with HTTP 500 (a WSMan fault)
     hang: str = ""  #: a command line containing this text never finishes until signalled
+    #: one-shot: the next command line containing this text runs to its end, then the connection
+    #: drops instead of the answer that carries its output (a change applied but never confirmed)
+    drop_on: str = ""
 
 
 class Faults:
@@ -38,6 +41,7 @@ class Faults:
         if unknown:
             raise ValueError(f"unknown fault switch(es) {sorted(unknown)}; known: {self.FIELDS}")
         with self._lock:
+            self._reload()
             for key, value in values.items():
                 setattr(self.settings, key, type(getattr(FaultSettings(), key))(value))
             if self._path is not None:
@@ -76,6 +80,15 @@ class Faults:
             if fail:
                 s.http_500 -= 1
             return s.latency_ms / 1000.0, drop, fail
+
+    def take_drop_on(self, command_line: str) -> bool:
+        """True once for the first command line that contains ``drop_on``."""
+        with self._lock:
+            self._reload()
+            if self.settings.drop_on and self.settings.drop_on in command_line:
+                self.settings.drop_on = ""
+                return True
+            return False
 
     def hangs(self, command_line: str) -> bool:
         with self._lock:

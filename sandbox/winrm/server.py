@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
+class _DropConnection(Exception):
+    """Fault injection: close the TCP connection instead of answering."""
+
+
 class _HangingJob:
     """A command that never finishes until terminated (fault injection)."""
 
@@ -102,6 +106,7 @@ class WinRMServer:
         self._servers: list[ThreadingHTTPServer] = []
         self._threads: list[threading.Thread] = []
         self._bind = (host, port, https_port)
+        self._drop_when_done: set[str] = set()
         self.endpoint = ""
         self.https_endpoint = ""
         self.ca_file = ""
@@ -165,11 +170,17 @@ class WinRMServer:
             return soap.created(req, self.https_endpoint if tls else self.endpoint,
                                 self.shells.create(req.codepage))
         if req.action == "command":
-            return soap.command_started(req, self.shells.start(req.shell_id, req.command_line))
+            command_id = self.shells.start(req.shell_id, req.command_line)
+            if self.faults.take_drop_on(req.command_line):
+                self._drop_when_done.add(command_id)
+            return soap.command_started(req, command_id)
         if req.action == "receive":
             # Answer before the client's OperationTimeout, as Windows does, with TimedOut.
             wait = max(0.05, min(req.operation_timeout - 1.0, req.operation_timeout * 0.8))
             out, err, rc = self.shells.receive(req.shell_id, req.command_id, wait)
+            if rc is not None and req.command_id in self._drop_when_done:
+                self._drop_when_done.discard(req.command_id)
+                raise _DropConnection
             return soap.received(req, req.command_id or "", out, err, rc)
         if req.action == "signal":
             self.shells.signal(req.shell_id, req.command_id)
@@ -227,10 +238,7 @@ class _Handler(BaseHTTPRequestHandler):
         if latency:
             time.sleep(latency)
         if drop:
-            ep._stats.add("dropped_connections")
-            ep.record(self._client(), "fault: connection dropped", 0)
-            self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
+            self._drop("fault: connection dropped")
             return
         if self.path.split("?")[0].rstrip("/").lower() != "/wsman":
             self._reply(404)
@@ -239,6 +247,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._post(body, fail)
         finally:
             ep._stats.save(ep.shells)
+
+    def _drop(self, why: str) -> None:
+        self.endpoint._stats.add("dropped_connections")
+        self.endpoint.record(self._client(), why, 0)
+        self.close_connection = True
+        self.connection.shutdown(socket.SHUT_RDWR)
 
     def _post(self, body: bytes, fail: bool) -> None:
         ep = self.endpoint
@@ -280,6 +294,9 @@ class _Handler(BaseHTTPRequestHandler):
                                      "injected fault: the service is temporarily unavailable")
             answer, status = ep.dispatch(req, self.tls), 200
             what = req.action + (f" {req.command_line}" if req.command_line else "")
+        except _DropConnection:
+            self._drop("fault: connection dropped after the command finished")
+            return
         except soap.SoapError as exc:
             answer, status = soap.fault(req.message_id if req else "", exc), 500
             what = f"fault {exc.subcode} {req.action if req else ''}"

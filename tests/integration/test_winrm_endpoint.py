@@ -111,3 +111,15 @@ def test_request_log_redacts_the_password(endpoint):
     log = (endpoint.server.state_dir / "requests.log").read_text()
     assert "command echo ********" in log
     assert endpoint.password not in log
+
+
+def test_drop_after_a_change_ran_leaves_the_change_applied(endpoint, tmp_path):
+    marker = tmp_path / "applied"
+    conn = WinRMConnection("h1", endpoint.url, user=endpoint.user,
+                           password=SecretStr(endpoint.password))
+    endpoint.server.faults.update(drop_on="touch")
+    with pytest.raises(ConnectionLost):
+        conn.run(f"touch {marker}")
+    assert marker.exists()  # the host did it; the client was never told
+    assert conn.run("echo next").stdout.strip() == "next"  # one-shot: the next command is fine
+    conn.close()
