@@ -8,6 +8,13 @@ on every listening socket and hands each accepted TCP connection to a thread run
 host's own request handler for the life of the connection (HTTP/1.1 keep-alive; the NTLM
 context belongs to the connection). Idle hosts cost one file descriptor and no thread.
 
+Two per-request costs of the single-host endpoint are switched off by default, as the fleet's
+CPU is shared with the controller being measured on the same machine: rewriting ``stats.json``
+after every request (the counters stay exact in memory: ``stats()``) and appending to
+``requests.log`` (``request_log=True`` keeps it). And since every simulated host accepts the
+same password, the NTLM acceptor's per-connection LM hash (pure-Python DES in pyspnego) is
+computed once per process (``_cache_lm_hash``).
+
     fleet = SimulatedFleet(Transcript.load(path), 100, user="tacfleet", password=pw,
                            state_dir=folder).start()
     fleet.endpoints          # ["http://127.0.0.1:PORT/wsman", ...]
@@ -28,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import logging
 import resource
@@ -62,6 +70,18 @@ def raise_nofile_limit(needed: int) -> int:
     return int(soft)
 
 
+def _cache_lm_hash() -> None:
+    """Memoize pyspnego's LM hash: the acceptor recomputes it (DES, in Python) per connection.
+
+    Only the simulation process needs this (all its hosts share one password); it changes no
+    result, only the fleet's CPU time.
+    """
+    import spnego._ntlm as ntlm
+
+    if not hasattr(ntlm.lmowfv1, "cache_info"):
+        ntlm.lmowfv1 = functools.lru_cache(maxsize=64)(ntlm.lmowfv1)
+
+
 class _NoServer:
     """Stands in for socketserver's server object; the WinRM handler never uses it."""
 
@@ -72,7 +92,8 @@ class SimulatedFleet:
     def __init__(self, transcript: Transcript | str | Path, n_hosts: int, *,
                  latency_ms: int = 0, user: str = "tacfleet", password: str,
                  state_dir: str | Path, host: str = "127.0.0.1", base_port: int = 0,
-                 backlog: int = 128) -> None:
+                 backlog: int = 128, request_log: bool = False,
+                 stats_file: bool = False) -> None:
         if not isinstance(transcript, Transcript):
             transcript = Transcript.load(transcript)
         self.transcript = transcript
@@ -84,6 +105,8 @@ class SimulatedFleet:
         self._host = host
         self._base_port = base_port
         self._backlog = backlog
+        self._request_log = request_log
+        self._stats_file = stats_file
         self.servers: list[WinRMServer] = []
         self.executors: list[ReplayExecutor] = []
         self.ports: list[int] = []
@@ -102,6 +125,7 @@ class SimulatedFleet:
     def start(self) -> SimulatedFleet:
         # listening sockets + a connection (and its NTLM handshake) per client in flight
         raise_nofile_limit(self.n_hosts + 1024)
+        _cache_lm_hash()
         self._selector = selectors.DefaultSelector()
         try:
             for i in range(self.n_hosts):
@@ -127,6 +151,10 @@ class SimulatedFleet:
         sock.setblocking(False)
         port = sock.getsockname()[1]
         srv.endpoint = f"http://{self._host}:{port}/wsman"
+        if not self._stats_file:
+            srv._stats.save = lambda shells: None  # type: ignore[method-assign]
+        if not self._request_log:
+            srv.record = lambda client, what, status: None  # type: ignore[method-assign]
         if self.latency_ms:
             srv.faults.update(latency_ms=self.latency_ms)
         # The same handler class WinRMServer._listen builds for its own HTTP listener.
@@ -258,11 +286,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=int, default=0)
     parser.add_argument("--base-port", type=int, default=0, help="0 = ports the kernel picks")
     parser.add_argument("--inventory-out", help="also write an inventory of the simulated hosts")
+    parser.add_argument("--request-log", action="store_true",
+                        help="keep each host's requests.log (off: it costs CPU per request)")
     args = parser.parse_args(argv)
     password = Path(args.password_file).read_text(encoding="utf-8").rstrip("\r\n")
     fleet = SimulatedFleet(args.transcript, args.hosts, latency_ms=args.latency_ms,
                            user=args.user, password=password, state_dir=args.state_dir,
-                           base_port=args.base_port).start()
+                           base_port=args.base_port, request_log=args.request_log).start()
     try:
         if args.inventory_out:
             from sandbox.fleet.inventory import write_fleet_inventory
