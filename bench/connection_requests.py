@@ -1,12 +1,13 @@
 """HTTP requests and time for N commands: tacfleet's connection vs the stock clients.
 
 Runs the sandbox's WinRM endpoint on 127.0.0.1 (commands executed by /bin/sh, so this measures
-the protocol and authentication cost, not Windows) and drives it with:
+the protocol and authentication cost, not Windows), or with ``--sandbox NAME`` a running Wine
+sandbox host, and drives it with:
   - tacfleet's WinRMConnection (one NTLM session, one shell, reused),
   - pytest-testinfra's stock ``winrm://`` backend (new Protocol and shell per command),
   - pywinrm's ``Session.run_cmd`` (also a new shell per command).
 
-    python bench/connection_requests.py [--commands 20]
+    python bench/connection_requests.py [--commands 20] [--sandbox NAME]
 
 Writes bench/results/connection_requests.json and prints a table.
 """
@@ -19,6 +20,7 @@ import secrets
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,60 +35,96 @@ from sandbox.winrm.server import WinRMServer  # noqa: E402
 from winhost.winrm_connection import WinRMConnection  # noqa: E402
 
 
-def measure(server: WinRMServer, label: str, run: callable) -> dict[str, object]:  # type: ignore[valid-type]
-    before = server.stats()["http_requests"]
+class _Counter:
+    """HTTP requests as the endpoint counted them: in process, or a sandbox host's stats."""
+
+    def __init__(self, server: WinRMServer | None = None, sandbox: str | None = None) -> None:
+        self._server, self._sandbox = server, sandbox
+
+    def __call__(self) -> int:
+        if self._server is not None:
+            return self._server.stats()["http_requests"]
+        from sandbox import control
+
+        return int(control.status(self._sandbox or "default")["http_requests"])
+
+
+def measure(count: _Counter, label: str, run: Callable[[], None]) -> dict[str, object]:
+    before = count()
     started = time.perf_counter()
     run()
     elapsed = time.perf_counter() - started
-    requests = server.stats()["http_requests"] - before
-    return {"client": label, "http_requests": requests, "seconds": round(elapsed, 3)}
+    return {"client": label, "http_requests": count() - before, "seconds": round(elapsed, 3)}
+
+
+def compare(endpoint: str, user: str, password: str, n: int, count: _Counter,
+            command: str, expect: str) -> list[dict[str, object]]:
+    def tacfleet() -> None:
+        conn = WinRMConnection("bench", endpoint, user=user, password=SecretStr(password))
+        for _ in range(n):
+            assert conn.run(command).stdout.strip() == expect
+        conn.close()
+
+    def stock_testinfra() -> None:
+        port = endpoint.split(":")[2].split("/")[0]
+        host = testinfra.get_host(
+            f"winrm://{user}:{password}@127.0.0.1:{port}?no_ssl=true&no_verify_ssl=true"
+        )
+        for _ in range(n):
+            assert host.run(command).stdout.strip() == expect
+
+    def pywinrm_session() -> None:
+        session = winrm.Session(endpoint, auth=(user, password), transport="ntlm")
+        for _ in range(n):
+            assert session.run_cmd(command).std_out.strip() == expect.encode()
+
+    return [measure(count, "tacfleet WinRMConnection", tacfleet),
+            measure(count, "testinfra winrm:// (stock)", stock_testinfra),
+            measure(count, "pywinrm Session.run_cmd", pywinrm_session)]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--commands", type=int, default=20)
+    parser.add_argument("--sandbox", metavar="NAME",
+                        help="measure against this running Wine sandbox host instead of an "
+                             "in-process endpoint whose commands /bin/sh runs")
     args = parser.parse_args()
     n = args.commands
-    user, password = "bench", secrets.token_urlsafe(16)
-    with tempfile.TemporaryDirectory() as state:
-        server = WinRMServer(PosixShellExecutor(), user=user, password=password,
-                             state_dir=Path(state))
-        server.start()
-        try:
-            def tacfleet() -> None:
-                conn = WinRMConnection("bench", server.endpoint, user=user,
-                                       password=SecretStr(password))
-                for _ in range(n):
-                    assert conn.run("echo hi").stdout.strip() == "hi"
-                conn.close()
+    if args.sandbox:
+        from sandbox import control
 
-            def stock_testinfra() -> None:
-                port = server.endpoint.split(":")[2].split("/")[0]
-                host = testinfra.get_host(
-                    f"winrm://{user}:{password}@127.0.0.1:{port}?no_ssl=true&no_verify_ssl=true"
-                )
-                for _ in range(n):
-                    assert host.run("echo hi").stdout.strip() == "hi"
-
-            def pywinrm_session() -> None:
-                session = winrm.Session(server.endpoint, auth=(user, password), transport="ntlm")
-                for _ in range(n):
-                    assert session.run_cmd("echo hi").std_out.strip() == b"hi"
-
-            rows = [measure(server, "tacfleet WinRMConnection", tacfleet),
-                    measure(server, "testinfra winrm:// (stock)", stock_testinfra),
-                    measure(server, "pywinrm Session.run_cmd", pywinrm_session)]
-        finally:
-            server.stop()
+        info = control.status(args.sandbox)
+        if not info["running"]:
+            raise SystemExit(f"sandbox {args.sandbox!r} is not running: invoke sandbox.up "
+                             f"--name {args.sandbox}")
+        password = Path(info["password_file"]).read_text().strip()
+        rows = compare(info["endpoint"], info["user"], password, n,
+                       _Counter(sandbox=args.sandbox), "python.exe --version", "Python 3.11.9")
+        where = f"the Wine sandbox host {args.sandbox!r} (python.exe --version)"
+    else:
+        user, password = "bench", secrets.token_urlsafe(16)
+        with tempfile.TemporaryDirectory() as state:
+            server = WinRMServer(PosixShellExecutor(), user=user, password=password,
+                                 state_dir=Path(state))
+            server.start()
+            try:
+                rows = compare(server.endpoint, user, password, n, _Counter(server=server),
+                               "echo hi", "hi")
+            finally:
+                server.stop()
+        where = "an in-process endpoint (/bin/sh: protocol and authentication cost only)"
     for row in rows:
         row["per_command"] = round(int(row["http_requests"]) / n, 2)  # type: ignore[arg-type]
-    print(f"{n} commands, one host, NTLM with message encryption over HTTP on 127.0.0.1")
+    print(f"{n} commands, one host, NTLM with message encryption over HTTP on 127.0.0.1, "
+          f"against {where}")
     print(f"{'client':<30}{'HTTP requests':>15}{'per command':>13}{'seconds':>10}")
     for row in rows:
         print(f"{row['client']:<30}{row['http_requests']:>15}{row['per_command']:>13}"
               f"{row['seconds']:>10}")
-    out = ROOT / "bench" / "results" / "connection_requests.json"
-    out.write_text(json.dumps({"commands": n, "results": rows}, indent=2) + "\n")
+    name = "connection_requests_sandbox.json" if args.sandbox else "connection_requests.json"
+    out = ROOT / "bench" / "results" / name
+    out.write_text(json.dumps({"commands": n, "target": where, "results": rows}, indent=2) + "\n")
     return 0
 
 
