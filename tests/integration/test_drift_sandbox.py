@@ -1,4 +1,4 @@
-"""`invoke drift` around a hand-made change on the sandbox host: new drift, then fixed by --remediate."""
+"""`invoke drift` around a hand-made change on the sandbox: new drift, then fixed by --remediate."""
 
 from __future__ import annotations
 
