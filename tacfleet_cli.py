@@ -79,14 +79,20 @@ def provision(
     force_recreate: bool = False,
     adopt: bool = False,
     parallel: int = 4,
+    batch: str | None = None,
+    max_fail: str = "0",
+    shard: str | None = None,
 ) -> int:
-    from provision.fleet import provision_fleet
     from provision.report import StepPrinter, runs_json, summary_table
+    from provision.rollout import provision_rollout
+    from provision.rollout import shard as shard_hosts
 
-    hosts = _hosts(inventory, selection)
+    hosts = shard_hosts(_hosts(inventory, selection), shard)
     printer = None if as_json else StepPrinter(console, verbose=verbose, show_commands=check)
-    runs = provision_fleet(
+    runs = provision_rollout(
         hosts,
+        batch=batch,
+        max_fail=max_fail,
         parallel=parallel,
         on_step=printer,
         check_only=check,
@@ -163,13 +169,14 @@ def drift(
     reports: str = "reports",
     remediate: bool = False,
     parallel: int = 8,
+    shard: str | None = None,
 ) -> int:
     from compliance.audit import audit_fleet
-    from compliance.drift import build_report, compare, exit_code, load_latest, save_report
-    from compliance.render import drift_html, print_drift
+    from compliance.drift import build_report
+    from provision.rollout import shard as shard_hosts
 
     path = resolve_inventory_path(inventory)
-    hosts = _hosts(inventory, selection)
+    hosts = shard_hosts(_hosts(inventory, selection), shard)
     started = time.time()
     audits = audit_fleet(hosts, parallel=parallel)
     report = build_report(audits, str(path), started)
@@ -181,7 +188,16 @@ def drift(
             audits = audit_fleet(hosts, parallel=parallel)
             report = build_report(audits, str(path), started)
             report["remediated"] = {"hosts": drifted, "provision_exit": code}
-    folder = Path(reports)
+    if shard:
+        report["shard"] = shard
+    return _publish(report, Path(reports))
+
+
+def _publish(report: dict[str, Any], folder: Path) -> int:
+    """Compare with the previous run in ``folder``, save, print; the drift exit code."""
+    from compliance.drift import compare, exit_code, load_latest, save_report
+    from compliance.render import drift_html, print_drift
+
     changes = compare(load_latest(folder), report)
     report["changes"] = {
         "new": changes.new,
@@ -193,6 +209,22 @@ def drift(
     print_drift(console, report, changes)
     console.print(f"reports: {saved}/drift.json, {saved}/drift.html", markup=False)
     return exit_code(report)
+
+
+@friendly
+def drift_merge(sources: list[str], reports: str = "reports") -> int:
+    """Join the latest reports of several shards into one run in ``reports``."""
+    from compliance.drift import load_latest, merge_reports
+
+    loaded = []
+    for source in sources:
+        report = load_latest(Path(source))
+        if report is None:
+            err_console.print(f"{source}: no drift report found (expected {source}/latest.json "
+                              "from `invoke drift --reports ...`)", markup=False)
+            return 2
+        loaded.append(report)
+    return _publish(merge_reports(loaded), Path(reports))
 
 
 @friendly

@@ -35,6 +35,9 @@ def validate(c: Context, inventory: str | None = None) -> None:
         "force_recreate": "rebuild a venv that was made by another Python",
         "adopt": "take over an existing service that runs something else",
         "parallel": "hosts to work on at once (default 4)",
+        "batch": "roll out in batches of this many hosts or this share (e.g. 10%)",
+        "max_fail": "stop the rollout when a batch has more failed hosts (count or %, default 0)",
+        "shard": "only shard i of n of the selected hosts (e.g. 2/4), for CI matrices",
     }
 )
 def provision(
@@ -48,6 +51,9 @@ def provision(
     force_recreate: bool = False,
     adopt: bool = False,
     parallel: int = 4,
+    batch: str | None = None,
+    max_fail: str = "0",
+    shard: str | None = None,
 ) -> None:
     """Bring hosts to the state their inventory entry describes, step by step."""
     sys.exit(
@@ -60,6 +66,9 @@ def provision(
             force_recreate=force_recreate,
             adopt=adopt,
             parallel=parallel,
+            batch=batch,
+            max_fail=max_fail,
+            shard=shard,
         )
     )
 
@@ -111,6 +120,7 @@ def check(
         "reports": "folder for reports and history (default reports/)",
         "remediate": "provision the drifted hosts, then check again",
         "parallel": "hosts to check at once (default 8)",
+        "shard": "only shard i of n of the selected hosts (e.g. 2/4); join with drift.merge",
     }
 )
 def drift(
@@ -120,9 +130,18 @@ def drift(
     reports: str = "reports",
     remediate: bool = False,
     parallel: int = 8,
+    shard: str | None = None,
 ) -> None:
     """Check the fleet, write JSON+HTML reports, say what changed (exit 0/1/2)."""
-    sys.exit(cli.drift(inventory, host, reports=reports, remediate=remediate, parallel=parallel))
+    sys.exit(cli.drift(inventory, host, reports=reports, remediate=remediate,
+                       parallel=parallel, shard=shard))
+
+
+@task(help={"sources": "comma list of the shards' report folders",
+            "reports": "folder of the merged run (default reports)"})
+def drift_merge(c: Context, sources: str, reports: str = "reports") -> None:
+    """Join the shards' latest drift reports into one run, with what changed (exit 0/1/2)."""
+    sys.exit(cli.drift_merge([s for s in sources.split(",") if s.strip()], reports=reports))
 
 
 @task(help={"name": "sandbox name (default 'default')", "port": "WinRM HTTP port (HTTPS = +1)"})
@@ -180,6 +199,9 @@ def test(c: Context, quick: bool = False) -> None:
     sys.exit(cli.run_tests(quick=quick))
 
 
+drift_ns = Collection("drift")
+drift_ns.add_task(drift, "run", default=True)
+drift_ns.add_task(drift_merge, "merge")
 inventory_ns = Collection("inventory")
 inventory_ns.add_task(validate)
 sandbox_ns = Collection("sandbox")
@@ -189,6 +211,7 @@ sandbox_ns.add_task(sandbox_reset, "reset")
 sandbox_ns.add_task(sandbox_status, "status")
 sandbox_ns.add_task(sandbox_fault, "fault")
 
-ns = Collection(provision, plan, deprovision, facts, check, drift, demo, test)
+ns = Collection(provision, plan, deprovision, facts, check, demo, test)
+ns.add_collection(drift_ns)
 ns.add_collection(inventory_ns)
 ns.add_collection(sandbox_ns)

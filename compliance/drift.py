@@ -76,6 +76,27 @@ def build_report(audits: list[HostAudit], inventory: str, started: float) -> dic
     }
 
 
+def merge_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """One report from the shards' reports (a host checked by two shards: the later run wins)."""
+    ordered = sorted(reports, key=lambda r: r["started"])
+    hosts: dict[str, Any] = {}
+    for report in ordered:
+        hosts.update(report["hosts"])
+    counts = {
+        s: sum(1 for h in hosts.values() if h["status"] == s)
+        for s in ("compliant", "drift", "unreachable")
+    }
+    return {
+        "format": 1,
+        "started": ordered[0]["started"],
+        "duration": round(max(r["duration"] for r in ordered), 3),
+        "inventory": ", ".join(sorted({r["inventory"] for r in ordered})),
+        "summary": counts,
+        "hosts": dict(sorted(hosts.items())),
+        "merged_from": [r.get("shard", r["started"]) for r in ordered],
+    }
+
+
 def exit_code(report: dict[str, Any]) -> int:
     if report["summary"]["unreachable"]:
         return EXIT_UNCHECKED
