@@ -54,7 +54,7 @@ def test_batches_by_share_or_count(fleet):
     assert [len(b) for b in batches(fleet, "25%")] == [3, 3, 3, 3]
     assert [len(b) for b in batches(fleet, "5")] == [5, 5, 2]
     assert [len(b) for b in batches(fleet, "1%")] == [1] * 12
-    with pytest.raises(RolloutError, match="count .* or a percentage"):
+    with pytest.raises(RolloutError, match=r"count .* or a percentage"):
         batches(fleet, "ten")
 
 
