@@ -2,7 +2,8 @@
 
 testinfra's stock winrm backend builds a new ``Protocol`` (an NTLM handshake) and a new shell for
 every command; here the handshake and the shell happen once, then each command costs Command,
-Receive (once per operation timeout while it runs) and Signal.
+Receive (once per operation timeout while it runs) and Signal (sent before the next command; the
+last command's is left to the shell's Delete).
 """
 
 from __future__ import annotations
@@ -119,6 +120,7 @@ class WinRMConnection:
         self._sent = False
         self._protocol: Protocol | None = None
         self._shell: str | None = None
+        self._finished: str | None = None  # a Done command whose Signal is still owed
 
     def __repr__(self) -> str:
         return (
@@ -148,6 +150,17 @@ class WinRMConnection:
             self._protocol.transport.close_session()
         self._protocol = None
         self._shell = None
+        self._finished = None
+
+    def _release_finished(self, protocol: Protocol, shell: str) -> None:
+        """Signal the previous, finished command now that another one follows.
+
+        The Signal of the last command is never sent: deleting the shell releases it, which
+        saves one round trip per host for a one-command check.
+        """
+        if self._finished is not None:
+            command_id, self._finished = self._finished, None
+            protocol.cleanup_command(shell, command_id)
 
     def close(self) -> None:
         if self._protocol is not None and self._shell is not None:
@@ -212,6 +225,7 @@ class WinRMConnection:
 
     def _run_once(self, command: str, timeout: float) -> Result:
         protocol, shell = self._open()
+        self._release_finished(protocol, shell)
         started = time.monotonic()
         deadline = started + timeout
         self._sent = True  # from here on the host may have started the command
@@ -219,6 +233,7 @@ class WinRMConnection:
         self.stats.commands += 1
         out: list[bytes] = []
         err: list[bytes] = []
+        done = False
         try:
             while True:
                 if time.monotonic() > deadline:
@@ -236,10 +251,13 @@ class WinRMConnection:
                 if done:
                     break
         finally:
-            try:
-                protocol.cleanup_command(shell, command_id)
-            except (WinRMError, *_TRANSIENT):
-                self._discard()
+            if done:
+                self._finished = command_id
+            else:  # cut off by our deadline or an error: stop it on the host now
+                try:
+                    protocol.cleanup_command(shell, command_id)
+                except (WinRMError, *_TRANSIENT):
+                    self._discard()
         elapsed = time.monotonic() - started
         self.stats.seconds += elapsed
         encoding = codepage_encoding(self.codepage)

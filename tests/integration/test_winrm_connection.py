@@ -67,3 +67,20 @@ def test_unreachable_host():
         conn.run("echo hi", idempotent=True)
     assert "p-secret" not in str(info.value)
     assert conn.stats.retries == 1
+
+
+def test_one_command_costs_seven_requests_over_http_and_six_over_https(endpoint):
+    """A full check is one command: NTLM (3 over HTTP, 2 extra over HTTPS), Create, Command,
+    Receive, Delete; the last command's Signal is left to Delete."""
+    counts = []
+    for url, kw in ((endpoint.url, {}),
+                    (endpoint.server.https_endpoint, {"ca_file": endpoint.server.ca_file})):
+        before = endpoint.server.stats()["http_requests"]
+        conn = connect(endpoint, **kw) if not url.startswith("https") else WinRMConnection(
+            "h1", url, user=endpoint.user, password=SecretStr(endpoint.password), **kw)
+        assert conn.run("echo one").stdout.strip() == "one"
+        conn.close()
+        assert conn.stats.http_requests == endpoint.server.stats()["http_requests"] - before
+        counts.append(conn.stats.http_requests)
+    assert counts == [7, 6]
+    assert endpoint.server.stats()["open_shells"] == 0
