@@ -113,7 +113,8 @@ def main() -> int:
     finally:
         control.down(NAME)
 
-    out = ROOT / "bench" / "results" / "sandbox_provision.json"
+    name = "sandbox_provision_cold.json" if args.cold else "sandbox_provision.json"
+    out = ROOT / "bench" / "results" / name
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"cold": args.cold, **rows}, indent=2) + "\n")
     for key, value in rows.items():

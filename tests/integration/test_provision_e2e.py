@@ -40,6 +40,9 @@ def failing(host) -> dict[str, str]:
 
 
 def test_provision_a_bare_host_then_nothing_to_do_then_heal_drift(sandbox_host):
+    from sandbox import control
+
+    control.reset(sandbox_host.info["name"])  # bare, whatever other tests did before
     host = load_inventory(sandbox_host.inventory).host("sandbox")
 
     plan = provision(host, check_only=True)
