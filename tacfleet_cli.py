@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -83,22 +84,26 @@ def provision(
     max_fail: str = "0",
     shard: str | None = None,
 ) -> int:
+    from provision.progress import FleetProgress
     from provision.report import StepPrinter, runs_json, summary_table
     from provision.rollout import provision_rollout
     from provision.rollout import shard as shard_hosts
 
     hosts = shard_hosts(_hosts(inventory, selection), shard)
+    live = console.is_terminal and len(hosts) > 1 and not (as_json or check or verbose)
+    progress = FleetProgress(console, [h.name for h in hosts]) if live else nullcontext()
     printer = None if as_json else StepPrinter(console, verbose=verbose, show_commands=check)
-    runs = provision_rollout(
-        hosts,
-        batch=batch,
-        max_fail=max_fail,
-        parallel=parallel,
-        on_step=printer,
-        check_only=check,
-        force_recreate=force_recreate,
-        adopt=adopt,
-    )
+    with progress as shown:
+        runs = provision_rollout(
+            hosts,
+            batch=batch,
+            max_fail=max_fail,
+            parallel=parallel,
+            on_step=shown if live else printer,
+            check_only=check,
+            force_recreate=force_recreate,
+            adopt=adopt,
+        )
     if as_json:
         print(runs_json(runs))
     else:

@@ -84,3 +84,25 @@ def test_merged_report_counts_every_shard():
     assert merged["summary"] == {"compliant": 2, "drift": 1, "unreachable": 0}
     assert list(merged["hosts"]) == ["a", "b", "c"] and merged["merged_from"] == ["1/2", "2/2"]
     assert exit_code(merged) == 1
+
+
+def test_live_progress_counts_hosts_and_prints_failures_in_full():
+    import io
+
+    from rich.console import Console
+
+    from provision.model import Status, StepResult
+    from provision.progress import FleetProgress
+    from provision.steps import STEPS
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, color_system=None, width=120)
+    with FleetProgress(console, ["a", "b", "c"]) as progress:
+        progress("a", StepResult(STEPS[0].name, STEPS[0].title, Status.OK))
+        progress("a", StepResult(STEPS[-1].name, STEPS[-1].title, Status.CHANGED))
+        progress("b", StepResult("venv", "virtualenv at its path", Status.FAILED,
+                                 commands=["python.exe -m virtualenv C:\\x"], message="boom"))
+        progress("c", StepResult(STEPS[0].name, STEPS[0].title, Status.OK))
+    text = out.getvalue()
+    assert "hosts 2/3 done, 1 changed, 1 failed" in text
+    assert "boom" in text and "virtualenv C:\\x" in text

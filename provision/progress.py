@@ -1,0 +1,79 @@
+"""Live progress of a fleet run in a terminal: hosts done / changed / failed, each host's step.
+
+Used instead of ``StepPrinter`` when the console is a terminal and more than one host runs; in CI
+logs (no terminal) the plain per-step lines stay, since a redrawn display is unreadable there.
+Failed steps are still printed in full above the display.
+"""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from provision.model import Status, StepResult
+from provision.report import StepPrinter
+from provision.steps import STEPS
+
+_LAST_STEP = STEPS[-1].name
+_SHOWN = 12  # hosts in flight listed by name
+
+
+class FleetProgress:
+    """An ``on_step`` callback that keeps a live summary of many hosts."""
+
+    def __init__(self, console: Console, hosts: list[str], *, verbose: bool = False) -> None:
+        self.console = console
+        self.total = len(hosts)
+        self._lock = threading.Lock()
+        self._current: dict[str, str] = {}
+        self._done: set[str] = set()
+        self._changed: set[str] = set()
+        self._failed: set[str] = set()
+        self._printer = StepPrinter(console, verbose=verbose)
+        self._live = Live(self._render(), console=console, refresh_per_second=4, transient=True)
+
+    def __enter__(self) -> FleetProgress:
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._live.__exit__(kind, exc, tb)
+        self.console.print(self._headline())
+
+    def __call__(self, host: str, result: StepResult) -> None:
+        with self._lock:
+            self._current[host] = result.title
+            if result.status in (Status.CHANGED, Status.WOULD_CHANGE):
+                self._changed.add(host)
+            failed = result.status in (Status.FAILED, Status.WOULD_FAIL)
+            if failed:
+                self._failed.add(host)
+            if failed or result.step == _LAST_STEP:
+                self._done.add(host)
+                self._current.pop(host, None)
+            self._live.update(self._render())
+        if failed:
+            self._printer(host, result)  # printed above the live display, in full
+
+    def _headline(self) -> Text:
+        return Text.assemble(
+            f"hosts {len(self._done)}/{self.total} done, ",
+            (f"{len(self._changed)} changed", "yellow"), ", ",
+            (f"{len(self._failed)} failed", "bold red" if self._failed else "green"))
+
+    def _render(self) -> Group:
+        table = Table(show_header=True, box=None, pad_edge=False)
+        table.add_column("host")
+        table.add_column("last step finished")
+        for host, step in sorted(self._current.items())[:_SHOWN]:
+            table.add_row(escape(host), escape(step))
+        more = len(self._current) - _SHOWN
+        footer = Text(f"… and {more} more in flight", style="dim") if more > 0 else Text("")
+        return Group(self._headline(), table, footer)
