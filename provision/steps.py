@@ -312,17 +312,34 @@ def permissions(ctx: Context) -> Plan:
     ]
 
 
+#: Runs under the host's base Python: wait (up to 60 s) while the service is STOP_PENDING or
+#: START_PENDING; NSSM refuses a start or restart in those states ("Unexpected status").
+_SETTLE = (
+    "import subprocess, sys, time\n"
+    "end = time.time() + 60\n"
+    "while time.time() < end and b'_PENDING' in subprocess.run(\n"
+    "        ['sc.exe', 'query', sys.argv[1]], capture_output=True).stdout:\n"
+    "    time.sleep(1)\n"
+)
+
+
+def _settled(host: Host, command: str) -> str:
+    settle = build(host.python.base, "-c", f"exec({_SETTLE!r})", host.service.name)
+    return and_then(settle, command)
+
+
 def running(ctx: Context) -> Plan:
     host = ctx.host
     if ctx.facts.service.state == "RUNNING":
         return [
             Action(
                 "restart the service to pick up the changes",
-                _nssm(host, "restart", host.service.name),
+                _settled(host, _nssm(host, "restart", host.service.name)),
                 timeout=120,
             )
         ]
-    return [Action("start the service", _nssm(host, "start", host.service.name), timeout=120)]
+    return [Action("start the service (once no stop or start is pending)",
+                   _settled(host, _nssm(host, "start", host.service.name)), timeout=120)]
 
 
 STEPS: list[Step] = [

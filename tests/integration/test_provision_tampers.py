@@ -6,6 +6,8 @@ before its answer came back) converges on the next run.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from compliance.audit import audit_host
@@ -73,6 +75,10 @@ def test_tamper_is_found_planned_and_healed(sandbox_host, host, tamper):
         result = conn.run(command, timeout=300)
     assert result.rc == 0, result.stdout + result.stderr
     found = failing(host)
+    deadline = time.monotonic() + 30  # a stop may still be pending when nssm returns
+    while set(found) != expected and time.monotonic() < deadline:
+        time.sleep(1)
+        found = failing(host)
     assert set(found) == expected, found
     for message in found.values():
         assert message.startswith(f"{host.name}: expected ") and ", found " in message
