@@ -312,34 +312,34 @@ def permissions(ctx: Context) -> Plan:
     ]
 
 
-#: Runs under the host's base Python: wait (up to 60 s) while the service is STOP_PENDING or
-#: START_PENDING; NSSM refuses a start or restart in those states ("Unexpected status").
+#: Runs under the host's base Python: wait (up to 90 s) while the service is STOP_PENDING or
+#: START_PENDING, so the next control is not refused.
 _SETTLE = (
     "import subprocess, sys, time\n"
-    "end = time.time() + 60\n"
+    "end = time.time() + 90\n"
     "while time.time() < end and b'_PENDING' in subprocess.run(\n"
     "        ['sc.exe', 'query', sys.argv[1]], capture_output=True).stdout:\n"
     "    time.sleep(1)\n"
 )
 
 
-def _settled(host: Host, command: str) -> str:
-    settle = build(host.python.base, "-c", f"exec({_SETTLE!r})", host.service.name)
-    return and_then(settle, command)
+def _settle(host: Host) -> str:
+    return build(host.python.base, "-c", f"exec({_SETTLE!r})", host.service.name)
 
 
 def running(ctx: Context) -> Plan:
-    host = ctx.host
+    """Start (or restart) with sc.exe, which returns once the control is accepted.
+
+    ``nssm start`` waits for RUNNING itself and fails with "Unexpected status
+    SERVICE_START_PENDING" when the app is slow to come up; the engine already waits for
+    RUNNING and for the app's port after this step, so the control only has to be accepted.
+    """
+    host, svc = ctx.host, ctx.host.service.name
+    start = and_then(_settle(host), build("sc.exe", "start", svc))
     if ctx.facts.service.state == "RUNNING":
-        return [
-            Action(
-                "restart the service to pick up the changes",
-                _settled(host, _nssm(host, "restart", host.service.name)),
-                timeout=120,
-            )
-        ]
-    return [Action("start the service (once no stop or start is pending)",
-                   _settled(host, _nssm(host, "start", host.service.name)), timeout=120)]
+        return [Action("restart the service to pick up the changes",
+                       and_then(build("sc.exe", "stop", svc), start), timeout=240)]
+    return [Action("start the service (once no stop or start is pending)", start, timeout=240)]
 
 
 STEPS: list[Step] = [

@@ -52,7 +52,7 @@ def _tampers(host):
             build(venv + "\\Scripts\\python.exe", "-m", "pip", "uninstall", "-y", "twisted"),
             {"twisted_importable", "packages_installed", "twistd_help"}),
         "stop the service": (
-            build(nssm, "stop", svc), {"service_running", "app_answering"}),
+            build("sc.exe", "stop", svc), {"service_running", "app_answering"}),
     }
 
 
