@@ -44,10 +44,46 @@ def pinned(requirement: str) -> tuple[str, str | None]:
     return req.name, None
 
 
+def requirement_lines(text: str) -> list[str]:
+    """The requirements of a pip requirements/lock file (continuations joined; options,
+    comments and ``--hash`` parts dropped)."""
+    found: list[str] = []
+    for line in text.replace("\\\n", " ").splitlines():
+        line = line.split(" #", 1)[0].strip()
+        if not line or line.startswith(("#", "-")):
+            continue
+        line = line.split(" --", 1)[0].strip()
+        try:
+            Requirement(line)
+        except InvalidRequirement:
+            continue
+        found.append(line)
+    return found
+
+
+@cache
+def _file_requirements(path: str) -> tuple[str, ...]:
+    return tuple(requirement_lines(Path(path).read_text(encoding="utf-8")))
+
+
+def pip_files(host: Host) -> list[tuple[str, Path]]:
+    """(role, controller file) of the requirements and lock files, in install order."""
+    files = [("requirements", host.python.requirements), ("lock", host.python.lock)]
+    return [(role, Path(path)) for role, path in files if path is not None]
+
+
+def remote_pip_file(host: Host, role: str) -> str:
+    r"""Where a requirements/lock file is put on the host: ``<venv>\tacfleet-<role>.txt``."""
+    return win_join(host.python.venv, f"tacfleet-{role}.txt")
+
+
 def required_packages(host: Host) -> list[str]:
-    """Every requirement the venv must satisfy: the configured packages plus the app."""
+    """Every requirement the venv must satisfy: the configured packages, the requirements and
+    lock files' lines (so `pip freeze` must match the lock's pins), and the app."""
     packages = list(host.python.packages)
-    if host.app.package:
+    for _role, path in pip_files(host):
+        packages += [r for r in _file_requirements(str(path)) if r not in packages]
+    if host.app.package and host.app.package not in packages:
         packages.append(host.app.package)
     return packages
 

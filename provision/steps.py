@@ -140,20 +140,34 @@ def venv(ctx: Context) -> Plan:
 
 
 def packages(ctx: Context) -> Plan:
+    """Upload the requirements/lock files (if any), then one pip install of everything.
+
+    A lock with ``--hash`` lines is installed with ``--require-hashes``; its pins then also
+    count as required packages, so `pip freeze` must match it.
+    """
     host = ctx.host
     args = ["-m", "pip", "install", "--disable-pip-version-check", *_pip_source(host)]
-    if host.python.requirements:
-        return Blocked(
-            "python.requirements files are uploaded by a later release; "
-            "list the packages in python.packages for now"
-        )
-    return [
+    actions: list[Action] = []
+    files = desired.pip_files(host)
+    hashed = any(role == "lock" and b"--hash" in path.read_bytes() for role, path in files)
+    if hashed:  # pip then wants a hash for everything: the lock alone is the whole set
+        files = [(role, path) for role, path in files if role == "lock"]
+        args.append("--require-hashes")
+    for role, path in files:
+        remote = desired.remote_pip_file(host, role)
+        for command in upload_commands(host.python.base, remote, path.read_bytes()):
+            actions.append(Action(f"upload the {role} file {path.name}", command))
+        args += ["-r", remote]
+    listed = [] if hashed else (
+        list(host.python.packages) + ([host.app.package] if host.app.package else []))
+    actions.append(
         Action(
             "install the packages and the app into the venv",
-            build(desired.venv_python(host), *args, *desired.required_packages(host)),
+            build(desired.venv_python(host), *args, *listed),
             timeout=1800,
         )
-    ]
+    )
+    return actions
 
 
 def twistd_smoke(ctx: Context) -> Plan:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import copy
+import json
 
 import pytest
 
@@ -82,3 +84,38 @@ def test_bare_host_without_installer_is_blocked_clearly(host):
     ctx = Context(host, bare_facts(host.name, desired.probe_spec(host)))
     result = STEPS[0].actions(ctx)
     assert isinstance(result, Blocked) and "python.installer" in result.message
+
+
+LOCK = """# pip-compile --generate-hashes
+twisted==24.3.0 \\
+    --hash=sha256:aaaa
+pywin32==306 \\
+    --hash=sha256:bbbb
+tacdemo==1.0.0 --hash=sha256:cccc
+"""
+
+
+@pytest.fixture
+def locked_host(tmp_path):
+    text = (ROOT / "inventory" / "hosts.yml").read_text().replace(
+        "../sandbox/demoapp", str(ROOT / "sandbox" / "demoapp")).replace(
+        "      wheelhouse: C:\\wheels", "      wheelhouse: C:\\wheels\n      lock: lock.txt")
+    (tmp_path / "lock.txt").write_text(LOCK)
+    (tmp_path / "hosts.yml").write_text(text)
+    return load_inventory(tmp_path / "hosts.yml").host("sandbox")
+
+
+def test_lock_pins_are_required_and_installed_with_hashes(locked_host):
+    assert desired.required_packages(locked_host)[-3:] == [
+        "twisted==24.3.0", "pywin32==306", "tacdemo==1.0.0"]
+    assert plan(locked_host, compliant_doc(locked_host)) == {}  # freeze matches the lock
+
+    doc = compliant_doc(locked_host)
+    venv = json.loads(base64.b64decode(doc["outputs"]["venv"]["out"]))
+    venv["dists"]["pywin32"] = "305"
+    doc["outputs"]["venv"] = out(json.dumps(venv))
+    actions = plan(locked_host, doc)["packages"]
+    uploads, install = actions[:-1], actions[-1].command
+    assert uploads and all("tacfleet-lock.txt" in a.command for a in uploads)
+    assert "--require-hashes -r C:\\PythonEnvs\\tacdemo\\tacfleet-lock.txt" in install
+    assert install.endswith("tacfleet-lock.txt")  # nothing unhashed beside the lock
