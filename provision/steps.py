@@ -51,29 +51,41 @@ def _pip_source(host: Host) -> list[str]:
     return []
 
 
+#: Where a downloaded Python installer is kept on the host.
+INSTALLER_PATH = "C:\\Windows\\Temp\\tacfleet-python-installer.exe"
+
+
 def base_python(ctx: Context) -> Plan:
-    installer = ctx.host.python.installer
-    if not installer:
+    """Install the base Python silently for all users from ``python.installer``.
+
+    An https URL is fetched on the host with curl.exe (part of Windows Server 2019 and later).
+    A file on this machine cannot be sent yet: the upload path is the host's own Python.
+    """
+    python = ctx.host.python
+    if not python.installer:
         return Blocked(
-            f"no Python {ctx.host.python.version} at {ctx.host.python.base}, and no "
-            "python.installer is configured: install Python on the host or set "
-            "python.installer to the installer's path on the host"
+            f"no Python {python.version} at {python.base}, and no python.installer is "
+            "configured: install Python on the host, or set python.installer to an https URL "
+            "of the official installer that the host can reach"
         )
-    target = win_parent(ctx.host.python.base)
-    return [
-        Action(
-            "install Python silently for all users",
-            build(
-                installer,
-                "/quiet",
-                "InstallAllUsers=1",
-                "PrependPath=1",
-                "Include_test=0",
-                f"TargetDir={target}",
-            ),
-            timeout=1200,
+    if not python.installer_is_url:
+        return Blocked(
+            f"no Python {python.version} at {python.base}; python.installer is a file on this "
+            f"machine ({python.installer}), which tacfleet sends with the host's own Python: "
+            "put the installer where the host can fetch it and give its https URL instead"
         )
-    ]
+    install = build(
+        INSTALLER_PATH,
+        "/quiet",
+        "InstallAllUsers=1",
+        "PrependPath=1",
+        "Include_test=0",
+        f"TargetDir={win_parent(python.base)}",
+    )
+    fetch = build("curl.exe", "--fail", "--location", "--silent", "--show-error",
+                  "--output", INSTALLER_PATH, python.installer)
+    return [Action("download the Python installer on the host", fetch, timeout=600),
+            Action("install Python silently for all users", install, timeout=1200)]
 
 
 def base_tools(ctx: Context) -> Plan:

@@ -119,3 +119,21 @@ def test_lock_pins_are_required_and_installed_with_hashes(locked_host):
     assert uploads and all("tacfleet-lock.txt" in a.command for a in uploads)
     assert "--require-hashes -r C:\\PythonEnvs\\tacdemo\\tacfleet-lock.txt" in install
     assert install.endswith("tacfleet-lock.txt")  # nothing unhashed beside the lock
+
+
+def test_bare_host_fetches_the_installer_from_a_url_then_installs_quietly(host):
+    from winhost.facts import bare_facts
+
+    with_url = host.model_copy(update={"python": host.python.model_copy(
+        update={"installer": "https://example.org/python-3.11.9-amd64.exe"})})
+    ctx = Context(with_url, bare_facts(host.name, desired.probe_spec(host)))
+    fetch, install = STEPS[0].actions(ctx)
+    assert fetch.command.startswith("curl.exe --fail --location")
+    assert fetch.command.endswith("https://example.org/python-3.11.9-amd64.exe")
+    assert install.command.startswith("C:\\Windows\\Temp\\tacfleet-python-installer.exe /quiet")
+    assert "TargetDir=C:\\Python311" in install.command
+
+    local = host.model_copy(update={"python": host.python.model_copy(
+        update={"installer": "/srv/python-3.11.9-amd64.exe"})})
+    blocked = STEPS[0].actions(Context(local, bare_facts(host.name, desired.probe_spec(host))))
+    assert isinstance(blocked, Blocked) and "https URL" in blocked.message
