@@ -12,6 +12,7 @@ latency per HTTP answer:
 
     python bench/fleet_check.py [--sizes 1,10,100,1000] [--latencies 0,50] [--parallel 64]
                                 [--testinfra-max 100] [--provision 100] [--sweep 32,128]
+                                [--repeat 3] [--merge]
 
 Prints a table and writes bench/results/fleet_check.json. ``ideal_s`` is the latency-bound
 time: hosts x HTTP requests per host x latency / min(parallel, hosts). ``--sweep`` repeats the
@@ -217,11 +218,12 @@ def _fix_ratio(row: dict[str, Any]) -> None:
     row["ratio_to_ideal"] = round(row["wall_s"] / row["ideal_s"], 2) if row["ideal_s"] else None
 
 
-def _print(rows: list[dict[str, Any]]) -> None:
+def _print(rows: list[dict[str, Any]], *, header: bool = True) -> None:
     head = (f"{'mode':<10}{'hosts':>6}{'lat ms':>7}{'par':>5}{'wall s':>9}{'HTTP req':>10}"
             f"{'req/host':>9}{'ideal s':>9}{'x ideal':>8}{'ctl CPU s':>10}{'ctl RSS MB':>11}"
             f"{'fleet CPU s':>12}  ok")
-    print(head)
+    if header:
+        print(head)
     for r in rows:
         ratio = f"{r['ratio_to_ideal']:.2f}" if r["ratio_to_ideal"] else "-"
         print(f"{r['mode']:<10}{r['hosts']:>6}{r['latency_ms']:>7}{r['parallel']:>5}"
@@ -242,6 +244,12 @@ def main() -> int:
                         help="hosts for the no-op provision at the largest latency (0 = skip)")
     parser.add_argument("--sweep", default="32,128",
                         help="other pool sizes for the largest fleet at the largest latency")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run each tacfleet measurement N times and keep the median "
+                             "(the machine may be shared)")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the rows of the existing --out file that this run does not "
+                             "measure again")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--controller", choices=sorted(MODES), help=argparse.SUPPRESS)
     parser.add_argument("--inventory", help=argparse.SUPPRESS)
@@ -276,12 +284,35 @@ def main() -> int:
                     plan += [("tacfleet", max(latencies), int(p))
                              for p in args.sweep.split(",") if p.strip()]
                 for mode, latency, *pool in plan:
-                    row = measure(fleet, mode, n, latency, pool[0] if pool else args.parallel)
+                    runs = []
+                    for _ in range(args.repeat if mode == "tacfleet" else 1):
+                        runs.append(measure(fleet, mode, n, latency,
+                                            pool[0] if pool else args.parallel))
+                    runs.sort(key=lambda r: r["wall_s"])
+                    row = runs[len(runs) // 2]  # the median run
+                    row["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+                    if len(runs) > 1:
+                        row["wall_s_runs"] = [r["wall_s"] for r in runs]
                     _fix_ratio(row)
                     rows.append(row)
-                    _print([row])
+                    _print([row], header=len(rows) == 1)
             finally:
                 fleet.close()
+    if args.merge and Path(args.out).exists():
+        def key(r: dict[str, Any]) -> tuple[Any, ...]:
+            return (r["mode"], r["hosts"], r["latency_ms"], r["parallel"])
+
+        fresh = {key(r) for r in rows}
+        previous = json.loads(Path(args.out).read_text())
+        kept = [r for r in previous["results"] if key(r) not in fresh]
+        started = {f["hosts"] for f in fleets}
+        fleets = sorted([f for f in previous.get("fleet_startup", []) if f["hosts"] not in started]
+                        + fleets, key=lambda f: f["hosts"])
+        rows = sorted(kept + rows, key=lambda r: (r["hosts"], r["mode"] == "provision",
+                                                  r["parallel"] != args.parallel,
+                                                  r["latency_ms"], r["mode"]))
+        sizes = sorted({r["hosts"] for r in rows if r["mode"] != "provision"})
+        args.testinfra_max = max([r["hosts"] for r in rows if r["mode"] == "testinfra"] or [0])
     summary = _summary(rows, args.parallel)
     for line in summary["notes"]:
         print(line)
