@@ -116,7 +116,9 @@ def controller(mode: str, inventory: str, parallel: int) -> int:
     from sandbox.fleet.inventory import load_fleet
 
     hosts = load_fleet(inventory)
-    password = Path(hosts[0].connection.password_file).expanduser().read_text().strip()
+    password_file = hosts[0].connection.password_file
+    assert password_file is not None, "the generated inventory names a password_file"
+    password = Path(password_file).expanduser().read_text().strip()
     loaded = time.perf_counter()
     cpu1, _ = _usage()
     outcome = MODES[mode](hosts, parallel, password)
@@ -272,22 +274,21 @@ def main() -> int:
             fleet = FleetProcess(n, work, password_file)
             fleets.append({"hosts": n, "start_s": fleet.start_s})
             try:
-                plan = []
+                plan: list[tuple[str, int, int]] = []  # (mode, latency, parallel)
                 if n in sizes:
                     for latency in latencies:
-                        plan.append(("tacfleet", latency))
+                        plan.append(("tacfleet", latency, args.parallel))
                         if n <= args.testinfra_max:
-                            plan.append(("testinfra", latency))
+                            plan.append(("testinfra", latency, args.parallel))
                 if args.provision and n == args.provision:
-                    plan.append(("provision", max(latencies)))
+                    plan.append(("provision", max(latencies), args.parallel))
                 if n == max(sizes):
                     plan += [("tacfleet", max(latencies), int(p))
                              for p in args.sweep.split(",") if p.strip()]
-                for mode, latency, *pool in plan:
+                for mode, latency, pool in plan:
                     runs = []
                     for _ in range(args.repeat if mode == "tacfleet" else 1):
-                        runs.append(measure(fleet, mode, n, latency,
-                                            pool[0] if pool else args.parallel))
+                        runs.append(measure(fleet, mode, n, latency, pool))
                     runs.sort(key=lambda r: r["wall_s"])
                     row = runs[len(runs) // 2]  # the median run
                     row["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
