@@ -290,6 +290,44 @@ def sandbox_fault(name: str, *, clear: bool = False, **values: object) -> int:
     return 0
 
 
+@friendly
+def sandbox_record(name: str = "rec", port: int = 57985) -> int:
+    """Refresh the simulated fleet's transcript from a freshly provisioned sandbox host."""
+    import tempfile
+
+    from sandbox import control
+    from sandbox.fleet.record import record
+
+    base = ROOT / "sandbox" / "fleet" / "transcripts"
+    control.down(name)
+    control.reset(name)
+    info = control.up(name, port)
+    try:
+        text = (base / "compliant.inventory.yml").read_text(encoding="utf-8")
+        lines = []
+        for line in text.splitlines():
+            key = line.strip().split(":", 1)[0]
+            indent = line[: len(line) - len(line.lstrip())]
+            if key == "password_file":
+                line = f"{indent}password_file: {info['password_file']}"
+            elif key == "tac_source":
+                line = f"{indent}tac_source: {ROOT / 'sandbox' / 'demoapp' / 'my_tacfile.tac'}"
+            elif key == "port" and "57985" in line:
+                line = f"{indent}port: {port}"
+            lines.append(line)
+        with tempfile.TemporaryDirectory() as tmp:
+            inventory = Path(tmp) / "rec.yml"
+            inventory.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            code = provision(str(inventory), "sandbox")
+            if code != 0:
+                return code
+            record(inventory, "sandbox", base / "compliant.json", stock_checks=True)
+    finally:
+        control.down(name)
+    console.print(f"recorded {base / 'compliant.json'}", markup=False)
+    return 0
+
+
 def demo() -> int:
     """Sandbox up, provision it, run the compliance suite, print a short report."""
     steps: list[tuple[str, Callable[[], int]]] = [

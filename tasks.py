@@ -187,6 +187,13 @@ def sandbox_fault(c: Context, name: str = "default", latency_ms: int = -1, http_
     sys.exit(cli.sandbox_fault(name, clear=clear, **chosen))
 
 
+@task(help={"name": "sandbox name to record on (reset first, stopped after)",
+            "port": "its WinRM HTTP port (must match the transcript's inventory)"})
+def sandbox_record(c: Context, name: str = "rec", port: int = 57985) -> None:
+    """Provision a fresh sandbox host and re-record the simulated fleet's transcript."""
+    sys.exit(cli.sandbox_record(name, port))
+
+
 @task
 def demo(c: Context) -> None:
     """The main job end to end on the sandbox: up, provision, check, report."""
@@ -210,6 +217,7 @@ sandbox_ns.add_task(sandbox_down, "down")
 sandbox_ns.add_task(sandbox_reset, "reset")
 sandbox_ns.add_task(sandbox_status, "status")
 sandbox_ns.add_task(sandbox_fault, "fault")
+sandbox_ns.add_task(sandbox_record, "record")
 
 ns = Collection(provision, plan, deprovision, facts, check, demo, test)
 ns.add_collection(drift_ns)
