@@ -178,12 +178,15 @@ def drift(
 ) -> int:
     from compliance.audit import audit_fleet
     from compliance.drift import build_report
+    from provision.progress import CheckProgress
     from provision.rollout import shard as shard_hosts
 
     path = resolve_inventory_path(inventory)
     hosts = shard_hosts(_hosts(inventory, selection), shard)
     started = time.time()
-    audits = audit_fleet(hosts, parallel=parallel)
+    live = console.is_terminal and len(hosts) > 1
+    with CheckProgress(console, len(hosts)) if live else nullcontext() as shown:
+        audits = audit_fleet(hosts, parallel=parallel, on_done=shown)
     report = build_report(audits, str(path), started)
     if remediate:
         drifted = [h for h, e in report["hosts"].items() if e["status"] == "drift"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from compliance import desired
@@ -52,6 +52,19 @@ def audit_host(host: Host) -> HostAudit:
     return audit
 
 
-def audit_fleet(hosts: Sequence[Host], *, parallel: int = 8) -> list[HostAudit]:
+def audit_fleet(
+    hosts: Sequence[Host],
+    *,
+    parallel: int = 8,
+    on_done: Callable[[HostAudit], None] | None = None,
+) -> list[HostAudit]:
+    """Check every host (up to ``parallel`` at a time); results in inventory order."""
+
+    def one(host: Host) -> HostAudit:
+        audit = audit_host(host)
+        if on_done is not None:
+            on_done(audit)
+        return audit
+
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        return list(pool.map(audit_host, hosts))
+        return list(pool.map(one, hosts))

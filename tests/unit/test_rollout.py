@@ -106,3 +106,20 @@ def test_live_progress_counts_hosts_and_prints_failures_in_full():
     text = out.getvalue()
     assert "hosts 2/3 done, 1 changed, 1 failed" in text
     assert "boom" in text and "virtualenv C:\\x" in text
+
+
+def test_check_progress_counts_each_status():
+    import io
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from provision.progress import CheckProgress
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, color_system=None, width=120)
+    with CheckProgress(console, 3) as progress:
+        for status in ("compliant", "drift", "compliant"):
+            progress(SimpleNamespace(status=status))
+        assert progress._describe() == "2 compliant, 1 drifting, 0 unreachable"
+    assert "3/3" in out.getvalue()
