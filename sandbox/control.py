@@ -73,12 +73,12 @@ def up(name: str = "default", port: int = 55985, *, timeout: float = 300) -> dic
     except (WineMissing, ImageError) as exc:
         raise SandboxUnavailable(str(exc)) from None
     paths.read_password()
-    log = (paths.root / "daemon.out").open("ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sandbox.daemon", "--name", name, "--port", str(port)],
-        cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    with (paths.root / "daemon.out").open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sandbox.daemon", "--name", name, "--port", str(port)],
+            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         state = layout.read_json(paths.state)

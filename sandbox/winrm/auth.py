@@ -29,25 +29,32 @@ PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
 
 _store_lock = threading.Lock()
 _store: dict[str, str] = {}
+_users: dict[str, int] = {}  # endpoints serving each user in this process
 _store_file: Path | None = None
 
 
 def register(user: str, password: str) -> None:
     """Add ``user`` to this process's NTLM credential file (0600, private temp folder)."""
     with _store_lock:
-        known = _store.get(user.lower())
+        key = user.lower()
+        known = _store.get(key)
         if known is not None and not hmac.compare_digest(known, password):
             raise ValueError(f"user {user!r} is already served with another password in this "
                              "process; give each sandbox endpoint its own user name")
-        _store[user.lower()] = password
+        _store[key] = password
+        _users[key] = _users.get(key, 0) + 1
         _write()
 
 
 def unregister(user: str) -> None:
-    """Stop accepting ``user`` (its endpoint stopped)."""
+    """One endpoint serving ``user`` stopped; forget the user when it was the last."""
     with _store_lock:
-        _store.pop(user.lower(), None)
-        _write()
+        key = user.lower()
+        _users[key] = _users.get(key, 1) - 1
+        if _users[key] <= 0:
+            _users.pop(key, None)
+            _store.pop(key, None)
+            _write()
 
 
 def _write() -> None:

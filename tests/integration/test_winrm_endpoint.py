@@ -123,3 +123,15 @@ def test_drop_after_a_change_ran_leaves_the_change_applied(endpoint, tmp_path):
     assert marker.exists()  # the host did it; the client was never told
     assert conn.run("echo next").stdout.strip() == "next"  # one-shot: the next command is fine
     conn.close()
+
+
+def test_two_endpoints_share_a_user_until_the_last_one_stops(endpoint, tmp_path):
+    from sandbox.executor import PosixShellExecutor
+    from sandbox.winrm.server import WinRMServer
+
+    second = WinRMServer(PosixShellExecutor(), user=endpoint.user, password=endpoint.password,
+                         state_dir=tmp_path / "second", https_port=None).start()
+    second.stop()  # the first endpoint still serves the same user
+    with WinRMConnection("h1", endpoint.url, user=endpoint.user,
+                         password=SecretStr(endpoint.password)) as conn:
+        assert conn.run("echo still").stdout.strip() == "still"
