@@ -218,7 +218,7 @@ def twistd_help(host: Host, facts: HostFacts) -> Finding:
 def nssm_verified(host: Host, facts: HostFacts) -> Finding:
     fact = facts.file(host.nssm.path)
     found = f"sha256 {fact.sha256}" if fact.exists else f"no file at {host.nssm.path}"
-    ok = fact.exists and (fact.sha256 or "").lower() == host.nssm.sha256.lower()
+    ok = fact.exists and (fact.sha256 or "").lower() == (host.nssm.sha256 or "").lower()
     return verdict(
         "nssm_verified",
         host,

@@ -17,7 +17,7 @@ def connect(host: Host) -> Connection:
     return WinRMConnection(
         host.name,
         conn.endpoint,
-        user=conn.user,
+        user=conn.user or "",
         password=resolve_password(conn),
         transport=conn.transport,
         cert_validation=conn.cert_validation,

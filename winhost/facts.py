@@ -192,7 +192,7 @@ def _service(name: str, outputs: dict[str, Output]) -> Service:
         description=description,
         registry=registry,
         parameters=parameters,
-        app_exit=app_exit,
+        app_exit=None if app_exit is None else str(app_exit),
     )
 
 

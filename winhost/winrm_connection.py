@@ -44,6 +44,8 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
     requests.Timeout,
     WinRMTransportError,
 )
+_CLOSE_ERRORS: tuple[type[BaseException], ...] = (WinRMError, *_TRANSIENT)
+_RETRYABLE: tuple[type[BaseException], ...] = (WSManFaultError, *_TRANSIENT)
 
 
 class _CountingAdapter(HTTPAdapter):
@@ -166,7 +168,7 @@ class WinRMConnection:
         if self._protocol is not None and self._shell is not None:
             try:
                 self._protocol.close_shell(self._shell)
-            except (WinRMError, *_TRANSIENT) as exc:  # closing is best effort
+            except _CLOSE_ERRORS as exc:  # closing is best effort
                 log.debug("%s: close_shell failed: %s", self.host, self._redact(str(exc)))
         self._discard()
 
@@ -197,7 +199,7 @@ class WinRMConnection:
                     self.host,
                     f"credentials for user {self.user!r} were rejected by {self.endpoint}",
                 ) from None
-            except (WSManFaultError, *_TRANSIENT) as exc:
+            except _RETRYABLE as exc:
                 self._discard()
                 safe_to_retry = idempotent or not self._sent
                 if safe_to_retry and attempt <= self.retries:
@@ -256,7 +258,7 @@ class WinRMConnection:
             else:  # cut off by our deadline or an error: stop it on the host now
                 try:
                     protocol.cleanup_command(shell, command_id)
-                except (WinRMError, *_TRANSIENT):
+                except _CLOSE_ERRORS:
                     self._discard()
         elapsed = time.monotonic() - started
         self.stats.seconds += elapsed

@@ -23,8 +23,8 @@ CONTROL_C_EXIT = -1073741510  # what WinRS reports for a command terminated by S
 TIMED_OUT = 258  # WAIT_TIMEOUT
 
 _lock = threading.Lock()
-_procs = {}
-_killed = set()
+_procs: dict = {}  # id -> Popen
+_killed: set = set()
 
 
 def reply(message):

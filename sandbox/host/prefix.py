@@ -71,7 +71,7 @@ class WinePrefix:
         chunks: dict[str, list[bytes]] = {"out": [], "err": []}
 
         def pump(stream: IO[bytes], into: list[bytes]) -> None:
-            for block in iter(lambda: stream.read1(65536), b""):
+            for block in iter(lambda: os.read(stream.fileno(), 65536), b""):
                 into.append(block)
 
         readers = [threading.Thread(target=pump, args=(s, chunks[k]), daemon=True)
