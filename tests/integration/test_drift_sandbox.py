@@ -8,9 +8,8 @@ import pytest
 
 import tacfleet_cli as cli
 from inventory import load_inventory
-from provision.engine import provision_host
+from provision.fleet import provision_one
 from winhost.cmdline import build
-from winhost.connect import connect
 
 pytestmark = pytest.mark.sandbox
 
@@ -23,11 +22,7 @@ def latest(reports) -> dict:
 def test_drift_reports_new_drift_then_fixed_after_remediate(sandbox_host, tmp_path):
     inventory = str(sandbox_host.inventory)
     host = load_inventory(sandbox_host.inventory).host("sandbox")
-    connection = connect(host)
-    try:
-        provision_host(host, connection)
-    finally:
-        connection.close()
+    assert not provision_one(host).failed
     reports = tmp_path / "reports"
 
     assert cli.drift(inventory, "sandbox", reports=str(reports)) == 0

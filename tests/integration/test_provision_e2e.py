@@ -14,29 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from compliance.audit import audit_host
 from inventory import load_inventory
-from provision.engine import provision_host
+from provision.fleet import provision_one as provision
 from provision.model import Status
+from tests.integration.helpers import failing
 from winhost.cmdline import build
-from winhost.connect import connect
 
 pytestmark = pytest.mark.sandbox
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def provision(host, **options):
-    connection = connect(host)
-    try:
-        return provision_host(host, connection, **options)
-    finally:
-        connection.close()
-
-
-def failing(host) -> dict[str, str]:
-    audit = audit_host(host)
-    assert not audit.error, audit.error
-    return {f.requirement: f.message for f in audit.findings if not f.ok}
 
 
 def test_provision_a_bare_host_then_nothing_to_do_then_heal_drift(sandbox_host):
