@@ -306,21 +306,9 @@ def sandbox_record(name: str = "rec", port: int = 57985) -> int:
     control.reset(name)
     info = control.up(name, port)
     try:
-        text = (base / "compliant.inventory.yml").read_text(encoding="utf-8")
-        lines = []
-        for line in text.splitlines():
-            key = line.strip().split(":", 1)[0]
-            indent = line[: len(line) - len(line.lstrip())]
-            if key == "password_file":
-                line = f"{indent}password_file: {info['password_file']}"
-            elif key == "tac_source":
-                line = f"{indent}tac_source: {ROOT / 'sandbox' / 'demoapp' / 'my_tacfile.tac'}"
-            elif key == "port" and "57985" in line:
-                line = f"{indent}port: {port}"
-            lines.append(line)
         with tempfile.TemporaryDirectory() as tmp:
-            inventory = Path(tmp) / "rec.yml"
-            inventory.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            inventory = control.write_inventory(info, Path(tmp) / "rec.yml",
+                                                template=base / "compliant.inventory.yml")
             code = provision(str(inventory), "sandbox")
             if code != 0:
                 return code

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,19 +24,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 NAME = "bench"
-
-
-def free_port_pair() -> int:
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        with socket.socket() as s2:
-            try:
-                s2.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
 
 
 def timed(fn):  # type: ignore[no-untyped-def]
@@ -56,28 +42,20 @@ def main() -> int:
 
     from compliance.audit import audit_host
     from inventory import load_inventory
-    from provision.engine import provision_host
+    from provision.fleet import provision_one
     from sandbox import control
     from sandbox.host.image import build_image
-    from winhost.connect import connect
 
     rows: dict[str, object] = {}
     _, rows["image_build_s"] = timed(lambda: build_image(progress=False))
     control.down(NAME)
-    port = free_port_pair()
-    info, rows["reset_s"] = timed(lambda: control.reset(NAME))
+    port = control.free_port_pair()
+    _, rows["reset_s"] = timed(lambda: control.reset(NAME))
     info, rows["warm_start_s"] = timed(lambda: control.up(NAME, port))
     rows["memory_mb"] = control.status(NAME)["memory_mb"]
 
-    app_port = free_port_pair()
-    text = (ROOT / "inventory" / "hosts.yml").read_text()
-    text = (text.replace("port: 55985", f"port: {port}")
-                .replace("~/.cache/tacfleet/sandbox/default/password", info["password_file"])
-                .replace("../sandbox/demoapp", str(ROOT / "sandbox" / "demoapp"))
-                .replace("port: 58080", f"port: {app_port}")
-                .replace('TACDEMO_PORT: "58080"', f'TACDEMO_PORT: "{app_port}"'))
-    inventory = Path(tempfile.mkdtemp()) / "hosts.yml"
-    inventory.write_text(text)
+    inventory = control.write_inventory(info, Path(tempfile.mkdtemp()) / "hosts.yml",
+                                        app_port=control.free_port_pair())
     host = load_inventory(inventory).host("sandbox")
 
     def served() -> int:
@@ -85,11 +63,9 @@ def main() -> int:
 
     def provision(label: str) -> None:
         before = served()
-        conn = connect(host)
-        run, seconds = timed(lambda: provision_host(host, conn))
-        conn.close()
+        run, seconds = timed(lambda: provision_one(host))
         rows[label] = {"seconds": seconds, "changed": run.changed, "commands": run.commands,
-                       "http_requests_client": conn.stats.http_requests,
+                       "http_requests_client": run.http_requests,
                        "http_requests_endpoint": served() - before, "error": run.error}
 
     try:

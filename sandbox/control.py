@@ -14,6 +14,9 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
 
 from sandbox import layout
 from sandbox.host.image import ImageError, build_image, clone_image
@@ -54,6 +57,40 @@ def _port_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def free_port_pair() -> int:
+    """A port P with P and P+1 free on 127.0.0.1 (a host's HTTP and HTTPS listeners)."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port < 65535 and _port_free(port + 1):
+            return port
+    raise SandboxUnavailable("no two free neighbouring ports on 127.0.0.1")
+
+
+def _port(endpoint: str) -> int:
+    return int(urlsplit(endpoint).port or 0)
+
+
+def write_inventory(info: dict[str, Any], dest: Path, *, template: Path | None = None,
+                    app_port: int | None = None) -> Path:
+    """An inventory file for the running host ``info`` (from ``status``), copied from the
+    sandbox entry of ``template`` (default ``inventory/hosts.yml``): its endpoint port and
+    password file, an absolute tac_source, and optionally another port for the app."""
+    template = template or ROOT / "inventory" / "hosts.yml"
+    data = yaml.safe_load(template.read_text(encoding="utf-8"))
+    entry = data["hosts"]["sandbox"]
+    entry["connection"].update(port=info["port"], password_file=info["password_file"])
+    app = entry["app"]
+    if app.get("tac_source"):
+        app["tac_source"] = str((template.parent / app["tac_source"]).resolve())
+    if app_port is not None:
+        app["port"] = app_port
+        app.setdefault("environment", {})["TACDEMO_PORT"] = str(app_port)
+    dest.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return dest
 
 
 def up(name: str = "default", port: int = 55985, *, timeout: float = 300) -> dict[str, Any]:
@@ -122,8 +159,7 @@ def reset(name: str = "default") -> dict[str, Any]:
     for leftover in ("requests.log", "agent.log", "stats.json", "faults.json"):
         (paths.root / leftover).unlink(missing_ok=True)
     if state:
-        port = int(state["endpoint"].rsplit(":", 1)[1].split("/")[0])
-        return up(name, port)
+        return up(name, _port(state["endpoint"]))
     return status(name)
 
 
@@ -160,6 +196,7 @@ def status(name: str = "default") -> dict[str, Any]:
                             "password_file": str(paths.password)}
     if state:
         info.update(state)
+        info["port"] = _port(state["endpoint"])
         stats = layout.read_json(paths.root / "stats.json") or {}
         info["http_requests"] = stats.get("http_requests", 0)
         info["commands"] = stats.get("commands", 0)

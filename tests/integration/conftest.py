@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,23 +37,6 @@ def endpoint(tmp_path) -> Iterator[Endpoint]:
 
 
 # -- the sandbox Windows host (Wine) ---------------------------------------------------------------
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port_pair() -> int:
-    """A port P with P and P+1 free on 127.0.0.1 (HTTP and HTTPS listeners)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port < 65000:
-            with socket.socket() as s2:
-                try:
-                    s2.bind(("127.0.0.1", port + 1))
-                except OSError:
-                    continue
-            return port
-    raise RuntimeError("no free port pair on 127.0.0.1")
 
 
 @dataclass
@@ -79,16 +61,9 @@ def sandbox_host(tmp_path_factory) -> Iterator[SandboxHost]:
     name = os.environ.get("TACFLEET_TEST_SANDBOX", "pytest")
     control.down(name)
     control.reset(name)
-    info = control.up(name, _free_port_pair())
-    app_port = _free_port_pair()
-    text = (ROOT / "inventory" / "hosts.yml").read_text()
-    text = (text.replace("port: 55985", f"port: {info['endpoint'].rsplit(':', 1)[1][:-6]}")
-                .replace("~/.cache/tacfleet/sandbox/default/password", info["password_file"])
-                .replace("../sandbox/demoapp", str(ROOT / "sandbox" / "demoapp"))
-                .replace("port: 58080", f"port: {app_port}")
-                .replace('TACDEMO_PORT: "58080"', f'TACDEMO_PORT: "{app_port}"'))
-    inventory = tmp_path_factory.mktemp("inventory") / "hosts.yml"
-    inventory.write_text(text)
+    info = control.up(name, control.free_port_pair())
+    inventory = control.write_inventory(info, tmp_path_factory.mktemp("inventory") / "hosts.yml",
+                                        app_port=control.free_port_pair())
     try:
         yield SandboxHost(info, inventory)
     finally:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import testinfra
 
+from sandbox import control
 from winhost import parsers
 from winhost.cmdline import build
 
@@ -44,7 +45,7 @@ def test_sc_query_and_the_sc_standin(sandbox_host):
 
 
 def test_stock_testinfra_winrm_backend(sandbox_host):
-    port = sandbox_host.info["endpoint"].rsplit(":", 1)[1].split("/")[0]
+    port = sandbox_host.info["port"]
     host = testinfra.get_host(f"winrm://{sandbox_host.info['user']}:{sandbox_host.password}"
                               f"@127.0.0.1:{port}?no_ssl=true&no_verify_ssl=true")
     result = host.run("python.exe --version")
@@ -80,7 +81,7 @@ def test_nssm_service_by_hand_serves_the_demo_app(sandbox_host):
     """The manual guide's commands, typed over WinRM: venv, pip, nssm install/set, sc start."""
     venv, app_dir, svc = r"C:\PythonEnvs\byhand", r"C:\Apps\byhand", "byhand"
     py, nssm = venv + r"\Scripts\python.exe", venv + r"\Scripts\nssm.exe"
-    port = 58000 + int(sandbox_host.info["endpoint"].rsplit(":", 1)[1][:-6]) % 1000
+    port = control.free_port_pair()
     tac = base64.b64encode((ROOT / "sandbox" / "demoapp" / "my_tacfile.tac").read_bytes())
     commands = [
         build("python.exe", "-m", "virtualenv", venv),
