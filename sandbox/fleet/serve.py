@@ -47,7 +47,6 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.fleet.transcript import ReplayExecutor, Transcript
-from sandbox.winrm import server as winrm_server
 from sandbox.winrm.server import WinRMServer
 
 log = logging.getLogger(__name__)
@@ -143,7 +142,8 @@ class SimulatedFleet:
         executor = ReplayExecutor(self.transcript)
         srv = WinRMServer(executor, user=self.user, password=self._password,
                           state_dir=self.state_dir / f"sim{i + 1:04d}", host=self._host,
-                          https_port=None)
+                          https_port=None, persist_stats=self._stats_file,
+                          request_log=self._request_log)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self._host, self._base_port + i if self._base_port else 0))
@@ -151,15 +151,9 @@ class SimulatedFleet:
         sock.setblocking(False)
         port = sock.getsockname()[1]
         srv.endpoint = f"http://{self._host}:{port}/wsman"
-        if not self._stats_file:
-            srv._stats.save = lambda shells: None  # type: ignore[method-assign]
-        if not self._request_log:
-            srv.record = lambda client, what, status: None  # type: ignore[method-assign]
         if self.latency_ms:
             srv.faults.update(latency_ms=self.latency_ms)
-        # The same handler class WinRMServer._listen builds for its own HTTP listener.
-        handler = type("Handler", (winrm_server._Handler,),
-                       {"endpoint": srv, "tls": False, "timeout": IDLE_TIMEOUT})
+        handler = srv.handler_class(tls=False, timeout=IDLE_TIMEOUT)
         self._selector.register(sock, selectors.EVENT_READ, handler)
         self._sockets.append(sock)
         self.servers.append(srv)

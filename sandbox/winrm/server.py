@@ -90,7 +90,8 @@ class WinRMServer:
 
     def __init__(self, executor: Executor, *, user: str, password: str, state_dir: Path,
                  host: str = "127.0.0.1", port: int = 0, https_port: int | None = 0,
-                 max_shells: int = 30) -> None:
+                 max_shells: int = 30, persist_stats: bool = True,
+                 request_log: bool = True) -> None:
         if host not in LOOPBACK:
             raise ValueError(f"the sandbox endpoint listens on loopback only, not {host!r}")
         auth.register(user, password)
@@ -102,7 +103,8 @@ class WinRMServer:
         self.shells = Shells(_FaultyExecutor(executor, self.faults), max_shells=max_shells)
         self._stats = _Stats(self.state_dir / "stats.json")
         self._log_lock = threading.Lock()
-        self._log_path = self.state_dir / "requests.log"
+        self._log_path = self.state_dir / "requests.log" if request_log else None
+        self._persist_stats = persist_stats
         self._servers: list[ThreadingHTTPServer] = []
         self._threads: list[threading.Thread] = []
         self._bind = (host, port, https_port)
@@ -129,12 +131,15 @@ class WinRMServer:
                                       name=f"winrm-{srv.server_address[1]}", daemon=True)
             thread.start()
             self._threads.append(thread)
-        self._stats.save(self.shells)
+        self.save_stats()
         return self
 
+    def handler_class(self, *, tls: bool, **attributes: Any) -> type[BaseHTTPRequestHandler]:
+        """The request handler bound to this endpoint, for any listener that serves it."""
+        return type("Handler", (_Handler,), {"endpoint": self, "tls": tls, **attributes})
+
     def _listen(self, host: str, port: int, *, tls: bool) -> ThreadingHTTPServer:
-        handler = type("Handler", (_Handler,), {"endpoint": self, "tls": tls})
-        srv = ThreadingHTTPServer((host, port), handler)
+        srv = ThreadingHTTPServer((host, port), self.handler_class(tls=tls))
         srv.daemon_threads = True
         self._servers.append(srv)
         return srv
@@ -153,12 +158,19 @@ class WinRMServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def save_stats(self) -> None:
+        """Write ``stats.json`` for readers in other processes (unless ``persist_stats=False``)."""
+        if self._persist_stats:
+            self._stats.save(self.shells)
+
     def stats(self) -> dict[str, int]:
         """Counters readable by tests and benchmarks (also in ``stats.json``)."""
         return self._stats.snapshot(self.shells)
 
     # -- request log (secrets redacted) ------------------------------------------------------
     def record(self, client: str, what: str, status: int) -> None:
+        if self._log_path is None:
+            return
         line = what.replace(self._password, "********") if self._password else what
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
         with self._log_lock, self._log_path.open("a", encoding="utf-8") as fh:
@@ -246,7 +258,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             self._post(body, fail)
         finally:
-            ep._stats.save(ep.shells)
+            ep.save_stats()
 
     def _drop(self, why: str) -> None:
         self.endpoint._stats.add("dropped_connections")
