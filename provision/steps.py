@@ -349,7 +349,7 @@ _SETTLE = (
 )
 
 
-def _settle(host: Host) -> str:
+def _wait_until_settled(host: Host) -> str:
     return build(host.python.base, "-c", f"exec({_SETTLE!r})", host.service.name)
 
 
@@ -361,7 +361,7 @@ def running(ctx: Context) -> Plan:
     RUNNING and for the app's port after this step, so the control only has to be accepted.
     """
     host, svc = ctx.host, ctx.host.service.name
-    start = and_then(_settle(host), build("sc.exe", "start", svc))
+    start = and_then(_wait_until_settled(host), build("sc.exe", "start", svc))
     if ctx.facts.service.state == "RUNNING":
         return [Action("restart the service to pick up the changes",
                        and_then(build("sc.exe", "stop", svc), start), timeout=240)]
