@@ -37,8 +37,6 @@ def reply(message):
 def run(request):
     ident = request["id"]
     comspec = os.environ.get("COMSPEC", "C:\\windows\\system32\\cmd.exe")
-    env = dict(os.environ)
-    env.pop("TACFLEET_AGENT", None)
     try:
         proc = subprocess.Popen(
             f'"{comspec}" /c {request["line"]}',
@@ -46,7 +44,6 @@ def run(request):
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=os.environ.get("USERPROFILE") or None,
-            env=env,
         )
     except OSError as exc:
         reply({"id": ident, "rc": exc.winerror or 1, "stdout": "",

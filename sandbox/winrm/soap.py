@@ -36,7 +36,6 @@ ACTIONS = {
 #: WSManFault codes Windows uses; pywinrm and pypsrp act on 2150858793 ("poll again").
 TIMED_OUT = 2150858793
 INVALID_SELECTORS = 2150858843
-ACCESS_DENIED = 5
 UNSUPPORTED = 2150858778
 
 
