@@ -1,6 +1,13 @@
-"""The one builder of every cmd.exe command line sent to a host.
+"""The one builder of every command line sent to a host.
 
-A WinRS command runs as ``cmd.exe /c <line>``. Each argument is first quoted for the C runtime's
+The product's own commands are ``Command`` objects: one Windows program by its full path, run
+directly by WinRS (``WINRS_SKIP_CMD_SHELL``), its arguments quoted by the C runtime's rules only,
+so no inventory value ever meets cmd.exe's parser (``%``, ``!``, ``^``, ``&``, ``(``…) and the
+limit is CreateProcess's 32,767 characters. ``system32()`` names Windows' own programs by full
+path, never by PATH.
+
+The rest of this module builds lines for ``cmd.exe /c`` (how WinRS runs a plain string: users'
+own testinfra commands). Each argument is first quoted for the C runtime's
 argv splitter (CommandLineToArgvW rules), then every cmd.exe metacharacter is escaped with ``^``
 so cmd.exe hands the text to the program literally (the approach of node's cross-spawn). With
 ``^"`` cmd.exe never enters quote mode, so ``& | < > ( )`` stay escaped everywhere; ``^%`` makes
@@ -17,6 +24,8 @@ import re
 from dataclasses import dataclass
 
 MAX_LINE = 8191
+MAX_DIRECT = 32767  # CreateProcess's lpCommandLine limit, without cmd.exe
+DEFAULT_SYSTEM_ROOT = "C:\\Windows"
 _META = re.compile(r'([()%!^"<>&|])')
 _NEEDS_QUOTES = re.compile(r'[\s"]|^$')
 
@@ -72,6 +81,56 @@ def cmd_escape(text: str) -> str:
     """Escape cmd.exe metacharacters with ``^`` so cmd.exe passes ``text`` through literally."""
     _check(text)
     return _META.sub(r"^\1", text)
+
+
+@dataclass(frozen=True)
+class Command:
+    """One program run directly (no cmd.exe): ``argv[0]`` a full path, the rest its arguments."""
+
+    argv: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.argv:
+            raise UnsafeArgument("a command needs a program")
+        program = self.argv[0]
+        if '"' in program or not _ABSOLUTE.match(program):
+            raise UnsafeArgument(
+                f"program {program[:80]!r} must be a full Windows path without quotes"
+            )
+        for arg in self.argv:
+            _check(arg)
+        if len(self.line) > MAX_DIRECT:
+            raise CommandTooLong(
+                f"command line is {len(self.line)} characters; CreateProcess takes {MAX_DIRECT}"
+            )
+
+    @property
+    def program(self) -> str:
+        return self.argv[0]
+
+    @property
+    def line(self) -> str:
+        """The lpCommandLine CreateProcess gets: the program in plain quotes (CreateProcess
+        reads the program name up to the closing quote, with no escapes), then each argument
+        quoted for the C runtime's argv splitter."""
+        program = f'"{self.argv[0]}"'
+        return " ".join([program, *(quote_arg(a) for a in self.argv[1:])])
+
+    def __str__(self) -> str:
+        return self.line
+
+
+_ABSOLUTE = re.compile(r"^(?:[A-Za-z]:\\|\\\\)")
+
+
+def command(program: str, *args: str) -> Command:
+    """A program (full path) and its arguments, to run without cmd.exe."""
+    return Command((program, *args))
+
+
+def system32(name: str, system_root: str = DEFAULT_SYSTEM_ROOT) -> str:
+    r"""Full path of a Windows program: ``<SystemRoot>\System32\<name>`` (never PATH)."""
+    return f"{system_root.rstrip(chr(92))}\\System32\\{name}"
 
 
 def _token(part: str | Raw) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from winhost.cmdline import Command
 from winhost.result import Result
 
 
@@ -21,15 +22,16 @@ class ConnectionStats:
 
 
 class Connection(Protocol):
-    """A way to run cmd.exe command lines on one Windows host."""
+    """A way to run commands on one Windows host."""
 
     host: str
     stats: ConnectionStats
 
     def run(
-        self, command: str, *, timeout: float | None = None, idempotent: bool = False
+        self, command: Command | str, *, timeout: float | None = None, idempotent: bool = False
     ) -> Result:
-        """Run one cmd.exe command line (built by ``winhost.cmdline``).
+        """Run one command: a ``Command`` directly (WinRS skips cmd.exe; a missing program
+        raises ``ProgramNotFound``), a ``str`` as ``cmd.exe /c <line>`` (users' own lines).
 
         ``idempotent`` marks a read that may be retried after a transport error.
         """

@@ -28,3 +28,11 @@ class ConnectionLost(HostError):
 
     Such a command is not retried: it may or may not have run; the next probe tells.
     """
+
+
+class ProgramNotFound(HostError):
+    """A program run without cmd.exe does not exist on the host (Windows error 2 or 3).
+
+    WinRS refuses such a Command with a WS-Management fault whose code is 0x80070002 or
+    0x80070003; nothing ran.
+    """
