@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
 from inventory.models import Host
+from inventory.winnames import ADMINISTRATORS_SID, SYSTEM_SID, account_sid
 from inventory.winpath import win_join, win_parent
 from winhost.cmdline import quote_arg
 from winhost.probe import ProbeSpec
@@ -123,3 +125,30 @@ def _file_sha256(path: Path) -> str:
 def tac_sha256(host: Host) -> str | None:
     """SHA-256 of the controller-side tac source, when the inventory gives one."""
     return _file_sha256(Path(host.app.tac_source)) if host.app.tac_source else None
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One explicit allow entry a managed folder must carry (inherited to files and folders)."""
+
+    account: str  # a name, for messages
+    sid: str | None  # None: a domain account, known to icacls by name only
+    rights: str  # icacls' simple rights: F, M or RX
+
+    @property
+    def principal(self) -> str:
+        """How icacls names it: ``*SID`` (the same in every language), else the name."""
+        return f"*{self.sid}" if self.sid else self.account
+
+
+def folder_grants(host: Host) -> dict[str, tuple[Grant, ...]]:
+    """The whole DACL of each managed folder, inheritance removed: Administrators and SYSTEM
+    full control, the service account read/execute on code, modify on logs and data."""
+    account = host.service.account
+    admins = (Grant("BUILTIN\\Administrators", ADMINISTRATORS_SID, "F"),
+              Grant("NT AUTHORITY\\SYSTEM", SYSTEM_SID, "F"))
+    code = (*admins, Grant(account, account_sid(account), "RX"))
+    written = (*admins, Grant(account, account_sid(account), "M"))
+    grants = {path: code for path in (host.python.venv, host.app.app_directory)}
+    grants.update({path: written for path in (*log_dirs(host), *host.app.data_dirs)})
+    return grants

@@ -7,7 +7,9 @@ name never needs quoting in cmd.exe, works in ``NT SERVICE\<name>`` and as a fil
 
 from __future__ import annotations
 
+import hashlib
 import re
+import struct
 from typing import Annotated
 
 from pydantic import AfterValidator
@@ -130,3 +132,36 @@ def is_gmsa(account: str) -> bool:
     r"""True for a group managed service account (``DOMAIN\name$``): needs no password."""
     domain, sep, user = account.strip().partition("\\")
     return bool(sep and domain and len(user) > 1 and user.endswith("$"))
+
+
+# -- SIDs: what Windows stores in security descriptors, the same in every language -------------
+ADMINISTRATORS_SID = "S-1-5-32-544"
+USERS_SID = "S-1-5-32-545"
+SYSTEM_SID = "S-1-5-18"
+CREATOR_OWNER_SID = "S-1-3-0"
+TRUSTED_INSTALLER_SID = "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464"
+_BUILTIN_SIDS = {
+    "LocalSystem": SYSTEM_SID,
+    "NT AUTHORITY\\LocalService": "S-1-5-19",
+    "NT AUTHORITY\\NetworkService": "S-1-5-20",
+}
+
+
+def virtual_account_sid(service: str) -> str:
+    r"""The SID of ``NT SERVICE\<service>``, computed as Windows does (``sc showsid``).
+
+    ``S-1-5-80-`` and the SHA-1 of the upper-cased service name in UTF-16LE, read as five
+    little-endian 32-bit numbers.
+    """
+    digest = hashlib.sha1(service.upper().encode("utf-16-le")).digest()
+    return "S-1-5-80-" + "-".join(str(n) for n in struct.unpack("<5I", digest))
+
+
+def account_sid(account: str) -> str | None:
+    """The SID of a virtual or built-in account, known offline; None for other accounts."""
+    canonical = canonical_account(account)
+    if canonical in _BUILTIN_SIDS:
+        return _BUILTIN_SIDS[canonical]
+    if is_virtual_account(canonical):
+        return virtual_account_sid(canonical.partition("\\")[2])
+    return None
