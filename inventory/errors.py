@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from winhost.errors import TacfleetError
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -54,8 +56,11 @@ class Problem:
         return f"{text}; fix: {self.fix}" if self.fix else text
 
 
-class InventoryError(Exception):
-    """An inventory that cannot be used; ``problems`` lists every problem found."""
+class InventoryError(TacfleetError):
+    """An inventory that cannot be used; ``problems`` lists every problem found.
+
+    Each problem's line already carries its fix, so ``fix`` stays empty.
+    """
 
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = list(problems)

@@ -17,9 +17,10 @@ from inventory.models import Host
 from provision.engine import OnStep
 from provision.fleet import provision_fleet
 from provision.model import HostRun
+from winhost.errors import UsageError
 
 
-class RolloutError(ValueError):
+class RolloutError(UsageError):
     """A bad --shard / --batch / --max-fail value; the message says the accepted forms."""
 
 

@@ -1,4 +1,4 @@
-"""The one builder of every command line sent to a host.
+r"""The one builder of every command line sent to a host.
 
 The product's own commands are ``Command`` objects: one Windows program by its full path, run
 directly by WinRS (``WINRS_SKIP_CMD_SHELL``), its arguments quoted by the C runtime's rules only,
@@ -6,13 +6,28 @@ so no inventory value ever meets cmd.exe's parser (``%``, ``!``, ``^``, ``&``, `
 limit is CreateProcess's 32,767 characters. ``system32()`` names Windows' own programs by full
 path, never by PATH.
 
-The rest of this module builds lines for ``cmd.exe /c`` (how WinRS runs a plain string: users'
-own testinfra commands). Each argument is first quoted for the C runtime's
-argv splitter (CommandLineToArgvW rules), then every cmd.exe metacharacter is escaped with ``^``
-so cmd.exe hands the text to the program literally (the approach of node's cross-spawn). With
-``^"`` cmd.exe never enters quote mode, so ``& | < > ( )`` stay escaped everywhere; ``^%`` makes
-``%NAME%`` not match a variable in command-line mode (cmd.exe leaves an unknown name as is, then
-drops the caret); ``^!`` covers delayed expansion.
+The rest of this module builds lines for ``cmd.exe /c`` (how WinRS runs a plain string), kept
+only for users' own testinfra commands. They follow Windows' cmd.exe as documented in ``cmd /?``
+and observed phase by phase (not Wine's, which is more lenient):
+
+* Program: written bare when it holds only ``[A-Za-z0-9_.:\\-]``, else in plain quotes (inside
+  quotes cmd.exe takes ``& ( ) ^`` and spaces literally; a caret-escaped ``^"`` would NOT open a
+  quoted program name). ``%`` and ``!`` in a program are refused: cmd.exe expands them even
+  inside quotes and no escape works there.
+* ``/C`` quote processing: a line that starts with a quote has its first and its last quote
+  stripped unless it holds exactly two quotes around an executable's name; so a line with a
+  quoted program is wrapped in one more pair of quotes, which ``/C`` strips (``""C:\x y\a.exe"
+  arg"``) — such a line always holds four quotes or more.
+* Arguments: quoted for the C runtime's argv splitter (CommandLineToArgvW rules), then every
+  metacharacter ``( ) % ! ^ " < > & |`` is escaped with ``^`` outside quotes (cmd.exe never
+  enters quote mode on an escaped ``^"``, so ``& | < > ( )`` stay escaped everywhere; the approach
+  of node's cross-spawn).
+* ``%`` expansion runs before carets are read, so ``^%`` alone does not stop ``%PATH:a=b%``: every
+  ``%`` is written ``^%^`` + next character (an argument holding ``%`` is always quoted, so a next
+  character exists). Every name cmd.exe can then look up starts with ``^`` or ends with ``^``,
+  which no variable has; cmd.exe leaves an undefined ``%name%`` as typed on a command line and
+  then drops the carets. ``^!`` covers ``!x!`` while delayed expansion is off (cmd.exe's
+  default; with ``DelayedExpansion`` switched on in the registry ``!`` cannot be passed).
 
 Refused, with ``UnsafeArgument``: NUL, CR and LF (cmd.exe ends or truncates the line there).
 Lines longer than cmd.exe's 8191 characters raise ``CommandTooLong``.
@@ -23,6 +38,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from winhost.errors import CommandError
+
 MAX_LINE = 8191
 MAX_DIRECT = 32767  # CreateProcess's lpCommandLine limit, without cmd.exe
 DEFAULT_SYSTEM_ROOT = "C:\\Windows"
@@ -30,11 +47,11 @@ _META = re.compile(r'([()%!^"<>&|])')
 _NEEDS_QUOTES = re.compile(r'[\s"]|^$')
 
 
-class UnsafeArgument(ValueError):
+class UnsafeArgument(CommandError):
     """An argument that cannot be passed through cmd.exe intact."""
 
 
-class CommandTooLong(ValueError):
+class CommandTooLong(CommandError):
     """A command line over cmd.exe's limit."""
 
 

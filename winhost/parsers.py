@@ -10,8 +10,10 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from winhost.errors import OutputError
 
-class ParseError(ValueError):
+
+class ParseError(OutputError):
     """Output that does not have the shape the parser expects."""
 
     def __init__(self, tool: str, text: str) -> None:

@@ -11,6 +11,7 @@ from importlib import resources
 from typing import Any
 
 from winhost.cmdline import build
+from winhost.errors import OutputError
 
 MARKER = "TACFLEET-FACTS "
 
@@ -29,7 +30,7 @@ class ProbeSpec:
     port: int | None = None
 
 
-class ProbeError(ValueError):
+class ProbeError(OutputError):
     """The probe's answer could not be read."""
 
 
