@@ -3,14 +3,45 @@
 The endpoint (``sandbox.winrm``) knows nothing about Wine: it hands each WinRS command line to an
 ``Executor`` and polls the returned ``Job``. ``sandbox.host`` supplies the Wine executor; the
 endpoint's own protocol tests may use ``PosixShellExecutor``.
+
+``shell=True`` is WinRS' default (the line runs as ``cmd.exe /c <line>``); ``shell=False`` is a
+Command sent with ``WINRS_SKIP_CMD_SHELL=TRUE``: the line is the program's own command line
+(``CreateProcess``' lpCommandLine), and a program that cannot be started is reported at once with
+``StartFailed``, which the endpoint answers with the fault WinRS sends.
 """
 
 from __future__ import annotations
 
+import errno
+import os
 import subprocess
 import threading
 from dataclasses import dataclass
 from typing import Protocol
+
+from winhost.cmdline import split_argv
+
+#: Win32 errors CreateProcess reports for a program it cannot start, with Windows' message text.
+WIN32_MESSAGES = {
+    2: "The system cannot find the file specified.",
+    3: "The system cannot find the path specified.",
+    5: "Access is denied.",
+    193: "%1 is not a valid Win32 application.",
+}
+
+
+class StartFailed(Exception):
+    """The program of a direct (no cmd.exe) command could not be started.
+
+    ``winerror`` is the Win32 error ``CreateProcess`` gave (2 file not found, 3 path not found,
+    5 access denied, 193 not an executable); WinRS answers the Command with a WSMan fault whose code
+    is ``0x80070000 | winerror``.
+    """
+
+    def __init__(self, winerror: int, message: str | None = None) -> None:
+        self.winerror = winerror
+        self.message = message or WIN32_MESSAGES.get(winerror, f"Win32 error {winerror}.")
+        super().__init__(f"{self.message} (winerror {winerror})")
 
 
 @dataclass(frozen=True)
@@ -35,9 +66,14 @@ class Job(Protocol):
 
 
 class Executor(Protocol):
-    """Starts a command line with cmd.exe ``/c`` semantics on the exact string given."""
+    """Starts one WinRS command line.
 
-    def start(self, cmdline: str, *, codepage: int = 437) -> Job: ...
+    ``shell=True``: cmd.exe ``/c`` semantics on the exact string given. ``shell=False``
+    (WINRS_SKIP_CMD_SHELL): the line is split by the C runtime's rules and the program runs
+    directly; raises ``StartFailed`` when it cannot be started.
+    """
+
+    def start(self, cmdline: str, *, codepage: int = 437, shell: bool = True) -> Job: ...
 
 
 class _ThreadJob:
@@ -62,13 +98,34 @@ class _ThreadJob:
 
 
 class PosixShellExecutor:
-    """Runs command lines with /bin/sh: only for testing the endpoint's protocol layer."""
+    """Runs command lines with /bin/sh (``shell=False``: the argv directly); only for testing the
+    endpoint's protocol layer."""
 
-    def start(self, cmdline: str, *, codepage: int = 437) -> Job:
-        proc = subprocess.Popen(
-            ["/bin/sh", "-c", cmdline],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+    def start(self, cmdline: str, *, codepage: int = 437, shell: bool = True) -> Job:
+        argv = ["/bin/sh", "-c", cmdline] if shell else split_argv(cmdline)
+        if not argv:
+            raise StartFailed(2)
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        except OSError as exc:
+            raise StartFailed(_winerror(exc, argv[0])) from None
         return _ThreadJob(proc)
+
+
+def _winerror(exc: OSError, program: str) -> int:
+    """The Win32 error CreateProcess would give for the POSIX error of starting ``program``."""
+    if isinstance(exc, FileNotFoundError):
+        folder = os.path.dirname(program)
+        return 3 if folder and not os.path.isdir(folder) else 2
+    if isinstance(exc, NotADirectoryError):
+        return 3
+    if isinstance(exc, PermissionError):
+        return 5
+    if exc.errno == errno.ENOEXEC:
+        return 193
+    return 2

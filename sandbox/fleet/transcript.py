@@ -113,7 +113,7 @@ class ReplayExecutor:
         self.transcript = transcript
         self.unknown: list[str] = []  #: command lines asked for that were not recorded
 
-    def start(self, cmdline: str, *, codepage: int = 437) -> Job:
+    def start(self, cmdline: str, *, codepage: int = 437, shell: bool = True) -> Job:
         result = self.transcript.get(cmdline)
         if result is None:
             self.unknown.append(cmdline)
@@ -147,6 +147,6 @@ class RecordingExecutor:
         self.inner = inner
         self.transcript = transcript if transcript is not None else Transcript()
 
-    def start(self, cmdline: str, *, codepage: int = 437) -> Job:
-        return _RecordingJob(self.inner.start(cmdline, codepage=codepage), cmdline,
+    def start(self, cmdline: str, *, codepage: int = 437, shell: bool = True) -> Job:
+        return _RecordingJob(self.inner.start(cmdline, codepage=codepage, shell=shell), cmdline,
                              self.transcript)

@@ -3,6 +3,11 @@
 HTTP/1.1 with keep-alive (the NTLM context belongs to the TCP connection), one thread per
 connection. Commands go to an ``Executor``; this module knows nothing about Wine.
 
+Refused before reading, as a hardened Windows listener does: a body larger than MaxEnvelopeSizekb
+(default 500) plus the encryption framing is answered 413 and the connection closed unread; a
+request that is not authenticated has at most ``UNAUTHENTICATED_BODY_LIMIT`` bytes read (more: 401
+and the connection closed). Each bad request costs one log line, never a traceback.
+
     server = WinRMServer(executor, user="tacfleet", password=pw, state_dir=folder)
     server.start(); server.endpoint  # http://127.0.0.1:PORT/wsman
 """
@@ -14,6 +19,7 @@ import logging
 import os
 import socket
 import ssl
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,12 +29,19 @@ from typing import Any
 from sandbox.executor import ExecResult, Executor, Job
 from sandbox.winrm import auth, soap
 from sandbox.winrm.faults import Faults
-from sandbox.winrm.shells import Shells
+from sandbox.winrm.shells import DEFAULT_IDLE_TIMEOUT, Shells
 from sandbox.winrm.tls import ensure_certificate
 
 log = logging.getLogger(__name__)
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+#: Windows' default MaxEnvelopeSizekb.
+MAX_ENVELOPE_KB = 500
+#: multipart/encrypted boundaries, part headers and the NTLM signature around a sealed envelope.
+ENCRYPTION_FRAMING = 1024
+#: The most of a body read before the request is authenticated (a Create or an NTLM step).
+UNAUTHENTICATED_BODY_LIMIT = 64 * 1024
 
 
 class _DropConnection(Exception):
@@ -55,10 +68,12 @@ class _FaultyExecutor:
         self._inner = inner
         self._faults = faults
 
-    def start(self, cmdline: str, *, codepage: int = 437) -> Job:
+    def start(self, cmdline: str, *, codepage: int = 437, shell: bool = True) -> Job:
         if self._faults.hangs(cmdline):
             return _HangingJob()
-        return self._inner.start(cmdline, codepage=codepage)
+        if shell:  # the protocol's default: executors that predate shell=False still serve it
+            return self._inner.start(cmdline, codepage=codepage)
+        return self._inner.start(cmdline, codepage=codepage, shell=False)
 
 
 class _Stats:
@@ -66,7 +81,7 @@ class _Stats:
         self._lock = threading.Lock()
         self._path = path
         self.values = {"http_requests": 0, "auth_failures": 0, "faults": 0,
-                       "dropped_connections": 0, "connections": 0}
+                       "dropped_connections": 0, "connections": 0, "refused_requests": 0}
 
     def add(self, key: str, n: int = 1) -> None:
         with self._lock:
@@ -75,7 +90,8 @@ class _Stats:
     def snapshot(self, shells: Shells) -> dict[str, int]:
         with self._lock:
             return {**self.values, "shells_created": shells.created,
-                    "commands": shells.commands, "open_shells": len(shells)}
+                    "commands": shells.commands, "open_shells": len(shells),
+                    "idle_shells_deleted": shells.reaped}
 
     def save(self, shells: Shells) -> None:
         data = json.dumps(self.snapshot(shells))
@@ -85,12 +101,28 @@ class _Stats:
             os.replace(tmp, self._path)
 
 
+class _Listener(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One line, never a traceback (the default prints one to stderr, i.e. daemon.out)."""
+        exc = sys.exc_info()[1]
+        log.warning("connection from %s ended: %s: %s", client_address[0],
+                    type(exc).__name__, exc)
+
+
 class WinRMServer:
-    """One sandbox host's WinRM listeners: HTTP (NTLM, sealed) and HTTPS (NTLM or Basic)."""
+    """One sandbox host's WinRM listeners: HTTP (NTLM, sealed) and HTTPS (NTLM or Basic).
+
+    Windows' limits: ``max_shells`` per user (MaxShellsPerUser, 30), ``idle_timeout`` seconds
+    before an unused shell is deleted (IdleTimeout, 7,200,000 ms) and ``max_envelope_kb``
+    (MaxEnvelopeSizekb, 500) for a request.
+    """
 
     def __init__(self, executor: Executor, *, user: str, password: str, state_dir: Path,
                  host: str = "127.0.0.1", port: int = 0, https_port: int | None = 0,
-                 max_shells: int = 30, persist_stats: bool = True,
+                 max_shells: int = 30, idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+                 max_envelope_kb: int = MAX_ENVELOPE_KB, persist_stats: bool = True,
                  request_log: bool = True) -> None:
         if host not in LOOPBACK:
             raise ValueError(f"the sandbox endpoint listens on loopback only, not {host!r}")
@@ -100,7 +132,10 @@ class WinRMServer:
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.faults = Faults(self.state_dir / "faults.json")
-        self.shells = Shells(_FaultyExecutor(executor, self.faults), max_shells=max_shells)
+        self.shells = Shells(_FaultyExecutor(executor, self.faults), max_shells=max_shells,
+                             idle_timeout=idle_timeout)
+        self.max_body = max_envelope_kb * 1024 + ENCRYPTION_FRAMING
+        self._stopping = threading.Event()
         self._stats = _Stats(self.state_dir / "stats.json")
         self._log_lock = threading.Lock()
         self._log_path = self.state_dir / "requests.log" if request_log else None
@@ -131,20 +166,35 @@ class WinRMServer:
                                       name=f"winrm-{srv.server_address[1]}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        self._stopping.clear()
+        reaper = threading.Thread(target=self._reap_idle_shells, name="winrm-idle", daemon=True)
+        reaper.start()
+        self._threads.append(reaper)
         self.save_stats()
         return self
+
+    def _reap_idle_shells(self) -> None:
+        """Delete shells idle past ``idle_timeout`` (their commands terminated), as WinRS does."""
+        interval = min(30.0, max(0.05, self.shells.idle_timeout / 4))
+        while not self._stopping.wait(interval):
+            gone = self.shells.reap()
+            for shell_id in gone:
+                self.record("-", f"idle shell {shell_id} deleted after "
+                                 f"{self.shells.idle_timeout:g} s; its commands terminated", 0)
+            if gone:
+                self.save_stats()
 
     def handler_class(self, *, tls: bool, **attributes: Any) -> type[BaseHTTPRequestHandler]:
         """The request handler bound to this endpoint, for any listener that serves it."""
         return type("Handler", (_Handler,), {"endpoint": self, "tls": tls, **attributes})
 
     def _listen(self, host: str, port: int, *, tls: bool) -> ThreadingHTTPServer:
-        srv = ThreadingHTTPServer((host, port), self.handler_class(tls=tls))
-        srv.daemon_threads = True
+        srv = _Listener((host, port), self.handler_class(tls=tls))
         self._servers.append(srv)
         return srv
 
     def stop(self) -> None:
+        self._stopping.set()
         for srv in self._servers:
             srv.shutdown()
             srv.server_close()
@@ -182,7 +232,8 @@ class WinRMServer:
             return soap.created(req, self.https_endpoint if tls else self.endpoint,
                                 self.shells.create(req.codepage))
         if req.action == "command":
-            command_id = self.shells.start(req.shell_id, req.command_line)
+            command_id = self.shells.start(req.shell_id, req.command_line,
+                                           shell=not req.skip_cmd_shell)
             if self.faults.take_drop_on(req.command_line):
                 self._drop_when_done.add(command_id)
             return soap.command_started(req, command_id)
@@ -236,27 +287,97 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _unauthorized(self, reason: str, challenge: list[str]) -> None:
+    def _unauthorized(self, reason: str, challenge: list[str], *, close: bool = False) -> None:
         self.endpoint._stats.add("auth_failures")
         self.endpoint.record(self._client(), f"401 {reason}", 401)
-        self._reply(401, headers=[("WWW-Authenticate", c) for c in challenge])
+        headers = [("WWW-Authenticate", c) for c in challenge]
+        if close:
+            headers.append(("Connection", "close"))
+            self.close_connection = True
+        self._reply(401, headers=headers)
+
+    def _refuse(self, status: int, why: str) -> None:
+        """A bad request: one log line, the status, and the connection closed unread."""
+        ep = self.endpoint
+        ep._stats.add("refused_requests")
+        ep.record(self._client(), f"refused: {why}", status)
+        log.warning("%s: refused with %d: %s", self._client(), status, why)
+        self.close_connection = True
+        self._reply(status, headers=[("Connection", "close")])
+
+    def log_error(self, format: str, *args: Any) -> None:
+        """http.server's own refusals (bad request line, headers too long, timeouts): one line."""
+        self.endpoint._stats.add("refused_requests")
+        log.warning("%s: %s", self._client(), (format % args)[:300])
+
+    def _declared_length(self) -> int | None:
+        """The body size the request announces; None when refused (already answered)."""
+        if self.headers.get("Transfer-Encoding"):
+            self._refuse(411, "a chunked body is not accepted; send Content-Length")
+            return None
+        raw = self.headers.get("Content-Length", "0").strip() or "0"
+        if not raw.isdigit():
+            self._refuse(400, f"malformed Content-Length {raw[:40]!r}")
+            return None
+        return int(raw)
+
+    def _discard(self, length: int) -> None:
+        while length > 0:
+            chunk = self.rfile.read(min(length, 65536))
+            if not chunk:
+                break
+            length -= len(chunk)
+
+    def _authenticate(self) -> tuple[auth.Step | None, auth.Unauthorized | None]:
+        """Check the Authorization header (before any body is read): (step, refusal)."""
+        header = self.headers.get("Authorization")
+        if header:
+            try:
+                step = self._auth.authorize(header)
+            except auth.Unauthorized as exc:
+                return None, exc
+            if not step.complete:
+                return step, auth.Unauthorized("authentication continues",
+                                               [step.header or "Negotiate"])
+            return step, None
+        if not self._auth.authenticated:
+            return None, auth.Unauthorized("no credentials", self._auth.offer())
+        return None, None
 
     def do_POST(self) -> None:
         ep = self.endpoint
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""  # always read, even to refuse
         ep._stats.add("http_requests")
+        length = self._declared_length()
+        if length is None:
+            return
+        if length > ep.max_body:
+            self._refuse(413, f"a body of {length} bytes exceeds the {ep.max_body}-byte limit "
+                              "(MaxEnvelopeSizekb plus the encryption framing)")
+            return
+        if self.path.split("?")[0].rstrip("/").lower() != "/wsman":
+            if length > UNAUTHENTICATED_BODY_LIMIT:
+                self._refuse(404, f"unknown path {self.path[:80]!r}")
+                return
+            self._discard(length)
+            self._reply(404)
+            return
+        step, refusal = self._authenticate()
+        if refusal is not None:
+            # Read a small body so the connection stays usable for the NTLM handshake; never more.
+            small = length <= UNAUTHENTICATED_BODY_LIMIT
+            if small:
+                self._discard(length)
+            self._unauthorized(refusal.reason, refusal.challenge, close=not small)
+            return
+        body = self.rfile.read(length) if length else b""
         latency, drop, fail = ep.faults.on_request()
         if latency:
             time.sleep(latency)
         if drop:
             self._drop("fault: connection dropped")
             return
-        if self.path.split("?")[0].rstrip("/").lower() != "/wsman":
-            self._reply(404)
-            return
         try:
-            self._post(body, fail)
+            self._post(body, step, fail)
         finally:
             ep.save_stats()
 
@@ -266,22 +387,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         self.connection.shutdown(socket.SHUT_RDWR)
 
-    def _post(self, body: bytes, fail: bool) -> None:
+    def _post(self, body: bytes, step: auth.Step | None, fail: bool) -> None:
         ep = self.endpoint
-        header = self.headers.get("Authorization")
-        step: auth.Step | None = None
-        if header:
-            try:
-                step = self._auth.authorize(header)
-            except auth.Unauthorized as exc:
-                self._unauthorized(exc.reason, exc.challenge)
-                return
-            if not step.complete:
-                self._unauthorized("authentication continues", [step.header or "Negotiate"])
-                return
-        elif not self._auth.authenticated:
-            self._unauthorized("no credentials", self._auth.offer())
-            return
         extra = [("WWW-Authenticate", step.header)] if step and step.header else []
         if not body:  # pywinrm's empty POST that only sets up the NTLM context
             self._reply(200, headers=extra)
@@ -305,15 +412,16 @@ class _Handler(BaseHTTPRequestHandler):
                 raise soap.SoapError("w:InternalError", 2147943515,
                                      "injected fault: the service is temporarily unavailable")
             answer, status = ep.dispatch(req, self.tls), 200
-            what = req.action + (f" {req.command_line}" if req.command_line else "")
+            what = req.action + (" direct" if req.skip_cmd_shell else "") + (
+                f" {req.command_line}" if req.command_line else "")
         except _DropConnection:
             self._drop("fault: connection dropped after the command finished")
             return
         except soap.SoapError as exc:
             answer, status = soap.fault(req.message_id if req else "", exc), 500
             what = f"fault {exc.subcode} {req.action if req else ''}"
-        except Exception as exc:
-            log.exception("sandbox endpoint error")
+        except Exception as exc:  # one line, no traceback: a bad request must not fill the logs
+            log.warning("%s: endpoint error %s: %s", self._client(), type(exc).__name__, exc)
             error = soap.SoapError("w:InternalError", 2147500037, f"endpoint error: {exc}")
             answer, status = soap.fault(req.message_id if req else "", error), 500
             what = f"error {type(exc).__name__}"

@@ -1,13 +1,22 @@
-"""WinRS shells and the commands running in them, on top of an ``Executor``."""
+"""WinRS shells and the commands running in them, on top of an ``Executor``.
+
+Windows' limits apply: at most ``max_shells`` open shells per user (MaxShellsPerUser, default 30),
+and a shell with no request for ``idle_timeout`` seconds (IdleTimeout, default 7,200,000 ms) is
+deleted with its commands terminated, so the shells of a killed client do not pile up.
+"""
 
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 
-from sandbox.executor import ExecResult, Executor, Job
+from sandbox.executor import ExecResult, Executor, Job, StartFailed
 from sandbox.winrm import soap
+
+#: Windows' default WinRS IdleTimeout: 7,200,000 ms.
+DEFAULT_IDLE_TIMEOUT = 7200.0
 
 
 @dataclass
@@ -22,72 +31,98 @@ class Shell:
     shell_id: str
     codepage: int
     commands: dict[str, Command] = field(default_factory=dict)
+    last_used: float = field(default_factory=time.monotonic)
+    busy: int = 0  #: requests in progress (a Receive waiting for output is activity)
 
 
 class Shells:
-    """Every open shell of one endpoint; thread-safe."""
+    """Every open shell of one endpoint (one user); thread-safe."""
 
-    def __init__(self, executor: Executor, max_shells: int = 30) -> None:
+    def __init__(self, executor: Executor, max_shells: int = 30,
+                 idle_timeout: float = DEFAULT_IDLE_TIMEOUT) -> None:
         self._executor = executor
         self._lock = threading.Lock()
         self._shells: dict[str, Shell] = {}
         self.max_shells = max_shells
+        self.idle_timeout = idle_timeout
         self.created = 0
         self.commands = 0
+        self.reaped = 0  #: shells deleted for idleness
 
     def __len__(self) -> int:
         return len(self._shells)
 
     def create(self, codepage: int) -> str:
+        self.reap()
         with self._lock:
             if len(self._shells) >= self.max_shells:
-                # Windows: MaxShellsPerUser (default 30) exceeded.
-                raise soap.SoapError("w:QuotaLimit", 2150859173,
-                                     "The WS-Management service cannot process the request. "
-                                     "This user is allowed a maximum number of 30 concurrent "
-                                     "shells, which has been exceeded.")
+                raise soap.quota_max_shells(self.max_shells)
             shell_id = str(uuid.uuid4()).upper()
             self._shells[shell_id] = Shell(shell_id, codepage)
             self.created += 1
             return shell_id
 
-    def _shell(self, shell_id: str | None) -> Shell:
-        shell = self._shells.get(shell_id or "")
-        if shell is None:
-            raise soap.unknown_shell(shell_id)
-        return shell
-
-    def start(self, shell_id: str | None, command_line: str) -> str:
-        shell = self._shell(shell_id)
-        job = self._executor.start(command_line, codepage=shell.codepage)
-        command_id = str(uuid.uuid4()).upper()
+    def _use(self, shell_id: str | None) -> Shell:
         with self._lock:
-            shell.commands[command_id] = Command(job)
-            self.commands += 1
-        return command_id
+            shell = self._shells.get(shell_id or "")
+            if shell is None:
+                raise soap.unknown_shell(shell_id)
+            shell.last_used = time.monotonic()
+            shell.busy += 1
+            return shell
+
+    def _done(self, shell: Shell) -> None:
+        with self._lock:
+            shell.busy -= 1
+            shell.last_used = time.monotonic()
+
+    def start(self, shell_id: str | None, command_line: str, *, shell: bool = True) -> str:
+        """Start a command; a direct one (``shell=False``) whose program cannot be started is the
+        WSMan fault WinRS sends (code ``0x80070000 | winerror``)."""
+        sh = self._use(shell_id)
+        try:
+            try:
+                job = self._executor.start(command_line, codepage=sh.codepage, shell=shell)
+            except StartFailed as exc:
+                raise soap.start_failed(exc.winerror, exc.message) from None
+            command_id = str(uuid.uuid4()).upper()
+            with self._lock:
+                sh.commands[command_id] = Command(job)
+                self.commands += 1
+            return command_id
+        finally:
+            self._done(sh)
 
     def receive(self, shell_id: str | None, command_id: str | None,
                 wait: float) -> tuple[bytes, bytes, int | None]:
         """Output and exit code once finished; TimedOut fault if still running after ``wait``."""
-        shell = self._shell(shell_id)
-        command = shell.commands.get(command_id or "")
-        if command is None:
-            raise soap.SoapError("w:InvalidSelectors", soap.INVALID_SELECTORS,
-                                 f"The command {command_id} was not found in shell {shell_id}.")
-        if command.result is None:
-            command.result = command.job.wait(wait)
+        shell = self._use(shell_id)
+        try:
+            command = shell.commands.get(command_id or "")
+            if command is None:
+                raise soap.SoapError("w:InvalidSelectors", soap.INVALID_SELECTORS,
+                                     f"The command {command_id} was not found in shell "
+                                     f"{shell_id}.")
             if command.result is None:
-                raise soap.timed_out()
-        if command.delivered:
-            return b"", b"", command.result.rc
-        command.delivered = True
-        return command.result.stdout, command.result.stderr, command.result.rc
+                command.result = command.job.wait(wait)
+                if command.result is None:
+                    raise soap.timed_out()
+            if command.delivered:
+                return b"", b"", command.result.rc
+            command.delivered = True
+            return command.result.stdout, command.result.stderr, command.result.rc
+        finally:
+            self._done(shell)
 
     def signal(self, shell_id: str | None, command_id: str | None) -> None:
-        shell = self._shell(shell_id)
-        command = shell.commands.pop(command_id or "", None)
-        if command is not None:
-            command.job.terminate()
+        shell = self._use(shell_id)
+        try:
+            with self._lock:
+                command = shell.commands.pop(command_id or "", None)
+            if command is not None:
+                command.job.terminate()
+        finally:
+            self._done(shell)
 
     def delete(self, shell_id: str | None) -> None:
         with self._lock:
@@ -97,6 +132,23 @@ class Shells:
         for command in shell.commands.values():
             command.job.terminate()
 
+    def reap(self, now: float | None = None) -> list[str]:
+        """Delete every shell idle for longer than ``idle_timeout``; the ids deleted."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            idle = [s for s in self._shells.values()
+                    if not s.busy and now - s.last_used > self.idle_timeout]
+            for shell in idle:
+                del self._shells[shell.shell_id]
+            self.reaped += len(idle)
+        for shell in idle:
+            for command in shell.commands.values():
+                command.job.terminate()
+        return [shell.shell_id for shell in idle]
+
     def close_all(self) -> None:
         for shell_id in list(self._shells):
-            self.delete(shell_id)
+            try:
+                self.delete(shell_id)
+            except soap.SoapError:
+                continue

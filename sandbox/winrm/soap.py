@@ -37,6 +37,7 @@ ACTIONS = {
 TIMED_OUT = 2150858793
 INVALID_SELECTORS = 2150858843
 UNSUPPORTED = 2150858778
+QUOTA_MAX_SHELLS = 2150859173  #: ERROR_WSMAN_QUOTA_MAX_SHELLS (0x803381A5)
 
 
 class SoapError(Exception):
@@ -60,6 +61,8 @@ class Request:
     command_id: str | None = None
     command_line: str = ""
     codepage: int = 437
+    #: WINRS_SKIP_CMD_SHELL=TRUE: run the program directly, not as ``cmd.exe /c <line>``
+    skip_cmd_shell: bool = False
     signal: str = ""
     stdin: bytes = b""
     stdin_end: bool = False
@@ -106,6 +109,7 @@ def parse_request(body: bytes) -> Request:
         req.options[opt.get("Name", "")] = (opt.text or "").strip()
     if req.options.get("WINRS_CODEPAGE", "").isdigit():
         req.codepage = int(req.options["WINRS_CODEPAGE"])
+    req.skip_cmd_shell = req.options.get("WINRS_SKIP_CMD_SHELL", "").upper() == "TRUE"
     body_el = root.find("s:Body", NS)
     if body_el is None:
         return req
@@ -220,3 +224,18 @@ def unknown_shell(shell_id: str | None) -> SoapError:
     return SoapError("w:InvalidSelectors", INVALID_SELECTORS,
                      f"The request for the Windows Remote Shell with ShellId {shell_id} failed "
                      "because the shell was not found on the server.")
+
+
+def start_failed(winerror: int, message: str) -> SoapError:
+    """WinRS' answer to a direct (WINRS_SKIP_CMD_SHELL) Command whose program cannot be started:
+    the Win32 error as an HRESULT (``0x80070000 | winerror``, e.g. 2147942402 for a missing file)
+    with Windows' message text, which ends with a space as FormatMessage's does."""
+    return SoapError("w:InternalError", 0x80070000 | winerror, message.rstrip() + " ")
+
+
+def quota_max_shells(limit: int) -> SoapError:
+    """MaxShellsPerUser exceeded (Windows' default quota is 30)."""
+    return SoapError("w:QuotaLimit", QUOTA_MAX_SHELLS,
+                     "The WS-Management service cannot process the request. This user is allowed "
+                     f"a maximum number of {limit} concurrent shells, which has been exceeded. "
+                     "Close existing shells or raise the quota for this user. ")
