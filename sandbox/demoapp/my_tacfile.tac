@@ -1,5 +1,6 @@
 # The demo app's tac file: `twistd --nodaemon --python my_tacfile.tac` serves it.
-# GET / answers JSON naming the app and its version; the port is TACDEMO_PORT (default 58080).
+# GET / answers JSON naming the app and its version; the port is TACDEMO_PORT (default 58080),
+# on 127.0.0.1 only (a test app is no service to the network).
 import json
 import os
 
@@ -19,4 +20,6 @@ class Hello(resource.Resource):
 
 application = service.Application("tacdemo")
 port = int(os.environ.get("TACDEMO_PORT", "58080"))
-internet.TCPServer(port, server.Site(Hello())).setServiceParent(application)
+internet.TCPServer(port, server.Site(Hello()), interface="127.0.0.1").setServiceParent(
+    application
+)
