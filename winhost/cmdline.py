@@ -95,9 +95,28 @@ def quote_arg(arg: str) -> str:
 
 
 def cmd_escape(text: str) -> str:
-    """Escape cmd.exe metacharacters with ``^`` so cmd.exe passes ``text`` through literally."""
+    """Escape cmd.exe metacharacters with ``^`` so cmd.exe passes ``text`` through literally.
+
+    The character after a ``%`` is escaped too, so no ``%name%`` (nor ``%name:a=b%``) that
+    cmd.exe's first phase looks up can name a real variable; ``text`` must not end with ``%``
+    (``cmd_arg`` quotes such an argument so it cannot)."""
     _check(text)
-    return _META.sub(r"^\1", text)
+    out: list[str] = []
+    after_percent = False
+    for ch in text:
+        out.append(f"^{ch}" if after_percent or _META.fullmatch(ch) else ch)
+        after_percent = ch == "%"
+    if after_percent:
+        raise UnsafeArgument(f"{text[:60]!r} ends with '%', which cmd.exe could expand")
+    return "".join(out)
+
+
+def cmd_arg(arg: str) -> str:
+    """One argument for a ``cmd.exe /c`` line: quoted for the C runtime, then escaped."""
+    quoted = quote_arg(arg)
+    if "%" in arg and not quoted.startswith('"'):
+        quoted = f'"{quoted}"'  # nothing to double: no space, quote or backslash-before-quote
+    return cmd_escape(quoted)
 
 
 @dataclass(frozen=True)
@@ -110,7 +129,7 @@ class Command:
         if not self.argv:
             raise UnsafeArgument("a command needs a program")
         program = self.argv[0]
-        if '"' in program or not _ABSOLUTE.match(program):
+        if '"' in program or program.endswith("\\") or not _ABSOLUTE.match(program):
             raise UnsafeArgument(
                 f"program {program[:80]!r} must be a full Windows path without quotes"
             )
@@ -150,41 +169,57 @@ def system32(name: str, system_root: str = DEFAULT_SYSTEM_ROOT) -> str:
     return f"{system_root.rstrip(chr(92))}\\System32\\{name}"
 
 
+_BARE_PROGRAM = re.compile(r"^[A-Za-z0-9_.:\\-]+$")
+
+
+def cmd_program(program: str) -> str:
+    """The program of a ``cmd.exe /c`` line: bare if plainly safe, else in plain quotes."""
+    _check(program)
+    if _BARE_PROGRAM.match(program):
+        return program
+    for bad in '%!"':
+        if bad in program:
+            raise UnsafeArgument(
+                f"program {program[:80]!r} contains {bad!r}, which cmd.exe cannot take in a "
+                "program name (it expands % and ! even inside quotes); run it as a Command "
+                "(no cmd.exe), or rename the folder"
+            )
+    return f'"{program}"'
+
+
 def _token(part: str | Raw) -> str:
-    return part.text if isinstance(part, Raw) else cmd_escape(quote_arg(part))
+    return part.text if isinstance(part, Raw) else cmd_arg(part)
 
 
-def _checked(line: str) -> str:
+def _checked(inner: str) -> str:
+    """The line as sent: wrapped in one more pair of quotes when it starts with a quote.
+
+    ``cmd /?``: unless the line holds exactly two quotes around an executable's name, ``/C``
+    strips the first quote and the last one; the wrapper is what it strips."""
+    line = f'"{inner}"' if inner.startswith('"') else inner
     if len(line) > MAX_LINE:
         raise CommandTooLong(f"command line is {len(line)} characters; cmd.exe takes {MAX_LINE}")
     return line
 
 
+def _inner(line: str) -> str:
+    """A built line without the ``/C`` wrapper (built lines start with a quote only if wrapped)."""
+    return line[1:-1] if line.startswith('"') else line
+
+
 def build(program: str, *args: str | Raw) -> str:
     """A complete line for ``cmd.exe /c``: program and arguments quoted, then escaped."""
-    return _checked(" ".join(_token(p) for p in (program, *args)))
+    return _checked(" ".join([cmd_program(program), *(_token(p) for p in args)]))
 
 
 def sequence(*lines: str) -> str:
     """Run built lines one after another whatever their exit codes (``&``)."""
-    return _checked(" & ".join(lines))
+    return _checked(" & ".join(_inner(line) for line in lines))
 
 
 def and_then(*lines: str) -> str:
     """Run built lines while each succeeds (``&&``); the exit code is the first failure's."""
-    return _checked(" && ".join(lines))
-
-
-def unescape_cmd(line: str) -> str:
-    """What cmd.exe's caret phase hands the program for a line made by ``build`` (a model)."""
-    out = []
-    chars = iter(line)
-    for ch in chars:
-        if ch == "^":
-            out.append(next(chars, ""))
-        else:
-            out.append(ch)
-    return "".join(out)
+    return _checked(" && ".join(_inner(line) for line in lines))
 
 
 def split_argv(line: str) -> list[str]:
