@@ -1,8 +1,16 @@
-"""Judge many hosts at once: one probe per host, every requirement, no pytest needed."""
+"""Judge many hosts at once: one probe per host, every requirement, no pytest needed.
+
+The per-host boundary: whatever goes wrong for one host (an unset secret, a refused connection,
+a probe that fails or answers nonsense, even a bug) makes that host "unreachable" with
+"could not be checked: cause; fix: …", and the other hosts go on. A host gets at most
+``deadline`` seconds for its whole check (a hung host must not hold up a nightly run).
+"""
 
 from __future__ import annotations
 
 import concurrent.futures
+import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -10,10 +18,21 @@ from compliance import desired
 from compliance.finding import Finding
 from compliance.requirements import judge_all
 from inventory.models import Host
+from provision.interrupt import stop_requested
+from winhost.cmdline import Command
 from winhost.connect import connect
-from winhost.errors import HostError
+from winhost.connection import Connection, ConnectionStats
+from winhost.errors import CommandTimeout, host_problem
 from winhost.facts import gather_facts
-from winhost.probe import ProbeError
+from winhost.result import Result
+
+log = logging.getLogger(__name__)
+
+#: Seconds a host gets for its whole check (connect, probe, judge) unless told otherwise.
+DEFAULT_CHECK_DEADLINE = 45.0
+NOT_CHECKED = "not checked: the run was interrupted by Ctrl-C; run it again"
+
+Connector = Callable[[Host], Connection]
 
 
 @dataclass
@@ -32,23 +51,76 @@ class HostAudit:
         return "drift" if any(not f.ok for f in self.findings) else "compliant"
 
 
-def audit_host(host: Host) -> HostAudit:
+class Deadline:
+    """A connection whose commands share one deadline: each ``run`` gets at most what is left.
+
+    Past the deadline a command is not sent; :class:`CommandTimeout` says which limit it was.
+    """
+
+    def __init__(self, connection: Connection, seconds: float) -> None:
+        self.connection = connection
+        self.seconds = seconds
+        self.ends = time.monotonic() + seconds
+        self.host = connection.host
+
+    @property
+    def stats(self) -> ConnectionStats:
+        return self.connection.stats
+
+    def remaining(self) -> float:
+        return self.ends - time.monotonic()
+
+    def run(self, command: Command | str, *, timeout: float | None = None,
+            idempotent: bool = False) -> Result:
+        left = self.remaining()
+        if left <= 0:
+            raise CommandTimeout(self.host, f"no time left of the {self.seconds:.0f}s check "
+                                 "deadline")
+        limit = left if timeout is None else min(timeout, left)
+        return self.connection.run(command, timeout=limit, idempotent=idempotent)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def _timeout_problem(exc: CommandTimeout, deadline: float, host: str) -> str:
+    return (f"no answer within the check deadline of {deadline:.0f}s (the probe was stopped; the "
+            "host is hung or overloaded); fix: look at the host (is WinRM or its disk stuck?), or "
+            f"raise connection.check_deadline / --deadline if it is only slow")
+
+
+def audit_host(
+    host: Host, *, deadline: float | None = None, connector: Connector | None = None
+) -> HostAudit:
+    """Check one host; never raises (an error is the audit's ``error``)."""
     audit = HostAudit(host.name)
+    seconds = deadline or host.connection.check_deadline or DEFAULT_CHECK_DEADLINE
+    started = time.monotonic()
     try:
-        connection = connect(host)
-    except (HostError, ValueError, OSError) as exc:
-        audit.error = str(exc)
+        connection = (connector or connect)(host)
+    except Exception as exc:  # the per-host boundary: the other hosts go on
+        log.debug("%s: connect failed", host.name, exc_info=True)
+        audit.error = "could not be checked: " + host_problem(exc, host.name)
         return audit
     try:
-        facts = gather_facts(connection, desired.probe_spec(host))
+        limited = Deadline(connection, seconds)
+        facts = gather_facts(limited, desired.probe_spec(host))
         audit.findings = judge_all(host, facts)
         audit.elapsed = facts.elapsed
-    except (HostError, ProbeError) as exc:
-        audit.error = str(exc)
+    except CommandTimeout as exc:
+        audit.error = "could not be checked: " + _timeout_problem(exc, seconds, host.name)
+    except Exception as exc:  # secrets, transport, probe, parsers, bugs: this host only
+        log.debug("%s: check failed", host.name, exc_info=True)
+        audit.error = "could not be checked: " + host_problem(exc, host.name)
     finally:
-        connection.close()
+        try:
+            connection.close()
+        except Exception:  # closing is best effort
+            log.debug("%s: close failed", host.name, exc_info=True)
         audit.http_requests = connection.stats.http_requests
         audit.commands = connection.stats.commands
+        if not audit.elapsed:
+            audit.elapsed = time.monotonic() - started
     return audit
 
 
@@ -57,13 +129,24 @@ def audit_fleet(
     *,
     parallel: int = 8,
     on_done: Callable[[HostAudit], None] | None = None,
+    deadline: float | None = None,
+    connector: Connector | None = None,
 ) -> list[HostAudit]:
-    """Check every host (up to ``parallel`` at a time); results in inventory order."""
+    """Check every host (up to ``parallel`` at a time); results in inventory order.
+
+    After a Ctrl-C, hosts not yet started are reported as not checked.
+    """
 
     def one(host: Host) -> HostAudit:
-        audit = audit_host(host)
+        if stop_requested():
+            audit = HostAudit(host.name, error=NOT_CHECKED)
+        else:
+            audit = audit_host(host, deadline=deadline, connector=connector)
         if on_done is not None:
-            on_done(audit)
+            try:
+                on_done(audit)
+            except Exception:  # a display problem never loses a result
+                log.debug("on_done failed", exc_info=True)
         return audit
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:

@@ -115,6 +115,8 @@ class Connection(_Model):
     cert_key_pem: ControllerFile | None = None
     operation_timeout: Seconds = 20
     read_timeout: Seconds = 30
+    check_deadline: Seconds = Field(45, description="seconds for one host's whole check "
+                                    "(drift, pytest checks); provisioning keeps its own limits")
     codepage: Port = Field(65001, description="console code page (65001 = UTF-8)")
 
     @model_validator(mode="before")

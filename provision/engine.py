@@ -8,10 +8,11 @@ from collections.abc import Callable
 from compliance import desired
 from compliance.finding import Finding
 from inventory.models import Host
+from provision.interrupt import INTERRUPTED, stop_requested
 from provision.model import Blocked, HostRun, Status, StepResult
 from provision.steps import STEPS, Context, Step
 from winhost.connection import Connection
-from winhost.errors import HostError
+from winhost.errors import TacfleetError, host_problem
 from winhost.facts import HostFacts, gather_facts
 
 #: How long a started service may take to reach RUNNING and answer on its port.
@@ -41,13 +42,16 @@ def provision_host(
     try:
         ctx = Context(host, gather_facts(connection, spec), force_recreate, adopt)
         for step in STEPS:
+            if stop_requested():  # Ctrl-C: the current command has finished; start no new step
+                run.error = INTERRUPTED
+                break
             result = _run_step(step, ctx, connection, check_only)
             run.steps.append(result)
             if on_step:
                 on_step(host.name, result)
             if result.status in (Status.FAILED, Status.WOULD_FAIL):
                 break
-            if result.status is Status.CHANGED:
+            if result.status is Status.CHANGED and not stop_requested():
                 ctx.facts = _settle(step, ctx, connection)
                 still = _failing(step.findings(ctx))
                 if still:
@@ -56,8 +60,8 @@ def provision_host(
                     if on_step:
                         on_step(host.name, result)
                     break
-    except HostError as exc:
-        run.error = str(exc)
+    except TacfleetError as exc:  # steps done so far stay in the run
+        run.error = host_problem(exc, host.name)
     finally:
         run.elapsed = time.monotonic() - started
         run.commands = connection.stats.commands
@@ -109,7 +113,7 @@ def _settle(step: Step, ctx: Context, connection: Connection) -> HostFacts:
     if step.name != "running":
         return facts
     deadline = time.monotonic() + SETTLE_SECONDS
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not stop_requested():
         ctx.facts = facts
         if not _failing(step.findings(ctx)):
             break

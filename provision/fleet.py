@@ -1,35 +1,72 @@
-"""Provision many hosts at once with a bounded pool; one host's failure never stops the others."""
+"""Provision many hosts at once with a bounded pool; one host's failure never stops the others.
+
+The per-host boundary: whatever goes wrong for one host (an unset secret, a refused connection,
+an unreadable probe answer, even a bug) ends as that host's ``HostRun.error`` — "cause; fix: …"
+— and the other hosts go on. After a Ctrl-C (:mod:`provision.interrupt`) queued hosts are not
+started and running ones stop after their current command.
+"""
 
 from __future__ import annotations
 
 import concurrent.futures
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 
 from inventory.models import Host
 from provision.engine import OnStep, provision_host
+from provision.interrupt import NOT_STARTED, stop_requested
 from provision.model import HostRun
 from winhost.connect import connect
-from winhost.errors import HostError
+from winhost.connection import Connection
+from winhost.errors import host_problem
+
+log = logging.getLogger(__name__)
+
+Connector = Callable[[Host], Connection]
 
 
-def provision_one(host: Host, *, on_step: OnStep | None = None, **options: bool) -> HostRun:
-    """Connect, provision, close; a host that cannot be reached is a HostRun with an error."""
+def provision_one(
+    host: Host,
+    *,
+    on_step: OnStep | None = None,
+    connector: Connector | None = None,
+    **options: bool,
+) -> HostRun:
+    """Connect, provision, close; anything that goes wrong is this host's error, never raised."""
+    check_only = options.get("check_only", False)
+    if stop_requested():
+        return HostRun(host=host.name, check_only=check_only, error=NOT_STARTED)
     try:
-        connection = connect(host)
-    except (HostError, ValueError, OSError) as exc:
-        return HostRun(host=host.name, check_only=options.get("check_only", False), error=str(exc))
+        connection = (connector or connect)(host)
+    except Exception as exc:  # the per-host boundary: the other hosts go on
+        log.debug("%s: connect failed", host.name, exc_info=True)
+        return HostRun(host=host.name, check_only=check_only, error=host_problem(exc, host.name))
     try:
         run = provision_host(host, connection, on_step=on_step, **options)
+    except Exception as exc:  # a bug in a step or parser: still only this host's problem
+        log.debug("%s: provisioning failed", host.name, exc_info=True)
+        run = HostRun(host=host.name, check_only=check_only, error=host_problem(exc, host.name))
     finally:
-        connection.close()
+        try:
+            connection.close()
+        except Exception:  # closing is best effort; the result is what matters
+            log.debug("%s: close failed", host.name, exc_info=True)
     run.http_requests = connection.stats.http_requests  # the shell's Delete included, as audits
     return run
 
 
 def provision_fleet(
-    hosts: Sequence[Host], *, parallel: int = 4, on_step: OnStep | None = None, **options: bool
+    hosts: Sequence[Host],
+    *,
+    parallel: int = 4,
+    on_step: OnStep | None = None,
+    connector: Connector | None = None,
+    **options: bool,
 ) -> list[HostRun]:
     """Run every host (up to ``parallel`` at a time); results in inventory order."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        futures = [pool.submit(provision_one, host, on_step=on_step, **options) for host in hosts]
+        futures = [
+            pool.submit(provision_one, host, on_step=on_step, connector=connector, **options)
+            for host in hosts
+        ]
         return [f.result() for f in futures]

@@ -67,7 +67,8 @@ class HostRun:
 
     def summary(self) -> str:
         if self.error:
-            return f"{self.host}: could not run: {self.error}"
+            what = "checked" if self.check_only else "provisioned"
+            return f"{self.host}: could not be {what}: {self.error}"
         verb = "would change" if self.check_only else "changed"
         return (
             f"{self.host}: ok={self.count(Status.OK)} {verb}={self.changed} "

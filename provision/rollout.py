@@ -15,7 +15,8 @@ from collections.abc import Sequence
 
 from inventory.models import Host
 from provision.engine import OnStep
-from provision.fleet import provision_fleet
+from provision.fleet import Connector, provision_fleet
+from provision.interrupt import NOT_STARTED, stop_requested
 from provision.model import HostRun
 from winhost.errors import UsageError
 
@@ -72,13 +73,19 @@ def provision_rollout(
     max_fail: str = "0",
     parallel: int = 4,
     on_step: OnStep | None = None,
+    connector: Connector | None = None,
     **options: bool,
 ) -> list[HostRun]:
     """Provision in rolling batches; stop before the next batch when one fails too much."""
     groups = batches(hosts, batch)
     runs: list[HostRun] = []
     for number, group in enumerate(groups, 1):
-        results = provision_fleet(group, parallel=parallel, on_step=on_step, **options)
+        if stop_requested():  # Ctrl-C: later batches are not started
+            runs.extend(HostRun(host=h.name, check_only=options.get("check_only", False),
+                                error=NOT_STARTED) for g in groups[number - 1:] for h in g)
+            break
+        results = provision_fleet(group, parallel=parallel, on_step=on_step,
+                                  connector=connector, **options)
         runs.extend(results)
         failed = sum(1 for r in results if r.failed)
         allowed = _amount(max_fail, len(group), "--max-fail")

@@ -18,7 +18,7 @@ def connect(host: Host) -> Connection:
         host.name,
         conn.endpoint,
         user=conn.user or "",
-        password=resolve_password(conn),
+        password=resolve_password(conn, host=host.name),
         transport=conn.transport,
         cert_validation=conn.cert_validation,
         ca_file=str(conn.ca_file) if conn.ca_file else None,

@@ -50,6 +50,11 @@ def explain(exc: BaseException) -> str:
     return f"{text}; fix: {fix}"
 
 
+def host_problem(exc: BaseException, host: str) -> str:
+    """:func:`explain` for a result that already names ``host`` (its prefix dropped)."""
+    return explain(exc).removeprefix(f"{host}: ")
+
+
 class HostError(TacfleetError):
     """Something went wrong with one host; ``host`` names it."""
 
