@@ -1,8 +1,9 @@
 """``sc`` for the sandbox host: what Wine 8's sc.exe lacks, in the formats Windows prints.
 
-Runs inside Wine under the base Windows CPython (standard library and ctypes only). pip installs it
-as ``C:\\Python311\\Scripts\\sc.exe`` (a real console-script launcher), which is ahead of
-System32 on the sandbox's PATH, so both ``sc`` and ``sc.exe`` reach it.
+Runs inside Wine under the base Windows CPython (standard library and ctypes only). pip makes a
+real console-script launcher (a PE ``.exe``); the image copies it to
+``C:\\Windows\\System32\\sc.exe``, where Windows' own sc.exe lives, and the prefix's
+``WINEDLLOVERRIDES`` (``sc.exe=n``) makes Wine run that file instead of its builtin.
 
 - ``qc``: Wine's service manager (QueryServiceConfigW) plus the registry value
   ``DelayedAutostart``, which Wine's manager does not keep.
@@ -10,13 +11,17 @@ System32 on the sandbox's PATH, so both ``sc`` and ``sc.exe`` reach it.
 - ``config``: ChangeServiceConfigW for type/start/error/binPath/obj/DisplayName; the delayed flag
   of ``start= delayed-auto`` goes to the registry value ``DelayedAutostart`` as Windows stores
   it, because Wine's manager neither keeps nor reads it.
-- everything else goes to Wine's own ``C:\\windows\\system32\\sc.exe`` unchanged.
+- ``query``/``queryex``, ``start``, ``stop``, ``delete``: OpenSCManagerW/OpenServiceW and
+  QueryServiceStatusEx/StartServiceW/ControlService/DeleteService, printed as Windows prints them,
+  with Windows' exit codes (1060 no such service, 1056 already running, 1062 not started, 1072
+  marked for deletion).
+- ``showsid``: the virtual account's SID, computed (SHA-1 of the upper-cased name).
+Anything else is refused (exit 1639) rather than guessed.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 
 from tacfleet_standins import scformat as formats
@@ -31,7 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     verb = args[0].lower() if args else ""
     handler = _HANDLERS.get(verb)
     if handler is None:
-        return _forward(args)
+        _write(f"sandbox: the sc stand-in has no {verb or '(no command)'!r}; it serves "
+               f"{', '.join(sorted(_HANDLERS))}\r\n")
+        return 1639
     from tacfleet_standins import scm
 
     try:
@@ -71,13 +78,48 @@ def _config(scm, args: list[str]) -> tuple[str, int]:
     return "[SC] ChangeServiceConfig SUCCESS\r\n", 0
 
 
-_HANDLERS = {"qc": _qc, "qdescription": _qdescription, "config": _config}
+def _query(scm, args: list[str]) -> tuple[str, int]:
+    if not args:
+        return ("sandbox: `sc query` without a service name is not supported by the "
+                "stand-in\r\n", 1639)
+    return formats.status(args[0], scm.query_status(args[0])), 0
 
 
-def _forward(args: list[str]) -> int:
-    windir = os.environ.get("SYSTEMROOT", "C:\\windows")
-    real = os.path.join(windir, "system32", "sc.exe")
-    return subprocess.call([real, *args])
+def _queryex(scm, args: list[str]) -> tuple[str, int]:
+    if not args:
+        return formats.usage("queryex"), 1639
+    return formats.status(args[0], scm.query_status(args[0])), 0
+
+
+def _start(scm, args: list[str]) -> tuple[str, int]:
+    if not args:
+        return formats.usage("start"), 1639
+    return formats.status(args[0], scm.start(args[0], args[1:])), 0
+
+
+def _stop(scm, args: list[str]) -> tuple[str, int]:
+    if not args:
+        return formats.usage("stop"), 1639
+    return formats.status(args[0], scm.stop(args[0])), 0
+
+
+def _delete(scm, args: list[str]) -> tuple[str, int]:
+    if not args:
+        return formats.usage("delete"), 1639
+    scm.delete(args[0])
+    return "[SC] DeleteService SUCCESS\r\n", 0
+
+
+def _showsid(scm, args: list[str]) -> tuple[str, int]:
+    if not args:
+        return formats.usage("showsid"), 1639
+    name = args[0]
+    return formats.showsid(name, formats.virtual_account_sid(name), scm.exists(name)), 0
+
+
+_HANDLERS = {"qc": _qc, "qdescription": _qdescription, "config": _config, "query": _query,
+             "queryex": _queryex, "start": _start, "stop": _stop, "delete": _delete,
+             "showsid": _showsid}
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import locale
+import struct
 from dataclasses import dataclass, field
 
 TYPES = {0x1: "KERNEL_DRIVER", 0x2: "FILE_SYSTEM_DRIVER", 0x10: "WIN32_OWN_PROCESS",
@@ -18,7 +20,22 @@ MESSAGES = {
     1057: "The account name is invalid or does not exist, or the password is invalid for the "
           "account name specified.",
     1072: "The specified service has been marked for deletion.",
+    1052: "The requested control is not valid for this service.",
+    1053: "The service did not respond to the start or control request in a timely fashion.",
+    1056: "An instance of the service is already running.",
+    1058: "The service cannot be started, either because it is disabled or because it has no "
+          "enabled devices associated with it.",
+    1061: "The service cannot accept control messages at this time.",
+    1062: "The service has not been started.",
+    1639: "Invalid command line argument. Consult the Windows Installer SDK for detailed command "
+          "line help.",
 }
+#: ``sc query``'s names for a status's service type and state.
+STATUS_TYPES = {0x1: "KERNEL_DRIVER", 0x2: "FILE_SYSTEM_DRIVER", 0x10: "WIN32_OWN_PROCESS",
+                0x20: "WIN32_SHARE_PROCESS", 0x30: "WIN32", 0x50: "USER_OWN_PROCESS",
+                0x60: "USER_SHARE_PROCESS"}
+STATES = {1: "STOPPED", 2: "START_PENDING", 3: "STOP_PENDING", 4: "RUNNING",
+          5: "CONTINUE_PENDING", 6: "PAUSE_PENDING", 7: "PAUSED"}
 
 #: ``sc config`` option words (lower case, with their ``=``) → field of ConfigChange.
 _OPTIONS = {"type=": "type", "start=": "start", "error=": "error", "binpath=": "binary_path",
@@ -62,6 +79,55 @@ class ConfigChange:
     account: str | None = None
     display_name: str | None = None
     password: str | None = field(default=None, repr=False)
+
+
+@dataclass
+class ServiceStatus:
+    """SERVICE_STATUS(_PROCESS): what ``sc query`` / ``start`` / ``stop`` print."""
+
+    type: int
+    state: int
+    controls: int
+    win32_exit: int
+    service_exit: int
+    checkpoint: int
+    wait_hint: int
+    pid: int | None = None
+    flags: int | None = None
+
+
+def status(name: str, st: ServiceStatus) -> str:
+    """``sc query`` (and, with a PID, ``sc start``'s) output, as in sc_query_running.txt."""
+    accepts = ["STOPPABLE" if st.controls & 1 else "NOT_STOPPABLE",
+               "PAUSABLE" if st.controls & 2 else "NOT_PAUSABLE",
+               "ACCEPTS_SHUTDOWN" if st.controls & 4 else "IGNORES_SHUTDOWN"]
+    lines = [
+        "",
+        f"SERVICE_NAME: {name} ",
+        f"        TYPE               : {st.type:x}  {STATUS_TYPES.get(st.type & 0xFF, '')}  ",
+        f"        STATE              : {st.state}  {STATES.get(st.state, '')} ",
+        f"                                ({', '.join(accepts)})",
+        f"        WIN32_EXIT_CODE    : {st.win32_exit}  (0x{st.win32_exit:x})",
+        f"        SERVICE_EXIT_CODE  : {st.service_exit}  (0x{st.service_exit:x})",
+        f"        CHECKPOINT         : 0x{st.checkpoint:x}",
+        f"        WAIT_HINT          : 0x{st.wait_hint:x}",
+    ]
+    if st.pid is not None:
+        lines += [f"        PID                : {st.pid}",
+                  f"        FLAGS              : {'' if not st.flags else st.flags}"]
+    return "\r\n".join(lines) + "\r\n"
+
+
+def showsid(name: str, sid: str, active: bool) -> str:
+    """``sc showsid``: the service's virtual-account SID and whether the service exists."""
+    return (f"\r\nNAME: {name}\r\nSERVICE SID: {sid}\r\n"
+            f"STATUS: {'Active' if active else 'Inactive'}\r\n")
+
+
+def virtual_account_sid(service: str) -> str:
+    """``S-1-5-80-`` and the SHA-1 of the upper-cased name in UTF-16LE as five LE uint32."""
+    digest = hashlib.sha1(service.upper().encode("utf-16-le")).digest()
+    return "S-1-5-80-" + "-".join(str(n) for n in struct.unpack("<5I", digest))
 
 
 def console_encoding() -> str:

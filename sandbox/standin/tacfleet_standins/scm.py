@@ -6,7 +6,7 @@ import ctypes
 import winreg
 from ctypes import wintypes
 
-from tacfleet_standins.scformat import ConfigChange, ServiceConfig
+from tacfleet_standins.scformat import ConfigChange, ServiceConfig, ServiceStatus
 
 advapi32 = ctypes.WinDLL("advapi32", use_last_error=True)
 
@@ -175,3 +175,106 @@ def change_config(name: str, change: ConfigChange) -> None:
             # Windows keeps the delayed flag beside Start=2; Wine's manager never reads it.
             winreg.SetValueEx(key, "DelayedAutostart", 0, winreg.REG_DWORD,
                               1 if change.delayed else 0)
+
+
+# -- state: query, start, stop, delete ------------------------------------------------------------
+SC_MANAGER_ENUMERATE_SERVICE = 0x0004
+SERVICE_QUERY_STATUS = 0x0004
+SERVICE_START = 0x0010
+SERVICE_STOP = 0x0020
+DELETE = 0x00010000
+SERVICE_CONTROL_STOP = 1
+SC_STATUS_PROCESS_INFO = 0
+
+
+class SERVICE_STATUS(ctypes.Structure):
+    _fields_ = [("dwServiceType", wintypes.DWORD), ("dwCurrentState", wintypes.DWORD),
+                ("dwControlsAccepted", wintypes.DWORD), ("dwWin32ExitCode", wintypes.DWORD),
+                ("dwServiceSpecificExitCode", wintypes.DWORD), ("dwCheckPoint", wintypes.DWORD),
+                ("dwWaitHint", wintypes.DWORD)]
+
+
+class SERVICE_STATUS_PROCESS(ctypes.Structure):
+    _fields_ = [*SERVICE_STATUS._fields_, ("dwProcessId", wintypes.DWORD),
+                ("dwServiceFlags", wintypes.DWORD)]
+
+
+advapi32.QueryServiceStatusEx.argtypes = [SC_HANDLE, ctypes.c_int, ctypes.c_void_p,
+                                          wintypes.DWORD, ctypes.POINTER(wintypes.DWORD)]
+advapi32.StartServiceW.argtypes = [SC_HANDLE, wintypes.DWORD, ctypes.c_void_p]
+advapi32.ControlService.argtypes = [SC_HANDLE, wintypes.DWORD, ctypes.POINTER(SERVICE_STATUS)]
+advapi32.DeleteService.argtypes = [SC_HANDLE]
+
+
+def _status(svc: int) -> ServiceStatus:
+    status = SERVICE_STATUS_PROCESS()
+    needed = wintypes.DWORD(0)
+    if not advapi32.QueryServiceStatusEx(svc, SC_STATUS_PROCESS_INFO, ctypes.byref(status),
+                                         ctypes.sizeof(status), ctypes.byref(needed)):
+        raise WinError("QueryServiceStatusEx", ctypes.get_last_error())
+    return ServiceStatus(
+        type=status.dwServiceType, state=status.dwCurrentState,
+        controls=status.dwControlsAccepted, win32_exit=status.dwWin32ExitCode,
+        service_exit=status.dwServiceSpecificExitCode, checkpoint=status.dwCheckPoint,
+        wait_hint=status.dwWaitHint, pid=status.dwProcessId, flags=status.dwServiceFlags)
+
+
+def query_status(name: str) -> ServiceStatus:
+    """``sc query``: QueryServiceStatusEx; a missing service fails as sc.exe names it."""
+    try:
+        scm, svc = _open(name, SERVICE_QUERY_STATUS)
+    except WinError as exc:
+        if exc.api == "OpenService":
+            exc.api = "EnumQueryServicesStatus:OpenService"
+        raise
+    try:
+        return _status(svc)
+    finally:
+        _close(svc, scm)
+
+
+def start(name: str, args: list[str]) -> ServiceStatus:
+    """``sc start``: StartServiceW, then the status right after (START_PENDING as a rule)."""
+    scm, svc = _open(name, SERVICE_START | SERVICE_QUERY_STATUS)
+    try:
+        argv = (wintypes.LPCWSTR * max(len(args), 1))(*args)
+        if not advapi32.StartServiceW(svc, len(args), argv if args else None):
+            raise WinError("StartService", ctypes.get_last_error())
+        return _status(svc)
+    finally:
+        _close(svc, scm)
+
+
+def stop(name: str) -> ServiceStatus:
+    """``sc stop``: ControlService(SERVICE_CONTROL_STOP); sc.exe prints the returned status."""
+    scm, svc = _open(name, SERVICE_STOP | SERVICE_QUERY_STATUS)
+    try:
+        status = SERVICE_STATUS()
+        if not advapi32.ControlService(svc, SERVICE_CONTROL_STOP, ctypes.byref(status)):
+            raise WinError("ControlService", ctypes.get_last_error())
+        return ServiceStatus(
+            type=status.dwServiceType, state=status.dwCurrentState,
+            controls=status.dwControlsAccepted, win32_exit=status.dwWin32ExitCode,
+            service_exit=status.dwServiceSpecificExitCode, checkpoint=status.dwCheckPoint,
+            wait_hint=status.dwWaitHint)
+    finally:
+        _close(svc, scm)
+
+
+def delete(name: str) -> None:
+    """``sc delete``: DeleteService (1072 when it is already marked for deletion)."""
+    scm, svc = _open(name, DELETE)
+    try:
+        if not advapi32.DeleteService(svc):
+            raise WinError("DeleteService", ctypes.get_last_error())
+    finally:
+        _close(svc, scm)
+
+
+def exists(name: str) -> bool:
+    try:
+        scm, svc = _open(name, SERVICE_QUERY_STATUS)
+    except WinError:
+        return False
+    _close(svc, scm)
+    return True
