@@ -100,7 +100,8 @@ def probe_spec(host: Host) -> ProbeSpec:
         service=host.service.name,
         files=files,
         dirs=dirs,
-        acl_paths=[host.python.venv, host.app.app_directory, *log_dirs(host)],
+        acl_paths=list(folder_grants(host)),
+        accounts=[] if account_sid(host.service.account) else [host.service.account],
         port=host.app.port,
     )
 

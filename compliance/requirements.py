@@ -13,10 +13,16 @@ from dataclasses import dataclass
 from compliance import desired
 from compliance.finding import Finding
 from inventory.models import Host
-from inventory.winnames import same_account
+from inventory.winnames import (
+    ADMINISTRATORS_SID,
+    CREATOR_OWNER_SID,
+    SYSTEM_SID,
+    TRUSTED_INSTALLER_SID,
+    same_account,
+)
 from inventory.winpath import same_path, win_parent
-from winhost import parsers
-from winhost.facts import HostFacts
+from winhost import sddl
+from winhost.facts import FolderAcl, HostFacts
 
 Judge = Callable[[Host, HostFacts], Finding]
 
@@ -305,7 +311,7 @@ def tac_file(host: Host, facts: HostFacts) -> Finding:
 
 @requirement("display_name", "service", "DisplayName as configured")
 def display_name(host: Host, facts: HostFacts) -> Finding:
-    value = facts.service.registry.get("DisplayName")
+    value = facts.service.display_name
     return verdict(
         "display_name",
         host,
@@ -319,8 +325,6 @@ def display_name(host: Host, facts: HostFacts) -> Finding:
 @requirement("description", "service", "Description as configured")
 def description(host: Host, facts: HostFacts) -> Finding:
     value = facts.service.description
-    if value is None:
-        value = facts.service.registry.get("Description")
     want = host.service.description or ""
     return verdict(
         "description",
@@ -404,36 +408,84 @@ def service_account(host: Host, facts: HostFacts) -> Finding:
     )
 
 
-_BROAD = {"F", "M", "W", "WD", "AD", "WDAC", "WO", "D", "GA", "GW"}
+#: Principals that may hold write rights on a managed folder (besides the service account).
+_MAY_WRITE = {ADMINISTRATORS_SID, SYSTEM_SID, TRUSTED_INSTALLER_SID}
+#: Groups in every service account's token (Everyone, LOCAL, Authenticated Users, SERVICE,
+#: Users, ALL SERVICES): a deny to any of them binds the account too.
+_ACCOUNT_GROUPS = {"S-1-1-0", "S-1-2-0", "S-1-5-11", "S-1-5-6", "S-1-5-32-545", "S-1-5-80-0"}
 
 
-@requirement("permissions", "security", "the account may read the app and venv, modify its logs")
+def _where(ace: sddl.Ace, path: str) -> str:
+    return f"{'inherited' if ace.inherited else 'explicit'}, on {path}"
+
+
+def acl_problems(path: str, acl: FolderAcl | None, account: str, sid: str | None,
+                 rights: str) -> list[str]:
+    """What is wrong with one managed folder's DACL, judged by SID (every language alike).
+
+    Fails: an allow entry giving a write-class right to anyone but Administrators, SYSTEM,
+    TrustedInstaller, the service account and CREATOR OWNER (inherit-only, as Windows sets it);
+    the service account lacking ``rights`` (to the folder and everything in it) or holding more;
+    a deny entry that takes a needed right from the account. A deny never counts as a grant.
+    """
+    if acl is None:
+        return [f"{path}: no ACL read (does the folder exist?)"]
+    if acl.error:
+        return [f"{path}: {acl.error}"]
+    want = sddl.SIMPLE_RIGHTS[rights]
+    problems = []
+    for ace in acl.aces:
+        if ace.kind != "allow" or ace.sid == sid or not sddl.grants_write(ace.mask):
+            continue
+        if ace.sid in _MAY_WRITE or (ace.sid == CREATOR_OWNER_SID and "IO" in ace.flags):
+            continue
+        written = ", ".join(sddl.write_rights(ace.mask))
+        problems.append(f"{sddl.sid_name(ace.sid)} ({ace.sid}): {written}, {_where(ace, path)}")
+    if sid is None:
+        return [*problems, f"{path}: the SID of {account} is unknown; cannot judge its rights"]
+    mine = [a for a in acl.aces if a.kind == "allow" and a.sid == sid]
+    held = 0
+    everywhere = 0
+    for ace in mine:
+        held |= sddl.file_mask(ace.mask)
+        if ace.applies_here and ace.inherits_to_all:
+            everywhere |= sddl.file_mask(ace.mask)
+    if want & ~everywhere:
+        problems.append(
+            f"{account} ({sid}): lacks {rights} (has {sddl.rights_name(everywhere)} on the folder "
+            f"and everything in it) on {path}"
+        )
+    if held & ~want:
+        extra = sddl.write_rights(held & ~want) or [f"0x{held & ~want:x}"]
+        problems.append(f"{account} ({sid}): more than {rights}: {', '.join(extra)} on {path}")
+    for ace in acl.aces:
+        if ace.kind == "deny" and (ace.sid == sid or ace.sid in _ACCOUNT_GROUPS):
+            blocked = sddl.file_mask(ace.mask) & want
+            if blocked:
+                problems.append(
+                    f"{sddl.sid_name(ace.sid)} ({ace.sid}): deny 0x{blocked:x} takes {rights} "
+                    f"from {account}, {_where(ace, path)}"
+                )
+    return problems
+
+
+@requirement("permissions", "security", "only admins and the account may write; the account "
+             "may read the app and venv, modify its logs and data")
 def permissions(host: Host, facts: HostFacts) -> Finding:
     account = host.service.account
-    wanted = {p: "RX" for p in (host.python.venv, host.app.app_directory)}
-    wanted.update({p: "M" for p in desired.log_dirs(host)})
     problems = []
-    for path, right in wanted.items():
-        out = next((o for k, o in facts.acls.items() if same_path(k, path)), None)
-        if out is None or out.rc != 0:
-            problems.append(f"{path}: no ACL read")
-            continue
-        try:
-            aces = parsers.parse_icacls(out.stdout, path)
-        except parsers.ParseError as exc:
-            problems.append(f"{path}: {exc}")
-            continue
-        rights = {r for a in aces if same_account(a.principal, account) for r in a.rights}
-        too_much = rights & _BROAD if right == "RX" else rights & (_BROAD - {"M"})
-        if right not in rights or too_much:
-            problems.append(f"{path}: {account} has {sorted(rights) or 'nothing'}")
+    for path, grants in desired.folder_grants(host).items():
+        grant = next(g for g in grants if same_account(g.account, account))
+        sid = grant.sid or facts.account_sid(account)
+        problems += acl_problems(path, facts.acl(path), account, sid, grant.rights)
     return verdict(
         "permissions",
         host,
         not problems,
-        f"{account}: RX on the venv and app folder, M on the log folders, nothing broader",
+        f"{account}: RX on the venv and app folder, M on log and data folders; "
+        "no write, append, modify or full entry for anyone but Administrators and SYSTEM",
         "; ".join(problems) or "as expected",
-        "run `invoke provision` to set them with icacls",
+        "run `invoke provision`: it removes inheritance and sets each folder's whole DACL",
     )
 
 

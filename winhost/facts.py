@@ -1,19 +1,40 @@
-"""HostFacts: everything the checks and the provisioner know about a host, from one probe."""
+"""HostFacts: everything the checks and the provisioner know about a host, from one probe.
+
+Every fact comes from a language-independent source on the host (the probe reads the registry
+with ``winreg``, the service control manager and kernel32 through ``ctypes``, and folder
+security as SDDL from ``icacls /save``), so a German or Japanese host yields the same facts as
+an English one. Only the venv's own answers are program output, written by Python as JSON.
+"""
 
 from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from winhost import parsers
+from winhost import parsers, sddl
 from winhost.connection import Connection
+from winhost.errors import ProgramNotFound
 from winhost.probe import ProbeError, ProbeSpec, decode_b64, probe_command, read_probe_output
+from winhost.sddl import Ace
 
-#: How a missing program shows in cmd.exe: "not recognized" (9009) or "path not found" (3).
-_NOT_FOUND_RCS = {9009, 3}
+__all__ = [
+    "Ace",
+    "BasePython",
+    "Codepages",
+    "FileFact",
+    "FolderAcl",
+    "HostFacts",
+    "Service",
+    "ServiceStatus",
+    "Venv",
+    "bare_facts",
+    "facts_from_probe",
+    "gather_facts",
+]
 
 
 class _Model(BaseModel):
@@ -65,6 +86,37 @@ class FileFact(_Model):
     size: int | None = None
 
 
+class Codepages(_Model):
+    """The host's code pages (kernel32 GetACP / GetOEMCP / GetConsoleOutputCP); 0 = unknown."""
+
+    ansi: int = 0
+    oem: int = 0
+    console: int = 0
+
+
+@dataclass(frozen=True)
+class FolderAcl:
+    """A folder's DACL as ``icacls /save`` writes it (SDDL), parsed; ``error``: why not read."""
+
+    sddl: str
+    protected: bool
+    aces: tuple[Ace, ...]
+    error: str = ""
+
+
+def folder_acl(text: str) -> FolderAcl:
+    """A FolderAcl from an SDDL string; a string that does not parse gives ``error``."""
+    try:
+        descriptor = sddl.parse(text)
+    except sddl.SddlError as exc:
+        return FolderAcl(text, False, (), f"unreadable SDDL: {exc}")
+    if descriptor.null_dacl:
+        return FolderAcl(text, False, (), "null DACL (NO_ACCESS_CONTROL): everyone has full access")
+    if descriptor.dacl is None:
+        return FolderAcl(text, False, (), "the saved security descriptor has no DACL")
+    return FolderAcl(text, descriptor.protected, descriptor.dacl)
+
+
 #: NSSM 2.24's defaults for the parameters tacfleet manages (nssm.h / settings.cpp).
 NSSM_DEFAULTS: dict[str, Any] = {
     "AppThrottle": 1500,
@@ -73,16 +125,40 @@ NSSM_DEFAULTS: dict[str, Any] = {
     "AppRotateBytes": 0,
 }
 
+#: dwCurrentState of SERVICE_STATUS_PROCESS (winsvc.h).
+SERVICE_STATES = {
+    1: "STOPPED",
+    2: "START_PENDING",
+    3: "STOP_PENDING",
+    4: "RUNNING",
+    5: "CONTINUE_PENDING",
+    6: "PAUSE_PENDING",
+    7: "PAUSED",
+}
+
+
+class ServiceStatus(_Model):
+    """QueryServiceStatusEx: the service's state and process id."""
+
+    state_code: int
+    pid: int = 0
+    win32_exit_code: int = 0
+    service_exit_code: int = 0
+
+    @property
+    def state(self) -> str:
+        """``RUNNING``, ``STOPPED``, ``START_PENDING``… (winsvc.h's names)."""
+        return SERVICE_STATES.get(self.state_code, str(self.state_code))
+
 
 class Service(_Model):
     name: str
     exists: bool = False
-    config: parsers.ServiceConfig | None = None
-    status: parsers.ServiceStatus | None = None
-    description: str | None = None
+    status: ServiceStatus | None = None
     registry: dict[str, Any] = Field(default_factory=dict)  # values of Services\<name>
     parameters: dict[str, Any] = Field(default_factory=dict)  # NSSM's Parameters key
-    app_exit: str | None = None  # NSSM's AppExit default action
+    app_exit: str | None = None  # NSSM's AppExit default action (the key's unnamed value)
+    error: str = ""  # why the service manager or the registry could not be read
 
     def param(self, name: str) -> Any:
         """An NSSM parameter as NSSM reads it: the registry value, else NSSM's default.
@@ -95,24 +171,33 @@ class Service(_Model):
         return NSSM_DEFAULTS.get(name) if self.exists else None
 
     @property
+    def description(self) -> str | None:
+        """The Description value (None when the service has none or does not exist)."""
+        value = self.registry.get("Description")
+        return value if isinstance(value, str) else None
+
+    @property
+    def display_name(self) -> str | None:
+        value = self.registry.get("DisplayName")
+        return value if isinstance(value, str) else None
+
+    @property
     def start(self) -> str | None:
         """``auto``, ``delayed-auto``, ``demand``, ``disabled``, ``boot``, ``system`` or None."""
-        code = self.registry.get("Start")
-        delayed = bool(self.registry.get("DelayedAutostart"))
-        if self.config is not None:
-            code, delayed = self.config.start_code, self.config.delayed
-        return _start_name(code, delayed)
+        return _start_name(self.registry.get("Start"), bool(self.registry.get("DelayedAutostart")))
 
     @property
     def account(self) -> str | None:
-        if self.config is not None and self.config.start_name:
-            return self.config.start_name
         value = self.registry.get("ObjectName")
         return str(value) if value is not None else None
 
     @property
     def state(self) -> str | None:
         return self.status.state if self.status is not None else None
+
+    @property
+    def pid(self) -> int | None:
+        return self.status.pid if self.status is not None else None
 
 
 class HostFacts(_Model):
@@ -122,12 +207,15 @@ class HostFacts(_Model):
     hostname: str = ""
     probed_at: float = 0.0
     elapsed: float = 0.0
+    system_root: str = "C:\\Windows"
+    codepages: Codepages = Field(default_factory=Codepages)
     base_python: BasePython
     venv: Venv
     service: Service
     files: dict[str, FileFact] = Field(default_factory=dict)
     dirs: dict[str, bool] = Field(default_factory=dict)
-    acls: dict[str, Output] = Field(default_factory=dict)
+    acls: dict[str, FolderAcl] = Field(default_factory=dict)
+    account_sids: dict[str, str] = Field(default_factory=dict)  # looked up on the host
     port_open: bool | None = None
 
     def file(self, path: str) -> FileFact:
@@ -139,6 +227,21 @@ class HostFacts(_Model):
 
     def dir_exists(self, path: str) -> bool:
         return any(v for k, v in self.dirs.items() if k.lower() == path.lower())
+
+    def acl(self, path: str) -> FolderAcl | None:
+        """The DACL of a folder the probe was asked about (case-insensitive path), or None."""
+        wanted = path.rstrip("\\").lower()
+        for known, acl in self.acls.items():
+            if known.rstrip("\\").lower() == wanted:
+                return acl
+        return None
+
+    def account_sid(self, account: str) -> str | None:
+        """The SID the host gave for an account name (LookupAccountNameW), if it was asked."""
+        for known, sid in self.account_sids.items():
+            if known.lower() == account.strip().lower():
+                return sid
+        return None
 
 
 _START_NAMES = {0: "boot", 1: "system", 2: "auto", 3: "demand", 4: "disabled"}
@@ -162,42 +265,35 @@ def _output(raw: dict[str, Any] | None) -> Output | None:
     )
 
 
-def _service(name: str, outputs: dict[str, Output]) -> Service:
-    query = outputs.get("sc_query")
-    status = parsers.parse_sc_query(query.stdout) if query and query.rc == 0 else None
-    qc = outputs.get("sc_qc")
-    config = parsers.parse_sc_qc(qc.stdout) if qc and qc.rc == 0 else None
-    qd = outputs.get("sc_qdescription")
-    description = parsers.parse_sc_qdescription(qd.stdout) if qd and qd.rc == 0 else None
-    reg = outputs.get("reg_service")
-    keys = parsers.parse_reg_query(reg.stdout) if reg and reg.rc == 0 else {}
-    registry: dict[str, Any] = {}
-    parameters: dict[str, Any] = {}
-    app_exit = None
-    for key, values in keys.items():
-        plain = {n: v.data for n, v in values.items()}
-        lowered = key.lower()
-        if lowered.endswith("\\parameters\\appexit"):
-            app_exit = plain.get("(Default)")
-        elif lowered.endswith("\\parameters"):
-            parameters = plain
-        elif lowered.endswith("\\" + name.lower()):
-            registry = plain
-    exists = status is not None or config is not None or bool(registry)
+def _service(name: str, raw: dict[str, Any]) -> Service:
+    scm = raw.get("scm") or {}
+    key = raw.get("key")
+    status = None
+    if scm.get("exists") and scm.get("state") is not None:
+        status = ServiceStatus(
+            state_code=scm["state"],
+            pid=scm.get("pid") or 0,
+            win32_exit_code=scm.get("win32_exit_code") or 0,
+            service_exit_code=scm.get("service_exit_code") or 0,
+        )
+    # The service manager is the authority; the registry key decides only when it was not asked.
+    exists = bool(scm["exists"]) if scm.get("exists") is not None else key is not None
+    errors = [e for e in (scm.get("error"), raw.get("error")) if e]
     return Service(
         name=name,
         exists=exists,
-        config=config,
         status=status,
-        description=description,
-        registry=registry,
-        parameters=parameters,
-        app_exit=None if app_exit is None else str(app_exit),
+        registry=key or {},
+        parameters=raw.get("parameters") or {},
+        app_exit=raw.get("app_exit"),
+        error="; ".join(errors),
     )
 
 
 def facts_from_probe(host: str, spec: ProbeSpec, data: dict[str, Any]) -> HostFacts:
-    """Turn the probe's JSON document into typed facts (all parsing happens here)."""
+    """Turn the probe's JSON document into typed facts."""
+    if data.get("probe") != 2:
+        raise ProbeError(f"{host}: probe answer version {data.get('probe')!r}, expected 2")
     outputs = {k: o for k, v in data.get("outputs", {}).items() if (o := _output(v)) is not None}
     venv_raw = data.get("venv", {})
     venv_out = outputs.get("venv")
@@ -211,11 +307,18 @@ def facts_from_probe(host: str, spec: ProbeSpec, data: dict[str, Any]) -> HostFa
         }
     elif venv_out is not None:
         venv_fields = {"error": (venv_out.stderr or venv_out.stdout or venv_out.error)[-500:]}
-    base = data.get("base", {})
+    acls: dict[str, FolderAcl] = {}
+    for path, raw in (data.get("acls") or {}).items():
+        if raw.get("error"):
+            acls[path] = FolderAcl(raw.get("sddl", ""), False, (), raw["error"])
+        else:
+            acls[path] = folder_acl(raw.get("sddl", ""))
     return HostFacts(
         host=host,
         hostname=data.get("hostname", ""),
-        base_python=BasePython(exists=True, **base),
+        system_root=data.get("system_root") or "C:\\Windows",
+        codepages=Codepages(**(data.get("codepages") or {})),
+        base_python=BasePython(exists=True, **data.get("base", {})),
         venv=Venv(
             path=spec.venv,
             exists=venv_raw.get("exists", False),
@@ -225,14 +328,11 @@ def facts_from_probe(host: str, spec: ProbeSpec, data: dict[str, Any]) -> HostFa
             twistd_help=outputs.get("twistd_help"),
             **venv_fields,
         ),
-        service=_service(spec.service, outputs),
+        service=_service(spec.service, data.get("service") or {}),
         files={p: FileFact(**f) for p, f in data.get("files", {}).items()},
         dirs=data.get("dirs", {}),
-        acls={
-            path: outputs[f"icacls_{i}"]
-            for i, path in enumerate(data.get("acl_paths", []))
-            if f"icacls_{i}" in outputs
-        },
+        acls=acls,
+        account_sids={k: v for k, v in (data.get("sids") or {}).items() if v},
         port_open=data.get("port_open"),
     )
 
@@ -248,17 +348,18 @@ def bare_facts(host: str, spec: ProbeSpec) -> HostFacts:
 
 
 def gather_facts(connection: Connection, spec: ProbeSpec) -> HostFacts:
-    """Run the probe (one command) and return the host's facts."""
+    """Run the probe (one command, the base Python by full path) and return the host's facts."""
     started = time.monotonic()
-    result = connection.run(probe_command(spec), idempotent=True, timeout=300)
-    if result.rc in _NOT_FOUND_RCS and "TACFLEET-FACTS" not in result.stdout:
+    try:
+        result = connection.run(probe_command(spec), idempotent=True, timeout=300)
+    except ProgramNotFound:
         facts = bare_facts(connection.host, spec)
-    elif result.rc != 0:
-        raise ProbeError(
-            f"{connection.host}: the fact probe failed with exit code {result.rc}: "
-            f"{(result.stderr or result.stdout)[-500:]}"
-        )
     else:
+        if result.rc != 0:
+            raise ProbeError(
+                f"{connection.host}: the fact probe ({spec.base_python}) failed with exit code "
+                f"{result.rc}: {(result.stderr or result.stdout)[-500:]}"
+            )
         facts = facts_from_probe(connection.host, spec, read_probe_output(result.stdout))
     return facts.model_copy(
         update={"probed_at": time.time(), "elapsed": time.monotonic() - started}

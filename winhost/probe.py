@@ -10,7 +10,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from winhost.cmdline import build
+from winhost.cmdline import Command
 from winhost.errors import OutputError
 
 MARKER = "TACFLEET-FACTS "
@@ -26,7 +26,8 @@ class ProbeSpec:
     imports: list[str] = field(default_factory=lambda: ["twisted", "win32api"])
     files: list[str] = field(default_factory=list)
     dirs: list[str] = field(default_factory=list)
-    acl_paths: list[str] = field(default_factory=list)
+    acl_paths: list[str] = field(default_factory=list)  # folders whose DACL is saved as SDDL
+    accounts: list[str] = field(default_factory=list)  # names to resolve to SIDs on the host
     port: int | None = None
 
 
@@ -41,13 +42,14 @@ def _bootstrap() -> str:
     return f"import base64,zlib;exec(zlib.decompress(base64.b64decode('{packed}')))"
 
 
-def probe_command(spec: ProbeSpec) -> str:
-    """The cmd.exe line that runs the probe with the host's base Python."""
+def probe_command(spec: ProbeSpec) -> Command:
+    """The probe as one program run without cmd.exe: the base Python by its full path,
+    ``-I -c <bootstrap> <base64 JSON parameters>``."""
     params = json.dumps(
         {k: v for k, v in asdict(spec).items() if k != "base_python"}, separators=(",", ":")
     )
     encoded = base64.b64encode(params.encode("utf-8")).decode("ascii")
-    return build(spec.base_python, "-I", "-c", _bootstrap(), encoded)
+    return Command((spec.base_python, "-I", "-c", _bootstrap(), encoded))
 
 
 def read_probe_output(stdout: str) -> dict[str, Any]:

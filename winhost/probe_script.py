@@ -1,9 +1,11 @@
 """The fact probe: runs ON the Windows host under its Python (stdlib only, Python 3.8+).
 
-The controller embeds this file, with its parameters, into one command line (see
-``winhost.probe``). It gathers every raw output the checks and the provisioner need, running
-the external tools concurrently, and prints one marker line with JSON. Parsing happens on the
-controller, where the parsers are unit-tested on authentic samples.
+The controller embeds this file, with its parameters, into one command (see ``winhost.probe``).
+Every fact comes from a source that speaks no human language: the service's registry key
+through ``winreg``, its state through the service control manager (``ctypes``), the code pages
+from kernel32, and each folder's DACL as SDDL written by ``icacls <folder> /save <file>``
+(``%SystemRoot%\\System32\\icacls.exe`` by full path). The programs run concurrently; the
+answer is one marker line with JSON, parsed on the controller.
 """
 
 import base64
@@ -15,8 +17,20 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 
 MARKER = "TACFLEET-FACTS "
+SERVICES_KEY = "SYSTEM\\CurrentControlSet\\Services\\"
+SERVICE_VALUES = (
+    "Start",
+    "DelayedAutostart",
+    "ObjectName",
+    "DisplayName",
+    "Description",
+    "ImagePath",
+    "Type",
+)
+ERROR_SERVICE_DOES_NOT_EXIST = 1060
 VENV_CODE = (
     "import json,sys,importlib,importlib.metadata as m\n"
     "r={'version':'%d.%d.%d'%sys.version_info[:3],'prefix':sys.prefix,"
@@ -56,11 +70,221 @@ def run(argv, timeout=60):
     return {"rc": proc.returncode, "out": b64(proc.stdout), "err": b64(proc.stderr)}
 
 
-def tool(name):
-    """Resolve a tool as cmd.exe does (PATH order), not as CreateProcess does (System32 first)."""
-    return shutil.which(name) or name
+def kernel32():
+    import ctypes
+
+    return ctypes.WinDLL("kernel32", use_last_error=True)
 
 
+def codepages():
+    try:
+        k32 = kernel32()
+        return {"ansi": k32.GetACP(), "oem": k32.GetOEMCP(), "console": k32.GetConsoleOutputCP()}
+    except (OSError, AttributeError, ImportError):
+        return {}
+
+
+def oem_text(raw):
+    """A program's message in the host's OEM code page (for error messages only)."""
+    page = codepages().get("oem")
+    try:
+        return raw.decode("cp%d" % page if page else "utf-8", errors="replace").strip()
+    except LookupError:
+        return raw.decode("latin-1").strip()
+
+
+# -- the service: registry and service control manager --------------------------------------------
+def reg_value(value, kind):
+    """A registry value as JSON: strings, ints, lists of strings; bytes as hex."""
+    if isinstance(value, bytes):
+        return {"type": kind, "hex": value.hex()}
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value]
+    return value
+
+
+def read_key(winreg, path):
+    """All values of one HKLM key, or None when the key does not exist."""
+    try:
+        key = winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, path)
+    except FileNotFoundError:
+        return None
+    values = {}
+    with key:
+        i = 0
+        while True:
+            try:
+                name, value, kind = winreg.EnumValue(key, i)
+            except OSError:
+                break
+            values[name] = reg_value(value, kind)
+            i += 1
+    return values
+
+
+def service_registry(name):
+    """The service key's values, its NSSM ``Parameters`` and the ``AppExit`` default action."""
+    try:
+        import winreg
+    except ImportError:
+        return {"key": None, "error": "no winreg: not a Windows Python"}
+    try:
+        key = read_key(winreg, SERVICES_KEY + name)
+        if key is None:
+            return {"key": None}
+        parameters = read_key(winreg, SERVICES_KEY + name + "\\Parameters")
+        app_exit = read_key(winreg, SERVICES_KEY + name + "\\Parameters\\AppExit")
+    except OSError as exc:
+        return {"key": None, "error": "registry: %s" % exc}
+    return {
+        "key": {k: v for k, v in key.items() if k in SERVICE_VALUES},
+        "parameters": parameters or {},
+        "app_exit": (app_exit or {}).get(""),  # the key's unnamed (default) value
+    }
+
+
+def service_status(name):
+    """QueryServiceStatusEx through the service control manager; exists False on 1060."""
+    try:
+        import ctypes
+        from ctypes import wintypes
+
+        advapi = ctypes.WinDLL("advapi32", use_last_error=True)
+    except (ImportError, OSError, AttributeError):
+        return {"exists": None, "error": "no service control manager: not a Windows Python"}
+
+    class SERVICE_STATUS_PROCESS(ctypes.Structure):
+        _fields_ = [
+            (field, wintypes.DWORD)
+            for field in (
+                "dwServiceType",
+                "dwCurrentState",
+                "dwControlsAccepted",
+                "dwWin32ExitCode",
+                "dwServiceSpecificExitCode",
+                "dwCheckPoint",
+                "dwWaitHint",
+                "dwProcessId",
+                "dwServiceFlags",
+            )
+        ]
+
+    handle = wintypes.HANDLE
+    advapi.OpenSCManagerW.argtypes = [wintypes.LPCWSTR, wintypes.LPCWSTR, wintypes.DWORD]
+    advapi.OpenSCManagerW.restype = handle
+    advapi.OpenServiceW.argtypes = [handle, wintypes.LPCWSTR, wintypes.DWORD]
+    advapi.OpenServiceW.restype = handle
+    advapi.QueryServiceStatusEx.argtypes = [
+        handle,
+        ctypes.c_int,
+        ctypes.c_void_p,
+        wintypes.DWORD,
+        ctypes.POINTER(wintypes.DWORD),
+    ]
+    advapi.QueryServiceStatusEx.restype = wintypes.BOOL
+    advapi.CloseServiceHandle.argtypes = [handle]
+    manager = advapi.OpenSCManagerW(None, None, 0x0001)  # SC_MANAGER_CONNECT
+    if not manager:
+        return {"exists": None, "error": "OpenSCManagerW: error %d" % ctypes.get_last_error()}
+    try:
+        service = advapi.OpenServiceW(manager, name, 0x0004)  # SERVICE_QUERY_STATUS
+        if not service:
+            code = ctypes.get_last_error()
+            if code == ERROR_SERVICE_DOES_NOT_EXIST:
+                return {"exists": False}
+            return {"exists": None, "error": "OpenServiceW(%s): error %d" % (name, code)}
+        try:
+            status = SERVICE_STATUS_PROCESS()
+            needed = wintypes.DWORD()
+            if not advapi.QueryServiceStatusEx(
+                service, 0, ctypes.byref(status), ctypes.sizeof(status), ctypes.byref(needed)
+            ):  # 0 = SC_STATUS_PROCESS_INFO
+                error = "QueryServiceStatusEx: error %d" % ctypes.get_last_error()
+                return {"exists": True, "error": error}
+            return {
+                "exists": True,
+                "state": status.dwCurrentState,
+                "pid": status.dwProcessId,
+                "win32_exit_code": status.dwWin32ExitCode,
+                "service_exit_code": status.dwServiceSpecificExitCode,
+            }
+        finally:
+            advapi.CloseServiceHandle(service)
+    finally:
+        advapi.CloseServiceHandle(manager)
+
+
+def lookup_sids(names):
+    """Account name -> SID string through LookupAccountNameW (None when unknown)."""
+    if not names:
+        return {}
+    try:
+        import ctypes
+        from ctypes import wintypes
+
+        advapi = ctypes.WinDLL("advapi32", use_last_error=True)
+        k32 = kernel32()
+    except (ImportError, OSError, AttributeError):
+        return {name: None for name in names}
+    found = {}
+    for name in names:
+        sid = ctypes.create_string_buffer(256)
+        sid_size = wintypes.DWORD(256)
+        domain = ctypes.create_unicode_buffer(256)
+        domain_size = wintypes.DWORD(256)
+        use = wintypes.DWORD()
+        text = wintypes.LPWSTR()
+        ok = advapi.LookupAccountNameW(
+            None, name, sid, ctypes.byref(sid_size), domain, ctypes.byref(domain_size),
+            ctypes.byref(use),
+        ) and advapi.ConvertSidToStringSidW(sid, ctypes.byref(text))
+        found[name] = text.value if ok else None
+        if ok:
+            k32.LocalFree(text)
+    return found
+
+
+# -- folder security as SDDL ----------------------------------------------------------------------
+def read_saved_acl(raw):
+    """The SDDL line of an ``icacls /save`` file (UTF-16LE: a name line, then the SDDL line)."""
+    if raw.startswith(b"\xff\xfe"):
+        text = raw[2:].decode("utf-16-le", errors="replace")
+    elif b"\x00" in raw:
+        text = raw.decode("utf-16-le", errors="replace")
+    else:
+        text = raw.decode("utf-8", errors="replace")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in lines[1:]:
+        if line[:2] in ("D:", "O:", "G:", "S:"):
+            return line
+    return None
+
+
+def folder_sddl(icacls, path):
+    """``icacls <path> /save <tempfile>``: the folder's DACL as SDDL, or the error."""
+    if not os.path.isdir(path):
+        return {"error": "no such folder"}
+    workdir = tempfile.mkdtemp(prefix="tacfleet-acl-")
+    saved = os.path.join(workdir, "acl.txt")
+    try:
+        result = run([icacls, path, "/save", saved])
+        if result["rc"] is None:
+            return {"error": "%s: %s" % (icacls, result["error"])}
+        raw = b""
+        if os.path.isfile(saved):
+            with open(saved, "rb") as handle:
+                raw = handle.read()
+        line = read_saved_acl(raw) if raw else None
+        if result["rc"] != 0 or line is None:
+            message = oem_text(base64.b64decode(result["err"]) or base64.b64decode(result["out"]))
+            what = "exit code %d" % result["rc"] if result["rc"] else "no SDDL line in its file"
+            return {"error": "icacls /save: %s %s" % (what, message[-300:])}
+        return {"sddl": line}
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+# -- files, venv, base Python -------------------------------------------------------------------
 def file_facts(path):
     facts = {"path": path, "exists": os.path.isfile(path), "dir_exists": os.path.isdir(path)}
     if facts["exists"]:
@@ -118,36 +342,35 @@ def base_facts():
 
 
 def main(params):
+    system_root = os.environ.get("SYSTEMROOT") or "C:\\Windows"
+    icacls = os.path.join(system_root, "System32", "icacls.exe")
     venv = params["venv"]
     venv_python = os.path.join(venv, "Scripts", "python.exe")
     twistd = os.path.join(venv, "Scripts", "twistd.exe")
     svc = params["service"]
-    jobs = {
-        "sc_qc": [tool("sc.exe"), "qc", svc, "8192"],
-        "sc_qdescription": [tool("sc.exe"), "qdescription", svc, "8192"],
-        "sc_query": [tool("sc.exe"), "query", svc],
-        "reg_service": [
-            tool("reg.exe"),
-            "query",
-            "HKLM\\SYSTEM\\CurrentControlSet\\Services\\" + svc,
-            "/s",
-        ],
-    }
+    jobs = {}
     if os.path.isfile(venv_python):
         jobs["venv"] = [venv_python, "-I", "-c", VENV_CODE, *params["imports"]]
     if os.path.isfile(twistd):
         jobs["twistd_help"] = [twistd, "--help"]
-    for i, path in enumerate(params["acl_paths"]):
-        if os.path.exists(path):
-            jobs["icacls_%d" % i] = [tool("icacls.exe"), path]
+    acl_paths = params.get("acl_paths", [])
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
         futures = {name: pool.submit(run, argv) for name, argv in jobs.items()}
+        acl_futures = [pool.submit(folder_sddl, icacls, path) for path in acl_paths]
+        status_future = pool.submit(service_status, svc)
         port = params.get("port")
         port_future = pool.submit(port_open, port) if port else None
+        service = service_registry(svc)
+        sids = lookup_sids(params.get("accounts", []))
         outputs = {name: future.result() for name, future in futures.items()}
+        acls = {path: future.result() for path, future in zip(acl_paths, acl_futures)}  # noqa: B905 (3.8)
+        service["name"] = svc
+        service["scm"] = status_future.result()
     return {
-        "probe": 1,
+        "probe": 2,
         "hostname": socket.gethostname(),
+        "system_root": system_root,
+        "codepages": codepages(),
         "base": base_facts(),
         "venv": {
             "path": venv,
@@ -156,9 +379,11 @@ def main(params):
             "twistd_exists": os.path.isfile(twistd),
             "cfg": read_cfg(os.path.join(venv, "pyvenv.cfg")),
         },
+        "service": service,
         "files": {path: file_facts(path) for path in params["files"]},
         "dirs": {path: os.path.isdir(path) for path in params["dirs"]},
-        "acl_paths": params["acl_paths"],
+        "acls": acls,
+        "sids": sids,
         "port_open": port_future.result() if port_future else None,
         "outputs": outputs,
     }

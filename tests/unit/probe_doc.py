@@ -1,12 +1,21 @@
-"""Build fact-probe answers from authentic samples and from a compliant host's values."""
+"""Build fact-probe answers (probe document version 2) for a compliant host, then tamper.
+
+The probe reads the registry, the service control manager and SDDL, so a document holds the
+same values on every language of Windows; only the free-text error messages differ.
+"""
 
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 from compliance import desired
 from inventory import Host
+from inventory.winnames import account_sid
+
+#: icacls /save's SDDL rights for its simple rights (icacls writes hex for M and RX).
+SDDL_RIGHTS = {"F": "FA", "M": "0x1301bf", "RX": "0x1200a9"}
 
 
 def out(text: str | bytes, rc: int = 0) -> dict[str, Any]:
@@ -14,90 +23,55 @@ def out(text: str | bytes, rc: int = 0) -> dict[str, Any]:
     return {"rc": rc, "out": base64.b64encode(raw).decode(), "err": ""}
 
 
-def reg_dump(host: Host, environment: list[str] | None = None) -> str:
-    """``reg query ...\\Services\\<svc> /s`` as a compliant host answers (CRLF, 4-space columns)."""
+def service_key(host: Host, **changes: Any) -> dict[str, Any]:
+    """The values of ``Services\\<svc>`` as winreg returns them for a compliant service."""
     svc = host.service
-    key = f"HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services\\{svc.name}"
-    params = {
-        "Application": ("REG_EXPAND_SZ", desired.venv_python(host)),
-        "AppParameters": ("REG_EXPAND_SZ", desired.app_parameters(host)),
-        "AppDirectory": ("REG_EXPAND_SZ", host.app.app_directory),
-        "AppStdout": ("REG_EXPAND_SZ", svc.stdout),
-        "AppStderr": ("REG_EXPAND_SZ", svc.stderr),
-        "AppRotateFiles": ("REG_DWORD", "0x1"),
-        "AppRotateBytes": ("REG_DWORD", hex(svc.rotate_bytes)),
-        "AppThrottle": ("REG_DWORD", hex(svc.throttle_ms)),
+    key = {
+        "Type": 0x10,
+        "Start": 2,
+        "DelayedAutostart": 1,
+        "ObjectName": svc.account,
+        "DisplayName": svc.display_name,
+        "ImagePath": host.nssm.path,
+    }
+    if svc.description:
+        key["Description"] = svc.description
+    key.update(changes)
+    return {k: v for k, v in key.items() if v is not None}
+
+
+def parameters(host: Host, environment: list[str] | None = None) -> dict[str, Any]:
+    """NSSM's ``Parameters`` values as winreg returns them (REG_MULTI_SZ as a list)."""
+    svc = host.service
+    params: dict[str, Any] = {
+        "Application": desired.venv_python(host),
+        "AppParameters": desired.app_parameters(host),
+        "AppDirectory": host.app.app_directory,
+        "AppStdout": svc.stdout,
+        "AppStderr": svc.stderr,
+        "AppRotateFiles": 1,
+        "AppRotateBytes": svc.rotate_bytes,
+        "AppThrottle": svc.throttle_ms,
     }
     env = host.app.environment_extra if environment is None else environment
     if env:
-        params["AppEnvironmentExtra"] = ("REG_MULTI_SZ", "\\0".join(env))
+        params["AppEnvironmentExtra"] = list(env)
     if svc.restart_delay_ms is not None:
-        params["AppRestartDelay"] = ("REG_DWORD", hex(svc.restart_delay_ms))
-    lines = [
-        "",
-        key,
-        "    Type    REG_DWORD    0x10",
-        "    Start    REG_DWORD    0x2",
-        f"    DisplayName    REG_SZ    {svc.display_name}",
-        f"    ObjectName    REG_SZ    {svc.account}",
-        "    DelayedAutostart    REG_DWORD    0x1",
-        "",
-        key + "\\Parameters",
-    ]
-    lines += [f"    {k}    {t}    {v}" for k, (t, v) in params.items()]
-    lines += [
-        "",
-        key + "\\Parameters\\AppExit",
-        f"    (Default)    REG_SZ    {svc.exit_action}",
-        "",
-    ]
-    return "\r\n".join(lines)
+        params["AppRestartDelay"] = svc.restart_delay_ms
+    return params
 
 
-def sc_qc(host: Host, start: str = "2   AUTO_START  (DELAYED)", account: str | None = None) -> str:
-    svc = host.service
-    return (
-        "[SC] QueryServiceConfig SUCCESS\r\n\r\n"
-        f"SERVICE_NAME: {svc.name}\r\n"
-        "        TYPE               : 10  WIN32_OWN_PROCESS\r\n"
-        f"        START_TYPE         : {start}\r\n"
-        "        ERROR_CONTROL      : 1   NORMAL\r\n"
-        f"        BINARY_PATH_NAME   : {host.nssm.path}\r\n"
-        "        LOAD_ORDER_GROUP   :\r\n"
-        "        TAG                : 0\r\n"
-        f"        DISPLAY_NAME       : {svc.display_name}\r\n"
-        "        DEPENDENCIES       :\r\n"
-        f"        SERVICE_START_NAME : {account or svc.account}\r\n\r\n"
-    )
-
-
-def sc_query(name: str, state: str = "4  RUNNING") -> str:
-    return (
-        f"\r\nSERVICE_NAME: {name}\r\n        TYPE               : 10  WIN32_OWN_PROCESS\r\n"
-        f"        STATE              : {state}\r\n"
-        "                                (STOPPABLE, NOT_PAUSABLE, ACCEPTS_SHUTDOWN)\r\n"
-        "        WIN32_EXIT_CODE    : 0  (0x0)\r\n        SERVICE_EXIT_CODE  : 0  (0x0)\r\n"
-        "        CHECKPOINT         : 0x0\r\n        WAIT_HINT          : 0x0\r\n"
-    )
-
-
-def icacls(path: str, account: str, right: str) -> str:
-    """``icacls PATH`` as Windows prints it for a folder the provisioner granted."""
-    pad = " " * (len(path) + 1)
-    return (
-        f"{path} {account}:(OI)(CI)({right})\r\n"
-        f"{pad}BUILTIN\\Administrators:(I)(OI)(CI)(F)\r\n"
-        f"{pad}NT AUTHORITY\\SYSTEM:(I)(OI)(CI)(F)\r\n"
-        f"{pad}BUILTIN\\Users:(I)(OI)(CI)(RX)\r\n\r\n"
-        "Successfully processed 1 files; Failed processing 0 files\r\n"
-    )
+def folder_sddl(host: Host, path: str) -> str:
+    """The SDDL ``icacls /save`` writes for a folder provisioned as ``folder_grants`` says."""
+    grants = desired.folder_grants(host)[path]
+    aces = "".join(f"(A;OICI;{SDDL_RIGHTS[g.rights]};;;{g.sid})" for g in grants)
+    return "D:PAI" + aces
 
 
 def compliant_doc(host: Host) -> dict[str, Any]:
     """The probe's JSON for a host that meets every requirement."""
-    import json
-
     spec = desired.probe_spec(host)
+    assert account_sid(host.service.account), "probe_doc models hosts with offline SIDs"
     venv = json.dumps(
         {
             "version": "3.11.9",
@@ -116,8 +90,10 @@ def compliant_doc(host: Host) -> dict[str, Any]:
     files[host.nssm.path]["sha256"] = host.nssm.sha256
     files[host.app.tac_file]["sha256"] = desired.tac_sha256(host)
     return {
-        "probe": 1,
+        "probe": 2,
         "hostname": "SANDBOX",
+        "system_root": "C:\\Windows",
+        "codepages": {"ansi": 1252, "oem": 437, "console": 65001},
         "base": {
             "executable": host.python.base,
             "version": "3.11.9",
@@ -131,26 +107,28 @@ def compliant_doc(host: Host) -> dict[str, Any]:
             "twistd_exists": True,
             "cfg": {"home": "C:\\Python311", "version_info": "3.11.9.final.0"},
         },
+        "service": {
+            "name": host.service.name,
+            "scm": {"exists": True, "state": 4, "pid": 4242, "win32_exit_code": 0,
+                    "service_exit_code": 0},
+            "key": service_key(host),
+            "parameters": parameters(host),
+            "app_exit": host.service.exit_action,
+        },
         "files": files,
         "dirs": {d: True for d in spec.dirs},
-        "acl_paths": spec.acl_paths,
+        "acls": {p: {"sddl": folder_sddl(host, p)} for p in spec.acl_paths},
+        "sids": {},
         "port_open": True,
         "outputs": {
-            "sc_qc": out(sc_qc(host)),
-            "sc_qdescription": out(
-                "[SC] QueryServiceConfig2 SUCCESS\r\n\r\n"
-                f"SERVICE_NAME: {host.service.name}\r\n"
-                f"DESCRIPTION:  {host.service.description}\r\n"
-            ),
-            "sc_query": out(sc_query(host.service.name)),
-            "reg_service": out(reg_dump(host)),
             "venv": out(venv + "\r\n"),
             "twistd_help": out("Usage: twistd [options]\r\n"),
-            **{
-                f"icacls_{i}": out(
-                    icacls(p, host.service.account, "M" if p in desired.log_dirs(host) else "RX")
-                )
-                for i, p in enumerate(spec.acl_paths)
-            },
         },
     }
+
+
+def missing_service(doc: dict[str, Any]) -> dict[str, Any]:
+    """The same host without the service: 1060 from the manager, no registry key."""
+    doc["service"] = {"name": doc["service"]["name"], "scm": {"exists": False}, "key": None}
+    return doc
+

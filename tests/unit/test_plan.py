@@ -13,7 +13,7 @@ from inventory import load_inventory
 from provision.engine import _failing
 from provision.model import Blocked
 from provision.steps import STEPS, Context
-from tests.unit.probe_doc import compliant_doc, out, sc_qc
+from tests.unit.probe_doc import compliant_doc, out, parameters, service_key
 from tests.unit.test_requirements import ROOT
 from winhost.facts import facts_from_probe
 
@@ -34,7 +34,7 @@ def test_compliant_host_needs_no_step(host):
 
 def test_delayed_start_lost_plans_one_sc_config(host):
     doc = compliant_doc(host)
-    doc["outputs"]["sc_qc"] = out(sc_qc(host, start="2   AUTO_START"))
+    doc["service"]["key"] = service_key(host, DelayedAutostart=None)
     steps = plan(host, doc)
     assert list(steps) == ["start_type"]
     assert [a.command for a in steps["start_type"]] == ["sc.exe config tacdemo start= delayed-auto"]
@@ -42,7 +42,7 @@ def test_delayed_start_lost_plans_one_sc_config(host):
 
 def test_account_lost_plans_sc_config_obj(host):
     doc = compliant_doc(host)
-    doc["outputs"]["sc_qc"] = out(sc_qc(host, account="LocalSystem"))
+    doc["service"]["key"] = service_key(host, ObjectName="LocalSystem")
     (action,) = plan(host, doc)["account"]
     assert action.command == r'sc.exe config tacdemo obj= ^"NT SERVICE\tacdemo^"'
 
@@ -58,9 +58,7 @@ def test_missing_tac_file_is_uploaded_with_the_base_python(host):
 
 def test_foreign_service_is_not_taken_over_without_adopt(host):
     doc = copy.deepcopy(compliant_doc(host))
-    reg = __import__("base64").b64decode(doc["outputs"]["reg_service"]["out"]).decode()
-    reg = reg.replace(desired.venv_python(host), "C:\\Other\\app.exe")
-    doc["outputs"]["reg_service"] = out(reg)
+    doc["service"]["parameters"] = {**parameters(host), "Application": "C:\\Other\\app.exe"}
     blocked = plan(host, doc)["service"]
     assert isinstance(blocked, Blocked) and "--adopt" in blocked.message
     adopted = plan(host, doc, adopt=True)["service"]

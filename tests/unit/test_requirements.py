@@ -1,8 +1,10 @@
-"""Requirements judged on facts parsed from probe answers: compliant, then one tamper at a time."""
+"""Requirements judged on facts from probe documents: compliant, then one tamper at a time."""
 
 from __future__ import annotations
 
+import base64
 import copy
+import json
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,9 @@ import pytest
 from compliance import desired
 from compliance.requirements import REQUIREMENTS, judge_all
 from inventory import load_inventory
-from tests.unit.probe_doc import compliant_doc, out, reg_dump, sc_qc, sc_query
+from inventory.winnames import virtual_account_sid
+from tests.unit.probe_doc import compliant_doc, missing_service, out, parameters, service_key
+from winhost.cmdline import Command
 from winhost.facts import facts_from_probe
 from winhost.probe import probe_command
 
@@ -27,51 +31,49 @@ def judge(host, doc):
     return {f.requirement: f for f in judge_all(host, facts)}
 
 
+def failing(host, doc):
+    return {r for r, f in judge(host, doc).items() if not f.ok}
+
+
 def test_compliant_host_meets_every_requirement(host):
-    failing = [f.message for f in judge(host, compliant_doc(host)).values() if not f.ok]
-    assert failing == []
+    failing_messages = [f.message for f in judge(host, compliant_doc(host)).values() if not f.ok]
+    assert failing_messages == []
 
 
-def tamper(doc, **outputs):
+def service(doc, **changes):
     doc = copy.deepcopy(doc)
-    doc["outputs"].update(outputs)
+    doc["service"].update(changes)
     return doc
 
 
 CASES = {
-    "start_type": lambda h, d: tamper(d, sc_qc=out(sc_qc(h, start="2   AUTO_START"))),
-    "service_account": lambda h, d: tamper(d, sc_qc=out(sc_qc(h, account="LocalSystem"))),
-    "service_running": lambda h, d: tamper(d, sc_query=out(sc_query(h.service.name, "1  STOPPED"))),
-    "twistd_help": lambda h, d: tamper(d, twistd_help=out("boom", rc=1)),
-    "service_application": lambda h, d: tamper(
-        d, reg_service=out(reg_dump(h, environment=["TACDEMO_PORT=1"]))),
+    "start_type": lambda h, d: service(d, key=service_key(h, DelayedAutostart=None)),
+    "service_account": lambda h, d: service(d, key=service_key(h, ObjectName="LocalSystem")),
+    "display_name": lambda h, d: service(d, key=service_key(h, DisplayName="Other")),
+    "description": lambda h, d: service(d, key=service_key(h, Description="%PATH%")),
+    "service_running": lambda h, d: service(d, scm={"exists": True, "state": 1, "pid": 0}),
+    "restart_policy": lambda h, d: service(d, app_exit="Exit"),
+    "service_application": lambda h, d: service(
+        d, parameters=parameters(h, environment=["TACDEMO_PORT=1"])
+    ),
+    "twistd_help": lambda h, d: {**d, "outputs": {**d["outputs"], "twistd_help": out("x", 1)}},
 }
 
 
 @pytest.mark.parametrize("requirement", sorted(CASES))
 def test_each_tamper_fails_exactly_its_requirement(host, requirement):
     doc = CASES[requirement](host, compliant_doc(host))
-    failing = {r for r, f in judge(host, doc).items() if not f.ok}
-    assert failing == {requirement}
+    assert failing(host, doc) == {requirement}
 
 
 def test_missing_tac_file_fails_tac_and_app_directory(host):
     doc = compliant_doc(host)
     doc["files"][host.app.tac_file] = {"path": host.app.tac_file, "exists": False}
-    failing = {r for r, f in judge(host, doc).items() if not f.ok}
-    assert failing == {"tac_file", "app_directory"}
+    assert failing(host, doc) == {"tac_file", "app_directory"}
 
 
 def test_missing_service_message_names_host_expected_found_and_fix(host):
-    doc = compliant_doc(host)
-    missing = "[SC] EnumQueryServicesStatus:OpenService FAILED 1060:\r\n\r\nThe specified..."
-    doc["outputs"].update(
-        sc_qc=out(missing, 1060),
-        sc_query=out(missing, 1060),
-        sc_qdescription=out(missing, 1060),
-        reg_service=out("", 1),
-    )
-    finding = judge(host, doc)["service_exists"]
+    finding = judge(host, missing_service(compliant_doc(host)))["service_exists"]
     assert not finding.ok
     assert finding.message == (
         "sandbox: expected service 'tacdemo', found no such service — fix: run "
@@ -79,16 +81,19 @@ def test_missing_service_message_names_host_expected_found_and_fix(host):
     )
 
 
+def test_service_state_and_pid_from_the_service_manager(host):
+    facts = facts_from_probe(host.name, desired.probe_spec(host), compliant_doc(host))
+    assert (facts.service.state, facts.service.pid) == ("RUNNING", 4242)
+    assert facts.service.start == "delayed-auto" and facts.service.exists
+
+
 def test_uninstalled_twisted(host):
     doc = compliant_doc(host)
-    import json
-
-    venv = json.loads(__import__("base64").b64decode(doc["outputs"]["venv"]["out"]))
+    venv = json.loads(base64.b64decode(doc["outputs"]["venv"]["out"]))
     del venv["dists"]["Twisted"]
     venv["imports"]["twisted"] = [False, "ModuleNotFoundError: No module named 'twisted'"]
     doc["outputs"]["venv"] = out(json.dumps(venv))
-    failing = {r for r, f in judge(host, doc).items() if not f.ok}
-    assert failing == {"twisted_importable", "packages_installed"}
+    assert failing(host, doc) == {"twisted_importable", "packages_installed"}
 
 
 def test_every_requirement_has_a_check_named_for_it():
@@ -97,16 +102,149 @@ def test_every_requirement_has_a_check_named_for_it():
     assert missing == []
 
 
-def test_probe_fits_in_one_cmd_line(host):
-    line = probe_command(desired.probe_spec(host))
-    assert len(line) < 8191
-    assert line.startswith("C:\\Python311\\python.exe -I -c ")
+def test_probe_is_one_program_by_full_path_without_cmd(host):
+    command = probe_command(desired.probe_spec(host))
+    assert isinstance(command, Command)
+    assert command.argv[:3] == ("C:\\Python311\\python.exe", "-I", "-c")
+    assert command.line.startswith('"C:\\Python311\\python.exe" -I -c ')
+    assert len(command.line) < 32767
 
 
-def test_broader_rights_fail_permissions(host):
-    from tests.unit.probe_doc import icacls
-
+# -- a German host: the same values; only human text differs --------------------------------------
+def test_german_host_is_compliant_too(host):
+    """Nothing the facts come from is translated: registry values, SCM codes and SDDL."""
     doc = compliant_doc(host)
-    doc["outputs"]["icacls_0"] = out(icacls(host.python.venv, host.service.account, "F"))
+    doc["codepages"] = {"ansi": 1252, "oem": 850, "console": 850}
+    doc["hostname"] = "WIN-DE01"
+    facts = facts_from_probe(host.name, desired.probe_spec(host), doc)
+    assert facts.codepages.oem == 850 and facts.system_root == "C:\\Windows"
+    assert facts.service.app_exit == "Restart"  # the unnamed value, never "(Standard)"
+    assert failing(host, doc) == set()
+
+
+def test_german_icacls_error_is_reported_per_folder(host):
+    doc = compliant_doc(host)
+    venv = host.python.venv
+    doc["acls"][venv] = {"error": "icacls /save: exit code 5 Zugriff verweigert"}
     finding = judge(host, doc)["permissions"]
-    assert not finding.ok and "NT SERVICE\\tacdemo has ['F']" in finding.found
+    assert not finding.ok
+    assert finding.found == f"{venv}: icacls /save: exit code 5 Zugriff verweigert"
+
+
+# -- permissions: every entry judged by SID ------------------------------------------------------
+def with_acl(host, path, sddl_text):
+    doc = compliant_doc(host)
+    doc["acls"][path] = {"sddl": sddl_text}
+    return judge(host, doc)["permissions"]
+
+
+def test_everyone_full_control_explicit_fails(host):
+    venv = host.python.venv
+    sid = virtual_account_sid(host.service.name)
+    finding = with_acl(
+        host, venv, f"D:PAI(A;OICI;FA;;;WD)(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)(A;OICI;RPWP;;;{sid})"
+    )
+    assert not finding.ok
+    assert finding.found.startswith(
+        "Everyone (S-1-1-0): write data/add file, append/add subfolder, write extended "
+        f"attributes, write attributes, delete subfolders and files, delete, change permissions, "
+        f"take ownership, explicit, on {venv}"
+    )
+
+
+def test_users_modify_inherited_on_the_venv_fails(host):
+    venv = host.python.venv
+    sid = virtual_account_sid(host.service.name)
+    finding = with_acl(
+        host,
+        venv,
+        f"D:AI(A;OICI;0x1200a9;;;{sid})(A;OICIID;FA;;;BA)(A;OICIID;FA;;;SY)"
+        "(A;OICIID;0x1301bf;;;BU)",
+    )
+    assert not finding.ok
+    assert "BUILTIN\\Users (S-1-5-32-545): write data/add file, append/add subfolder" in (
+        finding.found
+    )
+    assert finding.found.endswith(f"delete, inherited, on {venv}")
+
+
+def test_users_append_inherited_from_the_system_drive_fails(host):
+    """Windows Server gives a new folder under C:\\ Users (CI)(AD) and (CI)(WD), inherited."""
+    venv = host.python.venv
+    sid = virtual_account_sid(host.service.name)
+    finding = with_acl(
+        host,
+        venv,
+        f"D:AI(A;OICI;0x1200a9;;;{sid})(A;ID;FA;;;BA)(A;OICIIOID;GA;;;BA)(A;ID;FA;;;SY)"
+        "(A;OICIIOID;GA;;;SY)(A;OICIID;0x1200a9;;;BU)(A;CIID;LC;;;BU)(A;CIID;DC;;;BU)"
+        "(A;OICIIOID;GA;;;CO)",
+    )
+    assert finding.found == (
+        f"BUILTIN\\Users (S-1-5-32-545): append/add subfolder, inherited, on {venv}; "
+        f"BUILTIN\\Users (S-1-5-32-545): write data/add file, inherited, on {venv}"
+    )
+
+
+def test_a_deny_is_never_a_grant(host):
+    """``(D;OICI;0x1200a9;;;<account>)`` takes RX away; it must not count as having it."""
+    venv = host.python.venv
+    sid = virtual_account_sid(host.service.name)
+    finding = with_acl(
+        host, venv, f"D:PAI(D;OICI;0x1200a9;;;{sid})(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)"
+    )
+    assert not finding.ok
+    assert f"NT SERVICE\\tacdemo ({sid}): lacks RX" in finding.found
+    assert f"deny 0x1200a9 takes RX from NT SERVICE\\tacdemo, explicit, on {venv}" in (
+        finding.found
+    )
+
+
+def test_a_deny_of_writes_to_everyone_is_fine(host):
+    venv = host.python.venv
+    sid = virtual_account_sid(host.service.name)
+    finding = with_acl(
+        host,
+        venv,
+        f"D:PAI(D;OICI;0x116;;;WD)(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)(A;OICI;0x1200a9;;;{sid})",
+    )
+    assert finding.ok, finding.found
+
+
+def test_account_with_more_than_read_execute_fails(host):
+    venv = host.python.venv
+    sid = virtual_account_sid(host.service.name)
+    finding = with_acl(host, venv, f"D:PAI(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)(A;OICI;FA;;;{sid})")
+    assert finding.found.startswith(f"NT SERVICE\\tacdemo ({sid}): more than RX: write data")
+
+
+def test_account_rx_only_on_the_folder_itself_lacks_it_below(host):
+    venv = host.python.venv
+    sid = virtual_account_sid(host.service.name)
+    finding = with_acl(host, venv, f"D:PAI(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)(A;;0x1200a9;;;{sid})")
+    assert f"NT SERVICE\\tacdemo ({sid}): lacks RX" in finding.found
+
+
+def test_creator_owner_inherit_only_is_allowed_but_not_on_the_folder(host):
+    venv = host.python.venv
+    sid = virtual_account_sid(host.service.name)
+    base = f"D:PAI(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)(A;OICI;0x1200a9;;;{sid})"
+    assert with_acl(host, venv, base + "(A;OICIIO;GA;;;CO)").ok
+    assert not with_acl(host, venv, base + "(A;OICI;FA;;;CO)").ok
+
+
+def test_missing_folder_and_null_dacl_fail(host):
+    logs = desired.log_dirs(host)[0]
+    doc = compliant_doc(host)
+    del doc["acls"][logs]
+    assert "no ACL read" in judge(host, doc)["permissions"].found
+    assert "null DACL" in with_acl(host, logs, "D:NO_ACCESS_CONTROL").found
+
+
+def test_log_folder_needs_modify(host):
+    logs = desired.log_dirs(host)[0]
+    sid = virtual_account_sid(host.service.name)
+    finding = with_acl(host, logs, f"D:PAI(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)(A;OICI;FX;;;{sid})")
+    assert finding.found == (
+        f"NT SERVICE\\tacdemo ({sid}): lacks M (has 0x1200a0 on the folder and everything in "
+        f"it) on {logs}"
+    )
