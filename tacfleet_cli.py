@@ -1,8 +1,18 @@
-"""What the Invoke tasks do, as plain functions returning exit codes (so tests can reach them)."""
+"""What the Invoke tasks do, as plain functions returning exit codes (so tests can reach them).
+
+The command-line boundary: every task ends in one readable line (or one line per inventory
+problem) and a documented exit code, never a traceback unless ``--debug`` (or
+``TACFLEET_DEBUG=1``). Exit codes (the README's table):
+
+- 0 done / compliant; 1 a host failed or drifted; 2 bad input (inventory, selection, option) or,
+  for ``drift`` and ``facts``, a host that could not be checked; 3 an unexpected error (a bug:
+  rerun with ``--debug``); 130 interrupted by Ctrl-C.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shlex
 import subprocess
@@ -24,30 +34,64 @@ from inventory import (
     resolve_inventory_path,
 )
 from inventory import validate as validate_file
+from provision.interrupt import EXIT_INTERRUPTED, graceful_interrupt
+from winhost.errors import TacfleetError, explain, host_problem
 
 ROOT = Path(__file__).resolve().parent
 console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)  # one line each
 
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNCHECKED, EXIT_INTERNAL = 0, 1, 2, 2, 3
 F = TypeVar("F", bound=Callable[..., int])
+_debug = False
+
+
+def set_debug(enabled: bool) -> None:
+    """``--debug``: unexpected errors show their traceback; tacfleet's own log goes to stderr."""
+    global _debug
+    _debug = enabled or os.environ.get("TACFLEET_DEBUG", "") not in ("", "0")
+    if _debug:
+        os.environ["TACFLEET_DEBUG"] = "1"  # `invoke check` passes it on to pytest
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        for name in ("provision", "compliance", "winhost", "checks", "inventory"):
+            logger = logging.getLogger(name)
+            logger.setLevel(logging.DEBUG)
+            if not logger.handlers:
+                logger.addHandler(handler)
+
+
+def debugging() -> bool:
+    return _debug or os.environ.get("TACFLEET_DEBUG", "") not in ("", "0")
 
 
 def friendly(func: F) -> F:
-    """Bad input ends in one readable message and exit code 2, never a traceback."""
+    """The command-line boundary: one readable message and the documented exit code."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> int:
         try:
             return func(*args, **kwargs)
-        except InventoryError as exc:
-            err_console.print(str(exc), markup=False)
-            return 2
-        except (RuntimeError, ValueError) as exc:  # e.g. SandboxUnavailable, a bad sandbox name
-            err_console.print(str(exc), markup=False)
-            return 2
         except KeyboardInterrupt:
             err_console.print("interrupted: run the same command again to finish", markup=False)
-            return 130
+            return EXIT_INTERRUPTED
+        except InventoryError as exc:  # bad inventory, unknown host, empty selection, secret
+            if debugging():
+                raise
+            err_console.print(format_problems(exc.problems) if len(exc.problems) > 1
+                              else str(exc), markup=False)
+            return EXIT_USAGE
+        except (TacfleetError, RuntimeError, ValueError) as exc:  # bad option, SandboxUnavailable
+            if debugging():
+                raise
+            err_console.print(explain(exc) if isinstance(exc, TacfleetError) else str(exc),
+                              markup=False)
+            return EXIT_USAGE
+        except Exception as exc:  # a bug: still one line, unless asked for the traceback
+            if debugging():
+                raise
+            err_console.print(f"tacfleet: {explain(exc)}", markup=False)
+            return EXIT_INTERNAL
 
     return wrapper  # type: ignore[return-value]
 
@@ -57,16 +101,20 @@ def _hosts(inventory: str | None, selection: str | None) -> list[Host]:
     return loaded.select(selection) if selection else list(loaded.hosts)
 
 
+def _say(text: str) -> None:
+    err_console.print(text, markup=False)
+
+
 @friendly
 def validate(inventory: str | None) -> int:
     path = resolve_inventory_path(inventory)
     problems = validate_file(path)
     if problems:
         err_console.print(format_problems(problems, file=str(path)), markup=False)
-        return 2
+        return EXIT_USAGE
     count = len(load_inventory(path).hosts)
     console.print(f"{path}: ok ({count} host(s))")
-    return 0
+    return EXIT_OK
 
 
 @friendly
@@ -84,12 +132,28 @@ def provision(
     max_fail: str = "0",
     shard: str | None = None,
 ) -> int:
-    from provision.progress import FleetProgress
-    from provision.report import StepPrinter, runs_json, summary_table
-    from provision.rollout import provision_rollout
+    """Provision (or plan); a first Ctrl-C finishes current commands, prints, exits 130."""
     from provision.rollout import shard as shard_hosts
 
     hosts = shard_hosts(_hosts(inventory, selection), shard)
+    with graceful_interrupt(_say) as stop:
+        code = _provision(hosts, check=check, verbose=verbose, as_json=as_json,
+                          force_recreate=force_recreate, adopt=adopt, parallel=parallel,
+                          batch=batch, max_fail=max_fail)
+        if stop.is_set():
+            _say("interrupted: the steps above ran; run the same command again to finish")
+            return EXIT_INTERRUPTED
+    return code
+
+
+def _provision(hosts: list[Host], *, check: bool, verbose: bool, as_json: bool,
+               force_recreate: bool, adopt: bool, parallel: int, batch: str | None,
+               max_fail: str) -> int:
+    from provision.progress import FleetProgress
+    from provision.report import StepPrinter, runs_json, summary_table
+    from provision.rollout import parse_batch_options, provision_rollout
+
+    parse_batch_options(batch, max_fail, len(hosts))  # a bad option is refused before any work
     live = console.is_terminal and len(hosts) > 1 and not (as_json or check or verbose)
     progress = FleetProgress(console, [h.name for h in hosts]) if live else nullcontext()
     printer = None if as_json else StepPrinter(console, verbose=verbose, show_commands=check)
@@ -110,9 +174,7 @@ def provision(
         console.print(summary_table(runs))
         for run in runs:
             console.print(run.summary(), markup=False)
-    if any(r.error for r in runs):
-        return 2
-    return 1 if any(r.failed for r in runs) else 0
+    return EXIT_FAILED if any(r.failed for r in runs) else EXIT_OK
 
 
 @friendly
@@ -120,15 +182,23 @@ def deprovision(inventory: str | None, selection: str | None, *, purge: bool = F
     from provision.deprovision import deprovision_host
     from winhost.connect import connect
 
-    code = 0
+    code = EXIT_OK
     for host in _hosts(inventory, selection):
-        with _closing(connect(host)) as conn:
-            run = deprovision_host(host, conn, purge=purge)
+        try:
+            with _closing(connect(host)) as conn:
+                run = deprovision_host(host, conn, purge=purge)
+        except Exception as exc:  # the per-host boundary: the other hosts go on
+            if debugging():
+                logging.getLogger("provision").debug("%s", host.name, exc_info=True)
+            console.print(f"{host.name}: could not be deprovisioned: "
+                          f"{host_problem(exc, host.name)}", markup=False)
+            code = EXIT_FAILED
+            continue
         for step in run.steps:
             console.print(f"{host.name}  {step.title:<24} {step.status}", markup=False)
             if step.output:
                 console.print(step.output, markup=False)
-        code = max(code, 1 if run.failed else 0)
+        code = max(code, EXIT_FAILED if run.failed else EXIT_OK)
     return code
 
 
@@ -145,25 +215,38 @@ class _closing:
 
 @friendly
 def facts(inventory: str | None, selection: str | None) -> int:
+    """Each host's facts as JSON; a host that cannot be probed is one line on stderr (exit 2)."""
     from compliance import desired
     from winhost.connect import connect
     from winhost.facts import gather_facts
 
     out = {}
+    code = EXIT_OK
     for host in _hosts(inventory, selection):
-        with _closing(connect(host)) as conn:
-            out[host.name] = gather_facts(conn, desired.probe_spec(host)).model_dump(mode="json")
+        try:
+            with _closing(connect(host)) as conn:
+                found = gather_facts(conn, desired.probe_spec(host))
+            out[host.name] = found.model_dump(mode="json")
+        except Exception as exc:  # the per-host boundary
+            if debugging():
+                logging.getLogger("winhost").debug("%s", host.name, exc_info=True)
+            _say(f"{host.name}: could not be checked: {host_problem(exc, host.name)}")
+            code = EXIT_UNCHECKED
     print(json.dumps(out, indent=2))
-    return 0
+    return code
 
 
 def check(inventory: str | None, selection: str | None, pytest_args: str = "") -> int:
+    """``pytest checks``; its exit code as is (0 pass, 1 failed, 4 usage error, 130 Ctrl-C)."""
     args = [sys.executable, "-m", "pytest", str(ROOT / "checks")]
     if inventory:
         args += ["--inventory", inventory]
     if selection:
         args += ["--host", selection]
-    return subprocess.call([*args, *shlex.split(pytest_args)], cwd=ROOT)
+    try:
+        return subprocess.call([*args, *shlex.split(pytest_args)], cwd=ROOT)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
 
 
 @friendly
@@ -175,7 +258,9 @@ def drift(
     remediate: bool = False,
     parallel: int = 8,
     shard: str | None = None,
+    deadline: float | None = None,
 ) -> int:
+    """Check the fleet and always write the report; a first Ctrl-C stops starting hosts."""
     from compliance.audit import audit_fleet
     from compliance.drift import build_report
     from provision.progress import CheckProgress
@@ -185,20 +270,30 @@ def drift(
     hosts = shard_hosts(_hosts(inventory, selection), shard)
     started = time.time()
     live = console.is_terminal and len(hosts) > 1
-    with CheckProgress(console, len(hosts)) if live else nullcontext() as shown:
-        audits = audit_fleet(hosts, parallel=parallel, on_done=shown)
-    report = build_report(audits, str(path), started)
-    if remediate:
-        drifted = [h for h, e in report["hosts"].items() if e["status"] == "drift"]
-        if drifted:
-            console.print(f"remediating: {', '.join(drifted)}", markup=False)
-            code = provision(inventory, ",".join(drifted), parallel=parallel)
-            audits = audit_fleet(hosts, parallel=parallel)
-            report = build_report(audits, str(path), started)
-            report["remediated"] = {"hosts": drifted, "provision_exit": code}
-    if shard:
-        report["shard"] = shard
-    return _publish(report, Path(reports))
+    with graceful_interrupt(_say) as stop:
+        with CheckProgress(console, len(hosts)) if live else nullcontext() as shown:
+            audits = audit_fleet(hosts, parallel=parallel, on_done=shown, deadline=deadline)
+        report = build_report(audits, str(path), started)
+        if remediate and not stop.is_set():
+            drifted = [h for h, e in report["hosts"].items() if e["status"] == "drift"]
+            if drifted:
+                console.print(f"remediating: {', '.join(drifted)}", markup=False)
+                chosen = [h for h in hosts if h.name in drifted]
+                code = _provision(chosen, check=False, verbose=False, as_json=False,
+                                  force_recreate=False, adopt=False, parallel=parallel,
+                                  batch=None, max_fail="0")
+                audits = audit_fleet(hosts, parallel=parallel, deadline=deadline)
+                report = build_report(audits, str(path), started)
+                report["remediated"] = {"hosts": drifted, "provision_exit": code}
+        if shard:
+            report["shard"] = shard
+        if stop.is_set():
+            report["interrupted"] = True
+        code = _publish(report, Path(reports))
+        if stop.is_set():
+            _say("interrupted: hosts not started are reported as not checked")
+            return EXIT_INTERRUPTED
+    return code
 
 
 def _publish(report: dict[str, Any], folder: Path) -> int:

@@ -16,11 +16,13 @@ import tacfleet_cli as cli
 
 INVENTORY_HELP = "inventory file (default: $TACFLEET_INVENTORY or inventory/hosts.yml)"
 HOST_HELP = "a host name, a group or a comma list (default: every host in the inventory)"
+DEBUG_HELP = "show the traceback of an unexpected error and tacfleet's debug log"
 
 
-@task(help={"inventory": INVENTORY_HELP})
-def validate(c: Context, inventory: str | None = None) -> None:
+@task(help={"inventory": INVENTORY_HELP, "debug": DEBUG_HELP})
+def validate(c: Context, inventory: str | None = None, debug: bool = False) -> None:
     """Check an inventory file; list every problem at once (exit 2 if any)."""
+    cli.set_debug(debug)
     sys.exit(cli.validate(inventory))
 
 
@@ -38,6 +40,7 @@ def validate(c: Context, inventory: str | None = None) -> None:
         "batch": "roll out in batches of this many hosts or this share (e.g. 10%)",
         "max_fail": "stop the rollout when a batch has more failed hosts (count or %, default 0)",
         "shard": "only shard i of n of the selected hosts (e.g. 2/4), for CI matrices",
+        "debug": DEBUG_HELP,
     }
 )
 def provision(
@@ -54,8 +57,10 @@ def provision(
     batch: str | None = None,
     max_fail: str = "0",
     shard: str | None = None,
+    debug: bool = False,
 ) -> None:
     """Bring hosts to the state their inventory entry describes, step by step."""
+    cli.set_debug(debug)
     sys.exit(
         cli.provision(
             inventory,
@@ -73,9 +78,12 @@ def provision(
     )
 
 
-@task(help={"host": HOST_HELP, "inventory": INVENTORY_HELP, "json": "machine-readable output"})
-def plan(c: Context, host: str | None = None, inventory: str | None = None, json: bool = False):
+@task(help={"host": HOST_HELP, "inventory": INVENTORY_HELP, "json": "machine-readable output",
+            "debug": DEBUG_HELP})
+def plan(c: Context, host: str | None = None, inventory: str | None = None, json: bool = False,
+         debug: bool = False) -> None:
     """Show each step as ok / would change / would fail with its commands; change nothing."""
+    cli.set_debug(debug)
     sys.exit(cli.provision(inventory, host, check=True, verbose=True, as_json=json))
 
 
@@ -84,18 +92,23 @@ def plan(c: Context, host: str | None = None, inventory: str | None = None, json
         "host": HOST_HELP,
         "inventory": INVENTORY_HELP,
         "purge": "also delete the virtualenv",
+        "debug": DEBUG_HELP,
     }
 )
 def deprovision(
-    c: Context, host: str | None = None, inventory: str | None = None, purge: bool = False
+    c: Context, host: str | None = None, inventory: str | None = None, purge: bool = False,
+    debug: bool = False,
 ) -> None:
     """Stop and remove the service (and with --purge the venv); safe to repeat."""
+    cli.set_debug(debug)
     sys.exit(cli.deprovision(inventory, host, purge=purge))
 
 
-@task(help={"host": HOST_HELP, "inventory": INVENTORY_HELP})
-def facts(c: Context, host: str | None = None, inventory: str | None = None) -> None:
-    """Print what one probe sees on each host, as JSON."""
+@task(help={"host": HOST_HELP, "inventory": INVENTORY_HELP, "debug": DEBUG_HELP})
+def facts(c: Context, host: str | None = None, inventory: str | None = None,
+          debug: bool = False) -> None:
+    """Print what one probe sees on each host, as JSON (exit 2 if one could not be probed)."""
+    cli.set_debug(debug)
     sys.exit(cli.facts(inventory, host))
 
 
@@ -104,12 +117,15 @@ def facts(c: Context, host: str | None = None, inventory: str | None = None) -> 
         "host": HOST_HELP,
         "inventory": INVENTORY_HELP,
         "pytest_args": 'extra pytest arguments, e.g. "-m service --junitxml=out.xml"',
+        "debug": DEBUG_HELP,
     }
 )
 def check(
-    c: Context, host: str | None = None, inventory: str | None = None, pytest_args: str = ""
+    c: Context, host: str | None = None, inventory: str | None = None, pytest_args: str = "",
+    debug: bool = False,
 ) -> None:
-    """Run the compliance suite (`pytest checks`) against hosts."""
+    """Run the compliance suite (`pytest checks`) against hosts (pytest's exit codes)."""
+    cli.set_debug(debug)
     sys.exit(cli.check(inventory, host, pytest_args))
 
 
@@ -121,6 +137,9 @@ def check(
         "remediate": "provision the drifted hosts, then check again",
         "parallel": "hosts to check at once (default 8)",
         "shard": "only shard i of n of the selected hosts (e.g. 2/4); join with drift.merge",
+        "deadline": "seconds a host gets for its whole check (default: the inventory's "
+                    "connection.check_deadline, 45)",
+        "debug": DEBUG_HELP,
     }
 )
 def drift(
@@ -131,10 +150,13 @@ def drift(
     remediate: bool = False,
     parallel: int = 8,
     shard: str | None = None,
+    deadline: int = 0,
+    debug: bool = False,
 ) -> None:
     """Check the fleet, write JSON+HTML reports, say what changed (exit 0/1/2)."""
+    cli.set_debug(debug)
     sys.exit(cli.drift(inventory, host, reports=reports, remediate=remediate,
-                       parallel=parallel, shard=shard))
+                       parallel=parallel, shard=shard, deadline=deadline or None))
 
 
 @task(help={"sources": "comma list of the shards' report folders",

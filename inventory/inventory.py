@@ -47,7 +47,8 @@ class Inventory:
 
         The pattern is a comma-separated list of host names, group names, shell-style globs
         (``web*``) or ``all``; ``!name`` removes hosts. Names are case-insensitive. Empty or
-        ``None`` selects every host. Unknown names raise :class:`SelectionError`.
+        ``None`` selects every host. Unknown names, and a pattern that selects no host (``!web01``
+        when web01 is the only host), raise :class:`SelectionError`.
         """
         tokens = [t.strip() for t in (pattern or "all").split(",") if t.strip()] or ["all"]
         by_key = self._by_key()
@@ -71,4 +72,9 @@ class Inventory:
             chosen = chosen - found if negate else chosen | found
         if unknown:
             self._unknown(unknown)
-        return [h for h in self.hosts if h.name.casefold() in chosen]
+        selected = [h for h in self.hosts if h.name.casefold() in chosen]
+        if not selected:  # a run over nothing would look like a clean one
+            raise SelectionError([Problem(
+                str(self.path), f"--host {pattern!r} selects no host",
+                f"name at least one host; known hosts: {', '.join(self.names) or 'none'}")])
+        return selected

@@ -66,6 +66,13 @@ def batches(hosts: Sequence[Host], spec: str | None) -> list[list[Host]]:
     return [list(hosts[i:i + size]) for i in range(0, len(hosts), size)]
 
 
+def parse_batch_options(batch: str | None, max_fail: str, total: int) -> None:
+    """Refuse a bad ``--batch`` / ``--max-fail`` before any host is touched."""
+    if batch and _amount(batch, max(total, 1), "--batch") < 1:
+        raise RolloutError(f"--batch {batch!r}: a batch needs at least one host")
+    _amount(max_fail, max(total, 1), "--max-fail")
+
+
 def provision_rollout(
     hosts: Sequence[Host],
     *,

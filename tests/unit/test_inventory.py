@@ -368,6 +368,8 @@ def test_select() -> None:
         inv.select("web01,nosuch,db9*")
     text = str(info.value)
     assert "'nosuch', 'db9*'" in text and "web01, web02, db01" in text and "canary" in text
+    with pytest.raises(SelectionError, match="selects no host"):
+        inv.select("web,!web*")
 
 
 def test_resolve_inventory_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
