@@ -254,6 +254,12 @@ class WinRMServer:
         return soap.deleted(req)
 
 
+def _describe(req: soap.Request) -> str:
+    """The request as the request log shows it: the action, and a command's line."""
+    direct = " direct" if req.skip_cmd_shell else ""
+    return req.action + direct + (f" {req.command_line}" if req.command_line else "")
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "Microsoft-HTTPAPI/2.0"
@@ -412,14 +418,13 @@ class _Handler(BaseHTTPRequestHandler):
                 raise soap.SoapError("w:InternalError", 2147943515,
                                      "injected fault: the service is temporarily unavailable")
             answer, status = ep.dispatch(req, self.tls), 200
-            what = req.action + (" direct" if req.skip_cmd_shell else "") + (
-                f" {req.command_line}" if req.command_line else "")
+            what = _describe(req)
         except _DropConnection:
             self._drop("fault: connection dropped after the command finished")
             return
         except soap.SoapError as exc:
             answer, status = soap.fault(req.message_id if req else "", exc), 500
-            what = f"fault {exc.subcode} {req.action if req else ''}"
+            what = f"fault {exc.subcode} {exc.code} {_describe(req) if req else ''}"
         except Exception as exc:  # one line, no traceback: a bad request must not fill the logs
             log.warning("%s: endpoint error %s: %s", self._client(), type(exc).__name__, exc)
             error = soap.SoapError("w:InternalError", 2147500037, f"endpoint error: {exc}")

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
+import time
+
 import pytest
 import testinfra
 import winrm
@@ -135,3 +140,211 @@ def test_two_endpoints_share_a_user_until_the_last_one_stops(endpoint, tmp_path)
     with WinRMConnection("h1", endpoint.url, user=endpoint.user,
                          password=SecretStr(endpoint.password)) as conn:
         assert conn.run("echo still").stdout.strip() == "still"
+
+
+# -- WINRS_SKIP_CMD_SHELL: the program runs directly ------------------------------------------
+
+
+def protocol_for(endpoint) -> winrm.Protocol:
+    return winrm.Protocol(endpoint.url, transport="ntlm", username=endpoint.user,
+                          password=endpoint.password)
+
+
+def run(protocol: winrm.Protocol, line: str, *, skip_cmd_shell: bool) -> tuple[bytes, int]:
+    shell = protocol.open_shell()
+    try:
+        cid = protocol.run_command(shell, line, skip_cmd_shell=skip_cmd_shell)
+        out, _err, rc = protocol.get_command_output(shell, cid)
+        return out, rc
+    finally:
+        protocol.close_shell(shell)
+
+
+def test_skip_cmd_shell_runs_the_program_without_a_shell(endpoint):
+    line = r'/usr/bin/printf [%s] 100% a&b %PATH% $HOME "two words" "say \"hi\""'
+    protocol = protocol_for(endpoint)
+    out, rc = run(protocol, line, skip_cmd_shell=True)
+    # Split by the C runtime's rules only: %, &, $ arrive as typed.
+    assert (out, rc) == (b'[100%][a&b][%PATH%][$HOME][two words][say "hi"]', 0)
+    through_shell, _ = run(protocol, line, skip_cmd_shell=False)
+    assert through_shell != out  # the same line through the shell is not the same command
+    log = (endpoint.server.state_dir / "requests.log").read_text()
+    assert "command direct /usr/bin/printf" in log
+
+
+def test_missing_program_is_the_fault_winrs_sends(endpoint, tmp_path):
+    protocol = protocol_for(endpoint)
+    shell = protocol.open_shell()
+    with pytest.raises(WSManFaultError) as info:
+        protocol.run_command(shell, f"{tmp_path / 'missing.exe'} /?", skip_cmd_shell=True)
+    fault = info.value
+    assert fault.wsman_fault_code == 0x80070002 == 2147942402
+    assert (fault.code, fault.fault_code, fault.fault_subcode) == (500, "s:Receiver",
+                                                                   "w:InternalError")
+    assert fault.reason == "The system cannot find the file specified. "
+    with pytest.raises(WSManFaultError) as info:
+        protocol.run_command(shell, f"{tmp_path / 'no-folder' / 'x.exe'}", skip_cmd_shell=True)
+    assert info.value.wsman_fault_code == 0x80070003
+    cid = protocol.run_command(shell, "echo the shell is still usable")
+    assert protocol.get_command_output(shell, cid)[0].strip() == b"the shell is still usable"
+    protocol.close_shell(shell)
+
+
+# -- refused before reading (issue 16 item 7) ---------------------------------------------------
+
+
+def port_of(endpoint) -> int:
+    return int(endpoint.url.split(":")[2].split("/")[0])
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
+def raw_request(port: int, head: str) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    sock.sendall(head.encode("latin-1"))
+    return sock
+
+
+def read_until_closed(sock: socket.socket, limit: int = 1 << 16) -> bytes:
+    """Everything the server sends until it closes the connection (bounded)."""
+    data = b""
+    while len(data) < limit:
+        try:
+            chunk = sock.recv(4096)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def post_head(port: int, length: int, extra: str = "") -> str:
+    return (f"POST /wsman HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            "Content-Type: application/soap+xml;charset=UTF-8\r\n"
+            f"{extra}Content-Length: {length}\r\n\r\n")
+
+
+def test_huge_bodies_are_refused_unread_and_memory_stays_flat(endpoint):
+    port = port_of(endpoint)
+    before = rss_bytes()
+    chunk = b"x" * (1 << 20)
+    for _ in range(3):  # three connections announcing 300 MB each, as in the attack
+        sock = raw_request(port, post_head(port, 300 * 1024 * 1024))
+        with sock:
+            assert sock.recv(4096).startswith(b"HTTP/1.1 413 "), "not refused before the body"
+            sent = 0
+            try:
+                while sent < 64 * len(chunk):  # bounded: the server must hang up long before
+                    sock.sendall(chunk)
+                    sent += len(chunk)
+            except OSError:
+                pass  # the connection was closed unread
+            assert sent < 64 * len(chunk), "the server kept reading the refused body"
+    grown = rss_bytes() - before
+    assert grown < 16 * 1024 * 1024, f"the endpoint's memory grew by {grown / 2**20:.0f} MiB"
+    assert endpoint.server.stats()["refused_requests"] == 3
+    # A normal client is unaffected.
+    assert run(protocol_for(endpoint), "echo fine", skip_cmd_shell=False)[0].strip() == b"fine"
+
+
+def test_an_unauthenticated_body_is_not_read_beyond_a_small_bound(endpoint):
+    from sandbox.winrm.server import UNAUTHENTICATED_BODY_LIMIT
+
+    port = port_of(endpoint)
+    big = 2 * UNAUTHENTICATED_BODY_LIMIT  # within MaxEnvelopeSizekb, but nobody logged on
+    assert big < endpoint.server.max_body
+    with raw_request(port, post_head(port, big)) as sock:  # no body sent at all
+        answer = read_until_closed(sock)
+    assert answer.startswith(b"HTTP/1.1 401 ") and b"Connection: close" in answer
+    # A small unauthenticated request is read and answered on a connection that stays open
+    # (requests_ntlm resends its first request on it).
+    with raw_request(port, post_head(port, 5) + "hello") as sock:
+        assert sock.recv(4096).startswith(b"HTTP/1.1 401 ")
+        sock.sendall(post_head(port, 0).encode())
+        assert sock.recv(4096).startswith(b"HTTP/1.1 401 ")
+
+
+def test_a_malformed_request_costs_one_log_line_and_no_traceback(endpoint, caplog, capfd):
+    port = port_of(endpoint)
+    caplog.set_level(logging.WARNING, logger="sandbox.winrm.server")
+    bad = [
+        post_head(port, 0).replace("Content-Length: 0", "Content-Length: lots"),
+        "BREW /wsman HTTP/1.1\r\n\r\n",
+        "\x16\x03\x01 not HTTP at all\r\n\r\n",
+        post_head(port, 0, "Transfer-Encoding: chunked\r\n").replace("Content-Length: 0\r\n", ""),
+    ]
+    for head in bad:
+        caplog.clear()
+        with raw_request(port, head) as sock:
+            answer = read_until_closed(sock)
+        if answer.startswith(b"HTTP/"):  # http.server answers a garbled line without one
+            assert answer.split(b" ")[1] in (b"400", b"411", b"501"), answer[:80]
+        lines = [r for r in caplog.records if r.name == "sandbox.winrm.server"]
+        assert len(lines) == 1, [r.getMessage() for r in lines]
+        assert lines[0].exc_info is None and "\n" not in lines[0].getMessage()
+    out, err = capfd.readouterr()
+    assert "Traceback" not in out + err
+
+
+# -- Windows' shell limits: IdleTimeout and MaxShellsPerUser -----------------------------------
+
+
+@pytest.fixture
+def short_idle(tmp_path):
+    from sandbox.executor import PosixShellExecutor
+    from sandbox.winrm.server import WinRMServer
+
+    server = WinRMServer(PosixShellExecutor(), user="idle-user", password="idle-pw-123",
+                         state_dir=tmp_path / "idle", https_port=None, idle_timeout=1.0).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_an_idle_shell_is_deleted_and_its_command_terminated(short_idle, tmp_path):
+    protocol = winrm.Protocol(short_idle.endpoint, transport="ntlm", username="idle-user",
+                              password="idle-pw-123")
+    # A command that outlives the idle timeout while its client polls is not idle.
+    busy = protocol.open_shell()
+    cid = protocol.run_command(busy, "sleep 2; echo polled")
+    assert protocol.get_command_output(busy, cid)[0].strip() == b"polled"
+    protocol.close_shell(busy)
+    # A client that goes away leaves its shell and a running command behind.
+    pid_file = tmp_path / "pid"
+    shell = protocol.open_shell()
+    protocol.run_command(shell, f"echo $$ > {pid_file}; exec sleep 60")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and short_idle.stats()["idle_shells_deleted"] == 0:
+        time.sleep(0.1)
+    stats = short_idle.stats()
+    assert (stats["idle_shells_deleted"], stats["open_shells"]) == (1, 0)
+    pid = int(pid_file.read_text())
+    while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
+        time.sleep(0.1)
+    assert not os.path.exists(f"/proc/{pid}"), "the idle shell's command still runs"
+    with pytest.raises(WSManFaultError) as info:
+        protocol.run_command(shell, "echo late")
+    assert info.value.wsman_fault_code == soap.INVALID_SELECTORS
+    assert "idle shell" in (short_idle.state_dir / "requests.log").read_text()
+
+
+def test_the_31st_shell_is_refused_with_windows_quota_fault(endpoint):
+    protocol = protocol_for(endpoint)
+    shells = [protocol.open_shell() for _ in range(30)]
+    with pytest.raises(WSManFaultError) as info:
+        protocol.open_shell()
+    assert info.value.wsman_fault_code == 2150859173  # ERROR_WSMAN_QUOTA_MAX_SHELLS
+    assert "maximum number of 30 concurrent shells" in info.value.reason
+    protocol.close_shell(shells.pop())
+    shells.append(protocol.open_shell())  # a closed shell frees its place
+    for shell in shells:
+        protocol.close_shell(shell)
+    assert endpoint.server.stats()["open_shells"] == 0
