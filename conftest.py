@@ -23,3 +23,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="inventory file (default: $TACFLEET_INVENTORY or inventory/hosts.yml)",
     )
+    group.addoption(
+        "--check-deadline",
+        dest="tacfleet_deadline",
+        type=float,
+        default=None,
+        help="seconds a host gets for its probe (default: connection.check_deadline, 45)",
+    )

@@ -7,22 +7,41 @@ Tests are parametrized over the selected hosts. A host that cannot be reached fa
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from checks.session import FleetSession
 from compliance.finding import Finding
+from inventory.errors import InventoryError, format_problems
 from inventory.models import Host
 from winhost.facts import HostFacts
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[SESSION] = FleetSession.from_options(
-        config.getoption("tacfleet_inventory"),
-        config.getoption("tacfleet_host"),
-        config.getoption("hosts", None),
-    )
+    """Load the inventory and select hosts as the invoke tasks do; a problem is a usage error.
+
+    A bad or missing inventory, an unknown host or a selection of no host ends the run with the
+    tasks' one-line message and exit 4 (pytest's usage error), never INTERNALERROR. Tracebacks
+    never show local variables (a frame may hold the environment or a password) and default to
+    the short style.
+    """
+    config.option.showlocals = False
+    if getattr(config.option, "tbstyle", "auto") in ("auto", "long"):
+        config.option.tbstyle = "short"
+    try:
+        config.stash[SESSION] = FleetSession.from_options(
+            config.getoption("tacfleet_inventory"),
+            config.getoption("tacfleet_host"),
+            config.getoption("hosts", None),
+            deadline=config.getoption("tacfleet_deadline", None),
+        )
+    except InventoryError as exc:
+        if os.environ.get("TACFLEET_DEBUG", "") not in ("", "0"):
+            raise
+        text = format_problems(exc.problems) if len(exc.problems) > 1 else str(exc)
+        raise pytest.UsageError(text) from None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

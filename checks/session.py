@@ -9,12 +9,12 @@ from typing import Any
 import testinfra.host
 
 from compliance import desired
+from compliance.audit import Deadline
 from inventory import Host, Inventory, load_inventory, resolve_inventory_path
 from winhost.connect import connect
 from winhost.connection import Connection
-from winhost.errors import HostError
+from winhost.errors import CommandTimeout, host_problem
 from winhost.facts import HostFacts, gather_facts
-from winhost.probe import ProbeError
 from winhost.testinfra_backend import testinfra_host
 
 
@@ -25,11 +25,18 @@ class FleetSession:
     _connections: dict[str, Connection] = field(default_factory=dict)
     _facts: dict[str, tuple[HostFacts | None, str]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    deadline: float | None = None
 
     @classmethod
     def from_options(
-        cls, inventory: str | None, selection: str | None, hostspecs: Any = None
+        cls,
+        inventory: str | None,
+        selection: str | None,
+        hostspecs: Any = None,
+        *,
+        deadline: float | None = None,
     ) -> FleetSession:
+        """Load and select as the invoke tasks do (their errors: InventoryError, one line)."""
         loaded = load_inventory(resolve_inventory_path(inventory))
         if not selection and hostspecs:
             selection = ",".join(
@@ -37,7 +44,7 @@ class FleetSession:
                 for spec in (hostspecs if isinstance(hostspecs, list) else [hostspecs])
             )
         hosts = loaded.select(selection) if selection else list(loaded.hosts)
-        return cls(loaded, hosts)
+        return cls(loaded, hosts, deadline=deadline)
 
     @property
     def host_names(self) -> list[str]:
@@ -55,12 +62,18 @@ class FleetSession:
         """The host's facts from one probe, cached; or None and the reason it failed."""
         with self._lock:
             if name not in self._facts:
+                spec = self.spec(name)
+                seconds = self.deadline or spec.connection.check_deadline
                 try:
-                    spec = self.spec(name)
-                    found = gather_facts(self.connection(name), desired.probe_spec(spec))
+                    limited = Deadline(self.connection(name), seconds)
+                    found = gather_facts(limited, desired.probe_spec(spec))
                     self._facts[name] = (found, "")
-                except (HostError, ProbeError, OSError, ValueError) as exc:
-                    self._facts[name] = (None, str(exc))
+                except CommandTimeout:
+                    self._facts[name] = (None, f"no answer within the check deadline of "
+                                         f"{seconds:.0f}s (the probe was stopped); fix: look at "
+                                         "the host, or raise connection.check_deadline")
+                except Exception as exc:  # the per-host boundary: other hosts are still checked
+                    self._facts[name] = (None, host_problem(exc, name))
             return self._facts[name]
 
     def testinfra_host(self, name: str) -> testinfra.host.Host:

@@ -8,4 +8,4 @@ from checks.session import FleetSession
 def test_host_reachable(fleet: FleetSession, target: str) -> None:
     facts, error = fleet.facts(target)
     if facts is None:
-        pytest.fail(f"{target}: cannot be checked: {error}", pytrace=False)
+        pytest.fail(f"{target}: could not be checked: {error}", pytrace=False)
