@@ -1,7 +1,11 @@
-"""One parser per Windows tool output. Pure functions, no I/O, tested on authentic samples.
+"""Text parsers that remain: output decoding, project names, and ``sc``/``icacls`` text.
 
-Labels (``START_TYPE`` …) are translated on non-English Windows; the values (``AUTO_START``,
-``(DELAYED)``, ``WIN32_OWN_PROCESS``) are not, so fields are read by position where it matters.
+The fact probe no longer parses Windows tools' text (it reads the registry, the service control
+manager and SDDL). ``parse_sc_qc``, ``parse_sc_query``, ``parse_sc_qdescription`` and
+``parse_icacls`` stay only to hold the sandbox's stand-ins to the shapes Windows prints
+(tests/unit/test_standins.py, tests/integration/test_sandbox_host.py); nothing in the product
+calls them. ``sc`` keeps its labels and values in English on a German host (only the
+``[SC] … SUCCESS/ERFOLG`` header and messages are translated), and fields are read by position.
 """
 
 from __future__ import annotations
@@ -58,12 +62,8 @@ class ServiceStatus(_Frozen):
     service_exit_code: int = 0
 
 
-class RegValue(_Frozen):
-    type: str
-    data: int | str | list[str]
-
-
-_NOT_FOUND = re.compile(r"FAILED 1060\b")
+#: ``[SC] OpenService FAILED 1060:`` (German: ``FEHLER 1060:``): the service does not exist.
+_NOT_FOUND = re.compile(r"^\[SC\] .*\b1060:", re.MULTILINE)
 _FIELD = re.compile(r"^\s+([A-Z0-9_]+)\s*:\s?(.*?)\s*$")
 
 
@@ -171,38 +171,6 @@ def parse_sc_qdescription(text: str) -> str:
     raise ParseError("sc qdescription", text)
 
 
-_REG_VALUE = re.compile(r"^    (.+?)    (REG_[A-Z_]+)(?:    (.*))?$")
-
-
-def parse_reg_query(text: str) -> dict[str, dict[str, RegValue]]:
-    """Parse ``reg query KEY [/s]``: key path -> value name -> RegValue."""
-    keys: dict[str, dict[str, RegValue]] = {}
-    current: dict[str, RegValue] | None = None
-    for line in _lines(text):
-        if not line.strip():
-            continue
-        if line.startswith("HKEY_") or line.startswith("HK"):
-            current = keys.setdefault(line.strip(), {})
-            continue
-        match = _REG_VALUE.match(line.rstrip("\n"))
-        if match and current is not None:
-            name, kind, data = match.group(1), match.group(2), match.group(3) or ""
-            current[name] = RegValue(type=kind, data=_reg_data(kind, data))
-        elif line.strip().startswith("End of search") or line.startswith("ERROR"):
-            continue
-        else:
-            raise ParseError("reg query", line)
-    return keys
-
-
-def _reg_data(kind: str, data: str) -> int | str | list[str]:
-    if kind in ("REG_DWORD", "REG_QWORD"):
-        return int(data, 16) if data.lower().startswith("0x") else int(data or 0)
-    if kind == "REG_MULTI_SZ":
-        return [p for p in data.split("\\0") if p]
-    return data
-
-
 def decode_output(raw: bytes, codepage: str = "utf-8") -> str:
     """Decode a tool's output: UTF-16LE (nssm on Windows), else UTF-8, else the OEM code page."""
     if raw.startswith(b"\xff\xfe"):
@@ -215,35 +183,9 @@ def decode_output(raw: bytes, codepage: str = "utf-8") -> str:
         return raw.decode("cp437", errors="replace")
 
 
-def parse_nssm_get(raw: bytes | str) -> str:
-    """``nssm get <svc> <param>``: the value, whichever encoding it came in."""
-    text = decode_output(raw) if isinstance(raw, bytes) else raw
-    return text.rstrip("\r\n").rstrip("\x00").rstrip("\r\n")
-
-
 def normalize_name(name: str) -> str:
     """PEP 503 project name normalisation."""
     return re.sub(r"[-_.]+", "-", name).lower()
-
-
-_WHEEL_VERSION = re.compile(r"/([A-Za-z0-9_.]+)-([0-9][^-/]*)-[^/]*\.whl$")
-
-
-def parse_pip_freeze(text: str) -> dict[str, str]:
-    """``pip freeze``: normalised name -> version ('' when only a URL is known)."""
-    found: dict[str, str] = {}
-    for line in _lines(text):
-        line = line.strip()
-        if not line or line.startswith(("#", "-e ", "--", "WARNING", "DEPRECATION")):
-            continue
-        if "==" in line:
-            name, _, version = line.partition("==")
-            found[normalize_name(name.strip())] = version.strip()
-        elif " @ " in line:
-            name, _, url = line.partition(" @ ")
-            match = _WHEEL_VERSION.search(url.strip())
-            found[normalize_name(name.strip())] = match.group(2) if match else ""
-    return found
 
 
 class Ace(_Frozen):

@@ -1,17 +1,13 @@
-"""Shared fixtures for unit tests: the authentic Windows samples in ../shared/samples."""
+"""Shared fixtures for unit tests: the authentic Windows samples in tests/data/samples."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-SAMPLES = Path(
-    os.environ.get("TACFLEET_SAMPLES")
-    or Path(__file__).resolve().parents[2].parent / "shared" / "samples"
-)
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 
 
 def sample_files(prefix: str) -> list[Path]:

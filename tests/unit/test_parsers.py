@@ -1,4 +1,5 @@
-"""Parsers against the authentic samples (every file in ../shared/samples) and built cases."""
+"""The remaining text parsers against the authentic samples (tests/data/samples), English and
+German, and built cases. The product reads facts from the registry, the SCM and SDDL instead."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from winhost import parsers
 
 
 def test_samples_are_there():
-    assert len(list(SAMPLES.glob("*.txt"))) >= 7, f"no samples found in {SAMPLES}"
+    assert len(list(SAMPLES.glob("*.txt"))) >= 8, f"no samples found in {SAMPLES}"
 
 
 @pytest.mark.parametrize("path", sample_files("sc_qc_"), ids=lambda p: p.name)
@@ -23,12 +24,6 @@ def test_every_sc_qc_sample_parses(path):
 def test_every_sc_query_sample_parses(path):
     status = parsers.parse_sc_query(path.read_bytes().decode())
     assert (status is None) == ("missing" in path.name)
-
-
-@pytest.mark.parametrize("path", sample_files("reg_query_"), ids=lambda p: p.name)
-def test_every_reg_query_sample_parses(path):
-    keys = parsers.parse_reg_query(path.read_bytes().decode())
-    assert keys and all(values for values in keys.values())
 
 
 def test_sc_qc_delayed_own_process(sample):
@@ -58,6 +53,31 @@ def test_sc_qc_shared_process_dependency(sample):
     assert config.binary_path == "C:\\Windows\\system32\\svchost.exe -k netsvcs -p"
 
 
+def test_sc_qc_german_host(sample):
+    """German Windows translates the header (ERFOLG), not the labels or the values."""
+    config = parsers.parse_sc_qc(sample("sc_qc_german_dependencies.txt"))
+    assert config.name == "WireGuardTunnel$wg-sf35022"
+    assert (config.start_code, config.start_type, config.delayed) == (2, "AUTO_START", False)
+    assert config.binary_path.startswith('"C:\\Program Files\\WireGuard\\wireguard.exe" ')
+    assert config.dependencies == ["Nsi", "TcpIp"] and config.start_name == "LocalSystem"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[SC] OpenService FAILED 1060:\r\n\r\nThe specified service does not exist as an "
+        "installed service.\r\n\r\n",
+        "[SC] OpenService FEHLER 1060:\r\n\r\nDer angegebene Dienst ist kein installierter "
+        "Dienst.\r\n\r\n",
+    ],
+    ids=["en", "de"],
+)
+def test_missing_service_in_either_language(text):
+    with pytest.raises(parsers.ServiceNotFound):
+        parsers.parse_sc_qc(text)
+    assert parsers.parse_sc_query(text) is None
+
+
 def test_sc_qc_missing_service(sample):
     with pytest.raises(parsers.ServiceNotFound):
         parsers.parse_sc_qc(sample("sc_query_missing_service.txt"))
@@ -76,36 +96,6 @@ def test_sc_query_running(sample):
     assert (status.win32_exit_code, status.service_exit_code) == (0, 0)
 
 
-def test_reg_query_service_key(sample):
-    keys = parsers.parse_reg_query(sample("reg_query_service_delayed.txt"))
-    (values,) = keys.values()
-    assert values["Start"] == parsers.RegValue(type="REG_DWORD", data=2)
-    assert values["DelayedAutostart"].data == 1
-    assert values["ImagePath"].data.endswith("-config dnscrypt-proxy.toml")
-    assert values["ObjectName"].data == "LocalSystem"
-
-
-def test_reg_query_nssm_parameters_and_subkey(sample):
-    keys = parsers.parse_reg_query(sample("reg_query_nssm_parameters.txt"))
-    params = keys[
-        "HKEY_LOCAL_MACHINE\\System\\CurrentControlSet\\Services\\ReviewService\\Parameters"
-    ]
-    assert params["AppDirectory"] == parsers.RegValue(
-        type="REG_EXPAND_SZ", data="C:\\Windows\\System32\\WindowsPowerShell\\v1.0"
-    )
-    assert params["AppParameters"].data.startswith("-ExecutionPolicy Bypass")
-    exit_key = next(k for k in keys if k.endswith("\\AppExit"))
-    assert keys[exit_key]["(Default)"].data == "Restart"
-
-
-def test_reg_multi_sz():
-    text = "\r\nHKEY_LOCAL_MACHINE\\X\r\n    Deps    REG_MULTI_SZ    a\\0b c\r\n\r\n"
-    assert parsers.parse_reg_query(text)["HKEY_LOCAL_MACHINE\\X"]["Deps"].data == [
-        "a",
-        "b c",
-    ]
-
-
 def test_sc_qdescription():
     text = (
         "[SC] QueryServiceConfig2 SUCCESS\r\n\r\nSERVICE_NAME: tacdemo\r\nDESCRIPTION:  Runs é\r\n"
@@ -113,24 +103,6 @@ def test_sc_qdescription():
     assert parsers.parse_sc_qdescription(text) == "Runs é"
     empty = "[SC] QueryServiceConfig2 SUCCESS\r\n\r\nSERVICE_NAME: x\r\nDESCRIPTION:\r\n\r\n"
     assert parsers.parse_sc_qdescription(empty) == ""
-
-
-@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-8"])
-def test_nssm_get_either_encoding(encoding):
-    raw = "C:\\Apps\\Café\r\n".encode(encoding)
-    assert parsers.parse_nssm_get(raw) == "C:\\Apps\\Café"
-
-
-def test_pip_freeze():
-    text = (
-        "# comment\nTwisted==24.3.0\nzope.interface==6.2\n-e git+https://x/y#egg=z\n"
-        "tacdemo @ file:///C:/wheels/tacdemo-1.0.0-py3-none-any.whl\nWARNING: x\n"
-    )
-    assert parsers.parse_pip_freeze(text) == {
-        "twisted": "24.3.0",
-        "zope-interface": "6.2",
-        "tacdemo": "1.0.0",
-    }
 
 
 def test_icacls():
@@ -152,3 +124,13 @@ def test_icacls():
     assert aces[0].flags == ["OI", "CI"] and aces[0].rights == ["RX"]
     assert aces[2].flags == ["I", "OI", "CI", "IO"]
     assert aces[3].rights == ["DENY", "W", "D"]
+
+
+def test_decode_output_utf16_and_oem():
+    assert parsers.decode_output("Café\r\n".encode("utf-16-le")) == "Café\r\n"
+    assert parsers.decode_output("Schlüssel".encode("cp850"), "utf-8") != ""
+    assert parsers.decode_output("Schlüssel".encode("cp850"), "cp850") == "Schlüssel"
+
+
+def test_normalize_name():
+    assert parsers.normalize_name("Zope.Interface") == parsers.normalize_name("zope_interface")

@@ -1,14 +1,17 @@
 """The probe script itself, run for real by this machine's Python against a venv-shaped folder.
 
-On Linux the Windows tools are absent (their outputs report "not found"), but the venv query,
-file hashing, folder checks and the JSON envelope all run exactly as they do on a host.
+On Linux there is no registry, service manager or icacls.exe (the probe reports each as an
+error, per fact, and does not crash), but the venv query, file hashing, folder checks and the
+JSON envelope all run exactly as they do on a host.
 """
 
 from __future__ import annotations
 
+import ast
 import base64
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -34,11 +37,14 @@ def test_probe_runs_and_its_answer_parses(tmp_path):
         imports=["json", "no_such_module_here"],
         files=[str(tac), str(tmp_path / "missing")],
         dirs=[str(tac.parent), str(tmp_path / "nope")],
+        acl_paths=[str(tac.parent), str(tmp_path / "nope")],
         port=1,
     )
     params = base64.b64encode(json.dumps(spec.__dict__).encode()).decode()
+    env = {k: v for k, v in os.environ.items() if k.upper() != "SYSTEMROOT"}
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), params],
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,
@@ -56,4 +62,13 @@ def test_probe_runs_and_its_answer_parses(tmp_path):
     assert not facts.file(str(tmp_path / "missing")).exists
     assert facts.dir_exists(str(tac.parent)) and not facts.dir_exists(str(tmp_path / "nope"))
     assert facts.port_open is False
-    assert not facts.service.exists  # no sc.exe here
+    assert not facts.service.exists and facts.service.state is None
+    assert "not a Windows Python" in facts.service.error
+    assert "icacls.exe" in facts.acl(str(tac.parent)).error  # no icacls here: reported
+    assert facts.acl(str(tmp_path / "NOPE")).error == "no such folder"
+    assert facts.system_root == "C:\\Windows"  # no SYSTEMROOT in this environment
+
+
+def test_probe_script_is_python_3_8():
+    """The host's base Python may be 3.8: the script must parse with its grammar."""
+    ast.parse(SCRIPT.read_text(), feature_version=(3, 8))
