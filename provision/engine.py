@@ -85,7 +85,7 @@ def _run_step(step: Step, ctx: Context, connection: Connection, check_only: bool
         result.status = Status.WOULD_FAIL if check_only else Status.FAILED
         result.message = plan.message
         return result
-    result.commands = [a.command for a in plan]
+    result.commands = [a.command.line for a in plan]
     ctx.changed.add(step.name)
     if check_only:
         result.status = Status.WOULD_CHANGE

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from winhost.cmdline import Command
+
 
 class Status(StrEnum):
     OK = "ok"
@@ -17,10 +19,10 @@ class Status(StrEnum):
 
 @dataclass(frozen=True)
 class Action:
-    """One command line that changes the host, with what it is for."""
+    """One command that changes the host (a program by full path, no cmd.exe), and what for."""
 
     why: str
-    command: str
+    command: Command
     timeout: float = 600.0
 
 
@@ -37,7 +39,7 @@ class StepResult:
     title: str
     status: Status
     reasons: list[str] = field(default_factory=list)  # the findings that made it change
-    commands: list[str] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)  # the lines sent (Command.line)
     message: str = ""
     output: str = ""
     rc: int | None = None

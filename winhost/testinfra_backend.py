@@ -1,8 +1,9 @@
 """Expose a tacfleet connection to pytest as a testinfra ``Host``.
 
 Checks can then use testinfra's API (``host.run``, ``host.check_output``) over the same single
-WinRM shell the fact probe uses. Arguments are quoted by ``winhost.cmdline`` for cmd.exe, not
-POSIX-style as testinfra's stock winrm backend does.
+WinRM shell the fact probe uses. ``host.run(line)`` runs the line with cmd.exe (arguments
+quoted by ``winhost.cmdline`` for Windows' cmd.exe, not POSIX-style as testinfra's stock winrm
+backend does); ``run_argv`` runs a program by full path without cmd.exe.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 import testinfra.host
 from testinfra.backend import base
 
-from winhost.cmdline import build, cmd_escape, quote_arg
+from winhost.cmdline import Command, cmd_arg
 from winhost.connection import Connection
 
 
@@ -28,7 +29,7 @@ class TacfleetBackend(base.BaseBackend):
     @staticmethod
     def quote(command: str, *args: str) -> str:
         if args:
-            return command % tuple(cmd_escape(quote_arg(a)) for a in args)
+            return command % tuple(cmd_arg(a) for a in args)
         return command
 
     def get_encoding(self) -> str:
@@ -39,9 +40,11 @@ class TacfleetBackend(base.BaseBackend):
         result = self.connection.run(line, idempotent=kwargs.get("idempotent", False))
         return self.result(result.rc, self.encode(line), result.stdout, result.stderr)
 
-    def run_argv(self, program: str, *args: str) -> base.CommandResult:
-        """Run a program with arguments, every one quoted by the builder."""
-        return self.run(build(program, *args))
+    def run_argv(self, program: str, *args: str, idempotent: bool = False) -> base.CommandResult:
+        """Run a program (full path) with arguments directly, without cmd.exe."""
+        command = Command((program, *args))
+        result = self.connection.run(command, idempotent=idempotent)
+        return self.result(result.rc, self.encode(command.line), result.stdout, result.stderr)
 
 
 def testinfra_host(connection: Connection) -> testinfra.host.Host:

@@ -25,6 +25,7 @@ from winrm.exceptions import (
 from winrm.protocol import Protocol
 from winrm.transport import Transport
 
+from winhost.cmdline import Command
 from winhost.connection import ConnectionStats, codepage_encoding
 from winhost.errors import (
     AuthenticationFailed,
@@ -32,6 +33,7 @@ from winhost.errors import (
     ConnectionLost,
     HostError,
     HostUnreachable,
+    ProgramNotFound,
 )
 from winhost.redact import Redactor
 from winhost.result import Result
@@ -46,6 +48,21 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
 )
 _CLOSE_ERRORS: tuple[type[BaseException], ...] = (WinRMError, *_TRANSIENT)
 _RETRYABLE: tuple[type[BaseException], ...] = (WSManFaultError, *_TRANSIENT)
+#: HRESULTs of a WSMan fault answering a Command whose program does not exist (Win32 errors 2
+#: ERROR_FILE_NOT_FOUND and 3 ERROR_PATH_NOT_FOUND as 0x8007xxxx).
+_NOT_FOUND_CODES = {0x80070002, 0x80070003}
+
+
+def _not_found(exc: WSManFaultError) -> bool:
+    """Does this fault say the program of a Command was not found?"""
+    for value in (exc.wsman_fault_code, exc.code):
+        try:
+            code = int(value) if value is not None else None
+        except (TypeError, ValueError):
+            continue
+        if code is not None and (code & 0xFFFFFFFF) in _NOT_FOUND_CODES:
+            return True
+    return False
 
 
 class _CountingAdapter(HTTPAdapter):
@@ -83,7 +100,7 @@ class _CountingTransport(Transport):
 
 
 class WinRMConnection:
-    """Runs cmd.exe command lines over WinRS on one host."""
+    """Runs commands over WinRS on one host: a ``Command`` directly, a ``str`` via cmd.exe."""
 
     def __init__(
         self,
@@ -120,6 +137,7 @@ class WinRMConnection:
             "message_encryption": "auto",
         }
         self._sent = False
+        self._command_refused = False
         self._protocol: Protocol | None = None
         self._shell: str | None = None
         self._finished: str | None = None  # a Done command whose Signal is still owed
@@ -180,19 +198,34 @@ class WinRMConnection:
 
     # -- commands ----------------------------------------------------------------------------
     def run(
-        self, command: str, *, timeout: float | None = None, idempotent: bool = False
+        self, command: Command | str, *, timeout: float | None = None, idempotent: bool = False
     ) -> Result:
-        """Run one command line.
+        """Run one command: a ``Command`` without cmd.exe (``WINRS_SKIP_CMD_SHELL``), a ``str``
+        as ``cmd.exe /c <line>``.
 
         A transport error before the command reached the host is retried for any command; after
         it was sent, only an ``idempotent`` one is retried (a change may or may not have run).
+        A Command whose program does not exist raises ``ProgramNotFound`` (nothing ran).
         """
         attempt = 0
         while True:
             attempt += 1
             self._sent = False
+            self._command_refused = False
             try:
                 return self._run_once(command, timeout or self.default_timeout)
+            except WSManFaultError as exc:
+                if isinstance(command, Command) and self._command_refused and _not_found(exc):
+                    raise ProgramNotFound(
+                        self.host,
+                        f"{command.program} does not exist on the host (WinRM fault "
+                        f"{exc.wsman_fault_code or exc.code}); nothing ran",
+                    ) from None
+                self._discard()
+                if (idempotent or not self._sent) and attempt <= self.retries:
+                    self._backoff(attempt)
+                    continue
+                raise self._classify(exc, idempotent) from None
             except InvalidCredentialsError:
                 self._discard()
                 raise AuthenticationFailed(
@@ -225,13 +258,18 @@ class WinRMConnection:
         self.stats.retries += 1
         time.sleep(min(0.25 * 2 ** (attempt - 1), 2.0))
 
-    def _run_once(self, command: str, timeout: float) -> Result:
+    def _run_once(self, command: Command | str, timeout: float) -> Result:
         protocol, shell = self._open()
         self._release_finished(protocol, shell)
         started = time.monotonic()
         deadline = started + timeout
         self._sent = True  # from here on the host may have started the command
-        command_id = protocol.run_command(shell, command)
+        self._command_refused = True  # a fault now answers the Command request itself
+        if isinstance(command, Command):
+            command_id = protocol.run_command(shell, command.line, skip_cmd_shell=True)
+        else:
+            command_id = protocol.run_command(shell, command)
+        self._command_refused = False
         self.stats.commands += 1
         out: list[bytes] = []
         err: list[bytes] = []
@@ -242,7 +280,7 @@ class WinRMConnection:
                     raise CommandTimeout(
                         self.host,
                         f"command ran longer than {timeout:.0f}s and was terminated: "
-                        f"{self._redact(command)[:200]}",
+                        f"{self._redact(str(command))[:200]}",
                     )
                 try:
                     stdout, stderr, rc, done = protocol.get_command_output_raw(shell, command_id)

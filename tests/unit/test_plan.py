@@ -11,6 +11,7 @@ import pytest
 from compliance import desired
 from inventory import load_inventory
 from provision.engine import _failing
+from provision.hostops import decode_ops
 from provision.model import Blocked
 from provision.steps import STEPS, Context
 from tests.unit.probe_doc import compliant_doc, out, parameters, service_key
@@ -37,23 +38,27 @@ def test_delayed_start_lost_plans_one_sc_config(host):
     doc["service"]["key"] = service_key(host, DelayedAutostart=None)
     steps = plan(host, doc)
     assert list(steps) == ["start_type"]
-    assert [a.command for a in steps["start_type"]] == ["sc.exe config tacdemo start= delayed-auto"]
+    assert [a.command.argv for a in steps["start_type"]] == [
+        ("C:\\Windows\\System32\\sc.exe", "config", "tacdemo", "start=", "delayed-auto")]
 
 
 def test_account_lost_plans_sc_config_obj(host):
     doc = compliant_doc(host)
     doc["service"]["key"] = service_key(host, ObjectName="LocalSystem")
     (action,) = plan(host, doc)["account"]
-    assert action.command == r'sc.exe config tacdemo obj= ^"NT SERVICE\tacdemo^"'
+    assert action.command.line == (
+        r'"C:\Windows\System32\sc.exe" config tacdemo obj= "NT SERVICE\tacdemo"')
 
 
 def test_missing_tac_file_is_uploaded_with_the_base_python(host):
     doc = compliant_doc(host)
     doc["files"][host.app.tac_file]["exists"] = False
     actions = plan(host, doc)["app_files"]
-    assert actions and all(
-        a.command.startswith("C:\\Python311\\python.exe -I -c ") for a in actions
-    )
+    (action,) = actions  # one command: folders (none missing here) and the whole upload
+    assert action.command.argv[:3] == ("C:\\Python311\\python.exe", "-I", "-c")
+    ops = decode_ops(action.command.argv)
+    part = host.app.tac_file + ".tacfleet-upload"
+    assert [op[:3] for op in ops] == [("write", part, "wb"), ("replace", part, host.app.tac_file)]
 
 
 def test_foreign_service_is_not_taken_over_without_adopt(host):
@@ -63,7 +68,7 @@ def test_foreign_service_is_not_taken_over_without_adopt(host):
     assert isinstance(blocked, Blocked) and "--adopt" in blocked.message
     adopted = plan(host, doc, adopt=True)["service"]
     assert [a.why for a in adopted] == ["configure the service (NSSM parameters)"]
-    assert "Application" in adopted[0].command
+    assert "Application" in adopted[0].command.argv
 
 
 def test_venv_from_another_python_needs_force_recreate(host):
@@ -71,9 +76,9 @@ def test_venv_from_another_python_needs_force_recreate(host):
     doc["venv"]["cfg"] = {"home": "C:\\Python39", "version_info": "3.9.13"}
     assert isinstance(plan(host, doc)["venv"], Blocked)
     actions = plan(host, doc, force_recreate=True)["venv"]
-    assert actions[0].command.startswith("rmdir /s /q ")
-    assert "virtualenv" in actions[1].command
-    assert "python311.dll" in actions[2].command  # embeddable base: self-contained venv
+    assert decode_ops(actions[0].command.argv) == [("rmtree", host.python.venv)]
+    assert "virtualenv" in actions[1].command.argv
+    assert "python311.dll" in actions[2].command.line  # embeddable base: self-contained venv
 
 
 def test_bare_host_without_installer_is_blocked_clearly(host):
@@ -113,8 +118,8 @@ def test_lock_pins_are_required_and_installed_with_hashes(locked_host):
     venv["dists"]["pywin32"] = "305"
     doc["outputs"]["venv"] = out(json.dumps(venv))
     actions = plan(locked_host, doc)["packages"]
-    uploads, install = actions[:-1], actions[-1].command
-    assert uploads and all("tacfleet-lock.txt" in a.command for a in uploads)
+    uploads, install = actions[:-1], actions[-1].command.line
+    assert uploads and all("tacfleet-lock.txt" in a.command.line for a in uploads)
     assert "--require-hashes -r C:\\PythonEnvs\\tacdemo\\tacfleet-lock.txt" in install
     assert install.endswith("tacfleet-lock.txt")  # nothing unhashed beside the lock
 
@@ -126,10 +131,12 @@ def test_bare_host_fetches_the_installer_from_a_url_then_installs_quietly(host):
         update={"installer": "https://example.org/python-3.11.9-amd64.exe"})})
     ctx = Context(with_url, bare_facts(host.name, desired.probe_spec(host)))
     fetch, install = STEPS[0].actions(ctx)
-    assert fetch.command.startswith("curl.exe --fail --location")
-    assert fetch.command.endswith("https://example.org/python-3.11.9-amd64.exe")
-    assert install.command.startswith("C:\\Windows\\Temp\\tacfleet-python-installer.exe /quiet")
-    assert "TargetDir=C:\\Python311" in install.command
+    assert fetch.command.argv[:3] == ("C:\\Windows\\System32\\curl.exe", "--fail", "--location")
+    assert fetch.command.argv[-1] == "https://example.org/python-3.11.9-amd64.exe"
+    assert install.command.argv[:2] == (
+        "C:\\Windows\\Temp\\tacfleet-python-installer.exe", "/quiet")
+    assert "PrependPath=0" in install.command.argv  # the system PATH is left alone
+    assert "TargetDir=C:\\Python311" in install.command.argv
 
     local = host.model_copy(update={"python": host.python.model_copy(
         update={"installer": "/srv/python-3.11.9-amd64.exe"})})
