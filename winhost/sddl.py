@@ -352,40 +352,36 @@ def parse(text: str) -> SecurityDescriptor:
     sddl = "".join(text.split())
     if not sddl:
         raise SddlError("empty SDDL string")
-    parts: dict[str, object] = {}
+    sids: dict[str, str] = {}
+    acls: dict[str, tuple[frozenset[str], list[str]]] = {}
     i = 0
     while i < len(sddl):
         tag = sddl[i : i + 2].upper()
-        if tag not in ("O:", "G:", "D:", "S:") or tag in parts:
+        if tag not in ("O:", "G:", "D:", "S:") or tag in sids or tag in acls:
             raise SddlError(f"unexpected {sddl[i:i + 20]!r} in {sddl[:80]!r}")
         i += 2
         if tag in ("O:", "G:"):
             match = _SID_FIELD.match(sddl, i)
             if not match:
                 raise SddlError(f"bad owner/group SID at {sddl[i:i + 20]!r}")
-            parts[tag] = sid_from_alias(match.group(0))
+            sids[tag] = sid_from_alias(match.group(0))
             i = match.end()
             continue
         flags: set[str] = set()
-        while (flag := _ACL_FLAG.match(sddl, i)) and not sddl.startswith(("S:",), i):
+        while (flag := _ACL_FLAG.match(sddl, i)) and not sddl.startswith("S:", i):
             flags.add(flag.group(0))
             i = flag.end()
-        aces, i = _aces(sddl, i)
-        parts[tag] = (frozenset(flags), aces)
-    owner, group = parts.get("O:"), parts.get("G:")
-    dacl_part = parts.get("D:")
-    if dacl_part is None:
-        return SecurityDescriptor(owner=_str(owner), group=_str(group))
-    dacl_flags, ace_texts = dacl_part  # type: ignore[misc]
-    aces = tuple(a for t in ace_texts if (a := parse_ace(t)) is not None)
+        ace_texts, i = _aces(sddl, i)
+        acls[tag] = (frozenset(flags), ace_texts)
+    owner, group = sids.get("O:"), sids.get("G:")
+    if "D:" not in acls:
+        return SecurityDescriptor(owner=owner, group=group)
+    dacl_flags, texts = acls["D:"]
+    aces = tuple(a for t in texts if (a := parse_ace(t)) is not None)
     return SecurityDescriptor(
-        owner=_str(owner),
-        group=_str(group),
+        owner=owner,
+        group=group,
         dacl=aces,
-        dacl_flags=frozenset(dacl_flags) - {"NO_ACCESS_CONTROL"},
+        dacl_flags=dacl_flags - {"NO_ACCESS_CONTROL"},
         null_dacl="NO_ACCESS_CONTROL" in dacl_flags,
     )
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
