@@ -84,3 +84,16 @@ def test_one_command_costs_seven_requests_over_http_and_six_over_https(endpoint)
         counts.append(conn.stats.http_requests)
     assert counts == [7, 6]
     assert endpoint.server.stats()["open_shells"] == 0
+
+
+def test_a_missing_program_is_program_not_found_and_the_connection_goes_on(endpoint):
+    from winhost.cmdline import command, system32
+    from winhost.errors import ProgramNotFound
+
+    with connect(endpoint) as conn:
+        with pytest.raises(ProgramNotFound):
+            conn.run(command(system32("no-such-tool.exe"), "/query"))
+        assert conn.run("echo next").stdout.strip() == "next"
+    log = (endpoint.server.state_dir / "requests.log").read_text()
+    fault = next(line for line in log.splitlines() if "no-such-tool.exe" in line)
+    assert " 500 fault w:InternalError 2147942402 command direct " in fault
