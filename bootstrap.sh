@@ -19,6 +19,19 @@ if [ -n "$missing" ]; then
     $sudo apt-get update -qq
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
+# The sandbox's German host (`invoke sandbox.up --locale de_DE`, used by the test suite) needs
+# the de_DE.UTF-8 locale: Wine's programs and the stand-ins speak the Unix locale.
+for loc in de_DE; do
+    if ! locale -a 2>/dev/null | grep -qix "$loc.utf-\?8"; then
+        if ! command -v localedef >/dev/null 2>&1 || [ ! -e "/usr/share/i18n/locales/$loc" ]; then
+            echo "bootstrap: installing Debian package: locales"
+            $sudo apt-get update -qq
+            $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq locales >/dev/null
+        fi
+        echo "bootstrap: generating the $loc.UTF-8 locale"
+        $sudo localedef -i "$loc" -f UTF-8 "$loc.UTF-8"
+    fi
+done
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
     echo "bootstrap: tacfleet needs Python 3.11 or newer (found $(python3 --version))" >&2; exit 2; }
 

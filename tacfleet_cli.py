@@ -331,10 +331,10 @@ def drift_merge(sources: list[str], reports: str = "reports") -> int:
 
 
 @friendly
-def sandbox_up(name: str, port: int) -> int:
+def sandbox_up(name: str, port: int, locale: str | None = None) -> int:
     from sandbox.control import up
 
-    info = up(name, port)
+    info = up(name, port, locale=locale)
     console.print(
         f"sandbox {name!r} up: {info['endpoint']} (user {info['user']}, "
         f"password in {info['password_file']})",

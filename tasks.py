@@ -166,10 +166,11 @@ def drift_merge(c: Context, sources: str, reports: str = "reports") -> None:
     sys.exit(cli.drift_merge([s for s in sources.split(",") if s.strip()], reports=reports))
 
 
-@task(help={"name": "sandbox name (default 'default')", "port": "WinRM HTTP port (HTTPS = +1)"})
-def sandbox_up(c: Context, name: str = "default", port: int = 55985) -> None:
+@task(help={"name": "sandbox name (default 'default')", "port": "WinRM HTTP port (HTTPS = +1)",
+            "locale": "the host's language as a Linux locale, e.g. de_DE (default: English)"})
+def sandbox_up(c: Context, name: str = "default", port: int = 55985, locale: str = "") -> None:
     """Start the sandbox Windows host (Wine) and its WinRM endpoint on 127.0.0.1."""
-    sys.exit(cli.sandbox_up(name, port))
+    sys.exit(cli.sandbox_up(name, port, locale or None))
 
 
 @task(help={"name": "sandbox name"})

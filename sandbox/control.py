@@ -7,6 +7,7 @@ endpoint) and keeps its files in ``<cache>/<name>/`` (see ``sandbox.layout``).
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,7 +21,7 @@ import yaml
 
 from sandbox import layout
 from sandbox.host.image import ImageError, build_image, clone_image
-from sandbox.host.prefix import WineMissing, WinePrefix
+from sandbox.host.prefix import WineMissing, WinePrefix, locale_available
 from sandbox.winrm.faults import Faults
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,12 +94,26 @@ def write_inventory(info: dict[str, Any], dest: Path, *, template: Path | None =
     return dest
 
 
-def up(name: str = "default", port: int = 55985, *, timeout: float = 300) -> dict[str, Any]:
-    """Start the host (building the bare image first if this machine has none); idempotent."""
+def up(name: str = "default", port: int = 55985, *, timeout: float = 300,
+       locale: str | None = None) -> dict[str, Any]:
+    """Start the host (building the bare image first if this machine has none); idempotent.
+
+    ``locale`` (``de_DE``, any locale Debian can generate) makes a non-English host: Wine runs
+    with ``LC_ALL``/``LANG`` = ``<locale>.UTF-8``, so its programs and the stand-ins speak it.
+    """
     paths = layout.Paths(name)
     state = _running(paths)
     if state:
+        if (locale or "") != state.get("locale", ""):
+            raise SandboxUnavailable(
+                f"sandbox {name!r} is running with locale {state.get('locale') or 'C'!r}, not "
+                f"{locale or 'C'!r}: stop it first (invoke sandbox.down --name {name})")
         return status(name)
+    if locale and not locale_available(locale):
+        raise SandboxUnavailable(
+            f"locale {locale}.UTF-8 is not generated on this machine (`locale -a`): run "
+            f"`sudo localedef -i {locale} -f UTF-8 {locale}.UTF-8` (Debian package `locales`), "
+            "or `bash bootstrap.sh test`, which does it")
     for p in (port, port + 1) if port else ():
         if not _port_free(p):
             raise SandboxUnavailable(f"port {p} on 127.0.0.1 is in use: pick another with "
@@ -112,7 +127,8 @@ def up(name: str = "default", port: int = 55985, *, timeout: float = 300) -> dic
     paths.read_password()
     with (paths.root / "daemon.out").open("ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "sandbox.daemon", "--name", name, "--port", str(port)],
+            [sys.executable, "-m", "sandbox.daemon", "--name", name, "--port", str(port),
+             *(["--locale", locale] if locale else [])],
             cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
@@ -159,8 +175,23 @@ def reset(name: str = "default") -> dict[str, Any]:
     for leftover in ("requests.log", "agent.log", "stats.json", "faults.json"):
         (paths.root / leftover).unlink(missing_ok=True)
     if state:
-        return up(name, _port(state["endpoint"]))
+        return up(name, _port(state["endpoint"]), locale=state.get("locale") or None)
     return status(name)
+
+
+def install_python(name: str, path: str) -> str:
+    r"""Give the host a base Python at ``path`` (e.g. ``C:\Program Files\Py (x86) & 100% Ünï``),
+    as an administrator's install would put one there: a copy of the image's ``C:\Python311``
+    made inside the prefix. Returns the Windows path of its ``python.exe``."""
+    prefix = WinePrefix(layout.Paths(name).prefix)
+    if not (prefix.path / "system.reg").exists():
+        raise SandboxUnavailable(f"sandbox {name!r} has no prefix yet: run control.up first")
+    source, target = prefix.host_path("C:\\Python311"), prefix.host_path(path)
+    if target.exists():
+        raise SandboxUnavailable(f"{path} already exists on sandbox {name!r}: pick another path "
+                                 "or reset the host")
+    shutil.copytree(source, target, symlinks=True)
+    return path.rstrip("\\") + "\\python.exe"
 
 
 def fault_switch(name: str = "default") -> Faults:

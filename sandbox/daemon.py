@@ -2,7 +2,7 @@
 
 Started detached by ``sandbox.control.up``; stopped with SIGTERM by ``sandbox.control.down``.
 
-    python -m sandbox.daemon --name default --port 55985
+    python -m sandbox.daemon --name default --port 55985 [--locale de_DE]
 """
 
 from __future__ import annotations
@@ -26,12 +26,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default="default")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--https-port", type=int, default=None)
+    parser.add_argument("--locale", default=None,
+                        help="the host's language as a Linux locale, e.g. de_DE (Wine speaks it)")
     args = parser.parse_args(argv)
     started = time.monotonic()
     paths = layout.Paths(args.name)
     logging.basicConfig(filename=paths.root / "daemon.log", level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    prefix = WinePrefix(paths.prefix)
+    prefix = WinePrefix(paths.prefix, args.locale)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -49,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             "https_endpoint": server.https_endpoint, "ca_file": server.ca_file,
             "user": layout.USER, "password_file": str(paths.password),
             "prefix": str(paths.prefix), "state_dir": str(paths.root),
+            "locale": args.locale or "", "lang": prefix.unix_locale,
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "startup_seconds": round(time.monotonic() - started, 2),
         }

@@ -1,13 +1,20 @@
 """Windows-side launcher of the sandbox host: runs inside Wine under C:\\Python311\\python.exe.
 
 Wine's own ``wine cmd /c ...`` re-quotes argv on the way in, which mangles inner quotes. This agent
-instead hands each command line to CreateProcess verbatim as ``cmd.exe /c <line>`` (Python's
-subprocess with a str command line does exactly that), as WinRS does on a real host.
+instead hands each command line to CreateProcess verbatim, as WinRS does on a real host: as
+``cmd.exe /c <line>`` by default (Python's subprocess with a str command line does exactly that),
+or, for ``"shell": false`` (WinRS' WINRS_SKIP_CMD_SHELL), as the program's own command line.
+
+Lines run through cmd.exe are first held to Windows' cmd.exe rules (``cmdexe.py``, copied beside
+this file), where Wine's cmd.exe is more lenient: a command name Windows would not find exits 9009
+with Windows' message; a ``%`` that Windows leaves as typed but Wine would expand is refused.
 
 Protocol on stdin/stdout, one JSON object per line (standard library only):
-  in:  {"op": "run", "id": N, "line": "...", "codepage": 65001, "timeout": 1800}
+  in:  {"op": "run", "id": N, "line": "...", "codepage": 65001, "timeout": 1800, "shell": true}
        {"op": "kill", "id": N}
-  out: {"id": N, "rc": 0, "stdout": "<base64>", "stderr": "<base64>"}
+  out: {"id": N, "started": true} | {"id": N, "winerror": 2, "message": "..."}  (shell false,
+       before anything else about N)
+       {"id": N, "rc": 0, "stdout": "<base64>", "stderr": "<base64>"}
   first line out: {"ready": true, "pid": ..., "cwd": ...}
 """
 
@@ -18,6 +25,9 @@ import os
 import subprocess
 import sys
 import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cmdexe  # beside this file in the prefix
 
 CONTROL_C_EXIT = -1073741510  # what WinRS reports for a command terminated by Signal
 TIMED_OUT = 258  # WAIT_TIMEOUT
@@ -34,21 +44,60 @@ def reply(message):
         sys.stdout.flush()
 
 
+def _oem(text):
+    try:
+        import ctypes
+
+        return text.encode(f"cp{ctypes.windll.kernel32.GetOEMCP()}", "replace")
+    except (ImportError, AttributeError, OSError, LookupError):
+        return text.encode("utf-8")
+
+
+def _stricter_than_wine(line, cwd):
+    """Windows' cmd.exe verdict on a line Wine's cmd.exe would run: (rc, stderr) or None."""
+    env = dict(os.environ)
+    verdict = cmdexe.check_line(line, env, cwd)
+    if verdict is not None:
+        return cmdexe.NOT_FOUND_EXIT, verdict[1]
+    literal = cmdexe.wine_expands_differently(line, env)
+    if literal is not None:
+        return 1, (f"sandbox: Windows' cmd.exe would leave {literal} as typed on this line (it "
+                   "expands % before it reads ^), but Wine's cmd.exe would expand it, so the "
+                   "sandbox cannot run the line as Windows would; run the program directly (WinRS "
+                   "without cmd.exe) instead\r\n")
+    return None
+
+
 def run(request):
     ident = request["id"]
-    comspec = os.environ.get("COMSPEC", "C:\\windows\\system32\\cmd.exe")
+    shell = request.get("shell", True)
+    cwd = os.environ.get("USERPROFILE") or os.getcwd()
+    line = request["line"]
+    if shell:
+        refused = _stricter_than_wine(line, cwd)
+        if refused is not None:
+            reply({"id": ident, "rc": refused[0], "stdout": "",
+                   "stderr": base64.b64encode(_oem(refused[1])).decode()})
+            return
+        comspec = os.environ.get("COMSPEC", "C:\\windows\\system32\\cmd.exe")
+        line = f'"{comspec}" /c {line}'
     try:
         proc = subprocess.Popen(
-            f'"{comspec}" /c {request["line"]}',
+            line,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            cwd=os.environ.get("USERPROFILE") or None,
+            cwd=cwd,
         )
     except OSError as exc:
+        if not shell:
+            reply({"id": ident, "winerror": exc.winerror or 2, "message": exc.strerror or str(exc)})
+            return
         reply({"id": ident, "rc": exc.winerror or 1, "stdout": "",
                "stderr": base64.b64encode(str(exc).encode()).decode()})
         return
+    if not shell:
+        reply({"id": ident, "started": True})
     with _lock:
         _procs[ident] = proc
     try:

