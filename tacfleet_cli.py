@@ -34,6 +34,7 @@ from inventory import (
     resolve_inventory_path,
 )
 from inventory import validate as validate_file
+from inventory.secrets import redact
 from provision.interrupt import EXIT_INTERRUPTED, graceful_interrupt
 from winhost.errors import TacfleetError, explain, host_problem
 
@@ -197,7 +198,7 @@ def deprovision(inventory: str | None, selection: str | None, *, purge: bool = F
         for step in run.steps:
             console.print(f"{host.name}  {step.title:<24} {step.status}", markup=False)
             if step.output:
-                console.print(step.output, markup=False)
+                console.print(redact(step.output), markup=False)
         code = max(code, EXIT_FAILED if run.failed else EXIT_OK)
     return code
 

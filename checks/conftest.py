@@ -16,6 +16,7 @@ from checks.session import FleetSession
 from compliance.finding import Finding
 from inventory.errors import InventoryError, format_problems
 from inventory.models import Host
+from inventory.secrets import redact
 from winhost.facts import HostFacts
 
 
@@ -87,4 +88,4 @@ def require(finding: Finding) -> None:
     if finding.skipped:
         pytest.skip(f"{finding.host}: {finding.found}")
     if not finding.ok:
-        pytest.fail(finding.message, pytrace=False)
+        pytest.fail(redact(finding.message), pytrace=False)

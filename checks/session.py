@@ -11,6 +11,7 @@ import testinfra.host
 from compliance import desired
 from compliance.audit import Deadline
 from inventory import Host, Inventory, load_inventory, resolve_inventory_path
+from inventory.secrets import redact
 from winhost.connect import connect
 from winhost.connection import Connection
 from winhost.errors import CommandTimeout, host_problem
@@ -73,7 +74,7 @@ class FleetSession:
                                          f"{seconds:.0f}s (the probe was stopped); fix: look at "
                                          "the host, or raise connection.check_deadline")
                 except Exception as exc:  # the per-host boundary: other hosts are still checked
-                    self._facts[name] = (None, host_problem(exc, name))
+                    self._facts[name] = (None, redact(host_problem(exc, name)))
             return self._facts[name]
 
     def testinfra_host(self, name: str) -> testinfra.host.Host:

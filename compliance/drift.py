@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from compliance.audit import HostAudit
+from inventory.secrets import redact_data
 
 EXIT_COMPLIANT, EXIT_DRIFT, EXIT_UNCHECKED = 0, 1, 2
 
@@ -52,6 +53,7 @@ def compare(previous: dict[str, Any] | None, current: dict[str, Any]) -> DriftCh
 
 
 def build_report(audits: list[HostAudit], inventory: str, started: float) -> dict[str, Any]:
+    """The run's report; every secret tacfleet resolved is ``***`` in it (and so in the HTML)."""
     hosts = {
         a.host: {
             "status": a.status,
@@ -62,6 +64,7 @@ def build_report(audits: list[HostAudit], inventory: str, started: float) -> dic
         }
         for a in audits
     }
+    hosts = redact_data(hosts)
     counts = {
         s: sum(1 for h in hosts.values() if h["status"] == s)
         for s in ("compliant", "drift", "unreachable")

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from compliance.drift import DriftChanges
+from inventory.secrets import redact
 
 _ENV = Environment(
     loader=PackageLoader("compliance", "templates"),
@@ -19,7 +20,8 @@ _ENV = Environment(
 
 
 def drift_html(report: dict[str, Any], changes: DriftChanges) -> str:
-    return _ENV.get_template("drift.html.j2").render(report=report, changes=asdict(changes))
+    html = _ENV.get_template("drift.html.j2").render(report=report, changes=asdict(changes))
+    return redact(html)
 
 
 def print_drift(console: Console, report: dict[str, Any], changes: DriftChanges) -> None:
@@ -29,7 +31,7 @@ def print_drift(console: Console, report: dict[str, Any], changes: DriftChanges)
     for name, entry in report["hosts"].items():
         failing = [f["requirement"] for f in entry["findings"] if not f["ok"]]
         style = {"compliant": "green", "drift": "red", "unreachable": "yellow"}[entry["status"]]
-        detail = entry["error"] or ", ".join(failing)
+        detail = redact(entry["error"] or ", ".join(failing))
         table.add_row(name, f"[{style}]{entry['status']}[/{style}]", escape(detail))
     console.print(table)
     for label, pairs in (

@@ -261,9 +261,12 @@ def service_application(host: Host, facts: HostFacts) -> Finding:
     if host.app.environment:
         env = _param(facts, "AppEnvironmentExtra")
         env_list = env if isinstance(env, list) else [env] if isinstance(env, str) else []
-        ok = ok and sorted(env_list) == host.app.environment_extra
-        want += f" and AppEnvironmentExtra {host.app.environment_extra}"
-        found += f" and AppEnvironmentExtra {_shown(env)}"
+        wanted = host.app.environment_extra  # real values: compared, never shown
+        ok = ok and sorted(env_list) == wanted
+        shown = [f"{str(e).split('=', 1)[0]}=***" + ("" if e in wanted else " (differs)")
+                 for e in sorted(env_list)]
+        want += f" and AppEnvironmentExtra {host.app.environment_shown}"
+        found += f" and AppEnvironmentExtra {shown if env is not None else _shown(env)}"
     return verdict(
         "service_application",
         host,

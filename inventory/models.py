@@ -259,8 +259,35 @@ class PythonEnv(_Model):
             yield "index_url", "wheelhouse and index_url are both set", "keep one of them"
 
 
+class EnvRef(_Model):
+    """``{env: NAME}``: the value of a variable in the controller's environment."""
+
+    env: EnvVarName
+
+
+class FileRef(_Model):
+    """``{file: PATH}``: the content of a file on the controller (mode 0600)."""
+
+    file: ControllerPath
+
+
+class KeyringRef(_Model):
+    """``{keyring: SERVICE/USER}``: a password stored with ``keyring set SERVICE USER``."""
+
+    keyring: str
+
+
+#: An ``app.environment`` value: text, or a reference resolved only when a command needs it.
+EnvValue = Label | EnvRef | FileRef | KeyringRef
+
+
 class App(_Model):
-    """The Twisted application: its package and the .tac file twistd runs."""
+    """The Twisted application: its package and the .tac file twistd runs.
+
+    ``environment`` values may be references (:data:`EnvValue`); every value is shown as
+    ``***`` (``environment_shown``, the repr); only ``environment_extra`` (what NSSM stores)
+    holds the real ones.
+    """
 
     _section = "app"
 
@@ -272,13 +299,31 @@ class App(_Model):
     arguments: Label
     port: Port | None = Field(None, description="TCP port for the health check")
     data_dirs: tuple[WinPath, ...] = ()
-    environment: dict[EnvVarName, Label] = Field(
-        default_factory=dict, description="extra variables for the app (NSSM AppEnvironmentExtra)")
+    environment: dict[EnvVarName, EnvValue] = Field(
+        default_factory=dict, description="extra variables for the app (NSSM AppEnvironmentExtra)"
+        "; a value may be {env: VAR}, {file: PATH} or {keyring: SERVICE/USER}")
 
     @property
     def environment_extra(self) -> list[str]:
-        """``NAME=value`` entries as NSSM stores them in AppEnvironmentExtra (REG_MULTI_SZ)."""
-        return [f"{k}={v}" for k, v in sorted(self.environment.items())]
+        """``NAME=value`` entries as NSSM stores them in AppEnvironmentExtra (REG_MULTI_SZ).
+
+        References are resolved here (``SecretError`` if one cannot be); every value is
+        remembered for ``inventory.secrets.redact``. Never print this: use
+        ``environment_shown``.
+        """
+        from inventory.secrets import resolve_value
+
+        return [f"{k}={resolve_value(v, name=k).get_secret_value()}"
+                for k, v in sorted(self.environment.items())]
+
+    @property
+    def environment_shown(self) -> list[str]:
+        """``NAME=***`` for each variable: how the environment appears in output."""
+        return [f"{k}=***" for k in sorted(self.environment)]
+
+    def __repr_args__(self) -> Any:
+        for key, value in super().__repr_args__():
+            yield key, ({k: "***" for k in value} if key == "environment" else value)
 
     @field_validator("tac_file")
     @classmethod

@@ -1,41 +1,99 @@
-"""Resolve a connection's password reference (env var, 0600 file, keyring) to a ``SecretStr``.
+"""Resolve secret references (env var, 0600 file, keyring) to ``SecretStr``; redact output.
 
-Messages name the reference (variable, file, keyring entry), never the value.
+Connection passwords and ``app.environment`` values can be references. Messages name the
+reference (variable, file, keyring entry), never the value. Every value resolved here, and every
+``NAME=value`` of ``app.environment``, is remembered so :func:`redact` can replace it with
+``***`` in anything tacfleet prints or writes (plan output, reports, logs).
+
+Frames here hide from pytest tracebacks (``__tracebackhide__``): they hold the environment.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+import threading
 from collections.abc import Mapping
+from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 
 from inventory.errors import Problem, SecretError
 from inventory.models import Connection
 
+MASK = "***"
+_known: dict[str, str] = {}  # secret text -> what is shown instead
+_known_lock = threading.Lock()
+
+
+def remember(*values: str, shown: str = MASK) -> None:
+    """Values :func:`redact` replaces with ``shown`` from now on (empty ones are ignored)."""
+    with _known_lock:
+        _known.update((v, shown) for v in values if v)
+
+
+def redact(text: str) -> str:
+    """``text`` with every remembered secret replaced by ``***`` (longest first)."""
+    with _known_lock:
+        known = sorted(_known.items(), key=lambda item: len(item[0]), reverse=True)
+    for value, shown in known:
+        if value in text:
+            text = text.replace(value, shown)
+    return text
+
+
+def redact_data(data: Any) -> Any:
+    """:func:`redact` applied to every string inside lists, tuples and dicts (JSON data)."""
+    if isinstance(data, str):
+        return redact(data)
+    if isinstance(data, dict):
+        return {redact_data(k): redact_data(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return type(data)(redact_data(v) for v in data)
+    return data
+
+
+def remember_pair(name: str, value: str, *, secret: bool) -> None:
+    """Remember ``NAME=value`` as it appears raw and quoted in command lines (and the bare
+    value too when it came from a reference: a real secret)."""
+    from winhost.cmdline import cmd_arg, quote_arg
+
+    for text, shown in ((f"{name}={value}", f"{name}={MASK}"), (value, MASK)):
+        if text == value and not secret:
+            continue  # a plain value (a port number) is hidden only beside its name
+        forms = [text]
+        for quoted in (quote_arg, cmd_arg):
+            with suppress(ValueError):  # a line break: no command line carries it anyway
+                forms.append(quoted(text))
+        remember(*forms, shown=shown)
+
 
 def _fail(message: str, fix: str, *, host: str | None, field: str, file: str) -> SecretError:
     return SecretError([Problem(file, message, fix,
-                                hosts=(host,) if host else (), field=f"connection.{field}")])
+                                hosts=(host,) if host else (),
+                                field=field if "." in field else f"connection.{field}")])
 
 
-def _from_env(name: str, env: Mapping[str, str], host: str | None, source: str) -> SecretStr:
+def _from_env(name: str, env: Mapping[str, str], host: str | None, source: str,
+              field: str = "password_env") -> SecretStr:
+    __tracebackhide__ = True
     value = env.get(name)
     if not value:
         state = "is empty" if value == "" else "is not set"
         raise _fail(f"environment variable {name} {state}",
                     f"export {name}=... in the shell (or CI secret) that runs tacfleet",
-                    host=host, field="password_env", file=source)
+                    host=host, field=field, file=source)
     return SecretStr(value)
 
 
-def _from_file(path: Path, host: str | None) -> SecretStr:
+def _from_file(path: Path, host: str | None, field: str = "password_file") -> SecretStr:
+    __tracebackhide__ = True
     path = path.expanduser()
 
     def fail(message: str, fix: str) -> SecretError:
-        return _fail(message, fix, host=host, field="password_file", file=str(path))
+        return _fail(message, fix, host=host, field=field, file=str(path))
 
     try:
         info = path.stat()
@@ -63,7 +121,9 @@ def _from_file(path: Path, host: str | None) -> SecretStr:
     return SecretStr(secret)
 
 
-def _from_keyring(ref: str, user: str | None, host: str | None, source: str) -> SecretStr:
+def _from_keyring(ref: str, user: str | None, host: str | None, source: str,
+                  field: str = "password_keyring") -> SecretStr:
+    __tracebackhide__ = True
     service, sep, name = ref.rpartition("/")
     if not sep:
         service, name = ref, user or ""
@@ -72,17 +132,17 @@ def _from_keyring(ref: str, user: str | None, host: str | None, source: str) -> 
         import keyring.errors
     except ImportError:
         raise _fail("the keyring package is not installed", "pip install 'tacfleet[keyring]'",
-                    host=host, field="password_keyring", file=source) from None
+                    host=host, field=field, file=source) from None
     try:
         value = keyring.get_password(service, name)
     except keyring.errors.KeyringError as exc:
         raise _fail(f"the keyring could not be read ({type(exc).__name__})",
                     "unlock the keyring or configure a keyring backend",
-                    host=host, field="password_keyring", file=source) from None
+                    host=host, field=field, file=source) from None
     if not value:
         raise _fail(f"no password in the keyring for service '{service}', user '{name}'",
                     f"keyring set {service} {name}",
-                    host=host, field="password_keyring", file=source)
+                    host=host, field=field, file=source)
     return SecretStr(value)
 
 
@@ -98,12 +158,39 @@ def resolve_password(
     ``host`` and ``source`` (the inventory file) only label messages; ``env`` defaults to
     ``os.environ``. Problems with a password file name that file.
     """
+    __tracebackhide__ = True
+    secret: SecretStr | None = None
     if conn.password_env:
-        return _from_env(conn.password_env, os.environ if env is None else env, host, source)
-    if conn.password_file:
-        return _from_file(conn.password_file, host)
-    if conn.password_keyring:
-        return _from_keyring(conn.password_keyring, conn.user, host, source)
+        secret = _from_env(conn.password_env, os.environ if env is None else env, host, source)
+    elif conn.password_file:
+        secret = _from_file(conn.password_file, host)
+    elif conn.password_keyring:
+        secret = _from_keyring(conn.password_keyring, conn.user, host, source)
+    if secret is not None:
+        remember(secret.get_secret_value())
+        return secret
     raise _fail("no password is referenced",
                 "add password_env, password_file or password_keyring under connection",
                 host=host, field="password_env", file=source)
+
+
+def resolve_value(
+    ref: Any, *, name: str, host: str | None = None, env: Mapping[str, str] | None = None,
+    source: str = "inventory",
+) -> SecretStr:
+    """The value of an ``app.environment`` entry: text as written, or what its reference
+    (``{env: VAR}``, ``{file: PATH}``, ``{keyring: SERVICE/USER}``) holds. Remembered for
+    :func:`redact` either way; :class:`SecretError` names the reference when it cannot be had."""
+    __tracebackhide__ = True
+    field = f"app.environment.{name}"
+    if isinstance(ref, str):
+        remember_pair(name, ref, secret=False)
+        return SecretStr(ref)
+    if getattr(ref, "env", None):
+        secret = _from_env(ref.env, os.environ if env is None else env, host, source, field)
+    elif getattr(ref, "file", None):
+        secret = _from_file(Path(ref.file), host, field)
+    else:
+        secret = _from_keyring(ref.keyring, None, host, source, field)
+    remember_pair(name, secret.get_secret_value(), secret=True)
+    return secret

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from inventory.secrets import redact, redact_data
 from provision.model import HostRun, Status, StepResult
 
 _STYLE = {
@@ -31,6 +32,7 @@ class StepPrinter:
         self.show_commands = show_commands
 
     def __call__(self, host: str, result: StepResult) -> None:
+        """One step's lines; secrets (passwords, app.environment values) shown as ``***``."""
         style = _STYLE[result.status]
         timing = f" ({result.elapsed:.1f}s)" if result.elapsed else ""
         self.console.print(
@@ -38,14 +40,15 @@ class StepPrinter:
         )
         if result.status is not Status.OK and (self.verbose or self.show_commands):
             for reason in result.reasons:
-                self.console.print(f"    because {escape(reason)}", style="dim")
+                self.console.print(f"    because {escape(redact(reason))}", style="dim")
         if self.show_commands or self.verbose or result.status is Status.FAILED:
             for command in result.commands:
-                self.console.print(f"    $ {escape(command)}", style="cyan", soft_wrap=True)
+                self.console.print(f"    $ {escape(redact(str(command)))}", style="cyan",
+                                   soft_wrap=True)
         if result.message:
-            self.console.print(f"    {escape(result.message)}", style=style)
+            self.console.print(f"    {escape(redact(result.message))}", style=style)
         if result.output:
-            self.console.print(escape(result.output), style="dim", soft_wrap=True)
+            self.console.print(escape(redact(result.output)), style="dim", soft_wrap=True)
 
 
 def summary_table(runs: list[HostRun]) -> Table:
@@ -70,7 +73,7 @@ def summary_table(runs: list[HostRun]) -> Table:
             str(run.commands),
             str(run.http_requests),
             f"{run.elapsed:.1f}s",
-            escape(note),
+            escape(redact(note)),
         )
     return table
 
@@ -82,4 +85,4 @@ def runs_json(runs: list[HostRun]) -> str:
         data["failed"] = run.failed
         return data
 
-    return json.dumps([encode(r) for r in runs], indent=2, default=str)
+    return redact(json.dumps(redact_data([encode(r) for r in runs]), indent=2, default=str))
