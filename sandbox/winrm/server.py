@@ -107,7 +107,7 @@ class _Listener(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         """One line, never a traceback (the default prints one to stderr, i.e. daemon.out)."""
         exc = sys.exc_info()[1]
-        log.warning("connection from %s ended: %s: %s", client_address[0],
+        log.warning("connection from %s ended: %s: %.300s", client_address[0],
                     type(exc).__name__, exc)
 
 
@@ -426,7 +426,8 @@ class _Handler(BaseHTTPRequestHandler):
             answer, status = soap.fault(req.message_id if req else "", exc), 500
             what = f"fault {exc.subcode} {exc.code} {_describe(req) if req else ''}"
         except Exception as exc:  # one line, no traceback: a bad request must not fill the logs
-            log.warning("%s: endpoint error %s: %s", self._client(), type(exc).__name__, exc)
+            log.warning("%s: endpoint error %s: %.300s", self._client(), type(exc).__name__,
+                        exc)
             error = soap.SoapError("w:InternalError", 2147500037, f"endpoint error: {exc}")
             answer, status = soap.fault(req.message_id if req else "", error), 500
             what = f"error {type(exc).__name__}"
