@@ -298,7 +298,8 @@ def service(ctx: Context) -> Plan:
     host, svc, facts = ctx.host, ctx.host.service, ctx.facts
     actions: list[Action] = []
     params = facts.service.parameters
-    if facts.service.exists:
+    exists = facts.service.exists and not _fails(ctx, "service_exists")
+    if exists:
         app = params.get("Application")
         ours = isinstance(app, str) and same_path(app, desired.venv_python(host))
         if not ours and not ctx.adopt:
@@ -316,7 +317,7 @@ def service(ctx: Context) -> Plan:
             )
         )
     forced = {p for req, ps in _PARAMS_OF.items() if _fails(ctx, req) for p in ps}
-    if not facts.service.exists:
+    if not exists:
         forced |= {p for ps in _PARAMS_OF.values() for p in ps}
     wanted: dict[str, object] = {
         "Application": desired.venv_python(host),

@@ -1,0 +1,69 @@
+"""How a Command and a str reach WinRS: skip-cmd-shell or cmd.exe, and a missing program."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr
+from winrm.exceptions import WSManFaultError
+
+from winhost.cmdline import command
+from winhost.errors import HostError, ProgramNotFound
+from winhost.winrm_connection import WinRMConnection
+
+
+class FakeProtocol:
+    """Records run_command calls; answers with a fault or a finished command."""
+
+    def __init__(self, fault: WSManFaultError | None = None) -> None:
+        self.fault = fault
+        self.calls: list[tuple[str, dict]] = []
+
+    def run_command(self, shell, line, **kwargs):
+        self.calls.append((line, kwargs))
+        if self.fault is not None:
+            raise self.fault
+        return "cmd-1"
+
+    def get_command_output_raw(self, shell, command_id):
+        return b"out", b"", 0, True
+
+    def cleanup_command(self, shell, command_id):
+        pass
+
+
+def connection(protocol: FakeProtocol) -> WinRMConnection:
+    conn = WinRMConnection("h1", "http://127.0.0.1:1/wsman", user="u",
+                           password=SecretStr("pw"), retries=2)
+    conn._open = lambda: (protocol, "shell-1")  # type: ignore[method-assign]
+    conn._backoff = lambda attempt: None  # type: ignore[method-assign]
+    return conn
+
+
+def fault(code: int) -> WSManFaultError:
+    return WSManFaultError(500, "fault", "<xml/>", "The system cannot find the file specified.",
+                           wsman_fault_code=code)
+
+
+def test_a_command_skips_cmd_exe_and_a_str_does_not():
+    protocol = FakeProtocol()
+    conn = connection(protocol)
+    cmd = command(r"C:\Windows\System32\sc.exe", "query", "svc name")
+    assert conn.run(cmd).stdout == "out"
+    conn.run("echo hi")
+    assert protocol.calls == [(cmd.line, {"skip_cmd_shell": True}), ("echo hi", {})]
+
+
+@pytest.mark.parametrize("code", [0x80070002, 0x80070003, 2147942402 - 2**32])
+def test_a_missing_program_is_program_not_found_and_not_retried(code):
+    protocol = FakeProtocol(fault(code))
+    with pytest.raises(ProgramNotFound, match=r"C:\\Nope\\x.exe does not exist"):
+        connection(protocol).run(command(r"C:\Nope\x.exe"), idempotent=True)
+    assert len(protocol.calls) == 1
+
+
+def test_another_fault_is_a_host_error_after_retries():
+    protocol = FakeProtocol(fault(0x80070005))
+    with pytest.raises(HostError) as info:
+        connection(protocol).run(command(r"C:\x.exe"), idempotent=True)
+    assert not isinstance(info.value, ProgramNotFound)
+    assert len(protocol.calls) == 3
