@@ -188,3 +188,16 @@ def test_command_length_is_createprocess_s():
     command(r"C:\x.exe", "x" * 32000)
     with pytest.raises(CommandTooLong):
         command(r"C:\x.exe", "x" * 32767)
+
+
+ENV = {"PATH": "C:\\Windows", "A": "1", "X": "2", "PATHEXT": ".EXE", " ": "3", "é": "4"}
+
+
+@given(programs, st.lists(args, max_size=4))
+def test_built_lines_pass_the_sandbox_agents_model_too(program, argv):
+    """The sandbox's command agent holds lines to sandbox/host/cmdexe.py: the same verdict."""
+    cmdexe = pytest.importorskip("sandbox.host.cmdexe")
+    line = build(program, *argv)
+    stripped = cmdexe.strip_c_quotes(line, lambda path: path == program)
+    assert cmdexe.expand_percent(stripped, ENV) == stripped
+    assert cmdexe.check_line(line, ENV, "C:\\", exists=lambda path: path == program) is None
