@@ -248,3 +248,24 @@ def test_log_folder_needs_modify(host):
         f"NT SERVICE\\tacdemo ({sid}): lacks M (has 0x1200a0 on the folder and everything in "
         f"it) on {logs}"
     )
+
+
+def test_domain_account_is_judged_by_the_sid_the_host_looked_up():
+    """A domain account has no offline SID: the probe resolves it (LookupAccountNameW)."""
+    from compliance.requirements import acl_problems
+    from winhost.facts import HostFacts, folder_acl
+
+    sid = "S-1-5-21-1004336348-1177238915-682003330-1105"
+    acl = folder_acl(f"D:PAI(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)(A;OICI;0x1301bf;;;{sid})")
+    assert acl_problems("D:\\logs", acl, "CONTOSO\\svc-app", sid, "M") == []
+    unknown = acl_problems("D:\\logs", acl, "CONTOSO\\svc-app", None, "M")
+    assert unknown == [  # without the SID, its entry is just someone who may write
+        f"{sid} ({sid}): write data/add file, append/add subfolder, write extended attributes, "
+        "write attributes, delete, explicit, on D:\\logs",
+        "D:\\logs: the SID of CONTOSO\\svc-app is unknown; cannot judge its rights",
+    ]
+    facts = HostFacts.model_validate(
+        {"host": "h", "base_python": {"exists": True}, "venv": {"path": "v"},
+         "service": {"name": "s"}, "account_sids": {"CONTOSO\\svc-app": sid}}
+    )
+    assert facts.account_sid("contoso\\SVC-APP") == sid
