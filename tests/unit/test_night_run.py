@@ -1,0 +1,462 @@
+"""A night run that survives anything (issue 16): per-host containment, Ctrl-C, exit codes,
+secrets, hung hosts — over fake connections that record the commands sent and answer the probe.
+
+The fakes answer at the connection level (a probe document, an exit code, or an exception), so
+they exercise the real engine, audit, drift report and command line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tacfleet_cli as cli
+from compliance import audit as audit_module
+from compliance.audit import audit_fleet
+from compliance.desired import probe_spec
+from inventory import Host, load_inventory
+from inventory.secrets import resolve_password
+from provision import fleet as fleet_module
+from provision.fleet import provision_fleet
+from provision.interrupt import INTERRUPTED, NOT_STARTED, STOP, graceful_interrupt
+from provision.model import Status
+from tests.unit.probe_doc import compliant_doc
+from winhost.cmdline import Command
+from winhost.connection import ConnectionStats
+from winhost.errors import (
+    AuthenticationFailed,
+    CommandTimeout,
+    ConnectionLost,
+    HostError,
+    TacfleetError,
+)
+from winhost.parsers import ParseError
+from winhost.probe import MARKER, ProbeError, probe_command
+from winhost.result import Result
+
+ROOT = Path(__file__).resolve().parents[2]
+CANARY = "canary-5e1f-night-run"
+NSSM_SHA = "eee9c44c29c2be011f1f1e43bb8c3fca888cb81053022ec5a0060035de16d848"
+
+Answer = Callable[["FakeConnection", str, float | None], Result]
+
+
+class FakeConnection:
+    """Records every command line; ``answer`` returns a Result or raises, per command."""
+
+    def __init__(self, host: Host, answer: Answer) -> None:
+        self.host = host.name
+        self.spec = host
+        self.stats = ConnectionStats()
+        self.sent: list[str] = []
+        self.answer = answer
+        self.closed = False
+
+    def run(self, command: Command | str, *, timeout: float | None = None,
+            idempotent: bool = False) -> Result:
+        text = command.line if isinstance(command, Command) else command
+        self.sent.append(text)
+        self.stats.commands += 1
+        self.stats.http_requests += 4
+        return self.answer(self, text, timeout)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def is_probe(conn: FakeConnection, text: str) -> bool:
+    return text == probe_command(probe_spec(conn.spec)).line
+
+
+def probe_answer(doc: dict[str, Any]) -> Result:
+    return Result(0, MARKER + json.dumps(doc) + "\r\n", "")
+
+
+def compliant(conn: FakeConnection, text: str, timeout: float | None) -> Result:
+    if is_probe(conn, text):
+        return probe_answer(compliant_doc(conn.spec))
+    return Result(0, "", "")
+
+
+FLEET = r"""
+all:
+  vars:
+    connection: {address: 127.0.0.1, port: 1, https: false, user: deploy,
+                 password_env: H5_PASSWORD}
+    python: {base: C:\Python311\python.exe, venv: C:\PythonEnvs\tacdemo, wheelhouse: C:\wheels}
+    app:
+      name: tacdemo
+      package: tacdemo==1.0.0
+      tac_file: C:\Apps\tacdemo\my_tacfile.tac
+      port: 58080
+      environment:
+        TACDEMO_PORT: "58080"
+        DB_PASSWORD: {env: H5_DB_PASSWORD}
+    service: {name: tacdemo, display_name: Tacdemo, description: Runs tacdemo}
+    nssm: {sha256: NSSM_SHA}
+hosts:
+  good: {}
+  drifted: {}
+  nosecret: {connection: {password_env: H5_UNSET_PASSWORD}}
+  hung: {}
+""".replace("NSSM_SHA", NSSM_SHA)
+
+
+@pytest.fixture(autouse=True)
+def _clean_stop() -> Any:
+    STOP.clear()
+    yield
+    STOP.clear()
+
+
+@pytest.fixture
+def fleet_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("H5_PASSWORD", CANARY + "-pw")
+    monkeypatch.setenv("H5_DB_PASSWORD", CANARY)
+    monkeypatch.setenv("DB_ADMIN_PASSWORD", CANARY + "-admin")
+    monkeypatch.delenv("H5_UNSET_PASSWORD", raising=False)
+    monkeypatch.delenv("TACFLEET_DEBUG", raising=False)
+    path = tmp_path / "fleet.yml"
+    path.write_text(FLEET, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def hosts(fleet_file: Path) -> dict[str, Host]:
+    return {h.name: h for h in load_inventory(fleet_file).hosts}
+
+
+def connector(answers: dict[str, Answer], made: dict[str, FakeConnection],
+              every: list[FakeConnection] | None = None) -> Callable:
+    """Like ``winhost.connect.connect``: the password is read first (an unset one raises).
+
+    ``made`` keeps each host's latest connection, ``every`` all of them.
+    """
+
+    def connect(host: Host) -> FakeConnection:
+        resolve_password(host.connection, host=host.name)
+        conn = FakeConnection(host, answers.get(host.name, compliant))
+        made[host.name] = conn
+        if every is not None:
+            every.append(conn)
+        return conn
+
+    return connect
+
+
+def _start_type_lost(conn: FakeConnection, text: str, timeout: float | None) -> Result:
+    if is_probe(conn, text):
+        doc = compliant_doc(conn.spec)
+        doc["service"]["key"]["DelayedAutostart"] = 0
+        return probe_answer(doc)
+    return Result(0, "", "")
+
+
+def _hangs(conn: FakeConnection, text: str, timeout: float | None) -> Result:
+    assert timeout is not None and timeout < 60, "a check must not wait 300 s for a hung host"
+    time.sleep(timeout)
+    raise CommandTimeout(conn.host, f"command ran longer than {timeout:.0f}s and was terminated")
+
+
+# -- finding 2: one host's problem never stops the fleet -----------------------------------------
+def test_probe_exit_1_on_one_host_keeps_the_other_hosts_result(hosts):
+    def exit_1(conn, text, timeout):
+        return Result(1, "", "Traceback ...\r\nOSError: [WinError 5] Access is denied")
+
+    made: dict[str, FakeConnection] = {}
+    runs = provision_fleet([hosts["good"], hosts["drifted"]], parallel=2,
+                           connector=connector({"drifted": exit_1}, made))
+    good, bad = runs
+    assert not good.error and good.steps and all(s.status is Status.OK for s in good.steps)
+    assert "exit code 1" in bad.error and "fix:" in bad.error
+    assert bad.summary().startswith("drifted: could not be provisioned: ")
+    assert made["drifted"].closed and made["good"].closed
+
+
+def test_unreadable_answer_on_one_host_keeps_the_others_in_the_audit(hosts):
+    def garbage(conn, text, timeout):
+        return Result(0, MARKER + "Access is denied.\r\n", "")
+
+    def parse_error(conn, text, timeout):
+        raise ParseError("sc qc", "Access is denied.")
+
+    def bug(conn, text, timeout):
+        raise KeyError("Parameters")
+
+    audits = audit_fleet(
+        [hosts["good"], hosts["drifted"], hosts["hung"], hosts["nosecret"]],
+        connector=connector({"drifted": garbage, "hung": parse_error, "nosecret": bug}, {}),
+    )
+    by = {a.host: a for a in audits}
+    assert by["good"].status == "compliant"
+    assert by["drifted"].status == "unreachable"
+    assert by["drifted"].error.startswith("could not be checked: probe answer is not valid JSON")
+    assert "unexpected `sc qc` output" in by["hung"].error and "fix:" in by["hung"].error
+    # nosecret's password is unset: named, with the variable and the fix, before any command
+    assert "H5_UNSET_PASSWORD is not set" in by["nosecret"].error
+    assert "host nosecret" in by["nosecret"].error and "fix: export" in by["nosecret"].error
+
+
+def test_a_bug_for_one_host_is_that_hosts_error_not_the_fleets(hosts):
+    def bug(conn, text, timeout):
+        raise KeyError("Parameters")
+
+    audits = audit_fleet([hosts["good"], hosts["drifted"]],
+                         connector=connector({"drifted": bug}, {}))
+    assert audits[0].status == "compliant"
+    assert "unexpected KeyError" in audits[1].error and "--debug" in audits[1].error
+
+
+def test_every_error_tacfleet_raises_has_one_root():
+    from inventory.errors import InventoryError, SecretError, SelectionError
+    from provision.rollout import RolloutError
+    from winhost.cmdline import CommandTooLong, UnsafeArgument
+
+    for kind in (HostError, ProbeError, ParseError, UnsafeArgument, CommandTooLong,
+                 InventoryError, SecretError, SelectionError, RolloutError):
+        assert issubclass(kind, TacfleetError), kind
+    for kind in (ProbeError, ParseError, UnsafeArgument, RolloutError):
+        assert issubclass(kind, ValueError), kind  # callers that expect ValueError still work
+
+
+# -- the acceptance run: missing secret, hung, drifted -> report naming all three, exit 2 ---------
+def test_drift_over_a_missing_secret_a_hung_host_and_a_drifted_one(fleet_file, tmp_path,
+                                                                   monkeypatch, capsys):
+    made: dict[str, FakeConnection] = {}
+    monkeypatch.setattr(audit_module, "connect",
+                        connector({"drifted": _start_type_lost, "hung": _hangs}, made))
+    reports = tmp_path / "reports"
+    started = time.monotonic()
+    code = cli.drift(str(fleet_file), None, reports=str(reports), deadline=1.0)
+    assert time.monotonic() - started < 20
+    assert code == 2
+    report = json.loads((reports / json.loads(
+        (reports / "latest.json").read_text())["run"] / "drift.json").read_text())
+    hosts = report["hosts"]
+    assert hosts["good"]["status"] == "compliant"
+    assert hosts["drifted"]["status"] == "drift"
+    assert [f["requirement"] for f in hosts["drifted"]["findings"] if not f["ok"]] == [
+        "start_type"]
+    assert "H5_UNSET_PASSWORD is not set" in hosts["nosecret"]["error"]
+    assert "check deadline of 1s" in hosts["hung"]["error"]
+    out = capsys.readouterr()
+    assert "Traceback" not in out.out + out.err
+
+
+# -- finding 3: Ctrl-C ----------------------------------------------------------------------------
+def test_first_ctrl_c_finishes_the_current_command_and_starts_nothing_new(hosts):
+    def interrupted_during_first_change(conn, text, timeout):
+        if is_probe(conn, text):
+            return _start_type_lost(conn, text, timeout)
+        os.kill(os.getpid(), signal.SIGINT)  # the user presses Ctrl-C while this command runs
+        assert STOP.wait(5), "the handler runs in the main thread"
+        return Result(0, "", "")
+
+    made: dict[str, FakeConnection] = {}
+    notices: list[str] = []
+    with graceful_interrupt(notices.append):
+        runs = provision_fleet([hosts["drifted"], hosts["good"]], parallel=1,
+                               connector=connector({"drifted": interrupted_during_first_change},
+                                                   made))
+    first, queued = runs
+    sent = made["drifted"].sent
+    assert len(sent) == 2 and "delayed-auto" in sent[1]  # the probe, then the one change
+    assert first.error == INTERRUPTED
+    assert [s.status for s in first.steps][-1] is Status.CHANGED
+    assert queued.error == NOT_STARTED and "good" not in made
+    assert notices and "Ctrl-C again" in notices[0]
+
+
+def test_ctrl_c_in_provision_prints_what_was_done_and_exits_130(fleet_file, monkeypatch,
+                                                                 capsys):
+    def press_ctrl_c(conn, text, timeout):
+        if is_probe(conn, text):
+            return _start_type_lost(conn, text, timeout)
+        os.kill(os.getpid(), signal.SIGINT)
+        assert STOP.wait(5)
+        return Result(0, "", "")
+
+    made: dict[str, FakeConnection] = {}
+    monkeypatch.setattr(fleet_module, "connect", connector({"drifted": press_ctrl_c}, made))
+    code = cli.provision(str(fleet_file), "drifted,hung", parallel=1)  # hung is queued
+    out = capsys.readouterr()
+    assert code == 130
+    assert "start type" in out.out and "changed" in out.out  # what was done
+    assert "interrupted" in out.err
+    assert list(made) == ["drifted"]
+
+
+def test_second_ctrl_c_stops_at_once():
+    script = (
+        "import os, signal, time\n"
+        "from provision.interrupt import graceful_interrupt\n"
+        "with graceful_interrupt():\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    time.sleep(0.2)\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    time.sleep(30)\n"
+    )
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, timeout=20)
+    assert done.returncode == 130 and time.monotonic() - started < 10
+    assert "stopped at once" in done.stderr
+
+
+# -- finding 6: one line, the documented exit code ------------------------------------------------
+def test_facts_with_a_wrong_password_is_one_line_exit_2(fleet_file, monkeypatch, capsys):
+    def rejected(conn, text, timeout):
+        raise AuthenticationFailed(conn.host, "credentials for user 'deploy' were rejected")
+
+    monkeypatch.setattr("winhost.connect.connect", connector({"good": rejected}, {}))
+    assert cli.facts(str(fleet_file), "good") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["good: could not be checked: credentials for user 'deploy' were rejected; "
+                   "fix: check connection.user and the password its reference holds"]
+
+
+def test_lost_connection_during_a_change_is_a_failed_host_exit_1(fleet_file, monkeypatch,
+                                                                 capsys):
+    def drops(conn, text, timeout):
+        if is_probe(conn, text):
+            return _start_type_lost(conn, text, timeout)
+        raise ConnectionLost(conn.host, "connection lost during a change")
+
+    monkeypatch.setattr(fleet_module, "connect", connector({"drifted": drops}, {}))
+    assert cli.provision(str(fleet_file), "drifted") == 1
+    out = capsys.readouterr().out
+    assert "drifted: could not be provisioned: connection lost during a change" in out
+
+
+@pytest.mark.parametrize("selection", ["ecoo1", "!good,!drifted,!nosecret,!hung"])
+def test_bad_selection_is_one_line_exit_2_for_every_task(fleet_file, tmp_path, capsys,
+                                                         selection):
+    for task in (lambda: cli.provision(str(fleet_file), selection),
+                 lambda: cli.drift(str(fleet_file), selection, reports=str(tmp_path / "r")),
+                 lambda: cli.facts(str(fleet_file), selection)):
+        assert task() == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "fix:" in err[0], err
+
+
+def test_unexpected_error_is_one_line_exit_3_and_debug_shows_it(fleet_file, monkeypatch, capsys):
+    def bug(*args, **kwargs):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr("provision.rollout.provision_rollout", bug)
+    assert cli.provision(str(fleet_file), "good") == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["tacfleet: unexpected ZeroDivisionError: division by zero; fix: rerun with "
+                   "--debug and report it"]
+    monkeypatch.setenv("TACFLEET_DEBUG", "1")
+    with pytest.raises(ZeroDivisionError):
+        cli.provision(str(fleet_file), "good")
+
+
+# -- finding 5: no secret in any output -----------------------------------------------------------
+def test_environment_values_are_masked_in_plan_json_reports(fleet_file, tmp_path, monkeypatch,
+                                                            capsys, hosts):
+    def env_lost(conn, text, timeout):  # until NSSM is told the environment
+        changed = any(not is_probe(conn, line) for line in conn.sent)
+        if is_probe(conn, text) and not changed:
+            doc = compliant_doc(conn.spec)
+            doc["service"]["parameters"]["AppEnvironmentExtra"] = ["TACDEMO_PORT=58080"]
+            return probe_answer(doc)
+        return compliant(conn, text, timeout)
+
+    made: dict[str, FakeConnection] = {}
+    every: list[FakeConnection] = []
+    answers = {"good": env_lost, "drifted": env_lost}
+    monkeypatch.setattr(fleet_module, "connect", connector(answers, made, every))
+    monkeypatch.setattr(audit_module, "connect", connector(answers, made, every))
+    assert cli.provision(str(fleet_file), "good", check=True, verbose=True) == 0
+    assert cli.provision(str(fleet_file), "good", as_json=True) == 0
+    assert cli.drift(str(fleet_file), "good,drifted", reports=str(tmp_path / "r")) == 1
+    out = capsys.readouterr()
+    assert CANARY not in out.out + out.err
+    assert "DB_PASSWORD=***" in out.out  # the plan shows the change, not the value
+    # NSSM still gets the real value
+    assert any(f"DB_PASSWORD={CANARY}" in line for c in every for line in c.sent)
+    for path in (tmp_path / "r").rglob("*"):
+        if path.is_file():
+            assert CANARY not in path.read_text(encoding="utf-8"), path
+    assert CANARY not in repr(hosts["good"]) and "'DB_PASSWORD': '***'" in repr(hosts["good"])
+
+
+def _pytest_checks(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "checks"),
+                           "-p", "no:cacheprovider", *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_pytest_checks_never_shows_a_secret(fleet_file, tmp_path):
+    """Unset password on one host, a canary password on another (refused port), -l, JUnit."""
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    junit = tmp_path / "junit.xml"
+    done = _pytest_checks("--inventory", str(fleet_file), "--host", "good,nosecret", "-l",
+                          "--tb=long", f"--junitxml={junit}", "--check-deadline", "5", env=env)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "H5_UNSET_PASSWORD is not set" in done.stdout
+    for text in (done.stdout, done.stderr, junit.read_text(encoding="utf-8")):
+        assert CANARY not in text
+        assert "environ(" not in text and "INTERNALERROR" not in text
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--host", "ecoo1"], "unknown host or group 'ecoo1'; fix: known hosts: good"),
+    (["--host", "!good,!drifted,!nosecret,!hung"], "selects no host"),
+    (["--inventory", "/nonexistent/inventory.yml"], "file not found"),
+])
+def test_pytest_checks_usage_errors_exit_4_with_the_tasks_line(fleet_file, args, message):
+    if "--inventory" not in args:
+        args = ["--inventory", str(fleet_file), *args]
+    done = _pytest_checks(*args, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert message in done.stderr and "INTERNALERROR" not in done.stdout + done.stderr
+
+
+# -- finding 8: a hung host costs the check deadline, not 300 s -----------------------------------
+def test_hung_host_is_unreachable_after_the_deadline(hosts):
+    started = time.monotonic()
+    (audit,) = audit_fleet([hosts["hung"]], deadline=0.5,
+                           connector=connector({"hung": _hangs}, {}))
+    assert time.monotonic() - started < 5
+    assert audit.status == "unreachable"
+    assert "no answer within the check deadline of 0s" in audit.error or \
+        "check deadline" in audit.error
+
+
+def test_default_check_deadline_is_well_under_a_minute(hosts):
+    seen: list[float | None] = []
+
+    def record(conn, text, timeout):
+        seen.append(timeout)
+        return compliant(conn, text, timeout)
+
+    audit_fleet([hosts["good"]], connector=connector({"good": record}, {}))
+    assert seen and seen[0] is not None and 40 <= seen[0] <= 45
+
+
+def test_queued_hosts_are_not_checked_after_ctrl_c(hosts):
+    STOP.set()
+    audits = audit_fleet([hosts["good"]], connector=connector({}, {}))
+    assert audits[0].status == "unreachable" and "interrupted" in audits[0].error
+
+
+def test_stop_event_is_shared_with_worker_threads():
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(STOP.wait(2)))
+    thread.start()
+    STOP.set()
+    thread.join()
+    assert seen == [True]
