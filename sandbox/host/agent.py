@@ -53,6 +53,17 @@ def _oem(text):
         return text.encode("utf-8")
 
 
+def _folder_exists(line):
+    """Does the folder of the line's program (its first C-runtime token) exist?"""
+    text = line.lstrip()
+    if text.startswith('"'):
+        program = text[1:].split('"', 1)[0]
+    else:
+        program = text.split(None, 1)[0] if text else ""
+    folder = os.path.dirname(program)
+    return not folder or os.path.isdir(folder)
+
+
 def _stricter_than_wine(line, cwd):
     """Windows' cmd.exe verdict on a line Wine's cmd.exe would run: (rc, stderr) or None."""
     env = dict(os.environ)
@@ -91,7 +102,10 @@ def run(request):
         )
     except OSError as exc:
         if not shell:
-            reply({"id": ident, "winerror": exc.winerror or 2, "message": exc.strerror or str(exc)})
+            code = exc.winerror or 2
+            if code == 2 and not _folder_exists(line):
+                code = 3  # ERROR_PATH_NOT_FOUND: the program's folder itself is missing
+            reply({"id": ident, "winerror": code, "message": exc.strerror or str(exc)})
             return
         reply({"id": ident, "rc": exc.winerror or 1, "stdout": "",
                "stderr": base64.b64encode(str(exc).encode()).decode()})

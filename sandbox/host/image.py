@@ -82,6 +82,11 @@ def download(dest: Path) -> Path:
 
 
 def _local_wheels(wheels: Path) -> None:
+    """Build the repository's own packages afresh (a stale wheel of the same version would
+    otherwise be the one pip installs)."""
+    for stale in ("tacfleet_standins-*.whl", "tacdemo-*.whl"):
+        for old in wheels.glob(stale):
+            old.unlink()
     for project in LOCAL_PACKAGES:
         _pip("wheel", "-q", "--no-deps", str(project), "-w", str(wheels))
 

@@ -273,9 +273,9 @@ class Store:
 
     def dacl(self, path: str) -> tuple[list[Ace], bool]:
         """Explicit entries, then what the parent passes down unless blocked (canonical order)."""
-        absolute = os.path.abspath(path)
-        parent = os.path.dirname(absolute.rstrip("\\/")) or absolute
-        if parent == absolute or self.key(parent) == self.key(absolute):
+        absolute = os.path.abspath(path)  # no trailing separator, except on a drive root
+        parent = os.path.dirname(absolute)
+        if parent == absolute:
             if self.key(absolute) not in self.objects:
                 return list(DRIVE_ROOT), True
             return self.own(absolute)

@@ -82,7 +82,9 @@ def _query(scm, args: list[str]) -> tuple[str, int]:
     if not args:
         return ("sandbox: `sc query` without a service name is not supported by the "
                 "stand-in\r\n", 1639)
-    return formats.status(args[0], scm.query_status(args[0])), 0
+    status = scm.query_status(args[0])
+    status.pid = status.flags = None  # `sc query` shows no PID and FLAGS; `queryex` does
+    return formats.status(args[0], status), 0
 
 
 def _queryex(scm, args: list[str]) -> tuple[str, int]:
