@@ -9,7 +9,7 @@ from typing import Any
 import testinfra.host
 
 from compliance import desired
-from compliance.audit import Deadline
+from compliance.audit import Deadline, within
 from inventory import Host, Inventory, load_inventory, resolve_inventory_path
 from inventory.secrets import redact
 from winhost.connect import connect
@@ -56,7 +56,9 @@ class FleetSession:
 
     def connection(self, name: str) -> Connection:
         if name not in self._connections:
-            self._connections[name] = connect(self.spec(name))
+            spec = self.spec(name)
+            seconds = self.deadline or spec.connection.check_deadline
+            self._connections[name] = connect(within(spec, seconds))
         return self._connections[name]
 
     def facts(self, name: str) -> tuple[HostFacts | None, str]:

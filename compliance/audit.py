@@ -83,6 +83,18 @@ class Deadline:
         self.connection.close()
 
 
+def within(host: Host, seconds: float) -> Host:
+    """``host`` with WinRM timeouts that fit ``seconds``: a host that accepts the connection
+    but never answers costs three read timeouts (the first try and two retries), not 90 s."""
+    conn = host.connection
+    read = max(2, min(conn.read_timeout, int(seconds / 3.5)))
+    operation = max(1, min(conn.operation_timeout, read - 2))
+    if (read, operation) == (conn.read_timeout, conn.operation_timeout):
+        return host
+    bounded = conn.model_copy(update={"read_timeout": read, "operation_timeout": operation})
+    return host.model_copy(update={"connection": bounded})
+
+
 def _timeout_problem(exc: CommandTimeout, deadline: float, host: str) -> str:
     return (f"no answer within the check deadline of {deadline:.0f}s (the probe was stopped; the "
             "host is hung or overloaded); fix: look at the host (is WinRM or its disk stuck?), or "
@@ -97,7 +109,7 @@ def audit_host(
     seconds = deadline or host.connection.check_deadline or DEFAULT_CHECK_DEADLINE
     started = time.monotonic()
     try:
-        connection = (connector or connect)(host)
+        connection = (connector or connect)(within(host, seconds))
     except Exception as exc:  # the per-host boundary: the other hosts go on
         log.debug("%s: connect failed", host.name, exc_info=True)
         audit.error = "could not be checked: " + host_problem(exc, host.name)

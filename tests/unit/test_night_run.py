@@ -460,3 +460,34 @@ def test_stop_event_is_shared_with_worker_threads():
     STOP.set()
     thread.join()
     assert seen == [True]
+
+
+def test_host_that_accepts_but_never_answers_costs_the_deadline_not_90s(hosts):
+    """Real pywinrm against a loopback socket that accepts and stays silent (before: 3 x 30 s)."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    port = server.getsockname()[1]
+    conn = hosts["hung"].connection.model_copy(update={"port": port})
+    silent = hosts["hung"].model_copy(update={"connection": conn})
+    started = time.monotonic()
+    try:
+        (audit,) = audit_fleet([silent], deadline=7)
+    finally:
+        server.close()
+        for sock in held:
+            sock.close()
+    assert time.monotonic() - started < 12
+    assert audit.status == "unreachable" and "fix:" in audit.error
