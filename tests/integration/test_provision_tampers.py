@@ -36,13 +36,20 @@ def _tampers(host):
         "uninstall Twisted": (
             build(venv + "\\Scripts\\python.exe", "-m", "pip", "uninstall", "-y", "twisted"),
             {"twisted_importable", "packages_installed", "twistd_help"}),
+        # pip's metadata still says Twisted is installed: only a reinstall heals it (issue 16.9)
+        "break twistd, metadata intact": (
+            build(venv + "\\Scripts\\python.exe", "-c",
+                  "import twisted.scripts.twistd as m; open(m.__file__, 'w').write('raise "
+                  "SystemExit(3)')"),
+            {"twistd_help"}),
         "stop the service": (
             build("sc.exe", "stop", svc), {"service_running", "app_answering"}),
     }
 
 
 TAMPERS = ["delete the tac file", "change the start type", "change the account",
-           "change AppDirectory", "uninstall Twisted", "stop the service"]
+           "change AppDirectory", "uninstall Twisted", "break twistd, metadata intact",
+           "stop the service"]
 
 
 @pytest.fixture
