@@ -3,7 +3,8 @@
 The per-host boundary: whatever goes wrong for one host (an unset secret, a refused connection,
 an unreadable probe answer, even a bug) ends as that host's ``HostRun.error`` — "cause; fix: …"
 — and the other hosts go on. After a Ctrl-C (:mod:`provision.interrupt`) queued hosts are not
-started and running ones stop after their current command.
+started and running ones stop after their current command. Before changing a host, its lock is
+taken (:mod:`provision.hostlock`): a rerun waits for or clears an abandoned run's commands.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from collections.abc import Callable, Sequence
 
 from inventory.models import Host
 from provision.engine import OnStep, provision_host
+from provision.hostlock import Lock, acquire, release
 from provision.interrupt import NOT_STARTED, stop_requested
-from provision.model import HostRun
+from provision.model import HostRun, Status, StepResult
 from winhost.connect import connect
 from winhost.connection import Connection
 from winhost.errors import host_problem
@@ -41,12 +43,27 @@ def provision_one(
     except Exception as exc:  # the per-host boundary: the other hosts go on
         log.debug("%s: connect failed", host.name, exc_info=True)
         return HostRun(host=host.name, check_only=check_only, error=host_problem(exc, host.name))
+    lock = Lock(False)
     try:
+        took_over = None
+        if not check_only:  # a plan changes nothing: it needs no lock
+            lock = acquire(connection, host)
+            if lock.notes and lock.held:
+                took_over = StepResult("host_lock", "host lock (a previous run was abandoned)",
+                                       Status.CHANGED, message="; ".join(lock.notes))
+                if on_step:
+                    on_step(host.name, took_over)
         run = provision_host(host, connection, on_step=on_step, **options)
+        if took_over:
+            run.steps.insert(0, took_over)
     except Exception as exc:  # a bug in a step or parser: still only this host's problem
         log.debug("%s: provisioning failed", host.name, exc_info=True)
         run = HostRun(host=host.name, check_only=check_only, error=host_problem(exc, host.name))
     finally:
+        try:
+            release(connection, host, lock)
+        except Exception:  # a lock left behind is taken over by this controller's next run
+            log.debug("%s: releasing the host lock failed", host.name, exc_info=True)
         try:
             connection.close()
         except Exception:  # closing is best effort; the result is what matters

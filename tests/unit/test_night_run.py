@@ -27,6 +27,7 @@ from compliance.desired import probe_spec
 from inventory import Host, load_inventory
 from inventory.secrets import resolve_password
 from provision import fleet as fleet_module
+from provision import hostlock
 from provision.fleet import provision_fleet
 from provision.interrupt import INTERRUPTED, NOT_STARTED, STOP, graceful_interrupt
 from provision.model import Status
@@ -59,12 +60,17 @@ class FakeConnection:
         self.spec = host
         self.stats = ConnectionStats()
         self.sent: list[str] = []
+        self.locks: list[str] = []
         self.answer = answer
+        self.lock: Answer = free_lock
         self.closed = False
 
     def run(self, command: Command | str, *, timeout: float | None = None,
             idempotent: bool = False) -> Result:
         text = command.line if isinstance(command, Command) else command
+        if hostlock._bootstrap() in text:  # the host lock: recorded apart, taken by default
+            self.locks.append(text)
+            return self.lock(self, text, timeout)
         self.sent.append(text)
         self.stats.commands += 1
         self.stats.http_requests += 4
@@ -72,6 +78,11 @@ class FakeConnection:
 
     def close(self) -> None:
         self.closed = True
+
+
+def free_lock(conn: FakeConnection, text: str, timeout: float | None) -> Result:
+    answer = {"acquired": True, "path": "C:\\ProgramData\\tacfleet\\tacdemo.lock"}
+    return Result(0, hostlock.MARK + json.dumps(answer) + "\r\n", "")
 
 
 def is_probe(conn: FakeConnection, text: str) -> bool:
