@@ -42,6 +42,11 @@ def _tampers(host):
                   "import twisted.scripts.twistd as m; open(m.__file__, 'w').write('raise "
                   "SystemExit(3)')"),
             {"twistd_help"}),
+        # Issue 16 item 1: an explicit Everyone:(OI)(CI)F; provisioning must remove it
+        "grant Everyone full control": (
+            build("C:\\Windows\\System32\\icacls.exe", host.app.app_directory, "/grant",
+                  "*S-1-1-0:(OI)(CI)F"),
+            {"permissions"}),
         "stop the service": (
             build("sc.exe", "stop", svc), {"service_running", "app_answering"}),
     }
@@ -49,7 +54,7 @@ def _tampers(host):
 
 TAMPERS = ["delete the tac file", "change the start type", "change the account",
            "change AppDirectory", "uninstall Twisted", "break twistd, metadata intact",
-           "stop the service"]
+           "grant Everyone full control", "stop the service"]
 
 
 @pytest.fixture
