@@ -316,3 +316,26 @@ def test_a_missing_service_is_installed_and_configured_in_two_commands(host, rep
     assert service.status is Status.CHANGED and len(service.commands) == 2
     assert connection.sent[0].argv[:3] == (host.nssm.path, "install", "tacdemo")
     assert ntpath.basename(connection.sent[1].program) == "python.exe"
+
+
+def test_paths_with_spaces_parentheses_ampersand_percent_and_accents_go_as_typed(host):
+    """Issue 10's strange host: every command line splits back to exactly its argv."""
+    from winhost.cmdline import split_argv
+
+    odd = "C:\\Program Files (x86)\\Tâc & Co 100%\\!x! ^"
+    weird = host.model_copy(update={
+        "python": host.python.model_copy(update={
+            "base": f"{odd}\\Python 3.11\\python.exe", "venv": f"{odd}\\venv é漢"}),
+        "app": host.app.model_copy(update={
+            "app_directory": f"{odd}\\app", "tac_file": f"{odd}\\app\\my (1).tac"}),
+        "service": host.service.model_copy(update={
+            "stdout": f"{odd}\\logs\\out.log", "stderr": f"{odd}\\logs\\err.log"}),
+        "nssm": host.nssm.model_copy(update={"path": f"{odd}\\venv é漢\\Scripts\\nssm.exe"}),
+    })
+    facts = bare_facts(weird.name, desired.probe_spec(weird))
+    commands = commands_of(all_plans(weird, facts))
+    assert len(commands) >= 10
+    for cmd in commands:
+        assert split_argv(cmd.line) == list(cmd.argv)
+    lines = "\n".join(c.line for c in commands)
+    assert f"{odd}\\Python 3.11\\python.exe" in lines and "^" in lines
