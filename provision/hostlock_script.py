@@ -89,8 +89,14 @@ def processes():
 
 
 def running_under(shell, shell_created):
-    """Processes the shell still runs (its descendants), only while it is the same process."""
+    """Processes the shell still runs (its descendants), only while it is the same process.
+
+    Nothing when that shell is also ours (a host whose commands share one parent process):
+    then its commands cannot be told from this run's, and none is waited for or ended.
+    """
     if not shell or shell_created is None or created(shell) != shell_created:
+        return []
+    if shell == os.getppid():
         return []
     table = processes()
     result, parents = [], {shell: shell_created}
@@ -98,7 +104,7 @@ def running_under(shell, shell_created):
     while changed:
         changed = False
         for pid, parent, exe in table:
-            if parent in parents and pid not in parents:
+            if parent in parents and pid not in parents and pid != os.getpid():
                 born = created(pid)
                 if born is not None and born >= parents[parent]:  # not a reused parent PID
                     parents[pid] = born
