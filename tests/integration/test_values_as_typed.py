@@ -1,0 +1,41 @@
+"""Inventory values holding cmd.exe's metacharacters reach the host as typed (issue 10).
+
+Every product command runs without cmd.exe, so a display name or description with ``%PATH%``,
+``!x!``, ``^``, ``&``, parentheses and non-ASCII letters is set exactly, judged compliant, and
+the next provision changes nothing.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from compliance import desired
+from inventory import load_inventory
+from provision.fleet import provision_one as provision
+from provision.model import Status
+from tests.integration.helpers import failing
+from winhost.facts import gather_facts
+
+pytestmark = pytest.mark.sandbox
+
+DISPLAY = "Tacdemo %PATH% !x! ^ & (1) é漢"
+DESCRIPTION = 'Runs 100% of "tacdemo" %PATH:a=b% !x! ^^ <a|b> & (done) — ü'
+
+
+def test_metacharacters_in_names_arrive_as_typed(sandbox_host):
+    from sandbox import control
+
+    control.reset(sandbox_host.info["name"])
+    base = load_inventory(sandbox_host.inventory).host("sandbox")
+    host = base.model_copy(update={"service": base.service.model_copy(
+        update={"display_name": DISPLAY, "description": DESCRIPTION})})
+
+    first = provision(host)
+    assert not first.error and first.count(Status.FAILED) == 0, [
+        (s.step, s.message) for s in first.steps if s.status is Status.FAILED] or first.error
+    with sandbox_host.connect() as conn:
+        facts = gather_facts(conn, desired.probe_spec(host))
+    assert facts.service.display_name == DISPLAY
+    assert facts.service.description == DESCRIPTION
+    assert failing(host) == {}
+    assert provision(host).changed == 0
