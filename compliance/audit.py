@@ -62,10 +62,7 @@ class Deadline:
         self.seconds = seconds
         self.ends = time.monotonic() + seconds
         self.host = connection.host
-
-    @property
-    def stats(self) -> ConnectionStats:
-        return self.connection.stats
+        self.stats: ConnectionStats = connection.stats  # the same object: counts go through
 
     def remaining(self) -> float:
         return self.ends - time.monotonic()
