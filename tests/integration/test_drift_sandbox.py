@@ -9,7 +9,7 @@ import pytest
 import tacfleet_cli as cli
 from inventory import load_inventory
 from provision.fleet import provision_one
-from winhost.cmdline import build
+from winhost.cmdline import command, system32
 
 pytestmark = pytest.mark.sandbox
 
@@ -28,7 +28,8 @@ def test_drift_reports_new_drift_then_fixed_after_remediate(sandbox_host, tmp_pa
     assert cli.drift(inventory, "sandbox", reports=str(reports)) == 0
 
     with sandbox_host.connect() as conn:
-        assert conn.run(build("sc.exe", "config", host.service.name, "start=", "demand")).rc == 0
+        demand = command(system32("sc.exe"), "config", host.service.name, "start=", "demand")
+        assert conn.run(demand).rc == 0
     assert cli.drift(inventory, "sandbox", reports=str(reports)) == 1
     report = latest(reports)
     assert report["changes"]["new"] == [["sandbox", "start_type"]]

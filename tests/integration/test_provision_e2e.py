@@ -18,7 +18,7 @@ from inventory import load_inventory
 from provision.fleet import provision_one as provision
 from provision.model import Status
 from tests.integration.helpers import failing
-from winhost.cmdline import build
+from winhost.cmdline import command, system32
 
 pytestmark = pytest.mark.sandbox
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +47,8 @@ def test_provision_a_bare_host_then_nothing_to_do_then_heal_drift(sandbox_host):
 
     # Someone changes the service by hand: the checks say exactly what and where.
     with sandbox_host.connect() as conn:
-        assert conn.run(build("sc.exe", "config", host.service.name, "start=", "demand")).rc == 0
+        demand = command(system32("sc.exe"), "config", host.service.name, "start=", "demand")
+        assert conn.run(demand).rc == 0
     drift = failing(host)
     assert set(drift) == {"start_type"}
     assert "expected delayed-auto, found demand" in drift["start_type"]

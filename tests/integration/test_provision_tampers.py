@@ -14,7 +14,7 @@ from inventory import load_inventory
 from provision.fleet import provision_one as provision
 from provision.model import Status
 from tests.integration.helpers import failing
-from winhost.cmdline import build
+from winhost.cmdline import build, command, system32
 
 pytestmark = pytest.mark.sandbox
 
@@ -28,9 +28,9 @@ def _tampers(host):
                   host.app.tac_file),
             {"tac_file", "app_directory"}),
         "change the start type": (
-            build("sc.exe", "config", svc, "start=", "demand"), {"start_type"}),
+            command(system32("sc.exe"), "config", svc, "start=", "demand"), {"start_type"}),
         "change the account": (
-            build("sc.exe", "config", svc, "obj=", "LocalSystem"), {"service_account"}),
+            command(system32("sc.exe"), "config", svc, "obj=", "LocalSystem"), {"service_account"}),
         "change AppDirectory": (
             build(nssm, "set", svc, "AppDirectory", "C:\\windows\\temp"), {"app_directory"}),
         "uninstall Twisted": (
@@ -48,7 +48,7 @@ def _tampers(host):
                   "*S-1-1-0:(OI)(CI)F"),
             {"permissions"}),
         "stop the service": (
-            build("sc.exe", "stop", svc), {"service_running", "app_answering"}),
+            command(system32("sc.exe"), "stop", svc), {"service_running", "app_answering"}),
     }
 
 
