@@ -79,6 +79,38 @@ def _stricter_than_wine(line, cwd):
     return None
 
 
+#: After the program exits, how long to wait for its pipes to reach end-of-file.
+PIPE_GRACE = 5.0
+
+
+def _collect(proc, timeout):
+    """Wait for the program to exit, not for end-of-file, as WinRS does.
+
+    A Wine system process the program starts on the way (Wine's service manager, restarted by
+    an SCM call such as ``nssm install``) inherits its pipes and holds them open for the life of
+    the prefix: ``communicate()`` would wait forever (measured: ``nssm install`` hung).
+    """
+    chunks = {"out": [], "err": []}
+
+    def pump(stream, into):
+        for block in iter(lambda: stream.read1(65536), b""):
+            into.append(block)
+
+    readers = [threading.Thread(target=pump, args=(s, chunks[k]), daemon=True)
+               for s, k in ((proc.stdout, "out"), (proc.stderr, "err"))]
+    for reader in readers:
+        reader.start()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return b"", b"sandbox: command timed out and was terminated\r\n", True
+    for reader in readers:
+        reader.join(PIPE_GRACE)
+    return b"".join(chunks["out"]), b"".join(chunks["err"]), False
+
+
 def run(request):
     ident = request["id"]
     shell = request.get("shell", True)
@@ -114,13 +146,8 @@ def run(request):
         reply({"id": ident, "started": True})
     with _lock:
         _procs[ident] = proc
-    try:
-        out, err = proc.communicate(timeout=request.get("timeout") or None)
-        rc = proc.returncode
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = b"", b"sandbox: command timed out and was terminated\r\n"
-        rc = TIMED_OUT
+    out, err, timed_out = _collect(proc, request.get("timeout") or None)
+    rc = TIMED_OUT if timed_out else proc.returncode
     with _lock:
         _procs.pop(ident, None)
         if ident in _killed:
