@@ -26,6 +26,8 @@ class Connection(Protocol):
 
     host: str
     stats: ConnectionStats
+    #: The host's OEM code page once a probe has seen it (``decode_output``'s fallback).
+    oem_codepage: int | None
 
     def run(
         self, command: Command | str, *, timeout: float | None = None, idempotent: bool = False
@@ -45,3 +47,23 @@ class Connection(Protocol):
 def codepage_encoding(codepage: int) -> str:
     """The Python codec for a Windows console code page."""
     return "utf-8" if codepage == 65001 else f"cp{codepage}"
+
+
+def decode_output(raw: bytes, codepage: int = 65001, oem: int | None = None) -> str:
+    """A Windows program's output as text, decided here for every caller.
+
+    UTF-16LE when it carries a BOM or looks like it (nssm); else the shell's code page when the
+    bytes decode cleanly in it; else the host's OEM code page, which Windows' console programs
+    write to a pipe whatever the shell asked for (cp850 on a German host, cp932 on a Japanese
+    one; ``facts.codepages.oem``); cp437 while that is not known yet.
+    """
+    if raw.startswith(b"\xff\xfe"):
+        return raw[2:].decode("utf-16-le", errors="replace")
+    if len(raw) >= 2 and raw[1::2].count(0) >= max(1, len(raw) // 2 * 3 // 4):
+        return raw.decode("utf-16-le", errors="replace")
+    for candidate in (codepage, oem or 437):
+        try:
+            return raw.decode(codepage_encoding(candidate))
+        except (UnicodeDecodeError, LookupError):
+            continue
+    return raw.decode("cp437", errors="replace")

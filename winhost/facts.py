@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from winhost import parsers, sddl
-from winhost.connection import Connection
+from winhost.connection import Connection, decode_output
 from winhost.errors import ProgramNotFound
 from winhost.probe import ProbeError, ProbeSpec, decode_b64, probe_command, read_probe_output
 from winhost.sddl import Ace
@@ -254,13 +254,13 @@ def _start_name(code: object, delayed: bool) -> str | None:
     return "delayed-auto" if name == "auto" and delayed else name
 
 
-def _output(raw: dict[str, Any] | None) -> Output | None:
+def _output(raw: dict[str, Any] | None, oem: int | None) -> Output | None:
     if raw is None:
         return None
     return Output(
         rc=raw.get("rc"),
-        stdout=parsers.decode_output(decode_b64(raw.get("out"))),
-        stderr=parsers.decode_output(decode_b64(raw.get("err"))),
+        stdout=decode_output(decode_b64(raw.get("out")), oem=oem),
+        stderr=decode_output(decode_b64(raw.get("err")), oem=oem),
         error=raw.get("error", ""),
     )
 
@@ -294,7 +294,10 @@ def facts_from_probe(host: str, spec: ProbeSpec, data: dict[str, Any]) -> HostFa
     """Turn the probe's JSON document into typed facts."""
     if data.get("probe") != 2:
         raise ProbeError(f"{host}: probe answer version {data.get('probe')!r}, expected 2")
-    outputs = {k: o for k, v in data.get("outputs", {}).items() if (o := _output(v)) is not None}
+    oem = (data.get("codepages") or {}).get("oem") or None
+    outputs = {
+        k: o for k, v in data.get("outputs", {}).items() if (o := _output(v, oem)) is not None
+    }
     venv_raw = data.get("venv", {})
     venv_out = outputs.get("venv")
     venv_fields: dict[str, Any] = {}
@@ -361,6 +364,8 @@ def gather_facts(connection: Connection, spec: ProbeSpec) -> HostFacts:
                 f"{result.rc}: {(result.stderr or result.stdout)[-500:]}"
             )
         facts = facts_from_probe(connection.host, spec, read_probe_output(result.stdout))
+        if facts.codepages.oem:  # later output of this host decodes in its OEM code page
+            connection.oem_codepage = facts.codepages.oem
     return facts.model_copy(
         update={"probed_at": time.time(), "elapsed": time.monotonic() - started}
     )

@@ -7,7 +7,7 @@ import subprocess
 import time
 
 from winhost.cmdline import Command
-from winhost.connection import ConnectionStats, codepage_encoding
+from winhost.connection import ConnectionStats, decode_output
 from winhost.errors import CommandTimeout, HostError, ProgramNotFound
 from winhost.result import Result
 
@@ -19,6 +19,7 @@ class LocalConnection:
     def __init__(self, host: str, *, codepage: int = 65001, default_timeout: float = 600.0):
         self.host = host
         self.codepage = codepage
+        self.oem_codepage: int | None = None
         self.default_timeout = default_timeout
         self.stats = ConnectionStats()
 
@@ -56,11 +57,10 @@ class LocalConnection:
         self.stats.commands += 1
         elapsed = time.monotonic() - started
         self.stats.seconds += elapsed
-        encoding = codepage_encoding(self.codepage)
         return Result(
             proc.returncode,
-            proc.stdout.decode(encoding, errors="replace"),
-            proc.stderr.decode(encoding, errors="replace"),
+            decode_output(proc.stdout, self.codepage, self.oem_codepage),
+            decode_output(proc.stderr, self.codepage, self.oem_codepage),
             elapsed,
         )
 

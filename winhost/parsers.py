@@ -171,18 +171,6 @@ def parse_sc_qdescription(text: str) -> str:
     raise ParseError("sc qdescription", text)
 
 
-def decode_output(raw: bytes, codepage: str = "utf-8") -> str:
-    """Decode a tool's output: UTF-16LE (nssm on Windows), else UTF-8, else the OEM code page."""
-    if raw.startswith(b"\xff\xfe"):
-        return raw[2:].decode("utf-16-le", errors="replace")
-    if len(raw) >= 2 and raw[1::2].count(0) >= max(1, len(raw) // 2 * 3 // 4):
-        return raw.decode("utf-16-le", errors="replace")
-    try:
-        return raw.decode(codepage)
-    except (UnicodeDecodeError, LookupError):
-        return raw.decode("cp437", errors="replace")
-
-
 def normalize_name(name: str) -> str:
     """PEP 503 project name normalisation."""
     return re.sub(r"[-_.]+", "-", name).lower()

@@ -26,7 +26,7 @@ from winrm.protocol import Protocol
 from winrm.transport import Transport
 
 from winhost.cmdline import Command
-from winhost.connection import ConnectionStats, codepage_encoding
+from winhost.connection import ConnectionStats, decode_output
 from winhost.errors import (
     AuthenticationFailed,
     CommandTimeout,
@@ -123,6 +123,7 @@ class WinRMConnection:
         self.user = user
         self.transport = transport
         self.codepage = codepage
+        self.oem_codepage: int | None = None
         self.retries = retries
         self.default_timeout = default_timeout
         self.stats = ConnectionStats()
@@ -164,8 +165,21 @@ class WinRMConnection:
         self.stats.shells_opened += 1
         return protocol, self._shell
 
-    def _discard(self) -> None:
-        """Forget a session that broke; the next command opens a fresh one."""
+    def _discard(self, *, delete: bool = True) -> None:
+        """Drop a session that broke; the next command opens a fresh one.
+
+        The shell is deleted first (best effort, one request): a shell left open counts against
+        the account's MaxShellsPerUser (Windows' default 30, a GPO may lower it) until its
+        IdleTimeout (2 h), so a run that retries would otherwise use up a deploy account's shells.
+        ``delete=False`` after a read timeout: a host that does not answer would not answer the
+        Delete either, and waiting for it would double the cost of a hung host.
+        """
+        if delete and self._protocol is not None and self._shell is not None:
+            try:
+                self._protocol.close_shell(self._shell, close_session=False)
+            except (*_CLOSE_ERRORS, InvalidCredentialsError) as exc:
+                log.debug("%s: deleting a broken shell failed: %s", self.host,
+                          self._redact(str(exc)))
         if self._protocol is not None:
             self._protocol.transport.close_session()
         self._protocol = None
@@ -188,7 +202,7 @@ class WinRMConnection:
                 self._protocol.close_shell(self._shell)
             except _CLOSE_ERRORS as exc:  # closing is best effort
                 log.debug("%s: close_shell failed: %s", self.host, self._redact(str(exc)))
-        self._discard()
+        self._discard(delete=False)
 
     def __enter__(self) -> WinRMConnection:
         return self
@@ -227,13 +241,13 @@ class WinRMConnection:
                     continue
                 raise self._classify(exc, idempotent) from None
             except InvalidCredentialsError:
-                self._discard()
+                self._discard(delete=False)  # no shell was opened with rejected credentials
                 raise AuthenticationFailed(
                     self.host,
                     f"credentials for user {self.user!r} were rejected by {self.endpoint}",
                 ) from None
             except _RETRYABLE as exc:
-                self._discard()
+                self._discard(delete=not isinstance(exc, requests.Timeout))
                 safe_to_retry = idempotent or not self._sent
                 if safe_to_retry and attempt <= self.retries:
                     self._backoff(attempt)
@@ -296,14 +310,13 @@ class WinRMConnection:
             else:  # cut off by our deadline or an error: stop it on the host now
                 try:
                     protocol.cleanup_command(shell, command_id)
-                except _CLOSE_ERRORS:
-                    self._discard()
+                except _CLOSE_ERRORS as exc:
+                    self._discard(delete=not isinstance(exc, requests.Timeout))
         elapsed = time.monotonic() - started
         self.stats.seconds += elapsed
-        encoding = codepage_encoding(self.codepage)
         return Result(
             rc,
-            b"".join(out).decode(encoding, errors="replace"),
-            b"".join(err).decode(encoding, errors="replace"),
+            decode_output(b"".join(out), self.codepage, self.oem_codepage),
+            decode_output(b"".join(err), self.codepage, self.oem_codepage),
             elapsed,
         )

@@ -126,11 +126,5 @@ def test_icacls():
     assert aces[3].rights == ["DENY", "W", "D"]
 
 
-def test_decode_output_utf16_and_oem():
-    assert parsers.decode_output("Café\r\n".encode("utf-16-le")) == "Café\r\n"
-    assert parsers.decode_output("Schlüssel".encode("cp850"), "utf-8") != ""
-    assert parsers.decode_output("Schlüssel".encode("cp850"), "cp850") == "Schlüssel"
-
-
 def test_normalize_name():
     assert parsers.normalize_name("Zope.Interface") == parsers.normalize_name("zope_interface")
