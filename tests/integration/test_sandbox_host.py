@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ import pytest
 import testinfra
 
 from sandbox import control
-from tests.integration.conftest import SandboxHost
+from tests.integration.conftest import SandboxHost, fresh_sandbox, sandbox_name
 from winhost import parsers
 from winhost.cmdline import build, command
 from winhost.errors import ProgramNotFound
@@ -136,14 +137,8 @@ def test_icacls_gives_a_new_folder_what_windows_server_gives_it(sandbox_host):
 # -- a German host ---------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def german_host(tmp_path_factory) -> Iterator[SandboxHost]:
-    name = os.environ.get("TACFLEET_TEST_SANDBOX", "pytest") + "-de"
-    control.down(name)
-    control.reset(name)
-    info = control.up(name, control.free_port_pair(), locale="de_DE")
-    try:
+    with fresh_sandbox("-de0", locale="de_DE") as info:
         yield SandboxHost(info, tmp_path_factory.mktemp("de") / "unused.yml")
-    finally:
-        control.down(name)
 
 
 def test_a_german_host_speaks_german_in_cp850(german_host):
@@ -243,7 +238,7 @@ def test_the_executor_raises_start_failed_synchronously(tmp_path):
     from sandbox.host.executor import WineExecutor
     from sandbox.host.prefix import WinePrefix
 
-    name = os.environ.get("TACFLEET_TEST_SANDBOX", "pytest") + "-ex"
+    name = sandbox_name("-ex")
     control.down(name)
     control.reset(name)
     prefix = WinePrefix(layout.Paths(name).prefix)
@@ -262,6 +257,8 @@ def test_the_executor_raises_start_failed_synchronously(tmp_path):
     finally:
         executor.close()
         prefix.stop_server()
+        if not os.environ.get("TACFLEET_TEST_SANDBOX"):
+            shutil.rmtree(layout.Paths(name).root, ignore_errors=True)
 
 
 # -- a base Python where an administrator may put it ----------------------------------------------
