@@ -95,8 +95,11 @@ def write_inventory(info: dict[str, Any], dest: Path, *, template: Path | None =
 
 
 def up(name: str = "default", port: int = 55985, *, timeout: float = 300,
-       locale: str | None = None) -> dict[str, Any]:
+       locale: str | None = None, realm: bool = False) -> dict[str, Any]:
     """Start the host (building the bare image first if this machine has none); idempotent.
+
+    ``realm`` also runs a real MIT KDC for the host (``sandbox.kdc``): the endpoint then accepts
+    Kerberos for ``HTTP/<name>.sandbox.test``; ``status()['kerberos']`` tells the realm's files.
 
     ``locale`` (``de_DE``, any locale Debian can generate) makes a non-English host: Wine runs
     with ``LC_ALL``/``LANG`` = ``<locale>.UTF-8``, so its programs and the stand-ins speak it.
@@ -108,6 +111,10 @@ def up(name: str = "default", port: int = 55985, *, timeout: float = 300,
             raise SandboxUnavailable(
                 f"sandbox {name!r} is running with locale {state.get('locale') or 'C'!r}, not "
                 f"{locale or 'C'!r}: stop it first (invoke sandbox.down --name {name})")
+        if realm and "kerberos" not in state:
+            raise SandboxUnavailable(
+                f"sandbox {name!r} is running without a Kerberos realm: stop it first "
+                f"(invoke sandbox.down --name {name}), then sandbox.up --realm")
         return status(name)
     if locale and not locale_available(locale):
         raise SandboxUnavailable(
@@ -128,7 +135,7 @@ def up(name: str = "default", port: int = 55985, *, timeout: float = 300,
     with (paths.root / "daemon.out").open("ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "sandbox.daemon", "--name", name, "--port", str(port),
-             *(["--locale", locale] if locale else [])],
+             *(["--locale", locale] if locale else []), *(["--realm"] if realm else [])],
             cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
@@ -158,6 +165,9 @@ def down(name: str = "default", *, timeout: float = 60) -> None:
             time.sleep(0.1)
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
+    kdc_pid = int((state or {}).get("kerberos", {}).get("kdc_pid", 0))
+    if kdc_pid and _alive(kdc_pid):  # the daemon was killed before it could stop its KDC
+        os.kill(kdc_pid, signal.SIGTERM)
     if paths.prefix.exists():
         WinePrefix(paths.prefix).stop_server()
     paths.state.unlink(missing_ok=True)
@@ -175,7 +185,8 @@ def reset(name: str = "default") -> dict[str, Any]:
     for leftover in ("requests.log", "agent.log", "stats.json", "faults.json"):
         (paths.root / leftover).unlink(missing_ok=True)
     if state:
-        return up(name, _port(state["endpoint"]), locale=state.get("locale") or None)
+        return up(name, _port(state["endpoint"]), locale=state.get("locale") or None,
+                  realm="kerberos" in state)
     return status(name)
 
 

@@ -2,7 +2,7 @@
 
 Started detached by ``sandbox.control.up``; stopped with SIGTERM by ``sandbox.control.down``.
 
-    python -m sandbox.daemon --name default --port 55985 [--locale de_DE]
+    python -m sandbox.daemon --name default --port 55985 [--locale de_DE] [--realm]
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import time
 from sandbox import layout
 from sandbox.host.executor import WineExecutor
 from sandbox.host.prefix import WinePrefix
+from sandbox.kdc import Kdc
 from sandbox.winrm.server import WinRMServer
 
 
@@ -26,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default="default")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--https-port", type=int, default=None)
+    parser.add_argument("--realm", action="store_true",
+                        help="also run a Kerberos KDC for this host (sandbox.kdc) and accept "
+                        "Kerberos at the endpoint")
     parser.add_argument("--locale", default=None,
                         help="the host's language as a Linux locale, e.g. de_DE (Wine speaks it)")
     args = parser.parse_args(argv)
@@ -37,6 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    kdc = Kdc(paths.root / "kdc", args.name) if args.realm else None
+    if kdc is not None:
+        kdc.create()
+        kdc.start()
+        # the endpoint's acceptor (pyspnego over GSSAPI) reads its key from KRB5_KTNAME
+        os.environ["KRB5_CONFIG"] = str(kdc.krb5_conf)
+        os.environ["KRB5_KTNAME"] = str(kdc.keytab)
     prefix.start_server()
     executor = WineExecutor(prefix, log_file=paths.root / "agent.log")
     https_port = args.https_port if args.https_port is not None else (
@@ -55,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "startup_seconds": round(time.monotonic() - started, 2),
         }
+        if kdc is not None:
+            state["kerberos"] = kdc.info()
         layout.write_json(paths.state, state)
         logging.info("sandbox %s up: %s", args.name, server.endpoint)
         stop.wait()
@@ -62,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         server.stop()
         executor.close()
         prefix.stop_server()
+        if kdc is not None:
+            kdc.stop()
         paths.state.unlink(missing_ok=True)
         logging.info("sandbox %s stopped", args.name)
     return 0

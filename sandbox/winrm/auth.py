@@ -3,6 +3,10 @@
 - NTLM (raw, as pywinrm sends it, or SPNEGO-wrapped, as pypsrp does) on any listener; over HTTP
   every message after the handshake must be sealed (``multipart/encrypted``), as Windows'
   ``AllowUnencrypted=false`` requires.
+- Kerberos (raw GSS tokens as pywinrm sends them, or SPNEGO) under ``Negotiate`` when the sandbox
+  runs a realm: pyspnego accepts through GSSAPI with the key of ``HTTP/<host>`` from the keytab
+  ``KRB5_KTNAME`` names (``sandbox.kdc``); a ticket for another service cannot be decrypted and is
+  refused with 401; sealing works as for NTLM (pyspnego's ``wrap_winrm``).
 - Basic only over HTTPS; plain-HTTP Basic is refused with 401.
 
 The NTLM context lives with the TCP connection: one ``ConnectionAuth`` per HTTP/1.1 connection.
@@ -69,6 +73,24 @@ def _write() -> None:
     os.environ["NTLM_USER_FILE"] = str(_store_file)
 
 
+def _is_kerberos(token: bytes) -> bool:
+    """A raw Kerberos GSS token (OID 1.2.840.113554.1.2.2) or SPNEGO offering Kerberos first."""
+    krb5 = bytes.fromhex("2a864886f712010202")
+    ms_krb5 = bytes.fromhex("2a864882f712010202")
+    head = token[:64]
+    return krb5 in head or ms_krb5 in head
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:160]
+
+
+def _same_user(principal: str, user: str) -> bool:
+    """``user@REALM`` names the endpoint's user (the realm is the sandbox's own KDC's)."""
+    return principal.partition("@")[0].rpartition("\\")[2].lower() == user.lower()
+
+
 class Unauthorized(Exception):
     """Answer 401 with these WWW-Authenticate values."""
 
@@ -118,15 +140,24 @@ class ConnectionAuth:
             self._ctx = spnego.server(protocol="negotiate")
             self.authenticated = False
         self.scheme = scheme
+        kerberos = _is_kerberos(token)
         try:
             out = self._ctx.step(token)
-        except spnego.exceptions.SpnegoError:
+        except Exception as exc:  # pyspnego raises SpnegoError, GSSError or worse on a bad token
             self._ctx = None
+            if kerberos:
+                raise Unauthorized(f"the Kerberos ticket was refused: {_short(exc)}",
+                                   self.offer()) from None
             raise Unauthorized("the user name or password is incorrect", self.offer()) from None
         reply = f"{scheme} {base64.b64encode(out).decode()}" if out else None
         if self._ctx.complete:
+            principal = self._ctx.client_principal or ""
+            if "@" in principal and not _same_user(principal, self._user):
+                self._ctx = None
+                raise Unauthorized(f"{principal} is not an administrator of this host "
+                                   "(access denied)", self.offer())
             self.authenticated = True
-            self.username = self._ctx.client_principal or ""
+            self.username = principal
         return Step(reply, self._ctx.complete)
 
     def _basic(self, value: str) -> Step:
