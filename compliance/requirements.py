@@ -359,6 +359,10 @@ def logs_rotated(host: Host, facts: HostFacts) -> Finding:
         "AppStderr": svc.stderr,
         "AppRotateFiles": 1 if svc.rotate_files else 0,
         "AppRotateBytes": svc.rotate_bytes if svc.rotate_files else None,
+        # Without it NSSM rotates only when the service starts (nssm.cc: "If AppRotateOnline is
+        # set to 1, nssm can rotate files which grow to the configured file size limit while
+        # the service is running"): the logs of a service that runs for months grow unbounded.
+        "AppRotateOnline": 1 if svc.rotate_files else None,
     }
     found = {k: _param(facts, k) for k in want}
     bad = {k: v for k, v in want.items() if v is not None and not _same(found[k], v)}
@@ -518,6 +522,52 @@ def app_answering(host: Host, facts: HostFacts) -> Finding:
         "a listener" if facts.port_open else "nothing listening",
         "see the service's stderr log; `invoke provision` restarts it",
     )
+
+
+#: Does fixing a requirement need the running service restarted, and why (Windows' and NSSM's
+#: documentation). NSSM reads its parameters (Application, AppParameters, AppDirectory, the
+#: environment, I/O redirection and rotation, AppThrottle, AppRestartDelay) when the service
+#: starts (nssm.cc, "Usage"); ChangeServiceConfig's DisplayName, Description and start type
+#: apply at once without one (learn.microsoft.com, ChangeServiceConfigW).
+_READ_AT_START = "NSSM reads it when the service starts"
+RESTART: dict[str, tuple[bool, str]] = {
+    "base_python": (False, "the service runs the venv's python; a new base Python is only used "
+                           "by a venv built from it"),
+    "base_tools": (False, "pip and virtualenv are used by provisioning only"),
+    "venv_exists": (True, "the running service's python.exe and packages come from the venv"),
+    "venv_base": (True, "the running service's python.exe and packages come from the venv"),
+    "twisted_importable": (True, "Python imports a package's code once, when the app starts"),
+    "pywin32_installed": (True, "Python imports a package's code once, when the app starts"),
+    "packages_installed": (True, "Python imports a package's code once, when the app starts"),
+    "twistd_help": (True, "Python imports a package's code once, when the app starts"),
+    "nssm_verified": (True, "the service's process is nssm.exe itself: it is replaced stopped"),
+    "tac_file": (True, "twistd reads the tac file once, when the app starts"),
+    "service_exists": (True, "a new service has to be started"),
+    "service_application": (True, f"Application, AppParameters, environment: {_READ_AT_START}"),
+    "app_directory": (True, f"AppDirectory: {_READ_AT_START}"),
+    "display_name": (False, "Windows applies DisplayName at once (ChangeServiceConfig)"),
+    "description": (False, "Windows applies Description at once (ChangeServiceConfig2)"),
+    "start_type": (False, "the start type applies at the next boot (ChangeServiceConfig)"),
+    "logs_rotated": (True, f"AppStdout, AppStderr and rotation: {_READ_AT_START}"),
+    "restart_policy": (True, f"AppThrottle and AppRestartDelay: {_READ_AT_START}"),
+    "service_account": (True, "the log-on account is used when the service's process is "
+                              "created"),
+    "logon_right": (False, "the right is checked when the service next logs on; granting it "
+                           "does not touch the running process"),
+    "permissions": (False, "access is checked when a file is opened: new opens see new rights"),
+    "service_running": (False, "this is the start itself"),
+    "app_answering": (False, "this is the start itself"),
+}
+
+
+def restart_note(requirements: list[str]) -> tuple[bool, str]:
+    """``(needed, "restart: yes/no, because …")`` for fixing these requirements."""
+    needs = [r for r in requirements if RESTART.get(r, (True, ""))[0]]
+    if needs:
+        return True, "restart: yes, because " + "; ".join(
+            f"{r}: {RESTART.get(r, (True, 'not known to apply without one'))[1]}" for r in needs)
+    return False, "restart: no, because " + "; ".join(
+        f"{r}: {RESTART[r][1]}" for r in requirements)
 
 
 def judge_all(host: Host, facts: HostFacts) -> list[Finding]:

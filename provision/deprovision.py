@@ -1,4 +1,10 @@
-"""Take the app off a host: stop and remove the service; with ``purge`` the venv too."""
+"""Take the app off a host: stop and remove the service; with ``purge`` the venv too.
+
+In the order Windows needs: stop and wait for STOPPED (the service's processes hold nssm.exe and
+the venv's python.exe), delete, wait until the service control manager has forgotten it (until
+then a reinstall fails with 1072, marked for deletion), and only then remove files. All of it runs
+as one command on the host, bounded; a stop that is already pending is waited for, not repeated.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,13 @@ from compliance import desired
 from inventory.models import Host
 from provision.hostops import host_ops
 from provision.model import HostRun, Status, StepResult
-from winhost.cmdline import DEFAULT_SYSTEM_ROOT, Command, command, system32
+from winhost.cmdline import DEFAULT_SYSTEM_ROOT, Command, system32
 from winhost.connection import Connection
 from winhost.facts import gather_facts
+
+#: How long the service may take to reach STOPPED, and to be forgotten after its deletion.
+STOP_SECONDS = 120
+GONE_SECONDS = 60
 
 
 def deprovision_host(host: Host, connection: Connection, *, purge: bool = False) -> HostRun:
@@ -16,32 +26,32 @@ def deprovision_host(host: Host, connection: Connection, *, purge: bool = False)
     run = HostRun(host=host.name, check_only=False)
     facts = gather_facts(connection, desired.probe_spec(host))
     sc = system32("sc.exe", getattr(facts, "system_root", "") or DEFAULT_SYSTEM_ROOT)
+    base, name = host.python.base, host.service.name
     steps: list[tuple[str, bool, list[Command]]] = [
         (
             "service removed",
             facts.service.exists,
-            [command(sc, "stop", host.service.name), command(sc, "delete", host.service.name)],
+            [host_ops(base, ("stop", sc, name, str(STOP_SECONDS)), ("delete", sc, name),
+                      ("gone", sc, name, str(GONE_SECONDS)))],
         ),
     ]
     if purge:
-        steps.append(
-            (
-                "venv removed",
-                facts.venv.exists,
-                [host_ops(host.python.base, ("rmtree", host.python.venv))],
-            )
-        )
+        steps.append(("venv removed", facts.venv.exists,
+                      [host_ops(base, ("rmtree", host.python.venv))]))
+    timeout = STOP_SECONDS + GONE_SECONDS + 60
     for title, present, commands in steps:
         result = StepResult(title.split()[0], title, Status.OK)
         if present:
             result.commands = [c.line for c in commands]
-            outcomes = [connection.run(c, timeout=120) for c in commands]
+            outcomes = [connection.run(c, timeout=timeout) for c in commands]
             last = outcomes[-1]
             result.status = Status.CHANGED if last.rc == 0 else Status.FAILED
             result.rc = last.rc
             if last.rc != 0:
                 result.output = (last.stdout + last.stderr).strip()[-1000:]
         run.steps.append(result)
+        if result.status is Status.FAILED:
+            break  # files stay while the service may still hold them
     run.commands = connection.stats.commands
     run.http_requests = connection.stats.http_requests
     return run

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from compliance import desired
 from compliance.finding import Finding
+from compliance.requirements import RESTART, restart_note
 from inventory.models import Host
 from provision.interrupt import INTERRUPTED, stop_requested
 from provision.model import Blocked, HostRun, Status, StepResult
@@ -72,10 +73,17 @@ def provision_host(
 def _run_step(step: Step, ctx: Context, connection: Connection, check_only: bool) -> StepResult:
     findings = _failing(step.findings(ctx))
     forced = [name for name in step.forced_by if name in ctx.changed]
+    restart = step.restarts_for_changes and bool(ctx.restart_for)
     result = StepResult(step.name, step.title, Status.OK)
-    if not findings and not forced:
+    if not findings and not forced and not restart:
         return result
-    result.reasons = [f.message for f in findings] or [f"follows changes in: {', '.join(forced)}"]
+    result.reasons = [f.message for f in findings] or (
+        [f"follows changes in: {', '.join(forced)}"] if forced else
+        [f"follows changes that need a restart: {', '.join(ctx.restart_for)}"])
+    if step.restarts_for_changes:
+        result.restart = restart_note(list(ctx.restart_for))[1] if ctx.restart_for else ""
+    else:
+        result.restart = restart_note([f.requirement for f in findings])[1] if findings else ""
     plan = step.actions(ctx)
     if isinstance(plan, Blocked):
         if check_only and ctx.changed:
@@ -87,6 +95,12 @@ def _run_step(step: Step, ctx: Context, connection: Connection, check_only: bool
         return result
     result.commands = [a.command.line for a in plan]
     ctx.changed.add(step.name)
+    if step.restarts_for_changes or any(a.restarts for a in plan):
+        ctx.restart_for.clear()  # the (re)start makes every change so far live
+    else:
+        ctx.restart_for.extend(
+            f.requirement for f in findings
+            if RESTART.get(f.requirement, (True, ""))[0] and f.requirement not in ctx.restart_for)
     if check_only:
         result.status = Status.WOULD_CHANGE
         return result

@@ -10,7 +10,17 @@ Arguments after the source: ``<n> <op> <arg>…`` groups, ``n`` counting the op 
 Ops: ``mkdir PATH…`` (with parents, existing ok), ``rmtree PATH`` (absent ok), ``copy SRC DST``,
 ``write PATH MODE B64`` (MODE ``wb`` or ``ab``; parent folders created), ``replace SRC DST``
 (atomic rename over DST), ``run PROGRAM ARG…``, ``settle SC_EXE SERVICE SECONDS`` (wait while
-``SC_EXE query SERVICE`` reports a ``_PENDING`` state).
+``SC_EXE query SERVICE`` reports a ``_PENDING`` state), ``verify PATH SHA256`` (the file's
+SHA-256, else it is removed and the run fails), ``stop SC_EXE SERVICE SECONDS`` (stop the
+service if it runs and wait for STOPPED; an absent service is fine; a stop already pending is
+waited for; still not STOPPED after SECONDS fails with the state it is stuck in), ``start SC_EXE
+SERVICE SECONDS`` (start it again only if ``stop`` stopped it in this command, then wait for
+RUNNING), ``delete SC_EXE SERVICE`` (``sc delete``; already gone or marked for deletion is
+fine), ``gone SC_EXE SERVICE SECONDS`` (wait until the service control manager no longer
+knows the service: 1060).
+
+Service states are read from ``sc query``'s ``STATE : <n> <NAME>`` line by the number and the
+state constant, which Windows prints untranslated in every language.
 """
 
 from __future__ import annotations
@@ -20,7 +30,7 @@ from collections.abc import Sequence
 from winhost.cmdline import Command
 
 _SOURCE = """\
-import base64, os, shutil, stat, subprocess, sys, time
+import base64, hashlib, os, re, shutil, stat, subprocess, sys, time
 
 
 def rmtree(path):
@@ -40,6 +50,89 @@ def settle(sc, service, seconds):
         if b'_PENDING' not in out:
             return
         time.sleep(1)
+
+
+STATE = re.compile(rb':\\s*[1-7]\\s+(STOPPED|START_PENDING|STOP_PENDING|RUNNING|'
+                   rb'CONTINUE_PENDING|PAUSE_PENDING|PAUSED)\\b')
+stopped_here = set()
+
+
+class Failed(Exception):
+    pass
+
+
+def state(sc, service):
+    proc = subprocess.run([sc, 'query', service], capture_output=True)
+    if proc.returncode == 1060 or b'FAILED 1060:' in proc.stdout:
+        return 'GONE'
+    found = STATE.search(proc.stdout)
+    if found is None:
+        raise Failed('%s query %s: exit code %d, no state in %r'
+                     % (sc, service, proc.returncode, proc.stdout[-200:]))
+    return found.group(1).decode()
+
+
+def wait(sc, service, seconds, wanted):
+    end = time.time() + float(seconds)
+    now = state(sc, service)
+    while now not in wanted and time.time() < end:
+        time.sleep(0.5)
+        now = state(sc, service)
+    return now
+
+
+def stop(sc, service, seconds):
+    now = state(sc, service)
+    if now in ('GONE', 'STOPPED'):
+        return
+    if now == 'START_PENDING':
+        now = wait(sc, service, seconds, ('RUNNING', 'STOPPED', 'GONE'))
+    if now not in ('STOP_PENDING', 'STOPPED', 'GONE'):
+        rc = subprocess.run([sc, 'stop', service], capture_output=True).returncode
+        if rc not in (0, 1061, 1062):
+            raise Failed('%s stop %s: exit code %d' % (sc, service, rc))
+        stopped_here.add(service)
+    now = wait(sc, service, seconds, ('STOPPED', 'GONE'))
+    if now not in ('STOPPED', 'GONE'):
+        raise Failed('service %s is still %s %s s after the stop; it holds its files. Find '
+                     'what keeps it from stopping (its log), or end its process, then run '
+                     'again' % (service, now, seconds))
+
+
+def start(sc, service, seconds):
+    if service not in stopped_here:
+        return
+    rc = subprocess.run([sc, 'start', service], capture_output=True).returncode
+    if rc not in (0, 1056):
+        raise Failed('%s start %s: exit code %d' % (sc, service, rc))
+    now = wait(sc, service, seconds, ('RUNNING', 'STOPPED', 'GONE'))
+    if now != 'RUNNING':
+        raise Failed('service %s is %s after the start, not RUNNING' % (service, now))
+
+
+def delete(sc, service):
+    rc = subprocess.run([sc, 'delete', service], capture_output=True).returncode
+    if rc not in (0, 1060, 1072):  # 1072: already marked for deletion, gone once released
+        raise Failed('%s delete %s: exit code %d' % (sc, service, rc))
+
+
+def gone(sc, service, seconds):
+    now = wait(sc, service, seconds, ('GONE',))
+    if now != 'GONE':
+        raise Failed('service %s is still known (%s) %s s after its deletion: a process or a '
+                     'handle (services.msc, Event Viewer) keeps it marked for deletion; close it '
+                     'and run again' % (service, now, seconds))
+
+
+def verify(path, sha256):
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    if digest.hexdigest() != sha256.lower():
+        os.remove(path)
+        raise Failed('%s has sha256 %s, not %s: removed, nothing replaced'
+                     % (path, digest.hexdigest(), sha256))
 
 
 def main(argv):
@@ -64,6 +157,8 @@ def main(argv):
                 os.replace(args[0], args[1])
             elif op == 'settle':
                 settle(*args)
+            elif op in ('verify', 'stop', 'start', 'delete', 'gone'):
+                globals()[op](*args)
             elif op == 'run':
                 rc = subprocess.run(args).returncode
                 if rc:
@@ -72,7 +167,7 @@ def main(argv):
             else:
                 print('tacfleet: unknown step %r' % op, file=sys.stderr)
                 return 2
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, Failed) as exc:
             print('tacfleet: %s failed: %s' % (op, exc), file=sys.stderr)
             return 1
     return 0

@@ -24,6 +24,9 @@ class Action:
     why: str
     command: Command
     timeout: float = 600.0
+    #: the command stops the service and starts it again itself (an in-use file replaced):
+    #: every change before it is live, no further restart is owed for them
+    restarts: bool = False
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class StepResult:
     title: str
     status: Status
     reasons: list[str] = field(default_factory=list)  # the findings that made it change
+    restart: str = ""  # "restart: yes/no, because …" for a step that (would) change
     commands: list[str] = field(default_factory=list)  # the lines sent (Command.line)
     message: str = ""
     output: str = ""

@@ -41,6 +41,8 @@ class StepPrinter:
         if result.status is not Status.OK and (self.verbose or self.show_commands):
             for reason in result.reasons:
                 self.console.print(f"    because {escape(redact(reason))}", style="dim")
+        if result.restart and result.status is not Status.OK:
+            self.console.print(f"    {escape(redact(result.restart))}", style="dim")
         if self.show_commands or self.verbose or result.status is Status.FAILED:
             for command in result.commands:
                 self.console.print(f"    $ {escape(redact(str(command)))}", style="cyan",

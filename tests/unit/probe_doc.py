@@ -51,6 +51,7 @@ def parameters(host: Host, environment: list[str] | None = None) -> dict[str, An
         "AppStderr": svc.stderr,
         "AppRotateFiles": 1,
         "AppRotateBytes": svc.rotate_bytes,
+        "AppRotateOnline": 1 if svc.rotate_files else 0,
         "AppThrottle": svc.throttle_ms,
     }
     env = host.app.environment_extra if environment is None else environment

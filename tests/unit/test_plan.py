@@ -76,7 +76,10 @@ def test_venv_from_another_python_needs_force_recreate(host):
     doc["venv"]["cfg"] = {"home": "C:\\Python39", "version_info": "3.9.13"}
     assert isinstance(plan(host, doc)["venv"], Blocked)
     actions = plan(host, doc, force_recreate=True)["venv"]
-    assert decode_ops(actions[0].command.argv) == [("rmtree", host.python.venv)]
+    # the service runs the venv's python.exe: stopped (and waited for) before the removal
+    assert decode_ops(actions[0].command.argv) == [
+        ("stop", "C:\\Windows\\System32\\sc.exe", host.service.name, "120"),
+        ("rmtree", host.python.venv)]
     assert "virtualenv" in actions[1].command.argv
     assert "python311.dll" in actions[2].command.line  # embeddable base: self-contained venv
 

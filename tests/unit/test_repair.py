@@ -264,7 +264,8 @@ def test_a_changed_tac_file_forces_a_restart_then_all_is_verified(host, replay):
     run = engine.provision_host(host, connection)
     assert statuses(run) == {"app_files": Status.CHANGED, "running": Status.CHANGED}
     restart = next(s for s in run.steps if s.step == "running")
-    assert restart.reasons == ["follows changes in: app_files"]
+    assert restart.reasons == ["follows changes that need a restart: tac_file"]
+    assert restart.restart.startswith("restart: yes, because tac_file: twistd reads")
     ops = decode_ops(connection.sent[-1].argv)
     assert [op[:3] for op in ops] == [("run", "C:\\Windows\\System32\\sc.exe", "stop"),
                                       ("settle", "C:\\Windows\\System32\\sc.exe", "tacdemo"),
@@ -339,3 +340,38 @@ def test_paths_with_spaces_parentheses_ampersand_percent_and_accents_go_as_typed
         assert split_argv(cmd.line) == list(cmd.argv)
     lines = "\n".join(c.line for c in commands)
     assert f"{odd}\\Python 3.11\\python.exe" in lines and "^" in lines
+
+
+# -- restarts only when a change needs one (issue 11) ------------------------------------------
+def test_a_display_name_change_is_applied_without_a_restart(host, replay):
+    drifted = compliant_doc(host)
+    drifted["service"]["key"] = service_key(host, DisplayName="Renamed by hand")
+    connection = replay([drifted, compliant_doc(host)])
+    run = engine.provision_host(host, connection)
+    assert statuses(run) == {"service": Status.CHANGED}
+    service = next(s for s in run.steps if s.step == "service")
+    assert service.restart.startswith("restart: no, because display_name: Windows applies")
+    sent = [op for c in connection.sent if is_host_ops(c) for op in decode_ops(c.argv)]
+    assert not any("stop" in op for op in sent), sent
+
+
+def test_the_plan_says_why_a_changed_application_needs_a_restart(host, replay):
+    drifted = compliant_doc(host)
+    drifted["service"]["parameters"]["AppDirectory"] = "C:\\elsewhere"
+    run = engine.provision_host(host, replay([drifted]), check_only=True)
+    assert statuses(run) == {"service": Status.WOULD_CHANGE, "running": Status.WOULD_CHANGE}
+    service, running = (next(s for s in run.steps if s.step == n) for n in ("service", "running"))
+    assert service.restart == "restart: yes, because app_directory: AppDirectory: NSSM reads it " \
+                              "when the service starts"
+    assert running.reasons == ["follows changes that need a restart: app_directory"]
+
+
+def test_an_nssm_replaced_in_use_restarts_the_service_itself_once(host, replay):
+    drifted = compliant_doc(host)
+    drifted["files"][host.nssm.path]["sha256"] = "3" * 64
+    connection = replay([drifted, compliant_doc(host)])
+    run = engine.provision_host(host, connection)
+    assert statuses(run) == {"nssm": Status.CHANGED}  # no second restart by the running step
+    ops = [op[0] for op in decode_ops(connection.sent[-1].argv)]
+    assert ops[ops.index("stop"):] == ["stop", "run", "start"] or \
+        ops[ops.index("verify"):] == ["verify", "stop", "replace", "start"]

@@ -1,0 +1,119 @@
+"""The host_ops service and file ops, run for real under this Python against a scripted ``sc``.
+
+The fake ``sc`` prints what Windows' sc.exe prints (``STATE : 4 RUNNING``, exit 1060 for an
+unknown service, 1061 for a control it cannot accept now) from a state file; each test scripts
+the states a real service passes through.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from provision.hostops import host_ops
+
+FAKE_SC = textwrap.dedent('''\
+    import json, os, sys
+    path = os.environ["FAKE_SC_STATE"]
+    s = json.load(open(path))
+    verb, name = sys.argv[1], sys.argv[2]
+    s["calls"].append(verb)
+    codes = {"STOPPED": 1, "START_PENDING": 2, "STOP_PENDING": 3, "RUNNING": 4}
+    def save():
+        json.dump(s, open(path, "w"))
+    if verb == "query":
+        if not s["states"]:
+            print("[SC] EnumQueryServicesStatus:OpenService FAILED 1060:"); save(); sys.exit(1060)
+        now = s["states"][0] if len(s["states"]) == 1 else s["states"].pop(0)
+        print("SERVICE_NAME: %s\\n        TYPE               : 10  WIN32_OWN_PROCESS\\n"
+              "        STATE              : %d  %s" % (name, codes[now], now))
+        save(); sys.exit(0)
+    if verb == "stop":
+        s["states"] = s.pop("after_stop"); save(); sys.exit(s.get("stop_rc", 0))
+    if verb == "start":
+        s["states"] = s.pop("after_start"); save(); sys.exit(0)
+    sys.exit(87)
+''')
+
+
+@pytest.fixture
+def sc(tmp_path, monkeypatch):
+    script = tmp_path / "sc"
+    script.write_text(f"#!{sys.executable}\n{FAKE_SC}")
+    script.chmod(0o755)
+    state = tmp_path / "state.json"
+    monkeypatch.setenv("FAKE_SC_STATE", str(state))
+
+    def scripted(**values: object) -> Path:
+        state.write_text(json.dumps({"calls": [], **values}))
+        return state
+
+    return str(script), scripted
+
+
+def _run(*ops: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, *host_ops("C:\\Python311\\python.exe", *ops).argv[1:]]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+
+
+def calls(state: Path) -> list[str]:
+    return json.loads(state.read_text())["calls"]
+
+
+def test_stop_waits_through_stop_pending_then_replaces_and_starts_again(sc, tmp_path):
+    program, scripted = sc
+    state = scripted(states=["RUNNING"], after_stop=["STOP_PENDING", "STOP_PENDING", "STOPPED"],
+                     after_start=["START_PENDING", "RUNNING"])
+    dest, part = tmp_path / "nssm.exe", tmp_path / "nssm.exe.part"
+    dest.write_bytes(b"old")
+    part.write_bytes(b"new")
+    digest = hashlib.sha256(b"new").hexdigest()
+    done = _run(("verify", str(part), digest), ("stop", program, "svc", "10"),
+                ("replace", str(part), str(dest)), ("start", program, "svc", "10"))
+    assert done.returncode == 0, done.stderr
+    assert dest.read_bytes() == b"new"
+    assert calls(state)[:2] == ["query", "stop"] and "start" in calls(state)
+    assert calls(state).index("start") > calls(state).index("stop") + 3  # waited for STOPPED
+
+
+def test_a_file_with_the_wrong_sha256_is_removed_and_nothing_is_stopped(sc, tmp_path):
+    program, scripted = sc
+    state = scripted(states=["RUNNING"], after_stop=["STOPPED"])
+    dest, part = tmp_path / "nssm.exe", tmp_path / "nssm.exe.part"
+    dest.write_bytes(b"old")
+    part.write_bytes(b"truncated")
+    done = _run(("verify", str(part), "0" * 64), ("stop", program, "svc", "10"),
+                ("replace", str(part), str(dest)))
+    assert done.returncode == 1 and "not " + "0" * 64 in done.stderr
+    assert dest.read_bytes() == b"old" and not part.exists()
+    assert calls(state) == []
+
+
+def test_a_service_stuck_in_stop_pending_is_a_clear_error_within_the_bound(sc):
+    program, scripted = sc
+    scripted(states=["STOP_PENDING"], after_stop=["STOP_PENDING"], stop_rc=1061)
+    done = _run(("stop", program, "svc", "2"))
+    assert done.returncode == 1
+    assert "still STOP_PENDING 2 s after the stop" in done.stderr
+
+
+def test_start_only_restarts_what_this_command_stopped(sc):
+    program, scripted = sc
+    state = scripted(states=["STOPPED"], after_start=["RUNNING"])
+    assert _run(("stop", program, "svc", "5"), ("start", program, "svc", "5")).returncode == 0
+    assert "start" not in calls(state) and "stop" not in calls(state)
+
+
+def test_gone_waits_until_the_service_is_unknown(sc):
+    program, scripted = sc
+    scripted(states=["STOPPED", "STOPPED", "STOPPED"])  # the last one stays: never gone
+    done = _run(("gone", program, "svc", "2"))
+    assert done.returncode == 1 and "still known (STOPPED)" in done.stderr
+    scripted(states=[])
+    assert _run(("gone", program, "svc", "2")).returncode == 0
