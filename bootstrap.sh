@@ -2,8 +2,8 @@
 # Set up tacfleet on a fresh Debian 12+/Ubuntu 24.04+ machine and run one job:
 #   bash bootstrap.sh demo   provision the built-in sandbox Windows host, check it, report
 #   bash bootstrap.sh test   lint and run the whole test suite (unit + sandbox integration)
-# Installs what it needs itself: Debian packages (python3-venv, wine) and .venv; the sandbox
-# host's bare image (Windows CPython and wheels from PyPI) is built on first use and cached.
+# Installs what it needs itself: Debian packages (python3-venv, wine, MIT Kerberos) and .venv; the
+# sandbox host's bare image (Windows CPython and wheels from PyPI) is built on first use and cached.
 set -euo pipefail
 cd "$(dirname "$0")"
 job="${1:-}"
@@ -14,6 +14,13 @@ sudo=""
 missing=""
 command -v wine >/dev/null 2>&1 || missing="$missing wine wine64"  # the sandbox Windows host
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing="$missing python3-venv python3-pip"
+# Kerberos (issue 12): the sandbox's realm runs MIT's KDC; tacfleet[kerberos] (gssapi, krb5,
+# pykerberos) has no Linux wheels on PyPI and builds against libkrb5-dev with gcc.
+[ -x /usr/sbin/krb5kdc ] && [ -x /usr/sbin/kadmin.local ] \
+    || missing="$missing krb5-kdc krb5-admin-server"
+command -v kinit >/dev/null 2>&1 || missing="$missing krb5-user"
+command -v krb5-config >/dev/null 2>&1 || missing="$missing libkrb5-dev"
+command -v gcc >/dev/null 2>&1 || missing="$missing gcc"
 if [ -n "$missing" ]; then
     echo "bootstrap: installing Debian packages:$missing"
     $sudo apt-get update -qq
@@ -37,7 +44,7 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
 
 if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e '.[dev,sandbox]'
+.venv/bin/python -m pip install -q -e '.[dev,sandbox,kerberos]'
 export PATH="$PWD/.venv/bin:$PATH"
 
 case "$job" in

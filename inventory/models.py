@@ -13,6 +13,7 @@ settings are filled in by :class:`Host` (so build hosts through ``Host.model_val
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -95,6 +96,25 @@ class _Model(BaseModel):
         raise bad(f"{field}: {problem}", fix, field)
 
 
+#: Python modules each optional transport needs, and the extra that installs them.
+_EXTRAS: dict[str, tuple[tuple[str, ...], str]] = {
+    "kerberos": (("kerberos", "gssapi"), "kerberos"),
+    "credssp": (("requests_credssp",), "credssp"),
+}
+
+
+def missing_extra(transport: str) -> tuple[str, str] | None:
+    """(problem, fix) when ``transport`` needs optional packages that are not installed."""
+    needed = _EXTRAS.get(transport)
+    if needed is None:
+        return None
+    absent = [m for m in needed[0] if importlib.util.find_spec(m) is None]
+    if not absent:
+        return None
+    return (f"{transport} needs Python packages that are not installed ({', '.join(absent)})",
+            f"pip install 'tacfleet[{needed[1]}]'")
+
+
 class Connection(_Model):
     """How to reach the host. Passwords only by reference: env var, 0600 file, or keyring."""
 
@@ -113,6 +133,13 @@ class Connection(_Model):
     password_keyring: str | None = None
     cert_pem: ControllerFile | None = None
     cert_key_pem: ControllerFile | None = None
+    keytab_file: ControllerFile | None = Field(
+        None, description="Kerberos: get the ticket from this keytab (user names its principal)")
+    kerberos_hostname_override: str | None = Field(
+        None, description="Kerberos: the host name of the SPN HTTP/<name> when address is an "
+        "IP address or an alias")
+    kerberos_delegation: StrictBool = Field(
+        False, description="Kerberos: forward the ticket so the host can reach other hosts")
     operation_timeout: Seconds = 20
     read_timeout: Seconds = 30
     check_deadline: Seconds = Field(45, description="seconds for one host's whole check "
@@ -183,6 +210,18 @@ class Connection(_Model):
             yield ("password_env", f"{self.transport} needs a password and none is referenced",
                    "add password_env: VAR, password_file: PATH (mode 0600) or "
                    "password_keyring: SERVICE/USER")
+        missing = missing_extra(self.transport)
+        if missing:
+            yield "transport", missing[0], missing[1]
+        if self.keytab_file and self.transport != "kerberos":
+            yield ("keytab_file", "is only used with transport: kerberos",
+                   "remove it, or set transport: kerberos")
+        if self.transport == "kerberos" and self.keytab_file and refs:
+            yield ("keytab_file", "a keytab and a password reference are both set",
+                   "keep one: keytab_file, or password_env/password_file/password_keyring")
+        if self.transport == "kerberos" and (refs or self.keytab_file) and not self.user:
+            yield ("user", "kerberos with a password or keytab needs the principal",
+                   "add user: NAME@REALM")
         if self.transport == "basic" and not self.https:
             yield ("transport", "Windows refuses Basic authentication over plain HTTP",
                    "set https: true, or use transport: ntlm (it encrypts the messages)")

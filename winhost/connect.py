@@ -2,27 +2,74 @@
 
 from __future__ import annotations
 
-from inventory.models import Host
+from typing import Any
+
+from pydantic import SecretStr
+
+from inventory.models import Host, missing_extra
 from inventory.secrets import resolve_password
 from winhost.connection import Connection
+from winhost.errors import TacfleetError
 from winhost.local_connection import LocalConnection
 from winhost.winrm_connection import WinRMConnection
 
 
+class MissingExtra(TacfleetError):
+    """A transport needs optional Python packages that are not installed."""
+
+
+def transport_options(host: Host) -> dict[str, Any]:
+    """pywinrm ``Protocol`` options for the inventory's Kerberos and certificate settings."""
+    conn = host.connection
+    options: dict[str, Any] = {}
+    if conn.transport == "kerberos":
+        options["kerberos_delegation"] = conn.kerberos_delegation
+        if conn.kerberos_hostname_override:
+            options["kerberos_hostname_override"] = conn.kerberos_hostname_override
+    if conn.transport == "certificate":
+        options["cert_pem"] = str(conn.cert_pem)
+        options["cert_key_pem"] = str(conn.cert_key_pem)
+    return options
+
+
 def connect(host: Host) -> Connection:
-    """A connection to ``host``; its password is read from its reference only now."""
+    """A connection to ``host``; its password is read from its reference only now.
+
+    Kerberos credentials are made ready first (``winhost.kerberos.prepare``): a failure there is
+    one line naming the cause (KDC, password, expired ticket, unknown SPN, clock).
+    """
     conn = host.connection
     if conn.kind == "local":
         return LocalConnection(host.name, codepage=conn.codepage)
+    missing = missing_extra(conn.transport)
+    if missing:
+        err = MissingExtra(f"{host.name}: {missing[0]}")
+        err.fix = missing[1]
+        raise err
+    password = SecretStr("")
+    if conn.password_refs:
+        password = resolve_password(conn, host=host.name)
+    elif conn.needs_password:
+        password = resolve_password(conn, host=host.name)  # raises: names the missing reference
+    if conn.transport == "kerberos":
+        from winhost import kerberos
+
+        kerberos.prepare(
+            host.name, principal=conn.user or "",
+            hostname=conn.kerberos_hostname_override or conn.address or host.name,
+            password=password if conn.password_refs else None,
+            keytab=str(conn.keytab_file) if conn.keytab_file else None,
+            delegate=conn.kerberos_delegation)
     return WinRMConnection(
         host.name,
         conn.endpoint,
         user=conn.user or "",
-        password=resolve_password(conn, host=host.name),
+        password=password,
         transport=conn.transport,
         cert_validation=conn.cert_validation,
         ca_file=str(conn.ca_file) if conn.ca_file else None,
         operation_timeout=conn.operation_timeout,
         read_timeout=conn.read_timeout,
         codepage=conn.codepage,
+        options=transport_options(host),
     )

@@ -244,9 +244,13 @@ class WinRMConnection:
                 raise self._classify(exc, idempotent) from None
             except InvalidCredentialsError:
                 self._discard(delete=False)  # no shell was opened with rejected credentials
+                what = {"kerberos": "the Kerberos ticket of", "certificate":
+                        "the client certificate of"}.get(self.transport, "the credentials of")
+                hint = ("; is HTTP/<host> this host's SPN? (kerberos_hostname_override)"
+                        if self.transport == "kerberos" else "")
                 raise AuthenticationFailed(
                     self.host,
-                    f"credentials for user {self.user!r} were rejected by {self.endpoint}",
+                    f"{self.endpoint} rejected {what} user {self.user!r}{hint}",
                 ) from None
             except _RETRYABLE as exc:
                 self._discard(delete=not isinstance(exc, requests.Timeout))

@@ -1,0 +1,175 @@
+"""Kerberos credentials for WinRM, checked before the first request so failures read as one line.
+
+Where the ticket comes from (``connection`` in the inventory):
+
+- a password reference (``password_env``/``password_file``/``password_keyring``): tacfleet gets
+  a ticket-granting ticket for ``user`` itself (GSSAPI, as ``kinit`` would) into a private
+  credential cache of this run — a ``DIR:`` collection in a 0700 temp folder, removed at exit;
+- ``keytab_file``: the same, with the key from the keytab;
+- neither: the user's own ticket cache (``kinit`` beforehand; ``KRB5CCNAME`` as usual).
+
+pywinrm's Kerberos client (pykerberos) reads the process's ``KRB5CCNAME``, so once a password or
+keytab is used this run points ``KRB5CCNAME`` at its private collection; a ticket already in the
+user's default cache is copied in first, so hosts relying on it keep working in the same run.
+
+Before connecting, :func:`prepare` asks the KDC for the service ticket ``HTTP/<host>`` as the
+first WinRM request would, so an expired ticket, an unknown SPN, a stopped KDC or a skewed clock
+is reported with its cause instead of pywinrm's "credentials were rejected".
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import SecretStr
+
+from winhost.errors import AuthenticationFailed, HostUnreachable, TacfleetError
+
+
+class KerberosUnavailable(TacfleetError):
+    """The optional Kerberos packages are not installed."""
+
+    fix = "pip install 'tacfleet[kerberos]'"
+
+
+_lock = threading.Lock()
+_private: str | None = None  # DIR: collection of this run, once a password or keytab was used
+
+
+@dataclass(frozen=True)
+class Spn:
+    """The service principal a host is reached by: ``HTTP/<hostname>``."""
+
+    hostname: str
+
+    @property
+    def gss_name(self) -> str:
+        return f"HTTP@{self.hostname}"
+
+
+def _gssapi() -> Any:
+    try:
+        import gssapi
+        import gssapi.raw
+    except ImportError:
+        raise KerberosUnavailable("transport kerberos needs the gssapi and pykerberos packages, "
+                                  "which are not installed: pip install 'tacfleet[kerberos]'"
+                                  ) from None
+    return gssapi
+
+
+def _collection() -> str:
+    """This run's private credential-cache collection; KRB5CCNAME points at it from now on."""
+    global _private
+    if _private is None:
+        folder = tempfile.mkdtemp(prefix="tacfleet-krb5cc-")
+        atexit.register(shutil.rmtree, folder, True)
+        _private = f"DIR:{folder}"
+        _adopt_default_cache(_private)
+        os.environ["KRB5CCNAME"] = _private
+    return _private
+
+
+def _adopt_default_cache(collection: str) -> None:
+    """Copy the user's current default ticket (if any) into ``collection``."""
+    gssapi = _gssapi()
+    try:
+        creds = gssapi.Credentials(usage="initiate")
+        if creds.lifetime:
+            gssapi.raw.store_cred_into({"ccache": collection}, creds, usage="initiate",
+                                       overwrite=True, set_default=True)
+    except gssapi.exceptions.GSSError:
+        pass  # no usable default ticket: nothing to keep
+
+
+def _short(exc: BaseException) -> str:
+    """GSSAPI's minor (mechanism) message when it has one: it names the Kerberos cause."""
+    text = str(exc)
+    with contextlib.suppress(Exception):
+        text = exc.gen_message()  # type: ignore[attr-defined]
+    text = " ".join(str(text).split())
+    if "Minor (" in text and "): " in text.rsplit("Minor (", 1)[1]:
+        minor = text.rsplit("Minor (", 1)[1].split("): ", 1)[1]
+        if minor and "unknown error code" not in minor.lower() and minor != "Success":
+            text = minor
+    return text[:200]
+
+
+def _kinit(host: str, principal: str, *, password: SecretStr | None, keytab: str | None) -> None:
+    gssapi = _gssapi()
+    name = gssapi.Name(principal, gssapi.NameType.kerberos_principal)
+    with _lock:
+        ccache = _collection()
+        try:
+            if keytab:
+                gssapi.Credentials(name=name, usage="initiate",
+                                   store={"client_keytab": keytab, "ccache": ccache})
+                return
+            assert password is not None
+            creds = gssapi.raw.acquire_cred_with_password(
+                name, password.get_secret_value().encode(), usage="initiate").creds
+            gssapi.raw.store_cred_into({"ccache": ccache}, creds, usage="initiate",
+                                       overwrite=True)
+        except gssapi.exceptions.GSSError as exc:
+            raise _explain(host, exc, principal, source="keytab " + keytab if keytab
+                           else "its password reference") from None
+
+
+def _explain(host: str, exc: BaseException, principal: str, *, source: str) -> Exception:
+    """One line with the cause for a GSSAPI failure."""
+    text = _short(exc)
+    low = text.lower()
+    if type(exc).__name__ == "ExpiredCredentialsError":
+        low = "expired"
+    if "cannot contact any kdc" in low or "cannot find kdc" in low:
+        return HostUnreachable(host, f"Kerberos: no KDC answers for {principal}'s realm ({text}); "
+                               "check that the KDC runs and krb5.conf (KRB5_CONFIG) names it")
+    if "clock skew" in low:
+        return AuthenticationFailed(host, f"Kerberos: clocks differ by more than the allowed skew "
+                                    f"(5 minutes) ({text}); synchronise this machine's clock")
+    if "expired" in low:
+        return AuthenticationFailed(host, f"Kerberos: the ticket of {principal} has expired "
+                                    f"({text}); run kinit again")
+    if "not found in kerberos database" in low or "server not found" in low:
+        return AuthenticationFailed(host, f"Kerberos: the KDC knows no such principal ({text}); "
+                                    "check the host's SPN (kerberos_hostname_override) and user")
+    if any(w in low for w in ("password incorrect", "preauthentication failed",
+                              "decrypt integrity check failed")) and "ticket cache" not in source:
+        return AuthenticationFailed(host, f"Kerberos: the password of {principal} from {source} "
+                                    "was refused by the KDC")
+    if any(w in low for w in ("no credentials", "no kerberos credentials", "not found",
+                              "can't find client principal")):
+        return AuthenticationFailed(host, f"Kerberos: no ticket for {principal or 'the user'} "
+                                    f"({text}); run kinit, or reference a password or keytab")
+    return AuthenticationFailed(host, f"Kerberos: {text}")
+
+
+def prepare(host: str, *, principal: str, hostname: str, password: SecretStr | None = None,
+            keytab: str | None = None, delegate: bool = False) -> None:
+    """Have a ticket for ``principal`` (from ``password``, ``keytab`` or the user's cache) and
+    the service ticket for ``HTTP/<hostname>``; raise a one-line HostError otherwise."""
+    gssapi = _gssapi()
+    if password is not None or keytab:
+        _kinit(host, principal, password=password, keytab=keytab)
+    try:
+        name = gssapi.Name(principal, gssapi.NameType.kerberos_principal) if principal else None
+        creds = gssapi.Credentials(name=name, usage="initiate")
+        if creds.lifetime == 0:
+            raise AuthenticationFailed(host, f"Kerberos: the ticket of {principal or 'the user'} "
+                                       "has expired; run kinit again")
+        flags = [gssapi.RequirementFlag.mutual_authentication]
+        if delegate:
+            flags.append(gssapi.RequirementFlag.delegate_to_peer)
+        ctx = gssapi.SecurityContext(
+            name=gssapi.Name(Spn(hostname).gss_name, gssapi.NameType.hostbased_service),
+            creds=creds, usage="initiate", flags=flags)
+        ctx.step()  # asks the KDC for the service ticket; nothing is sent to the host
+    except gssapi.exceptions.GSSError as exc:
+        raise _explain(host, exc, principal, source="the ticket cache") from None
