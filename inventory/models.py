@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -50,6 +50,8 @@ from inventory.winnames import (
     virtual_account,
 )
 from inventory.winpath import (
+    NSSM_EXPANDS,
+    NssmPath,
     WinPath,
     is_within,
     parse_windows_path,
@@ -247,7 +249,7 @@ class PythonEnv(_Model):
     installer: str | None = Field(None, description="controller file or http(s) URL")
     pip_version: VersionStr | None = Field(None, description="minimum pip in the venv")
     virtualenv_version: VersionStr | None = Field(None, description="minimum virtualenv")
-    venv: WinPath
+    venv: NssmPath
     packages: tuple[PipRequirement, ...] = ("Twisted", "pywin32")
     requirements: ControllerFile | None = None
     lock: ControllerFile | None = Field(None, description="pinned requirements, with hashes")
@@ -332,10 +334,10 @@ class App(_Model):
 
     name: SafeName
     package: PipRequirement | None = Field(None, description="pip requirement of the app")
-    tac_file: WinPath
+    tac_file: NssmPath
     tac_source: ControllerFile | None = Field(None, description="controller file to upload")
-    app_directory: WinPath
-    arguments: Label
+    app_directory: NssmPath
+    arguments: Annotated[Label, NSSM_EXPANDS]
     port: Port | None = Field(None, description="TCP port for the health check")
     data_dirs: tuple[WinPath, ...] = ()
     environment: dict[EnvVarName, EnvValue] = Field(
@@ -408,8 +410,8 @@ class Service(_Model):
     description: Label = Field("", max_length=1024)
     start: StartType = "delayed-auto"
     account: str
-    stdout: WinPath
-    stderr: WinPath
+    stdout: NssmPath
+    stderr: NssmPath
     rotate_files: StrictBool = True
     rotate_bytes: Millis = Field(10 * 1024 * 1024, description="NSSM AppRotateBytes")
     restart_delay_ms: Millis = Field(5000, description="NSSM AppRestartDelay")

@@ -198,3 +198,24 @@ def relative_to(path: str, folder: str) -> str:
     if not is_within(path, folder):
         raise ValueError(f"{path} is not inside {folder}")
     return parse_windows_path(path)[len(parse_windows_path(folder).rstrip("\\")) + 1 :]
+
+
+def _no_percent(value: str) -> str:
+    if "%" in value:
+        raise PydanticCustomError(
+            "tacfleet",
+            "{problem}; fix: {fix}",
+            {
+                "problem": "contains '%', which NSSM expands when the service starts "
+                "(it keeps Application, AppParameters, AppDirectory and AppStdout/AppStderr as "
+                "REG_EXPAND_SZ), so the service would run with another value",
+                "fix": "write it without '%'",
+            },
+        )
+    return value
+
+
+#: Refuses '%' in a value NSSM stores as REG_EXPAND_SZ (AppParameters: the app's arguments).
+NSSM_EXPANDS = AfterValidator(_no_percent)
+#: A host path NSSM stores as REG_EXPAND_SZ (the venv, the app folder, the tac file, the logs).
+NssmPath = Annotated[WinPath, NSSM_EXPANDS]

@@ -252,6 +252,27 @@ def test_non_windows_paths_are_refused(tmp_path: Path, path: str, message: str) 
     assert problem.value == path and problem.fix
 
 
+def test_percent_in_a_value_nssm_expands_is_refused(tmp_path: Path) -> None:
+    """NSSM keeps AppParameters, AppDirectory, AppStdout... as REG_EXPAND_SZ (settings.cpp) and
+    expands them at start: a tac folder named ``T %PATH%`` would make twistd look elsewhere."""
+    text = MINIMAL.replace(r"C:\Apps\Example\my_tacfile.tac", r"'C:\Apps\T %PATH%\my.tac'")
+    problems = problems_of(write(tmp_path, text))
+    fields = {p.field for p in problems}
+    assert fields == {"app.tac_file", "app.app_directory", "service.stdout", "service.stderr"}
+    assert all("NSSM expands" in p.message and "REG_EXPAND_SZ" in p.message for p in problems)
+    assert all(p.fix == "write it without '%'" for p in problems)
+
+
+def test_percent_in_display_name_and_description_is_kept(tmp_path: Path) -> None:
+    """DisplayName and Description are plain REG_SZ values: a % there is shown as typed."""
+    text = MINIMAL.replace("{name: my_service}",
+                           "{name: my_service, display_name: '100% %PATH% !x! ^', "
+                           "description: '%PATH% & (Ü)'}")
+    host = load_inventory(write(tmp_path, text)).host("web01")
+    assert host.service.display_name == "100% %PATH% !x! ^"
+    assert host.service.description == "%PATH% & (Ü)"
+
+
 @pytest.mark.parametrize("name", ["my service", "a/b", "a\\b", "-svc", "x" * 257])
 def test_bad_service_names(tmp_path: Path, name: str) -> None:
     text = MINIMAL.replace("{name: my_service}", f"{{name: '{name}'}}")
