@@ -5,7 +5,8 @@ base Python at ``C:\Program Files\Py (x86) & 100% Ünï`` as an administrator's 
 the inventory puts the venv, the app folder and the tac file (so the app's arguments) under names
 holding spaces, ``(``, ``)``, ``&``, ``!``, ``^``, ``'`` and non-ASCII letters, and the display
 name and description hold ``%PATH%``, ``!x!`` and ``^``. (``%`` is refused in the paths NSSM keeps
-as REG_EXPAND_SZ, since NSSM expands them at start: ``tests/unit/test_inventory.py``.) The scenario runs in order (each test needs the previous one's host):
+as REG_EXPAND_SZ, since NSSM expands them at start: ``tests/unit/test_inventory.py``.)
+The scenario runs in order (each test needs the previous one's host):
 bare → compliant in one provision, ``pytest checks`` passes, a second provision changes nothing,
 ``invoke drift`` exits 0, and a folder where ``BUILTIN\Users`` may write is found and healed.
 """
