@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import yaml
 import tacfleet_cli as cli
 from inventory import load_inventory
 from provision.fleet import provision_one
+from tests.loopback import silent_listener
 from winhost.cmdline import command, system32
 
 pytestmark = pytest.mark.sandbox
@@ -30,23 +29,8 @@ CANARY = "canary-0d9b-sandbox-night"
 @pytest.fixture
 def silent_port():
     """A port that accepts TCP connections and never answers (a hung WinRM service)."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    held: list[socket.socket] = []
-
-    def accept() -> None:
-        while True:
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                return
-
-    threading.Thread(target=accept, daemon=True).start()
-    yield server.getsockname()[1]
-    server.close()
-    for sock in held:
-        sock.close()
+    with silent_listener() as port:
+        yield port
 
 
 def three_hosts(sandbox_host, silent_port: int, dest: Path) -> Path:

@@ -7,8 +7,6 @@ over NTLM on 127.0.0.1 and real Windows programs under Wine.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
@@ -17,7 +15,7 @@ import pytest
 from inventory import load_inventory
 from provision.fleet import provision_one as provision
 from provision.model import Status
-from tests.integration.helpers import failing
+from tests.integration.helpers import assert_pytest_checks_pass, failing
 from winhost.cmdline import command, system32
 
 pytestmark = pytest.mark.sandbox
@@ -60,9 +58,4 @@ def test_provision_a_bare_host_then_nothing_to_do_then_heal_drift(sandbox_host):
 
 def test_pytest_checks_command_line_passes_on_the_provisioned_host(sandbox_host):
     """`pytest checks --host NAME --inventory FILE`, as a user runs it (after the scenario)."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "checks", "--host", "sandbox", "--inventory",
-         str(sandbox_host.inventory), "-q", "-p", "no:cacheprovider"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    assert " passed" in proc.stdout and "failed" not in proc.stdout
+    assert_pytest_checks_pass(sandbox_host.inventory)

@@ -13,8 +13,6 @@ bare → compliant in one provision, ``pytest checks`` passes, a second provisio
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,7 +26,7 @@ from inventory.models import Host
 from provision.fleet import provision_one
 from provision.model import Status
 from tests.integration.conftest import fresh_sandbox
-from tests.integration.helpers import failing
+from tests.integration.helpers import assert_pytest_checks_pass, failing
 from winhost.cmdline import command, system32
 from winhost.facts import gather_facts
 from winhost.winrm_connection import WinRMConnection
@@ -104,12 +102,7 @@ def test_bare_to_compliant_in_one_provision(awkward):
 
 
 def test_pytest_checks_pass(awkward):
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "checks", "--host", "sandbox", "--inventory",
-         str(awkward.inventory), "-q", "-p", "no:cacheprovider"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    assert " passed" in proc.stdout and "failed" not in proc.stdout
+    assert_pytest_checks_pass(awkward.inventory)
 
 
 def test_second_provision_changes_nothing(awkward):

@@ -31,6 +31,7 @@ from provision import hostlock
 from provision.fleet import provision_fleet
 from provision.interrupt import INTERRUPTED, NOT_STARTED, STOP, graceful_interrupt
 from provision.model import Status
+from tests.loopback import silent_listener
 from tests.unit.probe_doc import compliant_doc
 from winhost.cmdline import Command
 from winhost.connection import ConnectionStats
@@ -475,30 +476,10 @@ def test_stop_event_is_shared_with_worker_threads():
 
 def test_host_that_accepts_but_never_answers_costs_the_deadline_not_90s(hosts):
     """Real pywinrm against a loopback socket that accepts and stays silent (before: 3 x 30 s)."""
-    import socket
-
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    held: list[socket.socket] = []
-
-    def accept() -> None:
-        while True:
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                return
-
-    threading.Thread(target=accept, daemon=True).start()
-    port = server.getsockname()[1]
-    conn = hosts["hung"].connection.model_copy(update={"port": port})
-    silent = hosts["hung"].model_copy(update={"connection": conn})
-    started = time.monotonic()
-    try:
+    with silent_listener() as port:
+        conn = hosts["hung"].connection.model_copy(update={"port": port})
+        silent = hosts["hung"].model_copy(update={"connection": conn})
+        started = time.monotonic()
         (audit,) = audit_fleet([silent], deadline=7)
-    finally:
-        server.close()
-        for sock in held:
-            sock.close()
     assert time.monotonic() - started < 12
     assert audit.status == "unreachable" and "fix:" in audit.error
