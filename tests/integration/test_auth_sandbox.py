@@ -1,0 +1,186 @@
+"""Issue 12 over real pywinrm: Kerberos from a real MIT KDC (password, keytab, ticket cache) against
+the sandbox endpoint, and each Kerberos failure as one line with its exit code.
+
+One host with a realm (``control.up(realm=True)``) is provisioned once over NTLM and shared; each
+transport then runs a no-op provision and the full compliance check against it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import tacfleet_cli as cli
+from inventory import load_inventory
+from inventory.models import Host
+from provision.fleet import provision_one
+from tests.integration.conftest import sandbox_name
+from tests.integration.helpers import failing
+from winhost import kerberos
+
+pytestmark = pytest.mark.sandbox
+
+
+class Realm:
+    """The shared host with its realm: makes inventories for each way of authenticating."""
+
+    def __init__(self, info: dict[str, Any], inventory: Path) -> None:
+        self.info = info
+        self.kerberos: dict[str, Any] = info["kerberos"]
+        self.user: dict[str, str] = self.kerberos["principals"]["tacfleet"]
+        self.inventory = inventory
+
+    def write(self, folder: Path, **connection: Any) -> Path:
+        """An inventory for the host with transport kerberos and these connection settings."""
+        data = yaml.safe_load(self.inventory.read_text(encoding="utf-8"))
+        conn = data["hosts"]["sandbox"]["connection"]
+        conn.pop("password_file", None)
+        conn.update(transport="kerberos", user=self.user["principal"],
+                    kerberos_hostname_override=self.kerberos["hostname"])
+        conn.update(connection)
+        conn = {k: v for k, v in conn.items() if v is not None}
+        data["hosts"]["sandbox"]["connection"] = conn
+        path = folder / "hosts.yml"
+        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        return path
+
+    def host(self, folder: Path, **connection: Any) -> Host:
+        return load_inventory(self.write(folder, **connection)).host("sandbox")
+
+    def password(self) -> str:
+        return Path(self.user["password_file"]).read_text().strip()
+
+
+@pytest.fixture(scope="module")
+def realm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Realm]:
+    from sandbox import control, layout
+
+    name = sandbox_name("-auth")
+    control.down(name)
+    control.reset(name)
+    info = control.up(name, control.free_port_pair(), realm=True)
+    try:
+        inventory = control.write_inventory(
+            info, tmp_path_factory.mktemp("inventory") / "hosts.yml",
+            app_port=control.free_port_pair())
+        run = provision_one(load_inventory(inventory).host("sandbox"))  # over NTLM
+        assert not run.failed, run.summary()
+        yield Realm(info, inventory)
+    finally:
+        control.down(name)
+        if not os.environ.get("TACFLEET_TEST_SANDBOX"):
+            shutil.rmtree(layout.Paths(name).root, ignore_errors=True)
+
+
+@pytest.fixture
+def krb5_env(realm: Realm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """This realm's krb5.conf and an empty ticket cache of the user's own: ``KRB5CCNAME``."""
+    ccache = f"FILE:{tmp_path / 'user.ccache'}"
+    monkeypatch.setenv("KRB5_CONFIG", realm.kerberos["krb5_conf"])
+    monkeypatch.setenv("KRB5CCNAME", ccache)
+    monkeypatch.setattr(kerberos, "_private", None)  # no private cache from an earlier test
+    return ccache
+
+
+def kinit(realm: Realm, lifetime: str | None = None) -> None:
+    """The user's own ``kinit`` (MIT's program) into their cache, ``KRB5CCNAME``."""
+    program = shutil.which("kinit")
+    if program is None:
+        pytest.fail("kinit is not installed: apt-get install krb5-user (bootstrap.sh does it)")
+    subprocess.run([program, *(["-l", lifetime] if lifetime else []), realm.user["principal"]],
+                   input=realm.password() + "\n", text=True, check=True, capture_output=True)
+
+
+def assert_no_op_and_compliant(host: Host) -> None:
+    run = provision_one(host)
+    assert not run.failed, run.summary()
+    assert run.changed == 0, run.summary()
+    assert failing(host) == {}
+
+
+# -- it works --------------------------------------------------------------------------------------
+
+
+def test_kerberos_with_a_password_reference(realm: Realm, krb5_env: str, tmp_path: Path) -> None:
+    assert_no_op_and_compliant(realm.host(tmp_path, password_file=realm.user["password_file"]))
+
+
+def test_kerberos_with_a_keytab(realm: Realm, krb5_env: str, tmp_path: Path) -> None:
+    assert_no_op_and_compliant(realm.host(tmp_path, keytab_file=realm.user["keytab"]))
+
+
+def test_kerberos_with_the_users_ticket_cache(realm: Realm, krb5_env: str,
+                                              tmp_path: Path) -> None:
+    kinit(realm)
+    assert_no_op_and_compliant(realm.host(tmp_path))
+
+
+def test_ntlm_keeps_working_on_the_same_host(realm: Realm) -> None:
+    assert failing(load_inventory(realm.inventory).host("sandbox")) == {}
+
+
+# -- each failure is one line and exit 2 -----------------------------------------------------------
+
+
+def facts_line(path: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    code = cli.facts(str(path), "sandbox")
+    err = capsys.readouterr().err.strip()
+    assert code == cli.EXIT_UNCHECKED, err
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    return err
+
+
+def test_wrong_password(realm: Realm, krb5_env: str, tmp_path: Path,
+                        capsys: pytest.CaptureFixture[str]) -> None:
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not-the-password\n")
+    wrong.chmod(0o600)
+    line = facts_line(realm.write(tmp_path, password_file=str(wrong)), capsys)
+    assert "password of tacfleet@" in line and "refused by the KDC" in line
+    assert "not-the-password" not in line
+
+
+def test_expired_ticket(realm: Realm, krb5_env: str, tmp_path: Path,
+                        capsys: pytest.CaptureFixture[str]) -> None:
+    kinit(realm, lifetime="2s")
+    time.sleep(3)
+    line = facts_line(realm.write(tmp_path), capsys)
+    assert "has expired" in line and "kinit" in line
+
+
+def test_ticket_for_another_service_is_refused_by_the_host(
+        realm: Realm, krb5_env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    other = realm.kerberos["other_service"].split("/", 1)[1].split("@")[0]
+    line = facts_line(realm.write(tmp_path, password_file=realm.user["password_file"],
+                                  kerberos_hostname_override=other), capsys)
+    assert "rejected the Kerberos ticket" in line and "SPN" in line
+
+
+def test_unknown_spn(realm: Realm, krb5_env: str, tmp_path: Path,
+                     capsys: pytest.CaptureFixture[str]) -> None:
+    line = facts_line(realm.write(tmp_path, password_file=realm.user["password_file"],
+                                  kerberos_hostname_override="nosuch.sandbox.test"), capsys)
+    assert "HTTP/nosuch.sandbox.test@" in line and "not found in Kerberos database" in line
+
+
+def test_no_kdc_answers(realm: Realm, krb5_env: str, tmp_path: Path,
+                        monkeypatch: pytest.MonkeyPatch,
+                        capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    conf = Path(realm.kerberos["krb5_conf"]).read_text()
+    (tmp_path / "krb5.conf").write_text(conf.replace(realm.kerberos["kdc"], f"127.0.0.1:{dead}"))
+    monkeypatch.setenv("KRB5_CONFIG", str(tmp_path / "krb5.conf"))
+    line = facts_line(realm.write(tmp_path, password_file=realm.user["password_file"]), capsys)
+    assert "no KDC answers" in line and "KRB5_CONFIG" in line
