@@ -97,7 +97,8 @@ def test_bare_to_compliant_in_one_provision(awkward):
     # Every value arrived as typed: no %PATH% expanded, no ! or ^ eaten, no quote lost.
     assert facts.service.registry.get("DisplayName") == DISPLAY_NAME
     assert facts.service.description == DESCRIPTION
-    assert APP_DIR + "\\my_tacfile.tac" in str(facts.service.param("AppParameters"))
+    assert facts.service.param("AppParameters") == desired.app_parameters(host)
+    assert VENV + "\\Scripts\\twistd.exe" in str(facts.service.param("AppParameters"))
     assert facts.service.param("AppDirectory") == APP_DIR
 
 
