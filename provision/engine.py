@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from compliance import desired
 from compliance.finding import Finding
-from compliance.requirements import RESTART, restart_note
+from compliance.requirements import REQUIREMENTS, RESTART, restart_note
 from inventory.models import Host
 from provision.interrupt import INTERRUPTED, stop_requested
 from provision.model import Blocked, HostRun, Status, StepResult
@@ -97,6 +97,8 @@ def _run_step(step: Step, ctx: Context, connection: Connection, check_only: bool
     ctx.changed.add(step.name)
     if step.restarts_for_changes or any(a.restarts for a in plan):
         ctx.restart_for.clear()  # the (re)start makes every change so far live
+        if ctx.facts.service.state == "RUNNING":  # it was stopped and will be started again
+            ctx.restarted.add(step.name)
     else:
         ctx.restart_for.extend(
             f.requirement for f in findings
@@ -120,16 +122,21 @@ def _run_step(step: Step, ctx: Context, connection: Connection, check_only: bool
     return result
 
 
+#: What a (re)started service must reach before the run goes on.
+_UP = ("service_running", "app_answering")
+
+
 def _settle(step: Step, ctx: Context, connection: Connection) -> HostFacts:
-    """Re-probe after a change; a service being started gets time to come up."""
+    """Re-probe after a change; a service that was (re)started gets time to come up."""
     spec = desired.probe_spec(ctx.host)
     facts = gather_facts(connection, spec)
-    if step.name != "running":
+    if not step.restarts_for_changes and step.name not in ctx.restarted:
         return facts
     deadline = time.monotonic() + SETTLE_SECONDS
     while time.monotonic() < deadline and not stop_requested():
         ctx.facts = facts
-        if not _failing(step.findings(ctx)):
+        up = [REQUIREMENTS[r](ctx.host, facts) for r in _UP]
+        if not _failing(step.findings(ctx)) and not _failing(up):
             break
         time.sleep(SETTLE_POLL)
         facts = gather_facts(connection, spec)

@@ -38,6 +38,7 @@ class Context:
     changed: set[str] = field(default_factory=set)  # names of steps that changed something
     #: requirements fixed so far whose fix is live only after the service restarts
     restart_for: list[str] = field(default_factory=list)
+    restarted: set[str] = field(default_factory=set)  # steps that stopped and started the service
 
 
 Plan = list[Action] | Blocked

@@ -154,6 +154,13 @@ class WinRMConnection:
     def _open(self) -> tuple[Protocol, str]:
         if self._protocol is not None and self._shell is not None:
             return self._protocol, self._shell
+        protocol = self._new_protocol()
+        self._protocol = protocol
+        self._shell = protocol.open_shell(codepage=self.codepage)
+        self.stats.shells_opened += 1
+        return protocol, self._shell
+
+    def _new_protocol(self) -> Protocol:
         protocol = Protocol(
             self.endpoint,
             username=self.user,
@@ -162,10 +169,7 @@ class WinRMConnection:
         )
         protocol.transport.__class__ = _CountingTransport  # count requests from the very first
         protocol.transport.stats = self.stats  # type: ignore[attr-defined]
-        self._protocol = protocol
-        self._shell = protocol.open_shell(codepage=self.codepage)
-        self.stats.shells_opened += 1
-        return protocol, self._shell
+        return protocol
 
     def _discard(self, *, delete: bool = True) -> None:
         """Drop a session that broke; the next command opens a fresh one.
@@ -177,11 +181,20 @@ class WinRMConnection:
         Delete either, and waiting for it would double the cost of a hung host.
         """
         if delete and self._protocol is not None and self._shell is not None:
+            shell, broken = self._shell, self._protocol
             try:
-                self._protocol.close_shell(self._shell, close_session=False)
-            except (*_CLOSE_ERRORS, InvalidCredentialsError) as exc:
-                log.debug("%s: deleting a broken shell failed: %s", self.host,
-                          self._redact(str(exc)))
+                broken.close_shell(shell, close_session=False)
+            except (*_CLOSE_ERRORS, InvalidCredentialsError):
+                # The old session's security context died with its TCP connection (sealed
+                # messages cannot be read on a new one): a new session deletes the shell, which
+                # belongs to the user, not to the connection.
+                broken.transport.close_session()
+                try:
+                    fresh = self._new_protocol()
+                    fresh.close_shell(shell)
+                except (*_CLOSE_ERRORS, InvalidCredentialsError) as exc:
+                    log.debug("%s: deleting a broken shell failed: %s", self.host,
+                              self._redact(str(exc)))
         if self._protocol is not None:
             self._protocol.transport.close_session()
         self._protocol = None

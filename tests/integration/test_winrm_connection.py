@@ -97,3 +97,21 @@ def test_a_missing_program_is_program_not_found_and_the_connection_goes_on(endpo
     log = (endpoint.server.state_dir / "requests.log").read_text()
     fault = next(line for line in log.splitlines() if "no-such-tool.exe" in line)
     assert " 500 fault w:InternalError 2147942402 command direct " in fault
+
+
+def test_a_broken_session_deletes_its_shell_so_retries_leave_none_open(endpoint):
+    """A dropped connection kills the session's security context: the shell is deleted through
+    a new session (it belongs to the user), so no shell is left to count against
+    MaxShellsPerUser."""
+    from winhost.errors import ConnectionLost
+
+    conn = connect(endpoint)
+    assert conn.run("echo warm").rc == 0
+    endpoint.server.faults.update(drop_on="echo cut")
+    with pytest.raises(ConnectionLost):
+        conn.run("echo cut")
+    assert len(endpoint.server.shells) == 0
+    assert conn.run("echo again").stdout.strip() == "again"  # a fresh session and shell
+    conn.close()
+    stats = endpoint.server.stats()
+    assert stats["open_shells"] == 0 and stats["shells_created"] == 2, stats

