@@ -73,7 +73,7 @@ def write_fleet_inventory(out: str | Path, ports: Sequence[int], *, password_fil
 
 def probe_lines(hosts: Sequence[Host]) -> set[str]:
     """The distinct fact-probe command lines of ``hosts`` (one for a well-built fleet)."""
-    return {probe_command(desired.probe_spec(h)) for h in hosts}
+    return {probe_command(desired.probe_spec(h)).line for h in hosts}
 
 
 def load_fleet(path: str | Path) -> list[Host]:

@@ -20,6 +20,7 @@ from inventory import load_inventory
 from sandbox.executor import ExecResult
 from sandbox.fleet.stock_checks import STOCK_CHECKS
 from sandbox.fleet.transcript import Transcript
+from winhost.cmdline import Command
 from winhost.connect import connect
 from winhost.connection import Connection, codepage_encoding
 from winhost.facts import gather_facts
@@ -36,11 +37,12 @@ class _Recorder:
         self.transcript = transcript
         self._encoding = codepage_encoding(getattr(inner, "codepage", 65001))
 
-    def run(self, command: str, *, timeout: float | None = None,
+    def run(self, command: Command | str, *, timeout: float | None = None,
             idempotent: bool = False) -> Result:
         result = self.inner.run(command, timeout=timeout, idempotent=idempotent)
-        self.transcript.add(command, ExecResult(result.rc, result.stdout.encode(self._encoding),
-                                                result.stderr.encode(self._encoding)))
+        line = command.line if isinstance(command, Command) else command
+        self.transcript.add(line, ExecResult(result.rc, result.stdout.encode(self._encoding),
+                                             result.stderr.encode(self._encoding)))
         return result
 
     def close(self) -> None:
