@@ -51,6 +51,9 @@ _RETRYABLE: tuple[type[BaseException], ...] = (WSManFaultError, *_TRANSIENT)
 #: HRESULTs of a WSMan fault answering a Command whose program does not exist (Win32 errors 2
 #: ERROR_FILE_NOT_FOUND and 3 ERROR_PATH_NOT_FOUND as 0x8007xxxx).
 _NOT_FOUND_CODES = {0x80070002, 0x80070003}
+#: Commands per shell before a fresh one (Windows' MaxConcurrentOperationsPerUser is 1,500 and a
+#: shell's operations are released only when it is deleted; a GPO may lower it).
+SHELL_COMMANDS = 500
 
 
 def _not_found(exc: WSManFaultError) -> bool:
@@ -144,6 +147,7 @@ class WinRMConnection:
         self._protocol: Protocol | None = None
         self._shell: str | None = None
         self._finished: str | None = None  # a Done command whose Signal is still owed
+        self._in_shell = 0  # commands run in the current shell
 
     def __repr__(self) -> str:
         return (
@@ -153,7 +157,20 @@ class WinRMConnection:
     # -- session and shell -------------------------------------------------------------------
     def _open(self) -> tuple[Protocol, str]:
         if self._protocol is not None and self._shell is not None:
+            if self._in_shell < SHELL_COMMANDS:
+                return self._protocol, self._shell
+            # Windows releases a shell's operations only when it is deleted: a fresh shell
+            # before MaxConcurrentOperationsPerUser (1,500 by default) is reached.
+            try:
+                self._protocol.close_shell(self._shell, close_session=False)
+            except _CLOSE_ERRORS as exc:
+                log.debug("%s: close_shell failed: %s", self.host, self._redact(str(exc)))
+            self._shell, self._finished = None, None
+            self._shell = self._protocol.open_shell(codepage=self.codepage)
+            self._in_shell = 0
+            self.stats.shells_opened += 1
             return self._protocol, self._shell
+        self._in_shell = 0
         protocol = self._new_protocol()
         self._protocol = protocol
         self._shell = protocol.open_shell(codepage=self.codepage)
@@ -304,6 +321,7 @@ class WinRMConnection:
             command_id = protocol.run_command(shell, command)
         self._command_refused = False
         self.stats.commands += 1
+        self._in_shell += 1
         out: list[bytes] = []
         err: list[bytes] = []
         done = False

@@ -114,7 +114,9 @@ class _Listener(ThreadingHTTPServer):
 class WinRMServer:
     """One sandbox host's WinRM listeners: HTTP (NTLM, sealed) and HTTPS (NTLM or Basic).
 
-    Windows' limits: ``max_shells`` per user (MaxShellsPerUser, 30), ``idle_timeout`` seconds
+    Windows' limits, on by default at Windows' defaults: ``max_shells`` per user
+    (MaxShellsPerUser, 30), ``max_processes`` per shell (MaxProcessesPerShell, 25),
+    ``max_operations`` per user (MaxConcurrentOperationsPerUser, 1,500), ``idle_timeout`` seconds
     before an unused shell is deleted (IdleTimeout, 7,200,000 ms) and ``max_envelope_kb``
     (MaxEnvelopeSizekb, 500) for a request.
     """
@@ -123,7 +125,8 @@ class WinRMServer:
                  host: str = "127.0.0.1", port: int = 0, https_port: int | None = 0,
                  max_shells: int = 30, idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
                  max_envelope_kb: int = MAX_ENVELOPE_KB, persist_stats: bool = True,
-                 request_log: bool = True) -> None:
+                 request_log: bool = True, max_processes: int = 25,
+                 max_operations: int = 1500) -> None:
         if host not in LOOPBACK:
             raise ValueError(f"the sandbox endpoint listens on loopback only, not {host!r}")
         auth.register(user, password)
@@ -133,7 +136,8 @@ class WinRMServer:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.faults = Faults(self.state_dir / "faults.json")
         self.shells = Shells(_FaultyExecutor(executor, self.faults), max_shells=max_shells,
-                             idle_timeout=idle_timeout)
+                             idle_timeout=idle_timeout, max_processes=max_processes,
+                             max_operations=max_operations)
         self.max_body = max_envelope_kb * 1024 + ENCRYPTION_FRAMING
         self._stopping = threading.Event()
         self._stats = _Stats(self.state_dir / "stats.json")

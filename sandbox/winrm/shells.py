@@ -3,6 +3,14 @@
 Windows' limits apply: at most ``max_shells`` open shells per user (MaxShellsPerUser, default 30),
 and a shell with no request for ``idle_timeout`` seconds (IdleTimeout, default 7,200,000 ms) is
 deleted with its commands terminated, so the shells of a killed client do not pile up.
+
+``max_processes`` (MaxProcessesPerShell, default 25) caps the commands running at once in one
+shell; Windows counts their child processes too (the shell's job object), which the sandbox does
+not see: a command is refused as a start failure with ERROR_NOT_ENOUGH_QUOTA (1816).
+``max_operations`` (MaxConcurrentOperationsPerUser, default 1,500) caps the commands started in
+the user's open shells: Windows releases a shell's operations only when the shell is deleted
+(pywinrm issue 124: a long-lived shell fails after 1,500 commands, Signal or not), answering
+with fault 2150859174.
 """
 
 from __future__ import annotations
@@ -33,17 +41,21 @@ class Shell:
     commands: dict[str, Command] = field(default_factory=dict)
     last_used: float = field(default_factory=time.monotonic)
     busy: int = 0  #: requests in progress (a Receive waiting for output is activity)
+    operations: int = 0  #: commands started in this shell (released when it is deleted)
 
 
 class Shells:
     """Every open shell of one endpoint (one user); thread-safe."""
 
     def __init__(self, executor: Executor, max_shells: int = 30,
-                 idle_timeout: float = DEFAULT_IDLE_TIMEOUT) -> None:
+                 idle_timeout: float = DEFAULT_IDLE_TIMEOUT, *, max_processes: int = 25,
+                 max_operations: int = 1500) -> None:
         self._executor = executor
         self._lock = threading.Lock()
         self._shells: dict[str, Shell] = {}
         self.max_shells = max_shells
+        self.max_processes = max_processes
+        self.max_operations = max_operations
         self.idle_timeout = idle_timeout
         self.created = 0
         self.commands = 0
@@ -81,6 +93,7 @@ class Shells:
         WSMan fault WinRS sends (code ``0x80070000 | winerror``)."""
         sh = self._use(shell_id)
         try:
+            self._admit(sh)
             try:
                 job = self._executor.start(command_line, codepage=sh.codepage, shell=shell)
             except StartFailed as exc:
@@ -92,6 +105,17 @@ class Shells:
             return command_id
         finally:
             self._done(sh)
+
+    def _admit(self, shell: Shell) -> None:
+        """Count one more command against the quotas, or raise Windows' fault."""
+        with self._lock:
+            if sum(s.operations for s in self._shells.values()) >= self.max_operations:
+                raise soap.quota_max_operations(self.max_operations)
+            running = [c for c in shell.commands.values() if c.result is None]
+        if sum(1 for c in running if c.job.wait(0) is None) >= self.max_processes:
+            raise soap.quota_max_processes()
+        with self._lock:
+            shell.operations += 1
 
     def receive(self, shell_id: str | None, command_id: str | None,
                 wait: float) -> tuple[bytes, bytes, int | None]:

@@ -38,6 +38,8 @@ TIMED_OUT = 2150858793
 INVALID_SELECTORS = 2150858843
 UNSUPPORTED = 2150858778
 QUOTA_MAX_SHELLS = 2150859173  #: ERROR_WSMAN_QUOTA_MAX_SHELLS (0x803381A5)
+QUOTA_MAX_OPERATIONS = 2150859174  #: ERROR_WSMAN_QUOTA_MAX_OPERATIONS (0x803381A6)
+ERROR_NOT_ENOUGH_QUOTA = 1816
 
 
 class SoapError(Exception):
@@ -231,6 +233,22 @@ def start_failed(winerror: int, message: str) -> SoapError:
     the Win32 error as an HRESULT (``0x80070000 | winerror``, e.g. 2147942402 for a missing file)
     with Windows' message text, which ends with a space as FormatMessage's does."""
     return SoapError("w:InternalError", 0x80070000 | winerror, message.rstrip() + " ")
+
+
+def quota_max_operations(limit: int) -> SoapError:
+    """MaxConcurrentOperationsPerUser exceeded (default 1,500); the text Windows sends."""
+    return SoapError("w:QuotaLimit", QUOTA_MAX_OPERATIONS,
+                     "The WS-Management service cannot process the request. This user is allowed "
+                     f"a maximum number of {limit} concurrent operations, which has been "
+                     "exceeded. Close existing operations for this user, or raise the quota for "
+                     "this user. ")
+
+
+def quota_max_processes() -> SoapError:
+    """MaxProcessesPerShell reached: the shell's job object refuses another process, and the
+    Command fails as a start failure with ERROR_NOT_ENOUGH_QUOTA (1816)."""
+    return start_failed(ERROR_NOT_ENOUGH_QUOTA,
+                        "Not enough quota is available to process this command.")
 
 
 def quota_max_shells(limit: int) -> SoapError:

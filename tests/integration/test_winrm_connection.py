@@ -115,3 +115,21 @@ def test_a_broken_session_deletes_its_shell_so_retries_leave_none_open(endpoint)
     conn.close()
     stats = endpoint.server.stats()
     assert stats["open_shells"] == 0 and stats["shells_created"] == 2, stats
+
+
+def test_a_long_run_takes_a_fresh_shell_before_the_operations_quota(tmp_path, monkeypatch):
+    """Windows releases a shell's operations only when the shell is deleted: 12 commands under
+    a quota of 5 operations pass because the connection renews its shell every 4."""
+    from sandbox.executor import PosixShellExecutor
+    from sandbox.winrm.server import WinRMServer
+    from winhost import winrm_connection
+
+    monkeypatch.setattr(winrm_connection, "SHELL_COMMANDS", 4)
+    with WinRMServer(PosixShellExecutor(), user="ops", password="pw-ops-2", state_dir=tmp_path,
+                     max_operations=5) as server:
+        with WinRMConnection("h1", server.endpoint, user="ops",
+                             password=SecretStr("pw-ops-2")) as conn:
+            assert [conn.run(f"echo {i}").stdout.strip() for i in range(12)] == [
+                str(i) for i in range(12)]
+        assert conn.stats.shells_opened == 3
+        assert server.stats()["open_shells"] == 0

@@ -348,3 +348,44 @@ def test_the_31st_shell_is_refused_with_windows_quota_fault(endpoint):
     for shell in shells:
         protocol.close_shell(shell)
     assert endpoint.server.stats()["open_shells"] == 0
+
+
+def test_the_26th_running_process_in_a_shell_is_refused(endpoint):
+    """MaxProcessesPerShell (25): the shell's job object refuses another process."""
+    protocol = protocol_for(endpoint)
+    shell = protocol.open_shell()
+    running = [protocol.run_command(shell, "sleep 30") for _ in range(25)]
+    with pytest.raises(WSManFaultError) as info:
+        protocol.run_command(shell, "echo one too many")
+    assert info.value.wsman_fault_code == 0x80070000 | 1816  # ERROR_NOT_ENOUGH_QUOTA
+    protocol.cleanup_command(shell, running[0])  # one ends: the next may start
+    cid = protocol.run_command(shell, "echo fits")
+    assert protocol.get_command_output(shell, cid)[0].strip() == b"fits"
+    protocol.close_shell(shell)
+    assert endpoint.server.stats()["open_shells"] == 0
+
+
+def test_operations_are_released_only_with_their_shell(tmp_path):
+    """MaxConcurrentOperationsPerUser (1,500 by default; 3 here): a long-lived shell runs out,
+    a deleted shell gives its operations back. Windows' fault code and text."""
+    from sandbox.executor import PosixShellExecutor
+    from sandbox.winrm.server import WinRMServer
+
+    with WinRMServer(PosixShellExecutor(), user="ops", password="pw-ops-1", state_dir=tmp_path,
+                     max_operations=3) as server:
+        protocol = winrm.Protocol(server.endpoint, transport="ntlm", username="ops",
+                                  password="pw-ops-1")
+        shell = protocol.open_shell()
+        for i in range(3):
+            cid = protocol.run_command(shell, f"echo {i}")
+            protocol.get_command_output(shell, cid)
+            protocol.cleanup_command(shell, cid)
+        with pytest.raises(WSManFaultError) as info:
+            protocol.run_command(shell, "echo 4")
+        assert info.value.wsman_fault_code == 2150859174  # ERROR_WSMAN_QUOTA_MAX_OPERATIONS
+        assert "maximum number of 3 concurrent operations" in info.value.reason
+        protocol.close_shell(shell, close_session=False)
+        fresh = protocol.open_shell()
+        cid = protocol.run_command(fresh, "echo again")
+        assert protocol.get_command_output(fresh, cid)[0].strip() == b"again"
+        protocol.close_shell(fresh)
