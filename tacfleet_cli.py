@@ -237,6 +237,22 @@ def facts(inventory: str | None, selection: str | None) -> int:
     return code
 
 
+@friendly
+def doctor(inventory: str | None, selection: str | None) -> int:
+    """Each host's connection layer by layer, one line each with a fix (exit 1 if one fails)."""
+    from winhost.doctor import FAIL, diagnose
+
+    code = EXIT_OK
+    for host in _hosts(inventory, selection):
+        console.print(f"{host.name} ({host.connection.endpoint}, {host.connection.transport})",
+                      markup=False)
+        for layer in diagnose(host):
+            console.print("  " + redact(layer.line()), markup=False, soft_wrap=True)
+            if layer.status == FAIL:
+                code = EXIT_FAILED
+    return code
+
+
 def check(inventory: str | None, selection: str | None, pytest_args: str = "") -> int:
     """``pytest checks``; its exit code as is (0 pass, 1 failed, 4 usage error, 130 Ctrl-C)."""
     args = [sys.executable, "-m", "pytest", str(ROOT / "checks")]
@@ -332,15 +348,24 @@ def drift_merge(sources: list[str], reports: str = "reports") -> int:
 
 
 @friendly
-def sandbox_up(name: str, port: int, locale: str | None = None) -> int:
+def sandbox_up(name: str, port: int, locale: str | None = None, *, realm: bool = False) -> int:
     from sandbox.control import up
 
-    info = up(name, port, locale=locale)
+    info = up(name, port, locale=locale, realm=realm)
     console.print(
         f"sandbox {name!r} up: {info['endpoint']} (user {info['user']}, "
         f"password in {info['password_file']})",
         markup=False,
     )
+    if "kerberos" in info:
+        krb = info["kerberos"]
+        user = krb["principals"][info["user"]]
+        console.print(
+            f"realm {krb['realm']}: KDC {krb['kdc']}, service {krb['service']}; "
+            f"export KRB5_CONFIG={krb['krb5_conf']}; user {user['principal']} "
+            f"(password in {user['password_file']}, keytab {user['keytab']})",
+            markup=False,
+        )
     return 0
 
 

@@ -105,6 +105,15 @@ def deprovision(
 
 
 @task(help={"host": HOST_HELP, "inventory": INVENTORY_HELP, "debug": DEBUG_HELP})
+def doctor(c: Context, host: str | None = None, inventory: str | None = None,
+           debug: bool = False) -> None:
+    """Why a host does not connect: each layer (DNS, TCP, TLS, listener, Kerberos,
+    authentication, command, quotas, Python) in one line with a fix (exit 0 when all pass)."""
+    cli.set_debug(debug)
+    sys.exit(cli.doctor(inventory, host))
+
+
+@task(help={"host": HOST_HELP, "inventory": INVENTORY_HELP, "debug": DEBUG_HELP})
 def facts(c: Context, host: str | None = None, inventory: str | None = None,
           debug: bool = False) -> None:
     """Print what one probe sees on each host, as JSON (exit 2 if one could not be probed)."""
@@ -167,10 +176,12 @@ def drift_merge(c: Context, sources: str, reports: str = "reports") -> None:
 
 
 @task(help={"name": "sandbox name (default 'default')", "port": "WinRM HTTP port (HTTPS = +1)",
-            "locale": "the host's language as a Linux locale, e.g. de_DE (default: English)"})
-def sandbox_up(c: Context, name: str = "default", port: int = 55985, locale: str = "") -> None:
+            "locale": "the host's language as a Linux locale, e.g. de_DE (default: English)",
+            "realm": "also run a Kerberos KDC (MIT) for the host; the endpoint accepts Kerberos"})
+def sandbox_up(c: Context, name: str = "default", port: int = 55985, locale: str = "",
+               realm: bool = False) -> None:
     """Start the sandbox Windows host (Wine) and its WinRM endpoint on 127.0.0.1."""
-    sys.exit(cli.sandbox_up(name, port, locale or None))
+    sys.exit(cli.sandbox_up(name, port, locale or None, realm=realm))
 
 
 @task(help={"name": "sandbox name"})
@@ -242,7 +253,7 @@ sandbox_ns.add_task(sandbox_status, "status")
 sandbox_ns.add_task(sandbox_fault, "fault")
 sandbox_ns.add_task(sandbox_record, "record")
 
-ns = Collection(provision, plan, deprovision, facts, check, demo, test)
+ns = Collection(provision, plan, deprovision, facts, doctor, check, demo, test)
 ns.add_collection(drift_ns)
 ns.add_collection(inventory_ns)
 ns.add_collection(sandbox_ns)

@@ -32,6 +32,12 @@ def transport_options(host: Host) -> dict[str, Any]:
     return options
 
 
+def kerberos_password(host: Host) -> SecretStr | None:
+    """The password to get a Kerberos ticket with, when the inventory references one."""
+    conn = host.connection
+    return resolve_password(conn, host=host.name) if conn.password_refs else None
+
+
 def connect(host: Host) -> Connection:
     """A connection to ``host``; its password is read from its reference only now.
 

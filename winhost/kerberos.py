@@ -122,33 +122,53 @@ def _kinit(host: str, principal: str, *, password: SecretStr | None, keytab: str
                            else "its password reference") from None
 
 
+class KerberosFailed(AuthenticationFailed):
+    """Kerberos could not authenticate; the message names the cause, ``fix`` the remedy."""
+
+    def __init__(self, host: str, message: str, fix: str) -> None:
+        super().__init__(host, message)
+        self.fix = fix
+
+
+class KdcUnreachable(HostUnreachable):
+    """No KDC of the user's realm answers."""
+
+    fix = ("start the KDC, or correct the realm's kdc = <host>:<port> in krb5.conf (KRB5_CONFIG "
+           "or /etc/krb5.conf)")
+
+
 def _explain(host: str, exc: BaseException, principal: str, *, source: str) -> Exception:
-    """One line with the cause for a GSSAPI failure."""
+    """One line with the cause for a GSSAPI failure, and its fix."""
     text = _short(exc)
     low = text.lower()
+    who = principal or "the user"
     if type(exc).__name__ == "ExpiredCredentialsError":
         low = "expired"
     if "cannot contact any kdc" in low or "cannot find kdc" in low:
-        return HostUnreachable(host, f"Kerberos: no KDC answers for {principal}'s realm ({text}); "
-                               "check that the KDC runs and krb5.conf (KRB5_CONFIG) names it")
+        return KdcUnreachable(host, f"Kerberos: no KDC answers for {who}'s realm ({text})")
     if "clock skew" in low:
-        return AuthenticationFailed(host, f"Kerberos: clocks differ by more than the allowed skew "
-                                    f"(5 minutes) ({text}); synchronise this machine's clock")
+        return KerberosFailed(host, f"Kerberos: this machine's clock and the KDC's differ by "
+                              f"more than the allowed skew, 5 minutes ({text})",
+                              "synchronise the clocks (NTP) of this machine, the KDC and the host")
     if "expired" in low:
-        return AuthenticationFailed(host, f"Kerberos: the ticket of {principal} has expired "
-                                    f"({text}); run kinit again")
+        return KerberosFailed(host, f"Kerberos: the ticket of {who} has expired",
+                              f"run kinit {principal}".rstrip() + ", or reference a password "
+                              "or keytab_file in the inventory")
     if "not found in kerberos database" in low or "server not found" in low:
-        return AuthenticationFailed(host, f"Kerberos: the KDC knows no such principal ({text}); "
-                                    "check the host's SPN (kerberos_hostname_override) and user")
+        return KerberosFailed(host, f"Kerberos: the KDC knows no such principal ({text})",
+                              "set kerberos_hostname_override to the host's name in its SPN "
+                              "HTTP/<name> (setspn -L <computer>), or correct user")
     if any(w in low for w in ("password incorrect", "preauthentication failed",
                               "decrypt integrity check failed")) and "ticket cache" not in source:
-        return AuthenticationFailed(host, f"Kerberos: the password of {principal} from {source} "
-                                    "was refused by the KDC")
+        return KerberosFailed(host, f"Kerberos: the KDC refused the key of {who} from {source}",
+                              "correct the password (or keytab) the inventory references")
     if any(w in low for w in ("no credentials", "no kerberos credentials", "not found",
                               "can't find client principal")):
-        return AuthenticationFailed(host, f"Kerberos: no ticket for {principal or 'the user'} "
-                                    f"({text}); run kinit, or reference a password or keytab")
-    return AuthenticationFailed(host, f"Kerberos: {text}")
+        return KerberosFailed(host, f"Kerberos: no ticket for {who} ({text})",
+                              f"run kinit {principal}".rstrip() + ", or reference a password "
+                              "or keytab_file in the inventory")
+    return KerberosFailed(host, f"Kerberos: {text}",
+                          "run klist and kinit; check krb5.conf (KRB5_CONFIG)")
 
 
 def prepare(host: str, *, principal: str, hostname: str, password: SecretStr | None = None,
@@ -162,8 +182,8 @@ def prepare(host: str, *, principal: str, hostname: str, password: SecretStr | N
         name = gssapi.Name(principal, gssapi.NameType.kerberos_principal) if principal else None
         creds = gssapi.Credentials(name=name, usage="initiate")
         if creds.lifetime == 0:
-            raise AuthenticationFailed(host, f"Kerberos: the ticket of {principal or 'the user'} "
-                                       "has expired; run kinit again")
+            raise KerberosFailed(host, f"Kerberos: the ticket of {principal or 'the user'} has "
+                                 "expired", "run kinit, or reference a password or keytab_file")
         flags = [gssapi.RequirementFlag.mutual_authentication]
         if delegate:
             flags.append(gssapi.RequirementFlag.delegate_to_peer)

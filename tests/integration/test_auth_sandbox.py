@@ -144,7 +144,7 @@ def test_wrong_password(realm: Realm, krb5_env: str, tmp_path: Path,
     wrong.write_text("not-the-password\n")
     wrong.chmod(0o600)
     line = facts_line(realm.write(tmp_path, password_file=str(wrong)), capsys)
-    assert "password of tacfleet@" in line and "refused by the KDC" in line
+    assert "KDC refused the key of tacfleet@" in line and "fix: correct the password" in line
     assert "not-the-password" not in line
 
 
@@ -183,4 +183,71 @@ def test_no_kdc_answers(realm: Realm, krb5_env: str, tmp_path: Path,
     (tmp_path / "krb5.conf").write_text(conf.replace(realm.kerberos["kdc"], f"127.0.0.1:{dead}"))
     monkeypatch.setenv("KRB5_CONFIG", str(tmp_path / "krb5.conf"))
     line = facts_line(realm.write(tmp_path, password_file=realm.user["password_file"]), capsys)
-    assert "no KDC answers" in line and "KRB5_CONFIG" in line
+    assert "no KDC answers" in line and "fix: start the KDC" in line
+
+
+# -- invoke doctor names the failing layer ---------------------------------------------------------
+
+
+def doctor(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, str]]:
+    """Exit code and {layer: its line} of ``invoke doctor`` on the host."""
+    code = cli.doctor(str(path), "sandbox")
+    out = capsys.readouterr().out
+    assert "Traceback" not in out
+    lines = [line.strip() for line in out.splitlines()[1:]]
+    return code, {line.split("] ", 1)[1].split(":", 1)[0]: line for line in lines}
+
+
+def dead_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_doctor_on_a_healthy_host(realm: Realm, krb5_env: str, tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    code, layers = doctor(realm.write(tmp_path, password_file=realm.user["password_file"]),
+                          capsys)
+    assert code == 0, layers
+    assert layers["kerberos"].startswith("[  ok]") and "HTTP/" in layers["kerberos"]
+    assert layers["base python"].startswith("[  ok]") and "Python 3.11" in layers["base python"]
+    assert not [line for line in layers.values() if "FAIL" in line]
+
+
+@pytest.mark.parametrize("case, layer, says", [
+    ("listener down", "tcp", "nothing accepts TCP"),
+    ("wrong password", "authentication", "rejected the credentials"),
+    ("untrusted certificate", "tls", "not trusted"),
+    ("KDC stopped", "kerberos", "no KDC answers"),
+])
+def test_doctor_names_the_failing_layer(realm: Realm, krb5_env: str, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str],
+                                        case: str, layer: str, says: str) -> None:
+    data = yaml.safe_load(realm.inventory.read_text(encoding="utf-8"))
+    conn = data["hosts"]["sandbox"]["connection"]
+    path = tmp_path / "hosts.yml"
+    if case == "listener down":
+        conn["port"] = dead_port()
+    elif case == "wrong password":
+        wrong = tmp_path / "wrong"
+        wrong.write_text("not-the-password\n")
+        wrong.chmod(0o600)
+        conn["password_file"] = str(wrong)
+    elif case == "untrusted certificate":
+        conn.update(https=True, port=conn["port"] + 1)
+    if case == "KDC stopped":  # the realm's KDC address now leads nowhere
+        conf = Path(realm.kerberos["krb5_conf"]).read_text()
+        (tmp_path / "krb5.conf").write_text(conf.replace(realm.kerberos["kdc"],
+                                                         f"127.0.0.1:{dead_port()}"))
+        monkeypatch.setenv("KRB5_CONFIG", str(tmp_path / "krb5.conf"))
+        path = realm.write(tmp_path, password_file=realm.user["password_file"])
+    else:
+        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    code, layers = doctor(path, capsys)
+    assert code == cli.EXIT_FAILED, layers
+    failed = [name for name, line in layers.items() if line.startswith("[FAIL]")]
+    assert failed == [layer], layers
+    assert says in layers[layer] and "; fix: " in layers[layer]
