@@ -20,14 +20,15 @@ _MARGIN = 64  # room left under the limit (the group counts grow by a digit or t
 
 
 def upload_commands(python: str, destination: str, data: bytes, *,
-                    finish: Sequence[Op] | None = None) -> list[Command]:
+                    finish: Sequence[Op] | None = None, limit: int = MAX_DIRECT) -> list[Command]:
     """Commands that write ``data`` to ``destination``: chunks to a temp name in the same folder,
-    then ``finish`` (by default a rename over the destination) in the last command."""
+    then ``finish`` (by default a rename over the destination) in the last command; each
+    command line at most ``limit`` characters (CreateProcess' 32,767 by default)."""
     part = destination + PART_SUFFIX
     encoded = base64.b64encode(data).decode("ascii")
     done = list(finish) if finish is not None else [("replace", part, destination)]
     overhead = len(host_ops(python, ("write", part, "ab", ""), *done).line)
-    chunk = (MAX_DIRECT - overhead - _MARGIN) // 4 * 4
+    chunk = (limit - overhead - _MARGIN) // 4 * 4
     if chunk <= 0:
         raise ValueError(f"the path {destination!r} leaves no room for data in a command line")
     chunks = [encoded[i : i + chunk] for i in range(0, len(encoded), chunk)] or [""]
