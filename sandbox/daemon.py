@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 
-from sandbox import layout
+from sandbox import layout, pki
 from sandbox.host.executor import WineExecutor
 from sandbox.host.prefix import WinePrefix
 from sandbox.kdc import Kdc
@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["KRB5_KTNAME"] = str(kdc.keytab)
     prefix.start_server()
     executor = WineExecutor(prefix, log_file=paths.root / "agent.log")
+    pki.ensure_pki(paths.root / "pki", layout.USER)  # client certificates for the HTTPS listener
     https_port = args.https_port if args.https_port is not None else (
         args.port + 1 if args.port else 0)
     server = WinRMServer(executor, user=layout.USER, password=paths.read_password(),
@@ -68,6 +69,14 @@ def main(argv: list[str] | None = None) -> int:
         }
         if kdc is not None:
             state["kerberos"] = kdc.info()
+        state["certificates"] = {
+            "client_ca": str(paths.root / "pki" / "client-ca.pem"),
+            "crl": str(paths.root / "pki" / "crl.pem"),
+            **{kind: {"cert_pem": str(paths.root / "pki" / f"{stem}.pem"),
+                      "cert_key_pem": str(paths.root / "pki" / f"{stem}.key")}
+               for kind, stem in (("user", layout.USER), ("expired", f"{layout.USER}-expired"),
+                                  ("revoked", f"{layout.USER}-revoked"),
+                                  ("unknown_ca", "stranger"))}}
         layout.write_json(paths.state, state)
         logging.info("sandbox %s up: %s", args.name, server.endpoint)
         stop.wait()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
@@ -9,7 +10,7 @@ from pydantic import SecretStr
 from inventory.models import Host, missing_extra
 from inventory.secrets import resolve_password
 from winhost.connection import Connection
-from winhost.errors import TacfleetError
+from winhost.errors import AuthenticationFailed, TacfleetError
 from winhost.local_connection import LocalConnection
 from winhost.winrm_connection import WinRMConnection
 
@@ -30,6 +31,27 @@ def transport_options(host: Host) -> dict[str, Any]:
         options["cert_pem"] = str(conn.cert_pem)
         options["cert_key_pem"] = str(conn.cert_key_pem)
     return options
+
+
+def _check_client_certificate(host: str, path: str) -> None:
+    """A client certificate that is not (or no longer) valid is one line before any request."""
+    import datetime as dt
+
+    from cryptography import x509
+
+    try:
+        cert = x509.load_pem_x509_certificate(Path(path).read_bytes())
+    except (OSError, ValueError) as exc:
+        err = AuthenticationFailed(host, f"cert_pem {path} is not a PEM certificate ({exc})")
+        err.fix = "point cert_pem at the client certificate (PEM) mapped on the host"
+        raise err from None
+    now = dt.datetime.now(dt.UTC)
+    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+        when = (f"expired on {cert.not_valid_after_utc:%Y-%m-%d}" if now > cert.not_valid_after_utc
+                else f"is valid only from {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC")
+        err = AuthenticationFailed(host, f"the client certificate {path} {when}")
+        err.fix = "issue a new client certificate and map it on the host (certmapping)"
+        raise err
 
 
 def kerberos_password(host: Host) -> SecretStr | None:
@@ -57,6 +79,8 @@ def connect(host: Host) -> Connection:
         password = resolve_password(conn, host=host.name)
     elif conn.needs_password:
         password = resolve_password(conn, host=host.name)  # raises: names the missing reference
+    if conn.transport == "certificate" and conn.cert_pem:
+        _check_client_certificate(host.name, str(conn.cert_pem))
     if conn.transport == "kerberos":
         from winhost import kerberos
 

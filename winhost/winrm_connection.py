@@ -9,6 +9,7 @@ last command's is left to the shell's Delete).
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any
 
@@ -300,6 +301,16 @@ class WinRMConnection:
                 f"connection to {self.endpoint} lost during a change ({reason}); "
                 "run again: the next probe shows what was applied",
             )
+        alert = re.search(r"alert (certificate [a-z ]+|unknown ca|bad certificate|"
+                          r"handshake failure)|eof occurred", reason.lower())
+        if self.transport == "certificate" and isinstance(exc, requests.exceptions.SSLError) \
+                and alert:  # TLS 1.3: the alert, or only the closed connection, reaches us
+            why = (alert.group(1) or "it closed the connection").strip()
+            err = AuthenticationFailed(self.host, f"{self.endpoint} refused the client "
+                                       f"certificate in the TLS handshake ({why})")
+            err.fix = ("use a certificate issued by the CA the host's certificate mapping "
+                       "trusts, not expired or revoked (cert_pem, cert_key_pem)")
+            return err
         if isinstance(exc, requests.ConnectionError | requests.Timeout):
             return HostUnreachable(self.host, f"{self.endpoint} unreachable: {reason}")
         return HostError(self.host, reason)

@@ -8,6 +8,9 @@
   ``KRB5_KTNAME`` names (``sandbox.kdc``); a ticket for another service cannot be decrypted and is
   refused with 401; sealing works as for NTLM (pyspnego's ``wrap_winrm``).
 - Basic only over HTTPS; plain-HTTP Basic is refused with 401.
+- Certificates on HTTPS (``Authorization: …/secprofile/https/mutual``) when the host has a client
+  CA (``sandbox.pki``): the handshake validates chain, expiry and revocation, the UPN maps to the
+  user.
 
 The NTLM context lives with the TCP connection: one ``ConnectionAuth`` per HTTP/1.1 connection.
 pyspnego's acceptor reads credentials from the file ``NTLM_USER_FILE`` names; one such file serves
@@ -27,6 +30,8 @@ from pathlib import Path
 
 import spnego
 import spnego.exceptions
+
+from sandbox import pki
 
 BOUNDARY = b"--Encrypted Boundary"
 PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
@@ -111,10 +116,12 @@ class Step:
 class ConnectionAuth:
     """Authentication state of one TCP connection."""
 
-    def __init__(self, user: str, password: str, *, tls: bool) -> None:
+    def __init__(self, user: str, password: str, *, tls: bool, peer_cert: bytes | None = None,
+                 ) -> None:
         self._user = user
         self._password = password
         self.tls = tls
+        self._peer_cert = peer_cert  # DER, validated in the TLS handshake (sandbox.pki)
         self.scheme = ""
         self._ctx: spnego.ContextProxy | None = None
         self.authenticated = False
@@ -130,6 +137,8 @@ class ConnectionAuth:
         scheme_l = scheme.lower()
         if scheme_l == "basic":
             return self._basic(value)
+        if scheme_l == pki.MUTUAL:
+            return self._certificate()
         if scheme_l not in ("negotiate", "ntlm"):
             raise Unauthorized(f"authentication scheme {scheme!r} is not enabled", self.offer())
         try:
@@ -159,6 +168,21 @@ class ConnectionAuth:
             self.authenticated = True
             self.username = principal
         return Step(reply, self._ctx.complete)
+
+    def _certificate(self) -> Step:
+        """WinRM's certificate mapping: the client certificate's UPN names the local user."""
+        if not self.tls:
+            raise Unauthorized("certificate authentication needs HTTPS", self.offer())
+        user = pki.mapped_user(self._peer_cert)
+        if user is None:
+            raise Unauthorized("no client certificate, or one without a UPN and Client "
+                               "Authentication", self.offer())
+        if user.lower() != self._user.lower():
+            raise Unauthorized(f"no certificate mapping for {user}@localhost", self.offer())
+        self.scheme = "Certificate"
+        self.username = user
+        self.authenticated = True
+        return Step(None, True)
 
     def _basic(self, value: str) -> Step:
         if not self.tls:

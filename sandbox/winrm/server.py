@@ -26,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from sandbox import pki
 from sandbox.executor import ExecResult, Executor, Job
 from sandbox.winrm import auth, soap
 from sandbox.winrm.faults import Faults
@@ -162,6 +163,7 @@ class WinRMServer:
             https = self._listen(host, https_port, tls=True)
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(cert, key)
+            pki.client_context(context, self.state_dir / "pki")  # certificate mapping (issue 12)
             https.socket = context.wrap_socket(https.socket, server_side=True)
             self.https_endpoint = f"https://{host}:{https.server_address[1]}/wsman"
             self.ca_file = str(cert)
@@ -276,8 +278,9 @@ class _Handler(BaseHTTPRequestHandler):
         # Headers and body go out as separate writes: without NODELAY, Nagle plus the client's
         # delayed ACK add ~40 ms to every answer.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        peer = self.connection.getpeercert(binary_form=True) if self.tls else None
         self._auth = auth.ConnectionAuth(self.endpoint.user, self.endpoint._password,
-                                         tls=self.tls)
+                                         tls=self.tls, peer_cert=peer)
         self.endpoint._stats.add("connections")
 
     def log_message(self, format: str, *args: Any) -> None:

@@ -1,5 +1,6 @@
-"""Issue 12 over real pywinrm: Kerberos from a real MIT KDC (password, keytab, ticket cache) against
-the sandbox endpoint, and each Kerberos failure as one line with its exit code.
+"""Issue 12 over real pywinrm: Kerberos from a real MIT KDC (password, keytab, ticket cache) and
+client certificates on HTTPS against the sandbox endpoint; each failure as one line and its exit
+code; ``invoke doctor`` naming the failing layer.
 
 One host with a realm (``control.up(realm=True)``) is provisioned once over NTLM and shared; each
 transport then runs a no-op provision and the full compliance check against it.
@@ -127,6 +128,24 @@ def test_ntlm_keeps_working_on_the_same_host(realm: Realm) -> None:
     assert failing(load_inventory(realm.inventory).host("sandbox")) == {}
 
 
+def certificate_inventory(realm: Realm, folder: Path, kind: str = "user") -> Path:
+    """The host over HTTPS with certificate authentication (``kind`` of sandbox.pki's certs)."""
+    data = yaml.safe_load(realm.inventory.read_text(encoding="utf-8"))
+    conn = data["hosts"]["sandbox"]["connection"]
+    for key in ("password_file", "user"):
+        conn.pop(key, None)
+    conn.update(transport="certificate", https=True, port=conn["port"] + 1,
+                ca_file=realm.info["ca_file"], **realm.info["certificates"][kind])
+    path = folder / "hosts.yml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_certificate_authentication_on_https(realm: Realm, tmp_path: Path) -> None:
+    assert_no_op_and_compliant(load_inventory(certificate_inventory(realm, tmp_path))
+                               .host("sandbox"))
+
+
 # -- each failure is one line and exit 2 -----------------------------------------------------------
 
 
@@ -184,6 +203,17 @@ def test_no_kdc_answers(realm: Realm, krb5_env: str, tmp_path: Path,
     monkeypatch.setenv("KRB5_CONFIG", str(tmp_path / "krb5.conf"))
     line = facts_line(realm.write(tmp_path, password_file=realm.user["password_file"]), capsys)
     assert "no KDC answers" in line and "fix: start the KDC" in line
+
+
+@pytest.mark.parametrize("kind, says", [
+    ("expired", "expired on"),
+    ("revoked", "refused the client certificate in the TLS handshake"),
+    ("unknown_ca", "refused the client certificate in the TLS handshake"),
+])
+def test_bad_client_certificate(realm: Realm, tmp_path: Path,
+                                capsys: pytest.CaptureFixture[str], kind: str, says: str) -> None:
+    line = facts_line(certificate_inventory(realm, tmp_path, kind), capsys)
+    assert says in line and "fix: " in line
 
 
 # -- invoke doctor names the failing layer ---------------------------------------------------------
