@@ -14,3 +14,7 @@ def test_service_account(spec, facts):
 
 def test_permissions(spec, facts):
     require(REQUIREMENTS["permissions"](spec, facts))
+
+
+def test_logon_right(spec, facts):
+    require(REQUIREMENTS["logon_right"](spec, facts))

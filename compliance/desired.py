@@ -106,6 +106,11 @@ def probe_spec(host: Host) -> ProbeSpec:
     )
 
 
+def account_sid_of(host: Host) -> str | None:
+    """The service account's SID when it can be computed offline (virtual and well-known)."""
+    return account_sid(host.service.account)
+
+
 def at_least(found: str | None, minimum: str | None) -> bool:
     """Is an installed version at least the configured minimum (None = any)?"""
     if found is None:

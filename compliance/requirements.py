@@ -18,6 +18,7 @@ from inventory.winnames import (
     CREATOR_OWNER_SID,
     SYSTEM_SID,
     TRUSTED_INSTALLER_SID,
+    is_virtual_account,
     same_account,
 )
 from inventory.winpath import same_path, win_parent
@@ -413,6 +414,43 @@ def service_account(host: Host, facts: HostFacts) -> Finding:
         _shown(account),
         f'`sc config {host.service.name} obj= "{host.service.account}"` or `invoke provision`',
     )
+
+
+#: NT SERVICE\ALL SERVICES: holds SeServiceLogonRight by default, for every virtual account.
+ALL_SERVICES_SID = "S-1-5-80-0"
+
+
+def logon_right_hint(host: Host) -> str:
+    account = host.service.account
+    who = (f"NT SERVICE\\ALL SERVICES (*{ALL_SERVICES_SID}) or {account}"
+           if is_virtual_account(account) else account)
+    return (
+        f"the 'Log on as a service' right (SeServiceLogonRight) must include {who}. A domain "
+        "GPO that sets this right replaces the host's list: add it there (Computer "
+        "Configuration > Policies > Windows Settings > Security Settings > Local Policies > "
+        "User Rights Assignment > Log on as a service), then `gpupdate /force`; without it the "
+        "service fails to start with error 1069. `sc config obj=` grants nothing, and NSSM "
+        "grants the right only to accounts that are not virtual"
+    )
+
+
+@requirement("logon_right", "security", "the service's account may log on as a service")
+def logon_right(host: Host, facts: HostFacts) -> Finding:
+    account = host.service.account
+    holders = facts.logon_right
+    if holders is None and not facts.logon_right_error:
+        return Finding("logon_right", host.name, True, skipped=True,
+                       found="not read (no base Python on the host yet)")
+    sid = desired.account_sid_of(host) or facts.account_sid(account)
+    allowed = {s for s in (sid, ALL_SERVICES_SID if is_virtual_account(account) else None) if s}
+    ok = holders is not None and bool(allowed & set(holders))
+    if holders is None:
+        found = f"could not read the holders: {facts.logon_right_error}"
+    else:
+        found = (", ".join(f"{sddl.sid_name(h)} ({h})" for h in holders) or "nobody") + (
+            f" (read with {facts.logon_right_source})" if facts.logon_right_source else "")
+    return verdict("logon_right", host, ok, f"SeServiceLogonRight held by one of "
+                   f"{', '.join(sorted(allowed)) or account}", found, logon_right_hint(host))
 
 
 #: Principals that may hold write rights on a managed folder (besides the service account).

@@ -418,6 +418,14 @@ def account(ctx: Context) -> Plan:
     ]
 
 
+def logon_right(ctx: Context) -> Plan:
+    """Nothing tacfleet should change: the right comes from the host's (or the domain's) policy,
+    and a domain GPO would overwrite a local grant at its next refresh."""
+    from compliance.requirements import logon_right_hint
+
+    return Blocked(logon_right_hint(ctx.host))
+
+
 def _icacls_args(ctx: Context, path: str, grants: tuple[desired.Grant, ...]) -> list[str]:
     """``icacls PATH /inheritance:r /grant:r <wanted…> [/remove:g <others…>] [/remove:d …]``:
     the folder's DACL becomes exactly ``grants``, by SID where one is known."""
@@ -511,6 +519,7 @@ STEPS: list[Step] = [
     ),
     Step("start_type", "start type", ("start_type",), start_type),
     Step("account", "virtual service account", ("service_account",), account),
+    Step("logon_right", "account may log on as a service", ("logon_right",), logon_right),
     Step("permissions", "least-privilege folder permissions", ("permissions",), permissions),
     Step(
         "running",

@@ -216,6 +216,10 @@ class HostFacts(_Model):
     dirs: dict[str, bool] = Field(default_factory=dict)
     acls: dict[str, FolderAcl] = Field(default_factory=dict)
     account_sids: dict[str, str] = Field(default_factory=dict)  # looked up on the host
+    #: SIDs holding SeServiceLogonRight (None: not read, see ``logon_right_error``)
+    logon_right: list[str] | None = None
+    logon_right_source: str = ""  # "lsa" or "secedit"
+    logon_right_error: str = ""
     port_open: bool | None = None
 
     def file(self, path: str) -> FileFact:
@@ -310,6 +314,7 @@ def facts_from_probe(host: str, spec: ProbeSpec, data: dict[str, Any]) -> HostFa
         }
     elif venv_out is not None:
         venv_fields = {"error": (venv_out.stderr or venv_out.stdout or venv_out.error)[-500:]}
+    logon = (data.get("rights") or {}).get("SeServiceLogonRight") or {}
     acls: dict[str, FolderAcl] = {}
     for path, raw in (data.get("acls") or {}).items():
         if raw.get("error"):
@@ -336,6 +341,9 @@ def facts_from_probe(host: str, spec: ProbeSpec, data: dict[str, Any]) -> HostFa
         dirs=data.get("dirs", {}),
         acls=acls,
         account_sids={k: v for k, v in (data.get("sids") or {}).items() if v},
+        logon_right=logon.get("sids"),
+        logon_right_source=logon.get("source", ""),
+        logon_right_error=logon.get("error", ""),
         port_open=data.get("port_open"),
     )
 

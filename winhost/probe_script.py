@@ -244,6 +244,113 @@ def lookup_sids(names):
     return found
 
 
+# -- user rights: who may log on as a service ------------------------------------------------------
+STATUS_NO_MORE_ENTRIES = 0x8000001A
+
+
+def lsa_right_holders(right):
+    """SIDs holding a user right, through LsaEnumerateAccountsWithUserRight: (sids, error)."""
+    try:
+        import ctypes
+        from ctypes import wintypes
+
+        advapi = ctypes.WinDLL("advapi32", use_last_error=True)
+    except (ImportError, OSError, AttributeError):
+        return None, "no LSA: not a Windows Python"
+
+    class LSA_UNICODE_STRING(ctypes.Structure):
+        _fields_ = [("Length", wintypes.USHORT), ("MaximumLength", wintypes.USHORT),
+                    ("Buffer", wintypes.LPWSTR)]
+
+    class LSA_OBJECT_ATTRIBUTES(ctypes.Structure):
+        _fields_ = [("Length", wintypes.ULONG), ("RootDirectory", wintypes.HANDLE),
+                    ("ObjectName", ctypes.c_void_p), ("Attributes", wintypes.ULONG),
+                    ("SecurityDescriptor", ctypes.c_void_p),
+                    ("SecurityQualityOfService", ctypes.c_void_p)]
+
+    for fn in ("LsaOpenPolicy", "LsaEnumerateAccountsWithUserRight", "LsaClose",
+               "LsaFreeMemory", "LsaNtStatusToWinError"):
+        getattr(advapi, fn).restype = wintypes.ULONG
+    advapi.ConvertSidToStringSidW.argtypes = [ctypes.c_void_p, ctypes.POINTER(wintypes.LPWSTR)]
+    attributes = LSA_OBJECT_ATTRIBUTES()
+    attributes.Length = ctypes.sizeof(attributes)
+    policy = wintypes.HANDLE()
+    # POLICY_LOOKUP_NAMES | POLICY_VIEW_LOCAL_INFORMATION
+    status = advapi.LsaOpenPolicy(None, ctypes.byref(attributes), 0x0801, ctypes.byref(policy))
+    if status:
+        return None, "LsaOpenPolicy: error %d" % advapi.LsaNtStatusToWinError(status)
+    try:
+        name = LSA_UNICODE_STRING(len(right) * 2, len(right) * 2 + 2, right)
+        buffer = ctypes.c_void_p()
+        count = wintypes.ULONG()
+        status = advapi.LsaEnumerateAccountsWithUserRight(
+            policy, ctypes.byref(name), ctypes.byref(buffer), ctypes.byref(count))
+        if status == STATUS_NO_MORE_ENTRIES:
+            return [], None
+        if status:
+            return None, "LsaEnumerateAccountsWithUserRight: error %d" % (
+                advapi.LsaNtStatusToWinError(status))
+        sids = []
+        entries = ctypes.cast(buffer, ctypes.POINTER(ctypes.c_void_p))
+        for i in range(count.value):
+            text = wintypes.LPWSTR()
+            if advapi.ConvertSidToStringSidW(entries[i], ctypes.byref(text)):
+                sids.append(text.value)
+                kernel32().LocalFree(text)
+        advapi.LsaFreeMemory(buffer)
+        return sids, None
+    finally:
+        advapi.LsaClose(policy)
+
+
+def secedit_right_holders(secedit, right):
+    """The same from ``secedit /export /areas USER_RIGHTS``' [Privilege Rights] (UTF-16 INF)."""
+    workdir = tempfile.mkdtemp(prefix="tacfleet-rights-")
+    cfg = os.path.join(workdir, "rights.inf")
+    try:
+        result = run([secedit, "/export", "/areas", "USER_RIGHTS", "/cfg", cfg, "/quiet"])
+        if result["rc"] is None:
+            return None, "%s: %s" % (secedit, result["error"])
+        if result["rc"] != 0 or not os.path.isfile(cfg):
+            return None, "secedit /export: exit code %s" % result["rc"]
+        with open(cfg, "rb") as handle:
+            return privilege_rights(handle.read()).get(right.lower(), []), None
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def privilege_rights(raw):
+    """``[Privilege Rights]`` of a secedit INF (UTF-16 with a BOM): lower-cased right -> SIDs
+    (``*SID`` entries; a name, as secedit writes for an account it cannot map, is kept)."""
+    text = raw.decode("utf-16") if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else raw.decode(
+        "utf-8", errors="replace")
+    rights, section = {}, None
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            section = line.lower()
+        elif section == "[privilege rights]" and "=" in line:
+            key, _, value = line.partition("=")
+            rights[key.strip().lower()] = [v.strip().lstrip("*") for v in value.split(",")
+                                           if v.strip()]
+    return rights
+
+
+def right_holders(system_root, right):
+    """Holders of ``right``: the LSA's answer; when it names nobody (Windows' answer for an
+    empty list, and what an LSA without the call says), ``secedit /export`` is asked too."""
+    sids, error = lsa_right_holders(right)
+    if sids:
+        return {"sids": sids, "source": "lsa"}
+    secedit = os.path.join(system_root, "System32", "secedit.exe")
+    more, more_error = secedit_right_holders(secedit, right)
+    if more is not None:
+        return {"sids": more, "source": "secedit"}
+    if sids is not None:
+        return {"sids": sids, "source": "lsa"}
+    return {"sids": None, "error": "; ".join(e for e in (error, more_error) if e)}
+
+
 # -- folder security as SDDL ----------------------------------------------------------------------
 def read_saved_acl(raw):
     """The SDDL line of an ``icacls /save`` file (UTF-16LE: a name line, then the SDDL line)."""
@@ -358,6 +465,7 @@ def main(params):
         futures = {name: pool.submit(run, argv) for name, argv in jobs.items()}
         acl_futures = [pool.submit(folder_sddl, icacls, path) for path in acl_paths]
         status_future = pool.submit(service_status, svc)
+        rights_future = pool.submit(right_holders, system_root, "SeServiceLogonRight")
         port = params.get("port")
         port_future = pool.submit(port_open, port) if port else None
         service = service_registry(svc)
@@ -384,6 +492,7 @@ def main(params):
         "dirs": {path: os.path.isdir(path) for path in params["dirs"]},
         "acls": acls,
         "sids": sids,
+        "rights": {"SeServiceLogonRight": rights_future.result()},
         "port_open": port_future.result() if port_future else None,
         "outputs": outputs,
     }

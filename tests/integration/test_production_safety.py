@@ -167,6 +167,26 @@ def test_deprovision_then_provision_at_once(sandbox_host, host):
     assert failing(host) == {}
 
 
+def test_a_gpo_without_all_services_fails_log_on_as_a_service_with_what_to_fix(
+        sandbox_host, host):
+    """The sandbox's secedit stand-in serves the host's user rights (Wine's LSA names nobody);
+    a GPO's list without NT SERVICE\\ALL SERVICES is a finding and a blocked step."""
+    rights = "C:\\ProgramData\\tacfleet-sandbox\\rights.json"
+    gpo = base64.b64encode(b'{"SeServiceLogonRight": ["S-1-5-32-544"]}').decode()
+    with sandbox_host.connect() as conn:
+        assert conn.run(host_ops(host.python.base, ("write", rights, "wb", gpo))).rc == 0
+    try:
+        assert set(failing(host)) == {"logon_right"}
+        run = provision(host)
+        blocked = next(s for s in run.steps if s.step == "logon_right")
+        assert blocked.status is Status.FAILED
+        assert "must include NT SERVICE\\ALL SERVICES (*S-1-5-80-0)" in blocked.message
+    finally:
+        with sandbox_host.connect() as conn:
+            conn.run(host_ops(host.python.base, ("rmtree", rights)))
+    assert failing(host) == {}
+
+
 def test_no_shell_is_left_open(sandbox_host, host):
     from sandbox import layout
 

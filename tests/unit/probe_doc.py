@@ -120,6 +120,8 @@ def compliant_doc(host: Host) -> dict[str, Any]:
         "dirs": {d: True for d in spec.dirs},
         "acls": {p: {"sddl": folder_sddl(host, p)} for p in spec.acl_paths},
         "sids": {},
+        # Windows Server's default holders of SeServiceLogonRight: NT SERVICE\ALL SERVICES
+        "rights": {"SeServiceLogonRight": {"sids": ["S-1-5-80-0"], "source": "lsa"}},
         "port_open": True,
         "outputs": {
             "venv": out(venv + "\r\n"),

@@ -31,6 +31,10 @@ def judge(host, doc):
     return {f.requirement: f for f in judge_all(host, facts)}
 
 
+def facts_of(host, doc):
+    return facts_from_probe(host.name, desired.probe_spec(host), doc)
+
+
 def failing(host, doc):
     return {r for r, f in judge(host, doc).items() if not f.ok}
 
@@ -94,6 +98,24 @@ def test_uninstalled_twisted(host):
     venv["imports"]["twisted"] = [False, "ModuleNotFoundError: No module named 'twisted'"]
     doc["outputs"]["venv"] = out(json.dumps(venv))
     assert failing(host, doc) == {"twisted_importable", "packages_installed"}
+
+
+def test_logon_right(host):
+    """A GPO that sets 'Log on as a service' without NT SERVICE\\ALL SERVICES fails a virtual
+    account (error 1069 at its next start); its own SID is enough; an unread list says why."""
+    doc = compliant_doc(host)
+    assert failing(host, doc) == set()
+    rights = doc["rights"]["SeServiceLogonRight"]
+    rights["sids"] = ["S-1-5-32-544"]
+    facts = facts_of(host, doc)
+    finding = REQUIREMENTS["logon_right"](host, facts)
+    assert not finding.ok and "BUILTIN\\Administrators (S-1-5-32-544)" in finding.found
+    assert "NT SERVICE\\ALL SERVICES (*S-1-5-80-0)" in finding.hint and "GPO" in finding.hint
+    rights["sids"] = ["S-1-5-32-544", virtual_account_sid(host.service.name)]
+    assert failing(host, doc) == set()
+    doc["rights"]["SeServiceLogonRight"] = {"sids": None, "error": "LsaOpenPolicy: error 5"}
+    message = REQUIREMENTS["logon_right"](host, facts_of(host, doc)).found
+    assert message == "could not read the holders: LsaOpenPolicy: error 5"
 
 
 def test_every_requirement_has_a_check_named_for_it():

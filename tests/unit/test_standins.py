@@ -222,3 +222,23 @@ def test_sc_query_and_showsid_formats():
     sid = scformat.virtual_account_sid("tacdemo")
     assert scformat.showsid("tacdemo", sid, True) == \
         f"\r\nNAME: tacdemo\r\nSERVICE SID: {sid}\r\nSTATUS: Active\r\n"
+
+
+def test_secedit_export_is_read_back_by_the_probe(tmp_path, monkeypatch):
+    """The stand-in's INF (UTF-16LE, BOM, ``Right = *SID,…``) is what the probe parses; a
+    rights.json (a GPO's list) replaces the default holders."""
+    from tacfleet_standins import secedit
+
+    from winhost import probe_script
+
+    monkeypatch.setattr(secedit, "STORE", str(tmp_path / "rights.json"))
+    cfg = tmp_path / "rights.inf"
+    assert secedit.main(["/export", "/areas", "USER_RIGHTS", "/cfg", str(cfg), "/quiet"]) == 0
+    raw = cfg.read_bytes()
+    assert raw.startswith(b"\xff\xfe")
+    assert probe_script.privilege_rights(raw)["seservicelogonright"] == ["S-1-5-80-0"]
+    (tmp_path / "rights.json").write_text('{"SeServiceLogonRight": ["S-1-5-32-544"]}')
+    assert secedit.main(["/export", "/cfg", str(cfg), "/quiet"]) == 0
+    assert probe_script.privilege_rights(cfg.read_bytes()) == {
+        "seservicelogonright": ["S-1-5-32-544"]}
+    assert secedit.main(["/export", "/cfg", str(cfg), "/areas", "SECURITYPOLICY"]) == 1
