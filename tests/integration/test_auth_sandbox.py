@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -126,6 +127,29 @@ def test_kerberos_with_the_users_ticket_cache(realm: Realm, krb5_env: str,
 
 def test_ntlm_keeps_working_on_the_same_host(realm: Realm) -> None:
     assert failing(load_inventory(realm.inventory).host("sandbox")) == {}
+
+
+def test_clock_skewed_past_five_minutes(realm: Realm, krb5_env: str, tmp_path: Path) -> None:
+    """This machine's clock 10 minutes ahead (libfaketime): facts and doctor say so, exit 2/1."""
+    faketime = shutil.which("faketime")
+    if faketime is None:
+        pytest.fail("faketime is not installed: apt-get install faketime (bootstrap.sh does it)")
+    path = realm.write(tmp_path, password_file=realm.user["password_file"])
+    root = Path(__file__).resolve().parents[2]
+    outcome = {}
+    for task in ("facts", "doctor"):
+        run = subprocess.run(
+            [faketime, "-f", "+10m", sys.executable, "-c",
+             f"import sys, tacfleet_cli as cli; sys.exit(cli.{task}({str(path)!r}, 'sandbox'))"],
+            cwd=root, capture_output=True, text=True, timeout=120,
+            env={**os.environ, "PYTHONPATH": str(root)})
+        outcome[task] = (run.returncode, run.stdout + run.stderr)
+    code, text = outcome["facts"]
+    assert code == cli.EXIT_UNCHECKED and "Traceback" not in text, text
+    assert "allowed skew, 5 minutes" in text and "fix: synchronise the clocks" in text
+    code, text = outcome["doctor"]
+    assert code == cli.EXIT_FAILED, text
+    assert "[FAIL] kerberos: the host's clock differs from this machine's by -6" in text
 
 
 def certificate_inventory(realm: Realm, folder: Path, kind: str = "user") -> Path:
