@@ -47,6 +47,14 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
     requests.Timeout,
     WinRMTransportError,
 )
+#: The host refused the credentials: pywinrm's error, or CredSSP's own (requests-credssp).
+_REFUSED: tuple[type[BaseException], ...] = (InvalidCredentialsError,)
+try:
+    from requests_credssp.exceptions import AuthenticationException, NTStatusException
+
+    _REFUSED = (InvalidCredentialsError, AuthenticationException, NTStatusException)
+except ImportError:  # the credssp extra is not installed
+    pass
 _CLOSE_ERRORS: tuple[type[BaseException], ...] = (WinRMError, *_TRANSIENT)
 _RETRYABLE: tuple[type[BaseException], ...] = (WSManFaultError, *_TRANSIENT)
 #: HRESULTs of a WSMan fault answering a Command whose program does not exist (Win32 errors 2
@@ -273,7 +281,7 @@ class WinRMConnection:
                     self._backoff(attempt)
                     continue
                 raise self._classify(exc, idempotent) from None
-            except InvalidCredentialsError:
+            except _REFUSED:
                 self._discard(delete=False)  # no shell was opened with rejected credentials
                 what = {"kerberos": "the Kerberos ticket of", "certificate":
                         "the client certificate of"}.get(self.transport, "the credentials of")

@@ -7,6 +7,8 @@
   runs a realm: pyspnego accepts through GSSAPI with the key of ``HTTP/<host>`` from the keytab
   ``KRB5_KTNAME`` names (``sandbox.kdc``); a ticket for another service cannot be decrypted and is
   refused with 401; sealing works as for NTLM (pyspnego's ``wrap_winrm``).
+- CredSSP (pyspnego's acceptor: TLS, then NTLM or Kerberos inside, then the delegated password,
+  which must be the user's), sealed with the CredSSP TLS session (MS-WSMV 2.2.9.1.3).
 - Basic only over HTTPS; plain-HTTP Basic is refused with 401.
 - Certificates on HTTPS (``Authorization: …/secprofile/https/mutual``) when the host has a client
   CA (``sandbox.pki``): the handshake validates chain, expiry and revocation, the UPN maps to the
@@ -35,6 +37,7 @@ from sandbox import pki
 
 BOUNDARY = b"--Encrypted Boundary"
 PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
+CREDSSP_PROTOCOL = "application/HTTP-CredSSP-session-encrypted"
 
 _store_lock = threading.Lock()
 _store: dict[str, str] = {}
@@ -128,8 +131,9 @@ class ConnectionAuth:
         self.username = ""
 
     def offer(self) -> list[str]:
-        """The schemes this listener offers in a 401."""
-        return ["Negotiate", "Basic realm=\"WSMAN\""] if self.tls else ["Negotiate"]
+        """The schemes this listener offers in a 401 (CredSSP as with Auth/CredSSP=true)."""
+        base = ["Negotiate", "CredSSP"]
+        return [*base, "Basic realm=\"WSMAN\""] if self.tls else base
 
     def authorize(self, header: str) -> Step:
         """Process one ``Authorization`` header; raise Unauthorized when it fails."""
@@ -139,17 +143,18 @@ class ConnectionAuth:
             return self._basic(value)
         if scheme_l == pki.MUTUAL:
             return self._certificate()
-        if scheme_l not in ("negotiate", "ntlm"):
+        if scheme_l not in ("negotiate", "ntlm", "credssp"):
             raise Unauthorized(f"authentication scheme {scheme!r} is not enabled", self.offer())
         try:
             token = base64.b64decode(value)
         except ValueError:
             raise Unauthorized("malformed authentication token", self.offer()) from None
-        if self._ctx is None or self._ctx.complete:
-            self._ctx = spnego.server(protocol="negotiate")
+        credssp = scheme_l == "credssp"
+        if self._ctx is None or self._ctx.complete or credssp != (self.scheme == "CredSSP"):
+            self._ctx = spnego.server(protocol="credssp" if credssp else "negotiate")
             self.authenticated = False
-        self.scheme = scheme
-        kerberos = _is_kerberos(token)
+        self.scheme = "CredSSP" if credssp else scheme
+        kerberos = not credssp and _is_kerberos(token)
         try:
             out = self._ctx.step(token)
         except Exception as exc:  # pyspnego raises SpnegoError, GSSError or worse on a bad token
@@ -159,6 +164,8 @@ class ConnectionAuth:
                                    self.offer()) from None
             raise Unauthorized("the user name or password is incorrect", self.offer()) from None
         reply = f"{scheme} {base64.b64encode(out).decode()}" if out else None
+        if self._ctx.complete and credssp:
+            self._delegated()
         if self._ctx.complete:
             principal = self._ctx.client_principal or ""
             if "@" in principal and not _same_user(principal, self._user):
@@ -168,6 +175,17 @@ class ConnectionAuth:
             self.authenticated = True
             self.username = principal
         return Step(reply, self._ctx.complete)
+
+    def _delegated(self) -> None:
+        """CredSSP hands the user's password to the host: it must be the authenticated user's."""
+        creds = getattr(getattr(self._ctx, "_ts_credential", None), "credentials", None)
+        user = str(getattr(creds, "username", "") or "")
+        password = str(getattr(creds, "password", "") or "")
+        if not (_same_user(user, self._user)
+                and hmac.compare_digest(password.encode(), self._password.encode())):
+            self._ctx = None
+            raise Unauthorized("the delegated CredSSP credentials are not the user's",
+                               self.offer())
 
     def _certificate(self) -> Step:
         """WinRM's certificate mapping: the client certificate's UPN names the local user."""
@@ -207,7 +225,8 @@ class ConnectionAuth:
 
     def unwrap(self, content_type: str, body: bytes) -> bytes:
         """Open a ``multipart/encrypted`` body sealed with this connection's NTLM session."""
-        if not self.can_seal or PROTOCOL not in content_type:
+        credssp = self.scheme == "CredSSP"
+        if not self.can_seal or (CREDSSP_PROTOCOL if credssp else PROTOCOL) not in content_type:
             raise Unauthorized("encrypted message for a connection that did not authenticate")
         assert self._ctx is not None
         message = b""
@@ -217,6 +236,12 @@ class ConnectionAuth:
             if payload.endswith(BOUNDARY + b"--\r\n"):
                 payload = payload[: -len(BOUNDARY + b"--\r\n")]
             data = payload.replace(b"\tContent-Type: application/octet-stream\r\n", b"", 1)
+            if credssp:  # MS-WSMV 2.2.9.1.3: trailer length, then TLS records of the session
+                plain = self._ctx.unwrap(data[4:]).data
+                if len(plain) != length:
+                    raise Unauthorized("encrypted message length does not match its header")
+                message += plain
+                continue
             sig_len = struct.unpack("<i", data[:4])[0]
             signature, sealed = data[4: 4 + sig_len], data[4 + sig_len:]
             plain = self._ctx.unwrap_winrm(signature, sealed)
@@ -228,15 +253,23 @@ class ConnectionAuth:
     def wrap(self, message: bytes) -> tuple[str, bytes]:
         """Seal ``message``; returns (Content-Type, body)."""
         assert self._ctx is not None
-        signature, sealed, _pad = self._ctx.wrap_winrm(message)
+        protocol = PROTOCOL
+        if self.scheme == "CredSSP":
+            protocol = CREDSSP_PROTOCOL
+            sealed = self._ctx.wrap(message).data
+            signature = b""  # the client reads the trailer length and ignores it
+            trailer = struct.pack("<i", len(sealed) - len(message) - 5)  # TLS record overhead
+        else:
+            signature, sealed, _pad = self._ctx.wrap_winrm(message)
+            trailer = struct.pack("<i", len(signature)) + signature
         body = (
             BOUNDARY + b"\r\n"
-            b"\tContent-Type: " + PROTOCOL.encode() + b"\r\n"
+            b"\tContent-Type: " + protocol.encode() + b"\r\n"
             b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length="
             + str(len(message)).encode() + b"\r\n"
             + BOUNDARY + b"\r\n"
             b"\tContent-Type: application/octet-stream\r\n"
-            + struct.pack("<i", len(signature)) + signature + sealed
+            + trailer + sealed
             + BOUNDARY + b"--\r\n"
         )
-        return f'multipart/encrypted;protocol="{PROTOCOL}";boundary="Encrypted Boundary"', body
+        return f'multipart/encrypted;protocol="{protocol}";boundary="Encrypted Boundary"', body

@@ -407,7 +407,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(200, headers=extra)
             return
         content_type = self.headers.get("Content-Type", "")
-        sealed = content_type.startswith("multipart/encrypted")
+        sealed = content_type.startswith(("multipart/encrypted", "multipart/x-multi-encrypted"))
         try:
             if sealed:
                 body = self._auth.unwrap(content_type, body)

@@ -152,6 +152,32 @@ def test_clock_skewed_past_five_minutes(realm: Realm, krb5_env: str, tmp_path: P
     assert "[FAIL] kerberos: the host's clock differs from this machine's by -6" in text
 
 
+def credssp_inventory(realm: Realm, folder: Path, password_file: str | None = None) -> Path:
+    """The host over HTTP with CredSSP (NTLM inside, messages sealed by its TLS session)."""
+    data = yaml.safe_load(realm.inventory.read_text(encoding="utf-8"))
+    conn = data["hosts"]["sandbox"]["connection"]
+    conn["transport"] = "credssp"
+    if password_file:
+        conn["password_file"] = password_file
+    path = folder / "hosts.yml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_credssp(realm: Realm, tmp_path: Path) -> None:
+    assert_no_op_and_compliant(load_inventory(credssp_inventory(realm, tmp_path))
+                               .host("sandbox"))
+
+
+def test_credssp_wrong_password(realm: Realm, tmp_path: Path,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not-the-password\n")
+    wrong.chmod(0o600)
+    line = facts_line(credssp_inventory(realm, tmp_path, str(wrong)), capsys)
+    assert "rejected the credentials of user 'tacfleet'" in line
+
+
 def certificate_inventory(realm: Realm, folder: Path, kind: str = "user") -> Path:
     """The host over HTTPS with certificate authentication (``kind`` of sandbox.pki's certs)."""
     data = yaml.safe_load(realm.inventory.read_text(encoding="utf-8"))
