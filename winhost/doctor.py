@@ -65,8 +65,8 @@ class _Walk:
     def resolve(self) -> str:
         c = self.host.connection
         try:
-            found = {a[4][0] for a in socket.getaddrinfo(c.address, c.port,
-                                                         type=socket.SOCK_STREAM)}
+            found = {str(a[4][0]) for a in socket.getaddrinfo(c.address, c.port,
+                                                              type=socket.SOCK_STREAM)}
         except socket.gaierror as exc:
             raise _Failed(f"{c.address} does not resolve ({exc.strerror})",
                           "correct connection.address, or add the name to DNS/hosts") from None
@@ -116,7 +116,8 @@ class _Walk:
                           "check that the port is WinRM's HTTPS listener (5986)") from None
         if not c.cert_validation:
             return f"{version}; certificate NOT validated (cert_validation: false)"
-        expires = dt.datetime.fromtimestamp(ssl.cert_time_to_seconds(cert["notAfter"]), dt.UTC)
+        expires = dt.datetime.fromtimestamp(ssl.cert_time_to_seconds(str(cert["notAfter"])),
+                                            dt.UTC)
         days = (expires - dt.datetime.now(dt.UTC)).days
         detail = f"{version}; certificate valid for {c.address}, expires in {days} days"
         if days < 14:
