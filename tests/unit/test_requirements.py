@@ -291,3 +291,30 @@ def test_domain_account_is_judged_by_the_sid_the_host_looked_up():
          "service": {"name": "s"}, "account_sids": {"CONTOSO\\svc-app": sid}}
     )
     assert facts.account_sid("contoso\\SVC-APP") == sid
+
+
+def test_data_folders_need_modify_for_the_service_account(host):
+    """NTFS enforces what Wine does not: read/execute on a data folder lets the service read
+    but not change its files; the folder must carry M, and provisioning sets M."""
+    from provision.hostops import decode_ops
+    from provision.steps import Context, permissions
+    from tests.unit.probe_doc import SDDL_RIGHTS
+
+    data = "C:\\Data\\tacdemo"
+    host = host.model_copy(update={"app": host.app.model_copy(update={"data_dirs": [data]})})
+    grants = desired.folder_grants(host)[data]
+    assert [(g.sid, g.rights) for g in grants][-1] == (
+        virtual_account_sid(host.service.name), "M")
+    doc = compliant_doc(host)
+    assert failing(host, doc) == set()
+    sid = virtual_account_sid(host.service.name)
+    doc["acls"][data]["sddl"] = doc["acls"][data]["sddl"].replace(
+        f"{SDDL_RIGHTS['M']};;;{sid}", f"{SDDL_RIGHTS['RX']};;;{sid}")
+    facts = facts_of(host, doc)
+    finding = REQUIREMENTS["permissions"](host, facts)
+    assert not finding.ok and "lacks M" in finding.found and data in finding.found
+    plan = permissions(Context(host, facts))
+    assert isinstance(plan, list)
+    runs = [op for action in plan for op in decode_ops(action.command.argv)]
+    line = next(op for op in runs if op[2] == data)
+    assert f"*{sid}:(OI)(CI)M" in line
