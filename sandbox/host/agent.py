@@ -9,6 +9,13 @@ Lines run through cmd.exe are first held to Windows' cmd.exe rules (``cmdexe.py`
 this file), where Wine's cmd.exe is more lenient: a command name Windows would not find exits 9009
 with Windows' message; a ``%`` that Windows leaves as typed but Wine would expand is refused.
 
+Files in use need no help from the agent: Wine, like Windows, refuses to open for writing, delete
+or rename another file over an executable or DLL that a running process has mapped (measured:
+``os.replace`` over the running service's nssm.exe and ``os.remove`` of the venv's python.exe or
+python311.dll fail with winerror 5, ERROR_ACCESS_DENIED, as on Windows), while renaming the
+running file itself succeeds, as on Windows. tests/integration/test_production_safety.py holds
+the sandbox to it.
+
 Protocol on stdin/stdout, one JSON object per line (standard library only):
   in:  {"op": "run", "id": N, "line": "...", "codepage": 65001, "timeout": 1800, "shell": true}
        {"op": "kill", "id": N}
