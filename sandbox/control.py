@@ -205,6 +205,42 @@ def install_python(name: str, path: str) -> str:
     return path.rstrip("\\") + "\\python.exe"
 
 
+def kdc_stop(name: str = "default") -> None:
+    """Stop the KDC of a running host's realm (the endpoint keeps running): for failure tests."""
+    paths = layout.Paths(name)
+    state = _running(paths)
+    krb = (state or {}).get("kerberos")
+    if not state or not krb:
+        raise SandboxUnavailable(f"sandbox {name!r} is not running with a realm "
+                                 f"(invoke sandbox.up --name {name} --realm)")
+    pid = int(krb.get("kdc_pid", 0))
+    if pid and _alive(pid):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    krb["kdc_pid"] = 0
+    layout.write_json(paths.state, state)
+
+
+def kdc_start(name: str = "default") -> None:
+    """Start the realm's KDC again on its port, after ``kdc_stop``."""
+    from sandbox.kdc import Kdc
+
+    paths = layout.Paths(name)
+    state = _running(paths)
+    krb = (state or {}).get("kerberos")
+    if not state or not krb:
+        raise SandboxUnavailable(f"sandbox {name!r} is not running with a realm")
+    if int(krb.get("kdc_pid", 0)) and _alive(int(krb["kdc_pid"])):
+        return
+    kdc = Kdc(paths.root / "kdc", name)
+    kdc.port = int(krb["kdc"].rpartition(":")[2])
+    kdc.start()
+    krb["kdc_pid"] = kdc.pid
+    layout.write_json(paths.state, state)
+
+
 def fault_switch(name: str = "default") -> Faults:
     """The fault switches of a host (its ``faults.json``; a running endpoint rereads it)."""
     return Faults(layout.Paths(name).root / "faults.json")

@@ -303,7 +303,6 @@ def test_doctor_on_a_healthy_host(realm: Realm, krb5_env: str, tmp_path: Path,
     ("KDC stopped", "kerberos", "no KDC answers"),
 ])
 def test_doctor_names_the_failing_layer(realm: Realm, krb5_env: str, tmp_path: Path,
-                                        monkeypatch: pytest.MonkeyPatch,
                                         capsys: pytest.CaptureFixture[str],
                                         case: str, layer: str, says: str) -> None:
     data = yaml.safe_load(realm.inventory.read_text(encoding="utf-8"))
@@ -318,15 +317,19 @@ def test_doctor_names_the_failing_layer(realm: Realm, krb5_env: str, tmp_path: P
         conn["password_file"] = str(wrong)
     elif case == "untrusted certificate":
         conn.update(https=True, port=conn["port"] + 1)
-    if case == "KDC stopped":  # the realm's KDC address now leads nowhere
-        conf = Path(realm.kerberos["krb5_conf"]).read_text()
-        (tmp_path / "krb5.conf").write_text(conf.replace(realm.kerberos["kdc"],
-                                                         f"127.0.0.1:{dead_port()}"))
-        monkeypatch.setenv("KRB5_CONFIG", str(tmp_path / "krb5.conf"))
+    if case == "KDC stopped":
+        from sandbox import control
+
         path = realm.write(tmp_path, password_file=realm.user["password_file"])
+        control.kdc_stop(realm.info["name"])
+        try:
+            code, layers = doctor(path, capsys)
+        finally:
+            control.kdc_start(realm.info["name"])
+        assert doctor(path, capsys)[0] == 0  # the KDC is back: the next test finds it
     else:
         path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    code, layers = doctor(path, capsys)
+        code, layers = doctor(path, capsys)
     assert code == cli.EXIT_FAILED, layers
     failed = [name for name, line in layers.items() if line.startswith("[FAIL]")]
     assert failed == [layer], layers
