@@ -21,6 +21,8 @@ python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing="$missing python3
 command -v kinit >/dev/null 2>&1 || missing="$missing krb5-user"
 command -v krb5-config >/dev/null 2>&1 || missing="$missing libkrb5-dev"
 command -v gcc >/dev/null 2>&1 || missing="$missing gcc"
+python3 -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(
+    os.path.join(sysconfig.get_paths()["include"], "Python.h")))' || missing="$missing python3-dev"
 command -v faketime >/dev/null 2>&1 || missing="$missing faketime"  # a skewed client clock
 if [ -n "$missing" ]; then
     echo "bootstrap: installing Debian packages:$missing"
