@@ -13,7 +13,7 @@ from provision.interrupt import INTERRUPTED, stop_requested
 from provision.model import Blocked, HostRun, Status, StepResult
 from provision.steps import STEPS, Context, Step
 from winhost.connection import Connection
-from winhost.errors import TacfleetError, host_problem
+from winhost.errors import ProgramNotFound, TacfleetError, host_problem
 from winhost.facts import HostFacts, gather_facts
 
 #: How long a started service may take to reach RUNNING and answer on its port.
@@ -108,7 +108,14 @@ def _run_step(step: Step, ctx: Context, connection: Connection, check_only: bool
         return result
     started = time.monotonic()
     for action in plan:
-        outcome = connection.run(action.command, timeout=action.timeout)
+        try:
+            outcome = connection.run(action.command, timeout=action.timeout)
+        except ProgramNotFound as exc:  # nothing ran: this step fails, saying what to do
+            result.status = Status.FAILED
+            result.message = f"{action.why}: {str(exc).removeprefix(exc.host + ': ')}" + (
+                f"; {action.missing_hint}" if action.missing_hint else "")
+            result.commands = result.commands[: plan.index(action) + 1]
+            break
         if outcome.rc != 0:
             result.status = Status.FAILED
             result.rc = outcome.rc

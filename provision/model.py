@@ -27,6 +27,8 @@ class Action:
     #: the command stops the service and starts it again itself (an in-use file replaced):
     #: every change before it is live, no further restart is owed for them
     restarts: bool = False
+    #: what to do when the command's program does not exist on the host
+    missing_hint: str = ""
 
 
 @dataclass(frozen=True)

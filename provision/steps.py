@@ -118,7 +118,11 @@ def base_python(ctx: Context) -> Plan:
     fetch = command(_system32(ctx, "curl.exe"), "--fail", "--location", "--silent",
                     "--show-error", "--ssl-revoke-best-effort", "--output", installer,
                     python.installer)
-    return [Action("download the Python installer on the host", fetch, timeout=600),
+    hint = ("curl.exe is part of Windows Server 2019 and later, not 2016: install Python "
+            f"{python.version} at {python.base} by hand (PrependPath=0), or put curl.exe at "
+            f"{fetch.program}")
+    return [Action("download the Python installer on the host", fetch, timeout=600,
+                   missing_hint=hint),
             Action("install Python silently for all users", install, timeout=1200)]
 
 

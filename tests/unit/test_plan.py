@@ -145,3 +145,31 @@ def test_bare_host_fetches_the_installer_from_a_url_then_installs_quietly(host):
         update={"installer": "/srv/python-3.11.9-amd64.exe"})})
     blocked = STEPS[0].actions(Context(local, bare_facts(host.name, desired.probe_spec(host))))
     assert isinstance(blocked, Blocked) and "https URL" in blocked.message
+
+
+def test_no_curl_on_the_host_is_a_failed_step_that_says_what_to_do(host):
+    """Server 2016 has no curl.exe: WinRS refuses the Command (ProgramNotFound), the step fails
+    with the way out, and the revocation check is best effort (no route to the CA's CRL)."""
+    from provision import engine
+    from provision.model import Status
+    from winhost.connection import ConnectionStats
+    from winhost.errors import ProgramNotFound
+    from winhost.facts import bare_facts
+
+    class NoCurl:
+        host = "sandbox"
+        stats = ConnectionStats()
+
+        def run(self, command, *, timeout=None, idempotent=False):
+            raise ProgramNotFound("sandbox", f"{command.program} does not exist on the host")
+
+    with_url = host.model_copy(update={"python": host.python.model_copy(
+        update={"installer": "https://example.org/python-3.11.9-amd64.exe"})})
+    ctx = Context(with_url, bare_facts(host.name, desired.probe_spec(host)))
+    fetch = STEPS[0].actions(ctx)[0]
+    assert "--ssl-revoke-best-effort" in fetch.command.argv
+    result = engine._run_step(STEPS[0], ctx, NoCurl(), False)
+    assert result.status is Status.FAILED and len(result.commands) == 1
+    assert result.message.startswith("download the Python installer on the host: "
+                                     "C:\\Windows\\System32\\curl.exe does not exist")
+    assert "not 2016: install Python 3.11 at C:\\Python311\\python.exe by hand" in result.message
