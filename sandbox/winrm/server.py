@@ -374,6 +374,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._discard(length)
             self._reply(404)
             return
+        # Faults apply to every answer, the authentication handshake's 401s included.
+        latency, drop, fail = ep.faults.on_request()
+        if latency:
+            time.sleep(latency)
+        if drop:
+            self._drop("fault: connection dropped")
+            return
         step, refusal = self._authenticate()
         if refusal is not None:
             # Read a small body so the connection stays usable for the NTLM handshake; never more.
@@ -383,12 +390,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._unauthorized(refusal.reason, refusal.challenge, close=not small)
             return
         body = self.rfile.read(length) if length else b""
-        latency, drop, fail = ep.faults.on_request()
-        if latency:
-            time.sleep(latency)
-        if drop:
-            self._drop("fault: connection dropped")
-            return
         try:
             self._post(body, step, fail)
         finally:
