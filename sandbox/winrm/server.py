@@ -261,9 +261,20 @@ class WinRMServer:
 
 
 def _describe(req: soap.Request) -> str:
-    """The request as the request log shows it: the action, and a command's line."""
+    """The request as the request log shows it: the action, and a command's program.
+
+    Arguments are counted, never written: they can carry an app's secrets (``nssm set …
+    AppEnvironmentExtra NAME=value``), and a log must not.
+    """
     direct = " direct" if req.skip_cmd_shell else ""
-    return req.action + direct + (f" {req.command_line}" if req.command_line else "")
+    line = req.command_line or ""
+    if line.startswith('"'):
+        program, _, rest = line[1:].partition('"')
+    else:
+        program, _, rest = line.partition(" ")
+    shown = f" {program}" + (f" (+{len(rest.strip())} characters of arguments)" if rest.strip()
+                             else "") if line else ""
+    return req.action + direct + shown
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -94,5 +94,8 @@ def test_missing_secret_hung_and_drifted_host_in_one_night_run(sandbox_host, sil
              "junit": junit.read_text(encoding="utf-8")}
     texts.update({str(p): p.read_text(encoding="utf-8") for p in reports.rglob("*")
                   if p.is_file()})
+    state = Path(sandbox_host.info["state_dir"])  # the host's own logs too
+    texts.update({str(p): p.read_text(encoding="utf-8", errors="replace")
+                  for p in state.glob("*.log")})
     leaks = [name for name, text in texts.items() if CANARY in text]
     assert leaks == []
