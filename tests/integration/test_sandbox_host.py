@@ -52,7 +52,7 @@ def test_standins_live_at_system32_and_nowhere_on_the_python_path(sandbox_host):
         qc = conn.run(command(SC, "qc", "PlugPlay", "8192"))
         missing = conn.run(command(SC, "query", "no-such-service"))
         described = conn.run(command(SC, "qdescription", "PlugPlay"))
-        sid = conn.run(command(SC, "showsid", "tacdemo"))
+        sid = conn.run(command(SC, "showsid", "tacdemo-unused"))  # no such service: Inactive
     assert found.stdout.strip() == "[True, True, False, False]"
     assert parsers.parse_sc_query(query.stdout).state == "RUNNING"
     assert "PID" not in query.stdout
@@ -66,8 +66,8 @@ def test_standins_live_at_system32_and_nowhere_on_the_python_path(sandbox_host):
         "Enables automatic configuration of devices"
     from inventory.winnames import virtual_account_sid
 
-    assert sid.stdout == (f"\r\nNAME: tacdemo\r\nSERVICE SID: {virtual_account_sid('tacdemo')}"
-                          "\r\nSTATUS: Inactive\r\n")
+    assert sid.stdout == ("\r\nNAME: tacdemo-unused\r\nSERVICE SID: "
+                          f"{virtual_account_sid('tacdemo-unused')}\r\nSTATUS: Inactive\r\n")
 
 
 def test_sc_start_stop_delete_through_the_service_manager(sandbox_host):
