@@ -7,6 +7,7 @@ endpoint) and keeps its files in ``<cache>/<name>/`` (see ``sandbox.layout``).
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -60,15 +61,27 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
 def free_port_pair() -> int:
-    """A port P with P and P+1 free on 127.0.0.1 (a host's HTTP and HTTPS listeners)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port < 65535 and _port_free(port + 1):
+    """A port P with P and P+1 free on 127.0.0.1 (a host's HTTP and HTTPS listeners).
+
+    Taken below the kernel's ephemeral range, so no outgoing connection can grab it while a
+    host restarts on the same port (``reset``)."""
+    low, high = _ephemeral_range()
+    first, last = (20000, low - 2) if low > 21000 else (high + 1, 65533)
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(first, last)
+        if _port_free(port) and _port_free(port + 1):
             return port
-    raise SandboxUnavailable("no two free neighbouring ports on 127.0.0.1")
+    raise SandboxUnavailable(f"no two free neighbouring ports on 127.0.0.1 in {first}-{last}")
 
 
 def _port(endpoint: str) -> int:
