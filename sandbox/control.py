@@ -53,11 +53,24 @@ def _running(paths: layout.Paths) -> dict[str, Any] | None:
 
 
 def _port_free(port: int) -> bool:
+    """Can the endpoint listen on ``port``? Bound as the endpoint binds (SO_REUSEADDR), so the
+    TIME_WAIT connections a just-stopped host leaves behind do not count as "in use"."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
             return False
+    return True
+
+
+def _wait_port_free(port: int, seconds: float = 15.0) -> bool:
+    """True once ``port`` can be bound; a host that was just stopped may still be closing."""
+    end = time.monotonic() + seconds
+    while not _port_free(port):
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.5)
     return True
 
 
@@ -135,7 +148,7 @@ def up(name: str = "default", port: int = 55985, *, timeout: float = 300,
             f"`sudo localedef -i {locale} -f UTF-8 {locale}.UTF-8` (Debian package `locales`), "
             "or `bash bootstrap.sh test`, which does it")
     for p in (port, port + 1) if port else ():
-        if not _port_free(p):
+        if not _wait_port_free(p):
             raise SandboxUnavailable(f"port {p} on 127.0.0.1 is in use: pick another with "
                                      f"--port (sandbox {name!r})")
     try:

@@ -86,12 +86,16 @@ def test_sc_start_stop_delete_through_the_service_manager(sandbox_host):
         started = conn.run(command(SC, "start", svc))
         again = conn.run(command(SC, "start", svc))
         deadline = time.monotonic() + 60
-        while parsers.parse_sc_query(conn.run(command(SC, "query", svc)).stdout).state != \
-                "RUNNING" and time.monotonic() < deadline:
+
+        def state() -> str | None:  # a read: retried after a transient fault
+            found = parsers.parse_sc_query(conn.run(query, idempotent=True).stdout)
+            return found.state if found else None
+
+        query = command(SC, "query", svc)
+        while state() != "RUNNING" and time.monotonic() < deadline:
             time.sleep(1)
         stopped = conn.run(command(SC, "stop", svc))
-        while parsers.parse_sc_query(conn.run(command(SC, "query", svc)).stdout).state != \
-                "STOPPED" and time.monotonic() < deadline + 60:
+        while state() != "STOPPED" and time.monotonic() < deadline + 60:
             time.sleep(1)
         not_started = conn.run(command(SC, "stop", svc))
         deleted = conn.run(command(SC, "delete", svc))
