@@ -12,7 +12,7 @@ from compliance import desired
 from inventory.models import Host
 from provision.hostops import host_ops
 from provision.model import HostRun, Status, StepResult
-from winhost.cmdline import DEFAULT_SYSTEM_ROOT, Command, system32
+from winhost.cmdline import Command, system32
 from winhost.connection import Connection
 from winhost.facts import gather_facts
 
@@ -25,7 +25,7 @@ def deprovision_host(host: Host, connection: Connection, *, purge: bool = False)
     """Idempotent: what is already gone is reported ok."""
     run = HostRun(host=host.name, check_only=False)
     facts = gather_facts(connection, desired.probe_spec(host))
-    sc = system32("sc.exe", getattr(facts, "system_root", "") or DEFAULT_SYSTEM_ROOT)
+    sc = system32("sc.exe", facts.system_root)
     base, name = host.python.base, host.service.name
     steps: list[tuple[str, bool, list[Command]]] = [
         (

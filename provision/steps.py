@@ -23,7 +23,7 @@ from inventory.winpath import same_path, win_join, win_parent
 from provision.hostops import decode_ops, host_ops
 from provision.model import Action, Blocked
 from provision.upload import PART_SUFFIX, upload_commands
-from winhost.cmdline import DEFAULT_SYSTEM_ROOT, Command, command, system32
+from winhost.cmdline import Command, command, system32
 from winhost.facts import HostFacts
 
 
@@ -66,7 +66,7 @@ def _fails(ctx: Context, requirement: str) -> bool:
 
 def _system32(ctx: Context, name: str) -> str:
     """A Windows program by full path under the host's SystemRoot (never PATH)."""
-    return system32(name, getattr(ctx.facts, "system_root", "") or DEFAULT_SYSTEM_ROOT)
+    return system32(name, ctx.facts.system_root)
 
 
 def _pip_source(host: Host) -> list[str]:
@@ -79,8 +79,7 @@ def _pip_source(host: Host) -> list[str]:
 
 def installer_path(ctx: Context) -> str:
     r"""Where a downloaded Python installer is kept on the host: ``<SystemRoot>\Temp``."""
-    root = getattr(ctx.facts, "system_root", "") or DEFAULT_SYSTEM_ROOT
-    return win_join(root, "Temp", "tacfleet-python-installer.exe")
+    return win_join(ctx.facts.system_root, "Temp", "tacfleet-python-installer.exe")
 
 
 def base_python(ctx: Context) -> Plan:
@@ -433,8 +432,7 @@ def logon_right(ctx: Context) -> Plan:
 def _icacls_args(ctx: Context, path: str, grants: tuple[desired.Grant, ...]) -> list[str]:
     """``icacls PATH /inheritance:r /grant:r <wanted…> [/remove:g <others…>] [/remove:d …]``:
     the folder's DACL becomes exactly ``grants``, by SID where one is known."""
-    lookup = getattr(ctx.facts, "account_sid", lambda _name: None)
-    wanted_sids = {g.sid or lookup(g.account) for g in grants}
+    wanted_sids = {g.sid or ctx.facts.account_sid(g.account) for g in grants}
     unresolved = None in wanted_sids  # a domain account the host did not resolve: keep accounts
     args = [path, "/inheritance:r", "/grant:r",
             *(f"{g.principal}:(OI)(CI){g.rights}" for g in grants)]

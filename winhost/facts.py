@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from winhost import parsers, sddl
+from winhost.cmdline import DEFAULT_SYSTEM_ROOT
 from winhost.connection import Connection, decode_output
 from winhost.errors import ProgramNotFound
 from winhost.probe import ProbeError, ProbeSpec, decode_b64, probe_command, read_probe_output
@@ -207,7 +208,7 @@ class HostFacts(_Model):
     hostname: str = ""
     probed_at: float = 0.0
     elapsed: float = 0.0
-    system_root: str = "C:\\Windows"
+    system_root: str = DEFAULT_SYSTEM_ROOT
     codepages: Codepages = Field(default_factory=Codepages)
     base_python: BasePython
     venv: Venv
@@ -324,7 +325,7 @@ def facts_from_probe(host: str, spec: ProbeSpec, data: dict[str, Any]) -> HostFa
     return HostFacts(
         host=host,
         hostname=data.get("hostname", ""),
-        system_root=data.get("system_root") or "C:\\Windows",
+        system_root=data.get("system_root") or DEFAULT_SYSTEM_ROOT,
         codepages=Codepages(**(data.get("codepages") or {})),
         base_python=BasePython(exists=True, **data.get("base", {})),
         venv=Venv(
