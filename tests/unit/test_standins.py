@@ -12,7 +12,7 @@ from winhost import parsers
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "sandbox" / "standin"))
 
-from tacfleet_standins import icacls, scformat
+from tacfleet_standins import icacls, scformat, wine_retry
 
 ERRORS = {v: k for k, v in scformat.ERRORS.items()}
 QC_SAMPLES = sorted(p.name for p in SAMPLES.glob("sc_qc_*.txt"))
@@ -242,3 +242,38 @@ def test_secedit_export_is_read_back_by_the_probe(tmp_path, monkeypatch):
     assert probe_script.privilege_rights(cfg.read_bytes()) == {
         "seservicelogonright": ["S-1-5-32-544"]}
     assert secedit.main(["/export", "/cfg", str(cfg), "/areas", "SECURITYPOLICY"]) == 1
+
+
+class _WinError(OSError):
+    def __init__(self, winerror: int) -> None:
+        super().__init__(f"[WinError {winerror}]")
+        self.winerror = winerror
+
+
+def _flaky(errors: list[int]):
+    calls: list[tuple[object, ...]] = []
+
+    def create(*args: object) -> str:
+        calls.append(args)
+        if errors:
+            raise _WinError(errors.pop(0))
+        return "handles"
+    return create, calls
+
+
+def test_wine_retry_retries_only_error_1359_and_gives_up_after_four_attempts() -> None:
+    create, calls = _flaky([1359, 1359])
+    assert wine_retry.wrap(create)("python.exe", "line") == "handles"
+    assert len(calls) == 3 and calls[-1] == ("python.exe", "line")
+
+    create, calls = _flaky([2])
+    with pytest.raises(OSError) as missing:
+        wine_retry.wrap(create)("nosuch.exe")
+    assert missing.value.winerror == 2 and len(calls) == 1  # type: ignore[attr-defined]
+
+    create, calls = _flaky([1359] * 5)
+    with pytest.raises(OSError):
+        wine_retry.wrap(create)("sc.exe")
+    assert len(calls) == wine_retry.ATTEMPTS
+    wrapped = wine_retry.wrap(create)
+    assert wine_retry.wrap(wrapped) is wrapped
