@@ -46,6 +46,8 @@ PASSWORD_REF_FIX = (
     "reference it instead: password_env: VAR (an environment variable), "
     "password_file: ~/path (a file with mode 0600) or password_keyring: SERVICE/USER"
 )
+#: Fields only the Ansible inventory reader sets (a native inventory cannot write them).
+ANSIBLE_ONLY = ("password_ansible",)
 _SECRETISH = ("pass", "pwd", "secret", "token", "credential", "private")
 #: NSSM / sc.exe parameter names people copy from the manual guide, and tacfleet's field.
 _NSSM_NAMES = {
@@ -227,7 +229,8 @@ class _Loader:
         for name, model in SECTIONS.items():
             section = settings.get(name)
             if isinstance(section, LineDict):
-                self.check_keys(section, model.model_fields, (*doc_path, name),
+                known = [f for f in model.model_fields if f not in ANSIBLE_ONLY]
+                self.check_keys(section, known, (*doc_path, name),
                                 f"{name} settings", section=name, **kw)
 
     def duplicates(self, node: Any, doc_path: tuple[Any, ...] = ()) -> None:
@@ -502,11 +505,18 @@ def load_inventory(path: str | os.PathLike[str] | None = None, *,
     """Load and validate an inventory; raise :class:`InventoryError` listing every problem.
 
     ``path`` defaults to :func:`resolve_inventory_path`. ``check_files`` checks that the
-    controller-side files it names (``tac_source``, ``requirements``...) exist.
+    controller-side files it names (``tac_source``, ``requirements``...) exist. An Ansible
+    inventory (see ``inventory.detect``) is read by ``inventory.ansible``.
     """
+    from inventory.detect import inventory_format
     from inventory.errors import InventoryError
 
-    loader = _Loader(Path(path) if path is not None else resolve_inventory_path(), check_files)
+    path = Path(path) if path is not None else resolve_inventory_path()
+    if inventory_format(path) == "ansible":
+        from inventory.ansible import load_ansible_inventory
+
+        return load_ansible_inventory(path, check_files=check_files)
+    loader = _Loader(path, check_files)
     inventory = loader.build()
     if inventory is None:
         raise InventoryError(loader.problems)

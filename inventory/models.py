@@ -117,8 +117,20 @@ def missing_extra(transport: str) -> tuple[str, str] | None:
             f"pip install 'tacfleet[{needed[1]}]'")
 
 
+class AnsiblePassword(_Model):
+    """``ansible_password`` of a host in an Ansible inventory: Ansible templates or decrypts it
+    (``inventory.ansible``) only when a command needs it; this holds no secret."""
+
+    inventory: Path
+    host: str
+
+    def __str__(self) -> str:
+        return f"ansible_password of {self.host} in {self.inventory}"
+
+
 class Connection(_Model):
-    """How to reach the host. Passwords only by reference: env var, 0600 file, or keyring."""
+    """How to reach the host. Passwords only by reference: env var, 0600 file, keyring, or
+    (from an Ansible inventory) the host's ``ansible_password``."""
 
     _section = "connection"
 
@@ -133,6 +145,8 @@ class Connection(_Model):
     password_env: EnvVarName | None = None
     password_file: ControllerPath | None = None
     password_keyring: str | None = None
+    password_ansible: AnsiblePassword | None = Field(
+        None, description="set by the Ansible inventory reader, never written by hand")
     cert_pem: ControllerFile | None = None
     cert_key_pem: ControllerFile | None = None
     keytab_file: ControllerFile | None = Field(
@@ -179,7 +193,8 @@ class Connection(_Model):
     def password_refs(self) -> dict[str, str]:
         """The password references set (normally exactly one), for messages and logs."""
         refs = {"password_env": self.password_env, "password_file": self.password_file,
-                "password_keyring": self.password_keyring}
+                "password_keyring": self.password_keyring,
+                "password_ansible": self.password_ansible}
         return {k: str(v) for k, v in refs.items() if v is not None}
 
     @property

@@ -1,9 +1,11 @@
 """Resolve secret references (env var, 0600 file, keyring) to ``SecretStr``; redact output.
 
-Connection passwords and ``app.environment`` values can be references. Messages name the
-reference (variable, file, keyring entry), never the value. Every value resolved here, and every
-``NAME=value`` of ``app.environment``, is remembered so :func:`redact` can replace it with
-``***`` in anything tacfleet prints or writes (plan output, reports, logs).
+Connection passwords and ``app.environment`` values can be references (a host read from an
+Ansible inventory references its ``ansible_password``, resolved by ``inventory.ansible``).
+Messages name the reference (variable, file, keyring entry), never the value. Every value
+resolved here, and every ``NAME=value`` of ``app.environment``, is remembered so
+:func:`redact` can replace it with ``***`` in anything tacfleet prints or writes (plan output,
+reports, logs).
 
 Frames here hide from pytest tracebacks (``__tracebackhide__``): they hold the environment.
 """
@@ -166,6 +168,10 @@ def resolve_password(
         secret = _from_file(conn.password_file, host)
     elif conn.password_keyring:
         secret = _from_keyring(conn.password_keyring, conn.user, host, source)
+    elif conn.password_ansible:
+        from inventory.ansible import resolve_ansible_password
+
+        secret = resolve_ansible_password(conn.password_ansible)
     if secret is not None:
         remember(secret.get_secret_value())
         return secret
