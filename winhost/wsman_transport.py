@@ -1,0 +1,351 @@
+"""A lean WinRM transport: keep-alive ``http.client``, NTLM or Kerberos through pyspnego, sealed.
+
+A drop-in for pywinrm's ``Transport`` under pywinrm's own ``Protocol`` (its envelopes and their
+parsing are reused): ``send_message(xml) -> xml`` raising pywinrm's exceptions, so
+``WSManFaultError`` and ``InvalidCredentialsError`` mean what they mean with pywinrm. What it
+saves per host, measured in ``bench/fleet_check.py`` (issue 13):
+
+- no requests/urllib3 layer and no environment scan per request (proxies, CA bundles): one
+  ``http.client`` connection per host, kept alive (the security context belongs to it);
+- the authentication token sent up front: NTLM takes 2 requests (negotiate, authenticate)
+  instead of pywinrm's 3, Kerberos 1; over HTTPS the last leg carries the first envelope;
+- the NTLM credential as its NT hash, computed once per password and process: pyspnego
+  otherwise derives the LM hash too (pure-Python DES, ~0.8 ms) for every context, which
+  NTLMv2 never uses;
+- message encryption (MS-WSMV 2.2.9.1.1, ``multipart/encrypted``) framed here around pyspnego's
+  ``wrap_winrm``/``unwrap_winrm``, byte for byte as pywinrm and Windows frame it.
+
+Connection-level failures raise ``WireError`` (``WireTimeout``, ``WireTLSError``) with the cause's
+type and text; TLS validates the host's certificate by default (``ca_file`` or the system
+store). CredSSP, certificates and Basic stay on pywinrm (``winhost.winrm_connection``).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import http.client
+import ssl
+import struct
+from typing import Any
+from urllib.parse import urlsplit
+
+import spnego
+from spnego.channel_bindings import GssChannelBindings
+from winrm.exceptions import InvalidCredentialsError, WinRMTransportError
+from winrm.protocol import Protocol
+
+from winhost.connection import ConnectionStats
+
+BOUNDARY = b"--Encrypted Boundary"
+PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
+CONTENT_TYPE = f'multipart/encrypted;protocol="{PROTOCOL}";boundary="Encrypted Boundary"'
+_PART_HEADER = b"\tContent-Type: application/octet-stream\r\n"
+_END = BOUNDARY + b"--\r\n"
+#: The transports this module speaks; the others stay on pywinrm.
+AUTH_METHODS = ("ntlm", "kerberos")
+_SOAP = "application/soap+xml;charset=UTF-8"
+_REJECTED = "the specified credentials were rejected by the server"
+
+
+class WireError(Exception):
+    """The HTTP exchange failed below WinRM (refused, reset, closed); the text names the cause."""
+
+
+class WireTimeout(WireError):
+    """No answer within the read timeout (or no TCP connection within it)."""
+
+
+class WireTLSError(WireError):
+    """The TLS handshake failed (untrusted or mismatched certificate, protocol)."""
+
+
+# -- message encryption framing ------------------------------------------------------------------
+def seal(context: Any, message: bytes) -> bytes:
+    """``message`` sealed with ``context`` (pyspnego), framed as ``multipart/encrypted``."""
+    header, data, padding = context.wrap_winrm(message)
+    return b"".join((
+        BOUNDARY, b"\r\n\tContent-Type: ", PROTOCOL.encode(),
+        b"\r\n\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=",
+        str(len(message) + padding).encode(), b"\r\n",
+        BOUNDARY, b"\r\n", _PART_HEADER, struct.pack("<i", len(header)), header, data, _END,
+    ))
+
+
+def unseal(context: Any, body: bytes) -> bytes:
+    """The plain message of a ``multipart/encrypted`` body sealed by the peer of ``context``.
+
+    Raises ``ValueError`` for a body that is not framed as WinRM frames it or whose length does
+    not match its header (pyspnego raises its own error for a bad signature).
+    """
+    parts = [p for p in body.split(BOUNDARY + b"\r\n") if p]
+    if not parts or len(parts) % 2:
+        raise ValueError("an encrypted answer without its header and payload parts")
+    message = []
+    for head, payload in zip(parts[0::2], parts[1::2], strict=True):
+        _, found, length = head.rpartition(b"Length=")
+        if not found:
+            raise ValueError("an encrypted answer without the length of its content")
+        if payload.endswith(_END):
+            payload = payload[: -len(_END)]
+        payload = payload.removeprefix(_PART_HEADER)
+        if len(payload) < 4:
+            raise ValueError("an encrypted answer part too short for its signature")
+        size = struct.unpack("<i", payload[:4])[0]
+        plain = context.unwrap_winrm(payload[4:4 + size], payload[4 + size:])
+        if len(plain) != int(length.strip()):
+            raise ValueError("the decrypted length does not match the encrypted answer's header")
+        message.append(plain)
+    return b"".join(message)
+
+
+# -- credentials and TLS, once per process ---------------------------------------------------------
+@functools.lru_cache(maxsize=256)
+def _nt_hash(password: str) -> str:
+    """The NT hash (MD4 of UTF-16LE) pyspnego would derive, once per distinct password."""
+    from spnego._ntlm_raw.crypto import ntowfv1
+
+    return ntowfv1(password).hex()
+
+
+@functools.lru_cache(maxsize=32)
+def _tls_context(ca_file: str | None, validate: bool) -> ssl.SSLContext:
+    """One client TLS context per CA file (loading a CA store costs milliseconds)."""
+    if not validate:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    return ssl.create_default_context(cafile=ca_file)
+
+
+def tls_channel_bindings(der: bytes) -> GssChannelBindings:
+    """RFC 5929 ``tls-server-end-point`` of the host's certificate (what Windows' CBT checks)."""
+    from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import hashes
+
+    try:
+        algorithm = x509.load_der_x509_certificate(der).signature_hash_algorithm
+    except (UnsupportedAlgorithm, ValueError):
+        algorithm = None
+    if algorithm is None or algorithm.name in ("md5", "sha1"):
+        algorithm = hashes.SHA256()
+    digest = hashes.Hash(algorithm)
+    digest.update(der)
+    return GssChannelBindings(application_data=b"tls-server-end-point:" + digest.finalize())
+
+
+def _negotiate_token(response: http.client.HTTPResponse) -> bytes | None:
+    """The token of the answer's ``WWW-Authenticate: Negotiate <token>``, if any."""
+    for value in response.msg.get_all("WWW-Authenticate") or []:
+        for item in value.split(","):
+            scheme, _, token = item.strip().partition(" ")
+            if scheme.lower() in ("negotiate", "kerberos", "ntlm") and token.strip():
+                try:
+                    return base64.b64decode(token.strip())
+                except ValueError:
+                    return None
+    return None
+
+
+class LeanTransport:
+    """pywinrm's ``Transport`` interface over one keep-alive connection (see the module)."""
+
+    def __init__(self, endpoint: str, *, username: str, password: str, auth: str = "ntlm",
+                 cert_validation: bool = True, ca_file: str | None = None,
+                 read_timeout: float = 30, stats: ConnectionStats | None = None,
+                 kerberos_hostname_override: str | None = None,
+                 kerberos_delegation: bool = False, service: str = "HTTP") -> None:
+        if auth not in AUTH_METHODS:
+            raise ValueError(f"the lean transport speaks {' and '.join(AUTH_METHODS)}, "
+                             f"not {auth!r}")
+        url = urlsplit(endpoint)
+        self.endpoint = endpoint
+        self.auth = auth
+        self.username = username
+        self.https = url.scheme.lower() == "https"
+        self._host = url.hostname or ""
+        self._port = url.port or (5986 if self.https else 5985)
+        self._path = url.path or "/wsman"
+        self._seal = not self.https  # HTTP: every message sealed (AllowUnencrypted=false)
+        self._tls = _tls_context(ca_file, cert_validation) if self.https else None
+        self._timeout = read_timeout
+        self._spn_host = kerberos_hostname_override or self._host
+        self._delegate = kerberos_delegation
+        self._service = service
+        # NTLM needs only the NT hash; Kerberos uses the ticket cache (winhost.kerberos).
+        self._credential = (spnego.NTLMHash(username=username, nt_hash=_nt_hash(password))
+                            if auth == "ntlm" else None)
+        self.stats = stats or ConnectionStats()
+        self._conn: http.client.HTTPConnection | None = None
+        self._context: Any = None
+        self._ready = False  # authenticated on the current connection
+
+    def __repr__(self) -> str:
+        return f"LeanTransport(endpoint={self.endpoint!r}, auth={self.auth!r})"
+
+    # -- pywinrm's Transport interface ---------------------------------------------------------
+    def send_message(self, message: str | bytes) -> bytes:
+        """Send one envelope, return the answer's envelope; authenticate first when needed."""
+        if isinstance(message, str):
+            message = message.encode("utf-8")
+        if not self._ready:
+            answer = self._authenticate(message)
+            if answer is not None:
+                return answer
+        if self._seal:
+            status, response, body = self._post(seal(self._context, message),
+                                                {"Content-Type": CONTENT_TYPE})
+        else:
+            status, response, body = self._post(message, {"Content-Type": _SOAP})
+        return self._answer(status, response, body)
+
+    def close_session(self) -> None:
+        """Close the TCP connection; its security context dies with it."""
+        conn, self._conn = self._conn, None
+        self._context, self._ready = None, False
+        if conn is not None:
+            conn.close()
+
+    # -- authentication --------------------------------------------------------------------------
+    def _new_context(self) -> Any:
+        bindings = None
+        if self.https:
+            assert self._conn is not None and self._conn.sock is not None
+            der = self._conn.sock.getpeercert(binary_form=True)  # type: ignore[attr-defined]
+            bindings = tls_channel_bindings(der) if der else None
+        if self.auth == "ntlm":
+            return spnego.client(self._credential, hostname=self._host, service=self._service,
+                                 protocol="ntlm", channel_bindings=bindings,
+                                 options=spnego.NegotiateOptions.use_ntlm)
+        flags = spnego.ContextReq.default
+        if self._delegate:
+            flags |= spnego.ContextReq.delegate
+        return spnego.client(self.username or None, hostname=self._spn_host,
+                             service=self._service, protocol="kerberos",
+                             channel_bindings=bindings, context_req=flags)
+
+    def _authenticate(self, message: bytes) -> bytes | None:
+        """Run the handshake on a fresh connection; over HTTPS its last leg carries ``message``
+        and its answer is returned (None when the handshake went alone, as sealing needs)."""
+        self.close_session()
+        self._connect()
+        context = self._context = self._new_context()
+        try:
+            token = context.step()
+        except spnego.exceptions.SpnegoError as exc:
+            self.close_session()
+            raise InvalidCredentialsError(f"no {self.auth} token: {exc}") from None
+        while True:
+            # NTLM's authenticate message completes the client side; Kerberos sends one token.
+            last = context.complete or self.auth == "kerberos"
+            body = message if last and not self._seal else b""
+            headers = {"Authorization": f"Negotiate {base64.b64encode(token).decode()}"}
+            if body:
+                headers["Content-Type"] = _SOAP
+            status, response, data = self._post(body, headers)
+            reply = _negotiate_token(response)
+            if status == 401 and reply and not context.complete and not last:
+                token = self._step(context, reply)
+                continue
+            if status == 401:
+                self.close_session()
+                raise InvalidCredentialsError(_REJECTED)
+            if reply and not context.complete:  # Kerberos: the host's AP-REP (mutual auth)
+                self._step(context, reply)
+            if not context.complete:
+                self.close_session()
+                raise InvalidCredentialsError("the host did not complete the authentication")
+            self._ready = True
+            return self._answer(status, response, data) if body else None
+
+    def _step(self, context: Any, token: bytes) -> bytes:
+        try:
+            return context.step(token) or b""
+        except spnego.exceptions.SpnegoError as exc:
+            self.close_session()
+            raise InvalidCredentialsError(f"{self.auth} authentication failed: {exc}") from None
+
+    # -- HTTP ----------------------------------------------------------------------------------
+    def _connect(self) -> None:
+        if self.https:
+            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+                self._host, self._port, timeout=self._timeout, context=self._tls)
+        else:
+            conn = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+        self._conn = conn
+        self._guard(conn.connect)
+
+    def _guard(self, call: Any, *args: Any, **kwargs: Any) -> Any:
+        """``call`` with socket, TLS and HTTP failures raised as ``WireError`` (connection
+        closed: the security context is gone with it)."""
+        try:
+            return call(*args, **kwargs)
+        except TimeoutError as exc:
+            self.close_session()
+            raise WireTimeout(f"{type(exc).__name__}: no answer within {self._timeout:g}s "
+                              f"({exc})") from None
+        except ssl.SSLError as exc:
+            self.close_session()
+            raise WireTLSError(f"{type(exc).__name__}: {exc}") from None
+        except (OSError, http.client.HTTPException) as exc:
+            self.close_session()
+            raise WireError(f"{type(exc).__name__}: {exc or 'connection closed'}") from None
+
+    def _post(self, body: bytes,
+              headers: dict[str, str]) -> tuple[int, http.client.HTTPResponse, bytes]:
+        conn = self._conn
+        if conn is None:
+            raise WireError("ConnectionError: the connection to the host was closed")
+        headers = {"User-Agent": "Python WinRM client", **headers}
+        self.stats.http_requests += 1
+
+        def exchange() -> tuple[http.client.HTTPResponse, bytes]:
+            conn.request("POST", self._path, body=body, headers=headers)
+            response = conn.getresponse()
+            return response, response.read()
+
+        response, data = self._guard(exchange)
+        if response.will_close:  # the host ends the connection, and its security context
+            conn.close()
+            self._conn, self._ready = None, False
+        return response.status, response, data
+
+    def _answer(self, status: int, response: http.client.HTTPResponse, body: bytes) -> bytes:
+        """The envelope of an answer: unsealed, or pywinrm's error for its status."""
+        if status == 401:
+            self.close_session()
+            raise InvalidCredentialsError(_REJECTED)
+        content_type = response.getheader("Content-Type", "")
+        if f'protocol="{PROTOCOL}"' in content_type:
+            if self._context is None:
+                raise WireError("ConnectionError: a sealed answer after the connection closed")
+            try:
+                body = unseal(self._context, body)
+            except (ValueError, spnego.exceptions.SpnegoError) as exc:
+                self.close_session()
+                raise WinRMTransportError("http", status, f"unreadable sealed answer: {exc}"
+                                          ) from None
+        if status != 200:
+            raise WinRMTransportError("http", status, body.decode("utf-8", "replace"))
+        return body
+
+
+class LeanProtocol(Protocol):
+    """pywinrm's ``Protocol`` (envelopes, faults, output parsing) over a ``LeanTransport``."""
+
+    def __init__(self, transport: LeanTransport, *, operation_timeout: int = 20,
+                 read_timeout: int = 30) -> None:
+        if not 1 <= operation_timeout < read_timeout:
+            raise ValueError("read_timeout must exceed operation_timeout, and both must be "
+                             "at least 1 second")
+        # Not Protocol.__init__: it builds a requests-based Transport this protocol never uses.
+        self.read_timeout_sec = read_timeout
+        self.operation_timeout_sec = operation_timeout
+        self.max_env_sz = Protocol.DEFAULT_MAX_ENV_SIZE
+        self.locale = Protocol.DEFAULT_LOCALE
+        self.transport = transport  # type: ignore[assignment]
+        self.username = transport.username
+        self.password = None
+        self.service = "HTTP"
