@@ -1,4 +1,5 @@
-"""Live progress of a fleet run in a terminal: hosts done / changed / failed, each host's step.
+"""Live progress of a fleet run in a terminal: hosts done / changed / failed; for each host in
+flight, the steps done of all, the step it is on, and how long it has been running.
 
 Used instead of ``StepPrinter`` when the console is a terminal and more than one host runs; in CI
 logs (no terminal) the plain per-step lines stay, since a redrawn display is unreadable there.
@@ -8,6 +9,8 @@ Failed steps are still printed in full above the display.
 from __future__ import annotations
 
 import threading
+import time
+from dataclasses import dataclass
 from types import TracebackType
 
 from rich.console import Console, Group
@@ -21,7 +24,27 @@ from provision.report import StepPrinter
 from provision.steps import STEPS
 
 _LAST_STEP = STEPS[-1].name
+_ORDER = {step.name: i for i, step in enumerate(STEPS)}
 _SHOWN = 12  # hosts in flight listed by name
+
+
+@dataclass
+class _InFlight:
+    started: float  # time.monotonic() when the host's first step began
+    done: int  # steps finished
+    next_title: str  # the step it is on now (the one after the last finished)
+
+
+def _next_title(step: str) -> str:
+    index = _ORDER.get(step)
+    if index is None or index + 1 >= len(STEPS):
+        return ""
+    return STEPS[index + 1].title
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}:{secs:02d}"
 
 
 class FleetProgress:
@@ -31,7 +54,7 @@ class FleetProgress:
         self.console = console
         self.total = len(hosts)
         self._lock = threading.Lock()
-        self._current: dict[str, str] = {}
+        self._current: dict[str, _InFlight] = {}
         self._done: set[str] = set()
         self._changed: set[str] = set()
         self._failed: set[str] = set()
@@ -49,7 +72,11 @@ class FleetProgress:
 
     def __call__(self, host: str, result: StepResult) -> None:
         with self._lock:
-            self._current[host] = result.title
+            now = time.monotonic()
+            seen = self._current.get(host)
+            started = seen.started if seen else now - result.elapsed
+            done = _ORDER.get(result.step, -1) + 1 or (seen.done + 1 if seen else 1)
+            self._current[host] = _InFlight(started, done, _next_title(result.step))
             if result.status in (Status.CHANGED, Status.WOULD_CHANGE):
                 self._changed.add(host)
             failed = result.status in (Status.FAILED, Status.WOULD_FAIL)
@@ -71,9 +98,13 @@ class FleetProgress:
     def _render(self) -> Group:
         table = Table(show_header=True, box=None, pad_edge=False)
         table.add_column("host")
-        table.add_column("last step finished")
-        for host, step in sorted(self._current.items())[:_SHOWN]:
-            table.add_row(escape(host), escape(step))
+        table.add_column("steps", justify="right")
+        table.add_column("now")
+        table.add_column("elapsed", justify="right")
+        now = time.monotonic()
+        for host, state in sorted(self._current.items())[:_SHOWN]:
+            table.add_row(escape(host), f"{state.done}/{len(STEPS)}", escape(state.next_title),
+                          _clock(now - state.started))
         more = len(self._current) - _SHOWN
         footer = Text(f"… and {more} more in flight", style="dim") if more > 0 else Text("")
         return Group(self._headline(), table, footer)

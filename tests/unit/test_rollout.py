@@ -103,6 +103,10 @@ def test_live_progress_counts_hosts_and_prints_failures_in_full():
         progress("b", StepResult("venv", "virtualenv at its path", Status.FAILED,
                                  commands=["python.exe -m virtualenv C:\\x"], message="boom"))
         progress("c", StepResult(STEPS[0].name, STEPS[0].title, Status.OK))
+        table = progress._render().renderables[1]
+        row = [next(iter(column.cells)) for column in table.columns]
+        assert row[:3] == ["c", f"1/{len(STEPS)}", STEPS[1].title]
+        assert row[3].startswith("0:0")
     text = out.getvalue()
     assert "hosts 2/3 done, 1 changed, 1 failed" in text
     assert "boom" in text and "virtualenv C:\\x" in text
