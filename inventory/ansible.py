@@ -216,14 +216,13 @@ def _plain(value: Any) -> Any:
 
 def _is_reference(value: Any) -> bool:
     """A vault-encrypted value (inline or from a vault file) or a template: not clear text."""
-    try:
-        from ansible._internal._datatag._tags import VaultedValue
-        from ansible.parsing.vault import EncryptedString
-        from ansible.template import is_possibly_template
-    except ImportError:  # pragma: no cover - another ansible-core
-        return "{{" in str(value) or "$ANSIBLE_VAULT" in str(value)
-    return (isinstance(value, EncryptedString) or VaultedValue.is_tagged_on(value)
-            or (isinstance(value, str) and is_possibly_template(value)))
+    from ansible._internal._datatag._tags import VaultedValue
+    from ansible.parsing.vault import EncryptedString
+    from ansible.template import Templar
+
+    if isinstance(value, EncryptedString) or VaultedValue.is_tagged_on(value):
+        return True
+    return isinstance(value, str) and Templar().is_possibly_template(value)
 
 
 class _HostReader:
@@ -235,6 +234,7 @@ class _HostReader:
         #: tacfleet field (``connection.port``) -> (label shown, raw value for its origin)
         self.labels: dict[tuple[str, ...], tuple[str, Any]] = {}
         self.raw_settings: Any = None
+        self.password_refused = False  # then "no password" would only repeat it
 
     def problem(self, field: str, raw: Any, message: str, fix: str, value: Any = _MISSING) -> None:
         where = _origin(raw) if raw is not _MISSING else None
@@ -268,6 +268,7 @@ class _HostReader:
             if _is_reference(raw):
                 conn["password_ansible"] = {"inventory": self.source.path, "host": self.name}
             else:
+                self.password_refused = True
                 self.problem(name, raw, "is written in clear text; tacfleet takes passwords "
                              "only by reference", PASSWORD_FIX)
         return conn
@@ -386,6 +387,8 @@ class _HostReader:
             if message.startswith("is required"):
                 fix = fix.split(" (in the host")[0] + f" under {VAR}: " + _replace_note()
         if field in PASSWORD_VARS:
+            if self.password_refused:
+                return
             value = _MISSING
         self.problem(field, raw, message, fix, value)
 
