@@ -15,8 +15,16 @@ from invoke import Collection, Context, task
 import tacfleet_cli as cli
 
 INVENTORY_HELP = "inventory file (default: $TACFLEET_INVENTORY or inventory/hosts.yml)"
-HOST_HELP = "a host name, a group or a comma list (default: every host in the inventory)"
+HOST_HELP = ("hosts: a comma list of host names, group names, globs on host names (web*, "
+             "web0?) or all; !name, !group or !glob removes hosts (web,!web03); "
+             "case-insensitive (default: every host in the inventory)")
 DEBUG_HELP = "show the traceback of an unexpected error and tacfleet's debug log"
+NOTIFY_HELP = ("alert on new drift, fixed drift or unreachable hosts (repeatable): a webhook URL "
+               "(Slack and Teams payloads picked by its host), env:NAME holding one (use this "
+               "for Slack/Teams URLs: they are secrets), or smtp://host:port?to=a@b")
+NOTIFY_FORMAT_HELP = "webhook payload: json, slack or teams (default: by the URL's host)"
+METRICS_HELP = ("write Prometheus metrics to this file (node_exporter textfile collector, "
+                "e.g. /var/lib/node_exporter/tacfleet.prom)")
 
 
 @task(help={"inventory": INVENTORY_HELP, "debug": DEBUG_HELP})
@@ -144,35 +152,49 @@ def check(
         "inventory": INVENTORY_HELP,
         "reports": "folder for reports and history (default reports/)",
         "remediate": "provision the drifted hosts, then check again",
-        "parallel": "hosts to check at once (default 8)",
+        "parallel": f"hosts to check at once (default {cli.DRIFT_PARALLEL})",
         "shard": "only shard i of n of the selected hosts (e.g. 2/4); join with drift.merge",
         "deadline": "seconds a host gets for its whole check (default: the inventory's "
                     "connection.check_deadline, 45)",
+        "notify": NOTIFY_HELP,
+        "notify_format": NOTIFY_FORMAT_HELP,
+        "metrics": METRICS_HELP,
         "debug": DEBUG_HELP,
-    }
+    },
+    iterable=["notify"],
 )
-def drift(
+def drift(  # argument order = short flags: -h -i -d as in the other tasks
     c: Context,
     host: str | None = None,
     inventory: str | None = None,
+    debug: bool = False,
     reports: str = "reports",
     remediate: bool = False,
-    parallel: int = 8,
+    parallel: int = cli.DRIFT_PARALLEL,
     shard: str | None = None,
     deadline: int = 0,
-    debug: bool = False,
+    notify: list[str] | None = None,
+    notify_format: str | None = None,
+    metrics: str | None = None,
 ) -> None:
     """Check the fleet, write JSON+HTML reports, say what changed (exit 0/1/2)."""
     cli.set_debug(debug)
     sys.exit(cli.drift(inventory, host, reports=reports, remediate=remediate,
-                       parallel=parallel, shard=shard, deadline=deadline or None))
+                       parallel=parallel, shard=shard, deadline=deadline or None,
+                       notify=notify, notify_format=notify_format, metrics=metrics))
 
 
 @task(help={"sources": "comma list of the shards' report folders",
-            "reports": "folder of the merged run (default reports)"})
-def drift_merge(c: Context, sources: str, reports: str = "reports") -> None:
+            "reports": "folder of the merged run (default reports)",
+            "notify": NOTIFY_HELP, "notify_format": NOTIFY_FORMAT_HELP,
+            "metrics": METRICS_HELP},
+      iterable=["notify"])
+def drift_merge(c: Context, sources: str, reports: str = "reports",
+                notify: list[str] | None = None, notify_format: str | None = None,
+                metrics: str | None = None) -> None:
     """Join the shards' latest drift reports into one run, with what changed (exit 0/1/2)."""
-    sys.exit(cli.drift_merge([s for s in sources.split(",") if s.strip()], reports=reports))
+    sys.exit(cli.drift_merge([s for s in sources.split(",") if s.strip()], reports=reports,
+                             notify=notify, notify_format=notify_format, metrics=metrics))
 
 
 @task(help={"name": "sandbox name (default 'default')", "port": "WinRM HTTP port (HTTPS = +1)",
@@ -202,7 +224,7 @@ def sandbox_status(c: Context, name: str = "default", json: bool = False) -> Non
     sys.exit(cli.sandbox_status(name, as_json=json))
 
 
-@task(help={
+@task(auto_shortflags=False, help={  # no -h: it means --host in every other task
     "name": "sandbox name",
     "latency_ms": "add this many ms before every answer",
     "http_500": "answer the next N requests with HTTP 500 (a WSMan fault)",
@@ -228,10 +250,11 @@ def sandbox_record(c: Context, name: str = "rec", port: int = 57985) -> None:
     sys.exit(cli.sandbox_record(name, port))
 
 
-@task
-def demo(c: Context) -> None:
+@task(help={"name": "sandbox name (default demo-<your user name>, so people sharing a "
+                    "machine each get their own host)"})
+def demo(c: Context, name: str = "") -> None:
     """The main job end to end on the sandbox: up, provision, check, report."""
-    sys.exit(cli.demo())
+    sys.exit(cli.demo(name or None))
 
 
 @task(help={"quick": "only the fast tests (no Wine sandbox)"})

@@ -3,6 +3,10 @@
 Reports live in ``reports/<timestamp>/`` (``drift.json`` for machines, ``drift.html`` for
 people); ``reports/latest.json`` names the newest. Every file is written to a temporary name
 and renamed into place, so a crash never leaves a half-written report or history.
+
+``drift.json`` (format 2) grows with the drift, not with the fleet: a requirement that holds
+keeps only the fact found (``{"requirement", "ok": true, "found"}``); only a failing one carries
+``expected``, ``found`` and the fix (``hint``). The host is the key, never repeated inside.
 """
 
 from __future__ import annotations
@@ -11,11 +15,13 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from compliance.audit import HostAudit
+from compliance.display import plain_cause
+from compliance.finding import Finding
 from inventory.secrets import redact_data
 
 EXIT_COMPLIANT, EXIT_DRIFT, EXIT_UNCHECKED = 0, 1, 2
@@ -27,6 +33,10 @@ class DriftChanges:
     fixed: list[tuple[str, str]] = field(default_factory=list)
     still: list[tuple[str, str]] = field(default_factory=list)
     unreachable: list[str] = field(default_factory=list)
+    #: unreachable now, checked (or unknown) in the previous run
+    newly_unreachable: list[str] = field(default_factory=list)
+    #: unreachable in the previous run, checked now
+    recovered: list[str] = field(default_factory=list)
 
 
 def failing_pairs(report: dict[str, Any]) -> set[tuple[str, str]]:
@@ -38,18 +48,39 @@ def failing_pairs(report: dict[str, Any]) -> set[tuple[str, str]]:
     }
 
 
+def unreachable_hosts(report: dict[str, Any] | None) -> set[str]:
+    hosts = (report or {}).get("hosts", {})
+    return {h for h, e in hosts.items() if e.get("status") == "unreachable"}
+
+
 def compare(previous: dict[str, Any] | None, current: dict[str, Any]) -> DriftChanges:
     """What changed since the previous report (hosts unchecked now are left out of it)."""
     now = failing_pairs(current)
     before = failing_pairs(previous) if previous else set()
-    unreachable = sorted(h for h, e in current["hosts"].items() if e["status"] == "unreachable")
+    unreachable = sorted(unreachable_hosts(current))
+    was_unreachable = unreachable_hosts(previous)
     checked_before = {p for p in before if p[0] not in unreachable}
     return DriftChanges(
         new=sorted(now - before),
         fixed=sorted(checked_before - now),
         still=sorted(now & before),
         unreachable=unreachable,
+        newly_unreachable=[h for h in unreachable if h not in was_unreachable],
+        recovered=sorted(h for h in was_unreachable
+                         if h in current["hosts"] and h not in unreachable),
     )
+
+
+def finding_entry(finding: Finding) -> dict[str, Any]:
+    """One finding in ``drift.json``: the fact for a requirement that holds, all for a failure."""
+    entry: dict[str, Any] = {"requirement": finding.requirement, "ok": finding.ok}
+    if finding.ok:
+        entry["found"] = finding.found
+    else:
+        entry.update(expected=finding.expected, found=finding.found, hint=finding.hint)
+    if finding.skipped:
+        entry["skipped"] = True
+    return entry
 
 
 def build_report(audits: list[HostAudit], inventory: str, started: float) -> dict[str, Any]:
@@ -57,10 +88,11 @@ def build_report(audits: list[HostAudit], inventory: str, started: float) -> dic
     hosts = {
         a.host: {
             "status": a.status,
-            "error": a.error,
+            "error": plain_cause(a.error) if a.error else "",
             "http_requests": a.http_requests,
             "commands": a.commands,
-            "findings": [asdict(f) for f in a.findings],
+            "elapsed": round(a.elapsed, 3),
+            "findings": [finding_entry(f) for f in a.findings],
         }
         for a in audits
     }
@@ -70,7 +102,7 @@ def build_report(audits: list[HostAudit], inventory: str, started: float) -> dic
         for s in ("compliant", "drift", "unreachable")
     }
     return {
-        "format": 1,
+        "format": 2,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "duration": round(time.time() - started, 3),
         "inventory": inventory,
@@ -90,7 +122,7 @@ def merge_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
         for s in ("compliant", "drift", "unreachable")
     }
     return {
-        "format": 1,
+        "format": 2,
         "started": ordered[0]["started"],
         "duration": round(max(r["duration"] for r in ordered), 3),
         "inventory": ", ".join(sorted({r["inventory"] for r in ordered})),
@@ -120,6 +152,16 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
+def dumps_report(report: dict[str, Any]) -> str:
+    """Compact JSON, one host per line (readable with ``jq``, diffable line by line)."""
+    head = {k: v for k, v in report.items() if k != "hosts"}
+    hosts = ",\n".join(f"  {json.dumps(name)}: {json.dumps(entry, separators=(',', ':'))}"
+                        for name, entry in report.get("hosts", {}).items())
+    body = json.dumps(head, separators=(",", ":"))[:-1]
+    joiner = "," if head else ""
+    return f'{body}{joiner}"hosts":{{\n{hosts}\n}}}}\n'
+
+
 def load_latest(reports: Path) -> dict[str, Any] | None:
     pointer = reports / "latest.json"
     try:
@@ -138,7 +180,7 @@ def save_report(reports: Path, report: dict[str, Any], html: str) -> Path:
     while folder.exists():
         suffix += 1
         folder = reports / f"{stamp}-{suffix}"
-    atomic_write(folder / "drift.json", json.dumps(report, indent=2))
+    atomic_write(folder / "drift.json", dumps_report(report))
     atomic_write(folder / "drift.html", html)
     atomic_write(reports / "latest.json", json.dumps({"run": folder.name}))
     return folder

@@ -1,50 +1,128 @@
-"""Drift reports for people: HTML (Jinja2, autoescaped) and a terminal summary (rich)."""
+"""Drift reports for people: HTML (Jinja2, autoescaped) and a terminal summary (rich).
+
+Both put what needs attention first and stay short for a big, healthy fleet: drifting and
+unreachable hosts in full (failing requirements with expected, found and the fix), every
+compliant host as one line (in HTML an expandable ``<details>``), values as Windows shows them
+(:mod:`compliance.display`).
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as rich_escape
 from rich.table import Table
 
+from compliance.display import plain_cause, windows_plain, windows_text
 from compliance.drift import DriftChanges
 from inventory.secrets import redact
+
+#: Order of hosts in every report: what needs attention first.
+STATUS_ORDER = {"drift": 0, "unreachable": 1, "compliant": 2}
+
+
+def windows_html(text: Any) -> Markup:
+    """A value as Windows shows it: each quoted Python string as ``<code>`` without quotes."""
+    out = []
+    for part, literal in windows_text(str(text or "")):
+        out.append(Markup("<code>{}</code>").format(part) if literal else escape(part))
+    return Markup("").join(out)
+
+
+def anchor(name: str) -> str:
+    """An element id for a host (ids may not hold spaces; other odd characters become _)."""
+    return "host-" + re.sub(r"[^A-Za-z0-9_.:-]", "_", name)
+
 
 _ENV = Environment(
     loader=PackageLoader("compliance", "templates"),
     autoescape=select_autoescape(["html", "j2"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
 )
+_ENV.filters["windows"] = windows_html
+_ENV.filters["anchor"] = anchor
+_ENV.filters["plain_cause"] = plain_cause
+
+
+def ordered_hosts(report: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Drifting, then unreachable, then compliant hosts; inventory order within each."""
+    items = list(report["hosts"].items())
+    return sorted(items, key=lambda item: STATUS_ORDER.get(item[1]["status"], 3))
+
+
+def _by_host(pairs: list[tuple[str, str]] | list[list[str]]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for host, requirement in pairs:
+        grouped.setdefault(host, []).append(requirement)
+    return grouped
 
 
 def drift_html(report: dict[str, Any], changes: DriftChanges) -> str:
-    html = _ENV.get_template("drift.html.j2").render(report=report, changes=asdict(changes))
+    hosts = ordered_hosts(report)
+    attention = [(n, e) for n, e in hosts if e["status"] != "compliant"]
+    compliant = [(n, e) for n, e in hosts if e["status"] == "compliant"]
+    html = _ENV.get_template("drift.html.j2").render(
+        report=report,
+        changes=asdict(changes),
+        new_by_host=_by_host(changes.new),
+        fixed_by_host=_by_host(changes.fixed),
+        still_by_host=_by_host(changes.still),
+        attention=attention,
+        compliant=compliant,
+        remediated=report.get("remediated"),
+    )
     return redact(html)
 
 
+def _since(name: str, entry: dict[str, Any], changes: DriftChanges,
+           new: dict[str, list[str]]) -> str:
+    if entry["status"] == "unreachable":
+        return "newly unreachable" if name in changes.newly_unreachable else "still unreachable"
+    return "new drift" if name in new else "still drifting"
+
+
 def print_drift(console: Console, report: dict[str, Any], changes: DriftChanges) -> None:
-    table = Table(title=f"tacfleet drift {report['started']}")
-    for column in ("host", "status", "failing requirements"):
-        table.add_column(column)
-    for name, entry in report["hosts"].items():
-        failing = [f["requirement"] for f in entry["findings"] if not f["ok"]]
-        style = {"compliant": "green", "drift": "red", "unreachable": "yellow"}[entry["status"]]
-        detail = redact(entry["error"] or ", ".join(failing))
-        table.add_row(name, f"[{style}]{entry['status']}[/{style}]", escape(detail))
-    console.print(table)
-    for label, pairs in (
-        ("new drift", changes.new),
-        ("fixed", changes.fixed),
-        ("still drifting", changes.still),
-    ):
-        if pairs:
-            console.print(f"{label}: " + ", ".join(f"{h}:{r}" for h, r in pairs))
-    if changes.unreachable:
-        console.print("unreachable: " + ", ".join(changes.unreachable))
+    """Only the hosts that are not compliant, what changed, and one count line."""
+    attention = [(n, e) for n, e in ordered_hosts(report) if e["status"] != "compliant"]
+    new = _by_host(changes.new)
+    if attention:
+        table = Table(title=f"tacfleet drift {report['started']}: hosts that are not compliant")
+        for column in ("host", "status", "since last run", "failing requirements / cause"):
+            table.add_column(column, overflow="fold")
+        for name, entry in attention:
+            failing = [f["requirement"] for f in entry["findings"] if not f["ok"]]
+            style = {"drift": "red", "unreachable": "yellow"}.get(entry["status"], "")
+            detail = plain_cause(entry["error"]) if entry["error"] else ", ".join(failing)
+            table.add_row(name, f"[{style}]{entry['status']}[/{style}]",
+                          _since(name, entry, changes, new), rich_escape(redact(detail)))
+        console.print(table)
+    if changes.fixed:
+        fixed = _by_host(changes.fixed)
+        console.print("fixed: " + "; ".join(f"{h}: {', '.join(r)}" for h, r in fixed.items()),
+                      markup=False)
+    if changes.recovered:
+        console.print("reachable again: " + ", ".join(changes.recovered), markup=False)
+    remediated = report.get("remediated")
+    if remediated:
+        console.print(f"remediated: {', '.join(remediated['hosts'])} "
+                      f"(provision exit {remediated['provision_exit']})", markup=False)
     summary = report["summary"]
     console.print(
         f"{summary['compliant']} compliant, {summary['drift']} drifting, "
-        f"{summary['unreachable']} unreachable in {report['duration']:.1f}s"
+        f"{summary['unreachable']} unreachable in {report['duration']:.1f}s",
+        markup=False,
     )
+
+
+def finding_line(finding: dict[str, Any]) -> str:
+    """A failing finding on one line, values as Windows shows them."""
+    text = (f"{finding['requirement']}: expected {windows_plain(finding.get('expected', ''))}, "
+            f"found {windows_plain(finding.get('found', ''))}")
+    hint = finding.get("hint")
+    return f"{text}; fix: {windows_plain(hint)}" if hint else text

@@ -1,0 +1,92 @@
+"""Values and causes as people read them: Windows paths as Windows shows them, one plain line.
+
+The requirements word their values with Python's ``repr`` (``'C:\\\\Python311'``), which is
+exact but not what an operator sees in Explorer or ``sc qc``; and an unreachable host's cause
+may carry urllib3's nested exception text. Reports show both the way Windows and people say
+them; the facts themselves are not changed (``drift.json`` keeps what the probe read).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+#: A Python string literal that starts a value (not the apostrophe of "host's").
+_LITERAL = re.compile(r"""(?<![\w'"\\])(?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")(?![\w'"])""")
+
+#: urllib3/requests wording -> the plain cause, first match wins.
+_CAUSES = (
+    (re.compile(r"Connection refused", re.I), "connection refused"),
+    (re.compile(r"Read timed out|ReadTimeout", re.I), "no answer in time (read timeout)"),
+    (re.compile(r"ConnectTimeout|connect timeout|timed out", re.I), "no answer to the "
+     "connection (connect timeout)"),
+    (re.compile(r"Name or service not known|nodename nor servname|Temporary failure in name "
+                r"resolution|getaddrinfo failed|NameResolutionError", re.I),
+     "the name does not resolve (DNS)"),
+    (re.compile(r"CERTIFICATE_VERIFY_FAILED|certificate verify failed", re.I),
+     "the host's TLS certificate is not trusted"),
+    (re.compile(r"SSLError|SSL:|wrong version number", re.I), "TLS handshake failed"),
+    (re.compile(r"Connection reset|ECONNRESET|RemoteDisconnected|Connection aborted", re.I),
+     "the connection was closed by the host"),
+    (re.compile(r"No route to host|Network is unreachable|EHOSTUNREACH", re.I),
+     "no network route to the host"),
+)
+_RAW = re.compile(r"HTTPS?ConnectionPool|Max retries exceeded|NewConnectionError|urllib3|"
+                  r"\b\w+Error\(")
+
+
+def windows_text(text: str) -> list[tuple[str, bool]]:
+    """``text`` split into parts; each Python string literal becomes its value, flagged True.
+
+    ``"home 'C:\\\\Python311', version 3"`` -> ``[("home ", False), ("C:\\Python311", True),
+    (", version 3", False)]``: the caller shows flagged parts as code, without quotes.
+    """
+    parts: list[tuple[str, bool]] = []
+    last = 0
+    for match in _LITERAL.finditer(text):
+        try:
+            value = ast.literal_eval(match.group(0))
+        except (ValueError, SyntaxError):
+            continue
+        if not isinstance(value, str):
+            continue
+        if match.start() > last:
+            parts.append((text[last:match.start()], False))
+        parts.append((value, True))
+        last = match.end()
+    if last < len(text):
+        parts.append((text[last:], False))
+    return parts
+
+
+def windows_plain(text: str) -> str:
+    """``text`` with each Python string literal replaced by its value (for one-line output)."""
+    return "".join(part for part, _ in windows_text(text))
+
+
+def cause_of(text: str) -> str:
+    """The plain cause named in a library's error text ("connection refused"), or ""."""
+    return next((plain for pattern, plain in _CAUSES if pattern.search(text)), "")
+
+
+def plain_cause(error: str) -> str:
+    """An unreachable host's error as one plain line: urllib3's nested text becomes its cause.
+
+    ``could not be checked: http://h:5985/wsman unreachable: ConnectionError:
+    HTTPConnectionPool(...) ... [Errno 111] Connection refused')); fix: …`` ->
+    ``could not be checked: http://h:5985/wsman unreachable: connection refused; fix: …``.
+    Text tacfleet wrote itself (no urllib3 wording) is kept as is, on one line.
+    """
+    text = " ".join(error.split())
+    head, sep, fix = text.partition("; fix: ")
+    if not _RAW.search(head):
+        return text
+    cause = cause_of(head)
+    prefix, colon, raw = head.partition(" unreachable: ")
+    if not colon:  # no endpoint named: keep tacfleet's words before the raw text
+        prefix, raw = "", head
+    if not cause:
+        errno = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", raw)
+        cause = errno.group(1).strip().rstrip(".").lower() if errno else "the connection failed"
+    line = f"{prefix} unreachable: {cause}" if prefix else cause
+    return f"{line}{sep}{fix}"
