@@ -96,7 +96,8 @@ def parse_target(spec: str, fmt: str | None = None,
                          f"{', '.join(FORMATS)}")
     if parts.scheme in ("smtp", "smtps"):
         if not parse_qs(parts.query).get("to"):
-            raise UsageError(f"--notify {shown}: an e-mail target needs ?to=address[,address]")
+            raise UsageError(f"--notify {shown}: an e-mail target needs ?to=address[,address]; "
+                             "fix: e.g. smtp://relay.example.com:25?to=ops@example.com")
         return Target(spec, value, "email", shown)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"--notify {reference or parts.scheme + '://…'}: not a webhook URL; fix: "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import asdict
 
 from compliance.audit import HostAudit
 from compliance.drift import (
@@ -12,12 +13,13 @@ from compliance.drift import (
     EXIT_UNCHECKED,
     build_report,
     compare,
+    dumps_report,
     exit_code,
     load_latest,
     save_report,
 )
 from compliance.finding import Finding
-from compliance.render import drift_html
+from compliance.render import drift_html, print_drift
 
 
 def audit(host, failing=(), error=""):
@@ -66,3 +68,105 @@ def test_html_escapes_what_hosts_report():
     bad = HostAudit("h1", [Finding("a", "h1", False, "<b>", "<script>x</script>")])
     rendered = drift_html(report(bad), compare(None, report(bad)))
     assert "<script>x" not in rendered and "&lt;script&gt;" in rendered
+
+
+# -- the report for a big fleet: drift first, compliant hosts one line, Windows values ---------
+RAW_REFUSED = (
+    "could not be checked: http://10.0.0.9:5985/wsman unreachable: ConnectionError: "
+    "HTTPConnectionPool(host='10.0.0.9', port=5985): Max retries exceeded with url: /wsman "
+    "(Caused by NewConnectionError(\"HTTPConnection(host='10.0.0.9', port=5985): Failed to "
+    "establish a new connection: [Errno 111] Connection refused\")); fix: check "
+    "connection.address/port in the inventory and that WinRM listens on the host")
+
+
+def windows_audit(host, failing=()):
+    values = {"venv_base": ("home 'C:\\\\Python311', version 3.11.x",
+                            "home 'C:\\\\Python27', version '2.7.18'"),
+              "service_account": ("'NT SERVICE\\\\tacdemo'", "'LocalSystem'"),
+              "start_type": ("delayed-auto", "demand")}
+    return HostAudit(host, [
+        Finding(r, host, r not in failing, e, e if r not in failing else f,
+                "" if r not in failing else f"set {r} with sc.exe config")
+        for r, (e, f) in values.items()])
+
+
+def fleet_report(compliant=300):
+    audits = [windows_audit(f"ok{i:03d}") for i in range(compliant)]
+    audits.insert(5, windows_audit("bad1", ["venv_base", "service_account"]))
+    audits.insert(0, HostAudit("gone", error=RAW_REFUSED))
+    audits.append(windows_audit("bad2", ["start_type"]))
+    return report(*audits)
+
+
+def test_html_puts_drifting_then_unreachable_first_and_compliant_hosts_one_line_each():
+    big = fleet_report()
+    html = drift_html(big, compare(None, big))
+    drifting, unreachable, compliant = (html.index('id="drifting"'),
+                                        html.index('id="unreachable"'),
+                                        html.index('id="compliant"'))
+    assert drifting < html.index('id="host-bad1"') < html.index('id="host-bad2"') < unreachable
+    assert unreachable < html.index('id="host-gone"') < compliant < html.index('id="host-ok000"')
+    # every host is linked from the summary, above every host's section
+    assert all(html.index(f'href="#host-{h}"') < drifting
+               for h in ("bad1", "bad2", "gone", "ok000", "ok299"))
+    # a compliant host is one <details> line: no table rows of its own
+    line = html[html.index('id="host-ok123"'):]
+    line = line[:line.index("</details>")]
+    assert "<tr>" not in line and "3 requirements hold" in line
+    assert html.count("<tr>") < 20  # rows grow with the drift, not with the 300 hosts
+    assert len(html) < 300 * 600  # a few hundred bytes per compliant host
+
+
+def test_html_shows_values_as_windows_does_and_causes_in_one_plain_line():
+    big = fleet_report(3)
+    html = drift_html(big, compare(None, big))
+    assert "\\\\" not in html  # no doubled backslash anywhere
+    assert "&#39;" not in html and "'C:" not in html  # no Python repr quotes
+    assert "<code>C:\\Python27</code>" in html and "<code>NT SERVICE\\tacdemo</code>" in html
+    assert "HTTPConnectionPool" not in html and "Max retries" not in html
+    assert ("http://10.0.0.9:5985/wsman unreachable: connection refused; fix: check "
+            "connection.address/port") in html
+    failing = html[html.index('id="host-bad1"'):html.index('id="host-bad2"')]
+    assert failing.count('<td class="fail">') == 2 and "set venv_base with sc.exe config" in failing
+
+
+def test_json_keeps_facts_but_no_duplicated_text():
+    big = fleet_report(3)
+    ok = big["hosts"]["ok000"]["findings"][0]
+    assert ok == {"requirement": "venv_base", "ok": True,
+                  "found": "home 'C:\\\\Python311', version 3.11.x"}
+    bad = next(f for f in big["hosts"]["bad1"]["findings"] if not f["ok"])
+    assert bad["expected"] and bad["found"] and bad["hint"] and "host" not in bad
+    assert big["hosts"]["gone"]["error"].startswith(
+        "could not be checked: http://10.0.0.9:5985/wsman unreachable: connection refused;")
+    audits = [windows_audit(f"h{i}") for i in range(100)]
+    compact = dumps_report(report(*audits))
+    assert '"expected"' not in compact and '"hint"' not in compact and '"host"' not in compact
+    as_before = json.dumps({a.host: [asdict(f) for f in a.findings] for a in audits}, indent=2)
+    assert len(compact) < len(as_before) / 2, (len(compact), len(as_before))
+
+
+def test_terminal_summary_lists_only_hosts_that_are_not_compliant():
+    from io import StringIO
+
+    from rich.console import Console
+
+    big = fleet_report()
+    out = StringIO()
+    print_drift(Console(file=out, width=200), big, compare(None, big))
+    text = out.getvalue()
+    assert "bad1" in text and "bad2" in text and "gone" in text
+    assert "ok0" not in text
+    assert "300 compliant, 2 drifting, 1 unreachable" in text
+    assert len(text.splitlines()) < 20
+
+
+def test_the_report_lists_what_remediation_did():
+    fixed = report(windows_audit("bad1"))
+    fixed["remediated"] = {"hosts": ["bad1"], "provision_exit": 0, "errors": {},
+                           "steps": {"bad1": [{"title": "service account", "status": "changed",
+                                               "reasons": ["expected 'NT SERVICE\\\\tacdemo'"]}]}}
+    html = drift_html(fixed, compare(None, fixed))
+    section = html[html.index('id="remediated"'):html.index('id="drifting"')]
+    assert "bad1" in section and "service account" in section and "changed" in section
+    assert "<code>NT SERVICE\\tacdemo</code>" in section
