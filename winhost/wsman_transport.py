@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import functools
 import http.client
+import select
 import ssl
 import struct
 from typing import Any
@@ -190,6 +191,8 @@ class LeanTransport:
         """Send one envelope, return the answer's envelope; authenticate first when needed."""
         if isinstance(message, str):
             message = message.encode("utf-8")
+        if self._ready and self._closed_by_host():
+            self.close_session()  # idle too long: a new connection authenticates again
         if not self._ready:
             answer = self._authenticate(message)
             if answer is not None:
@@ -207,6 +210,17 @@ class LeanTransport:
         self._context, self._ready = None, False
         if conn is not None:
             conn.close()
+
+    def _closed_by_host(self) -> bool:
+        """Did the host close the idle keep-alive connection (readable with nothing owed)?"""
+        sock = self._conn.sock if self._conn is not None else None
+        if sock is None:
+            return True
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
 
     # -- authentication --------------------------------------------------------------------------
     def _new_context(self) -> Any:

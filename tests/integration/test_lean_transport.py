@@ -1,0 +1,80 @@
+"""The lean WinRM transport (winhost.wsman_transport) against the real endpoint on 127.0.0.1:
+request counts beside pywinrm's, TLS validation, and a keep-alive connection the host closed."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from pydantic import SecretStr
+
+from winhost.errors import AuthenticationFailed, HostUnreachable
+from winhost.winrm_connection import WinRMConnection
+
+
+def one_command(endpoint, url: str, client: str, **kw) -> int:
+    """HTTP requests of a one-command check, as the client and the server counted them."""
+    before = endpoint.server.stats()["http_requests"]
+    conn = WinRMConnection("h1", url, user=endpoint.user, password=SecretStr(endpoint.password),
+                           client=client, **kw)
+    assert conn.run("echo one").stdout.strip() == "one"
+    conn.close()
+    assert conn.stats.http_requests == endpoint.server.stats()["http_requests"] - before
+    return conn.stats.http_requests
+
+
+def test_one_command_costs_six_requests_over_http_and_five_over_https(endpoint):
+    """NTLM's negotiate goes with the first request: 2 handshake requests (sealed HTTP), and over
+    HTTPS the authenticate request carries the Create; pywinrm needs one more on each."""
+    https = endpoint.server.https_endpoint
+    ca = {"ca_file": endpoint.server.ca_file}
+    counts = {client: [one_command(endpoint, endpoint.url, client),
+                       one_command(endpoint, https, client, **ca)]
+              for client in ("lean", "pywinrm")}
+    assert counts == {"lean": [6, 5], "pywinrm": [7, 6]}
+    assert endpoint.server.stats()["open_shells"] == 0
+
+
+def test_an_untrusted_certificate_is_refused(endpoint):
+    conn = WinRMConnection("h1", endpoint.server.https_endpoint, user=endpoint.user,
+                           password=SecretStr(endpoint.password), retries=0, client="lean")
+    with pytest.raises(HostUnreachable, match="certificate verify failed") as info:
+        conn.run("echo hi", idempotent=True)
+    assert endpoint.password not in str(info.value)
+    assert endpoint.server.stats()["http_requests"] == 0  # nothing sent to an unknown host
+
+
+def test_wrong_password_over_https(endpoint):
+    conn = WinRMConnection("h1", endpoint.server.https_endpoint, user=endpoint.user,
+                           password=SecretStr("not-it"), ca_file=endpoint.server.ca_file,
+                           client="lean")
+    with pytest.raises(AuthenticationFailed, match="rejected the credentials"):
+        conn.run("echo hi")
+    assert endpoint.server.stats()["open_shells"] == 0
+
+
+def test_a_connection_the_host_closed_authenticates_again(endpoint):
+    """An idle keep-alive connection the host closed: the next request sees it before sending
+    and authenticates on a new one; the shell (the user's, not the connection's) goes on."""
+    conn = WinRMConnection("h1", endpoint.url, user=endpoint.user,
+                           password=SecretStr(endpoint.password), client="lean")
+    assert conn.run("echo first").stdout.strip() == "first"
+    wire = conn._protocol.transport  # type: ignore[union-attr]
+    wire._conn.sock.shutdown(socket.SHUT_RDWR)  # as the host's idle timeout would
+    before = endpoint.server.stats()
+    assert conn.run("echo second").stdout.strip() == "second"
+    after = endpoint.server.stats()
+    assert conn.stats.retries == 0 and after["shells_created"] == before["shells_created"]
+    assert after["connections"] == before["connections"] + 1
+    conn.close()
+    assert endpoint.server.stats()["open_shells"] == 0
+
+
+def test_the_pywinrm_client_is_still_one_switch_away(endpoint):
+    with pytest.raises(ValueError, match="not one of lean, pywinrm"):
+        WinRMConnection("h1", endpoint.url, user="u", password=SecretStr("p"), client="curl")
+    conn = WinRMConnection("h1", endpoint.url, user=endpoint.user,
+                           password=SecretStr(endpoint.password), client="pywinrm")
+    assert conn.run("echo old").stdout.strip() == "old"
+    assert type(conn._protocol.transport).__name__ != "LeanTransport"  # type: ignore[union-attr]
+    conn.close()
