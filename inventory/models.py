@@ -262,6 +262,15 @@ class PythonEnv(_Model):
     base: WinPath = DEFAULT_BASE_PYTHON
     version: PythonVersion = "3.11"
     installer: str | None = Field(None, description="controller file or http(s) URL")
+    installer_sha256: Sha256 | None = Field(
+        None, description="SHA-256 of the installer: required to send it from this machine")
+    installer_transfer: Literal["auto", "host", "controller"] = Field(
+        "auto", description="host: the host fetches the URL with curl.exe; controller: this "
+        "machine fetches it once (cached) or reads the file and uploads it; auto: host when it "
+        "has curl.exe and the installer is a URL")
+    upload_python: WinPath | None = Field(
+        None, description="a Python already on the host that receives the uploaded installer "
+        "while the base Python is missing")
     pip_version: VersionStr | None = Field(None, description="minimum pip in the venv")
     virtualenv_version: VersionStr | None = Field(None, description="minimum virtualenv")
     venv: NssmPath
@@ -286,6 +295,13 @@ class PythonEnv(_Model):
     @property
     def installer_is_url(self) -> bool:
         return bool(self.installer and self.installer.startswith(("https://", "http://")))
+
+    def installer_from_controller(self, host_has_curl: bool | None) -> bool:
+        """Does the installer go from this machine (upload) rather than a fetch on the host?
+        ``host_has_curl``: the host's curl.exe fact (None: unknown, taken as present)."""
+        if self.installer_transfer != "auto":
+            return self.installer_transfer == "controller"
+        return not self.installer_is_url or host_has_curl is False
 
     @property
     def scripts(self) -> str:
@@ -313,6 +329,36 @@ class PythonEnv(_Model):
             yield "lock", "requirements and lock are both set", "keep one of them"
         if self.wheelhouse and self.index_url:
             yield "index_url", "wheelhouse and index_url are both set", "keep one of them"
+        yield from self._installer_issues()
+
+    def _installer_issues(self) -> Iterator[Issue]:
+        pin = "add installer_sha256: (sha256sum of the installer; python.org lists it too)"
+        if not self.installer:
+            for name in ("installer_sha256", "upload_python"):
+                if getattr(self, name):
+                    yield name, "is set but python.installer is not", (
+                        f"set python.installer, or remove {name}")
+            if self.installer_transfer != "auto":
+                yield ("installer_transfer", f"{self.installer_transfer} needs python.installer",
+                       "set python.installer (a file on this machine or an https URL)")
+            return
+        if not self.installer_is_url and self.installer_transfer == "host":
+            yield ("installer_transfer", "host fetches a URL on the host, but python.installer "
+                   "is a file on this machine", "set installer_transfer: controller (or auto), "
+                   "or give python.installer as an https URL")
+        elif not self.installer_is_url and not self.installer_sha256:
+            yield ("installer_sha256", "a Python installer sent from this machine must be "
+                   "pinned by checksum", pin)
+        elif self.installer_transfer == "controller" and not self.installer_sha256:
+            yield ("installer_sha256", "an installer this machine fetches and uploads must be "
+                   "pinned by checksum", pin)
+        if self.upload_python is not None:
+            if not win_name(self.upload_python).lower().endswith(".exe"):
+                yield ("upload_python", "must be the interpreter itself, not its folder",
+                       f"write {win_join(self.upload_python, 'python.exe')}")
+            elif same_path(self.upload_python, self.base):
+                yield ("upload_python", "is python.base, which is what the installer installs",
+                       "name another Python already on the host, or remove upload_python")
 
 
 class EnvRef(_Model):

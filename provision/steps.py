@@ -78,51 +78,83 @@ def _pip_source(host: Host) -> list[str]:
 
 
 def installer_path(ctx: Context) -> str:
-    r"""Where a downloaded Python installer is kept on the host: ``<SystemRoot>\Temp``."""
+    r"""Where the Python installer is kept on the host: ``<SystemRoot>\Temp``."""
     return win_join(ctx.facts.system_root, "Temp", "tacfleet-python-installer.exe")
 
 
 def base_python(ctx: Context) -> Plan:
     """Install the base Python silently for all users from ``python.installer``.
 
-    An https URL is fetched on the host with curl.exe (part of Windows Server 2019 and later).
-    A file on this machine cannot be sent yet: the upload path is the host's own Python.
-    ``PrependPath=0``: the system PATH is left alone (a Scripts folder ahead of System32 would
-    let whoever can write there plant programs).
+    The installer reaches the host one of two ways (``python.installer_transfer``): the host
+    fetches the https URL with its curl.exe (Windows Server 2019 and later), or this machine
+    reads the file (or fetches the URL once, cached), checks its pinned SHA-256 and uploads it
+    (``provision.upload``: chunks to a temp name, SHA-256 verified on the host, renamed), run by
+    a Python already on the host. ``auto`` uploads when the host has no curl.exe (a fact).
+    The uploaded installer is removed after the install. ``PrependPath=0``: the system PATH is
+    left alone (a Scripts folder ahead of System32 would let whoever can write there plant
+    programs).
     """
     python = ctx.host.python
     if not python.installer:
         return Blocked(
             f"no Python {python.version} at {python.base}, and no python.installer is "
-            "configured: install Python on the host, or set python.installer to an https URL "
-            "of the official installer that the host can reach"
-        )
-    if not python.installer_is_url:
-        return Blocked(
-            f"no Python {python.version} at {python.base}; python.installer is a file on this "
-            f"machine ({python.installer}), which tacfleet sends with the host's own Python: "
-            "put the installer where the host can fetch it and give its https URL instead"
+            "configured: install Python on the host, or set python.installer to the official "
+            "installer (an https URL the host can reach, or a file on this machine with "
+            "installer_sha256)"
         )
     installer = installer_path(ctx)
-    install = command(
-        installer,
-        "/quiet",
-        "InstallAllUsers=1",
-        "PrependPath=0",
-        "Include_test=0",
-        f"TargetDir={win_parent(python.base)}",
-    )
+    install = Action("install Python silently for all users", command(
+        installer, "/quiet", "InstallAllUsers=1", "PrependPath=0", "Include_test=0",
+        f"TargetDir={win_parent(python.base)}"), timeout=1200)
+    if python.installer_from_controller(ctx.facts.has_curl):
+        return _upload_installer(ctx, installer, install)
     # --ssl-revoke-best-effort: Schannel's revocation check fails on hosts with no route to
     # the CA's revocation server; the certificate is still validated.
     fetch = command(_system32(ctx, "curl.exe"), "--fail", "--location", "--silent",
                     "--show-error", "--ssl-revoke-best-effort", "--output", installer,
                     python.installer)
     hint = ("curl.exe is part of Windows Server 2019 and later, not 2016: install Python "
-            f"{python.version} at {python.base} by hand (PrependPath=0), or put curl.exe at "
-            f"{fetch.program}")
+            f"{python.version} at {python.base} by hand (PrependPath=0), upload the installer "
+            "from this machine (python.installer_transfer: controller, with installer_sha256), "
+            f"or put curl.exe at {fetch.program}")
     return [Action("download the Python installer on the host", fetch, timeout=600,
-                   missing_hint=hint),
-            Action("install Python silently for all users", install, timeout=1200)]
+                   missing_hint=hint), install]
+
+
+def _upload_installer(ctx: Context, installer: str, install: Action) -> Plan:
+    """Upload the pinned installer with a Python already on the host, install, remove it."""
+    from provision.installer import InstallerError, installer_bytes, shown
+
+    python = ctx.host.python
+    why = "" if ctx.facts.has_curl is not False else " and the host has no curl.exe"
+    fetch = "" if ctx.facts.has_curl is False else (
+        ", or give python.installer as an https URL the host fetches with curl.exe")
+    receiver = python.base if ctx.facts.base_python.exists else python.upload_python
+    if receiver is None:
+        return Blocked(
+            f"no Python {python.version} at {python.base}{why}: tacfleet uploads the installer "
+            "with a Python already on the host and has none; set python.upload_python to one "
+            f"(e.g. C:\\Python39\\python.exe){fetch}, or install Python {python.version} at "
+            f"{python.base} by hand (PrependPath=0)")
+    if not python.installer_sha256:
+        return Blocked(
+            f"no Python {python.version} at {python.base}{why}: the installer "
+            f"{shown(python.installer or '')} would be fetched here and uploaded, which needs "
+            "its SHA-256: add python.installer_sha256 (python.org lists it with each release)")
+    try:
+        data = installer_bytes(python.installer or "", python.installer_sha256)
+    except InstallerError as exc:
+        return Blocked(str(exc))
+    uploads = upload_commands(receiver, installer, data, finish=[
+        ("verify", installer + PART_SUFFIX, python.installer_sha256),
+        ("replace", installer + PART_SUFFIX, installer)])
+    size = f"{len(data) / 1e6:.1f} MB"
+    actions = [Action(f"upload the Python installer ({size}, {i + 1}/{len(uploads)})"
+                      if i < len(uploads) - 1 else
+                      "last part of the Python installer; verify its SHA-256, rename it", c)
+               for i, c in enumerate(uploads)]
+    return [*actions, install,
+            Action("remove the uploaded installer", host_ops(receiver, ("rmtree", installer)))]
 
 
 def base_tools(ctx: Context) -> Plan:

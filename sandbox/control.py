@@ -231,6 +231,26 @@ def install_python(name: str, path: str) -> str:
     return path.rstrip("\\") + "\\python.exe"
 
 
+def python_installer_standin(dest: Path) -> Path:
+    r"""Write the stand-in for python.org's installer to ``dest``, a file on this machine to give
+    as ``python.installer``: pip's console-script launcher (distlib's ``t64.exe``, a real PE
+    program, as pip makes the image's ``sc.exe``) with the shebang ``C:\Python311\python.exe``
+    and ``tacfleet_standins/python_installer.py`` as the ``__main__.py`` of its appended zip.
+    Every sandbox host has that Python (its agent runs on it)."""
+    import io
+    import zipfile
+
+    from pip._vendor import distlib
+
+    launcher = (Path(distlib.__file__).parent / "t64.exe").read_bytes()
+    source = ROOT / "sandbox" / "standin" / "tacfleet_standins" / "python_installer.py"
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("__main__.py", source.read_text(encoding="utf-8"))
+    dest.write_bytes(launcher + b"#!C:\\Python311\\python.exe\r\n" + archive.getvalue())
+    return dest
+
+
 def kdc_stop(name: str = "default") -> None:
     """Stop the KDC of a running host's realm (the endpoint keeps running): for failure tests."""
     paths = layout.Paths(name)

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from winhost import parsers, sddl
-from winhost.cmdline import DEFAULT_SYSTEM_ROOT
+from winhost.cmdline import DEFAULT_SYSTEM_ROOT, Command, system32
 from winhost.connection import Connection, decode_output
 from winhost.errors import ProgramNotFound
 from winhost.probe import ProbeError, ProbeSpec, decode_b64, probe_command, read_probe_output
@@ -35,6 +35,7 @@ __all__ = [
     "bare_facts",
     "facts_from_probe",
     "gather_facts",
+    "host_has_curl",
 ]
 
 
@@ -222,6 +223,8 @@ class HostFacts(_Model):
     logon_right_source: str = ""  # "lsa" or "secedit"
     logon_right_error: str = ""
     port_open: bool | None = None
+    #: ``<SystemRoot>\System32\curl.exe`` exists (None: not known)
+    has_curl: bool | None = None
 
     def file(self, path: str) -> FileFact:
         """Facts about a file the probe was asked about (paths compare case-insensitively)."""
@@ -346,17 +349,30 @@ def facts_from_probe(host: str, spec: ProbeSpec, data: dict[str, Any]) -> HostFa
         logon_right_source=logon.get("source", ""),
         logon_right_error=logon.get("error", ""),
         port_open=data.get("port_open"),
+        has_curl=data.get("curl"),
     )
 
 
-def bare_facts(host: str, spec: ProbeSpec) -> HostFacts:
+def bare_facts(host: str, spec: ProbeSpec, *, has_curl: bool | None = None) -> HostFacts:
     """Facts of a host without its base Python: nothing we manage can be there yet."""
     return HostFacts(
         host=host,
         base_python=BasePython(exists=False),
         venv=Venv(path=spec.venv),
         service=Service(name=spec.service),
+        has_curl=has_curl,
     )
+
+
+def host_has_curl(connection: Connection) -> bool:
+    r"""Does ``<SystemRoot>\System32\curl.exe`` exist, on a host the probe cannot run on (no
+    base Python)? WinRS starts it by full path (``--version``, output unread) or CreateProcess
+    finds no such file."""
+    try:
+        connection.run(Command((system32("curl.exe"), "--version")), idempotent=True, timeout=60)
+    except ProgramNotFound:
+        return False
+    return True
 
 
 def gather_facts(connection: Connection, spec: ProbeSpec) -> HostFacts:
@@ -365,7 +381,7 @@ def gather_facts(connection: Connection, spec: ProbeSpec) -> HostFacts:
     try:
         result = connection.run(probe_command(spec), idempotent=True, timeout=300)
     except ProgramNotFound:
-        facts = bare_facts(connection.host, spec)
+        facts = bare_facts(connection.host, spec, has_curl=host_has_curl(connection))
     else:
         if result.rc != 0:
             raise ProbeError(

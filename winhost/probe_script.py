@@ -494,6 +494,7 @@ def main(params):
         "sids": sids,
         "rights": {"SeServiceLogonRight": rights_future.result()},
         "port_open": port_future.result() if port_future else None,
+        "curl": os.path.isfile(os.path.join(system_root, "System32", "curl.exe")),
         "outputs": outputs,
     }
 

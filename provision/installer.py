@@ -1,0 +1,104 @@
+"""The base Python's installer on this machine, pinned by SHA-256, before it is uploaded.
+
+A controller file is read; an http(s) URL is fetched once into
+``~/.cache/tacfleet/installers/<sha256>`` (``$XDG_CACHE_HOME`` honoured) and served from there
+afterwards. Either way the bytes must have the inventory's ``python.installer_sha256``, or
+nothing is sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+
+class InstallerError(Exception):
+    """The installer cannot be had with the pinned checksum; the message says what to do."""
+
+
+def cache_dir() -> Path:
+    r"""``~/.cache/tacfleet/installers`` (under ``$XDG_CACHE_HOME`` when set)."""
+    base = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
+    return Path(base).expanduser() / "tacfleet" / "installers"
+
+
+def shown(url: str) -> str:
+    """The URL without user or password (never shown)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _request(url: str) -> urllib.request.Request:
+    """A GET of ``url``; a user and password in it go as HTTP Basic, not in the URL."""
+    parts = urlsplit(url)
+    request = urllib.request.Request(shown(url))
+    if parts.username is not None:
+        token = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        request.add_header("Authorization",
+                           "Basic " + base64.b64encode(token.encode()).decode("ascii"))
+    return request
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fetch(url: str, sha256: str, cache: Path) -> Path:
+    """Download ``url`` into the cache under its checksum (a temp name, then a rename)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    fd, tmp = tempfile.mkstemp(dir=cache, prefix=".fetch-")
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(_request(url),
+                                                                timeout=60) as answer:
+            for block in iter(lambda: answer.read(1 << 20), b""):
+                digest.update(block)
+                out.write(block)
+        if digest.hexdigest() != sha256:
+            raise InstallerError(
+                f"the installer at {shown(url)} has SHA-256 {digest.hexdigest()}, not "
+                f"python.installer_sha256 {sha256}: nothing was sent; fix the URL or the pin")
+        target = cache / sha256
+        os.replace(tmp, target)
+        return target
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = (f"HTTP {exc.code} {exc.reason}" if isinstance(exc, urllib.error.HTTPError)
+                  else getattr(exc, "reason", None) or exc)
+        raise InstallerError(
+            f"could not fetch the Python installer {shown(url)} on this machine: {reason}; "
+            "check the URL, or download it and give python.installer as that file") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def installer_bytes(source: str, sha256: str, *, cache: Path | None = None) -> bytes:
+    """The installer's bytes, checked against ``sha256`` (``InstallerError`` otherwise)."""
+    if source.startswith(("https://", "http://")):
+        cached = (cache or cache_dir()) / sha256
+        if not (cached.is_file() and _sha256_file(cached) == sha256):
+            cached = _fetch(source, sha256, cache or cache_dir())
+        return cached.read_bytes()
+    try:
+        data = Path(source).read_bytes()
+    except OSError as exc:
+        raise InstallerError(f"cannot read the Python installer {source}: {exc.strerror}; "
+                             "fix python.installer") from None
+    found = hashlib.sha256(data).hexdigest()
+    if found != sha256:
+        raise InstallerError(
+            f"the installer {source} has SHA-256 {found}, not python.installer_sha256 "
+            f"{sha256}: nothing was sent; fix the file or the pin")
+    return data

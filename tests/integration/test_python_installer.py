@@ -1,0 +1,116 @@
+"""The base Python installed from an installer uploaded from the controller, on the sandbox host.
+
+The host has no Python at ``python.base`` (``C:\\Program Files\\Py Ünï (x86)``) and no curl.exe
+(Wine ships none, as Windows Server 2016): provisioning reads the installer on this machine,
+checks its pinned SHA-256, uploads it with the Python already on the host (``upload_python``),
+verifies it there, runs it with python.org's silent options and converges. The installer is the
+sandbox's stand-in (a real PE launcher that installs a Python at TargetDir). Real pywinrm over
+NTLM on 127.0.0.1; the tests share one host and run in order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from compliance import desired
+from inventory import load_inventory
+from inventory.models import Host
+from provision.fleet import provision_one as provision
+from provision.model import HostRun, Status
+from tests.integration.helpers import failing
+from winhost.facts import gather_facts
+
+pytestmark = pytest.mark.sandbox
+
+BASE_DIR = "C:\\Program Files\\Py Ünï (x86)"
+INSTALLER_ON_HOST = "C:\\Windows\\Temp\\tacfleet-python-installer.exe"
+
+
+def _changed(run: HostRun) -> list[str]:
+    return [s.step for s in run.steps if s.status is Status.CHANGED]
+
+
+def _on_host(sandbox_host, windows_path: str) -> Path:
+    """The Linux file behind a path of the host's C: drive (to look, never to change)."""
+    from sandbox import layout
+    from sandbox.host.prefix import WinePrefix
+
+    return WinePrefix(layout.Paths(sandbox_host.info["name"]).prefix).host_path(windows_path)
+
+
+@pytest.fixture(scope="module")
+def installer(tmp_path_factory) -> Path:
+    from sandbox import control
+
+    return control.python_installer_standin(
+        tmp_path_factory.mktemp("installer") / "python-3.11-amd64.exe")
+
+
+def _host(sandbox_host, tmp_path: Path, installer: Path, sha256: str) -> Host:
+    data = yaml.safe_load(sandbox_host.inventory.read_text(encoding="utf-8"))
+    data["hosts"]["sandbox"]["python"].update(
+        base=BASE_DIR + "\\python.exe", installer=str(installer), installer_sha256=sha256,
+        upload_python="C:\\Python311\\python.exe")
+    path = tmp_path / "hosts.yml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return load_inventory(path).host("sandbox")
+
+
+@pytest.fixture(scope="module")
+def host(sandbox_host, installer, tmp_path_factory) -> Host:
+    """The sandbox host back to its bare image, the inventory's base Python elsewhere."""
+    from sandbox import control
+
+    control.reset(sandbox_host.info["name"])
+    sha256 = hashlib.sha256(installer.read_bytes()).hexdigest()
+    return _host(sandbox_host, tmp_path_factory.mktemp("inventory"), installer, sha256)
+
+
+def test_the_host_has_neither_the_base_python_nor_curl(sandbox_host, host):
+    with sandbox_host.connect() as conn:
+        facts = gather_facts(conn, desired.probe_spec(host))
+    assert not facts.base_python.exists
+    assert facts.has_curl is False  # a fact: CreateProcess finds no System32\curl.exe
+
+
+def test_a_wrong_checksum_sends_nothing_and_installs_nothing(
+        sandbox_host, host, installer, tmp_path):
+    wrong = _host(sandbox_host, tmp_path, installer, "0" * 64)
+    run = provision(wrong)
+    step = next(s for s in run.steps if s.step == "base_python")
+    assert step.status is Status.FAILED and not step.commands
+    actual = hashlib.sha256(installer.read_bytes()).hexdigest()
+    assert f"has SHA-256 {actual}, not python.installer_sha256 {'0' * 64}" in step.message
+    assert "nothing was sent" in step.message
+    assert not _on_host(sandbox_host, BASE_DIR).exists()
+    assert not _on_host(sandbox_host, INSTALLER_ON_HOST).exists()
+
+
+def test_the_installer_is_uploaded_verified_run_and_removed_then_the_host_converges(
+        sandbox_host, host):
+    run = provision(host)
+    assert not run.error and not run.failed, run.error or [
+        (s.step, s.message, s.output[-500:]) for s in run.steps if s.status is Status.FAILED]
+    step = next(s for s in run.steps if s.step == "base_python")
+    assert step.status is Status.CHANGED
+    assert any("tacfleet-python-installer.exe.tacfleet-upload" in c for c in step.commands)
+    assert any(c.startswith(f'"{INSTALLER_ON_HOST}" /quiet InstallAllUsers=1 PrependPath=0')
+               or c.startswith(f"{INSTALLER_ON_HOST} /quiet InstallAllUsers=1 PrependPath=0")
+               for c in step.commands), step.commands
+    assert _on_host(sandbox_host, BASE_DIR + "\\python.exe").is_file()
+    assert not _on_host(sandbox_host, INSTALLER_ON_HOST).exists()
+    assert failing(host) == {}
+    with sandbox_host.connect() as conn:
+        facts = gather_facts(conn, desired.probe_spec(host))
+    assert facts.base_python.executable.lower() == (BASE_DIR + "\\python.exe").lower()
+    assert facts.has_curl is False  # the probe's own file check agrees
+
+
+def test_a_second_run_changes_nothing(host):
+    run = provision(host)
+    assert not run.error and not run.failed
+    assert _changed(run) == []

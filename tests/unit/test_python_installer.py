@@ -1,0 +1,200 @@
+"""The base Python's installer: inventory checks, the pinned copy on this machine, the plan."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from compliance import desired
+from inventory import load_inventory
+from inventory.errors import InventoryError, Problem
+from provision.hostops import decode_ops
+from provision.installer import InstallerError, installer_bytes
+from provision.model import Blocked
+from provision.steps import STEPS, Context
+from winhost.facts import bare_facts
+
+DATA = b"MZ stand-in installer " * 3000  # 66 kB: several upload commands
+SHA = hashlib.sha256(DATA).hexdigest()
+URL_PATH = "/python-3.11.9-amd64.exe"
+
+
+def _inventory(tmp_path: Path, python: str) -> Path:
+    (tmp_path / "python-3.11.9-amd64.exe").write_bytes(DATA)
+    path = tmp_path / "hosts.yml"
+    path.write_text(f"""
+hosts:
+  web01:
+    connection: {{address: web01.example.com, user: deploy, password_env: PW}}
+    python: {{{python}}}
+    app: {{name: example, tac_file: C:\\Apps\\Example\\my_tacfile.tac}}
+    service: {{name: my_service}}
+""", encoding="utf-8")
+    return path
+
+
+def _problems(tmp_path: Path, python: str) -> list[Problem]:
+    with pytest.raises(InventoryError) as info:
+        load_inventory(_inventory(tmp_path, python))
+    return info.value.problems
+
+
+@pytest.mark.parametrize(("python", "field", "words"), [
+    ("installer: python-3.11.9-amd64.exe", "python.installer_sha256",
+     "sent from this machine must be pinned"),
+    ("installer: 'https://example.org/p.exe', installer_transfer: controller",
+     "python.installer_sha256", "fetches and uploads must be pinned"),
+    (f"installer: python-3.11.9-amd64.exe, installer_sha256: {SHA}, installer_transfer: host",
+     "python.installer_transfer", "is a file on this machine"),
+    (f"installer_sha256: {SHA}", "python.installer_sha256", "python.installer is not"),
+    ("installer_transfer: controller", "python.installer_transfer",
+     "needs python.installer"),
+    (f"installer: python-3.11.9-amd64.exe, installer_sha256: {SHA}, "
+     "upload_python: C:\\Python39", "python.upload_python", "not its folder"),
+    (f"installer: python-3.11.9-amd64.exe, installer_sha256: {SHA}, "
+     "upload_python: 'C:\\Python311\\python.exe'", "python.upload_python", "is python.base"),
+])
+def test_installer_settings_that_cannot_work_are_refused_with_the_fix(
+        tmp_path, python, field, words):
+    (problem,) = _problems(tmp_path, python)
+    assert problem.file.endswith("hosts.yml") and problem.hosts == ("web01",)
+    assert problem.field == field and words in problem.message and problem.fix
+    assert "Traceback" not in str(problem)
+
+
+def test_a_checksum_that_is_not_64_hex_digits_is_refused_with_its_value(tmp_path):
+    (problem,) = _problems(tmp_path, "installer: python-3.11.9-amd64.exe, installer_sha256: abc")
+    assert problem.field == "python.installer_sha256" and problem.value == "abc"
+
+
+def test_a_pinned_controller_file_is_valid(tmp_path):
+    host = load_inventory(_inventory(
+        tmp_path, f"installer: python-3.11.9-amd64.exe, installer_sha256: {SHA}")).host("web01")
+    assert host.python.installer == str(tmp_path / "python-3.11.9-amd64.exe")
+    assert host.python.installer_from_controller(host_has_curl=True)
+
+
+@pytest.mark.parametrize(("transfer", "curl", "uploads"), [
+    ("auto", True, False), ("auto", None, False), ("auto", False, True),
+    ("host", False, False), ("controller", True, True)])
+def test_a_url_is_fetched_by_the_host_when_it_has_curl_unless_told_otherwise(
+        tmp_path, transfer, curl, uploads):
+    host = load_inventory(_inventory(
+        tmp_path, f"installer: 'https://example.org/p.exe', installer_sha256: {SHA}, "
+        f"installer_transfer: {transfer}")).host("web01")
+    assert host.python.installer_from_controller(curl) is uploads
+
+
+# -- the installer on this machine ----------------------------------------------------------------
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    hits = 0
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.server.hits += 1  # type: ignore[attr-defined]
+        if self.path != URL_PATH:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(DATA)))
+        self.end_headers()
+        self.wfile.write(DATA)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[_Server]:
+    srv = _Server(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def _url(server: _Server, path: str = URL_PATH, auth: str = "") -> str:
+    return f"http://{auth}127.0.0.1:{server.server_address[1]}{path}"
+
+
+def test_a_url_is_fetched_once_into_the_cache_under_its_checksum(tmp_path, server):
+    cache = tmp_path / "installers"
+    assert installer_bytes(_url(server), SHA, cache=cache) == DATA
+    assert installer_bytes(_url(server), SHA, cache=cache) == DATA
+    assert server.hits == 1 and [p.name for p in cache.iterdir()] == [SHA]
+
+
+def test_a_fetched_installer_with_another_checksum_is_not_kept(tmp_path, server):
+    cache = tmp_path / "installers"
+    with pytest.raises(InstallerError) as info:
+        installer_bytes(_url(server, auth="me:s3cret@"), "1" * 64, cache=cache)
+    assert f"has SHA-256 {SHA}, not python.installer_sha256 {'1' * 64}" in str(info.value)
+    assert "s3cret" not in str(info.value) and "nothing was sent" in str(info.value)
+    assert list(cache.iterdir()) == []
+
+
+def test_a_url_that_cannot_be_fetched_says_so_without_a_traceback(tmp_path, server):
+    with pytest.raises(InstallerError, match=r"could not fetch .*404.*give python.installer"):
+        installer_bytes(_url(server, "/missing.exe"), SHA, cache=tmp_path)
+
+
+def test_a_controller_file_with_another_checksum_is_refused(tmp_path):
+    path = tmp_path / "p.exe"
+    path.write_bytes(DATA + b"x")
+    with pytest.raises(InstallerError, match="nothing was sent; fix the file or the pin"):
+        installer_bytes(str(path), SHA)
+
+
+# -- the plan ------------------------------------------------------------------------------------
+
+
+def _bare(host, has_curl: bool | None) -> Context:
+    return Context(host, bare_facts(host.name, desired.probe_spec(host), has_curl=has_curl))
+
+
+def test_no_curl_uploads_with_the_hosts_python_verifies_installs_and_removes(tmp_path):
+    host = load_inventory(_inventory(
+        tmp_path, f"installer: python-3.11.9-amd64.exe, installer_sha256: {SHA}, "
+        "base: 'C:\\Program Files\\Py Ünï (x86)\\python.exe', "
+        "upload_python: 'C:\\Python311\\python.exe'")).host("web01")
+    actions = STEPS[0].actions(_bare(host, has_curl=False))
+    assert not isinstance(actions, Blocked), actions
+    *uploads, install, remove = actions
+    target = "C:\\Windows\\Temp\\tacfleet-python-installer.exe"
+    assert len(uploads) >= 2 and all(
+        a.command.program == "C:\\Python311\\python.exe" for a in uploads)
+    assert decode_ops(uploads[-1].command.argv)[-2:] == [
+        ("verify", target + ".tacfleet-upload", SHA),
+        ("replace", target + ".tacfleet-upload", target)]
+    assert install.command.argv == (target, "/quiet", "InstallAllUsers=1", "PrependPath=0",
+                                    "Include_test=0", "TargetDir=C:\\Program Files\\Py Ünï (x86)")
+    assert decode_ops(remove.command.argv) == [("rmtree", target)]
+
+
+def test_no_python_to_receive_the_upload_is_blocked_with_the_ways_out(tmp_path):
+    host = load_inventory(_inventory(
+        tmp_path, f"installer: python-3.11.9-amd64.exe, installer_sha256: {SHA}")).host("web01")
+    blocked = STEPS[0].actions(_bare(host, has_curl=False))
+    assert isinstance(blocked, Blocked)
+    assert "the host has no curl.exe" in blocked.message
+    assert "set python.upload_python" in blocked.message and "by hand" in blocked.message
+
+
+def test_an_unpinned_url_on_a_host_without_curl_is_blocked_asking_for_the_pin(tmp_path):
+    host = load_inventory(_inventory(
+        tmp_path, "installer: 'https://example.org/p.exe', "
+        "upload_python: 'C:\\Python39\\python.exe'")).host("web01")
+    assert STEPS[0].actions(_bare(host, has_curl=True))[0].command.program.endswith("curl.exe")
+    blocked = STEPS[0].actions(_bare(host, has_curl=False))
+    assert isinstance(blocked, Blocked) and "add python.installer_sha256" in blocked.message
