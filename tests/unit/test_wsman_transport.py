@@ -161,3 +161,86 @@ def test_channel_bindings_hash_the_certificate_as_rfc5929_says():
 def test_only_ntlm_and_kerberos():
     with pytest.raises(ValueError, match="ntlm and kerberos"):
         LeanTransport("http://h/wsman", username="u", password="p", auth="credssp")
+
+
+# -- envelopes: pywinrm's, rendered once and filled in ---------------------------------------------
+class _Recorder:
+    """Records the envelope; answers with a canned reply."""
+
+    username = "u"
+
+    def __init__(self, reply: bytes) -> None:
+        self.reply = reply
+        self.sent: list[str] = []
+
+    def send_message(self, message: str | bytes) -> bytes:
+        self.sent.append(message if isinstance(message, str) else message.decode())
+        return self.reply
+
+    def close_session(self) -> None:
+        pass
+
+
+FIXED = "6f1c2e8a-1b7d-4c55-9a0e-2d4b8f0c1e33"
+RELATES = (f'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
+           f'xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing"><s:Header>'
+           f'<a:RelatesTo>uuid:{FIXED.upper()}</a:RelatesTo></s:Header><s:Body/></s:Envelope>'
+           ).encode()
+
+
+@pytest.mark.parametrize("call", [
+    lambda p: p.open_shell(codepage=65001),
+    lambda p: p.open_shell(codepage=437),
+    lambda p: p.run_command("S-1", 'C:\\x.exe "a b" & <c> \u00e9\u20ac \'q\'',
+                            skip_cmd_shell=True),
+    lambda p: p.run_command("S-1", "echo %PATH% ^& x"),
+    lambda p: p.get_command_output_raw("S-1", "C-2"),
+    lambda p: p.cleanup_command("S-1", "C-2"),
+    lambda p: p.close_shell("S-1", close_session=False),
+])
+def test_envelopes_are_pywinrms_byte_for_byte(call, monkeypatch):
+    import uuid
+
+    from winrm.protocol import Protocol
+
+    monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(FIXED))
+    reply = RELATES.replace(b"<s:Body/>", b'<s:Body><w:Selector xmlns:w="x" Name="ShellId">S-1'
+                            b"</w:Selector><rsp:CommandId xmlns:rsp=\"y\">C-2</rsp:CommandId>"
+                            b"</s:Body>")
+    ours, theirs = _Recorder(reply), _Recorder(reply)
+    lean = wire.LeanProtocol(LeanTransport("http://h/wsman", username="u", password="p"),
+                             operation_timeout=20, read_timeout=30)
+    lean.transport = ours  # type: ignore[assignment]
+    stock = Protocol("http://h/wsman", transport="plaintext", username="u", password="p",
+                     operation_timeout_sec=20, read_timeout_sec=30)
+    stock.transport = theirs  # type: ignore[assignment]
+    assert call(lean) == call(stock)
+    assert ours.sent == theirs.sent and len(ours.sent) == 1
+
+
+def test_receive_reads_streams_and_the_exit_code():
+    answer = (b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
+              b'xmlns:rsp="http://schemas.microsoft.com/wbem/wsman/1/windows/shell"><s:Body>'
+              b'<rsp:ReceiveResponse><rsp:Stream Name="stdout" CommandId="C">aGVs</rsp:Stream>'
+              b'<rsp:Stream Name="stderr" CommandId="C">ZXJy</rsp:Stream>'
+              b'<rsp:Stream Name="stdout" CommandId="C">bG8=</rsp:Stream>'
+              b'<rsp:Stream Name="stdout" CommandId="C" End="true"></rsp:Stream>'
+              b'<rsp:CommandState CommandId="C" State="http://schemas.microsoft.com/wbem/wsman/'
+              b'1/windows/shell/CommandState/Done"><rsp:ExitCode>3</rsp:ExitCode>'
+              b'</rsp:CommandState></rsp:ReceiveResponse></s:Body></s:Envelope>')
+    lean = wire.LeanProtocol(LeanTransport("http://h/wsman", username="u", password="p"))
+    lean.transport = _Recorder(answer)  # type: ignore[assignment]
+    assert lean.get_command_output_raw("S", "C") == (b"hello", b"err", 3, True)
+    running = answer.replace(b"CommandState/Done", b"CommandState/Running").replace(
+        b"<rsp:ExitCode>3</rsp:ExitCode>", b"")
+    lean.transport = _Recorder(running)  # type: ignore[assignment]
+    assert lean.get_command_output_raw("S", "C") == (b"hello", b"err", -1, False)
+
+
+def test_an_answer_to_another_request_is_refused():
+    from winrm.exceptions import WinRMError
+
+    lean = wire.LeanProtocol(LeanTransport("http://h/wsman", username="u", password="p"))
+    lean.transport = _Recorder(RELATES)  # type: ignore[assignment]
+    with pytest.raises(WinRMError, match="does not relate"):
+        lean.cleanup_command("S", "C")
