@@ -18,8 +18,9 @@ _LITERAL = re.compile(r"""(?<![\w'"\\])(?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*
 _CAUSES = (
     (re.compile(r"Connection refused", re.I), "connection refused"),
     (re.compile(r"Read timed out|ReadTimeout", re.I), "no answer in time (read timeout)"),
-    (re.compile(r"ConnectTimeout|connect timeout|timed out", re.I), "no answer to the "
-     "connection (connect timeout)"),
+    (re.compile(r"ConnectTimeout|connect timeout", re.I), "no answer to the connection "
+     "(connect timeout)"),
+    (re.compile(r"timed out|TimeoutError", re.I), "no answer in time (timeout)"),
     (re.compile(r"Name or service not known|nodename nor servname|Temporary failure in name "
                 r"resolution|getaddrinfo failed|NameResolutionError", re.I),
      "the name does not resolve (DNS)"),
@@ -32,7 +33,7 @@ _CAUSES = (
      "no network route to the host"),
 )
 _RAW = re.compile(r"HTTPS?ConnectionPool|Max retries exceeded|NewConnectionError|urllib3|"
-                  r"\b\w+Error\(")
+                  r"\b\w+Error\(|\b\w+(Error|Exception|Refused|Reset|Timeout): |\[Errno -?\d+\]")
 
 
 def windows_text(text: str) -> list[tuple[str, bool]]:
@@ -67,6 +68,12 @@ def windows_plain(text: str) -> str:
 def cause_of(text: str) -> str:
     """The plain cause named in a library's error text ("connection refused"), or ""."""
     return next((plain for pattern, plain in _CAUSES if pattern.search(text)), "")
+
+
+def short_cause(error: str) -> str:
+    """Only the cause of :func:`plain_cause` (for a summary row): no prefix, no fix."""
+    head = plain_cause(error).partition("; fix: ")[0]
+    return head.removeprefix("could not be checked: ")
 
 
 def plain_cause(error: str) -> str:

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape as rich_escape
 from rich.table import Table
 
-from compliance.display import plain_cause, windows_plain, windows_text
+from compliance.display import plain_cause, short_cause, windows_plain, windows_text
 from compliance.drift import DriftChanges
 from inventory.secrets import redact
 
@@ -26,11 +26,23 @@ from inventory.secrets import redact
 STATUS_ORDER = {"drift": 0, "unreachable": 1, "compliant": 2}
 
 
+_BACKTICKS = re.compile(r"`([^`]+)`")
+
+
 def windows_html(text: Any) -> Markup:
-    """A value as Windows shows it: each quoted Python string as ``<code>`` without quotes."""
+    """A value as Windows shows it: each quoted Python string as ``<code>`` without quotes;
+    a command in backticks (the fixes: `sc config …`) as ``<code>`` too."""
     out = []
     for part, literal in windows_text(str(text or "")):
-        out.append(Markup("<code>{}</code>").format(part) if literal else escape(part))
+        if literal:
+            out.append(Markup("<code>{}</code>").format(part))
+            continue
+        last = 0
+        for match in _BACKTICKS.finditer(part):
+            out.append(escape(part[last:match.start()]))
+            out.append(Markup("<code>{}</code>").format(match.group(1)))
+            last = match.end()
+        out.append(escape(part[last:]))
     return Markup("").join(out)
 
 
@@ -48,6 +60,7 @@ _ENV = Environment(
 _ENV.filters["windows"] = windows_html
 _ENV.filters["anchor"] = anchor
 _ENV.filters["plain_cause"] = plain_cause
+_ENV.filters["short_cause"] = short_cause
 
 
 def ordered_hosts(report: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
