@@ -39,5 +39,11 @@ def test_drift_reports_new_drift_then_fixed_after_remediate(sandbox_host, tmp_pa
     report = latest(reports)
     assert report["changes"]["fixed"] == [["sandbox", "start_type"]]
     assert report["remediated"]["hosts"] == ["sandbox"]
+    steps = report["remediated"]["steps"]["sandbox"]
+    assert steps and all(s["status"] == "changed" for s in steps)
+    assert any("found demand" in " ".join(s["reasons"]) for s in steps), steps
     runs = sorted(p for p in reports.iterdir() if p.is_dir())
     assert len(runs) == 3 and all((p / "drift.html").exists() for p in runs)
+    html = (runs[-1] / "drift.html").read_text()
+    remediated = html[html.index('id="remediated"'):html.index('id="drifting"')]
+    assert "Remediated (1)" in remediated and steps[0]["title"] in remediated
