@@ -376,7 +376,9 @@ def _publish(report: dict[str, Any], folder: Path, *, targets: list[Any] | None 
         except OSError as exc:
             _say(f"metrics {metrics}: not written: {exc.strerror or exc}; fix: a writable path "
                  "(the node_exporter textfile folder)")
-    if targets:
+    if targets and report.get("interrupted"):
+        _say("notify: not sent: the run was interrupted (hosts not checked are not news)")
+    elif targets:
         from compliance.notify import notify
 
         for outcome in notify(targets, report, folder, str((saved / "drift.html").resolve())):
