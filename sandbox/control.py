@@ -179,8 +179,23 @@ def up(name: str = "default", port: int = 55985, *, timeout: float = 300,
     raise SandboxUnavailable(f"sandbox {name!r} did not come up within {timeout:.0f}s")
 
 
-def down(name: str = "default", *, timeout: float = 60) -> None:
-    """Stop the host: endpoint, agent and every Wine process of its prefix."""
+def down(name: str = "default", *, timeout: float = 60, must_exist: bool = False) -> bool:
+    """Stop the host: endpoint, agent and every Wine process of its prefix.
+
+    Returns whether the sandbox exists. A name never used creates no folder; with
+    ``must_exist`` (the ``sandbox.down`` command: a typo must not look like success) it raises
+    :class:`SandboxUnavailable` naming the sandboxes this machine has.
+    """
+    if not layout._NAME.match(name):
+        layout.Paths(name)  # raises the ValueError that names the rule, before any folder
+    root = layout.cache_root() / name
+    if not root.is_dir():
+        if must_exist:
+            known = sorted(p.parent.name for p in layout.cache_root().glob("*/password"))
+            raise SandboxUnavailable(
+                f"there is no sandbox named {name!r} on this machine (sandboxes here: "
+                f"{', '.join(known) or 'none'}): check the name")
+        return False
     paths = layout.Paths(name)
     state = layout.read_json(paths.state)
     pid = int(state.get("pid", 0)) if state else 0
@@ -197,6 +212,7 @@ def down(name: str = "default", *, timeout: float = 60) -> None:
     if paths.prefix.exists():
         WinePrefix(paths.prefix).stop_server()
     paths.state.unlink(missing_ok=True)
+    return True
 
 
 def reset(name: str = "default") -> dict[str, Any]:
