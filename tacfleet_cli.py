@@ -433,7 +433,7 @@ def sandbox_up(name: str, port: int, locale: str | None = None, *, realm: bool =
 def sandbox_down(name: str) -> int:
     from sandbox.control import down
 
-    down(name)
+    down(name, must_exist=True)  # a typo'd name is refused, naming the sandboxes there are
     console.print(f"sandbox {name!r} stopped", markup=False)
     return 0
 
