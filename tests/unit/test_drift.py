@@ -170,3 +170,20 @@ def test_the_report_lists_what_remediation_did():
     section = html[html.index('id="remediated"'):html.index('id="drifting"')]
     assert "bad1" in section and "service account" in section and "changed" in section
     assert "<code>NT SERVICE\\tacdemo</code>" in section
+
+
+def test_plain_causes_from_each_transport_and_own_words_kept():
+    from compliance.display import plain_cause
+
+    lean = ("could not be checked: http://h:5985/wsman unreachable: ConnectionRefusedError: "
+            "[Errno 111] Connection refused; fix: check connection.address/port")
+    assert plain_cause(lean) == ("could not be checked: http://h:5985/wsman unreachable: "
+                                 "connection refused; fix: check connection.address/port")
+    dns = ("could not be checked: http://nohost:5985/wsman unreachable: gaierror: [Errno -2] "
+           "Name or service not known")
+    assert plain_cause(dns).endswith("unreachable: the name does not resolve (DNS)")
+    odd = "could not be checked: http://h:1/wsman unreachable: OSError: [Errno 5] I/O error"
+    assert plain_cause(odd).endswith("unreachable: i/o error")
+    own = "could not be checked: TACFLEET_X is not set; fix: export TACFLEET_X"
+    assert plain_cause(own) == own
+    assert plain_cause("a\n  b; fix: c") == "a b; fix: c"  # one line
