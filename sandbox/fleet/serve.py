@@ -8,12 +8,15 @@ on every listening socket and hands each accepted TCP connection to a thread run
 host's own request handler for the life of the connection (HTTP/1.1 keep-alive; the NTLM
 context belongs to the connection). Idle hosts cost one file descriptor and no thread.
 
-Two per-request costs of the single-host endpoint are switched off by default, as the fleet's
-CPU is shared with the controller being measured on the same machine: rewriting ``stats.json``
-after every request (the counters stay exact in memory: ``stats()``) and appending to
-``requests.log`` (``request_log=True`` keeps it). And since every simulated host accepts the
-same password, the NTLM acceptor's per-connection LM hash (pure-Python DES in pyspnego) is
-computed once per process (``_cache_lm_hash``).
+Per-request costs of the single-host endpoint that the fleet does without, as its CPU is
+shared with the controller being measured on the same machine: rewriting ``stats.json`` after
+every request (the counters stay exact in memory: ``stats()``), appending to ``requests.log``
+(``request_log=True`` keeps it), rereading ``faults.json`` (the fleet's faults are set in
+process: ``set_faults``, the ``faults`` command) and parsing each request's headers with the
+``email`` package (``_parse_request``: the same HTTP/1.1 rules, a quarter of the fleet's CPU
+before). And since every simulated host accepts the same password, the NTLM acceptor's
+per-connection LM hash (pure-Python DES in pyspnego) is computed once per process
+(``_cache_lm_hash``).
 
     fleet = SimulatedFleet(Transcript.load(path), 100, user="tacfleet", password=pw,
                            state_dir=folder).start()
@@ -36,6 +39,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import http
 import json
 import logging
 import resource
@@ -79,6 +83,64 @@ def _cache_lm_hash() -> None:
 
     if not hasattr(ntlm.lmowfv1, "cache_info"):
         ntlm.lmowfv1 = functools.lru_cache(maxsize=64)(ntlm.lmowfv1)
+
+
+class _Headers(dict[str, str]):
+    """Request headers by lower-cased name (what the WinRM handler reads: ``get``)."""
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        return super().get(key.lower(), default)
+
+    def __getitem__(self, key: str) -> str:
+        return super().__getitem__(key.lower())
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(key.lower() if isinstance(key, str) else key)
+
+
+_MAX_HEADERS = 100
+_MAX_LINE = 65536
+
+
+def _parse_request(self: Any) -> bool:
+    """``BaseHTTPRequestHandler.parse_request`` for HTTP/1.0 and 1.1 without the ``email``
+    package: the request line, then header lines up to the blank one (repeated names joined
+    with ", "), keep-alive as the version and ``Connection`` say; errors answered as it does."""
+    self.command = None
+    self.request_version = self.default_request_version
+    self.close_connection = True
+    line = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+    self.requestline = line
+    words = line.split()
+    if len(words) != 3 or words[2] not in ("HTTP/1.1", "HTTP/1.0"):
+        self.request_version = "HTTP/1.1"  # answer with a status line (0.9 would have none)
+        unsupported = len(words) == 3 and words[2].startswith("HTTP/")
+        self.send_error(http.HTTPStatus.HTTP_VERSION_NOT_SUPPORTED if unsupported else
+                        http.HTTPStatus.BAD_REQUEST, f"Bad request line {line[:80]!r}")
+        return False
+    self.command, self.path, self.request_version = words
+    headers = _Headers()
+    for _ in range(_MAX_HEADERS + 1):
+        raw = self.rfile.readline(_MAX_LINE + 1)
+        if len(raw) > _MAX_LINE:
+            self.send_error(http.HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Line too long")
+            return False
+        if raw in (b"\r\n", b"\n", b""):
+            break
+        name, colon, value = str(raw, "iso-8859-1").partition(":")
+        if not colon or not name.strip() or name != name.strip():
+            self.send_error(http.HTTPStatus.BAD_REQUEST, "Malformed header line")
+            return False
+        key, value = name.lower(), value.strip()
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    else:
+        self.send_error(http.HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Too many headers")
+        return False
+    self.headers = headers
+    connection = headers.get("connection", "").lower()
+    self.close_connection = connection == "close" or (
+        self.request_version == "HTTP/1.0" and connection != "keep-alive")
+    return True
 
 
 class _NoServer:
@@ -151,9 +213,11 @@ class SimulatedFleet:
         sock.setblocking(False)
         port = sock.getsockname()[1]
         srv.endpoint = f"http://{self._host}:{port}/wsman"
+        srv.faults._path = None  # set in process only (set_faults): no faults.json per request
         if self.latency_ms:
             srv.faults.update(latency_ms=self.latency_ms)
-        handler = srv.handler_class(tls=False, timeout=IDLE_TIMEOUT)
+        handler = srv.handler_class(tls=False, timeout=IDLE_TIMEOUT,
+                                    parse_request=_parse_request)
         self._selector.register(sock, selectors.EVENT_READ, handler)
         self._sockets.append(sock)
         self.servers.append(srv)
