@@ -30,3 +30,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="seconds a host gets for its probe (default: connection.check_deadline, 45)",
     )
+    group.addoption(
+        "--parallel",
+        dest="tacfleet_parallel",
+        type=int,
+        default=None,
+        help="hosts probed at a time at the start of the run, over all xdist workers "
+             "(default: 64)",
+    )
+    group.addoption(
+        "--second-opinion",
+        dest="tacfleet_second_opinion",
+        action="store_true",
+        default=False,
+        help="also run the tests that send their own command to each host (testinfra's "
+             "`sc query`): a second shell and command per host",
+    )

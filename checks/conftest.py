@@ -1,23 +1,41 @@
-"""Fixtures of the compliance suite: ``spec`` (the inventory entry), ``facts`` (one cached probe
-per host), ``host`` (a testinfra Host over the same WinRM shell).
+"""Fixtures and run shape of the compliance suite.
 
-Tests are parametrized over the selected hosts. A host that cannot be reached fails one test,
-``test_host_reachable``, with the cause; its other tests are skipped naming that cause.
+Tests are parametrized over the selected hosts (``target``). Before the first test, every host
+that has a test to run is probed once, ``--parallel`` at a time (:mod:`checks.session`); the
+tests then judge cached facts: ``judged`` (requirement -> finding, judged once), ``facts``,
+``spec``. A host that cannot be reached fails one test, ``test_host_reachable``, with the cause;
+its other tests are skipped naming that cause. Tests marked ``second_opinion`` send their own
+command (``host``: a testinfra Host) and run only with ``--second-opinion``.
+
+Under pytest-xdist (``-n N``) a host's tests stay in one worker and each worker probes only its
+own hosts (:mod:`checks.xdist_hosts`). Output: one line per failed requirement (host,
+expected, found, fix) and a summary per requirement and per host (:mod:`checks.report`);
+``-v`` gives pytest's usual lines and uncapped lists. Each test case carries its host and
+requirement as JUnit properties.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
+from checks import fastpath
+from checks.report import REACHABLE, FleetReport, one_line, properties
 from checks.session import FleetSession
+from checks.xdist_hosts import WORKER_FLAG, HostScheduling, worker_groups, worker_number
 from compliance.finding import Finding
 from inventory.errors import InventoryError, format_problems
 from inventory.models import Host
 from inventory.secrets import redact
 from winhost.facts import HostFacts
+
+SESSION = pytest.StashKey[FleetSession]()
+REPORT = pytest.StashKey[FleetReport]()
+SECOND_OPINION = "second_opinion"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -25,24 +43,36 @@ def pytest_configure(config: pytest.Config) -> None:
 
     A bad or missing inventory, an unknown host or a selection of no host ends the run with the
     tasks' one-line message and exit 4 (pytest's usage error), never INTERNALERROR. Tracebacks
-    never show local variables (a frame may hold the environment or a password) and default to
-    the short style.
+    never show local variables (a frame may hold the environment or a password); without
+    ``-v`` there are none (each failure is one line), with ``-v`` they default to short.
     """
+    config.addinivalue_line(
+        "markers", f"{SECOND_OPINION}: sends its own command to the host (--second-opinion)")
     config.option.showlocals = False
-    if getattr(config.option, "tbstyle", "auto") in ("auto", "long"):
+    if getattr(config.option, "tbstyle", "auto") == "auto" and _compact(config):
+        config.option.tbstyle = "no"
+    elif getattr(config.option, "tbstyle", "auto") in ("auto", "long"):
         config.option.tbstyle = "short"
+    if _compact(config):  # our lines replace pytest's short summary of failures and skips
+        config.option.reportchars = "w"
+    worker = getattr(config, "workerinput", None)
     try:
         config.stash[SESSION] = FleetSession.from_options(
             config.getoption("tacfleet_inventory"),
             config.getoption("tacfleet_host"),
             config.getoption("hosts", None),
             deadline=config.getoption("tacfleet_deadline", None),
+            parallel=(worker or {}).get("tacfleet_parallel")
+            or config.getoption("tacfleet_parallel", None),
         )
     except InventoryError as exc:
         if os.environ.get("TACFLEET_DEBUG", "") not in ("", "0"):
             raise
         text = format_problems(exc.problems) if len(exc.problems) > 1 else str(exc)
         raise pytest.UsageError(text) from None
+    config.stash[REPORT] = FleetReport()
+    if worker is None:  # workers report to the controller, which prints
+        config.pluginmanager.register(_Reporter(config), "tacfleet-reporter")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -51,7 +81,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         session.close()
 
 
-SESSION = pytest.StashKey[FleetSession]()
+def _compact(config: pytest.Config) -> bool:
+    return config.get_verbosity() <= 0
+
+
+def _is_controller(config: pytest.Config) -> bool:
+    """The xdist controller: it runs no test (its workers do)."""
+    return config.pluginmanager.has_plugin("dsession")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -79,8 +115,16 @@ def facts(fleet: FleetSession, target: str) -> HostFacts:
 
 
 @pytest.fixture(scope="session")
+def judged(fleet: FleetSession, target: str, facts: HostFacts) -> dict[str, Finding]:
+    """Requirement -> this host's finding, judged once from the cached facts."""
+    return fleet.findings(target)
+
+
+@pytest.fixture(scope="session")
 def host(fleet: FleetSession, target: str, facts: HostFacts) -> Iterator[object]:
+    """A testinfra Host over a connection of its own, closed after the host's last test."""
     yield fleet.testinfra_host(target)
+    fleet.close(target)
 
 
 def require(finding: Finding) -> None:
@@ -89,3 +133,152 @@ def require(finding: Finding) -> None:
         pytest.skip(f"{finding.host}: {finding.found}")
     if not finding.ok:
         pytest.fail(redact(finding.message), pytrace=False)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Host and requirement on each test (JUnit properties, the summary); which tests take the
+    fast path; ``second_opinion`` tests deselected unless asked for."""
+    keep, dropped = [], []
+    second_opinion = config.getoption("tacfleet_second_opinion", False)
+    fast = fastpath.enabled(config)
+    answers: dict[Any, bool] = {}
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        host = callspec.params.get("target") if callspec is not None else None
+        if host is None:
+            keep.append(item)
+            continue
+        if item.get_closest_marker(SECOND_OPINION) and not second_opinion:
+            dropped.append(item)
+            continue
+        name = getattr(item, "originalname", item.name).removeprefix("test_")
+        requirement = REACHABLE if name == "host_reachable" else name
+        item.user_properties += [("host", host), ("requirement", requirement)]
+        item.stash[fastpath.FAST] = fast and fastpath.eligible(item, answers)
+        keep.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
+# -- probing: once per host, before the first test ---------------------------------------------
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """Probe every host this process will check, concurrently, before its first test."""
+    config = session.config
+    if config.option.collectonly or _is_controller(config) or not session.items:
+        return
+    fleet = config.stash[SESSION]
+    hosts = set(fleet.host_names)
+    worker = getattr(config, "workerinput", None)
+    if worker is None:
+        names = [h for h in _hosts_of(session.items) if h in hosts]
+    elif worker.get(WORKER_FLAG):  # the share HostScheduling sends this worker
+        groups = worker_groups([i.nodeid for i in session.items], hosts,
+                               worker_number(worker["workerid"]), worker["workercount"])
+        names = [g for g in groups if g in hosts]
+    else:  # another --dist mode: hosts arrive one by one, each probed when first needed
+        return
+    fleet.probe(names)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+    """A check that only judges cached facts skips pytest's per-test machinery
+    (:mod:`checks.fastpath`); anything else runs as usual."""
+    if not item.stash.get(fastpath.FAST, False):
+        return None
+    host = item.callspec.params["target"]  # type: ignore[attr-defined]
+    return True if fastpath.run(item, item.config.stash[SESSION], host) else None
+
+
+def _hosts_of(items: list[pytest.Item]) -> list[str]:
+    return list(dict.fromkeys(h for i in items for k, h in i.user_properties if k == "host"))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    fleet = config.stash.get(SESSION, None)
+    if fleet is None:
+        return
+    fleet.close()
+    if hasattr(config, "workeroutput"):
+        config.workeroutput["tacfleet_probe"] = fleet.stats.as_dict()
+    elif fleet.stats.hosts:
+        config.stash[REPORT].probes.append(fleet.stats.as_dict())
+
+
+# -- xdist: schedule by host -------------------------------------------------------------------
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> HostScheduling | None:
+    if config.getoption("dist") in ("load", "loadgroup"):
+        return HostScheduling(config, config.stash[SESSION].host_names, log)
+    return None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    config = node.config
+    if config.getoption("dist") in ("load", "loadgroup"):
+        workers = max(1, len(node.nodemanager.specs))
+        parallel = config.stash[SESSION].parallel
+        node.workerinput[WORKER_FLAG] = True
+        node.workerinput["tacfleet_parallel"] = max(1, math.ceil(parallel / workers))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    probe = getattr(node, "workeroutput", {}).get("tacfleet_probe")
+    if probe and probe.get("hosts"):
+        node.config.stash[REPORT].probes.append(probe)
+
+
+# -- output ------------------------------------------------------------------------------------
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and _compact(session.config):
+        reporter.showfspath = False  # no file headers between hosts: the lines say the host
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
+    """Without -v a check prints nothing as it passes or skips, and its own line if it fails."""
+    if not _compact(config) or "host" not in properties(report) or hasattr(report, "wasxfail"):
+        return None
+    if report.when == "call":
+        return report.outcome, "", report.outcome.upper()
+    if report.skipped:
+        return "skipped", "", "SKIPPED"
+    if report.failed:
+        return "error", "", "ERROR"
+    return None
+
+
+class _Reporter:
+    """Feeds the reports this process shows (the xdist controller's: all of them) into the
+    FleetReport, and prints each failure's line as it comes."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        props = properties(report)
+        host = props.get("host")
+        if host is None or (report.when != "call" and not report.failed):
+            return
+        line = self.config.stash[REPORT].add(host, props.get("requirement", "?"),
+                                             report.failed, one_line(report) if report.failed
+                                             else "")
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if line and reporter is not None and _compact(self.config):
+            reporter.write_line(redact(line), red=True)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        fleet = self.config.stash[REPORT]
+        if not fleet.hosts:
+            return
+        terminalreporter.section("tacfleet summary", sep="-")
+        for line in fleet.summary(verbose=not _compact(self.config)):
+            terminalreporter.write_line(line)
+

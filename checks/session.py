@@ -1,32 +1,70 @@
-"""One compliance run over selected hosts: inventory, one connection and one probe per host."""
+"""One compliance run over selected hosts: the inventory, and one probe per host, done up front.
+
+``probe(names)`` checks the hosts with the fleet engine ``invoke drift`` uses
+(:func:`compliance.audit.audit_fleet`: a bounded pool, the per-host boundary, the check deadline,
+each host's shell closed as soon as its one probe answered) and keeps each host's facts and
+findings; the tests then only judge what is cached. A host asked for but not probed yet (a
+worker given a host it did not expect) is probed alone. No lock is held while probing.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import testinfra.host
 
-from compliance import desired
-from compliance.audit import Deadline, within
+from compliance.audit import HostAudit, audit_fleet, within
+from compliance.finding import Finding
 from inventory import Host, Inventory, load_inventory, resolve_inventory_path
 from inventory.secrets import redact
 from winhost.connect import connect
 from winhost.connection import Connection
-from winhost.errors import CommandTimeout, host_problem
-from winhost.facts import HostFacts, gather_facts
+from winhost.facts import HostFacts
 from winhost.testinfra_backend import testinfra_host
+
+#: Hosts probed at a time unless ``--parallel`` says otherwise (bench/fleet_check.py: past 64
+#: threads one controller process only adds switching).
+DEFAULT_PARALLEL = 64
+
+
+@dataclass
+class ProbeStats:
+    """What the probes of this process cost: hosts, wall seconds, requests and commands."""
+
+    hosts: int = 0
+    seconds: float = 0.0
+    http_requests: int = 0
+    commands: int = 0
+    unreachable: int = 0
+
+    def add(self, audits: list[HostAudit], seconds: float) -> None:
+        self.hosts += len(audits)
+        self.seconds += seconds
+        self.http_requests += sum(a.http_requests for a in audits)
+        self.commands += sum(a.commands for a in audits)
+        self.unreachable += sum(1 for a in audits if a.error)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"hosts": self.hosts, "seconds": round(self.seconds, 3),
+                "http_requests": self.http_requests, "commands": self.commands,
+                "unreachable": self.unreachable}
 
 
 @dataclass
 class FleetSession:
     inventory: Inventory
     hosts: list[Host]
-    _connections: dict[str, Connection] = field(default_factory=dict)
-    _facts: dict[str, tuple[HostFacts | None, str]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
     deadline: float | None = None
+    parallel: int = DEFAULT_PARALLEL
+    stats: ProbeStats = field(default_factory=ProbeStats)
+    _audits: dict[str, HostAudit] = field(default_factory=dict)
+    _connections: dict[str, Connection] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)  # guards the dicts only
 
     @classmethod
     def from_options(
@@ -36,6 +74,7 @@ class FleetSession:
         hostspecs: Any = None,
         *,
         deadline: float | None = None,
+        parallel: int | None = None,
     ) -> FleetSession:
         """Load and select as the invoke tasks do (their errors: InventoryError, one line)."""
         loaded = load_inventory(resolve_inventory_path(inventory))
@@ -45,44 +84,73 @@ class FleetSession:
                 for spec in (hostspecs if isinstance(hostspecs, list) else [hostspecs])
             )
         hosts = loaded.select(selection) if selection else list(loaded.hosts)
-        return cls(loaded, hosts, deadline=deadline)
+        return cls(loaded, hosts, deadline=deadline, parallel=parallel or DEFAULT_PARALLEL)
 
     @property
     def host_names(self) -> list[str]:
         return [h.name for h in self.hosts]
 
     def spec(self, name: str) -> Host:
-        return next(h for h in self.hosts if h.name == name)
+        by_name = self.__dict__.get("_by_name")
+        if by_name is None or len(by_name) != len(self.hosts):
+            by_name = self.__dict__["_by_name"] = {h.name: h for h in self.hosts}
+        return by_name[name]
 
-    def connection(self, name: str) -> Connection:
-        if name not in self._connections:
-            spec = self.spec(name)
-            seconds = self.deadline or spec.connection.check_deadline
-            self._connections[name] = connect(within(spec, seconds))
-        return self._connections[name]
+    # -- probing -----------------------------------------------------------------------------
+    def probe(self, names: Iterable[str], parallel: int | None = None) -> None:
+        """Probe every host of ``names`` not probed yet, ``parallel`` at a time, once each."""
+        with self._lock:
+            wanted = [n for n in dict.fromkeys(names) if n not in self._audits]
+        if not wanted:
+            return
+        started = time.monotonic()
+        audits = audit_fleet([self.spec(n) for n in wanted], parallel=parallel or self.parallel,
+                             deadline=self.deadline, keep_facts=True)
+        with self._lock:
+            self.stats.add(audits, time.monotonic() - started)
+            for audit in audits:
+                self._audits[audit.host] = audit
+
+    def audit(self, name: str) -> HostAudit:
+        """The host's probe and verdicts (probing it now if nobody did)."""
+        audit = self._audits.get(name)
+        if audit is None:
+            self.probe([name], parallel=1)
+            audit = self._audits[name]
+        return audit
 
     def facts(self, name: str) -> tuple[HostFacts | None, str]:
-        """The host's facts from one probe, cached; or None and the reason it failed."""
+        """The host's facts from its one probe; or None and why it could not be checked."""
+        audit = self.audit(name)
+        return audit.facts, redact(audit.error.removeprefix("could not be checked: "))
+
+    def findings(self, name: str) -> dict[str, Finding]:
+        """Requirement -> the host's finding, judged once from the cached facts."""
+        return {f.requirement: f for f in self.audit(name).findings}
+
+    # -- users' own commands (opt-in tests): a connection of their own, closed at the end ----
+    def connection(self, name: str) -> Connection:
         with self._lock:
-            if name not in self._facts:
-                spec = self.spec(name)
-                seconds = self.deadline or spec.connection.check_deadline
-                try:
-                    limited = Deadline(self.connection(name), seconds)
-                    found = gather_facts(limited, desired.probe_spec(spec))
-                    self._facts[name] = (found, "")
-                except CommandTimeout:
-                    self._facts[name] = (None, f"no answer within the check deadline of "
-                                         f"{seconds:.0f}s (the probe was stopped); fix: look at "
-                                         "the host, or raise connection.check_deadline")
-                except Exception as exc:  # the per-host boundary: other hosts are still checked
-                    self._facts[name] = (None, redact(host_problem(exc, name)))
-            return self._facts[name]
+            conn = self._connections.get(name)
+        if conn is None:
+            spec = self.spec(name)
+            seconds = self.deadline or spec.connection.check_deadline
+            conn = connect(within(spec, seconds))
+            with self._lock:
+                self._connections[name] = conn
+        return conn
 
     def testinfra_host(self, name: str) -> testinfra.host.Host:
         return testinfra_host(self.connection(name))
 
-    def close(self) -> None:
-        for conn in self._connections.values():
-            conn.close()
-        self._connections.clear()
+    def close(self, name: str | None = None) -> None:
+        """Close the connection of host ``name`` (if any), or of every host."""
+        with self._lock:
+            if name is None:
+                connections = list(self._connections.values())
+                self._connections.clear()
+            else:
+                connections = [c for c in (self._connections.pop(name, None),) if c]
+        for conn in connections:
+            with contextlib.suppress(Exception):  # best effort; the verdicts are what matter
+                conn.close()

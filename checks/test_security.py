@@ -3,18 +3,17 @@
 import pytest
 
 from checks.conftest import require
-from compliance.requirements import REQUIREMENTS
 
 pytestmark = pytest.mark.security
 
 
-def test_service_account(spec, facts):
-    require(REQUIREMENTS["service_account"](spec, facts))
+def test_service_account(judged):
+    require(judged["service_account"])
 
 
-def test_permissions(spec, facts):
-    require(REQUIREMENTS["permissions"](spec, facts))
+def test_permissions(judged):
+    require(judged["permissions"])
 
 
-def test_logon_right(spec, facts):
-    require(REQUIREMENTS["logon_right"](spec, facts))
+def test_logon_right(judged):
+    require(judged["logon_right"])

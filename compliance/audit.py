@@ -23,7 +23,7 @@ from winhost.cmdline import Command
 from winhost.connect import connect
 from winhost.connection import Connection, ConnectionStats
 from winhost.errors import CommandTimeout, host_problem
-from winhost.facts import gather_facts
+from winhost.facts import HostFacts, gather_facts
 from winhost.result import Result
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,8 @@ class HostAudit:
     http_requests: int = 0
     commands: int = 0
     elapsed: float = 0.0
+    #: The probe's facts, kept only when asked (``keep_facts``): ``pytest checks`` judges them.
+    facts: HostFacts | None = field(default=None, repr=False, compare=False)
 
     @property
     def status(self) -> str:
@@ -99,7 +101,8 @@ def _timeout_problem(exc: CommandTimeout, deadline: float, host: str) -> str:
 
 
 def audit_host(
-    host: Host, *, deadline: float | None = None, connector: Connector | None = None
+    host: Host, *, deadline: float | None = None, connector: Connector | None = None,
+    keep_facts: bool = False,
 ) -> HostAudit:
     """Check one host; never raises (an error is the audit's ``error``)."""
     audit = HostAudit(host.name)
@@ -116,6 +119,8 @@ def audit_host(
         facts = gather_facts(limited, desired.probe_spec(host))
         audit.findings = judge_all(host, facts)
         audit.elapsed = facts.elapsed
+        if keep_facts:
+            audit.facts = facts
     except CommandTimeout as exc:
         audit.error = "could not be checked: " + _timeout_problem(exc, seconds, host.name)
     except Exception as exc:  # secrets, transport, probe, parsers, bugs: this host only
@@ -140,17 +145,20 @@ def audit_fleet(
     on_done: Callable[[HostAudit], None] | None = None,
     deadline: float | None = None,
     connector: Connector | None = None,
+    keep_facts: bool = False,
 ) -> list[HostAudit]:
     """Check every host (up to ``parallel`` at a time); results in inventory order.
 
-    After a Ctrl-C, hosts not yet started are reported as not checked.
+    After a Ctrl-C, hosts not yet started are reported as not checked. ``keep_facts`` keeps
+    each host's facts on its audit (memory grows with the fleet: only for those who judge them).
     """
 
     def one(host: Host) -> HostAudit:
         if stop_requested():
             audit = HostAudit(host.name, error=NOT_CHECKED)
         else:
-            audit = audit_host(host, deadline=deadline, connector=connector)
+            audit = audit_host(host, deadline=deadline, connector=connector,
+                               keep_facts=keep_facts)
         if on_done is not None:
             try:
                 on_done(audit)
