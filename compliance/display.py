@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 
 #: A Python string literal that starts a value (not the apostrophe of "host's").
 _LITERAL = re.compile(r"""(?<![\w'"\\])(?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")(?![\w'"])""")
@@ -36,6 +37,22 @@ _RAW = re.compile(r"HTTPS?ConnectionPool|Max retries exceeded|NewConnectionError
                   r"\b\w+Error\(|\b\w+(Error|Exception|Refused|Reset|Timeout): |\[Errno -?\d+\]")
 
 
+def _repr_value(literal: str) -> str | None:
+    r"""The string whose Python ``repr`` is exactly ``literal``, else None (text a person
+    quoted by hand, such as ``'C:\Apps'``, is not a repr and stays as written)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # invalid escapes: not a repr anyway
+        try:
+            value = ast.literal_eval(literal)
+        except (ValueError, SyntaxError):
+            return None
+    if not isinstance(value, str) or repr(value) != literal:
+        return None
+    # 'C:\tac' typed by a person would read as a tab: values with control characters are
+    # left as written
+    return None if any(ord(c) < 32 for c in value) else value
+
+
 def windows_text(text: str) -> list[tuple[str, bool]]:
     """``text`` split into parts; each Python string literal becomes its value, flagged True.
 
@@ -45,11 +62,8 @@ def windows_text(text: str) -> list[tuple[str, bool]]:
     parts: list[tuple[str, bool]] = []
     last = 0
     for match in _LITERAL.finditer(text):
-        try:
-            value = ast.literal_eval(match.group(0))
-        except (ValueError, SyntaxError):
-            continue
-        if not isinstance(value, str):
+        value = _repr_value(match.group(0))
+        if value is None:
             continue
         if match.start() > last:
             parts.append((text[last:match.start()], False))

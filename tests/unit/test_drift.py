@@ -187,3 +187,12 @@ def test_plain_causes_from_each_transport_and_own_words_kept():
     own = "could not be checked: TACFLEET_X is not set; fix: export TACFLEET_X"
     assert plain_cause(own) == own
     assert plain_cause("a\n  b; fix: c") == "a b; fix: c"  # one line
+
+
+def test_only_exact_python_reprs_lose_their_quotes():
+    from compliance.display import windows_plain
+
+    assert windows_plain("home 'C:\\\\Python311'") == "home C:\\Python311"
+    assert windows_plain("set 'C:\\Apps' by hand") == "set 'C:\\Apps' by hand"  # not a repr
+    assert windows_plain("set 'C:\\tac' by hand") == "set 'C:\\tac' by hand"  # not a tab
+    assert windows_plain("the host's venv and the user's") == "the host's venv and the user's"
