@@ -231,7 +231,7 @@ def payload(target_kind: str, report: dict[str, Any], event: Event,
                  for line in lines]
         card = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
                 "type": "AdaptiveCard", "version": "1.4", "body": body}
-        return {"type": "message", "summary": title, "attachments": [
+        return {"type": "message", "attachments": [  # Teams workflows and connectors
             {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None,
              "content": card}]}
     return {
