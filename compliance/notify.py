@@ -12,11 +12,12 @@
 
 What is "changed" is judged per target against the last state that target was *told*
 (``reports/notify-state.json``: failing host/requirement pairs and unreachable hosts): new
-drift, fixed drift, a host newly unreachable, or one reachable again. A failed delivery leaves
-that target's state as it was, so the next run tells it again; it is reported in one line and
-never stops the run. A webhook URL's path and query (its token) are never printed: targets are
-shown as ``scheme://host/…`` (and the reference, ``env:NAME``), delivery errors in tacfleet's
-own words.
+drift, fixed drift, a host newly unreachable, or one reachable again; and a ``--remediate``
+that provisioned hosts is always news (the drift it fixed may never have been reported).
+A failed delivery leaves that target's state as it was, so the next run tells it again; it is
+reported in one line and never stops the run. A webhook URL's path and query (its token) are
+never printed: targets are shown as ``scheme://host/…`` (and the reference, ``env:NAME``),
+delivery errors in tacfleet's own words.
 """
 
 from __future__ import annotations
@@ -117,9 +118,12 @@ class Event:
     fixed: list[tuple[str, str]] = field(default_factory=list)
     unreachable: list[dict[str, str]] = field(default_factory=list)
     recovered: list[str] = field(default_factory=list)
+    #: hosts this run provisioned to fix drift (news even when the target never saw the drift)
+    remediated: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.new or self.fixed or self.unreachable or self.recovered)
+        return bool(self.new or self.fixed or self.unreachable or self.recovered
+                    or self.remediated)
 
 
 def state_of(report: dict[str, Any]) -> dict[str, Any]:
@@ -151,6 +155,7 @@ def event_for(told: dict[str, Any] | None, report: dict[str, Any]) -> Event:
         unreachable=[{"host": h, "cause": plain_cause(hosts[h]["error"])}
                      for h in sorted(down_now - was_down)],
         recovered=sorted(was_down - down_now),
+        remediated=list((report.get("remediated") or {}).get("hosts", [])),
     )
 
 
@@ -182,7 +187,8 @@ def headline(report: dict[str, Any], event: Event) -> str:
     bits = [f"{len(event.new)} new drift" if event.new else "",
             f"{len(event.fixed)} fixed" if event.fixed else "",
             f"{len(event.unreachable)} newly unreachable" if event.unreachable else "",
-            f"{len(event.recovered)} reachable again" if event.recovered else ""]
+            f"{len(event.recovered)} reachable again" if event.recovered else "",
+            f"{len(event.remediated)} remediated" if event.remediated else ""]
     return f"tacfleet drift: {', '.join(b for b in bits if b)} ({report['inventory']})"
 
 
@@ -209,9 +215,10 @@ def text_lines(report: dict[str, Any], event: Event, report_path: str = "") -> l
                           [f"{u['host']}: {u['cause']}" for u in event.unreachable])
     if event.recovered:
         lines += _section("Reachable again:", event.recovered)
-    remediated = report.get("remediated")
-    if remediated:
-        lines.append(f"Remediated: {', '.join(remediated['hosts'])}.")
+    if event.remediated:
+        lines += _section("Remediated (provisioned, then checked again):", [
+            f"{h}: now {report['hosts'][h]['status'] if h in report['hosts'] else 'not checked'}"
+            for h in event.remediated])
     if report_path:
         lines.append(f"Report: {report_path}")
     return lines
@@ -242,7 +249,8 @@ def payload(target_kind: str, report: dict[str, Any], event: Event,
         "fixed": [{"host": h, "requirement": r} for h, r in event.fixed],
         "unreachable": event.unreachable,
         "reachable_again": event.recovered,
-        "remediated": (report.get("remediated") or {}).get("hosts", []),
+        "remediated": [{"host": h, "now": report["hosts"].get(h, {}).get("status", "")}
+                       for h in event.remediated],
         "text": "\n".join(lines),
     }
 

@@ -190,3 +190,15 @@ def test_email_goes_through_an_smtp_relay(tmp_path):
     assert "Subject: tacfleet drift: 1 new drift (inv.yml)" in mail
     assert "To: ops@example.com, dba@example.com" in mail
     assert "- h1: b: expected C:\\x, found C:\\y; fix: fix it" in mail
+
+
+def test_a_remediation_is_news_even_if_the_drift_never_was_reported():
+    told = merged_state(None, report(audit("h1")))
+    fixed_in_this_run = report(audit("h1"))
+    fixed_in_this_run["remediated"] = {"hosts": ["h1"], "provision_exit": 0}
+    event = event_for(told, fixed_in_this_run)
+    assert event and event.remediated == ["h1"] and not event.new and not event.fixed
+    body = payload("json", fixed_in_this_run, event)
+    assert body["remediated"] == [{"host": "h1", "now": "compliant"}]
+    assert "1 remediated" in body["title"]
+    assert "- h1: now compliant" in payload("slack", fixed_in_this_run, event)["text"]
