@@ -47,7 +47,7 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
 
 if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e '.[dev,sandbox,kerberos,credssp]'
+.venv/bin/python -m pip install -q -e '.[dev,sandbox,kerberos,credssp,ansible]'
 export PATH="$PWD/.venv/bin:$PATH"
 
 case "$job" in
