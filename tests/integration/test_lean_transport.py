@@ -78,3 +78,58 @@ def test_the_pywinrm_client_is_still_one_switch_away(endpoint):
     assert conn.run("echo old").stdout.strip() == "old"
     assert type(conn._protocol.transport).__name__ != "LeanTransport"  # type: ignore[union-attr]
     conn.close()
+
+
+# -- Kerberos: a real MIT KDC (sandbox.kdc) and the endpoint's GSSAPI acceptor, no Wine ----------
+@pytest.fixture
+def realm_endpoint(tmp_path, monkeypatch):
+    """An endpoint on 127.0.0.1 that accepts Kerberos for HTTP/<name>.sandbox.test."""
+    from sandbox.executor import PosixShellExecutor
+    from sandbox.kdc import Kdc
+    from sandbox.winrm.server import WinRMServer
+    from winhost import kerberos
+
+    kdc = Kdc(tmp_path / "kdc", "lean-krb")
+    kdc.create()
+    kdc.start()
+    monkeypatch.setenv("KRB5_CONFIG", str(kdc.krb5_conf))
+    monkeypatch.setenv("KRB5_KTNAME", str(kdc.keytab))
+    monkeypatch.setenv("KRB5CCNAME", f"FILE:{tmp_path / 'user.ccache'}")
+    monkeypatch.setattr(kerberos, "_private", None)  # no private cache from an earlier test
+    password = kdc.password_file("tacfleet").read_text().strip()
+    server = WinRMServer(PosixShellExecutor(), user="tacfleet", password=password,
+                         state_dir=tmp_path / "state").start()
+    try:
+        kerberos.prepare("h1", principal=kdc.principal("tacfleet"), hostname=kdc.hostname,
+                         password=SecretStr(password))
+        yield server, kdc
+    finally:
+        server.stop()
+        kdc.stop()
+
+
+@pytest.mark.parametrize("https", [False, True])
+def test_kerberos_sealed_over_http_and_over_https(realm_endpoint, https):
+    server, kdc = realm_endpoint
+    url = server.https_endpoint if https else server.endpoint
+    before = server.stats()["http_requests"]
+    with WinRMConnection("h1", url, user=kdc.principal("tacfleet"), password=SecretStr(""),
+                         transport="kerberos", ca_file=server.ca_file if https else None,
+                         options={"kerberos_hostname_override": kdc.hostname},
+                         client="lean") as conn:
+        assert [conn.run(f"echo k{i}").stdout.strip() for i in range(2)] == ["k0", "k1"]
+    # one request authenticates (the AP-REQ; over HTTPS it carries the Create), then the shell
+    handshake = 0 if https else 1
+    assert server.stats()["http_requests"] - before == handshake + 1 + 2 * 3 + 1 - 1
+    assert conn.stats.http_requests == server.stats()["http_requests"] - before
+    assert server.stats()["open_shells"] == 0
+
+
+def test_a_ticket_for_another_service_is_rejected(realm_endpoint):
+    server, kdc = realm_endpoint
+    other = kdc.other_service.split("/", 1)[1].split("@")[0]
+    conn = WinRMConnection("h1", server.endpoint, user=kdc.principal("tacfleet"),
+                           password=SecretStr(""), transport="kerberos",
+                           options={"kerberos_hostname_override": other}, client="lean")
+    with pytest.raises(AuthenticationFailed, match=r"rejected the Kerberos ticket.*SPN"):
+        conn.run("echo no")
