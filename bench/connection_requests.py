@@ -3,13 +3,16 @@
 Runs the sandbox's WinRM endpoint on 127.0.0.1 (commands executed by /bin/sh, so this measures
 the protocol and authentication cost, not Windows), or with ``--sandbox NAME`` a running Wine
 sandbox host, and drives it with:
-  - tacfleet's WinRMConnection (one NTLM session, one shell, reused),
+  - tacfleet's WinRMConnection (one NTLM session, one shell, reused) on its lean transport
+    (winhost.wsman_transport) and on pywinrm's (``client="pywinrm"``),
   - pytest-testinfra's stock ``winrm://`` backend (new Protocol and shell per command),
   - pywinrm's ``Session.run_cmd`` (also a new shell per command).
 
     python bench/connection_requests.py [--commands 20] [--sandbox NAME]
 
-Writes bench/results/connection_requests.json and prints a table.
+Writes bench/results/connection_requests.json and prints a table, with the client process's
+CPU seconds per run (the endpoint runs in the same process when it is in-process, so compare
+the CPU column between rows of one run only).
 """
 
 from __future__ import annotations
@@ -51,19 +54,24 @@ class _Counter:
 
 def measure(count: _Counter, label: str, run: Callable[[], None]) -> dict[str, object]:
     before = count()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     run()
-    elapsed = time.perf_counter() - started
-    return {"client": label, "http_requests": count() - before, "seconds": round(elapsed, 3)}
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return {"client": label, "http_requests": count() - before, "seconds": round(elapsed, 3),
+            "cpu_seconds": round(cpu, 3)}
 
 
 def compare(endpoint: str, user: str, password: str, n: int, count: _Counter,
             command: str, expect: str) -> list[dict[str, object]]:
-    def tacfleet() -> None:
-        conn = WinRMConnection("bench", endpoint, user=user, password=SecretStr(password))
-        for _ in range(n):
-            assert conn.run(command).stdout.strip() == expect
-        conn.close()
+    def tacfleet(client: str) -> Callable[[], None]:
+        def run() -> None:
+            conn = WinRMConnection("bench", endpoint, user=user, password=SecretStr(password),
+                                   client=client)
+            for _ in range(n):
+                assert conn.run(command).stdout.strip() == expect
+            conn.close()
+
+        return run
 
     def stock_testinfra() -> None:
         port = endpoint.split(":")[2].split("/")[0]
@@ -78,7 +86,8 @@ def compare(endpoint: str, user: str, password: str, n: int, count: _Counter,
         for _ in range(n):
             assert session.run_cmd(command).std_out.strip() == expect.encode()
 
-    return [measure(count, "tacfleet WinRMConnection", tacfleet),
+    return [measure(count, "tacfleet WinRMConnection", tacfleet("lean")),
+            measure(count, "tacfleet on pywinrm's transport", tacfleet("pywinrm")),
             measure(count, "testinfra winrm:// (stock)", stock_testinfra),
             measure(count, "pywinrm Session.run_cmd", pywinrm_session)]
 
@@ -118,10 +127,10 @@ def main() -> int:
         row["per_command"] = round(int(row["http_requests"]) / n, 2)  # type: ignore[arg-type]
     print(f"{n} commands, one host, NTLM with message encryption over HTTP on 127.0.0.1, "
           f"against {where}")
-    print(f"{'client':<30}{'HTTP requests':>15}{'per command':>13}{'seconds':>10}")
+    print(f"{'client':<34}{'HTTP requests':>15}{'per command':>13}{'seconds':>10}{'CPU s':>8}")
     for row in rows:
-        print(f"{row['client']:<30}{row['http_requests']:>15}{row['per_command']:>13}"
-              f"{row['seconds']:>10}")
+        print(f"{row['client']:<34}{row['http_requests']:>15}{row['per_command']:>13}"
+              f"{row['seconds']:>10}{row['cpu_seconds']:>8}")
     name = "connection_requests_sandbox.json" if args.sandbox else "connection_requests.json"
     out = ROOT / "bench" / "results" / name
     out.write_text(json.dumps({"commands": n, "target": where, "results": rows}, indent=2) + "\n")
