@@ -265,7 +265,12 @@ class _Reporter:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         props = properties(report)
         host = props.get("host")
-        if host is None or (report.when != "call" and not report.failed):
+        if host is None:  # a test of the user's own: its failure in one line too
+            reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+            if report.failed and reporter is not None and _compact(self.config):
+                reporter.write_line(redact(f"{report.nodeid}: {one_line(report)}"), red=True)
+            return
+        if report.when != "call" and not report.failed:
             return
         line = self.config.stash[REPORT].add(host, props.get("requirement", "?"),
                                              report.failed, one_line(report) if report.failed

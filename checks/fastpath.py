@@ -48,6 +48,10 @@ def eligible(item: pytest.Item, cache: dict[Any, bool]) -> bool:
         cache[key] = not (set(item.fixturenames) - FIXTURES - {"request"}
                           or set(inspect.signature(item.obj).parameters) - FIXTURES
                           or any(item.get_closest_marker(m) for m in SETUP_MARKS))
+        cache[item.function] = item.location[:2]  # file and line: the same for every host
+    else:  # pytest would find the file and line again for each of the function's items
+        path, line = cache[item.function]
+        item.__dict__["location"] = (path, line, item.getmodpath())  # the cached_property
     return cache[key]
 
 
