@@ -8,11 +8,16 @@ latency per HTTP answer:
   - tacfleet: ``compliance.audit.audit_fleet(hosts, parallel=P)``: one probe per host;
   - testinfra: the stock ``winrm://`` backend, one ``host.run`` per check
     (``sandbox.fleet.stock_checks``, 20 checks), the same P hosts at a time;
+  - drift: ``invoke drift`` as a user runs it (``tacfleet_cli.drift``, a child process: start-up,
+    inventory and reports included; its CPU and peak RSS counted with the controller's);
+  - checks: ``pytest checks --parallel P`` the same way, right after drift on the same fleet;
+    checks-n: the same with ``-n W`` (xdist). Reported with each: commands and shells per host,
+    shells left open on the hosts afterwards, lines of output;
   - optionally, a no-op ``provision.fleet.provision_fleet`` (every step "ok", only the probe).
 
     python bench/fleet_check.py [--sizes 1,10,100,1000] [--latencies 0,50] [--parallel 64]
                                 [--testinfra-max 100] [--provision 100] [--sweep 32,128]
-                                [--repeat 3] [--merge]
+                                [--checks-max 1000] [--workers 2] [--repeat 3] [--merge]
 
 Prints a table and writes bench/results/fleet_check.json. ``ideal_s`` is the latency-bound
 time: hosts x HTTP requests per host x latency / min(parallel, hosts). ``--sweep`` repeats the
@@ -49,8 +54,12 @@ USER = "tacfleet"
 
 # -- controller side: one measurement per process ----------------------------------------------
 def _usage() -> tuple[float, float]:
-    u = resource.getrusage(resource.RUSAGE_SELF)
-    return u.ru_utime + u.ru_stime, u.ru_maxrss / 1024
+    """CPU seconds and peak RSS (MB) of this process and of the children it waited for
+    (``pytest checks`` runs as a child; its xdist workers are its own children)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+    return cpu, max(me.ru_maxrss, kids.ru_maxrss) / 1024
 
 
 def _audit(hosts: list[Any], parallel: int, password: str) -> dict[str, Any]:
@@ -106,10 +115,52 @@ def _provision(hosts: list[Any], parallel: int, password: str) -> dict[str, Any]
             "errors": sorted({r.error[:200] for r in not_ok if r.error})[:3]}
 
 
+def _pytest_checks(inventory: str, parallel: int, workers: int) -> dict[str, Any]:
+    """``pytest checks`` as a user runs it, in a child process (``-n workers`` if > 0).
+
+    hypothesis' pytest plugin (a dev dependency, not the product's) is left out: it imports
+    hypothesis at the end of every run.
+    """
+    with tempfile.TemporaryDirectory(prefix="tacfleet-checks-") as tmp:
+        junit = Path(tmp) / "junit.xml"
+        argv = [sys.executable, "-m", "pytest", str(ROOT / "checks"), "--inventory", inventory,
+                "--parallel", str(parallel), "-p", "no:cacheprovider",
+                "-p", "no:hypothesispytest", f"--junitxml={junit}"]
+        if workers:
+            argv += ["-n", str(workers)]
+        proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120"})
+        junit_bytes = junit.stat().st_size if junit.exists() else 0
+    lines = proc.stdout.splitlines()
+    return {"passed": proc.returncode == 0, "exit_code": proc.returncode, "workers": workers,
+            "output_lines": len(lines), "output_bytes": len(proc.stdout.encode()),
+            "junit_bytes": junit_bytes, "pytest_result": lines[-1].strip("= ") if lines else "",
+            "errors": [proc.stderr[-300:] or proc.stdout[-300:]] if proc.returncode else []}
+
+
+def _drift_process(inventory: str, parallel: int) -> dict[str, Any]:
+    """``invoke drift`` as a user runs it (``tacfleet_cli.drift``, reports written), in a child
+    process: the like-for-like partner of ``pytest checks``, start-up and inventory included."""
+    with tempfile.TemporaryDirectory(prefix="tacfleet-drift-") as tmp:
+        code = ("import sys, tacfleet_cli; sys.exit(tacfleet_cli.drift(sys.argv[1], None, "
+                "reports=sys.argv[2], parallel=int(sys.argv[3])))")
+        proc = subprocess.run([sys.executable, "-c", code, inventory, tmp, str(parallel)],
+                              cwd=ROOT, capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120"})
+    lines = proc.stdout.splitlines()
+    return {"passed": proc.returncode == 0, "exit_code": proc.returncode,
+            "output_lines": len(lines), "output_bytes": len(proc.stdout.encode()),
+            "errors": [proc.stderr[-300:] or proc.stdout[-300:]] if proc.returncode else []}
+
+
 MODES = {"tacfleet": _audit, "testinfra": _testinfra, "provision": _provision}
+#: ``pytest checks`` in one process, and under xdist (``--workers``).
+CHECK_MODES = ("checks", "checks-n")
+#: Whole processes as users start them (timed from before the child starts).
+PROCESS_MODES = ("drift", *CHECK_MODES)
 
 
-def controller(mode: str, inventory: str, parallel: int) -> int:
+def controller(mode: str, inventory: str, parallel: int, workers: int = 0) -> int:
     """Run one measurement in this process; print its figures as one JSON line."""
     cpu0, _ = _usage()
     started = time.perf_counter()
@@ -121,7 +172,12 @@ def controller(mode: str, inventory: str, parallel: int) -> int:
     password = Path(password_file).expanduser().read_text().strip()
     loaded = time.perf_counter()
     cpu1, _ = _usage()
-    outcome = MODES[mode](hosts, parallel, password)
+    if mode == "drift":
+        outcome = _drift_process(inventory, parallel)
+    elif mode in CHECK_MODES:
+        outcome = _pytest_checks(inventory, parallel, workers if mode == "checks-n" else 0)
+    else:
+        outcome = MODES[mode](hosts, parallel, password)
     wall = time.perf_counter() - loaded
     cpu2, peak = _usage()
     print(json.dumps({**outcome, "wall_s": round(wall, 3),
@@ -133,14 +189,37 @@ def controller(mode: str, inventory: str, parallel: int) -> int:
 
 
 # -- orchestration -----------------------------------------------------------------------------
+def current_transcript(workdir: Path, password_file: Path) -> tuple[Path, bool]:
+    """The recorded transcript, or (when this tree's probe line changed since the recording) a
+    copy that also answers the current probe line with the recorded probe answer. The second
+    value says whether it was re-keyed: facts the recording lacks are then unknown (None)."""
+    from sandbox.fleet.inventory import load_fleet, probe_lines, write_fleet_inventory
+    from sandbox.fleet.serve import DEFAULT_TRANSCRIPT
+    from sandbox.fleet.transcript import Transcript
+    from winhost.probe import MARKER
+
+    transcript = Transcript.load(DEFAULT_TRANSCRIPT)
+    probe = write_fleet_inventory(workdir / "probe-line.yml", [1], password_file=password_file)
+    (line,) = probe_lines(load_fleet(probe))
+    if line in transcript:
+        return DEFAULT_TRANSCRIPT, False
+    recorded = [a for a in transcript.answers.values() if MARKER.encode() in a.stdout]
+    if len(recorded) != 1:
+        raise RuntimeError("the transcript holds no single probe answer to re-key")
+    transcript.add(line, recorded[0])
+    return transcript.save(workdir / "transcript.json"), True
+
+
 class FleetProcess:
     """``python -m sandbox.fleet.serve`` in its own process, driven over stdin/stdout."""
 
-    def __init__(self, n: int, workdir: Path, password_file: Path) -> None:
+    def __init__(self, n: int, workdir: Path, password_file: Path,
+                 transcript: Path | None = None) -> None:
         self.inventory = workdir / f"fleet-{n}.yml"
+        extra = ["--transcript", str(transcript)] if transcript else []
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sandbox.fleet.serve", "--hosts", str(n),
-             "--password-file", str(password_file), "--user", USER,
+             "--password-file", str(password_file), "--user", USER, *extra,
              "--state-dir", str(workdir / f"state-{n}"), "--inventory-out", str(self.inventory)],
             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -180,13 +259,14 @@ class FleetProcess:
 
 
 def measure(fleet: FleetProcess, mode: str, n: int, latency: int,
-            parallel: int) -> dict[str, Any]:
+            parallel: int, workers: int = 0) -> dict[str, Any]:
     fleet.ask(f"faults all latency_ms={latency}")
     load_before = os.getloadavg()[0]
     before = fleet.ask("stats")
     proc = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--controller", mode,
-         "--inventory", str(fleet.inventory), "--parallel", str(parallel)],
+         "--inventory", str(fleet.inventory), "--parallel", str(parallel),
+         "--workers", str(workers)],
         cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     if proc.returncode != 0:
@@ -195,6 +275,10 @@ def measure(fleet: FleetProcess, mode: str, n: int, latency: int,
     after = fleet.ask("stats")
     per_host = [a["http_requests"] - b["http_requests"]
                 for a, b in zip(after["hosts"], before["hosts"], strict=True)]
+    commands = [a["commands"] - b["commands"]
+                for a, b in zip(after["hosts"], before["hosts"], strict=True)]
+    shells = [a["shells_created"] - b["shells_created"]
+              for a, b in zip(after["hosts"], before["hosts"], strict=True)]
     requests = sum(per_host)
     rph = requests / n
     effective = min(parallel, n)
@@ -206,6 +290,9 @@ def measure(fleet: FleetProcess, mode: str, n: int, latency: int,
         "requests_per_host": round(rph, 2),
         "requests_per_host_min_max": [min(per_host), max(per_host)],
         "commands": after["total"]["commands"] - before["total"]["commands"],
+        "commands_per_host_min_max": [min(commands), max(commands)],
+        "shells_per_host_min_max": [min(shells), max(shells)],
+        "open_shells_after": after["total"]["open_shells"],
         "unknown_commands": after["unknown_commands"] - before["unknown_commands"],
         "ideal_s": round(ideal, 3),
         "ratio_to_ideal": None,
@@ -223,7 +310,7 @@ def _fix_ratio(row: dict[str, Any]) -> None:
 def _print(rows: list[dict[str, Any]], *, header: bool = True) -> None:
     head = (f"{'mode':<10}{'hosts':>6}{'lat ms':>7}{'par':>5}{'wall s':>9}{'HTTP req':>10}"
             f"{'req/host':>9}{'ideal s':>9}{'x ideal':>8}{'ctl CPU s':>10}{'ctl RSS MB':>11}"
-            f"{'fleet CPU s':>12}  ok")
+            f"{'fleet CPU s':>12}{'cmd/host':>9}{'open sh':>8}{'out lines':>10}  ok")
     if header:
         print(head)
     for r in rows:
@@ -231,8 +318,9 @@ def _print(rows: list[dict[str, Any]], *, header: bool = True) -> None:
         print(f"{r['mode']:<10}{r['hosts']:>6}{r['latency_ms']:>7}{r['parallel']:>5}"
               f"{r['wall_s']:>9.2f}{r['http_requests']:>10}{r['requests_per_host']:>9}"
               f"{r['ideal_s']:>9.2f}{ratio:>8}{r['controller_cpu_s']:>10.2f}"
-              f"{r['controller_peak_rss_mb']:>11.1f}{r['fleet_cpu_s']:>12.2f}  "
-              f"{'yes' if r['passed'] else 'NO'}", flush=True)
+              f"{r['controller_peak_rss_mb']:>11.1f}{r['fleet_cpu_s']:>12.2f}"
+              f"{r['commands_per_host_min_max'][1]:>9}{r['open_shells_after']:>8}"
+              f"{r.get('output_lines', '-'):>10}  {'yes' if r['passed'] else 'NO'}", flush=True)
 
 
 def main() -> int:
@@ -252,12 +340,17 @@ def main() -> int:
     parser.add_argument("--merge", action="store_true",
                         help="keep the rows of the existing --out file that this run does not "
                              "measure again")
+    parser.add_argument("--checks-max", type=int, default=1000,
+                        help="largest fleet `pytest checks` runs against (0 = skip it)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="xdist workers of the `pytest checks -n` run (0 = skip it)")
     parser.add_argument("--out", default=str(RESULTS))
-    parser.add_argument("--controller", choices=sorted(MODES), help=argparse.SUPPRESS)
+    parser.add_argument("--controller", choices=sorted([*MODES, *PROCESS_MODES]),
+                        help=argparse.SUPPRESS)
     parser.add_argument("--inventory", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.controller:
-        return controller(args.controller, args.inventory, args.parallel)
+        return controller(args.controller, args.inventory, args.parallel, args.workers)
 
     sizes = [int(s) for s in args.sizes.split(",")]
     latencies = [int(s) for s in args.latencies.split(",")]
@@ -270,14 +363,23 @@ def main() -> int:
         password_file = work / "password"
         password_file.write_text(secrets.token_urlsafe(16))
         os.chmod(password_file, 0o600)
+        transcript, rekeyed = current_transcript(work, password_file)
+        if rekeyed:
+            print("note: this tree's probe line is not in the recorded transcript (the probe "
+                  "changed since); the recorded probe answer answers it (facts it lacks: unknown)")
         for n in sorted(set(sizes) | ({args.provision} if args.provision else set())):
-            fleet = FleetProcess(n, work, password_file)
+            fleet = FleetProcess(n, work, password_file, transcript)
             fleets.append({"hosts": n, "start_s": fleet.start_s})
             try:
                 plan: list[tuple[str, int, int]] = []  # (mode, latency, parallel)
                 if n in sizes:
                     for latency in latencies:
                         plan.append(("tacfleet", latency, args.parallel))
+                        if n <= args.checks_max:  # right after drift's engine: same load
+                            plan.append(("drift", latency, args.parallel))
+                            plan.append(("checks", latency, args.parallel))
+                            if args.workers:
+                                plan.append(("checks-n", latency, args.parallel))
                         if n <= args.testinfra_max:
                             plan.append(("testinfra", latency, args.parallel))
                 if args.provision and n == args.provision:
@@ -288,7 +390,7 @@ def main() -> int:
                 for mode, latency, pool in plan:
                     runs = []
                     for _ in range(args.repeat if mode == "tacfleet" else 1):
-                        runs.append(measure(fleet, mode, n, latency, pool))
+                        runs.append(measure(fleet, mode, n, latency, pool, args.workers))
                     runs.sort(key=lambda r: r["wall_s"])
                     row = runs[len(runs) // 2]  # the median run
                     row["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
@@ -324,6 +426,7 @@ def main() -> int:
         "parallel": args.parallel,
         "sizes": sizes, "latencies_ms": latencies, "testinfra_max_hosts": args.testinfra_max,
         "fleet_startup": fleets,
+        "probe_answer_rekeyed": rekeyed,
         "results": rows,
         "goals": summary["goals"],
     }
@@ -356,6 +459,18 @@ def _summary(rows: list[dict[str, Any]], parallel: int) -> dict[str, Any]:
         factor = min(s["requests_per_host"] / t["requests_per_host"] for t, s in pairs)
         goals["10x_fewer_requests_than_testinfra"] = {"factor": round(factor, 1),
                                                       "met": factor >= 10}
+    for mode in CHECK_MODES:
+        checks, drift = find(mode, 1000, 50), find("drift", 1000, 50)
+        if checks and drift:
+            ratio = round(checks["wall_s"] / drift["wall_s"], 2)
+            goals[f"{mode}_1000_at_50ms_within_1.3x_of_drift"] = {
+                "ratio": ratio, "checks_s": checks["wall_s"], "drift_s": drift["wall_s"],
+                "met": ratio <= 1.3 and checks["passed"]}
+            goals[f"{mode}_one_probe_per_host_no_shell_left_open"] = {
+                "commands_per_host_max": checks["commands_per_host_min_max"][1],
+                "open_shells_after": checks["open_shells_after"],
+                "met": checks["commands_per_host_min_max"] == [1, 1]
+                and checks["open_shells_after"] == 0}
     prov = next((r for r in rows if r["mode"] == "provision"), None)
     if prov:
         goals[f"noop_provision_{prov['hosts']}_at_{prov['latency_ms']}ms_under_10s"] = {
