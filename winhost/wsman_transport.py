@@ -227,9 +227,9 @@ class LeanTransport:
     # -- authentication --------------------------------------------------------------------------
     def _new_context(self) -> Any:
         bindings = None
-        if self.https:
-            assert self._conn is not None and self._conn.sock is not None
-            der = self._conn.sock.getpeercert(binary_form=True)  # type: ignore[attr-defined]
+        sock = self._conn.sock if self._conn is not None else None
+        if isinstance(sock, ssl.SSLSocket):
+            der = sock.getpeercert(binary_form=True)
             bindings = tls_channel_bindings(der) if der else None
         if self.auth == "ntlm":
             return spnego.client(self._credential, hostname=self._host, service=self._service,
