@@ -31,6 +31,7 @@ from compliance.finding import Finding
 from inventory.errors import InventoryError, format_problems
 from inventory.models import Host
 from inventory.secrets import redact
+from provision.interrupt import graceful_interrupt, stop_requested
 from winhost.facts import HostFacts
 
 SESSION = pytest.StashKey[FleetSession]()
@@ -180,7 +181,10 @@ def pytest_runtestloop(session: pytest.Session) -> None:
         names = [g for g in groups if g in hosts]
     else:  # another --dist mode: hosts arrive one by one, each probed when first needed
         return
-    fleet.probe(names)
+    with graceful_interrupt():  # a first Ctrl-C starts no new host, a second ends at once
+        fleet.probe(names)
+    if stop_requested():
+        raise KeyboardInterrupt
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -12,8 +12,10 @@ import json
 import os
 import re
 import secrets
+import signal
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -158,3 +160,30 @@ def test_verbose_shows_every_test_and_the_failure_in_full(fleet, tmp_path):
     assert "PASSED" in proc.stdout and "FAILURES" in proc.stdout
     assert "sim0007: expected delayed-auto, found auto — fix: " in proc.stdout
     assert "2 hosts: 1 compliant, 1 failing, 0 unreachable" in proc.stdout
+
+
+def test_ctrl_c_during_the_probe_starts_no_new_host_and_leaves_no_shell(fleet, tmp_path):
+    before = _counters(fleet.sim)
+    fleet.sim.set_faults(None, latency_ms=300)  # 20 hosts, 2 at a time: about 18 s of probing
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "checks", "--inventory", str(fleet.inventory),
+             "--parallel", "2", "-p", "no:cacheprovider"],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 60
+        while sum(s["commands"] for s in _counters(fleet.sim)) == sum(
+                b["commands"] for b in before) and time.monotonic() < deadline:
+            time.sleep(0.2)  # until the first probe ran
+        stopped = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+        took = time.monotonic() - stopped
+    finally:
+        fleet.sim.set_faults(None, latency_ms=0)
+    assert proc.returncode == 2 and "KeyboardInterrupt" in out, out[-2000:]
+    assert "nothing new starts" in out
+    assert took < 10, took  # the hosts in flight finish their probe; no new one starts
+    after = _counters(fleet.sim)
+    probed = sum(a["commands"] - b["commands"] for a, b in zip(after, before, strict=True))
+    assert 1 <= probed < HOSTS - 2
+    assert [a["open_shells"] for a in after] == [0] * HOSTS
