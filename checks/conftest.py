@@ -143,7 +143,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     keep, dropped = [], []
     second_opinion = config.getoption("tacfleet_second_opinion", False)
     fast = fastpath.enabled(config)
-    answers: dict[Any, bool] = {}
+    answers: dict[Any, Any] = {}
     for item in items:
         callspec = getattr(item, "callspec", None)
         host = callspec.params.get("target") if callspec is not None else None
@@ -198,7 +198,8 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 
 def _hosts_of(items: list[pytest.Item]) -> list[str]:
-    return list(dict.fromkeys(h for i in items for k, h in i.user_properties if k == "host"))
+    return list(dict.fromkeys(str(h) for i in items for k, h in i.user_properties
+                              if k == "host"))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -18,7 +18,8 @@ skip/xfail/usefixtures mark, an unreachable host (its fixtures skip), ``--pdb`` 
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 import pytest
 
@@ -35,7 +36,7 @@ def enabled(config: pytest.Config) -> bool:
                                                         "setupplan"))
 
 
-def eligible(item: pytest.Item, cache: dict[Any, bool]) -> bool:
+def eligible(item: pytest.Item, cache: dict[Any, Any]) -> bool:
     """Judged at collection (once per test function and parameter marks; ``cache`` keeps the
     answers): can this test take the fast path, given a reachable host?"""
     if not isinstance(item, pytest.Function):
@@ -52,7 +53,7 @@ def eligible(item: pytest.Item, cache: dict[Any, bool]) -> bool:
     else:  # pytest would find the file and line again for each of the function's items
         path, line = cache[item.function]
         item.__dict__["location"] = (path, line, item.getmodpath())  # the cached_property
-    return cache[key]
+    return bool(cache[key])
 
 
 def run(item: pytest.Item, fleet: Any, host: str) -> bool:
@@ -65,7 +66,9 @@ def run(item: pytest.Item, fleet: Any, host: str) -> bool:
     item.funcargs = {name: values[name] for name in item.fixturenames if name in values}
     ihook = item.ihook
     ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
-    for when, func in (("call", item.runtest), ("teardown", _nothing)):
+    phases: tuple[tuple[Literal["call", "teardown"], Callable[[], None]], ...] = (
+        ("call", item.runtest), ("teardown", _nothing))
+    for when, func in phases:
         call = pytest.CallInfo.from_call(func, when=when,
                                          reraise=(pytest.exit.Exception, KeyboardInterrupt))
         report = ihook.pytest_runtest_makereport(item=item, call=call)
