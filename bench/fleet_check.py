@@ -17,7 +17,8 @@ latency per HTTP answer:
 
     python bench/fleet_check.py [--sizes 1,10,100,1000] [--latencies 0,50] [--parallel 64]
                                 [--testinfra-max 100] [--provision 100] [--sweep 32,128]
-                                [--checks-max 1000] [--workers 2] [--repeat 3] [--merge]
+                                [--checks-max 1000] [--workers 2] [--junit] [--repeat 3]
+                                [--merge]
 
 Prints a table and writes bench/results/fleet_check.json. ``ideal_s`` is the latency-bound
 time: hosts x HTTP requests per host x latency / min(parallel, hosts). ``--sweep`` repeats the
@@ -115,22 +116,23 @@ def _provision(hosts: list[Any], parallel: int, password: str) -> dict[str, Any]
             "errors": sorted({r.error[:200] for r in not_ok if r.error})[:3]}
 
 
-def _pytest_checks(inventory: str, parallel: int, workers: int) -> dict[str, Any]:
+def _pytest_checks(inventory: str, parallel: int, workers: int,
+                   junit: bool = False) -> dict[str, Any]:
     """``pytest checks`` as a user runs it, in a child process (``-n workers`` if > 0).
 
     hypothesis' pytest plugin (a dev dependency, not the product's) is left out: it imports
     hypothesis at the end of every run.
     """
     with tempfile.TemporaryDirectory(prefix="tacfleet-checks-") as tmp:
-        junit = Path(tmp) / "junit.xml"
+        xml = Path(tmp) / "junit.xml"
         argv = [sys.executable, "-m", "pytest", str(ROOT / "checks"), "--inventory", inventory,
                 "--parallel", str(parallel), "-p", "no:cacheprovider",
-                "-p", "no:hypothesispytest", f"--junitxml={junit}"]
+                "-p", "no:hypothesispytest", *([f"--junitxml={xml}"] if junit else [])]
         if workers:
             argv += ["-n", str(workers)]
         proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True,
                               env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120"})
-        junit_bytes = junit.stat().st_size if junit.exists() else 0
+        junit_bytes = xml.stat().st_size if xml.exists() else 0
     lines = proc.stdout.splitlines()
     return {"passed": proc.returncode == 0, "exit_code": proc.returncode, "workers": workers,
             "output_lines": len(lines), "output_bytes": len(proc.stdout.encode()),
@@ -160,7 +162,8 @@ CHECK_MODES = ("checks", "checks-n")
 PROCESS_MODES = ("drift", *CHECK_MODES)
 
 
-def controller(mode: str, inventory: str, parallel: int, workers: int = 0) -> int:
+def controller(mode: str, inventory: str, parallel: int, workers: int = 0,
+               junit: bool = False) -> int:
     """Run one measurement in this process; print its figures as one JSON line."""
     cpu0, _ = _usage()
     started = time.perf_counter()
@@ -175,7 +178,8 @@ def controller(mode: str, inventory: str, parallel: int, workers: int = 0) -> in
     if mode == "drift":
         outcome = _drift_process(inventory, parallel)
     elif mode in CHECK_MODES:
-        outcome = _pytest_checks(inventory, parallel, workers if mode == "checks-n" else 0)
+        outcome = _pytest_checks(inventory, parallel, workers if mode == "checks-n" else 0,
+                                 junit)
     else:
         outcome = MODES[mode](hosts, parallel, password)
     wall = time.perf_counter() - loaded
@@ -259,14 +263,14 @@ class FleetProcess:
 
 
 def measure(fleet: FleetProcess, mode: str, n: int, latency: int,
-            parallel: int, workers: int = 0) -> dict[str, Any]:
+            parallel: int, workers: int = 0, junit: bool = False) -> dict[str, Any]:
     fleet.ask(f"faults all latency_ms={latency}")
     load_before = os.getloadavg()[0]
     before = fleet.ask("stats")
     proc = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--controller", mode,
          "--inventory", str(fleet.inventory), "--parallel", str(parallel),
-         "--workers", str(workers)],
+         "--workers", str(workers), *(["--junit"] if junit else [])],
         cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     if proc.returncode != 0:
@@ -344,13 +348,16 @@ def main() -> int:
                         help="largest fleet `pytest checks` runs against (0 = skip it)")
     parser.add_argument("--workers", type=int, default=2,
                         help="xdist workers of the `pytest checks -n` run (0 = skip it)")
+    parser.add_argument("--junit", action="store_true",
+                        help="pytest checks also writes JUnit XML (1,000 hosts: ~6 s more)")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--controller", choices=sorted([*MODES, *PROCESS_MODES]),
                         help=argparse.SUPPRESS)
     parser.add_argument("--inventory", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.controller:
-        return controller(args.controller, args.inventory, args.parallel, args.workers)
+        return controller(args.controller, args.inventory, args.parallel, args.workers,
+                          args.junit)
 
     sizes = [int(s) for s in args.sizes.split(",")]
     latencies = [int(s) for s in args.latencies.split(",")]
@@ -390,7 +397,8 @@ def main() -> int:
                 for mode, latency, pool in plan:
                     runs = []
                     for _ in range(args.repeat if mode == "tacfleet" else 1):
-                        runs.append(measure(fleet, mode, n, latency, pool, args.workers))
+                        runs.append(measure(fleet, mode, n, latency, pool, args.workers,
+                                            args.junit))
                     runs.sort(key=lambda r: r["wall_s"])
                     row = runs[len(runs) // 2]  # the median run
                     row["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
@@ -427,6 +435,7 @@ def main() -> int:
         "sizes": sizes, "latencies_ms": latencies, "testinfra_max_hosts": args.testinfra_max,
         "fleet_startup": fleets,
         "probe_answer_rekeyed": rekeyed,
+        "checks_junit": args.junit,
         "results": rows,
         "goals": summary["goals"],
     }
