@@ -19,6 +19,10 @@ RUNNING), ``delete SC_EXE SERVICE`` (``sc delete``; already gone or marked for d
 fine), ``gone SC_EXE SERVICE SECONDS`` (wait until the service control manager no longer
 knows the service: 1060).
 
+A program that ends with 0xC0000142 (STATUS_DLL_INIT_FAILED: it failed before running any of its
+own code, as processes of a non-interactive session do when the desktop heap is exhausted) is run
+once more; any other exit code stands.
+
 Service states are read from ``sc query``'s ``STATE : <n> <NAME>`` line by the number and the
 state constant, which Windows prints untranslated in every language.
 """
@@ -43,10 +47,20 @@ def rmtree(path):
         os.remove(path)
 
 
+def call(argv, **options):
+    # A process that ends with STATUS_DLL_INIT_FAILED never ran its own code (desktop heap
+    # exhausted in a non-interactive session), so running it once more is always safe.
+    proc = subprocess.run(argv, **options)
+    if proc.returncode == 0xC0000142:
+        time.sleep(1)
+        proc = subprocess.run(argv, **options)
+    return proc
+
+
 def settle(sc, service, seconds):
     end = time.time() + float(seconds)
     while time.time() < end:
-        out = subprocess.run([sc, 'query', service], capture_output=True).stdout
+        out = call([sc, 'query', service], capture_output=True).stdout
         if b'_PENDING' not in out:
             return
         time.sleep(1)
@@ -62,7 +76,7 @@ class Failed(Exception):
 
 
 def state(sc, service):
-    proc = subprocess.run([sc, 'query', service], capture_output=True)
+    proc = call([sc, 'query', service], capture_output=True)
     if proc.returncode == 1060 or b'FAILED 1060:' in proc.stdout:
         return 'GONE'
     found = STATE.search(proc.stdout)
@@ -88,7 +102,7 @@ def stop(sc, service, seconds):
     if now == 'START_PENDING':
         now = wait(sc, service, seconds, ('RUNNING', 'STOPPED', 'GONE'))
     if now not in ('STOP_PENDING', 'STOPPED', 'GONE'):
-        rc = subprocess.run([sc, 'stop', service], capture_output=True).returncode
+        rc = call([sc, 'stop', service], capture_output=True).returncode
         if rc not in (0, 1061, 1062):
             raise Failed('%s stop %s: exit code %d' % (sc, service, rc))
         stopped_here.add(service)
@@ -102,7 +116,7 @@ def stop(sc, service, seconds):
 def start(sc, service, seconds):
     if service not in stopped_here:
         return
-    rc = subprocess.run([sc, 'start', service], capture_output=True).returncode
+    rc = call([sc, 'start', service], capture_output=True).returncode
     if rc not in (0, 1056):
         raise Failed('%s start %s: exit code %d' % (sc, service, rc))
     now = wait(sc, service, seconds, ('RUNNING', 'STOPPED', 'GONE'))
@@ -111,7 +125,7 @@ def start(sc, service, seconds):
 
 
 def delete(sc, service):
-    rc = subprocess.run([sc, 'delete', service], capture_output=True).returncode
+    rc = call([sc, 'delete', service], capture_output=True).returncode
     if rc not in (0, 1060, 1072):  # 1072: already marked for deletion, gone once released
         raise Failed('%s delete %s: exit code %d' % (sc, service, rc))
 
@@ -160,7 +174,7 @@ def main(argv):
             elif op in ('verify', 'stop', 'start', 'delete', 'gone'):
                 globals()[op](*args)
             elif op == 'run':
-                rc = subprocess.run(args).returncode
+                rc = call(args).returncode
                 if rc:
                     print('tacfleet: %s exited %d' % (args[0], rc), file=sys.stderr)
                     return rc

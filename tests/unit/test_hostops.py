@@ -117,3 +117,35 @@ def test_gone_waits_until_the_service_is_unknown(sc):
     assert done.returncode == 1 and "still known (STOPPED)" in done.stderr
     scripted(states=[])
     assert _run(("gone", program, "svc", "2")).returncode == 0
+
+
+def test_a_program_that_never_ran_0xC0000142_runs_once_more(tmp_path: Path) -> None:
+    """STATUS_DLL_INIT_FAILED: the program failed before its own code ran, so a rerun is safe;
+    any other exit code stands. Windows' exit code is simulated by the first call's result."""
+    from provision.hostops import BOOTSTRAP
+
+    prelude = textwrap.dedent('''\
+        import subprocess, sys
+        real, calls, first = subprocess.run, [], int(sys.argv[1], 16)
+        def run(argv, **options):
+            calls.append(argv)
+            sys.stderr.write('call %d\\n' % len(calls))
+            if len(calls) == 1:
+                return subprocess.CompletedProcess(argv, first, b'', b'')
+            return real(argv, **options)
+        subprocess.run = run
+        del sys.argv[1]
+    ''')
+    marker = tmp_path / "ran"
+    program = [sys.executable, "-c", f"open({str(marker)!r}, 'w').close()"]
+
+    def host(first_rc: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", prelude + BOOTSTRAP, first_rc,
+                               str(len(program) + 1), "run", *program],
+                              capture_output=True, text=True)
+
+    rerun = host("C0000142")
+    assert rerun.returncode == 0 and "call 2" in rerun.stderr and marker.exists()
+    marker.unlink()
+    failed = host("5")
+    assert failed.returncode == 5 and "call 2" not in failed.stderr and not marker.exists()
