@@ -65,6 +65,12 @@ class FleetSession:
     _audits: dict[str, HostAudit] = field(default_factory=dict)
     _connections: dict[str, Connection] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)  # guards the dicts only
+    _by_name: dict[str, Host] = field(default_factory=dict, init=False, repr=False)
+    _findings: dict[str, dict[str, Finding]] = field(default_factory=dict, init=False,
+                                                     repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_name = {h.name: h for h in self.hosts}
 
     @classmethod
     def from_options(
@@ -91,10 +97,7 @@ class FleetSession:
         return [h.name for h in self.hosts]
 
     def spec(self, name: str) -> Host:
-        by_name = self.__dict__.get("_by_name")
-        if by_name is None or len(by_name) != len(self.hosts):
-            by_name = self.__dict__["_by_name"] = {h.name: h for h in self.hosts}
-        return by_name[name]
+        return self._by_name[name]
 
     # -- probing -----------------------------------------------------------------------------
     def probe(self, names: Iterable[str], parallel: int | None = None) -> None:
@@ -126,7 +129,10 @@ class FleetSession:
 
     def findings(self, name: str) -> dict[str, Finding]:
         """Requirement -> the host's finding, judged once from the cached facts."""
-        return {f.requirement: f for f in self.audit(name).findings}
+        found = self._findings.get(name)
+        if found is None:
+            found = self._findings[name] = {f.requirement: f for f in self.audit(name).findings}
+        return found
 
     # -- users' own commands (opt-in tests): a connection of their own, closed at the end ----
     def connection(self, name: str) -> Connection:
