@@ -83,12 +83,14 @@ def fresh_sandbox(suffix: str = "", *, locale: str | None = None) -> Iterator[di
         control.down(name)
         if not os.environ.get("TACFLEET_TEST_SANDBOX") and leak is None:
             shutil.rmtree(layout.Paths(name).root, ignore_errors=True)
-    if leak is not None:
+    if leak is not None and name not in _REPORTED:
         pytest.fail(leak, pytrace=False)
 
 
 #: Sandbox hosts started by ``fresh_sandbox`` and still up (the session's shared host).
 _RUNNING: set[str] = set()
+#: Hosts whose leak a module's check already reported (reported once, kept for inspection).
+_REPORTED: set[str] = set()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -99,9 +101,11 @@ def no_shell_left_open(request, tmp_path_factory) -> Iterator[None]:
     reset deletes it)."""
     yield
     keep = tmp_path_factory.getbasetemp() / f"shell-leak-{request.module.__name__}"
-    leaks = [leak for name in sorted(_RUNNING) if (leak := shells_left_open(name, keep=keep))]
+    leaks = {name: leak for name in sorted(_RUNNING)
+             if (leak := shells_left_open(name, keep=keep))}
+    _REPORTED.update(leaks)
     if leaks:
-        pytest.fail("\n".join(leaks), pytrace=False)
+        pytest.fail("\n".join(leaks.values()), pytrace=False)
 
 
 def shells_left_open(name: str, *, settle: float = 5.0, keep: Path | None = None) -> str | None:
