@@ -26,7 +26,7 @@ def upload_commands(python: str, destination: str, data: bytes, *,
     command line at most ``limit`` characters (CreateProcess' 32,767 by default)."""
     part = destination + PART_SUFFIX
     encoded = base64.b64encode(data).decode("ascii")
-    done = list(finish) if finish is not None else [("replace", part, destination)]
+    done: list[Op] = list(finish) if finish is not None else [("replace", part, destination)]
     overhead = len(host_ops(python, ("write", part, "ab", ""), *done).line)
     chunk = (limit - overhead - _MARGIN) // 4 * 4
     if chunk <= 0:
@@ -34,7 +34,7 @@ def upload_commands(python: str, destination: str, data: bytes, *,
     chunks = [encoded[i : i + chunk] for i in range(0, len(encoded), chunk)] or [""]
     commands = []
     for i, piece in enumerate(chunks):
-        ops: list[tuple[str, ...]] = [("write", part, "wb" if i == 0 else "ab", piece)]
+        ops: list[Op] = [("write", part, "wb" if i == 0 else "ab", piece)]
         if i == len(chunks) - 1:
             ops += done
         commands.append(host_ops(python, *ops))
