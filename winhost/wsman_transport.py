@@ -247,10 +247,10 @@ class LeanTransport:
         and its answer is returned (None when the handshake went alone, as sealing needs)."""
         self.close_session()
         self._connect()
-        context = self._context = self._new_context()
         try:
+            context = self._context = self._new_context()
             token = context.step()
-        except spnego.exceptions.SpnegoError as exc:
+        except spnego.exceptions.SpnegoError as exc:  # no ticket, unknown SPN, no credentials
             self.close_session()
             raise InvalidCredentialsError(f"no {self.auth} token: {exc}") from None
         while True:

@@ -133,3 +133,15 @@ def test_a_ticket_for_another_service_is_rejected(realm_endpoint):
                            options={"kerberos_hostname_override": other}, client="lean")
     with pytest.raises(AuthenticationFailed, match=r"rejected the Kerberos ticket.*SPN"):
         conn.run("echo no")
+
+
+def test_no_ticket_is_a_one_line_authentication_error(realm_endpoint, tmp_path, monkeypatch):
+    """A ticket cache emptied after ``kerberos.prepare`` (expired, kdestroy): one line."""
+    server, kdc = realm_endpoint
+    monkeypatch.setenv("KRB5CCNAME", f"FILE:{tmp_path / 'empty.ccache'}")
+    conn = WinRMConnection("h1", server.endpoint, user=kdc.principal("tacfleet"),
+                           password=SecretStr(""), transport="kerberos",
+                           options={"kerberos_hostname_override": kdc.hostname}, client="lean")
+    with pytest.raises(AuthenticationFailed, match="rejected the Kerberos ticket"):
+        conn.run("echo no")
+    assert server.stats()["http_requests"] == 0  # nothing to send without a ticket
