@@ -42,6 +42,7 @@ from winhost.errors import (
     HostError,
     HostUnreachable,
     ProgramNotFound,
+    UsageError,
 )
 from winhost.redact import Redactor
 from winhost.result import Result
@@ -154,8 +155,9 @@ class WinRMConnection:
     ) -> None:
         client = client or DEFAULT_CLIENT
         if client not in CLIENTS:
-            raise ValueError(f"WinRM client {client!r} is not one of {', '.join(CLIENTS)} "
-                             "(TACFLEET_WINRM_CLIENT)")
+            err = UsageError(f"WinRM client {client!r} is not one of {', '.join(CLIENTS)}")
+            err.fix = "set TACFLEET_WINRM_CLIENT to lean or pywinrm, or unset it"
+            raise err
         self.host = host
         self.endpoint = endpoint
         self.user = user
