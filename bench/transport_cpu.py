@@ -83,8 +83,8 @@ def main() -> int:
     for client in CLIENTS:
         mine = [r for r in rows if r["client"] == client]
         summary[client] = {
-            "controller_cpu_ms_per_host": statistics.median(
-                float(r["controller_cpu_ms_per_host"]) for r in mine),  # type: ignore[arg-type]
+            "controller_cpu_ms_per_host": round(statistics.median(
+                float(r["controller_cpu_ms_per_host"]) for r in mine), 2),  # type: ignore[arg-type]
             "requests_per_host": mine[0]["requests_per_host"],
             "all_compliant": all(r["compliant"] == r["hosts"] for r in mine)}
         print(f"{client:8} median controller CPU {summary[client]['controller_cpu_ms_per_host']}"

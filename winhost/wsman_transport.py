@@ -152,6 +152,86 @@ def _negotiate_token(response: http.client.HTTPResponse) -> bytes | None:
     return None
 
 
+class _Headers:
+    """An answer's headers as ``http.client`` and this module read them (``get``,
+    ``get_all``, ``items``), without the ``email`` package (~35 µs an answer)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: list[tuple[str, str]]) -> None:
+        self._items = items
+
+    def get(self, name: str, failobj: Any = None) -> Any:
+        name = name.lower()
+        return next((v for k, v in self._items if k.lower() == name), failobj)
+
+    def get_all(self, name: str, failobj: Any = None) -> Any:
+        name = name.lower()
+        return [v for k, v in self._items if k.lower() == name] or failobj
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._items)
+
+
+#: http.client's limits for an answer's header block.
+_MAX_HEADERS, _MAX_LINE = 100, 65536
+
+
+def _header_lines(fp: Any) -> list[tuple[str, str]]:
+    """Header lines up to the blank one, with ``http.client``'s limits."""
+    items: list[tuple[str, str]] = []
+    for _ in range(_MAX_HEADERS + 1):
+        line = fp.readline(_MAX_LINE + 1)
+        if len(line) > _MAX_LINE:
+            raise http.client.LineTooLong("header line")
+        if line in (b"\r\n", b"\n", b""):
+            return items
+        name, _, value = line.decode("iso-8859-1").partition(":")
+        items.append((name.strip(), value.strip()))
+    raise http.client.HTTPException(f"got more than {_MAX_HEADERS} headers")
+
+
+class _Response(http.client.HTTPResponse):
+    """``http.client``'s answer, its headers read by ``_header_lines`` (``begin`` as the
+    standard library's, which parses them with the ``email`` package)."""
+
+    def begin(self) -> None:
+        if self.headers is not None:
+            return
+        while True:
+            version, status, reason = self._read_status()
+            if status != http.client.CONTINUE:
+                break
+            _header_lines(self.fp)
+        self.code = self.status = status
+        self.reason = reason.strip()
+        if version in ("HTTP/1.0", "HTTP/0.9"):
+            self.version = 10
+        elif version.startswith("HTTP/1."):
+            self.version = 11
+        else:
+            raise http.client.UnknownProtocol(version)
+        self.headers = self.msg = _Headers(_header_lines(self.fp))
+        encoding = self.headers.get("transfer-encoding")
+        self.chunked = bool(encoding and encoding.lower() == "chunked")
+        self.chunk_left = None
+        self.will_close = self._check_close()
+        self.length = None
+        length = self.headers.get("content-length")
+        if length and not self.chunked:
+            try:
+                self.length = int(length)
+            except ValueError:
+                self.length = None
+            else:
+                if self.length < 0:
+                    self.length = None
+        if status in (204, 304) or 100 <= status < 200 or self._method == "HEAD":
+            self.length = 0
+        if not self.will_close and not self.chunked and self.length is None:
+            self.will_close = True
+
+
 class LeanTransport:
     """pywinrm's ``Transport`` interface over one keep-alive connection (see the module)."""
 
@@ -290,6 +370,7 @@ class LeanTransport:
                 self._host, self._port, timeout=self._timeout, context=self._tls)
         else:
             conn = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+        conn.response_class = _Response
         self._conn = conn
         self._guard(conn.connect)
 
