@@ -244,3 +244,43 @@ def test_an_answer_to_another_request_is_refused():
     lean.transport = _Recorder(RELATES)  # type: ignore[assignment]
     with pytest.raises(WinRMError, match="does not relate"):
         lean.cleanup_command("S", "C")
+
+
+# -- answers read without the email package ---------------------------------------------------
+def _answer(raw: bytes) -> tuple[object, bytes]:
+    import socket
+
+    client, server = socket.socketpair()
+    server.sendall(raw)
+    server.close()
+    response = wire._Response(client, method="POST")
+    response.begin()
+    body = response.read()
+    client.close()
+    return response, body
+
+
+def test_an_answer_with_repeated_headers_and_a_chunked_body():
+    response, body = _answer(
+        b"HTTP/1.1 401 \r\nWWW-Authenticate: Negotiate\r\nwww-authenticate: CredSSP\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+    assert (response.status, body) == (401, b"hello")  # type: ignore[attr-defined]
+    assert response.getheader("WWW-Authenticate") == "Negotiate, CredSSP"  # type: ignore[attr-defined]
+    assert not response.will_close  # type: ignore[attr-defined]
+
+
+def test_an_answer_that_closes_the_connection():
+    response, body = _answer(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n"
+                             b"\r\nokEXTRA")
+    assert body == b"ok" and response.will_close  # type: ignore[attr-defined]
+    response, body = _answer(b"HTTP/1.0 200 OK\r\n\r\nuntil the end")
+    assert body == b"until the end" and response.will_close  # type: ignore[attr-defined]
+
+
+def test_a_header_block_past_the_limits_is_refused():
+    import http.client
+
+    with pytest.raises(http.client.HTTPException, match="more than 100 headers"):
+        _answer(b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 101 + b"\r\n")
+    with pytest.raises(http.client.LineTooLong):
+        _answer(b"HTTP/1.1 200 OK\r\nX: " + b"y" * 70000 + b"\r\n\r\n")
