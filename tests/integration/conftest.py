@@ -63,7 +63,8 @@ def sandbox_name(suffix: str = "") -> str:
 
 
 @contextmanager
-def fresh_sandbox(suffix: str = "", *, locale: str | None = None) -> Iterator[dict]:
+def fresh_sandbox(suffix: str = "", *, locale: str | None = None,
+                  realm: bool = False) -> Iterator[dict]:
     """A host from the bare image under this run's name; stopped and (unless named by the user,
     or a shell was left open on it) removed afterwards. Ends with a failure naming the host and
     its request log when the endpoint's counters show an open shell (``shells_left_open``)."""
@@ -72,7 +73,7 @@ def fresh_sandbox(suffix: str = "", *, locale: str | None = None) -> Iterator[di
     name = sandbox_name(suffix)
     control.down(name)
     control.reset(name)
-    info = control.up(name, control.free_port_pair(), locale=locale)
+    info = control.up(name, control.free_port_pair(), locale=locale, realm=realm)
     leak = None
     _RUNNING.add(name)
     try:
