@@ -425,8 +425,14 @@ def load_ansible_inventory(path: Path, *, check_files: bool = True) -> Inventory
     problems: list[Problem] = []
     hosts: list[Host] = []
     names: list[str] = []
+    from ansible.errors import AnsibleError
+
     for ansible_host in source.manager.get_hosts():
-        hostvars = source.variables.get_vars(host=ansible_host, include_hostvars=False)
+        try:
+            hostvars = source.variables.get_vars(host=ansible_host, include_hostvars=False)
+        except AnsibleError as exc:  # a broken group_vars file, a vault without its password
+            problems.append(_vars_problem(source, base_dir, file, ansible_host.name, exc))
+            continue
         if VAR not in hostvars:
             continue
         name = ansible_host.name
@@ -458,6 +464,36 @@ def load_ansible_inventory(path: Path, *, check_files: bool = True) -> Inventory
                                                         if h.name in groups[g])})
                    for h in hosts]
     return Inventory(path=path, hosts=tuple(with_groups), groups=groups)
+
+
+def _vars_problem(source: _Source, base_dir: Path, file: str, host: str,
+                  exc: Exception) -> Problem:
+    """The host's variables cannot be read: name the group_vars/host_vars file at fault (Ansible's
+    message does not), found by reading each of them again."""
+    from ansible.errors import AnsibleError
+
+    for folder in ("group_vars", "host_vars"):
+        for path in sorted((base_dir / folder).rglob("*")):
+            if not path.is_file() or any(p.startswith(".") for p in path.parts):
+                continue
+            try:
+                source.loader.load_from_file(str(path))
+            except AnsibleError as bad_file:
+                where = _origin_of(bad_file.obj)
+                return Problem(where[0] if where else str(path),
+                               f"Ansible cannot read it: {_first_line(bad_file)}",
+                               "fix the file (YAML, or set ANSIBLE_VAULT_PASSWORD_FILE for a "
+                               "vault)", hosts=(host,), line=where[1] if where else None,
+                               column=where[2] if where else None)
+    return Problem(file, f"Ansible cannot read the host's variables: {_first_line(exc)}",
+                   f"check its group_vars/ and host_vars/ files (ansible-inventory -i {file} "
+                   f"--host {host})", hosts=(host,))
+
+
+def _origin_of(obj: Any) -> tuple[str, int | None, int | None] | None:
+    """An Ansible error's ``obj`` when it is an Origin (a place), as (file, line, column)."""
+    path = getattr(obj, "path", None)
+    return (path, getattr(obj, "line_num", None), getattr(obj, "col_num", None)) if path else None
 
 
 def _groups(manager: Any, names: list[str]) -> dict[str, tuple[str, ...]]:

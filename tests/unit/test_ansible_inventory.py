@@ -251,3 +251,21 @@ def test_vault_encrypted_password_is_decrypted_by_ansible(tmp_path: Path) -> Non
                          text=True, timeout=60)
     assert run.returncode == 0, run.stderr[-2000:]
     assert SECRET not in run.stdout + run.stderr
+
+
+def test_broken_group_vars_file_is_named_with_its_line(tmp_path: Path) -> None:
+    bad = write(tmp_path, "group_vars/all.yml", "tacfleet:\n  app: {name: x\n")
+    (found,) = problems(write(tmp_path, "hosts.ini", "web01 ansible_host=10.0.0.1\n"))
+    assert found.startswith(f"{bad}:3:1: host web01: Ansible cannot read it: YAML parsing")
+
+
+def test_a_native_inventory_cannot_write_the_ansible_reference(tmp_path: Path) -> None:
+    path = write(tmp_path, "hosts.yml", r"""
+        hosts:
+          web01:
+            connection: {address: web01, user: u, password_ansible: {inventory: x, host: y}}
+            app: {name: Example, tac_file: 'C:\Apps\Example\my_tacfile.tac'}
+            service: {name: my_service}
+        """)
+    assert inventory_format(path) == "tacfleet"
+    assert any("unknown key 'password_ansible'" in p for p in problems(path))
