@@ -318,7 +318,7 @@ class _HostReader:
                 value = _plain(Templar(loader=self.source.loader,
                                        variables=self.vars).template(raw))
         except AnsibleError as exc:
-            self.problem(VAR, raw, f"Ansible cannot template it: {_first_line(exc)}",
+            self.problem(VAR, raw, f"Ansible cannot template it: {_safe_reason(exc)}",
                          "fix the expression (ansible -m debug -a var=tacfleet HOST)")
             return {}
         if not isinstance(value, dict):
@@ -518,6 +518,18 @@ def _merged(problems: list[Problem]) -> list[Problem]:
     return sorted(merged, key=lambda p: (p.file, p.line or 0))
 
 
+def _safe_reason(exc: Exception) -> str:
+    """Why a password did not resolve, without a message that may quote the value itself (a
+    filter's error on the looked-up text): an undefined variable or a vault problem only."""
+    from ansible.errors import AnsibleUndefinedVariable
+    from ansible.parsing.vault import AnsibleVaultError
+
+    text = _first_line(exc)[:200]
+    if isinstance(exc, AnsibleUndefinedVariable | AnsibleVaultError) or "vault" in text.lower():
+        return f"{type(exc).__name__}: {text}"
+    return f"{type(exc).__name__}; its message is not shown, it may quote the value"
+
+
 def resolve_ansible_password(ref: AnsiblePassword) -> SecretStr:
     """The host's ``ansible_password``, templated and decrypted by Ansible.
 
@@ -549,10 +561,10 @@ def resolve_ansible_password(ref: AnsiblePassword) -> SecretStr:
         try:
             value = Templar(loader=source.loader, variables=hostvars).template(raw)
         except AnsibleError as exc:
-            raise fail(f"Ansible cannot resolve it ({type(exc).__name__}: "
-                       f"{_first_line(exc)[:200]})",
+            raise fail(f"Ansible cannot resolve it ({_safe_reason(exc)})",
                        "check the vault password (ANSIBLE_VAULT_PASSWORD_FILE) and the "
-                       "variables it uses") from None
+                       f"expression: ansible -i {file} {ref.host} -m debug -a "
+                       "var=ansible_password") from None
     text = _plain(value) if isinstance(value, str) else ""
     if not text:
         raise fail("resolves to an empty value", "make the reference resolve to the password")

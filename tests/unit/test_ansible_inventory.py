@@ -269,3 +269,17 @@ def test_a_native_inventory_cannot_write_the_ansible_reference(tmp_path: Path) -
         """)
     assert inventory_format(path) == "tacfleet"
     assert any("unknown key 'password_ansible'" in p for p in problems(path))
+
+
+def test_a_failing_filter_on_the_password_never_shows_its_message(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A filter's error may quote the looked-up text: only its type is shown."""
+    monkeypatch.setenv("H4_TEST_PASSWORD", SECRET)
+    write(tmp_path, "group_vars/all.yml", TACFLEET_VARS)
+    path = write(tmp_path, "hosts.ini", """
+        web01 ansible_host=10.0.0.1 ansible_user=u ansible_password="{{ lookup('env', 'H4_TEST_PASSWORD') | regex_search('(') }}"
+        """)  # noqa: E501
+    (found,) = validate(path, check_files=False, check_secrets=True)
+    assert "ansible_password: Ansible cannot resolve it (AnsibleTemplatePluginRuntimeError; its " \
+           "message is not shown" in str(found)
+    assert SECRET not in str(found)
