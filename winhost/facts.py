@@ -376,7 +376,8 @@ def host_has_curl(connection: Connection) -> bool:
 
 
 def gather_facts(connection: Connection, spec: ProbeSpec) -> HostFacts:
-    """Run the probe (one command, the base Python by full path) and return the host's facts."""
+    """Run the probe (one command, the base Python by full path) and return the host's facts;
+    on a host without its base Python, one more command learns whether curl.exe is there."""
     started = time.monotonic()
     try:
         result = connection.run(probe_command(spec), idempotent=True, timeout=300)
