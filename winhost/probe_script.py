@@ -52,15 +52,22 @@ def b64(data):
 
 
 def run(argv, timeout=60):
-    """Run a program (no shell), returning its exit code and raw output in base64."""
+    """Run a program (no shell), returning its exit code and raw output in base64.
+
+    A program that ended with 0xC0000142 (STATUS_DLL_INIT_FAILED) never ran its own code (the
+    desktop heap of a non-interactive session was exhausted), so it is run once more.
+    """
     try:
-        proc = subprocess.run(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            timeout=timeout,
-        )
+        for _attempt in range(2):
+            proc = subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                timeout=timeout,
+            )
+            if proc.returncode != 0xC0000142:
+                break
     except FileNotFoundError:
         return {"rc": None, "error": "not found: %s" % argv[0]}
     except subprocess.TimeoutExpired:
