@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict
 from typing import Any
 
@@ -21,6 +22,18 @@ _STYLE = {
     Status.WOULD_FAIL: "bold red",
     Status.SKIPPED: "dim",
 }
+
+
+#: A command-line argument longer than this is shown by its size: host_ops' script (about 4 KB)
+#: and the base64 chunks of an upload (32 KB each; an installer is over a thousand of them).
+LONG_ARGUMENT = 160
+_ARGUMENT = re.compile(r'"(?:[^"\\]|\\.)*"|\S+')
+
+
+def shown(line: str) -> str:
+    """A command line as printed and reported: every long argument replaced by its size."""
+    return _ARGUMENT.sub(
+        lambda m: m[0] if len(m[0]) <= LONG_ARGUMENT else f"<{len(m[0]):,} characters>", line)
 
 
 class StepPrinter:
@@ -45,7 +58,7 @@ class StepPrinter:
             self.console.print(f"    {escape(redact(result.restart))}", style="dim")
         if self.show_commands or self.verbose or result.status is Status.FAILED:
             for command in result.commands:
-                self.console.print(f"    $ {escape(redact(str(command)))}", style="cyan",
+                self.console.print(f"    $ {escape(redact(shown(command)))}", style="cyan",
                                    soft_wrap=True)
         if result.message:
             self.console.print(f"    {escape(redact(result.message))}", style=style)
@@ -83,6 +96,8 @@ def summary_table(runs: list[HostRun]) -> Table:
 def runs_json(runs: list[HostRun]) -> str:
     def encode(run: HostRun) -> dict[str, Any]:
         data = asdict(run)
+        for step in data["steps"]:
+            step["commands"] = [shown(line) for line in step["commands"]]
         data["summary"] = run.summary()
         data["failed"] = run.failed
         return data

@@ -149,3 +149,19 @@ def test_a_program_that_never_ran_0xC0000142_runs_once_more(tmp_path: Path) -> N
     marker.unlink()
     failed = host("5")
     assert failed.returncode == 5 and "call 2" not in failed.stderr and not marker.exists()
+
+
+def test_reports_show_an_upload_chunk_and_the_script_by_their_size() -> None:
+    """An installer upload is over a thousand 26-32 KB chunks: printed whole, a failed step would
+    flood the terminal and drift.json with megabytes of base64."""
+    from provision.report import shown
+
+    chunk = "QUJD" * 6500
+    line = host_ops("C:\\Py (x86)\\python.exe", ("write", "C:\\a b\\n.exe.part", "ab", chunk),
+                    ("replace", "C:\\a b\\n.exe.part", "C:\\a b\\n.exe")).line
+    printed = shown(line)
+    assert chunk not in printed and "<26,000 characters>" in printed
+    assert '"C:\\Py (x86)\\python.exe" -I -c <' in printed
+    assert 'replace "C:\\a b\\n.exe.part" "C:\\a b\\n.exe"' in printed
+    plain = '"C:\\Windows\\System32\\sc.exe" start "tac demo"'
+    assert shown(plain) == plain
