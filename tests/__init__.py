@@ -1,0 +1,1 @@
+"""tacfleet's tests."""

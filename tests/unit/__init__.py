@@ -1,0 +1,1 @@
+"""Unit tests: no Wine, no network beyond loopback."""
