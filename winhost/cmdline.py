@@ -35,6 +35,7 @@ Lines longer than cmd.exe's 8191 characters raise ``CommandTooLong``.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -144,7 +145,7 @@ class Command:
     def program(self) -> str:
         return self.argv[0]
 
-    @property
+    @functools.cached_property
     def line(self) -> str:
         """The lpCommandLine CreateProcess gets: the program in plain quotes (CreateProcess
         reads the program name up to the closing quote, with no escapes), then each argument

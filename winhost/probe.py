@@ -6,7 +6,7 @@ import base64
 import json
 import zlib
 from dataclasses import asdict, dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -48,8 +48,14 @@ def probe_command(spec: ProbeSpec) -> Command:
     params = json.dumps(
         {k: v for k, v in asdict(spec).items() if k != "base_python"}, separators=(",", ":")
     )
+    return _probe_line(spec.base_python, params)
+
+
+@lru_cache(maxsize=1024)
+def _probe_line(base_python: str, params: str) -> Command:
+    """One ``Command`` (its line quoted once) per distinct host spec."""
     encoded = base64.b64encode(params.encode("utf-8")).decode("ascii")
-    return Command((spec.base_python, "-I", "-c", _bootstrap(), encoded))
+    return Command((base_python, "-I", "-c", _bootstrap(), encoded))
 
 
 def read_probe_output(stdout: str) -> dict[str, Any]:
