@@ -55,6 +55,9 @@ from winhost.wsman_transport import (
 )
 
 log = logging.getLogger(__name__)
+#: A process that ends with this (STATUS_DLL_INIT_FAILED) never ran its own code: Windows could
+#: not initialise it (desktop heap of a non-interactive session exhausted). Run again.
+STATUS_DLL_INIT_FAILED = 0xC0000142
 
 #: Transport-level failures after which the session and shell are rebuilt.
 _TRANSIENT: tuple[type[BaseException], ...] = (
@@ -299,7 +302,8 @@ class WinRMConnection:
 
         A transport error before the command reached the host is retried for any command; after
         it was sent, only an ``idempotent`` one is retried (a change may or may not have run).
-        A Command whose program does not exist raises ``ProgramNotFound`` (nothing ran).
+        A Command whose program does not exist raises ``ProgramNotFound`` (nothing ran). A
+        process that ended with 0xC0000142 never ran either and is run again, changes too.
         """
         attempt = 0
         while True:
@@ -307,7 +311,12 @@ class WinRMConnection:
             self._sent = False
             self._command_refused = False
             try:
-                return self._run_once(command, timeout or self.default_timeout)
+                result = self._run_once(command, timeout or self.default_timeout)
+                if result.rc == STATUS_DLL_INIT_FAILED and attempt <= self.retries:
+                    log.debug("%s: the program never started (0xC0000142); again", self.host)
+                    self._backoff(attempt)
+                    continue
+                return result
             except WSManFaultError as exc:
                 if isinstance(command, Command) and self._command_refused and _not_found(exc):
                     raise ProgramNotFound(

@@ -225,6 +225,22 @@ def test_direct_commands_pass_arguments_as_typed(sandbox_host):
     assert json.loads(result.stdout) == AWKWARD
 
 
+def test_a_program_that_never_started_0xC0000142_is_run_once_more(sandbox_host):
+    """STATUS_DLL_INIT_FAILED: the process died before its own code ran, so even a change is
+    safe to run again; another exit code is the program's answer and stands."""
+    flag = f"C:\\ProgramData\\tacfleet-tests\\never-started-{os.getpid()}"
+    # First run: leave a flag, exit as a process Windows could not initialise; second: exit 0.
+    code = ("import os,sys;p=sys.argv[1];e=os.path.exists(p);"
+            "os.makedirs(os.path.dirname(p),exist_ok=True);"
+            "(os.remove(p) if e else open(p,'w').close());sys.exit(0 if e else int(sys.argv[2]))")
+    with sandbox_host.connect() as conn:
+        again = conn.run(py(code, flag, str(0xC0000142 - 2**32)))  # a C long: signed
+        assert (again.rc, conn.stats.commands) == (0, 2), again.stderr
+        stands = conn.run(py(code, flag, "5"))
+        assert (stands.rc, conn.stats.commands) == (5, 3)
+        assert conn.run(py(code, flag, "0")).rc == 0  # the flag removed
+
+
 @pytest.mark.parametrize("program, code", [
     ("C:\\Windows\\System32\\no-such-program.exe", 2147942402),  # 0x80070002: file not found
     ("C:\\no-such-folder\\python.exe", 2147942403),  # 0x80070003: path not found
