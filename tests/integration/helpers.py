@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from compliance.audit import audit_host
 from inventory.models import Host
+from sandbox.fleet.serve import SimulatedFleet
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,3 +33,24 @@ def assert_pytest_checks_pass(inventory: Path, host: str = "sandbox") -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert " passed" in proc.stdout and "failed" not in proc.stdout
+
+
+def password_file(folder: Path) -> tuple[str, Path]:
+    """A fresh random password and the 0600 file an inventory references it by."""
+    password = secrets.token_urlsafe(16)
+    path = folder / "password"
+    path.write_text(password)
+    os.chmod(path, 0o600)
+    return password, path
+
+
+@contextmanager
+def simulated_fleet(transcript: Any, hosts: int, *, user: str, password: str,
+                    folder: Path) -> Iterator[SimulatedFleet]:
+    """``hosts`` simulated hosts answering from ``transcript`` (started; stopped afterwards)."""
+    sim = SimulatedFleet(transcript, hosts, user=user, password=password,
+                         state_dir=folder / "state").start()
+    try:
+        yield sim
+    finally:
+        sim.stop()

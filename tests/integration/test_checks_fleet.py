@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import signal
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from sandbox.executor import ExecResult
 from sandbox.fleet.inventory import load_fleet, probe_lines, write_fleet_inventory
 from sandbox.fleet.serve import DEFAULT_TRANSCRIPT, SimulatedFleet
 from sandbox.fleet.transcript import Transcript
+from tests.integration.helpers import password_file, simulated_fleet
 from winhost.probe import MARKER, read_probe_output
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,23 +61,16 @@ def _answers(line: str) -> tuple[Transcript, Transcript]:
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     tmp = tmp_path_factory.mktemp("checks-fleet")
-    password = secrets.token_urlsafe(16)
-    password_file = tmp / "password"
-    password_file.write_text(password)
-    os.chmod(password_file, 0o600)
-    probe = write_fleet_inventory(tmp / "probe.yml", [1], password_file=password_file, user=USER)
+    password, secret = password_file(tmp)
+    probe = write_fleet_inventory(tmp / "probe.yml", [1], password_file=secret, user=USER)
     (line,) = probe_lines(load_fleet(probe))
     transcript, tampered = _answers(line)
-    sim = SimulatedFleet(transcript, HOSTS, user=USER, password=password,
-                         state_dir=tmp / "state").start()
-    try:
+    with simulated_fleet(transcript, HOSTS, user=USER, password=password, folder=tmp) as sim:
         sim.executors[TAMPERED].transcript = tampered
         sim.set_faults(DOWN, http_500=10_000)
         inventory = write_fleet_inventory(tmp / "fleet.yml", sim.ports,
-                                          password_file=password_file, user=USER)
+                                          password_file=secret, user=USER)
         yield Fleet(sim, inventory)
-    finally:
-        sim.stop()
 
 
 def _counters(sim: SimulatedFleet) -> list[dict[str, int]]:

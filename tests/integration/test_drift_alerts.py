@@ -9,8 +9,6 @@ file is read back with prometheus-client's own parser.
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,6 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 import tacfleet_cli as cli
 from sandbox.fleet.inventory import fleet_inventory_data, load_fleet
 from sandbox.fleet.serve import DEFAULT_TRANSCRIPT, SimulatedFleet
+from tests.integration.helpers import password_file, simulated_fleet
 
 USER = "alertfleet"  # one NTLM user per process: keep clear of the other fleet tests
 TOKEN = "T0H5SECRET/B0H5SECRET/h5WebhookTokenXYZ"
@@ -79,22 +78,16 @@ class Fleet:
 
 @pytest.fixture
 def fleet(tmp_path: Path) -> Iterator[Fleet]:
-    password = secrets.token_urlsafe(16)
-    password_file = tmp_path / "password"
-    password_file.write_text(password)
-    os.chmod(password_file, 0o600)
-    sim = SimulatedFleet(DEFAULT_TRANSCRIPT, 3, user=USER, password=password,
-                         state_dir=tmp_path / "state").start()
-    try:
-        data = fleet_inventory_data(sim.ports, password_file=password_file, user=USER)
+    password, secret = password_file(tmp_path)
+    with simulated_fleet(DEFAULT_TRANSCRIPT, 3, user=USER, password=password,
+                         folder=tmp_path) as sim:
+        data = fleet_inventory_data(sim.ports, password_file=secret, user=USER)
         data["hosts"]["sim0002"]["service"] = {"start": "demand",
                                                "display_name": "Another name"}
         inventory = tmp_path / "fleet.yml"
         inventory.write_text(yaml.safe_dump(data, sort_keys=False))
         load_fleet(inventory)  # the same probe line for every host: the transcript answers it
         yield Fleet(sim, inventory)
-    finally:
-        sim.stop()
 
 
 def metrics_of(path: Path) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -5,8 +5,6 @@ Fast (no Wine): the committed transcript answers the audit's one probe on every 
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +24,7 @@ from sandbox.fleet.transcript import (
     ReplayExecutor,
     Transcript,
 )
+from tests.integration.helpers import password_file, simulated_fleet
 from winhost.winrm_connection import WinRMConnection
 
 USER = "simfleet"  # one NTLM user per process: keep clear of the other tests' "tacfleet"
@@ -43,18 +42,12 @@ class Fleet:
 
 @pytest.fixture
 def fleet(tmp_path: Path) -> Iterator[Fleet]:
-    password = secrets.token_urlsafe(16)
-    password_file = tmp_path / "password"
-    password_file.write_text(password)
-    os.chmod(password_file, 0o600)
-    sim = SimulatedFleet(DEFAULT_TRANSCRIPT, 5, user=USER, password=password,
-                         state_dir=tmp_path / "state").start()
-    try:
+    password, secret = password_file(tmp_path)
+    with simulated_fleet(DEFAULT_TRANSCRIPT, 5, user=USER, password=password,
+                         folder=tmp_path) as sim:
         inventory = write_fleet_inventory(tmp_path / "fleet.yml", sim.ports,
-                                          password_file=password_file, user=USER)
+                                          password_file=secret, user=USER)
         yield Fleet(sim, load_fleet(inventory), password)
-    finally:
-        sim.stop()
 
 
 def _requests(sim: SimulatedFleet) -> list[int]:
