@@ -24,7 +24,7 @@ import tacfleet_cli as cli
 from inventory import load_inventory
 from inventory.models import Host
 from provision.fleet import provision_one
-from tests.integration.conftest import sandbox_name
+from tests.integration.conftest import fresh_sandbox
 from tests.integration.helpers import failing
 from winhost import kerberos
 
@@ -63,23 +63,16 @@ class Realm:
 
 @pytest.fixture(scope="module")
 def realm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Realm]:
-    from sandbox import control, layout
+    from sandbox import control
 
-    name = sandbox_name("-auth")
-    control.down(name)
-    control.reset(name)
-    info = control.up(name, control.free_port_pair(), realm=True)
-    try:
+    # fresh_sandbox: the host is removed afterwards and must show no WinRS shell left open.
+    with fresh_sandbox("-auth", realm=True) as info:
         inventory = control.write_inventory(
             info, tmp_path_factory.mktemp("inventory") / "hosts.yml",
             app_port=control.free_port_pair())
         run = provision_one(load_inventory(inventory).host("sandbox"))  # over NTLM
         assert not run.failed, run.summary()
         yield Realm(info, inventory)
-    finally:
-        control.down(name)
-        if not os.environ.get("TACFLEET_TEST_SANDBOX"):
-            shutil.rmtree(layout.Paths(name).root, ignore_errors=True)
 
 
 @pytest.fixture
