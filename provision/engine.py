@@ -84,6 +84,8 @@ def _run_step(step: Step, ctx: Context, connection: Connection, check_only: bool
         result.restart = restart_note(list(ctx.restart_for))[1] if ctx.restart_for else ""
     else:
         result.restart = restart_note([f.requirement for f in findings])[1] if findings else ""
+    if ctx.facts.service.state != "RUNNING":
+        result.restart = ""  # nothing runs, so nothing is restarted: the last step starts it
     plan = step.actions(ctx)
     if isinstance(plan, Blocked):
         if check_only and ctx.changed:

@@ -355,6 +355,15 @@ def test_a_display_name_change_is_applied_without_a_restart(host, replay):
     assert not any("stop" in op for op in sent), sent
 
 
+def test_a_host_without_the_service_gets_no_restart_notes(host, replay):
+    """Nothing runs, so nothing is restarted: the plan of a new service stays short."""
+    bare_service = missing_service(copy.deepcopy(compliant_doc(host)))
+    run = engine.provision_host(host, replay([bare_service]), check_only=True)
+    changing = [s for s in run.steps if s.status is Status.WOULD_CHANGE]
+    assert {s.step for s in changing} >= {"service", "running"}
+    assert [s.restart for s in changing] == [""] * len(changing)
+
+
 def test_the_plan_says_why_a_changed_application_needs_a_restart(host, replay):
     drifted = compliant_doc(host)
     drifted["service"]["parameters"]["AppDirectory"] = "C:\\elsewhere"
