@@ -80,12 +80,12 @@ def _run_step(step: Step, ctx: Context, connection: Connection, check_only: bool
     result.reasons = [f.message for f in findings] or (
         [f"follows changes in: {', '.join(forced)}"] if forced else
         [f"follows changes that need a restart: {', '.join(ctx.restart_for)}"])
-    if step.restarts_for_changes:
-        result.restart = restart_note(list(ctx.restart_for))[1] if ctx.restart_for else ""
-    else:
-        result.restart = restart_note([f.requirement for f in findings])[1] if findings else ""
     if ctx.facts.service.state != "RUNNING":
-        result.restart = ""  # nothing runs, so nothing is restarted: the last step starts it
+        pass  # nothing runs, so nothing is restarted (no note): the last step starts it
+    elif step.restarts_for_changes:
+        result.restart = restart_note(list(ctx.restart_for))[1] if ctx.restart_for else ""
+    elif findings:
+        result.restart = restart_note([f.requirement for f in findings])[1]
     plan = step.actions(ctx)
     if isinstance(plan, Blocked):
         if check_only and ctx.changed:
