@@ -1,0 +1,183 @@
+"""Split a large fleet's checks over worker processes, so the controller's CPU floor divides.
+
+One Python process checks hosts under one GIL: past ~64 threads its CPU (NTLM, HTTP, XML,
+judging) is the limit, not the hosts' latency. :func:`audit_in_processes` deals the hosts out
+round-robin over ``processes`` children (``spawn``: a clean interpreter that sees the current
+environment, so password references resolve as in the parent); each child runs the usual
+thread pool (:func:`compliance.audit.audit_threads`) over its share, ``parallel`` divided among
+them, and sends each :class:`~compliance.audit.HostAudit` back through its own pipe as the host
+finishes, so a progress display keeps moving.
+
+The boundaries are the in-process ones: a child that dies (killed, out of memory, a bug) makes
+only its hosts that had not reported "unreachable" with a plain cause, once each; a first Ctrl-C
+reaches every child (the terminal signals the whole group, and the parent relays it by closing a
+pipe), so hosts not yet started come back "not checked"; a second Ctrl-C ends them at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection as Pipe
+from multiprocessing.connection import wait
+from typing import Any
+
+from inventory.models import Host
+from provision.interrupt import EXIT_INTERRUPTED, STOP, stop_requested
+
+log = logging.getLogger(__name__)
+
+#: A worker process costs ~0.4 s to start: fleets smaller than this many times ``parallel``
+#: are checked in the controller's own process.
+MIN_HOSTS_PER_PARALLEL = 2
+
+
+def worker_count(hosts: int, parallel: int, processes: int) -> int:
+    """Processes worth starting for ``hosts`` hosts (1 = check them in this process)."""
+    if processes <= 1 or hosts < MIN_HOSTS_PER_PARALLEL * max(1, parallel):
+        return 1
+    return min(processes, hosts)
+
+
+def crashed(exitcode: int | None) -> str:
+    """The error of a host whose worker process ended before reporting it."""
+    how = (f"was killed by signal {-exitcode}" if exitcode is not None and exitcode < 0
+           else f"ended with exit code {exitcode}")
+    return ("could not be checked: the worker process checking it " + how + " before this host "
+            "was done (out of memory? killed?); fix: run again; if it repeats, run with "
+            "--processes 1 --debug to see the cause")
+
+
+def audit_in_processes(
+    hosts: Sequence[Host],
+    *,
+    processes: int,
+    parallel: int,
+    on_done: Callable[[Any], None] | None = None,
+    deadline: float | None = None,
+    connector: Callable[[Host], Any] | None = None,
+    keep_facts: bool = False,
+) -> list[Any]:
+    """:func:`compliance.audit.audit_fleet` over ``processes`` worker processes; results in
+    inventory order, every host exactly once. ``connector`` must pickle (a module-level one)."""
+    from compliance.audit import HostAudit
+
+    ctx = multiprocessing.get_context("spawn")
+    # the stop signal: closing this pipe's writing end (or the parent's death) wakes every worker
+    stop_reader, stop_writer = ctx.Pipe(duplex=False)
+    per_worker = max(1, math.ceil(parallel / processes))
+    results: list[HostAudit | None] = [None] * len(hosts)
+    pending: dict[Pipe, tuple[Any, set[int]]] = {}
+    for w in range(processes):
+        share = list(range(w, len(hosts), processes))
+        if not share:
+            continue
+        reader, writer = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_worker, name=f"tacfleet-check-{w + 1}", daemon=True,
+                           args=(writer, [(i, hosts[i]) for i in share], per_worker, deadline,
+                                 connector, keep_facts, stop_reader))
+        proc.start()
+        writer.close()
+        pending[reader] = (proc, set(share))
+    stop_reader.close()
+
+    def finish(reader: Pipe) -> None:
+        proc, left = pending.pop(reader)
+        reader.close()
+        proc.join(timeout=5 if not left else 30)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+        for i in sorted(left):
+            results[i] = HostAudit(hosts[i].name, error=crashed(proc.exitcode))
+            _report(on_done, results[i])
+
+    try:
+        while pending:
+            for reader in wait(list(pending), timeout=0.2):
+                assert isinstance(reader, Pipe)
+                try:
+                    message = reader.recv()
+                except Exception:  # EOF: the worker ended (or sent what cannot be read)
+                    finish(reader)
+                    continue
+                if message is None:  # the worker's last word: every one of its hosts is in
+                    finish(reader)
+                    continue
+                i, audit = message
+                left = pending[reader][1]
+                if i in left:
+                    left.discard(i)
+                    results[i] = audit
+                    _report(on_done, audit)
+            if stop_requested() and not stop_writer.closed:
+                stop_writer.close()
+    finally:  # the parent is leaving (a second Ctrl-C, a bug): no worker outlives it
+        if not stop_writer.closed:
+            stop_writer.close()
+        for proc, _ in pending.values():
+            proc.kill()
+    return [r for r in results if r is not None]
+
+
+def _report(on_done: Callable[[Any], None] | None, audit: Any) -> None:
+    if on_done is not None:
+        try:
+            on_done(audit)
+        except Exception:  # a display problem never loses a result
+            log.debug("on_done failed", exc_info=True)
+
+
+def _worker(pipe: Pipe, share: list[tuple[int, Host]], parallel: int, deadline: float | None,
+            connector: Callable[[Host], Any] | None, keep_facts: bool, stop: Pipe) -> None:
+    """One worker process: check ``share`` with a thread pool, send each audit as it ends."""
+    from compliance.audit import HostAudit, audit_threads
+
+    _follow_interrupts(stop)
+    lock = threading.Lock()
+
+    def send(i: int, audit: Any) -> None:
+        try:
+            with lock:
+                pipe.send((i, audit))
+        except OSError:  # the parent is gone: start nothing more
+            STOP.set()
+        except Exception as exc:  # a result that does not pickle: the host still reports
+            log.debug("%s: result not sent", audit.host, exc_info=True)
+            plain = HostAudit(audit.host, error="could not be checked: its result could not be "
+                              f"sent back from the worker process ({type(exc).__name__}); fix: "
+                              "run with --processes 1")
+            with lock:
+                pipe.send((i, plain))
+
+    audit_threads(share, parallel=parallel, report=send, deadline=deadline, connector=connector,
+                  keep_facts=keep_facts)
+    try:
+        with lock:
+            pipe.send(None)
+    except OSError:
+        pass
+    pipe.close()
+
+
+def _follow_interrupts(stop: Pipe) -> None:
+    """In a worker: the parent's stop (its end of ``stop`` closed, also when it dies) and a first
+    Ctrl-C stop starting hosts, as in the parent; a second Ctrl-C ends the worker at once."""
+
+    def handler(signum: int, frame: object) -> None:
+        if STOP.is_set():
+            os._exit(EXIT_INTERRUPTED)
+        STOP.set()
+
+    signal.signal(signal.SIGINT, handler)
+
+    def relay() -> None:
+        stop.poll(None)  # returns at end of file: the parent closed its end or is gone
+        STOP.set()
+
+    threading.Thread(target=relay, name="tacfleet-stop-relay", daemon=True).start()
