@@ -10,7 +10,8 @@ latency per HTTP answer:
     (``sandbox.fleet.stock_checks``, 20 checks), the same P hosts at a time;
   - drift: ``invoke drift`` as a user runs it (``tacfleet_cli.drift``, a child process: start-up,
     inventory and reports included; its CPU and peak RSS counted with the controller's);
-  - checks: ``pytest checks --parallel P`` the same way, right after drift on the same fleet;
+  - checks: ``pytest checks --parallel P`` the same way, right after drift on the same fleet
+    (with ``--processes``: each value for both, ``TACFLEET_PROCESSES`` for pytest checks);
     checks-n: the same with ``-n W`` (xdist). Reported with each: commands and shells per host,
     shells left open on the hosts afterwards, lines of output;
   - optionally, a no-op ``provision.fleet.provision_fleet`` (every step "ok", only the probe).
@@ -117,7 +118,7 @@ def _provision(hosts: list[Any], parallel: int, password: str) -> dict[str, Any]
 
 
 def _pytest_checks(inventory: str, parallel: int, workers: int,
-                   junit: bool = False) -> dict[str, Any]:
+                   junit: bool = False, processes: int = 1) -> dict[str, Any]:
     """``pytest checks`` as a user runs it, in a child process (``-n workers`` if > 0).
 
     hypothesis' pytest plugin (a dev dependency, not the product's) is left out: it imports
@@ -131,7 +132,8 @@ def _pytest_checks(inventory: str, parallel: int, workers: int,
         if workers:
             argv += ["-n", str(workers)]
         proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True,
-                              env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120"})
+                              env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120",
+                                   "TACFLEET_PROCESSES": str(processes)})
         junit_bytes = xml.stat().st_size if xml.exists() else 0
     lines = proc.stdout.splitlines()
     return {"passed": proc.returncode == 0, "exit_code": proc.returncode, "workers": workers,
@@ -181,7 +183,7 @@ def controller(mode: str, inventory: str, parallel: int, workers: int = 0,
         outcome = _drift_process(inventory, parallel, processes)
     elif mode in CHECK_MODES:
         outcome = _pytest_checks(inventory, parallel, workers if mode == "checks-n" else 0,
-                                 junit)
+                                 junit, processes)
     else:
         outcome = MODES[mode](hosts, parallel, password)
     wall = time.perf_counter() - loaded
@@ -402,8 +404,9 @@ def main() -> int:
                     for latency in latencies:
                         plan.append(("tacfleet", latency, args.parallel, 1))
                         if n <= args.checks_max:  # right after drift's engine: same load
-                            plan += [("drift", latency, args.parallel, p) for p in processes]
-                            plan.append(("checks", latency, args.parallel, 1))
+                            for p in processes:  # each drift right before its pytest checks
+                                plan.append(("drift", latency, args.parallel, p))
+                                plan.append(("checks", latency, args.parallel, p))
                             if args.workers:
                                 plan.append(("checks-n", latency, args.parallel, 1))
                         if n <= args.testinfra_max:
@@ -491,14 +494,14 @@ def _summary(rows: list[dict[str, Any]], parallel: int) -> dict[str, Any]:
         factor = min(s["requests_per_host"] / t["requests_per_host"] for t, s in pairs)
         goals["10x_fewer_requests_than_testinfra"] = {"factor": round(factor, 1),
                                                       "met": factor >= 10}
-    for mode in CHECK_MODES:
-        checks, drift = find(mode, 1000, 50), find("drift", 1000, 50)
+    for mode, procs in [(m, p) for m in CHECK_MODES for p in (1, 2, 4, 8)]:
+        checks, drift = find(mode, 1000, 50, procs), find("drift", 1000, 50, procs)
         if checks and drift:
             ratio = round(checks["wall_s"] / drift["wall_s"], 2)
-            goals[f"{mode}_1000_at_50ms_within_1.3x_of_drift"] = {
+            goals[f"{mode}_1000_at_50ms_processes_{procs}_within_1.3x_of_drift"] = {
                 "ratio": ratio, "checks_s": checks["wall_s"], "drift_s": drift["wall_s"],
                 "met": ratio <= 1.3 and checks["passed"]}
-            goals[f"{mode}_one_probe_per_host_no_shell_left_open"] = {
+            goals[f"{mode}_processes_{procs}_one_probe_per_host_no_shell_left_open"] = {
                 "commands_per_host_max": checks["commands_per_host_min_max"][1],
                 "open_shells_after": checks["open_shells_after"],
                 "met": checks["commands_per_host_min_max"] == [1, 1]
