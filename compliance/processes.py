@@ -28,6 +28,7 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from inventory.models import Host
+from inventory.secrets import redact
 from provision.interrupt import EXIT_INTERRUPTED, STOP, stop_requested
 
 log = logging.getLogger(__name__)
@@ -44,13 +45,14 @@ def worker_count(hosts: int, parallel: int, processes: int) -> int:
     return min(processes, hosts)
 
 
-def crashed(exitcode: int | None) -> str:
+def crashed(exitcode: int | None, cause: str = "") -> str:
     """The error of a host whose worker process ended before reporting it."""
     how = (f"was killed by signal {-exitcode}" if exitcode is not None and exitcode < 0
            else f"ended with exit code {exitcode}")
+    why = f" ({cause})" if cause else " (out of memory? killed?)"
     return ("could not be checked: the worker process checking it " + how + " before this host "
-            "was done (out of memory? killed?); fix: run again; if it repeats, run with "
-            "--processes 1 --debug to see the cause")
+            "was done" + why + "; fix: run again; if it repeats, run with --processes 1 --debug "
+            "to see the cause")
 
 
 def audit_in_processes(
@@ -73,18 +75,25 @@ def audit_in_processes(
     per_worker = max(1, math.ceil(parallel / processes))
     results: list[HostAudit | None] = [None] * len(hosts)
     pending: dict[Pipe, tuple[Any, set[int]]] = {}
-    for w in range(processes):
-        share = list(range(w, len(hosts), processes))
-        if not share:
-            continue
-        reader, writer = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_worker, name=f"tacfleet-check-{w + 1}", daemon=True,
-                           args=(writer, [(i, hosts[i]) for i in share], per_worker, deadline,
-                                 connector, keep_facts, stop_reader))
-        proc.start()
-        writer.close()
-        pending[reader] = (proc, set(share))
-    stop_reader.close()
+    causes: dict[Pipe, str] = {}  # a worker's own last words, when it failed as a whole
+    try:
+        for w in range(processes):
+            share = list(range(w, len(hosts), processes))
+            if not share:
+                continue
+            reader, writer = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_worker, name=f"tacfleet-check-{w + 1}", daemon=True,
+                               args=(writer, [(i, hosts[i]) for i in share], per_worker,
+                                     deadline, connector, keep_facts, stop_reader))
+            proc.start()  # a connector that does not pickle fails here, in this process
+            writer.close()
+            pending[reader] = (proc, set(share))
+    except BaseException:
+        for proc, _ in pending.values():
+            proc.kill()
+        raise
+    finally:
+        stop_reader.close()
 
     def finish(reader: Pipe) -> None:
         proc, left = pending.pop(reader)
@@ -94,7 +103,8 @@ def audit_in_processes(
             proc.kill()
             proc.join()
         for i in sorted(left):
-            results[i] = HostAudit(hosts[i].name, error=crashed(proc.exitcode))
+            results[i] = HostAudit(hosts[i].name,
+                                   error=crashed(proc.exitcode, causes.get(reader, "")))
             _report(on_done, results[i])
 
     try:
@@ -108,6 +118,9 @@ def audit_in_processes(
                     continue
                 if message is None:  # the worker's last word: every one of its hosts is in
                     finish(reader)
+                    continue
+                if isinstance(message, str):  # the worker failed as a whole: why
+                    causes[reader] = message
                     continue
                 i, audit = message
                 left = pending[reader][1]
@@ -155,14 +168,21 @@ def _worker(pipe: Pipe, share: list[tuple[int, Host]], parallel: int, deadline: 
             with lock:
                 pipe.send((i, plain))
 
-    audit_threads(share, parallel=parallel, report=send, deadline=deadline, connector=connector,
-                  keep_facts=keep_facts)
+    try:
+        audit_threads(share, parallel=parallel, report=send, deadline=deadline,
+                      connector=connector, keep_facts=keep_facts)
+        last: str | None = None
+    except Exception as exc:  # a bug: its hosts are reported by the parent, with this cause
+        log.debug("worker failed", exc_info=True)
+        last = redact(f"{type(exc).__name__}: {exc}")[:300]
     try:
         with lock:
-            pipe.send(None)
+            pipe.send(last)
     except OSError:
         pass
     pipe.close()
+    if last is not None:
+        os._exit(1)
 
 
 def _follow_interrupts(stop: Pipe) -> None:

@@ -152,3 +152,18 @@ def test_in_process_when_small_even_with_a_connector_that_does_not_pickle(hosts)
     audits = audit_fleet(hosts, parallel=32, processes=4, connector=connect)
     assert [a.status for a in audits] == ["compliant"] * len(hosts)
     assert sorted(made) == sorted(h.name for h in hosts)
+
+
+def test_a_worker_that_fails_as_a_whole_says_why_for_each_of_its_hosts(hosts):
+    from compliance.processes import crashed
+
+    text = crashed(1, "ImportError: no module named spnego")
+    assert text == ("could not be checked: the worker process checking it ended with exit code "
+                    "1 before this host was done (ImportError: no module named spnego); fix: run "
+                    "again; if it repeats, run with --processes 1 --debug to see the cause")
+    assert "killed by signal 9" in crashed(-9)
+
+
+def test_a_connector_that_does_not_pickle_is_refused_before_any_host_is_checked(hosts):
+    with pytest.raises(Exception, match=r"(?i)pickle"):
+        audit_fleet(hosts, parallel=2, processes=2, connector=lambda host: None)
