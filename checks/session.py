@@ -5,8 +5,7 @@
 each host's shell closed as soon as its one probe answered) and keeps each host's facts and
 findings; the tests then only judge what is cached. A host asked for but not probed yet (a
 worker given a host it did not expect) is probed alone. No lock is held while probing. A large
-fleet's probe is split over worker processes as drift's is (``TACFLEET_PROCESSES``, default
-one per CPU).
+fleet's probe can be split over worker processes as drift's is (``TACFLEET_PROCESSES=N``).
 """
 
 from __future__ import annotations
@@ -37,13 +36,14 @@ DEFAULT_PARALLEL = 64
 
 def probe_processes() -> int:
     """Worker processes the probe of a large fleet is split over (:mod:`compliance.processes`):
-    ``TACFLEET_PROCESSES``, else one per CPU; 1 inside an xdist worker (already one of many)."""
+    ``TACFLEET_PROCESSES`` (default 1: on a 2-CPU controller 2 measured slower, see README),
+    always 1 inside an xdist worker (already one of many)."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
         return 1
     try:
-        return max(1, int(os.environ.get("TACFLEET_PROCESSES", "") or os.cpu_count() or 1))
+        return max(1, int(os.environ.get("TACFLEET_PROCESSES", "") or 1))
     except ValueError:
-        return os.cpu_count() or 1
+        return 1
 
 
 @dataclass
