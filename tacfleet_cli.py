@@ -568,7 +568,7 @@ def run_tests(*, quick: bool = False) -> int:
     lint = subprocess.call([sys.executable, "-m", "ruff", "check", "."], cwd=ROOT)
     if lint != 0:
         return lint
-    args = [sys.executable, "-m", "pytest", "tests"]
+    args = [sys.executable, "-m", "pytest", "tests", "--durations=20"]  # where the time goes
     if quick:
         args += ["-m", "not sandbox"]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
