@@ -8,11 +8,33 @@ invoke drift                  nightly compliance run with reports and history
 
 from __future__ import annotations
 
+import functools
 import sys
 
-from invoke import Collection, Context, task
+import invoke
+from invoke import Collection, Context, Task
 
 import tacfleet_cli as cli
+
+#: The only short flags, each meaning one option in every task that has it. Invoke would invent
+#: one per option and task (``-p`` was --parallel, --port, --purge or --pytest-args).
+SHORT_FLAGS = {"host": "h", "inventory": "i", "debug": "d", "name": "n", "log": "l"}
+
+
+class _Task(Task):
+    """A task whose short flags come from ``SHORT_FLAGS`` alone."""
+
+    def get_arguments(self, ignore_unknown_help: bool | None = None) -> list:
+        self.auto_shortflags = False
+        arguments = super().get_arguments(ignore_unknown_help)
+        for argument in arguments:
+            short = SHORT_FLAGS.get(argument.name)
+            if short:
+                argument.names = (*argument.names, short)
+        return arguments
+
+
+task = functools.partial(invoke.task, klass=_Task)
 
 INVENTORY_HELP = "inventory file (default: $TACFLEET_INVENTORY or inventory/hosts.yml)"
 HOST_HELP = ("hosts: a comma list of host names, group names, globs on host names (web*, "
@@ -240,7 +262,7 @@ def sandbox_status(c: Context, name: str = "default", json: bool = False) -> Non
     sys.exit(cli.sandbox_status(name, as_json=json))
 
 
-@task(auto_shortflags=False, help={  # no -h: it means --host in every other task
+@task(help={
     "name": "sandbox name",
     "latency_ms": "add this many ms before every answer",
     "http_500": "answer the next N requests with HTTP 500 (a WSMan fault)",
