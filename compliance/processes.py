@@ -6,7 +6,8 @@ round-robin over ``processes`` children (``spawn``: a clean interpreter that see
 environment, so password references resolve as in the parent); each child runs the usual
 thread pool (:func:`compliance.audit.audit_threads`) over its share, ``parallel`` divided among
 them, and sends each :class:`~compliance.audit.HostAudit` back through its own pipe as the host
-finishes, so a progress display keeps moving.
+finishes, so a progress display keeps moving (and, when a run log listens, each command line
+sent, re-logged here to ``tacfleet.commands``).
 
 The boundaries are the in-process ones: a child that dies (killed, out of memory, a bug) makes
 only its hosts that had not reported "unreachable" with a plain cause, once each; a first Ctrl-C
@@ -30,6 +31,7 @@ from typing import Any
 from inventory.models import Host
 from inventory.secrets import redact
 from provision.interrupt import EXIT_INTERRUPTED, STOP, stop_requested
+from winhost.connection import COMMANDS
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,7 @@ def audit_in_processes(
     # the stop signal: closing this pipe's writing end (or the parent's death) wakes every worker
     stop_reader, stop_writer = ctx.Pipe(duplex=False)
     per_worker = max(1, math.ceil(parallel / processes))
+    forward = COMMANDS.isEnabledFor(logging.INFO)  # a run log wants every command line
     results: list[HostAudit | None] = [None] * len(hosts)
     pending: dict[Pipe, tuple[Any, set[int]]] = {}
     causes: dict[Pipe, str] = {}  # a worker's own last words, when it failed as a whole
@@ -84,7 +87,7 @@ def audit_in_processes(
             reader, writer = ctx.Pipe(duplex=False)
             proc = ctx.Process(target=_worker, name=f"tacfleet-check-{w + 1}", daemon=True,
                                args=(writer, [(i, hosts[i]) for i in share], per_worker,
-                                     deadline, connector, keep_facts, stop_reader))
+                                     deadline, connector, keep_facts, stop_reader, forward))
             proc.start()  # a connector that does not pickle fails here, in this process
             writer.close()
             pending[reader] = (proc, set(share))
@@ -122,6 +125,13 @@ def audit_in_processes(
                 if isinstance(message, str):  # the worker failed as a whole: why
                     causes[reader] = message
                     continue
+                if message[0] == "command":  # a command line sent, for the run log
+                    _, created, args = message
+                    record = COMMANDS.makeRecord(COMMANDS.name, logging.INFO, __file__, 0,
+                                                 "%s %s", tuple(args), None)
+                    record.created = created
+                    COMMANDS.handle(record)
+                    continue
                 i, audit = message
                 left = pending[reader][1]
                 if i in left:
@@ -147,12 +157,18 @@ def _report(on_done: Callable[[Any], None] | None, audit: Any) -> None:
 
 
 def _worker(pipe: Pipe, share: list[tuple[int, Host]], parallel: int, deadline: float | None,
-            connector: Callable[[Host], Any] | None, keep_facts: bool, stop: Pipe) -> None:
-    """One worker process: check ``share`` with a thread pool, send each audit as it ends."""
+            connector: Callable[[Host], Any] | None, keep_facts: bool, stop: Pipe,
+            forward: bool = False) -> None:
+    """One worker process: check ``share`` with a thread pool, send each audit as it ends
+    (and, with ``forward``, each command line sent, for the parent's run log)."""
     from compliance.audit import HostAudit, audit_threads
 
     _follow_interrupts(stop)
     lock = threading.Lock()
+    if forward:
+        COMMANDS.addHandler(_Forward(pipe, lock))
+        COMMANDS.setLevel(logging.INFO)
+        COMMANDS.propagate = False
 
     def send(i: int, audit: Any) -> None:
         try:
@@ -183,6 +199,22 @@ def _worker(pipe: Pipe, share: list[tuple[int, Host]], parallel: int, deadline: 
     pipe.close()
     if last is not None:
         os._exit(1)
+
+
+class _Forward(logging.Handler):
+    """In a worker: each command line logged to :data:`COMMANDS` goes to the parent."""
+
+    def __init__(self, pipe: Pipe, lock: threading.Lock) -> None:
+        super().__init__(logging.INFO)
+        self.pipe, self.sending = pipe, lock  # not ``self.lock``: the Handler's own
+
+    def emit(self, record: logging.LogRecord) -> None:
+        args = record.args if isinstance(record.args, tuple) else ("?", record.msg)
+        try:
+            with self.sending:
+                self.pipe.send(("command", record.created, [str(a) for a in args]))
+        except Exception:  # the log is best effort; the result is what matters
+            pass
 
 
 def _follow_interrupts(stop: Pipe) -> None:

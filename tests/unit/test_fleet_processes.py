@@ -7,6 +7,7 @@ stand-in (module-level, so it pickles), answering the probe with a compliant doc
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -21,7 +22,7 @@ from inventory import Host, load_inventory
 from provision.interrupt import STOP
 from tests.unit.probe_doc import compliant_doc
 from winhost.cmdline import Command
-from winhost.connection import ConnectionStats
+from winhost.connection import COMMANDS, ConnectionStats
 from winhost.probe import MARKER, probe_command
 from winhost.result import Result
 
@@ -48,6 +49,8 @@ class FakeConnection:
     def run(self, command: Command | str, *, timeout: float | None = None,
             idempotent: bool = False) -> Result:
         text = command.line if isinstance(command, Command) else command
+        if COMMANDS.isEnabledFor(logging.INFO):  # as the real connections do, for the run log
+            COMMANDS.info("%s %s", self.host, text)
         self.stats.commands += 1
         self.stats.http_requests += 6
         if self.pid_file:  # which process checked this host
@@ -167,3 +170,23 @@ def test_a_worker_that_fails_as_a_whole_says_why_for_each_of_its_hosts(hosts):
 def test_a_connector_that_does_not_pickle_is_refused_before_any_host_is_checked(hosts):
     with pytest.raises(Exception, match=r"(?i)pickle"):
         audit_fleet(hosts, parallel=2, processes=2, connector=lambda host: None)
+
+
+def test_the_run_log_gets_every_command_line_the_workers_send(hosts):
+    seen: list[tuple[str, str]] = []
+
+    class Catch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            host, line = record.args  # type: ignore[misc]
+            seen.append((host, line))
+
+    handler, level = Catch(logging.INFO), COMMANDS.level
+    COMMANDS.addHandler(handler)
+    COMMANDS.setLevel(logging.INFO)
+    try:
+        audit_fleet(hosts, parallel=4, processes=2, connector=Connector())
+    finally:
+        COMMANDS.removeHandler(handler)
+        COMMANDS.setLevel(level)
+    assert sorted(h for h, _ in seen) == sorted(h.name for h in hosts)
+    assert all(line == probe_command(probe_spec(hosts[0])).line for _, line in seen)
