@@ -455,55 +455,80 @@ def base_facts():
     }
 
 
+def start_unit(pool, venv, svc, port, imports):
+    """Submit one service's probes (its venv, service and port); ``finish_unit`` reads them."""
+    venv_python = os.path.join(venv, "Scripts", "python.exe")
+    twistd = os.path.join(venv, "Scripts", "twistd.exe")
+    jobs = {}
+    if os.path.isfile(venv_python):
+        jobs["venv"] = [venv_python, "-I", "-c", VENV_CODE, *imports]
+    if os.path.isfile(twistd):
+        jobs["twistd_help"] = [twistd, "--help"]
+    return {
+        "venv": venv,
+        "svc": svc,
+        "outputs": {name: pool.submit(run, argv) for name, argv in jobs.items()},
+        "status": pool.submit(service_status, svc),
+        "port": pool.submit(port_open, port) if port else None,
+    }
+
+
+def finish_unit(unit):
+    """One service's facts, in the shape of the top-level ``venv``/``service``/``port_open``."""
+    venv, svc = unit["venv"], unit["svc"]
+    service = service_registry(svc)
+    service["name"] = svc
+    service["scm"] = unit["status"].result()
+    return {
+        "venv": {
+            "path": venv,
+            "exists": os.path.isdir(venv),
+            "python_exists": os.path.isfile(os.path.join(venv, "Scripts", "python.exe")),
+            "twistd_exists": os.path.isfile(os.path.join(venv, "Scripts", "twistd.exe")),
+            "cfg": read_cfg(os.path.join(venv, "pyvenv.cfg")),
+        },
+        "service": service,
+        "port_open": unit["port"].result() if unit["port"] else None,
+        "outputs": {name: future.result() for name, future in unit["outputs"].items()},
+    }
+
+
 def main(params):
     system_root = os.environ.get("SYSTEMROOT") or "C:\\Windows"
     icacls = os.path.join(system_root, "System32", "icacls.exe")
-    venv = params["venv"]
-    venv_python = os.path.join(venv, "Scripts", "python.exe")
-    twistd = os.path.join(venv, "Scripts", "twistd.exe")
-    svc = params["service"]
-    jobs = {}
-    if os.path.isfile(venv_python):
-        jobs["venv"] = [venv_python, "-I", "-c", VENV_CODE, *params["imports"]]
-    if os.path.isfile(twistd):
-        jobs["twistd_help"] = [twistd, "--help"]
     acl_paths = params.get("acl_paths", [])
+    imports = params["imports"]
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-        futures = {name: pool.submit(run, argv) for name, argv in jobs.items()}
+        first = start_unit(pool, params["venv"], params["service"], params.get("port"), imports)
+        # further services of the host (``units``): each its own venv, service and port
+        more = [start_unit(pool, u["venv"], u["service"], u.get("port"), imports)
+                for u in params.get("units", [])]
         acl_futures = [pool.submit(folder_sddl, icacls, path) for path in acl_paths]
-        status_future = pool.submit(service_status, svc)
         rights_future = pool.submit(right_holders, system_root, "SeServiceLogonRight")
-        port = params.get("port")
-        port_future = pool.submit(port_open, port) if port else None
-        service = service_registry(svc)
         sids = lookup_sids(params.get("accounts", []))
-        outputs = {name: future.result() for name, future in futures.items()}
+        unit = finish_unit(first)
+        units = [finish_unit(u) for u in more]
         acls = {path: future.result() for path, future in zip(acl_paths, acl_futures)}  # noqa: B905 (3.8)
-        service["name"] = svc
-        service["scm"] = status_future.result()
-    return {
+    answer = {
         "probe": 2,
         "hostname": socket.gethostname(),
         "system_root": system_root,
         "codepages": codepages(),
         "base": base_facts(),
-        "venv": {
-            "path": venv,
-            "exists": os.path.isdir(venv),
-            "python_exists": os.path.isfile(venv_python),
-            "twistd_exists": os.path.isfile(twistd),
-            "cfg": read_cfg(os.path.join(venv, "pyvenv.cfg")),
-        },
-        "service": service,
+        "venv": unit["venv"],
+        "service": unit["service"],
         "files": {path: file_facts(path) for path in params["files"]},
         "dirs": {path: os.path.isdir(path) for path in params["dirs"]},
         "acls": acls,
         "sids": sids,
         "rights": {"SeServiceLogonRight": rights_future.result()},
-        "port_open": port_future.result() if port_future else None,
+        "port_open": unit["port_open"],
         "curl": os.path.isfile(os.path.join(system_root, "System32", "curl.exe")),
-        "outputs": outputs,
+        "outputs": unit["outputs"],
     }
+    if units:
+        answer["units"] = units
+    return answer
 
 
 if __name__ == "__main__":
