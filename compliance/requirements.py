@@ -629,9 +629,12 @@ def restart_note(requirements: list[str]) -> tuple[bool, str]:
 
 
 def judge_all(host: Host, facts: HostFacts) -> list[Finding]:
-    """Every requirement's finding for one host, in a stable order: host-wide ones once, each
-    per-service one for every service (judged on that service's view of the facts)."""
+    """Every requirement's finding for one host, in a stable order; on a host with several
+    services the host-wide ones once, then each service's (judged on its view of the facts)."""
     units = host.units()
-    return [req(unit, facts.for_service(unit.service.name))
-            for req in REQUIREMENTS.values()
-            for unit in (units[:1] if req.scope == "host" else units)]
+    if len(units) == 1:
+        return [req(host, facts) for req in REQUIREMENTS.values()]
+    reqs = list(REQUIREMENTS.values())
+    return [req(units[0], facts) for req in reqs if req.scope == "host"] + [
+        req(unit, facts.for_service(unit.service.name))
+        for unit in units for req in reqs if req.scope == "service"]
