@@ -174,12 +174,9 @@ def folder_grants(host: Host) -> dict[str, tuple[Grant, ...]]:
     own = _unit_grants(host)
     if not host.multi:
         return {path: (*admins, grant) for path, grant in own.items()}
-    others = [_unit_grants(u) for u in host.units() if u.service.name != host.service.name]
-    grants: dict[str, tuple[Grant, ...]] = {}
-    for path, grant in own.items():
-        extra = [g[k] for g in others for k in g if k.lower() == path.lower()]
-        grants[path] = (*admins, grant, *extra)
-    return grants
+    every = [_unit_grants(u) for u in host.units()]  # in the order the services are written
+    return {path: (*admins, *(g[k] for g in every for k in g if k.lower() == path.lower()))
+            for path in own}
 
 
 def _unit_grants(host: Host) -> dict[str, Grant]:

@@ -1,0 +1,141 @@
+"""Two Twisted services on one sandbox host (``services:``): two tac files, two ports, one shared
+venv. Provisioned from bare, idempotent, checked per service; a change to one service is
+reported for that service only (pytest checks, drift JSON).
+
+One module-scoped host (``fresh_sandbox("-multi")``); the tests run in order on it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+import tacfleet_cli as cli
+from compliance.audit import audit_host
+from inventory import load_inventory
+from inventory.models import Host
+from provision.fleet import provision_one as provision
+from provision.model import Status
+from tests.integration.conftest import SandboxHost, fresh_sandbox
+from winhost.cmdline import command, system32
+
+pytestmark = pytest.mark.sandbox
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ("tacdemo", "tacdemo2")
+
+
+def two_service_inventory(info: dict, dest: Path) -> Path:
+    """The sandbox entry of ``inventory/hosts.yml`` with its app and service turned into two
+    ``services:`` (the second: its own folder, tac file and port), sharing the host's venv."""
+    from sandbox import control
+
+    control.write_inventory(info, dest)
+    data = yaml.safe_load(dest.read_text())
+    entry = data["hosts"]["sandbox"]
+    app, service = entry.pop("app"), entry.pop("service")
+    entry["app"] = {k: v for k, v in app.items() if k in ("package", "tac_source")}
+    entry["services"] = []
+    for name in SERVICES:
+        port = control.free_port_pair()
+        entry["services"].append({
+            "service": {**service, "name": name, "display_name": f"{name} (multi)"},
+            "app": {"name": name, "tac_file": f"C:\\Apps\\{name}\\my_tacfile.tac", "port": port,
+                    "environment": {"TACDEMO_PORT": str(port)}},
+        })
+    dest.write_text(yaml.safe_dump(data, sort_keys=False))
+    return dest
+
+
+@pytest.fixture(scope="module")
+def multi_host(tmp_path_factory) -> Iterator[SandboxHost]:
+    with fresh_sandbox("-multi") as info:
+        folder = tmp_path_factory.mktemp("multi")
+        yield SandboxHost(info, two_service_inventory(info, folder / "hosts.yml"))
+
+
+def load(multi_host: SandboxHost) -> Host:
+    return load_inventory(multi_host.inventory).host("sandbox")
+
+
+def failing(host: Host) -> set[tuple[str, str]]:
+    audit = audit_host(host)
+    assert not audit.error, audit.error
+    return {(f.requirement, f.service) for f in audit.findings if not f.ok and not f.skipped}
+
+
+def run_checks(inventory: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "checks", "--host", "sandbox", "--inventory",
+         str(inventory), "-v", "-p", "no:cacheprovider"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_two_services_provisioned_from_bare_then_nothing_to_do(multi_host):
+    host = load(multi_host)
+    assert [u.service.name for u in host.units()] == list(SERVICES)
+
+    plan = provision(host, check_only=True)
+    assert not plan.error, plan.error
+    planned = {(s.step, s.service) for s in plan.steps if s.status is Status.WOULD_CHANGE}
+    assert {("service", name) for name in SERVICES} <= planned, planned
+    assert ("base_tools", "") in planned or ("venv", "tacdemo") in planned, planned
+
+    first = provision(host)
+    assert not first.error and not first.failed, [
+        (s.label, s.message) for s in first.steps if s.status is Status.FAILED] or first.error
+    # host-wide steps once, per-service steps once per service
+    assert sum(1 for s in first.steps if s.step == "nssm") == 1
+    assert sorted(s.service for s in first.steps if s.step == "service") == list(SERVICES)
+    assert failing(host) == set()
+    for unit in host.units():
+        with urllib.request.urlopen(f"http://127.0.0.1:{unit.app.port}/", timeout=10) as answer:
+            assert json.loads(answer.read())["app"] == "tacdemo"
+
+    second = provision(host)
+    assert second.changed == 0, second.summary()
+    assert second.commands <= 3, second.summary()  # lock, one probe for both, release
+
+
+def test_pytest_checks_per_service_pass(multi_host):
+    proc = run_checks(multi_host.inventory)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    for name in SERVICES:  # per-service checks run for each service, host-wide ones once
+        assert f"test_service_running[sandbox/{name}] PASSED" in proc.stdout, proc.stdout[-3000:]
+    assert proc.stdout.count("test_nssm_verified[") == 1
+
+
+def test_a_stopped_service_is_reported_for_that_service_only(multi_host, tmp_path):
+    host = load(multi_host)
+    with multi_host.connect() as conn:
+        assert conn.run(command(system32("sc.exe"), "stop", "tacdemo2")).rc == 0
+    assert failing(host) == {("service_running", "tacdemo2"), ("app_answering", "tacdemo2")}
+
+    proc = run_checks(multi_host.inventory)
+    assert proc.returncode == 1
+    failed = {line.split()[0] for line in proc.stdout.splitlines() if " FAILED" in line}
+    assert failed == {"checks/test_runtime.py::test_service_running[sandbox/tacdemo2]",
+                      "checks/test_runtime.py::test_app_answering[sandbox/tacdemo2]"}, failed
+    assert "test_service_running[sandbox/tacdemo] PASSED" in proc.stdout
+
+    reports = tmp_path / "reports"
+    assert cli.drift(str(multi_host.inventory), "sandbox", reports=str(reports)) == 1
+    run = json.loads((reports / "latest.json").read_text())["run"]
+    report = json.loads((reports / run / "drift.json").read_text())
+    assert report["summary"] == {"compliant": 0, "drift": 1, "unreachable": 0}
+    bad = [f for f in report["hosts"]["sandbox"]["findings"] if not f["ok"]]
+    assert {(f["requirement"], f["service"]) for f in bad} == {
+        ("service_running", "tacdemo2"), ("app_answering", "tacdemo2")}
+    html = (reports / run / "drift.html").read_text()
+    assert "service_running · tacdemo2" in html
+
+    healed = provision(host)
+    assert [(s.step, s.service) for s in healed.steps if s.status is Status.CHANGED] == [
+        ("running", "tacdemo2")], healed.summary()
+    assert failing(host) == set()
