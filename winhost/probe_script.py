@@ -468,17 +468,22 @@ def start_unit(pool, venv, svc, port, imports):
         "venv": venv,
         "svc": svc,
         "outputs": {name: pool.submit(run, argv) for name, argv in jobs.items()},
-        "status": pool.submit(service_status, svc),
         "port": pool.submit(port_open, port) if port else None,
     }
 
 
-def finish_unit(unit):
+def service_statuses(names):
+    """Each service's status, one after the other in one thread (Wine's service manager
+    answers ERROR_INVALID_HANDLE to concurrent queries)."""
+    return [service_status(name) for name in names]
+
+
+def finish_unit(unit, status):
     """One service's facts, in the shape of the top-level ``venv``/``service``/``port_open``."""
     venv, svc = unit["venv"], unit["svc"]
     service = service_registry(svc)
     service["name"] = svc
-    service["scm"] = unit["status"].result()
+    service["scm"] = status
     return {
         "venv": {
             "path": venv,
@@ -503,11 +508,13 @@ def main(params):
         # further services of the host (``units``): each its own venv, service and port
         more = [start_unit(pool, u["venv"], u["service"], u.get("port"), imports)
                 for u in params.get("units", [])]
+        status_future = pool.submit(service_statuses, [u["svc"] for u in [first, *more]])
         acl_futures = [pool.submit(folder_sddl, icacls, path) for path in acl_paths]
         rights_future = pool.submit(right_holders, system_root, "SeServiceLogonRight")
         sids = lookup_sids(params.get("accounts", []))
-        unit = finish_unit(first)
-        units = [finish_unit(u) for u in more]
+        statuses = status_future.result()
+        unit = finish_unit(first, statuses[0])
+        units = [finish_unit(u, status) for u, status in zip(more, statuses[1:])]  # noqa: B905
         acls = {path: future.result() for path, future in zip(acl_paths, acl_futures)}  # noqa: B905 (3.8)
     answer = {
         "probe": 2,

@@ -64,10 +64,12 @@ def load(multi_host: SandboxHost) -> Host:
     return load_inventory(multi_host.inventory).host("sandbox")
 
 
-def failing(host: Host) -> set[tuple[str, str]]:
+def failing(host: Host) -> dict[tuple[str, str], str]:
+    """(requirement, service) -> message of every check the host fails now."""
     audit = audit_host(host)
     assert not audit.error, audit.error
-    return {(f.requirement, f.service) for f in audit.findings if not f.ok and not f.skipped}
+    return {(f.requirement, f.service): f.message for f in audit.findings
+            if not f.ok and not f.skipped}
 
 
 def run_checks(inventory: Path) -> subprocess.CompletedProcess[str]:
@@ -93,7 +95,7 @@ def test_two_services_provisioned_from_bare_then_nothing_to_do(multi_host):
     # host-wide steps once, per-service steps once per service
     assert sum(1 for s in first.steps if s.step == "nssm") == 1
     assert sorted(s.service for s in first.steps if s.step == "service") == list(SERVICES)
-    assert failing(host) == set()
+    assert failing(host) == {}
     for unit in host.units():
         with urllib.request.urlopen(f"http://127.0.0.1:{unit.app.port}/", timeout=10) as answer:
             assert json.loads(answer.read())["app"] == "tacdemo"
@@ -115,7 +117,7 @@ def test_a_stopped_service_is_reported_for_that_service_only(multi_host, tmp_pat
     host = load(multi_host)
     with multi_host.connect() as conn:
         assert conn.run(command(system32("sc.exe"), "stop", "tacdemo2")).rc == 0
-    assert failing(host) == {("service_running", "tacdemo2"), ("app_answering", "tacdemo2")}
+    assert set(failing(host)) == {("service_running", "tacdemo2"), ("app_answering", "tacdemo2")}
 
     proc = run_checks(multi_host.inventory)
     assert proc.returncode == 1
@@ -138,4 +140,4 @@ def test_a_stopped_service_is_reported_for_that_service_only(multi_host, tmp_pat
     healed = provision(host)
     assert [(s.step, s.service) for s in healed.steps if s.status is Status.CHANGED] == [
         ("running", "tacdemo2")], healed.summary()
-    assert failing(host) == set()
+    assert failing(host) == {}
