@@ -447,8 +447,8 @@ class _Loader:
         for host, problem in self.host_problems:
             grouped.setdefault(problem, []).append(host)
         out = [
-            Problem(p.file, p.message, p.fix, tuple(hosts), p.field, p.value, p.line, p.column,
-                    p.origin)
+            Problem(p.file, p.message, p.fix, tuple(dict.fromkeys(hosts)), p.field, p.value,
+                    p.line, p.column, p.origin)
             for p, hosts in grouped.items()
         ]
         return out
