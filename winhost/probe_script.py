@@ -455,19 +455,23 @@ def base_facts():
     }
 
 
-def start_unit(pool, venv, svc, port, imports):
-    """Submit one service's probes (its venv, service and port); ``finish_unit`` reads them."""
-    venv_python = os.path.join(venv, "Scripts", "python.exe")
-    twistd = os.path.join(venv, "Scripts", "twistd.exe")
-    jobs = {}
-    if os.path.isfile(venv_python):
-        jobs["venv"] = [venv_python, "-I", "-c", VENV_CODE, *imports]
-    if os.path.isfile(twistd):
-        jobs["twistd_help"] = [twistd, "--help"]
+def start_unit(pool, venv, svc, port, imports, venvs):
+    """Submit one service's probes (its venv, service and port); ``finish_unit`` reads them.
+    ``venvs``: the venv programs already submitted, by path (a shared venv is asked once)."""
+    key = os.path.normcase(venv)
+    if key not in venvs:
+        venv_python = os.path.join(venv, "Scripts", "python.exe")
+        twistd = os.path.join(venv, "Scripts", "twistd.exe")
+        jobs = {}
+        if os.path.isfile(venv_python):
+            jobs["venv"] = [venv_python, "-I", "-c", VENV_CODE, *imports]
+        if os.path.isfile(twistd):
+            jobs["twistd_help"] = [twistd, "--help"]
+        venvs[key] = {name: pool.submit(run, argv) for name, argv in jobs.items()}
     return {
         "venv": venv,
         "svc": svc,
-        "outputs": {name: pool.submit(run, argv) for name, argv in jobs.items()},
+        "outputs": venvs[key],
         "port": pool.submit(port_open, port) if port else None,
     }
 
@@ -504,9 +508,11 @@ def main(params):
     acl_paths = params.get("acl_paths", [])
     imports = params["imports"]
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-        first = start_unit(pool, params["venv"], params["service"], params.get("port"), imports)
+        venvs = {}
+        first = start_unit(pool, params["venv"], params["service"], params.get("port"), imports,
+                           venvs)
         # further services of the host (``units``): each its own venv, service and port
-        more = [start_unit(pool, u["venv"], u["service"], u.get("port"), imports)
+        more = [start_unit(pool, u["venv"], u["service"], u.get("port"), imports, venvs)
                 for u in params.get("units", [])]
         status_future = pool.submit(service_statuses, [u["svc"] for u in [first, *more]])
         acl_futures = [pool.submit(folder_sddl, icacls, path) for path in acl_paths]

@@ -1,8 +1,11 @@
 """Two Twisted services on one sandbox host (``services:``): two tac files, two ports, one shared
-venv. Provisioned from bare, idempotent, checked per service; a change to one service is
-reported for that service only (pytest checks, drift JSON).
+venv. Provisioned, idempotent, checked per service; a change to one service is reported for that
+service only (pytest checks, drift JSON).
 
-One module-scoped host (``fresh_sandbox("-multi")``); the tests run in order on it.
+The session's ``sandbox_host`` (provisioned by the tests before, or bare when this file runs
+alone) gets a second service: its inventory's sandbox entry becomes ``services:`` [the entry's
+own app and service, a second app in its own folder on its own port]. The second service is
+removed at the end, so later tests find the host as they expect.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ import tacfleet_cli as cli
 from compliance.audit import audit_host
 from inventory import load_inventory
 from inventory.models import Host
+from provision.deprovision import deprovision_host
 from provision.fleet import provision_one as provision
 from provision.model import Status
-from tests.integration.conftest import SandboxHost, fresh_sandbox
+from tests.integration.conftest import SandboxHost
 from winhost.cmdline import command, system32
 
 pytestmark = pytest.mark.sandbox
@@ -31,33 +35,35 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("tacdemo", "tacdemo2")
 
 
-def two_service_inventory(info: dict, dest: Path) -> Path:
-    """The sandbox entry of ``inventory/hosts.yml`` with its app and service turned into two
-    ``services:`` (the second: its own folder, tac file and port), sharing the host's venv."""
-    from sandbox import control
-
-    control.write_inventory(info, dest)
-    data = yaml.safe_load(dest.read_text())
+def two_service_inventory(single: Path, dest: Path, port: int) -> Path:
+    """``single``'s sandbox entry with its app and service as the first of two ``services:``;
+    the second runs the same tac file from its own folder on ``port`` (the venv is shared)."""
+    data = yaml.safe_load(single.read_text())
     entry = data["hosts"]["sandbox"]
-    app, service = entry.pop("app"), entry.pop("service")
-    entry["app"] = {k: v for k, v in app.items() if k in ("package", "tac_source")}
-    entry["services"] = []
-    for name in SERVICES:
-        port = control.free_port_pair()
-        entry["services"].append({
-            "service": {**service, "name": name, "display_name": f"{name} (multi)"},
-            "app": {"name": name, "tac_file": f"C:\\Apps\\{name}\\my_tacfile.tac", "port": port,
-                    "environment": {"TACDEMO_PORT": str(port)}},
-        })
+    first = {"service": entry.pop("service"), "app": entry.pop("app")}
+    second = {
+        "service": {**first["service"], "name": "tacdemo2", "display_name": "tacdemo, again"},
+        "app": {**first["app"], "name": "tacdemo2", "port": port,
+                "tac_file": "C:\\Apps\\tacdemo2\\my_tacfile.tac",
+                "environment": {"TACDEMO_PORT": str(port)}},
+    }
+    entry["services"] = [first, second]
     dest.write_text(yaml.safe_dump(data, sort_keys=False))
     return dest
 
 
 @pytest.fixture(scope="module")
-def multi_host(tmp_path_factory) -> Iterator[SandboxHost]:
-    with fresh_sandbox("-multi") as info:
-        folder = tmp_path_factory.mktemp("multi")
-        yield SandboxHost(info, two_service_inventory(info, folder / "hosts.yml"))
+def multi_host(sandbox_host, tmp_path_factory) -> Iterator[SandboxHost]:
+    from sandbox import control
+
+    path = tmp_path_factory.mktemp("multi") / "hosts.yml"
+    two_service_inventory(sandbox_host.inventory, path, control.free_port_pair())
+    yield SandboxHost(sandbox_host.info, path)
+    second = load_inventory(path).host("sandbox").units()[1]
+    alone = second.model_copy(update={"services": second.services[1:]})  # tacdemo2 only
+    with sandbox_host.connect() as conn:
+        removed = deprovision_host(alone, conn)
+    assert not removed.failed, removed.summary()
 
 
 def load(multi_host: SandboxHost) -> Host:
@@ -79,22 +85,22 @@ def run_checks(inventory: Path) -> subprocess.CompletedProcess[str]:
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
 
 
-def test_two_services_provisioned_from_bare_then_nothing_to_do(multi_host):
+def test_two_services_provisioned_then_nothing_to_do(multi_host):
     host = load(multi_host)
     assert [u.service.name for u in host.units()] == list(SERVICES)
 
     plan = provision(host, check_only=True)
     assert not plan.error, plan.error
     planned = {(s.step, s.service) for s in plan.steps if s.status is Status.WOULD_CHANGE}
-    assert {("service", name) for name in SERVICES} <= planned, planned
-    assert ("base_tools", "") in planned or ("venv", "tacdemo") in planned, planned
+    assert ("service", "tacdemo2") in planned, planned
+    assert "service_exists" in {r for r, _ in failing(host)}, "a plan changes nothing"
 
     first = provision(host)
     assert not first.error and not first.failed, [
         (s.label, s.message) for s in first.steps if s.status is Status.FAILED] or first.error
     # host-wide steps once, per-service steps once per service
-    assert sum(1 for s in first.steps if s.step == "nssm") == 1
-    assert sorted(s.service for s in first.steps if s.step == "service") == list(SERVICES)
+    assert [s.service for s in first.steps if s.step == "nssm"] == [""]
+    assert [s.service for s in first.steps if s.step == "service"] == list(SERVICES)
     assert failing(host) == {}
     for unit in host.units():
         with urllib.request.urlopen(f"http://127.0.0.1:{unit.app.port}/", timeout=10) as answer:

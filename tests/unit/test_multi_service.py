@@ -198,3 +198,33 @@ def test_drift_report_names_the_service_and_counts_the_host_once(tmp_path):
     json.dumps(report)
     html = drift_html(report, compare(None, report))
     assert "service_running · web" in html
+
+
+def test_the_probe_script_answers_for_every_service_asking_a_shared_venv_once(tmp_path):
+    """The probe script itself (this machine's Python, a venv-shaped folder): two services
+    sharing one venv, a third with a venv that does not exist."""
+    import base64
+    import os
+    import subprocess
+    import sys
+
+    from winhost.probe import ProbeSpec, read_probe_output
+
+    venv = tmp_path / "venv"
+    (venv / "Scripts").mkdir(parents=True)
+    (venv / "Scripts" / "python.exe").symlink_to(sys.executable)
+    spec = ProbeSpec(base_python=sys.executable, venv=str(venv), service="api",
+                     imports=["json"], port=1,
+                     units=[{"venv": str(venv), "service": "web", "port": 1},
+                            {"venv": str(tmp_path / "nope"), "service": "jobs", "port": None}])
+    params = base64.b64encode(json.dumps(spec.__dict__).encode()).decode()
+    env = {k: v for k, v in os.environ.items() if k.upper() != "SYSTEMROOT"}
+    script = ROOT / "winhost" / "probe_script.py"
+    proc = subprocess.run([sys.executable, str(script), params], env=env, capture_output=True,
+                          text=True, timeout=60, check=True)
+    facts = facts_from_probe("h1", spec, read_probe_output(proc.stdout))
+    api, web, jobs = (facts.for_service(n) for n in ("api", "web", "jobs"))
+    assert api.venv.imports["json"].ok and web.venv.imports["json"].ok
+    assert web.venv.dists == api.venv.dists and web.port_open is False
+    assert web.service.name == "web" and "not a Windows Python" in web.service.error
+    assert not jobs.venv.exists and jobs.port_open is None and jobs.service.name == "jobs"
