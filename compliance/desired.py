@@ -120,8 +120,10 @@ def probe_spec(host: Host) -> ProbeSpec:
 
 def _unique(values: list[str]) -> list[str]:
     """``values`` without repeats (paths compare case-insensitively), in order."""
-    seen: set[str] = set()
-    return [v for v in values if not (v.lower() in seen or seen.add(v.lower()))]
+    first: dict[str, str] = {}
+    for value in values:
+        first.setdefault(value.lower(), value)
+    return list(first.values())
 
 
 def account_sid_of(host: Host) -> str | None:
