@@ -93,7 +93,6 @@ def test_two_services_provisioned_then_nothing_to_do(multi_host):
     assert not plan.error, plan.error
     planned = {(s.step, s.service) for s in plan.steps if s.status is Status.WOULD_CHANGE}
     assert ("service", "tacdemo2") in planned, planned
-    assert "service_exists" in {r for r, _ in failing(host)}, "a plan changes nothing"
 
     first = provision(host)
     assert not first.error and not first.failed, [
@@ -119,18 +118,19 @@ def test_pytest_checks_per_service_pass(multi_host):
     assert proc.stdout.count("test_nssm_verified[") == 1
 
 
-def test_a_stopped_service_is_reported_for_that_service_only(multi_host, tmp_path):
+def test_a_changed_service_is_reported_for_that_service_only(multi_host, tmp_path):
     host = load(multi_host)
-    with multi_host.connect() as conn:
-        assert conn.run(command(system32("sc.exe"), "stop", "tacdemo2")).rc == 0
-    assert set(failing(host)) == {("service_running", "tacdemo2"), ("app_answering", "tacdemo2")}
+    with multi_host.connect() as conn:  # someone changes the second service by hand
+        demand = command(system32("sc.exe"), "config", "tacdemo2", "start=", "demand")
+        assert conn.run(demand).rc == 0
 
     proc = run_checks(multi_host.inventory)
     assert proc.returncode == 1
     failed = {line.split()[0] for line in proc.stdout.splitlines() if " FAILED" in line}
-    assert failed == {"checks/test_runtime.py::test_service_running[sandbox/tacdemo2]",
-                      "checks/test_runtime.py::test_app_answering[sandbox/tacdemo2]"}, failed
-    assert "test_service_running[sandbox/tacdemo] PASSED" in proc.stdout
+    assert failed == {"checks/test_service.py::test_start_type[sandbox/tacdemo2]"}, failed
+    assert "test_start_type[sandbox/tacdemo] PASSED" in proc.stdout
+    assert "sandbox start_type · tacdemo2: expected delayed-auto, found demand" in proc.stdout
+    assert "1 hosts: 0 compliant, 1 failing" in proc.stdout  # the host counted once
 
     reports = tmp_path / "reports"
     assert cli.drift(str(multi_host.inventory), "sandbox", reports=str(reports)) == 1
@@ -138,12 +138,10 @@ def test_a_stopped_service_is_reported_for_that_service_only(multi_host, tmp_pat
     report = json.loads((reports / run / "drift.json").read_text())
     assert report["summary"] == {"compliant": 0, "drift": 1, "unreachable": 0}
     bad = [f for f in report["hosts"]["sandbox"]["findings"] if not f["ok"]]
-    assert {(f["requirement"], f["service"]) for f in bad} == {
-        ("service_running", "tacdemo2"), ("app_answering", "tacdemo2")}
-    html = (reports / run / "drift.html").read_text()
-    assert "service_running · tacdemo2" in html
+    assert [(f["requirement"], f["service"]) for f in bad] == [("start_type", "tacdemo2")]
+    assert "start_type · tacdemo2" in (reports / run / "drift.html").read_text()
 
-    healed = provision(host)
+    healed = provision(host)  # re-probes after the change: a step still failing would fail
+    assert not healed.failed, healed.summary()
     assert [(s.step, s.service) for s in healed.steps if s.status is Status.CHANGED] == [
-        ("running", "tacdemo2")], healed.summary()
-    assert failing(host) == {}
+        ("start_type", "tacdemo2")], healed.summary()
