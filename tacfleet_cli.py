@@ -36,11 +36,12 @@ from inventory import (
 from inventory import validate as validate_file
 from inventory.secrets import redact
 from provision.interrupt import EXIT_INTERRUPTED, graceful_interrupt
+from provision.runlog import TeeConsole
 from winhost.errors import TacfleetError, explain, host_problem
 
 ROOT = Path(__file__).resolve().parent
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)  # one line each
+console: Console = TeeConsole(highlight=False)  # both also print into the open run log
+err_console: Console = TeeConsole(stderr=True, highlight=False, soft_wrap=True)  # one line each
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNCHECKED, EXIT_INTERNAL = 0, 1, 2, 2, 3
 F = TypeVar("F", bound=Callable[..., int])
@@ -95,6 +96,27 @@ def friendly(func: F) -> F:
             return EXIT_INTERNAL
 
     return wrapper  # type: ignore[return-value]
+
+
+def logged(task: str, log: str | None, func: Callable[..., int], *args: Any,
+           folder: str = "reports", **kwargs: Any) -> int:
+    """``func(*args, **kwargs)`` (a task's function) with its run log (``provision.runlog``):
+    ``--log PATH``, ``-`` for none, by default ``<folder>/<task>-<UTC time>.log``."""
+    from provision.runlog import log_path, run_log
+
+    path = log_path(task, log, folder)
+    try:
+        with run_log(task, path) as record:
+            code = func(*args, **kwargs)
+            if record is not None:
+                record.code = code
+    except OSError as exc:
+        _say(f"cannot write the run log {path}: {exc.strerror or exc}; fix: --log PATH "
+             "(a writable file) or --log - (no run log)")
+        return EXIT_USAGE
+    if path is not None:
+        _say(f"run log: {path}")
+    return code
 
 
 def _hosts(inventory: str | None, selection: str | None) -> list[Host]:
@@ -153,18 +175,23 @@ def _provision(hosts: list[Host], *, check: bool, verbose: bool, as_json: bool,
     from provision.progress import FleetProgress
     from provision.report import StepPrinter, runs_json, summary_table
     from provision.rollout import parse_batch_options, provision_rollout
+    from provision.runlog import active
 
     parse_batch_options(batch, max_fail, len(hosts))  # a bad option is refused before any work
     live = console.is_terminal and len(hosts) > 1 and not (as_json or check or verbose)
     progress = FleetProgress(console, [h.name for h in hosts]) if live else nullcontext()
     printer = None if as_json else StepPrinter(console, verbose=verbose, show_commands=check)
+    log = active()
     with progress as shown:
+        on_step = shown if live else printer
+        if log is not None and (live or as_json):  # steps the terminal does not show: the log
+            on_step = log.steps(on_step)
         runs = provision_rollout(
             hosts,
             batch=batch,
             max_fail=max_fail,
             parallel=parallel,
-            on_step=shown if live else printer,
+            on_step=on_step,
             check_only=check,
             force_recreate=force_recreate,
             adopt=adopt,
@@ -172,7 +199,10 @@ def _provision(hosts: list[Host], *, check: bool, verbose: bool, as_json: bool,
     if collect is not None:
         collect.extend(runs)
     if as_json:
-        print(runs_json(runs))
+        text = runs_json(runs)
+        print(text)
+        if log is not None:
+            log.console.print(text, markup=False, soft_wrap=True)
     else:
         console.print(summary_table(runs))
         for run in runs:
@@ -568,7 +598,7 @@ def run_tests(*, quick: bool = False) -> int:
     lint = subprocess.call([sys.executable, "-m", "ruff", "check", "."], cwd=ROOT)
     if lint != 0:
         return lint
-    args = [sys.executable, "-m", "pytest", "tests"]
+    args = [sys.executable, "-m", "pytest", "tests", "--durations=20"]  # where the time goes
     if quick:
         args += ["-m", "not sandbox"]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}

@@ -8,11 +8,33 @@ invoke drift                  nightly compliance run with reports and history
 
 from __future__ import annotations
 
+import functools
 import sys
 
-from invoke import Collection, Context, task
+import invoke
+from invoke import Collection, Context, Task
 
 import tacfleet_cli as cli
+
+#: The only short flags, each meaning one option in every task that has it. Invoke would invent
+#: one per option and task (``-p`` was --parallel, --port, --purge or --pytest-args).
+SHORT_FLAGS = {"host": "h", "inventory": "i", "debug": "d", "name": "n", "log": "l"}
+
+
+class _Task(Task):
+    """A task whose short flags come from ``SHORT_FLAGS`` alone."""
+
+    def get_arguments(self, ignore_unknown_help: bool | None = None) -> list:
+        self.auto_shortflags = False
+        arguments = super().get_arguments(ignore_unknown_help)
+        for argument in arguments:
+            short = SHORT_FLAGS.get(argument.name)
+            if short:
+                argument.names = (*argument.names, short)
+        return arguments
+
+
+task = functools.partial(invoke.task, klass=_Task)
 
 INVENTORY_HELP = "inventory file (default: $TACFLEET_INVENTORY or inventory/hosts.yml)"
 HOST_HELP = ("hosts: a comma list of host names, group names, globs on host names (web*, "
@@ -23,6 +45,13 @@ NOTIFY_HELP = ("alert on new drift, fixed drift or unreachable hosts (repeatable
                "(Slack and Teams payloads picked by its host), env:NAME holding one (use this "
                "for Slack/Teams URLs: they are secrets), or smtp://host:port?to=a@b")
 NOTIFY_FORMAT_HELP = "webhook payload: json, slack or teams (default: by the URL's host)"
+
+
+def log_help(default: str) -> str:
+    return ("run log file: what the terminal shows and every command sent, secrets hidden "
+            f"(default {default}-<UTC time>.log; - for none)")
+
+
 METRICS_HELP = ("write Prometheus metrics to this file (node_exporter textfile collector, "
                 "e.g. /var/lib/node_exporter/tacfleet.prom)")
 
@@ -49,6 +78,7 @@ def validate(c: Context, inventory: str | None = None, debug: bool = False) -> N
         "max_fail": "stop the rollout when a batch has more failed hosts (count or %, default 0)",
         "shard": "only shard i of n of the selected hosts (e.g. 2/4), for CI matrices",
         "debug": DEBUG_HELP,
+        "log": log_help("reports/provision"),
     }
 )
 def provision(
@@ -66,11 +96,15 @@ def provision(
     max_fail: str = "0",
     shard: str | None = None,
     debug: bool = False,
+    log: str | None = None,
 ) -> None:
     """Bring hosts to the state their inventory entry describes, step by step."""
     cli.set_debug(debug)
     sys.exit(
-        cli.provision(
+        cli.logged(
+            "provision",
+            log,
+            cli.provision,
             inventory,
             host,
             check=check or dry_run,
@@ -101,15 +135,16 @@ def plan(c: Context, host: str | None = None, inventory: str | None = None, json
         "inventory": INVENTORY_HELP,
         "purge": "also delete the virtualenv",
         "debug": DEBUG_HELP,
+        "log": log_help("reports/deprovision"),
     }
 )
 def deprovision(
     c: Context, host: str | None = None, inventory: str | None = None, purge: bool = False,
-    debug: bool = False,
+    debug: bool = False, log: str | None = None,
 ) -> None:
     """Stop and remove the service (and with --purge the venv); safe to repeat."""
     cli.set_debug(debug)
-    sys.exit(cli.deprovision(inventory, host, purge=purge))
+    sys.exit(cli.logged("deprovision", log, cli.deprovision, inventory, host, purge=purge))
 
 
 @task(help={"host": HOST_HELP, "inventory": INVENTORY_HELP, "debug": DEBUG_HELP})
@@ -160,6 +195,7 @@ def check(
         "notify_format": NOTIFY_FORMAT_HELP,
         "metrics": METRICS_HELP,
         "debug": DEBUG_HELP,
+        "log": log_help("<reports folder>/drift"),
     },
     iterable=["notify"],
 )
@@ -176,10 +212,12 @@ def drift(  # argument order = short flags: -h -i -d as in the other tasks
     notify: list[str] | None = None,
     notify_format: str | None = None,
     metrics: str | None = None,
+    log: str | None = None,
 ) -> None:
     """Check the fleet, write JSON+HTML reports, say what changed (exit 0/1/2)."""
     cli.set_debug(debug)
-    sys.exit(cli.drift(inventory, host, reports=reports, remediate=remediate,
+    sys.exit(cli.logged("drift", log, cli.drift, inventory, host, folder=reports,
+                       reports=reports, remediate=remediate,
                        parallel=parallel, shard=shard, deadline=deadline or None,
                        notify=notify, notify_format=notify_format, metrics=metrics))
 
@@ -224,7 +262,7 @@ def sandbox_status(c: Context, name: str = "default", json: bool = False) -> Non
     sys.exit(cli.sandbox_status(name, as_json=json))
 
 
-@task(auto_shortflags=False, help={  # no -h: it means --host in every other task
+@task(help={
     "name": "sandbox name",
     "latency_ms": "add this many ms before every answer",
     "http_500": "answer the next N requests with HTTP 500 (a WSMan fault)",

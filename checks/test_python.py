@@ -37,3 +37,7 @@ def test_packages_installed(judged):
 
 def test_twistd_help(judged):
     require(judged["twistd_help"])
+
+
+def test_wheels_shipped(judged):
+    require(judged["wheels_shipped"])

@@ -8,9 +8,11 @@ from functools import cache
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from inventory.models import Host
+from inventory.models import Host, wheel_files
 from inventory.winnames import ADMINISTRATORS_SID, SYSTEM_SID, account_sid
 from inventory.winpath import win_join, win_parent
 from winhost.cmdline import quote_arg
@@ -81,13 +83,85 @@ def remote_pip_file(host: Host, role: str) -> str:
 
 def required_packages(host: Host) -> list[str]:
     """Every requirement the venv must satisfy: the configured packages, the requirements and
-    lock files' lines (so `pip freeze` must match the lock's pins), and the app."""
+    lock files' lines (so `pip freeze` must match the lock's pins), and the app; a package or
+    app not pinned with ``==`` whose wheel is shipped must be at the newest shipped version."""
     packages = list(host.python.packages)
     for _role, path in pip_files(host):
         packages += [r for r in _file_requirements(str(path)) if r not in packages]
     if host.app.package and host.app.package not in packages:
         packages.append(host.app.package)
-    return packages
+    return [shipped_pin(host, p) for p in packages]
+
+
+# -- wheels shipped from the controller (python.ship_wheels) ------------------------------------
+@dataclass(frozen=True)
+class ShippedWheel:
+    """One wheel of ``python.ship_wheels``: where it comes from, where it goes, its SHA-256."""
+
+    source: Path  # on the controller
+    path: str  # in the host's wheelhouse
+    sha256: str
+    project: str  # canonical name (packaging.utils.canonicalize_name)
+    version: str
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+
+@cache
+def _wheel(source: Path, wheelhouse: str, size: int, mtime_ns: int) -> ShippedWheel:
+    project, version, _build, _tags = parse_wheel_filename(source.name)
+    return ShippedWheel(source, win_join(wheelhouse, source.name), _sha256_of(source),
+                        str(project), str(version))
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def shipped_wheels(host: Host) -> list[ShippedWheel]:
+    """The wheels ``python.ship_wheels`` names (a file, or a folder's ``*.whl``), each with its
+    host path in ``python.ship_to`` and its SHA-256 (read again when the file changes)."""
+    source, wheelhouse = host.python.ship_wheels, host.python.ship_to
+    if source is None or wheelhouse is None:
+        return []
+    wheels = []
+    for path in wheel_files(Path(source)):
+        stat = path.stat()
+        wheels.append(_wheel(path, wheelhouse, stat.st_size, stat.st_mtime_ns))
+    return wheels
+
+
+def shipped_versions(host: Host) -> dict[str, str]:
+    """Project (canonical name) -> the newest version among the shipped wheels."""
+    newest: dict[str, Version] = {}
+    for wheel in shipped_wheels(host):
+        version = Version(wheel.version)
+        if wheel.project not in newest or version > newest[wheel.project]:
+            newest[wheel.project] = version
+    return {project: str(v) for project, v in newest.items()}
+
+
+def shipped_pin(host: Host, requirement: str) -> str:
+    """``requirement`` pinned (``==``) to the newest shipped wheel of its project, when it is
+    not pinned already: ``tacdemo`` with tacdemo-1.0.1-py3-none-any.whl shipped is
+    ``tacdemo==1.0.1``, so a newer shipped wheel upgrades the app."""
+    if host.python.ship_wheels is None or pinned(requirement)[1] is not None:
+        return requirement
+    try:
+        req = Requirement(requirement)
+    except InvalidRequirement:
+        return requirement
+    version = shipped_versions(host).get(canonicalize_name(req.name))
+    if version is None:
+        return requirement
+    req.specifier &= SpecifierSet(f"=={version}")
+    return str(req)
 
 
 def probe_spec(host: Host) -> ProbeSpec:
@@ -99,7 +173,7 @@ def probe_spec(host: Host) -> ProbeSpec:
     acl_paths: list[str] = []
     accounts: list[str] = []
     for unit in units:
-        files += [unit.app.tac_file, unit.nssm.path]
+        files += [unit.app.tac_file, unit.nssm.path, *(w.path for w in shipped_wheels(unit))]
         dirs += [unit.python.venv, unit.app.app_directory, *log_dirs(unit), *unit.app.data_dirs]
         acl_paths += list(folder_grants(unit))
         accounts += [] if account_sid(unit.service.account) else [unit.service.account]

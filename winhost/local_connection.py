@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import time
 
 from winhost.cmdline import Command
-from winhost.connection import ConnectionStats, decode_output
+from winhost.connection import COMMANDS, ConnectionStats, decode_output
 from winhost.errors import CommandTimeout, HostError, ProgramNotFound
 from winhost.result import Result
 
@@ -40,6 +41,8 @@ class LocalConnection:
         else:
             comspec = os.environ.get("COMSPEC", r"C:\Windows\System32\cmd.exe")
             line = f'"{comspec}" /d /c {command}'
+        if COMMANDS.isEnabledFor(logging.INFO):  # the run log (provision.runlog)
+            COMMANDS.info("%s %s", self.host, line)
         started = time.monotonic()
         try:
             # A str line reaches CreateProcess verbatim (no list2cmdline re-quoting).

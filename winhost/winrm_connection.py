@@ -34,7 +34,7 @@ from winrm.protocol import Protocol
 from winrm.transport import Transport
 
 from winhost.cmdline import Command
-from winhost.connection import ConnectionStats, decode_output
+from winhost.connection import COMMANDS, ConnectionStats, decode_output
 from winhost.errors import (
     AuthenticationFailed,
     CommandTimeout,
@@ -381,6 +381,9 @@ class WinRMConnection:
         self._release_finished(protocol, shell)
         started = time.monotonic()
         deadline = started + timeout
+        if COMMANDS.isEnabledFor(logging.INFO):  # the run log (provision.runlog)
+            COMMANDS.info("%s %s", self.host, command.line if isinstance(command, Command)
+                          else command)
         self._sent = True  # from here on the host may have started the command
         self._command_refused = True  # a fault now answers the Command request itself
         if isinstance(command, Command):

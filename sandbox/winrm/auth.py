@@ -21,9 +21,11 @@ every endpoint in the process (``register``), so user names must be unique per p
 
 from __future__ import annotations
 
+import atexit
 import base64
 import hmac
 import os
+import shutil
 import struct
 import tempfile
 import threading
@@ -73,7 +75,9 @@ def _write() -> None:
     """Rewrite the credential file (caller holds the lock)."""
     global _store_file
     if _store_file is None:
-        _store_file = Path(tempfile.mkdtemp(prefix="tacfleet-ntlm-")) / "users"
+        folder = tempfile.mkdtemp(prefix="tacfleet-ntlm-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        _store_file = Path(folder) / "users"
     lines = "".join(f":{u}:{p}\n" for u, p in _store.items())
     fd = os.open(_store_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
