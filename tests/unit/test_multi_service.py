@@ -228,3 +228,42 @@ def test_the_probe_script_answers_for_every_service_asking_a_shared_venv_once(tm
     assert web.venv.dists == api.venv.dists and web.port_open is False
     assert web.service.name == "web" and "not a Windows Python" in web.service.error
     assert not jobs.venv.exists and jobs.port_open is None and jobs.service.name == "jobs"
+
+
+# -- provisioning: one probe, host-wide steps once, the changed service's steps only ------------
+class _ProbeOnly:
+    """A connection that answers the fact probe with ``doc`` (a plan sends nothing else)."""
+
+    def __init__(self, doc: dict) -> None:
+        from winhost.connection import ConnectionStats
+
+        self.host, self.stats, self.oem_codepage, self.doc = "web01", ConnectionStats(), None, doc
+        self.lines: list[str] = []
+
+    def run(self, command, *, timeout=None, idempotent=False):
+        from winhost.probe import MARKER
+        from winhost.result import Result
+
+        self.lines.append(command.line)
+        return Result(0, MARKER + json.dumps(self.doc) + "\n", "")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_plan_probes_once_and_names_the_service_of_each_step(tmp_path):
+    from provision.engine import provision_host
+    from provision.model import Status
+
+    host = load(tmp_path, TWO)
+    doc = two_service_doc(host)
+    doc["units"][0]["service"]["key"]["Start"] = 3  # web: demand instead of delayed-auto
+    conn = _ProbeOnly(doc)
+    run = provision_host(host, conn, check_only=True)  # type: ignore[arg-type]
+    assert not run.error and len(conn.lines) == 1  # one probe for both services
+    assert [(s.step, s.service) for s in run.steps if s.status is Status.WOULD_CHANGE] == [
+        ("start_type", "web")]
+    assert [s.service for s in run.steps if s.step == "nssm"] == [""]  # host-wide: once
+    assert [s.service for s in run.steps if s.step == "service"] == ["api", "web"]
+    assert next(s for s in run.steps if s.status is Status.WOULD_CHANGE).label == (
+        "start type · web")
