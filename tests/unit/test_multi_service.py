@@ -267,3 +267,33 @@ def test_a_plan_probes_once_and_names_the_service_of_each_step(tmp_path):
     assert [s.service for s in run.steps if s.step == "service"] == ["api", "web"]
     assert next(s for s in run.steps if s.status is Status.WOULD_CHANGE).label == (
         "start type · web")
+
+
+ANSIBLE = """\
+all:
+  hosts:
+    web01:
+      ansible_host: web01.example.com
+      ansible_user: deploy
+      tacfleet:
+        python: {base: 'C:\\Python311\\python.exe', version: "3.11"}
+        nssm: {sha256: eee9c44c29c2be011f1f1e43bb8c3fca888cb81053022ec5a0060035de16d848}
+        services:
+          - service: {name: api}
+            app: {name: api, tac_file: 'C:\\Apps\\api\\api.tac', port: 8080}
+          - service: {name: web}
+            app: {name: web, tac_file: 'C:\\Apps\\web\\web.tac', port: 8081}
+"""
+
+
+def test_services_in_the_tacfleet_variable_of_an_ansible_inventory(tmp_path):
+    pytest.importorskip("ansible")
+    path = tmp_path / "ansible.yml"
+    path.write_text(ANSIBLE)
+    host = load_inventory(path, check_files=False).host("web01")
+    assert [(u.service.name, u.app.port) for u in host.units()] == [("api", 8080), ("web", 8081)]
+    path.write_text(ANSIBLE.replace("8081", "8080"))
+    with pytest.raises(InventoryError) as caught:
+        load_inventory(path, check_files=False)
+    assert "tacfleet.services[1].app.port: value '8080' — is also used by service api" in str(
+        caught.value)
