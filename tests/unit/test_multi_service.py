@@ -275,6 +275,7 @@ all:
     web01:
       ansible_host: web01.example.com
       ansible_user: deploy
+      ansible_password: "{{ lookup('env', 'TACFLEET_PW') }}"
       tacfleet:
         python: {base: 'C:\\Python311\\python.exe', version: "3.11"}
         nssm: {sha256: eee9c44c29c2be011f1f1e43bb8c3fca888cb81053022ec5a0060035de16d848}
