@@ -228,7 +228,7 @@ def deprovision(inventory: str | None, selection: str | None, *, purge: bool = F
             code = EXIT_FAILED
             continue
         for step in run.steps:
-            console.print(f"{host.name}  {step.title:<24} {step.status}", markup=False)
+            console.print(f"{host.name}  {step.label:<24} {step.status}", markup=False)
             if step.output:
                 console.print(redact(step.output), markup=False)
         code = max(code, EXIT_FAILED if run.failed else EXIT_OK)
@@ -371,7 +371,7 @@ def remediation(drifted: list[str], code: int, runs: list[Any]) -> dict[str, Any
         if run.error:
             errors[run.host] = plain_cause(redact(run.error))
         steps[run.host] = [
-            {"title": s.title, "status": str(s.status),
+            {"title": s.label, "status": str(s.status),
              "reasons": [redact(r) for r in s.reasons]}
             for s in run.steps if s.status in (Status.CHANGED, Status.FAILED)
         ]

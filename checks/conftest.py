@@ -28,6 +28,7 @@ from checks.report import REACHABLE, FleetReport, one_line, properties
 from checks.session import FleetSession
 from checks.xdist_hosts import WORKER_FLAG, HostScheduling, worker_groups, worker_number
 from compliance.finding import Finding
+from compliance.requirements import REQUIREMENTS
 from inventory.errors import InventoryError, format_problems
 from inventory.models import Host
 from inventory.secrets import redact
@@ -93,7 +94,11 @@ def _is_controller(config: pytest.Config) -> bool:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "target" in metafunc.fixturenames:
-        names = metafunc.config.stash[SESSION].host_names
+        fleet = metafunc.config.stash[SESSION]
+        names = fleet.host_names
+        req = REQUIREMENTS.get(metafunc.function.__name__.removeprefix("test_"))
+        if req is not None and req.scope == "service":  # per service: test_x[web01/api]
+            names = fleet.unit_targets
         metafunc.parametrize("target", names, ids=names, scope="session")
 
 
@@ -155,7 +160,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         name = getattr(item, "originalname", item.name).removeprefix("test_")
         requirement = REACHABLE if name == "host_reachable" else name
+        host, _, service = str(host).partition("/")
         item.user_properties += [("host", host), ("requirement", requirement)]
+        if service:
+            item.user_properties.append(("service", service))
         item.stash[fastpath.FAST] = fast and fastpath.eligible(item, answers)
         keep.append(item)
     if dropped:
@@ -291,7 +299,10 @@ class _Reporter:
             return
         if report.when != "call" and not report.failed:
             return
-        line = self.config.stash[REPORT].add(host, props.get("requirement", "?"),
+        requirement = props.get("requirement", "?")
+        if props.get("service"):  # a host is counted once; its services' checks by name
+            requirement = f"{requirement} · {props['service']}"
+        line = self.config.stash[REPORT].add(host, requirement,
                                              report.failed, one_line(report) if report.failed
                                              else "")
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")

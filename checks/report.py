@@ -38,6 +38,8 @@ def failure_line(host: str, requirement: str, message: str) -> str:
     dropped)."""
     message = message.removeprefix("Failed: ")
     message = message.removeprefix(f"{host}: ")
+    service = requirement.partition(" · ")[2]
+    message = message.removeprefix(f"{host} · {service}: ") if service else message
     return f"{host} {requirement}: {message}"
 
 

@@ -111,8 +111,18 @@ class FleetSession:
     def host_names(self) -> list[str]:
         return [h.name for h in self.hosts]
 
+    @property
+    def unit_targets(self) -> list[str]:
+        """Targets of a per-service check: ``host``, or ``host/service`` for each service of a
+        host with several."""
+        return [f"{h.name}/{u.service.name}" if h.multi else h.name
+                for h in self.hosts for u in h.units()]
+
     def spec(self, name: str) -> Host:
-        return self._by_name[name]
+        """The host's entry; for ``host/service``, that service's unit (``Host.units``)."""
+        host_name, _, service = name.partition("/")
+        host = self._by_name[host_name]
+        return next((u for u in host.units() if u.service.name == service), host)
 
     # -- probing -----------------------------------------------------------------------------
     def probe(self, names: Iterable[str], parallel: int | None = None) -> None:
@@ -132,6 +142,7 @@ class FleetSession:
 
     def audit(self, name: str) -> HostAudit:
         """The host's probe and verdicts (probing it now if nobody did)."""
+        name = name.partition("/")[0]
         audit = self._audits.get(name)
         if audit is None:
             self.probe([name], parallel=1)
@@ -141,17 +152,25 @@ class FleetSession:
     def facts(self, name: str) -> tuple[HostFacts | None, str]:
         """The host's facts from its one probe; or None and why it could not be checked."""
         audit = self.audit(name)
-        return audit.facts, redact(audit.error.removeprefix("could not be checked: "))
+        facts = audit.facts
+        if facts is not None and "/" in name:  # one service's view
+            facts = facts.for_service(self.spec(name).service.name)
+        return facts, redact(audit.error.removeprefix("could not be checked: "))
 
     def findings(self, name: str) -> dict[str, Finding]:
-        """Requirement -> the host's finding, judged once from the cached facts."""
+        """Requirement -> the host's finding, judged once from the cached facts; for
+        ``host/service`` (or a host with several services) that service's (the first's)."""
         found = self._findings.get(name)
         if found is None:
-            found = self._findings[name] = {f.requirement: f for f in self.audit(name).findings}
+            service = self.spec(name).service.name
+            found = self._findings[name] = {
+                f.requirement: f for f in self.audit(name).findings
+                if f.service in ("", service)}
         return found
 
     # -- users' own commands (opt-in tests): a connection of their own, closed at the end ----
     def connection(self, name: str) -> Connection:
+        name = name.partition("/")[0]
         with self._lock:
             conn = self._connections.get(name)
         if conn is None:

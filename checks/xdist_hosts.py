@@ -38,6 +38,8 @@ def group_of(nodeid: str, hosts: Collection[str]) -> str:
     params = nodeid[start + 1 : -1]
     if params in hosts:
         return params
+    if params.split("/", 1)[0] in hosts:  # one service of a host: test_x[web-01/api]
+        return params.split("/", 1)[0]
     parts = params.split("-")
     for end in range(len(parts) - 1, 0, -1):
         candidate = "-".join(parts[:end])

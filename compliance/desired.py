@@ -165,19 +165,39 @@ def shipped_pin(host: Host, requirement: str) -> str:
 
 
 def probe_spec(host: Host) -> ProbeSpec:
-    """What the fact probe must look at for this host."""
-    files = [host.app.tac_file, host.nssm.path, *(w.path for w in shipped_wheels(host))]
-    dirs = [host.python.venv, host.app.app_directory, *log_dirs(host), *host.app.data_dirs]
+    """What the fact probe must look at for this host: every service's files, folders and
+    accounts, the first service's venv/service/port, the others' as ``units``."""
+    units = host.units()
+    files: list[str] = []
+    dirs: list[str] = []
+    acl_paths: list[str] = []
+    accounts: list[str] = []
+    for unit in units:
+        files += [unit.app.tac_file, unit.nssm.path, *(w.path for w in shipped_wheels(unit))]
+        dirs += [unit.python.venv, unit.app.app_directory, *log_dirs(unit), *unit.app.data_dirs]
+        acl_paths += list(folder_grants(unit))
+        accounts += [] if account_sid(unit.service.account) else [unit.service.account]
+    first = units[0]
     return ProbeSpec(
         base_python=host.python.base,
-        venv=host.python.venv,
-        service=host.service.name,
-        files=files,
-        dirs=dirs,
-        acl_paths=list(folder_grants(host)),
-        accounts=[] if account_sid(host.service.account) else [host.service.account],
-        port=host.app.port,
+        venv=first.python.venv,
+        service=first.service.name,
+        files=_unique(files),
+        dirs=_unique(dirs),
+        acl_paths=_unique(acl_paths),
+        accounts=_unique(accounts),
+        port=first.app.port,
+        units=[{"venv": u.python.venv, "service": u.service.name, "port": u.app.port}
+               for u in units[1:]],
     )
+
+
+def _unique(values: list[str]) -> list[str]:
+    """``values`` without repeats (paths compare case-insensitively), in order."""
+    first: dict[str, str] = {}
+    for value in values:
+        first.setdefault(value.lower(), value)
+    return list(first.values())
 
 
 def account_sid_of(host: Host) -> str | None:
@@ -223,12 +243,23 @@ class Grant:
 
 def folder_grants(host: Host) -> dict[str, tuple[Grant, ...]]:
     """The whole DACL of each managed folder, inheritance removed: Administrators and SYSTEM
-    full control, the service account read/execute on code, modify on logs and data."""
-    account = host.service.account
+    full control, the service account read/execute on code, modify on logs and data. A folder
+    the host's other services use too (a shared venv) grants each of their accounts."""
     admins = (Grant("BUILTIN\\Administrators", ADMINISTRATORS_SID, "F"),
               Grant("NT AUTHORITY\\SYSTEM", SYSTEM_SID, "F"))
-    code = (*admins, Grant(account, account_sid(account), "RX"))
-    written = (*admins, Grant(account, account_sid(account), "M"))
+    own = _unit_grants(host)
+    if not host.multi:
+        return {path: (*admins, grant) for path, grant in own.items()}
+    every = [_unit_grants(u) for u in host.units()]  # in the order the services are written
+    return {path: (*admins, *(g[k] for g in every for k in g if k.lower() == path.lower()))
+            for path in own}
+
+
+def _unit_grants(host: Host) -> dict[str, Grant]:
+    """The service account's grant on each folder of one service."""
+    account = host.service.account
+    code, written = Grant(account, account_sid(account), "RX"), Grant(
+        account, account_sid(account), "M")
     grants = {path: code for path in (host.python.venv, host.app.app_directory)}
     grants.update({path: written for path in (*log_dirs(host), *host.app.data_dirs)})
     return grants

@@ -6,7 +6,8 @@ and renamed into place, so a crash never leaves a half-written report or history
 
 ``drift.json`` (format 2) grows with the drift, not with the fleet: a requirement that holds
 keeps only the fact found (``{"requirement", "ok": true, "found"}``); only a failing one carries
-``expected``, ``found`` and the fix (``hint``). The host is the key, never repeated inside.
+``expected``, ``found`` and the fix (``hint``). The host is the key, never repeated inside; on a
+host with several services each per-service finding names its ``service``.
 """
 
 from __future__ import annotations
@@ -39,9 +40,16 @@ class DriftChanges:
     recovered: list[str] = field(default_factory=list)
 
 
+def label(finding: dict[str, Any]) -> str:
+    """A ``drift.json`` finding's name: ``requirement``, or ``requirement · service`` for one
+    service of a host with several."""
+    service = finding.get("service")
+    return f"{finding['requirement']} · {service}" if service else str(finding["requirement"])
+
+
 def failing_pairs(report: dict[str, Any]) -> set[tuple[str, str]]:
     return {
-        (host, f["requirement"])
+        (host, label(f))
         for host, entry in report.get("hosts", {}).items()
         for f in entry.get("findings", [])
         if not f["ok"]
@@ -74,6 +82,8 @@ def compare(previous: dict[str, Any] | None, current: dict[str, Any]) -> DriftCh
 def finding_entry(finding: Finding) -> dict[str, Any]:
     """One finding in ``drift.json``: the fact for a requirement that holds, all for a failure."""
     entry: dict[str, Any] = {"requirement": finding.requirement, "ok": finding.ok}
+    if finding.service:
+        entry["service"] = finding.service
     if finding.ok:
         entry["found"] = finding.found
     else:

@@ -21,6 +21,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 
+from compliance.drift import label
+
 
 def registry_for(report: dict[str, Any]) -> CollectorRegistry:
     """The run's metrics in a registry of their own (never the process's global one)."""
@@ -58,7 +60,7 @@ def registry_for(report: dict[str, Any]) -> CollectorRegistry:
             continue
         failing = 0
         for finding in entry["findings"]:
-            requirement.labels(host, finding["requirement"]).set(1 if finding["ok"] else 0)
+            requirement.labels(host, label(finding)).set(1 if finding["ok"] else 0)
             failing += 0 if finding["ok"] else 1
         drifting.labels(host).set(failing)
     for status, count in report["summary"].items():

@@ -39,7 +39,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import requests
 
 from compliance.display import cause_of, plain_cause, windows_plain
-from compliance.drift import atomic_write, failing_pairs, unreachable_hosts
+from compliance.drift import atomic_write, failing_pairs, label, unreachable_hosts
 from inventory.secrets import redact, remember
 from winhost.errors import UsageError
 
@@ -144,7 +144,7 @@ def event_for(told: dict[str, Any] | None, report: dict[str, Any]) -> Event:
     now = failing_pairs(report)
     new = []
     for host, requirement in sorted(now - was_failing):
-        finding = next(f for f in hosts[host]["findings"] if f["requirement"] == requirement)
+        finding = next(f for f in hosts[host]["findings"] if label(f) == requirement)
         new.append({"host": host, "requirement": requirement,
                     "expected": windows_plain(finding.get("expected", "")),
                     "found": windows_plain(finding.get("found", "")),

@@ -19,7 +19,7 @@ from rich.markup import escape as rich_escape
 from rich.table import Table
 
 from compliance.display import plain_cause, short_cause, windows_plain, windows_text
-from compliance.drift import DriftChanges
+from compliance.drift import DriftChanges, label
 from inventory.secrets import redact
 
 #: Order of hosts in every report: what needs attention first.
@@ -61,6 +61,7 @@ _ENV.filters["windows"] = windows_html
 _ENV.filters["anchor"] = anchor
 _ENV.filters["plain_cause"] = plain_cause
 _ENV.filters["short_cause"] = short_cause
+_ENV.filters["label"] = label
 
 
 def ordered_hosts(report: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -109,7 +110,7 @@ def print_drift(console: Console, report: dict[str, Any], changes: DriftChanges)
         for column in ("host", "status", "since last run", "failing requirements / cause"):
             table.add_column(column, overflow="fold")
         for name, entry in attention:
-            failing = [f["requirement"] for f in entry["findings"] if not f["ok"]]
+            failing = [label(f) for f in entry["findings"] if not f["ok"]]
             style = {"drift": "red", "unreachable": "yellow"}.get(entry["status"], "")
             detail = plain_cause(entry["error"]) if entry["error"] else ", ".join(failing)
             table.add_row(name, f"[{style}]{entry['status']}[/{style}]",

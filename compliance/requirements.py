@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from compliance import desired
 from compliance.finding import Finding
@@ -28,12 +29,17 @@ from winhost.facts import FolderAcl, HostFacts
 Judge = Callable[[Host, HostFacts], Finding]
 
 
+#: ``host``: judged once per host (base Python, NSSM); ``service``: once per service.
+Scope = Literal["host", "service"]
+
+
 @dataclass(frozen=True)
 class Requirement:
     id: str
     area: str
     title: str
     judge: Judge
+    scope: Scope = "service"
 
     def __call__(self, host: Host, facts: HostFacts) -> Finding:
         return self.judge(host, facts)
@@ -42,16 +48,25 @@ class Requirement:
 REQUIREMENTS: dict[str, Requirement] = {}
 
 
-def requirement(id: str, area: str, title: str) -> Callable[[Judge], Judge]:
+def requirement(id: str, area: str, title: str, scope: Scope = "service"
+                ) -> Callable[[Judge], Judge]:
     def register(judge: Judge) -> Judge:
-        REQUIREMENTS[id] = Requirement(id, area, title, judge)
+        REQUIREMENTS[id] = Requirement(id, area, title, judge, scope)
         return judge
 
     return register
 
 
+def service_of(req: str, host: Host) -> str:
+    """The service a finding names: the unit's, for a per-service requirement on a host with
+    several services; else "" (one-service hosts read as before)."""
+    known = REQUIREMENTS.get(req)
+    return host.service.name if host.multi and known and known.scope == "service" else ""
+
+
 def verdict(req: str, host: Host, ok: bool, expected: str, found: str, hint: str = "") -> Finding:
-    return Finding(req, host.name, ok, expected, found, "" if ok else hint)
+    return Finding(req, host.name, ok, expected, found, "" if ok else hint,
+                   service=service_of(req, host))
 
 
 def _shown(value: object) -> str:
@@ -59,7 +74,8 @@ def _shown(value: object) -> str:
 
 
 # -- python -------------------------------------------------------------------------------------
-@requirement("base_python", "python", "the base Python is installed at the configured version")
+@requirement("base_python", "python", "the base Python is installed at the configured version",
+             scope="host")
 def base_python(host: Host, facts: HostFacts) -> Finding:
     base = facts.base_python
     want = host.python.version
@@ -75,7 +91,8 @@ def base_python(host: Host, facts: HostFacts) -> Finding:
     )
 
 
-@requirement("base_tools", "python", "pip and virtualenv in the base Python are recent enough")
+@requirement("base_tools", "python", "pip and virtualenv in the base Python are recent enough",
+             scope="host")
 def base_tools(host: Host, facts: HostFacts) -> Finding:
     found = facts.base_python.packages
     want = {"pip": host.python.pip_version, "virtualenv": host.python.virtualenv_version}
@@ -259,7 +276,8 @@ def twistd_help(host: Host, facts: HostFacts) -> Finding:
 
 
 # -- service ------------------------------------------------------------------------------------
-@requirement("nssm_verified", "service", "NSSM is present with the pinned SHA-256")
+@requirement("nssm_verified", "service", "NSSM is present with the pinned SHA-256",
+             scope="host")
 def nssm_verified(host: Host, facts: HostFacts) -> Finding:
     fact = facts.file(host.nssm.path)
     found = f"sha256 {fact.sha256}" if fact.exists else f"no file at {host.nssm.path}"
@@ -478,7 +496,8 @@ def logon_right(host: Host, facts: HostFacts) -> Finding:
     holders = facts.logon_right
     if holders is None and not facts.logon_right_error:
         return Finding("logon_right", host.name, True, skipped=True,
-                       found="not read (no base Python on the host yet)")
+                       found="not read (no base Python on the host yet)",
+                       service=service_of("logon_right", host))
     sid = desired.account_sid_of(host) or facts.account_sid(account)
     allowed = {s for s in (sid, ALL_SERVICES_SID if is_virtual_account(account) else None) if s}
     ok = holders is not None and bool(allowed & set(holders))
@@ -589,7 +608,8 @@ def service_running(host: Host, facts: HostFacts) -> Finding:
 @requirement("app_answering", "runtime", "the app answers on its port")
 def app_answering(host: Host, facts: HostFacts) -> Finding:
     if host.app.port is None:
-        return Finding("app_answering", host.name, True, skipped=True, found="no port configured")
+        return Finding("app_answering", host.name, True, skipped=True, found="no port configured",
+                       service=service_of("app_answering", host))
     return verdict(
         "app_answering",
         host,
@@ -649,5 +669,12 @@ def restart_note(requirements: list[str]) -> tuple[bool, str]:
 
 
 def judge_all(host: Host, facts: HostFacts) -> list[Finding]:
-    """Every requirement's finding for one host, in a stable order."""
-    return [req(host, facts) for req in REQUIREMENTS.values()]
+    """Every requirement's finding for one host, in a stable order; on a host with several
+    services the host-wide ones once, then each service's (judged on its view of the facts)."""
+    units = host.units()
+    if len(units) == 1:
+        return [req(host, facts) for req in REQUIREMENTS.values()]
+    reqs = list(REQUIREMENTS.values())
+    return [req(units[0], facts) for req in reqs if req.scope == "host"] + [
+        req(unit, facts.for_service(unit.service.name))
+        for unit in units for req in reqs if req.scope == "service"]

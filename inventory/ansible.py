@@ -39,7 +39,7 @@ from pydantic import SecretStr, ValidationError
 
 from inventory.errors import InventoryError, Problem, SecretError
 from inventory.inventory import Inventory
-from inventory.loader import _MISSING, _closest, _field, _lookup, _show, _translate
+from inventory.loader import _MISSING, _closest, _field, _loc, _lookup, _show, _translate
 from inventory.models import DERIVED_FIELDS, SECTIONS, AnsiblePassword, Host
 from inventory.winnames import check_safe_name
 
@@ -328,7 +328,7 @@ class _HostReader:
             return {}
         self.raw_settings = raw
         for key in list(value):
-            if key not in SECTIONS:
+            if key not in SECTIONS and key != "services":
                 close = _closest(str(key), SECTIONS)
                 self.problem(f"{VAR}.{key}", _lookup(raw, (key,)), f"unknown key '{key}' in "
                              f"the {VAR} variable", f"did you mean '{close}'?" if close else
@@ -355,18 +355,22 @@ class _HostReader:
         except ValidationError as exc:
             for err in exc.errors(include_url=False):
                 loc = tuple(str(p) if not isinstance(p, int) else p for p in err["loc"])
-                if (err["type"] == "missing" and loc in DERIVED_FIELDS) or loc[:1] == ("name",):
+                if (err["type"] == "missing" and (loc in DERIVED_FIELDS or loc[2:] in
+                        DERIVED_FIELDS)) or loc[:1] == ("name",):
                     continue
+                if isinstance(data.get("services"), list) and loc[:1] in (("app",), ("service",)):
+                    continue  # the first service's, reported under services[0]
                 value = _lookup(data, loc)
                 if err["type"] == "extra_forbidden":
-                    close = _closest(str(loc[-1]), SECTIONS[str(loc[0])].model_fields)
+                    model = SECTIONS.get(str(loc[-2])) if len(loc) > 1 else None
+                    close = _closest(str(loc[-1]), model.model_fields if model else SECTIONS)
                     message, fix = (f"unknown key '{loc[-1]}' in {loc[0]} settings",
                                     f"did you mean '{close}'?" if close else "remove it")
                 else:
                     message, fix = _translate(err, loc, value)
                 self.model_problem(loc, value, message, fix)
         for field, message, fix in issues:
-            loc = tuple(field.split("."))
+            loc = _loc(field)
             self.model_problem(loc, _lookup(data, loc), message, fix)
         return host if not issues and not self.problems else None
 

@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from inventory.errors import Problem
 from inventory.inventory import Inventory
-from inventory.models import DERIVED_FIELDS, SECTIONS, Host
+from inventory.models import DERIVED_FIELDS, SECTIONS, Host, ServiceEntry
 from inventory.source import LineDict, read_inventory_file
 from inventory.winnames import check_safe_name
 
@@ -41,7 +41,7 @@ ENV_VAR = "TACFLEET_INVENTORY"
 TOP_KEYS = ("all", "groups", "hosts")
 ALL_KEYS = ("vars",)
 GROUP_KEYS = ("vars", "hosts", "description")
-HOST_KEYS = (*SECTIONS, "groups")
+HOST_KEYS = (*SECTIONS, "services", "groups")
 PASSWORD_REF_FIX = (
     "reference it instead: password_env: VAR (an environment variable), "
     "password_file: ~/path (a file with mode 0600) or password_keyring: SERVICE/USER"
@@ -225,13 +225,29 @@ class _Loader:
     def check_settings(self, settings: LineDict, doc_path: tuple[Any, ...], where: str,
                        extra: tuple[str, ...] = (), **kw: Any) -> None:
         """Check the keys of a host entry or a vars block, section by section."""
-        self.check_keys(settings, (*SECTIONS, *extra), doc_path, where, **kw)
+        self.check_keys(settings, (*SECTIONS, "services", *extra), doc_path, where, **kw)
+        self.check_sections(settings, doc_path, "", **kw)
+        items = settings.get("services")
+        if items is not None and (not isinstance(items, list) or not items):
+            self.add("must be a non-empty list of services (each with service: and app:)",
+                     "write services: as a YAML list: - {service: {name: api}, app: {...}}",
+                     (*doc_path, "services"), field="services", value=_show(items), **kw)
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            here = (*doc_path, "services", i)
+            item = self.mapping(item, here, f"services[{i}]", field=f"services[{i}]", **kw)
+            self.check_keys(item, tuple(ServiceEntry.model_fields), here, f"services[{i}]",
+                            section=f"services[{i}]", **kw)
+            self.check_sections(item, here, f"services[{i}].", **kw)
+
+    def check_sections(self, settings: LineDict, doc_path: tuple[Any, ...], prefix: str,
+                       **kw: Any) -> None:
+        """Check the keys inside each section (``python``, ``app``...) of ``settings``."""
         for name, model in SECTIONS.items():
             section = settings.get(name)
             if isinstance(section, LineDict):
                 known = [f for f in model.model_fields if f not in ANSIBLE_ONLY]
                 self.check_keys(section, known, (*doc_path, name),
-                                f"{name} settings", section=name, **kw)
+                                f"{prefix}{name} settings", section=f"{prefix}{name}", **kw)
 
     def duplicates(self, node: Any, doc_path: tuple[Any, ...] = ()) -> None:
         """Report keys written twice anywhere (YAML would keep only the last)."""
@@ -380,7 +396,8 @@ class _Loader:
         origin: dict[tuple[Any, ...], tuple[str, tuple[Any, ...]]] = {}
         for label, doc_prefix, settings in layers:
             _overlay(merged, settings, origin, (label, doc_prefix))
-        merged = {k: v for k, v in merged.items() if k in SECTIONS}
+        merged = {k: v for k, v in merged.items() if k in SECTIONS or k == "services"}
+        multi = isinstance(merged.get("services"), list) and bool(merged["services"])
         merged.update(name=name, groups=tuple(groups))
         issues: list[tuple[str, str, str]] = []
         context = {"base_dir": self.base_dir, "check_files": self.check_files, "issues": issues}
@@ -392,14 +409,20 @@ class _Loader:
                 loc = tuple(err["loc"])
                 if err["type"] == "extra_forbidden":
                     continue  # reported once, where it is written, by check_keys
-                if err["type"] == "missing" and loc in DERIVED_FIELDS:
+                if err["type"] == "missing" and (loc in DERIVED_FIELDS or (
+                        loc[:1] == ("services",) and loc[2:] in DERIVED_FIELDS)):
                     continue  # follows from an error on the field it derives from
+                if multi and loc[:1] in (("app",), ("service",)):
+                    continue  # the first service's, reported under services[0]
                 if loc[:1] in (("name",), ("groups",)):
                     continue  # host names and groups are checked above
                 message, fix = _translate(err, loc, _lookup(merged, loc))
                 self.host_problem(name, loc, merged, origin, message, fix)
         for field, message, fix in issues:
-            loc = tuple(field.split("."))
+            loc = _loc(field)
+            if multi and loc[:1] in (("app",), ("service",)) and (
+                    (field, message, fix) in issues[: issues.index((field, message, fix))]):
+                continue  # the same finding on the first service, once is enough
             self.host_problem(name, loc, merged, origin, message, fix)
         return host if not issues else None
 
@@ -424,14 +447,25 @@ class _Loader:
         for host, problem in self.host_problems:
             grouped.setdefault(problem, []).append(host)
         out = [
-            Problem(p.file, p.message, p.fix, tuple(hosts), p.field, p.value, p.line, p.column,
-                    p.origin)
+            Problem(p.file, p.message, p.fix, tuple(dict.fromkeys(hosts)), p.field, p.value,
+                    p.line, p.column, p.origin)
             for p, hosts in grouped.items()
         ]
         return out
 
 
 _MISSING = object()
+
+
+def _loc(field: str) -> tuple[Any, ...]:
+    """``services[1].app.port`` as ``("services", 1, "app", "port")``."""
+    loc: list[Any] = []
+    for part in field.split("."):
+        name, _, index = part.partition("[")
+        loc.append(name)
+        if index.rstrip("]").isdigit():
+            loc.append(int(index.rstrip("]")))
+    return tuple(loc)
 
 
 def _lookup(data: Any, loc: tuple[Any, ...]) -> Any:

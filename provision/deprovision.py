@@ -26,21 +26,25 @@ def deprovision_host(host: Host, connection: Connection, *, purge: bool = False)
     run = HostRun(host=host.name, check_only=False)
     facts = gather_facts(connection, desired.probe_spec(host))
     sc = system32("sc.exe", facts.system_root)
-    base, name = host.python.base, host.service.name
-    steps: list[tuple[str, bool, list[Command]]] = [
-        (
-            "service removed",
-            facts.service.exists,
+    base = host.python.base
+    steps: list[tuple[str, str, bool, list[Command]]] = []
+    for unit in host.units():  # every service of the host, then (purge) every venv
+        name = unit.service.name
+        steps.append((
+            "service removed", name if host.multi else "",
+            facts.for_service(name).service.exists,
             [host_ops(base, ("stop", sc, name, str(STOP_SECONDS)), ("delete", sc, name),
                       ("gone", sc, name, str(GONE_SECONDS)))],
-        ),
-    ]
+        ))
     if purge:
-        steps.append(("venv removed", facts.venv.exists,
-                      [host_ops(base, ("rmtree", host.python.venv))]))
+        venvs = {u.python.venv.lower(): u for u in host.units()}
+        for unit in venvs.values():
+            steps.append(("venv removed", unit.python.venv if host.multi else "",
+                          facts.for_service(unit.service.name).venv.exists,
+                          [host_ops(base, ("rmtree", unit.python.venv))]))
     timeout = STOP_SECONDS + GONE_SECONDS + 60
-    for title, present, commands in steps:
-        result = StepResult(title.split()[0], title, Status.OK)
+    for title, service, present, commands in steps:
+        result = StepResult(title.split()[0], title, Status.OK, service=service)
         if present:
             result.commands = [c.line for c in commands]
             outcomes = [connection.run(c, timeout=timeout) for c in commands]

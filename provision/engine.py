@@ -41,26 +41,16 @@ def provision_host(
     started = time.monotonic()
     spec = desired.probe_spec(host)
     try:
-        ctx = Context(host, gather_facts(connection, spec), force_recreate, adopt)
-        for step in STEPS:
-            if stop_requested():  # Ctrl-C: the current command has finished; start no new step
-                run.error = INTERRUPTED
+        facts = gather_facts(connection, spec)  # one probe: every service's facts
+        changed_before = False
+        for index, unit in enumerate(host.units()):
+            ctx = Context(unit, facts.for_service(unit.service.name), force_recreate, adopt,
+                          changed_before=changed_before)
+            go_on = _run_unit(run, ctx, connection, check_only, on_step, first=index == 0)
+            facts = ctx.full_facts or facts
+            changed_before = changed_before or bool(ctx.changed)
+            if not go_on:
                 break
-            result = _run_step(step, ctx, connection, check_only)
-            run.steps.append(result)
-            if on_step:
-                on_step(host.name, result)
-            if result.status in (Status.FAILED, Status.WOULD_FAIL):
-                break
-            if result.status is Status.CHANGED and not stop_requested():
-                ctx.facts = _settle(step, ctx, connection)
-                still = _failing(step.findings(ctx))
-                if still:
-                    result.status = Status.FAILED
-                    result.message = "applied, but still: " + "; ".join(f.message for f in still)
-                    if on_step:
-                        on_step(host.name, result)
-                    break
     except TacfleetError as exc:  # steps done so far stay in the run
         run.error = host_problem(exc, host.name)
     finally:
@@ -68,6 +58,38 @@ def provision_host(
         run.commands = connection.stats.commands
         run.http_requests = connection.stats.http_requests
     return run
+
+
+def _run_unit(run: HostRun, ctx: Context, connection: Connection, check_only: bool,
+              on_step: OnStep | None, *, first: bool) -> bool:
+    """The steps for one service of the host (host-wide ones only with the first); False when
+    the run must stop (a failure, Ctrl-C)."""
+    host = ctx.host
+    for step in STEPS:
+        if step.scope == "host" and not first:
+            continue
+        if stop_requested():  # Ctrl-C: the current command has finished; start no new step
+            run.error = INTERRUPTED
+            return False
+        result = _run_step(step, ctx, connection, check_only)
+        if host.multi and step.scope == "service":
+            result.service = host.service.name
+        run.steps.append(result)
+        if on_step:
+            on_step(host.name, result)
+        if result.status in (Status.FAILED, Status.WOULD_FAIL):
+            return False
+        if result.status is Status.CHANGED and not stop_requested():
+            ctx.full_facts = _settle(step, ctx, connection)
+            ctx.facts = ctx.full_facts.for_service(host.service.name)
+            still = _failing(step.findings(ctx))
+            if still:
+                result.status = Status.FAILED
+                result.message = "applied, but still: " + "; ".join(f.message for f in still)
+                if on_step:
+                    on_step(host.name, result)
+                return False
+    return True
 
 
 def _run_step(step: Step, ctx: Context, connection: Connection, check_only: bool) -> StepResult:
@@ -88,7 +110,7 @@ def _run_step(step: Step, ctx: Context, connection: Connection, check_only: bool
         result.restart = restart_note([f.requirement for f in findings])[1]
     plan = step.actions(ctx)
     if isinstance(plan, Blocked):
-        if check_only and ctx.changed:
+        if check_only and (ctx.changed or ctx.changed_before):
             result.status = Status.WOULD_CHANGE
             result.message = "decided after the earlier changes are applied"
             return result
@@ -136,15 +158,16 @@ _UP = ("service_running", "app_answering")
 
 
 def _settle(step: Step, ctx: Context, connection: Connection) -> HostFacts:
-    """Re-probe after a change; a service that was (re)started gets time to come up."""
+    """Re-probe after a change (the whole host's facts); a service that was (re)started gets
+    time to come up."""
     spec = desired.probe_spec(ctx.host)
     facts = gather_facts(connection, spec)
     if not step.restarts_for_changes and step.name not in ctx.restarted:
         return facts
     deadline = time.monotonic() + SETTLE_SECONDS
     while time.monotonic() < deadline and not stop_requested():
-        ctx.facts = facts
-        up = [REQUIREMENTS[r](ctx.host, facts) for r in _UP]
+        ctx.facts = facts.for_service(ctx.host.service.name)
+        up = [REQUIREMENTS[r](ctx.host, ctx.facts) for r in _UP]
         if not _failing(step.findings(ctx)) and not _failing(up):
             break
         time.sleep(SETTLE_POLL)

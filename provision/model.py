@@ -50,6 +50,13 @@ class StepResult:
     output: str = ""
     rc: int | None = None
     elapsed: float = 0.0
+    #: the service the step worked on, on a host with several ("" for host-wide steps)
+    service: str = ""
+
+    @property
+    def label(self) -> str:
+        """The step's title, with its service on a host with several (``title · service``)."""
+        return f"{self.title} · {self.service}" if self.service else self.title
 
 
 @dataclass

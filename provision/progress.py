@@ -85,6 +85,8 @@ class FleetProgress:
             if failed or result.step == _LAST_STEP:
                 self._done.add(host)
                 self._current.pop(host, None)
+            else:  # a host with several services goes on with its next service
+                self._done.discard(host)
             self._live.update(self._render())
         if failed:
             self._printer(host, result)  # printed above the live display, in full

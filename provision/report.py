@@ -49,7 +49,7 @@ class StepPrinter:
         style = _STYLE[result.status]
         timing = f" ({result.elapsed:.1f}s)" if result.elapsed else ""
         self.console.print(
-            f"{escape(host)}  {escape(result.title):<48} [{style}]{result.status}[/{style}]{timing}"
+            f"{escape(host)}  {escape(result.label):<48} [{style}]{result.status}[/{style}]{timing}"
         )
         if result.status is not Status.OK and (self.verbose or self.show_commands):
             for reason in result.reasons:

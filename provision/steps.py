@@ -36,6 +36,9 @@ class Context:
     force_recreate: bool = False
     adopt: bool = False
     changed: set[str] = field(default_factory=set)  # names of steps that changed something
+    #: an earlier service of the host changed something (a plan then decides later steps later)
+    changed_before: bool = False
+    full_facts: HostFacts | None = None  # the whole host's latest facts (every service's)
     #: requirements fixed so far whose fix is live only after the service restarts
     restart_for: list[str] = field(default_factory=list)
     restarted: set[str] = field(default_factory=set)  # steps that stopped and started the service
@@ -53,6 +56,8 @@ class Step:
     forced_by: tuple[str, ...] = ()  # run even when compliant, if one of these steps changed
     #: run even when compliant if a change made so far needs a restart (``Context.restart_for``)
     restarts_for_changes: bool = False
+    #: ``host``: once per host (with the first service); ``service``: once per service
+    scope: str = "service"
 
     def findings(self, ctx: Context) -> list:
         return [REQUIREMENTS[r](ctx.host, ctx.facts) for r in self.requirements]
@@ -584,8 +589,9 @@ def running(ctx: Context) -> Plan:
 
 
 STEPS: list[Step] = [
-    Step("base_python", "base Python installed", ("base_python",), base_python),
-    Step("base_tools", "pip and virtualenv up to date", ("base_tools",), base_tools),
+    Step("base_python", "base Python installed", ("base_python",), base_python, scope="host"),
+    Step("base_tools", "pip and virtualenv up to date", ("base_tools",), base_tools,
+         scope="host"),
     Step("venv", "virtualenv at its path", ("venv_exists", "venv_base"), venv),
     Step("ship_wheels", "wheels shipped from this machine in the host's wheelhouse",
          ("wheels_shipped",), ship_wheels),
@@ -595,7 +601,7 @@ STEPS: list[Step] = [
         ("twisted_importable", "pywin32_installed", "packages_installed", "twistd_help"),
         packages,
     ),
-    Step("nssm", "NSSM present and verified", ("nssm_verified",), nssm),
+    Step("nssm", "NSSM present and verified", ("nssm_verified",), nssm, scope="host"),
     Step("app_files", "tac file, app, log and data folders", ("tac_file",), app_files),
     Step(
         "service",

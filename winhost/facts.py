@@ -31,6 +31,7 @@ __all__ = [
     "HostFacts",
     "Service",
     "ServiceStatus",
+    "UnitFacts",
     "Venv",
     "bare_facts",
     "facts_from_probe",
@@ -202,6 +203,15 @@ class Service(_Model):
         return self.status.pid if self.status is not None else None
 
 
+class UnitFacts(_Model):
+    """One further service of a host: its venv, service and port (the first service's are
+    ``HostFacts.venv`` / ``service`` / ``port_open``)."""
+
+    venv: Venv
+    service: Service
+    port_open: bool | None = None
+
+
 class HostFacts(_Model):
     """The observed state of one host."""
 
@@ -225,6 +235,20 @@ class HostFacts(_Model):
     port_open: bool | None = None
     #: ``<SystemRoot>\System32\curl.exe`` exists (None: not known)
     has_curl: bool | None = None
+    #: the host's further services, by service name (one probe gathers every service)
+    units: dict[str, UnitFacts] = Field(default_factory=dict)
+
+    def for_service(self, name: str) -> HostFacts:
+        """The facts as one service sees them: ``venv``, ``service`` and ``port_open`` are that
+        service's (so requirement functions read them as on a one-service host)."""
+        if self.service.name.lower() == name.lower():
+            return self
+        unit = next((u for k, u in self.units.items() if k.lower() == name.lower()), None)
+        if unit is None:
+            return self.model_copy(update={"venv": Venv(path=""), "service": Service(name=name),
+                                           "port_open": None})
+        return self.model_copy(update={"venv": unit.venv, "service": unit.service,
+                                       "port_open": unit.port_open})
 
     def file(self, path: str) -> FileFact:
         """Facts about a file the probe was asked about (paths compare case-insensitively)."""
@@ -298,15 +322,8 @@ def _service(name: str, raw: dict[str, Any]) -> Service:
     )
 
 
-def facts_from_probe(host: str, spec: ProbeSpec, data: dict[str, Any]) -> HostFacts:
-    """Turn the probe's JSON document into typed facts."""
-    if data.get("probe") != 2:
-        raise ProbeError(f"{host}: probe answer version {data.get('probe')!r}, expected 2")
-    oem = (data.get("codepages") or {}).get("oem") or None
-    outputs = {
-        k: o for k, v in data.get("outputs", {}).items() if (o := _output(v, oem)) is not None
-    }
-    venv_raw = data.get("venv", {})
+def _venv(path: str, raw: dict[str, Any], outputs: dict[str, Output]) -> Venv:
+    """A venv's facts from the probe's ``venv`` section and its programs' outputs."""
     venv_out = outputs.get("venv")
     venv_fields: dict[str, Any] = {}
     if venv_out is not None and venv_out.rc == 0:
@@ -318,6 +335,27 @@ def facts_from_probe(host: str, spec: ProbeSpec, data: dict[str, Any]) -> HostFa
         }
     elif venv_out is not None:
         venv_fields = {"error": (venv_out.stderr or venv_out.stdout or venv_out.error)[-500:]}
+    return Venv(
+        path=path,
+        exists=raw.get("exists", False),
+        python_exists=raw.get("python_exists", False),
+        twistd_exists=raw.get("twistd_exists", False),
+        cfg=raw.get("cfg") or {},
+        twistd_help=outputs.get("twistd_help"),
+        **venv_fields,
+    )
+
+
+def _outputs(raw: dict[str, Any], oem: int | None) -> dict[str, Output]:
+    return {k: o for k, v in raw.items() if (o := _output(v, oem)) is not None}
+
+
+def facts_from_probe(host: str, spec: ProbeSpec, data: dict[str, Any]) -> HostFacts:
+    """Turn the probe's JSON document into typed facts."""
+    if data.get("probe") != 2:
+        raise ProbeError(f"{host}: probe answer version {data.get('probe')!r}, expected 2")
+    oem = (data.get("codepages") or {}).get("oem") or None
+    outputs = _outputs(data.get("outputs", {}), oem)
     logon = (data.get("rights") or {}).get("SeServiceLogonRight") or {}
     acls: dict[str, FolderAcl] = {}
     for path, raw in (data.get("acls") or {}).items():
@@ -325,21 +363,21 @@ def facts_from_probe(host: str, spec: ProbeSpec, data: dict[str, Any]) -> HostFa
             acls[path] = FolderAcl(raw.get("sddl", ""), False, (), raw["error"])
         else:
             acls[path] = folder_acl(raw.get("sddl", ""))
+    units = {
+        want["service"]: UnitFacts(
+            venv=_venv(want["venv"], raw.get("venv") or {}, _outputs(raw.get("outputs", {}), oem)),
+            service=_service(want["service"], raw.get("service") or {}),
+            port_open=raw.get("port_open"),
+        )
+        for want, raw in zip(spec.units, data.get("units") or [], strict=False)
+    }
     return HostFacts(
         host=host,
         hostname=data.get("hostname", ""),
         system_root=data.get("system_root") or DEFAULT_SYSTEM_ROOT,
         codepages=Codepages(**(data.get("codepages") or {})),
         base_python=BasePython(exists=True, **data.get("base", {})),
-        venv=Venv(
-            path=spec.venv,
-            exists=venv_raw.get("exists", False),
-            python_exists=venv_raw.get("python_exists", False),
-            twistd_exists=venv_raw.get("twistd_exists", False),
-            cfg=venv_raw.get("cfg") or {},
-            twistd_help=outputs.get("twistd_help"),
-            **venv_fields,
-        ),
+        venv=_venv(spec.venv, data.get("venv", {}), outputs),
         service=_service(spec.service, data.get("service") or {}),
         files={p: FileFact(**f) for p, f in data.get("files", {}).items()},
         dirs=data.get("dirs", {}),
@@ -350,6 +388,7 @@ def facts_from_probe(host: str, spec: ProbeSpec, data: dict[str, Any]) -> HostFa
         logon_right_error=logon.get("error", ""),
         port_open=data.get("port_open"),
         has_curl=data.get("curl"),
+        units=units,
     )
 
 
@@ -361,6 +400,8 @@ def bare_facts(host: str, spec: ProbeSpec, *, has_curl: bool | None = None) -> H
         venv=Venv(path=spec.venv),
         service=Service(name=spec.service),
         has_curl=has_curl,
+        units={u["service"]: UnitFacts(venv=Venv(path=u["venv"]),
+                                       service=Service(name=u["service"])) for u in spec.units},
     )
 
 

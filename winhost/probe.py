@@ -29,6 +29,8 @@ class ProbeSpec:
     acl_paths: list[str] = field(default_factory=list)  # folders whose DACL is saved as SDDL
     accounts: list[str] = field(default_factory=list)  # names to resolve to SIDs on the host
     port: int | None = None
+    #: the host's further services, each ``{"venv", "service", "port"}`` (the first is above)
+    units: list[dict[str, Any]] = field(default_factory=list)
 
 
 class ProbeError(OutputError):
@@ -46,7 +48,8 @@ def probe_command(spec: ProbeSpec) -> Command:
     """The probe as one program run without cmd.exe: the base Python by its full path,
     ``-I -c <bootstrap> <base64 JSON parameters>``."""
     params = json.dumps(
-        {k: v for k, v in asdict(spec).items() if k != "base_python"}, separators=(",", ":")
+        {k: v for k, v in asdict(spec).items()
+         if k != "base_python" and not (k == "units" and not v)}, separators=(",", ":")
     )
     return _probe_line(spec.base_python, params)
 

@@ -455,55 +455,93 @@ def base_facts():
     }
 
 
+def start_unit(pool, venv, svc, port, imports, venvs):
+    """Submit one service's probes (its venv, service and port); ``finish_unit`` reads them.
+    ``venvs``: the venv programs already submitted, by path (a shared venv is asked once)."""
+    key = os.path.normcase(venv)
+    if key not in venvs:
+        venv_python = os.path.join(venv, "Scripts", "python.exe")
+        twistd = os.path.join(venv, "Scripts", "twistd.exe")
+        jobs = {}
+        if os.path.isfile(venv_python):
+            jobs["venv"] = [venv_python, "-I", "-c", VENV_CODE, *imports]
+        if os.path.isfile(twistd):
+            jobs["twistd_help"] = [twistd, "--help"]
+        venvs[key] = {name: pool.submit(run, argv) for name, argv in jobs.items()}
+    return {
+        "venv": venv,
+        "svc": svc,
+        "outputs": venvs[key],
+        "port": pool.submit(port_open, port) if port else None,
+    }
+
+
+def service_statuses(names):
+    """Each service's status, one after the other in one thread (Wine's service manager
+    answers ERROR_INVALID_HANDLE to concurrent queries)."""
+    return [service_status(name) for name in names]
+
+
+def finish_unit(unit, status):
+    """One service's facts, in the shape of the top-level ``venv``/``service``/``port_open``."""
+    venv, svc = unit["venv"], unit["svc"]
+    service = service_registry(svc)
+    service["name"] = svc
+    service["scm"] = status
+    return {
+        "venv": {
+            "path": venv,
+            "exists": os.path.isdir(venv),
+            "python_exists": os.path.isfile(os.path.join(venv, "Scripts", "python.exe")),
+            "twistd_exists": os.path.isfile(os.path.join(venv, "Scripts", "twistd.exe")),
+            "cfg": read_cfg(os.path.join(venv, "pyvenv.cfg")),
+        },
+        "service": service,
+        "port_open": unit["port"].result() if unit["port"] else None,
+        "outputs": {name: future.result() for name, future in unit["outputs"].items()},
+    }
+
+
 def main(params):
     system_root = os.environ.get("SYSTEMROOT") or "C:\\Windows"
     icacls = os.path.join(system_root, "System32", "icacls.exe")
-    venv = params["venv"]
-    venv_python = os.path.join(venv, "Scripts", "python.exe")
-    twistd = os.path.join(venv, "Scripts", "twistd.exe")
-    svc = params["service"]
-    jobs = {}
-    if os.path.isfile(venv_python):
-        jobs["venv"] = [venv_python, "-I", "-c", VENV_CODE, *params["imports"]]
-    if os.path.isfile(twistd):
-        jobs["twistd_help"] = [twistd, "--help"]
     acl_paths = params.get("acl_paths", [])
+    imports = params["imports"]
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-        futures = {name: pool.submit(run, argv) for name, argv in jobs.items()}
+        venvs = {}
+        first = start_unit(pool, params["venv"], params["service"], params.get("port"), imports,
+                           venvs)
+        # further services of the host (``units``): each its own venv, service and port
+        more = [start_unit(pool, u["venv"], u["service"], u.get("port"), imports, venvs)
+                for u in params.get("units", [])]
+        status_future = pool.submit(service_statuses, [u["svc"] for u in [first, *more]])
         acl_futures = [pool.submit(folder_sddl, icacls, path) for path in acl_paths]
-        status_future = pool.submit(service_status, svc)
         rights_future = pool.submit(right_holders, system_root, "SeServiceLogonRight")
-        port = params.get("port")
-        port_future = pool.submit(port_open, port) if port else None
-        service = service_registry(svc)
         sids = lookup_sids(params.get("accounts", []))
-        outputs = {name: future.result() for name, future in futures.items()}
+        statuses = status_future.result()
+        unit = finish_unit(first, statuses[0])
+        units = [finish_unit(u, status) for u, status in zip(more, statuses[1:])]  # noqa: B905
         acls = {path: future.result() for path, future in zip(acl_paths, acl_futures)}  # noqa: B905 (3.8)
-        service["name"] = svc
-        service["scm"] = status_future.result()
-    return {
+    answer = {
         "probe": 2,
         "hostname": socket.gethostname(),
         "system_root": system_root,
         "codepages": codepages(),
         "base": base_facts(),
-        "venv": {
-            "path": venv,
-            "exists": os.path.isdir(venv),
-            "python_exists": os.path.isfile(venv_python),
-            "twistd_exists": os.path.isfile(twistd),
-            "cfg": read_cfg(os.path.join(venv, "pyvenv.cfg")),
-        },
-        "service": service,
+        "venv": unit["venv"],
+        "service": unit["service"],
         "files": {path: file_facts(path) for path in params["files"]},
         "dirs": {path: os.path.isdir(path) for path in params["dirs"]},
         "acls": acls,
         "sids": sids,
         "rights": {"SeServiceLogonRight": rights_future.result()},
-        "port_open": port_future.result() if port_future else None,
+        "port_open": unit["port_open"],
         "curl": os.path.isfile(os.path.join(system_root, "System32", "curl.exe")),
-        "outputs": outputs,
+        "outputs": unit["outputs"],
     }
+    if units:
+        answer["units"] = units
+    return answer
 
 
 if __name__ == "__main__":

@@ -64,7 +64,7 @@ def parameters(host: Host, environment: list[str] | None = None) -> dict[str, An
 
 def folder_sddl(host: Host, path: str) -> str:
     """The SDDL ``icacls /save`` writes for a folder provisioned as ``folder_grants`` says."""
-    grants = desired.folder_grants(host)[path]
+    grants = next(g[path] for u in host.units() if path in (g := desired.folder_grants(u)))
     aces = "".join(f"(A;OICI;{SDDL_RIGHTS[g.rights]};;;{g.sid})" for g in grants)
     return "D:PAI" + aces
 
