@@ -64,6 +64,11 @@ class Job(Protocol):
         """Stop the command (WinRS Signal terminate); idempotent."""
         ...
 
+    def processes(self) -> int:
+        """Processes the command has running: itself and its descendants, as the job object
+        WinRS runs a shell's commands in counts them (MaxProcessesPerShell); 0 once ended."""
+        ...
+
 
 class Executor(Protocol):
     """Starts one WinRS command line.
@@ -95,6 +100,45 @@ class _ThreadJob:
     def terminate(self) -> None:
         if self._proc.poll() is None:
             self._proc.kill()
+
+    def processes(self) -> int:
+        """The process and its descendants still alive (from ``/proc``)."""
+        if self._proc.poll() is not None:
+            return 0
+        return len(_descendants(self._proc.pid)) + 1
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every living descendant of ``pid``, from ``/proc/<pid>/task/<tid>/children``."""
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue  # ended meanwhile
+        for tid in tasks:
+            try:
+                with open(f"/proc/{parent}/task/{tid}/children", encoding="ascii") as handle:
+                    children = [int(c) for c in handle.read().split()]
+            except OSError:
+                continue
+            for child in children:
+                if child not in found and _alive(child):
+                    found.add(child)
+                    todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Not ended: a zombie (state Z) has exited and only waits for its parent."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(b")") + 2 : stat.rindex(b")") + 3] != b"Z"
 
 
 class PosixShellExecutor:

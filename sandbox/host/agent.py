@@ -16,12 +16,19 @@ python311.dll fail with winerror 5, ERROR_ACCESS_DENIED, as on Windows), while r
 running file itself succeeds, as on Windows. tests/integration/test_production_safety.py holds
 the sandbox to it.
 
+Each command runs in a job object of its own, as WinRS runs a shell's commands in the shell's
+job: the process is created suspended, assigned, then resumed, so every process it starts is in
+the job too, and ``JOBOBJECT_BASIC_ACCOUNTING_INFORMATION.ActiveProcesses`` counts them (Wine
+keeps that count, measured) for the endpoint's MaxProcessesPerShell.
+
 Protocol on stdin/stdout, one JSON object per line (standard library only):
   in:  {"op": "run", "id": N, "line": "...", "codepage": 65001, "timeout": 1800, "shell": true}
        {"op": "kill", "id": N}
+       {"op": "count", "query": Q, "ids": [N, ...]}
   out: {"id": N, "started": true} | {"id": N, "winerror": 2, "message": "..."}  (shell false,
        before anything else about N)
        {"id": N, "rc": 0, "stdout": "<base64>", "stderr": "<base64>"}
+       {"query": Q, "processes": {"N": active processes in N's job, ...}}  (ids still running)
   first line out: {"ready": true, "pid": ..., "cwd": ...}
 """
 
@@ -41,7 +48,60 @@ TIMED_OUT = 258  # WAIT_TIMEOUT
 
 _lock = threading.Lock()
 _procs: dict = {}  # id -> Popen
+_jobs: dict = {}  # id -> job object handle
 _killed: set = set()
+
+CREATE_SUSPENDED = 0x4
+JOB_OBJECT_LIMIT_BREAKAWAY_OK = 0x800
+JobObjectBasicAccountingInformation = 1
+JobObjectExtendedLimitInformation = 9
+
+
+def _kernel32():
+    import ctypes
+    from ctypes import wintypes
+
+    k = ctypes.WinDLL("kernel32", use_last_error=True)
+    k.CreateJobObjectW.restype = wintypes.HANDLE
+    k.OpenProcess.restype = wintypes.HANDLE
+    return k
+
+
+def _in_job(proc):
+    """Put a process created suspended into a job object of its own, then resume it; the job
+    handle (None when Windows refused one) is kept for ``count``. The process runs either way."""
+    import ctypes
+    from ctypes import wintypes
+
+    k = _kernel32()
+    process = wintypes.HANDLE(int(proc._handle))  # CreateProcess' handle: all access
+    job = None
+    try:
+        job = k.CreateJobObjectW(None, None)
+        # Breakaway allowed, as for a program that asks for it (CREATE_BREAKAWAY_FROM_JOB).
+        limits = (ctypes.c_byte * 144)()  # JOBOBJECT_EXTENDED_LIMIT_INFORMATION (x64)
+        ctypes.c_uint32.from_buffer(limits, 16).value = JOB_OBJECT_LIMIT_BREAKAWAY_OK
+        k.SetInformationJobObject(wintypes.HANDLE(job), JobObjectExtendedLimitInformation,
+                                  limits, ctypes.sizeof(limits))
+        if job and not k.AssignProcessToJobObject(wintypes.HANDLE(job), process):
+            k.CloseHandle(wintypes.HANDLE(job))
+            job = None
+    finally:
+        ctypes.WinDLL("ntdll").NtResumeProcess(process)
+    return job
+
+
+def _active(job):
+    """ActiveProcesses of a job object (JOBOBJECT_BASIC_ACCOUNTING_INFORMATION)."""
+    import ctypes
+    from ctypes import wintypes
+
+    info = (ctypes.c_uint32 * 12)()  # 4 LARGE_INTEGERs, then 4 DWORDs
+    if not _kernel32().QueryInformationJobObject(
+            wintypes.HANDLE(job), JobObjectBasicAccountingInformation, info,
+            ctypes.sizeof(info), None):
+        return 1
+    return int(info[10])
 
 
 def reply(message):
@@ -138,6 +198,7 @@ def run(request):
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=cwd,
+            creationflags=CREATE_SUSPENDED,
         )
     except OSError as exc:
         if not shell:
@@ -149,14 +210,23 @@ def run(request):
         reply({"id": ident, "rc": exc.winerror or 1, "stdout": "",
                "stderr": base64.b64encode(str(exc).encode()).decode()})
         return
+    job = _in_job(proc)
     if not shell:
         reply({"id": ident, "started": True})
     with _lock:
         _procs[ident] = proc
+        if job:
+            _jobs[ident] = job
     out, err, timed_out = _collect(proc, request.get("timeout") or None)
     rc = TIMED_OUT if timed_out else proc.returncode
     with _lock:
         _procs.pop(ident, None)
+        job = _jobs.pop(ident, None)
+    if job:
+        from ctypes import wintypes
+
+        _kernel32().CloseHandle(wintypes.HANDLE(job))
+    with _lock:
         if ident in _killed:
             _killed.discard(ident)
             rc = CONTROL_C_EXIT
@@ -178,6 +248,16 @@ def kill(request):
         proc.kill()
 
 
+def count(request):
+    counts = {}
+    with _lock:
+        for ident in request.get("ids", ()):
+            if ident in _procs:
+                job = _jobs.get(ident)
+                counts[str(ident)] = _active(job) if job else 1
+    reply({"query": request["query"], "processes": counts})
+
+
 def main():
     reply({"ready": True, "pid": os.getpid(), "cwd": os.getcwd()})
     for line in sys.stdin:
@@ -188,6 +268,8 @@ def main():
             threading.Thread(target=run, args=(request,), daemon=True).start()
         elif request.get("op") == "kill":
             threading.Thread(target=kill, args=(request,), daemon=True).start()
+        elif request.get("op") == "count":
+            count(request)
     # stdin closed: the Linux side is gone; stop everything still running.
     for ident in list(_procs):
         kill({"id": ident})

@@ -40,6 +40,12 @@ class AgentJob:
         if not self.done.is_set():
             self._executor.send({"op": "kill", "id": self.ident})
 
+    def processes(self) -> int:
+        """Processes running in the command's job object (itself and what it started)."""
+        if self.done.is_set():
+            return 0
+        return self._executor.processes([self.ident]).get(self.ident, 0)
+
 
 class WineExecutor:
     """Starts ``cmd.exe /c <line>`` (or, with ``shell=False``, the line itself) inside the
@@ -54,6 +60,8 @@ class WineExecutor:
         self._jobs: dict[int, AgentJob] = {}
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
+        self._queries = itertools.count(1)
+        self._answers: dict[int, tuple[threading.Event, dict[str, int]]] = {}
 
     # -- agent process -------------------------------------------------------------------------
     def start(self, cmdline: str, *, codepage: int = 437, shell: bool = True) -> Job:
@@ -74,6 +82,23 @@ class WineExecutor:
             if job.start_error is not None:
                 raise job.start_error
         return job
+
+    def processes(self, idents: list[int], timeout: float = 10.0) -> dict[int, int]:
+        """Active processes in the job object of each command still running (the agent's
+        count); a command the agent did not answer for within ``timeout`` counts as one."""
+        query, done = next(self._queries), threading.Event()
+        counts: dict[str, int] = {}
+        with self._lock:
+            self._answers[query] = (done, counts)
+        try:
+            self.send({"op": "count", "query": query, "ids": idents})
+            answered = done.wait(timeout)
+        finally:
+            with self._lock:
+                self._answers.pop(query, None)
+        if not answered:
+            return dict.fromkeys(idents, 1)
+        return {int(k): int(v) for k, v in counts.items()}
 
     def send(self, message: dict[str, object]) -> None:
         with self._lock:
@@ -114,6 +139,13 @@ class WineExecutor:
             try:
                 answer = json.loads(line)
             except ValueError:
+                continue
+            if "query" in answer:
+                with self._lock:
+                    waiting = self._answers.get(answer["query"])
+                if waiting is not None:
+                    waiting[1].update(answer.get("processes") or {})
+                    waiting[0].set()
                 continue
             with self._lock:
                 job = self._jobs.get(answer.get("id"))

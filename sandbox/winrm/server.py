@@ -63,6 +63,9 @@ class _HangingJob:
     def terminate(self) -> None:
         self._stop.set()
 
+    def processes(self) -> int:
+        return 0 if self._stop.is_set() else 1
+
 
 class _FaultyExecutor:
     def __init__(self, inner: Executor, faults: Faults) -> None:

@@ -4,9 +4,11 @@ Windows' limits apply: at most ``max_shells`` open shells per user (MaxShellsPer
 and a shell with no request for ``idle_timeout`` seconds (IdleTimeout, default 7,200,000 ms) is
 deleted with its commands terminated, so the shells of a killed client do not pile up.
 
-``max_processes`` (MaxProcessesPerShell, default 25) caps the commands running at once in one
-shell; Windows counts their child processes too (the shell's job object), which the sandbox does
-not see: a command is refused as a start failure with ERROR_NOT_ENOUGH_QUOTA (1816).
+``max_processes`` (MaxProcessesPerShell, default 25) caps the processes running at once in one
+shell: its running commands and every process they started, as Windows counts the shell's job
+object (``Job.processes``: the Wine agent runs each command in a job object and reads its
+ActiveProcesses); one more command is refused as a start failure with ERROR_NOT_ENOUGH_QUOTA
+(1816).
 ``max_operations`` (MaxConcurrentOperationsPerUser, default 1,500) caps the commands started in
 the user's open shells: Windows releases a shell's operations only when the shell is deleted
 (pywinrm issue 124: a long-lived shell fails after 1,500 commands, Signal or not), answering
@@ -112,7 +114,7 @@ class Shells:
             if sum(s.operations for s in self._shells.values()) >= self.max_operations:
                 raise soap.quota_max_operations(self.max_operations)
             running = [c for c in shell.commands.values() if c.result is None]
-        if sum(1 for c in running if c.job.wait(0) is None) >= self.max_processes:
+        if sum(_processes(c.job) for c in running) >= self.max_processes:
             raise soap.quota_max_processes()
         with self._lock:
             shell.operations += 1
@@ -176,3 +178,11 @@ class Shells:
                 self.delete(shell_id)
             except soap.SoapError:
                 continue
+
+
+def _processes(job: Job) -> int:
+    """The job's running processes; a job that cannot tell counts one while it runs."""
+    count = getattr(job, "processes", None)
+    if count is not None:
+        return int(count())
+    return 1 if job.wait(0) is None else 0
