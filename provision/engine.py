@@ -112,7 +112,9 @@ def _run_step(step: Step, ctx: Context, connection: Connection, check_only: bool
     started = time.monotonic()
     for action in plan:
         try:
-            outcome = connection.run(action.command, timeout=action.timeout)
+            outcome = (connection.run(action.command, timeout=action.timeout)
+                       if action.stdin is None else
+                       connection.run(action.command, timeout=action.timeout, stdin=action.stdin))
         except ProgramNotFound as exc:  # nothing ran: this step fails, saying what to do
             result.status = Status.FAILED
             result.message = f"{action.why}: {str(exc).removeprefix(exc.host + ': ')}" + (

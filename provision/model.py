@@ -34,6 +34,8 @@ class Action:
     check: Callable[[str], str] | None = None
     #: run (its result unread) when this action fails, to leave nothing half-done behind
     cleanup: Command | None = None
+    #: the program's standard input (streamed over WinRS), when it reads one
+    stdin: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

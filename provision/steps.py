@@ -88,8 +88,9 @@ def base_python(ctx: Context) -> Plan:
     The installer reaches the host one of two ways (``python.installer_transfer``): the host
     fetches the https URL with its curl.exe (Windows Server 2019 and later), or this machine
     reads the file (or fetches the URL once, cached), checks its pinned SHA-256 and sends it
-    with cmd.exe and certutil.exe alone (``provision.certutil_upload``: base64 lines, decoded
-    and SHA-256 verified on the host), as the host has no Python yet. ``auto`` uploads when the
+    with what every Windows Server has (``provision.certutil_upload``: base64 text over WinRS
+    standard input into findstr and a file, decoded and SHA-256 verified by certutil), as the
+    host has no Python yet. ``auto`` uploads when the
     host has no curl.exe (a fact).
     The uploaded installer is removed after the install. ``PrependPath=0``: the system PATH is
     left alone (a Scripts folder ahead of System32 would let whoever can write there plant
@@ -124,15 +125,17 @@ def base_python(ctx: Context) -> Plan:
 
 def _upload_installer(ctx: Context, installer: str, install: Action) -> Plan:
     """Send the pinned installer with what every Windows Server has (``certutil_upload``:
-    cmd.exe's echo, certutil's decode and SHA-256, no Python, no PowerShell), install, remove
-    it. A hash other than the pin fails the step before the installer runs, and removes it."""
+    base64 text over WinRS standard input into findstr, certutil's decode and SHA-256; no
+    Python, no PowerShell), install, remove it. A hash other than the pin fails the step before
+    the installer runs, and removes it."""
     from provision.certutil_upload import (
         UnsafeForCmd,
         decode_command,
-        echo_commands,
         hash_check,
         hashfile_command,
         remove_command,
+        stream_command,
+        stream_text,
     )
     from provision.installer import InstallerError, installer_bytes, shown
 
@@ -152,16 +155,16 @@ def _upload_installer(ctx: Context, installer: str, install: Action) -> Plan:
         return Blocked(str(exc))
     root = ctx.facts.system_root
     try:
-        sends = echo_commands(root, installer, data)
-        decode, remove = decode_command(root, installer), remove_command(root, installer)
+        stream, decode = stream_command(root, installer), decode_command(root, installer)
+        remove = remove_command(root, installer)
     except UnsafeForCmd as exc:
         return Blocked(str(exc))
     hint = ("certutil.exe is part of every Windows Server: install Python "
             f"{python.version} at {python.base} by hand (PrependPath=0)")
-    size = f"{len(data) / 1e6:.1f} MB"
     return [
-        *(Action(f"send the Python installer as base64 text ({size}, {i + 1}/{len(sends)})", c)
-          for i, c in enumerate(sends)),
+        Action(f"send the Python installer ({len(data) / 1e6:.1f} MB) as base64 text over "
+               "WinRS standard input", stream, timeout=1800, cleanup=remove,
+               stdin=stream_text(data)),
         Action("decode the installer with certutil", decode, missing_hint=hint, cleanup=remove),
         Action("verify the installer's SHA-256 with certutil",
                hashfile_command(root, installer), check=hash_check(python.installer_sha256),

@@ -22,7 +22,9 @@ the job too, and ``JOBOBJECT_BASIC_ACCOUNTING_INFORMATION.ActiveProcesses`` coun
 keeps that count, measured) for the endpoint's MaxProcessesPerShell.
 
 Protocol on stdin/stdout, one JSON object per line (standard library only):
-  in:  {"op": "run", "id": N, "line": "...", "codepage": 65001, "timeout": 1800, "shell": true}
+  in:  {"op": "run", "id": N, "line": "...", "codepage": 65001, "timeout": 1800, "shell": true,
+        "stdin": false}  (stdin true: a pipe, fed by "input"; else NUL)
+       {"op": "input", "id": N, "data": "<base64>", "end": false}  (end: the pipe is closed)
        {"op": "kill", "id": N}
        {"op": "count", "query": Q, "ids": [N, ...]}
   out: {"id": N, "started": true} | {"id": N, "winerror": 2, "message": "..."}  (shell false,
@@ -50,6 +52,7 @@ _lock = threading.Lock()
 _procs: dict = {}  # id -> Popen
 _jobs: dict = {}  # id -> job object handle
 _killed: set = set()
+_inputs: dict = {}  # id -> queue of (bytes, end) for the command's standard input
 
 CREATE_SUSPENDED = 0x4
 JOB_OBJECT_LIMIT_BREAKAWAY_OK = 0x800
@@ -194,7 +197,7 @@ def run(request):
     try:
         proc = subprocess.Popen(
             line,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if request.get("stdin") else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=cwd,
@@ -211,6 +214,8 @@ def run(request):
                "stderr": base64.b64encode(str(exc).encode()).decode()})
         return
     job = _in_job(proc)
+    if proc.stdin is not None:
+        threading.Thread(target=_write_input, args=(ident, proc), daemon=True).start()
     if not shell:
         reply({"id": ident, "started": True})
     with _lock:
@@ -221,7 +226,10 @@ def run(request):
     rc = TIMED_OUT if timed_out else proc.returncode
     with _lock:
         _procs.pop(ident, None)
+        pending = _inputs.pop(ident, None)
         job = _jobs.pop(ident, None)
+    if pending is not None:
+        pending.put((b"", True))  # the writer, if still waiting for input, ends too
     if job:
         from ctypes import wintypes
 
@@ -248,6 +256,37 @@ def kill(request):
         proc.kill()
 
 
+def _input_queue(ident):
+    import queue
+
+    with _lock:
+        return _inputs.setdefault(ident, queue.Queue())
+
+
+def feed(request):
+    """Standard input sent for a command (WinRS Send): queued until its process takes it."""
+    _input_queue(request["id"]).put((base64.b64decode(request.get("data") or ""),
+                                     bool(request.get("end"))))
+
+
+def _write_input(ident, proc):
+    """Write the command's queued input to its stdin pipe in order; close it at the end."""
+    pending = _input_queue(ident)
+    try:
+        while True:
+            data, end = pending.get()
+            if data:
+                proc.stdin.write(data)
+                proc.stdin.flush()
+            if end:
+                break
+    except OSError:
+        pass  # the program closed its standard input or ended: the rest is dropped, as WinRS
+    finally:
+        with contextlib.suppress(OSError):
+            proc.stdin.close()
+
+
 def count(request):
     counts = {}
     with _lock:
@@ -270,6 +309,8 @@ def main():
             threading.Thread(target=kill, args=(request,), daemon=True).start()
         elif request.get("op") == "count":
             count(request)
+        elif request.get("op") == "input":
+            feed(request)
     # stdin closed: the Linux side is gone; stop everything still running.
     for ident in list(_procs):
         kill({"id": ident})

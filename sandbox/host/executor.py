@@ -40,6 +40,12 @@ class AgentJob:
         if not self.done.is_set():
             self._executor.send({"op": "kill", "id": self.ident})
 
+    def send_input(self, data: bytes, end: bool) -> None:
+        """Standard input for the command (WinRS Send); ``end`` closes its pipe."""
+        if not self.done.is_set():
+            self._executor.send({"op": "input", "id": self.ident,
+                                 "data": base64.b64encode(data).decode(), "end": end})
+
     def processes(self) -> int:
         """Processes running in the command's job object (itself and what it started)."""
         if self.done.is_set():
@@ -64,16 +70,18 @@ class WineExecutor:
         self._answers: dict[int, tuple[threading.Event, dict[str, int]]] = {}
 
     # -- agent process -------------------------------------------------------------------------
-    def start(self, cmdline: str, *, codepage: int = 437, shell: bool = True) -> Job:
+    def start(self, cmdline: str, *, codepage: int = 437, shell: bool = True,
+              stdin: bool = False) -> Job:
         """Executor protocol. ``shell=False``: CreateProcess with the line as it is, and
-        ``StartFailed`` raised here, before returning, when the program cannot be started."""
+        ``StartFailed`` raised here, before returning, when the program cannot be started.
+        ``stdin``: the program reads a pipe fed by ``send_input`` (else NUL)."""
         job = AgentJob(self, next(self._ids))
         with self._lock:
             self._jobs[job.ident] = job
         self._log(f"run {job.ident} ({len(cmdline)} chars, shell={shell}; the line is in "
                   "requests.log, redacted)")
         self.send({"op": "run", "id": job.ident, "line": cmdline, "codepage": codepage,
-                   "timeout": self.command_timeout, "shell": shell})
+                   "timeout": self.command_timeout, "shell": shell, "stdin": stdin})
         if not shell:
             if not job.started.wait(START_TIMEOUT):
                 job.terminate()

@@ -90,14 +90,18 @@ class Shells:
             shell.busy -= 1
             shell.last_used = time.monotonic()
 
-    def start(self, shell_id: str | None, command_line: str, *, shell: bool = True) -> str:
+    def start(self, shell_id: str | None, command_line: str, *, shell: bool = True,
+              stdin: bool = False) -> str:
         """Start a command; a direct one (``shell=False``) whose program cannot be started is the
-        WSMan fault WinRS sends (code ``0x80070000 | winerror``)."""
+        WSMan fault WinRS sends (code ``0x80070000 | winerror``). ``stdin``: its standard input
+        is a pipe that ``send`` feeds (else it reads NUL)."""
         sh = self._use(shell_id)
         try:
             self._admit(sh)
             try:
-                job = self._executor.start(command_line, codepage=sh.codepage, shell=shell)
+                job = (self._executor.start(command_line, codepage=sh.codepage, shell=shell,
+                                            stdin=True) if stdin else
+                       self._executor.start(command_line, codepage=sh.codepage, shell=shell))
             except StartFailed as exc:
                 raise soap.start_failed(exc.winerror, exc.message) from None
             command_id = str(uuid.uuid4()).upper()
@@ -137,6 +141,23 @@ class Shells:
                 return b"", b"", command.result.rc
             command.delivered = True
             return command.result.stdout, command.result.stderr, command.result.rc
+        finally:
+            self._done(shell)
+
+    def send(self, shell_id: str | None, command_id: str | None, data: bytes,
+             end: bool) -> None:
+        """WinRS Send: bytes to the command's standard input; ``end`` closes it. Input for a
+        command that has ended (or reads NUL) is dropped, as Windows does."""
+        shell = self._use(shell_id)
+        try:
+            command = shell.commands.get(command_id or "")
+            if command is None:
+                raise soap.SoapError("w:InvalidSelectors", soap.INVALID_SELECTORS,
+                                     f"The command {command_id} was not found in shell "
+                                     f"{shell_id}.")
+            feed = getattr(command.job, "send_input", None)
+            if feed is not None and command.result is None:
+                feed(data, end)
         finally:
             self._done(shell)
 

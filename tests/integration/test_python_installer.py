@@ -3,10 +3,11 @@
 The host has no Python at ``python.base`` (``C:\\Program Files\\Py Ünï (x86)``), the inventory
 names no other, and it has no curl.exe (Wine ships none, as Windows Server 2016): provisioning
 reads the installer on this machine, checks its pinned SHA-256, sends it with what every Windows
-Server has (cmd.exe's echo into a base64 file, ``certutil -decode``), checks its SHA-256 there
-with ``certutil -hashfile``, runs it with python.org's silent options and converges. The
-installer and certutil are the sandbox's stand-ins (real PE launchers). Real pywinrm over NTLM
-on 127.0.0.1; the tests share one host and run in order.
+Server has (its base64 text over WinRS standard input into ``findstr`` and a file,
+``certutil -decode``), checks its SHA-256 there with ``certutil -hashfile``, runs it with
+python.org's silent options and converges. The installer, findstr and certutil are the
+sandbox's stand-ins (real PE launchers). Real pywinrm over NTLM on 127.0.0.1; the tests share
+one host and run in order.
 """
 
 from __future__ import annotations
@@ -122,7 +123,9 @@ def test_the_installer_is_uploaded_verified_run_and_removed_then_the_host_conver
     assert step.status is Status.CHANGED
     # no Python on the host takes part: cmd.exe's echo, certutil, the installer itself
     assert {split_argv(c)[0] for c in step.commands} == {CMD, CERTUTIL, INSTALLER_ON_HOST}
-    assert step.commands[0].startswith(f'"{CMD}" /d /c >{INSTALLER_ON_HOST}.b64 echo ')
+    assert step.commands[0] == (f'"{CMD}" /d /c C:\\Windows\\System32\\findstr.exe /l /v _ '
+                                f'>{INSTALLER_ON_HOST}.b64')  # fed over WinRS standard input
+    assert len(step.commands) == 5  # send, decode, verify, install, remove
     assert f'"{CERTUTIL}" -f -decode {INSTALLER_ON_HOST}.b64 {INSTALLER_ON_HOST}' in step.commands
     assert f'"{CERTUTIL}" -hashfile {INSTALLER_ON_HOST} SHA256' in step.commands
     assert any(c.startswith(f'"{INSTALLER_ON_HOST}" /quiet InstallAllUsers=1 PrependPath=0')

@@ -367,6 +367,22 @@ def test_the_26th_running_process_in_a_shell_is_refused(endpoint):
     assert endpoint.server.stats()["open_shells"] == 0
 
 
+def test_standard_input_sent_reaches_the_program_and_end_closes_it(endpoint):
+    """WinRS Send: the bytes go to the program's stdin pipe in order (a command started with
+    WINRS_CONSOLEMODE_STDIN=FALSE); End="true" closes it, so a program reading to the end
+    finishes. A command started without it reads NUL."""
+    protocol = protocol_for(endpoint)
+    shell = protocol.open_shell()
+    cid = protocol.run_command(shell, "wc -c", console_mode_stdin=False)
+    protocol.send_command_input(shell, cid, b"x" * 300_000)
+    protocol.send_command_input(shell, cid, b"tail\n", end=True)
+    out, _, rc = protocol.get_command_output(shell, cid)
+    assert (rc, out.strip()) == (0, b"300005")
+    cid = protocol.run_command(shell, "wc -c")  # console mode: nothing to read
+    assert protocol.get_command_output(shell, cid)[0].strip() == b"0"
+    protocol.close_shell(shell)
+
+
 def test_the_processes_a_command_starts_count_against_max_processes(tmp_path):
     """MaxProcessesPerShell counts the shell's job object: a command's children count too, and
     the processes a finished child leaves no longer do."""

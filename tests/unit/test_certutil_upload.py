@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import sys
 from pathlib import Path
 
 import pytest
 
 from provision.certutil_upload import (
+    LINE,
     HashfileError,
     UnsafeForCmd,
     decode_command,
-    echo_commands,
     hash_check,
     parse_hashfile,
+    stream_command,
+    stream_text,
 )
-from winhost.cmdline import MAX_LINE, split_argv
 
 ROOT = "C:\\Windows"
 TARGET = "C:\\Windows\\Temp\\tacfleet-python-installer.exe"
@@ -59,35 +61,39 @@ def test_the_check_names_both_hashes_on_a_mismatch():
     assert "0 SHA-256 hashes" in hash_check(CMD_SHA)("Access is denied.\r\n")
 
 
-def test_echo_lines_carry_the_whole_file_within_cmds_limit():
+def test_the_stream_is_base64_lines_findstr_copies_into_the_b64_file(tmp_path):
     data = bytes(range(256)) * 200  # 51 kB
-    commands = echo_commands(ROOT, TARGET, data)
-    assert len(commands) == -(-len(base64.b64encode(data)) // len(commands[0].argv[-1]))
-    assert all(len(c.line) <= MAX_LINE for c in commands)
-    assert len(commands[0].line) > MAX_LINE - 8  # each line as long as the limit allows
-    first, *rest = commands
-    assert first.argv[:5] == ("C:\\Windows\\System32\\cmd.exe", "/d", "/c", f">{TARGET}.b64",
-                              "echo")
-    assert all(c.argv[3] == f">>{TARGET}.b64" for c in rest)
-    # what cmd.exe gets after /c is the redirection, echo, and the text, unquoted
-    assert split_argv(first.line)[3:] == [f">{TARGET}.b64", "echo", first.argv[-1]]
-    assert first.line.endswith(f" /d /c >{TARGET}.b64 echo {first.argv[-1]}")
-    sent = "".join(c.argv[-1] for c in commands)
-    assert base64.b64decode(sent) == data
-    assert all(len(c.argv[-1]) % 4 == 0 for c in commands[:-1])
+    text = stream_text(data)
+    lines = text.split(b"\r\n")
+    assert lines[-1] == b"" and all(len(line) == LINE for line in lines[:-2])
+    assert base64.b64decode(text) == data and b"_" not in text
+    command = stream_command(ROOT, TARGET)
+    assert command.argv == ("C:\\Windows\\System32\\cmd.exe", "/d", "/c",
+                            "C:\\Windows\\System32\\findstr.exe", "/l", "/v", "_",
+                            f">{TARGET}.b64")
+    # what cmd.exe gets after /c: findstr, its switches and the redirection, nothing quoted
+    assert command.line.endswith(
+        f" /d /c C:\\Windows\\System32\\findstr.exe /l /v _ >{TARGET}.b64")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "sandbox" / "standin"))
+    from tacfleet_standins import findstr
+
+    out = io.BytesIO()
+    assert findstr.main(["/l", "/v", "_"], io.BytesIO(text), out) == 0
+    assert out.getvalue() == text
+    assert findstr.main(["/l", "/v", "_"], io.BytesIO(b"a_b\r\n"), io.BytesIO()) == 1
+    assert findstr.main(["/r", "^"], io.BytesIO(text), io.BytesIO()) == 2
 
 
-def test_a_small_file_is_one_command_and_an_empty_one_is_refused():
-    assert len(echo_commands(ROOT, TARGET, b"MZ")) == 1
+def test_an_empty_file_is_refused():
     with pytest.raises(ValueError, match="empty"):
-        echo_commands(ROOT, TARGET, b"")
+        stream_text(b"")
 
 
 @pytest.mark.parametrize("root", ["C:\\Win Dows", "C:\\Windows&calc", "C:\\Win%OS%",
                                   "\\\\server\\share", "C:\\Windows\\\\x", "C:\\Wïndows"])
 def test_a_path_cmd_would_parse_is_refused(root):
     with pytest.raises(UnsafeForCmd, match=r"characters cmd\.exe would parse"):
-        echo_commands(root, root + "\\Temp\\tacfleet-python-installer.exe", b"MZ")
+        stream_command(root, root + "\\Temp\\tacfleet-python-installer.exe")
 
 
 def test_decode_overwrites_and_names_both_files():

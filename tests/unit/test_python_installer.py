@@ -165,11 +165,12 @@ def test_no_curl_sends_with_cmd_and_certutil_verifies_installs_and_removes(tmp_p
         "base: 'C:\\Program Files\\Py Ünï (x86)\\python.exe'")).host("web01")
     actions = STEPS[0].actions(_bare(host, has_curl=False))
     assert not isinstance(actions, Blocked), actions
-    *sends, decode, verify, install, remove = actions
+    send, decode, verify, install, remove = actions
     target = "C:\\Windows\\Temp\\tacfleet-python-installer.exe"
     cmd, certutil = "C:\\Windows\\System32\\cmd.exe", "C:\\Windows\\System32\\certutil.exe"
-    assert len(sends) >= 2 and all(a.command.program == cmd for a in sends)
-    assert "".join(a.command.argv[-1] for a in sends) == base64.b64encode(DATA).decode()
+    assert send.command.argv == (cmd, "/d", "/c", "C:\\Windows\\System32\\findstr.exe", "/l",
+                                 "/v", "_", f">{target}.b64")
+    assert send.stdin is not None and base64.b64decode(send.stdin) == DATA
     assert decode.command.argv == (certutil, "-f", "-decode", target + ".b64", target)
     assert verify.command.argv == (certutil, "-hashfile", target, "SHA256")
     assert verify.check is not None
@@ -179,7 +180,7 @@ def test_no_curl_sends_with_cmd_and_certutil_verifies_installs_and_removes(tmp_p
         target, "/quiet", "InstallAllUsers=1", "PrependPath=0", "Include_test=0",
         "TargetDir=C:\\Program Files\\Py Ünï (x86)")
     assert remove.command.argv == (cmd, "/d", "/c", "del", "/f", "/q", target, target + ".b64")
-    assert decode.cleanup == verify.cleanup == install.cleanup == remove.command
+    assert send.cleanup == decode.cleanup == verify.cleanup == install.cleanup == remove.command
     assert not any(a.command.program.lower().endswith("python.exe") for a in actions)
 
 
