@@ -63,6 +63,13 @@ def test_installer_settings_that_cannot_work_are_refused_with_the_fix(
     assert "Traceback" not in str(problem)
 
 
+def test_the_retired_upload_python_is_refused_saying_it_is_not_needed(tmp_path):
+    (problem,) = _problems(tmp_path, f"installer: python-3.11.9-amd64.exe, installer_sha256: "
+                           f"{SHA}, upload_python: 'C:\\Python39\\python.exe'")
+    assert problem.field == "python.upload_python" and "remove it" in problem.fix
+    assert "findstr and certutil" in problem.fix
+
+
 def test_a_checksum_that_is_not_64_hex_digits_is_refused_with_its_value(tmp_path):
     (problem,) = _problems(tmp_path, "installer: python-3.11.9-amd64.exe, installer_sha256: abc")
     assert problem.field == "python.installer_sha256" and problem.value == "abc"
