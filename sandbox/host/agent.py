@@ -19,7 +19,9 @@ the sandbox to it.
 Each command runs in a job object of its own, as WinRS runs a shell's commands in the shell's
 job: the process is created suspended, assigned, then resumed, so every process it starts is in
 the job too, and ``JOBOBJECT_BASIC_ACCOUNTING_INFORMATION.ActiveProcesses`` counts them (Wine
-keeps that count, measured) for the endpoint's MaxProcessesPerShell.
+keeps that count, measured) for the endpoint's MaxProcessesPerShell, and a terminated command
+ends with every process of its job (TerminateJobObject), as WinRS ends it; before, a child that
+outlived ``taskkill /T`` under Wine held the output pipes open for PIPE_GRACE.
 
 Protocol on stdin/stdout, one JSON object per line (standard library only):
   in:  {"op": "run", "id": N, "line": "...", "codepage": 65001, "timeout": 1800, "shell": true,
@@ -248,6 +250,12 @@ def kill(request):
         if proc is None:
             return
         _killed.add(request["id"])
+        job = _jobs.get(request["id"])
+    if job:  # as WinRS ends a terminated command: every process of its job
+        from ctypes import wintypes
+
+        if _kernel32().TerminateJobObject(wintypes.HANDLE(job), 1):
+            return
     # /T: cmd.exe's children too; fall back to the process itself.
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         subprocess.run(f"taskkill /F /T /PID {proc.pid}", stdin=subprocess.DEVNULL,

@@ -275,16 +275,16 @@ def test_the_executor_raises_start_failed_synchronously(tmp_path):
         job = executor.start('"C:\\Python311\\python.exe" -c "print(7)"', shell=False)
         result = job.wait(120)
         assert result is not None and (result.rc, result.stdout) == (0, b"7\r\n")
-        # cmd.exe, python.exe and the two python.exe it starts: four processes in the job
+        # python.exe and the python.exe it starts: two processes in the command's job
         family = executor.start(
-            'C:\\Python311\\python.exe -c "import subprocess as s, sys, time; '
-            "c = [s.Popen([sys.executable, '-c', 'import time; time.sleep(60)']) for _ in '12']; "
-            'time.sleep(60)"')
+            '"C:\\Python311\\python.exe" -S -c "import subprocess as s, sys, time; '
+            "c = s.Popen([sys.executable, '-S', '-c', 'import time; time.sleep(60)']); "
+            'time.sleep(60)"', shell=False)
         deadline, counts = time.monotonic() + 60, []
-        while time.monotonic() < deadline and (not counts or counts[-1] < 4):
+        while time.monotonic() < deadline and (not counts or counts[-1] < 2):
             counts.append(family.processes())
-            time.sleep(0.5)
-        assert counts[-1] == 4, counts
+            time.sleep(0.2)
+        assert counts[-1] == 2, counts
         family.terminate()
         assert family.wait(60) is not None and family.processes() == 0
     finally:
