@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 from winhost.cmdline import Command, system32
 
-#: Suffix of the base64 text file the ``echo`` commands write beside the destination.
+#: Suffix of the base64 text file written beside the destination.
 B64_SUFFIX = ".b64"
 _SAFE = re.compile(r"^[A-Za-z]:\\[A-Za-z0-9_.\\-]+$")
 _HEX = re.compile(r"^(?:[0-9a-fA-F]{2} ?){32}$")

@@ -90,8 +90,7 @@ def base_python(ctx: Context) -> Plan:
     reads the file (or fetches the URL once, cached), checks its pinned SHA-256 and sends it
     with what every Windows Server has (``provision.certutil_upload``: base64 text over WinRS
     standard input into findstr and a file, decoded and SHA-256 verified by certutil), as the
-    host has no Python yet. ``auto`` uploads when the
-    host has no curl.exe (a fact).
+    host has no Python yet. ``auto`` uploads when the host has no curl.exe (a fact).
     The uploaded installer is removed after the install. ``PrependPath=0``: the system PATH is
     left alone (a Scripts folder ahead of System32 would let whoever can write there plant
     programs).
