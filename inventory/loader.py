@@ -58,6 +58,12 @@ _NSSM_NAMES = {
     "approtatebytes": "service.rotate_bytes", "apprestartdelay": "service.restart_delay_ms",
     "appexit": "service.exit_action", "appthrottle": "service.throttle_ms",
 }
+#: Settings tacfleet no longer reads, and why: the fix of the unknown-key error.
+_RETIRED = {
+    ("python", "upload_python"): "remove it: no Python on the host is needed any more to "
+    "receive the installer (it is sent with findstr and certutil, which every Windows Server "
+    "has)",
+}
 _EXAMPLES = {
     ("connection",): "connection: {address: web01.example.com, user: deploy, password_env: VAR}",
     ("connection", "address"): "address: web01.example.com",
@@ -211,7 +217,9 @@ class _Loader:
                 continue
             nssm_name = _NSSM_NAMES.get(key.lower())
             close = _closest(key, known)
-            if close:
+            if (section, key) in _RETIRED:
+                fix = _RETIRED[section, key]
+            elif close:
                 fix = f"did you mean '{close}'?"
             elif nssm_name:
                 fix = f"tacfleet calls it {nssm_name}"

@@ -280,9 +280,6 @@ class PythonEnv(_Model):
         "auto", description="host: the host fetches the URL with curl.exe; controller: this "
         "machine fetches it once (cached) or reads the file and uploads it; auto: host when it "
         "has curl.exe and the installer is a URL")
-    upload_python: WinPath | None = Field(
-        None, description="a Python already on the host that receives the uploaded installer "
-        "while the base Python is missing")
     pip_version: VersionStr | None = Field(None, description="minimum pip in the venv")
     virtualenv_version: VersionStr | None = Field(None, description="minimum virtualenv")
     venv: NssmPath
@@ -383,10 +380,9 @@ class PythonEnv(_Model):
     def _installer_issues(self) -> Iterator[Issue]:
         pin = "add installer_sha256: (sha256sum of the installer; python.org lists it too)"
         if not self.installer:
-            for name in ("installer_sha256", "upload_python"):
-                if getattr(self, name):
-                    yield name, "is set but python.installer is not", (
-                        f"set python.installer, or remove {name}")
+            if self.installer_sha256:
+                yield "installer_sha256", "is set but python.installer is not", (
+                    "set python.installer, or remove installer_sha256")
             if self.installer_transfer != "auto":
                 yield ("installer_transfer", f"{self.installer_transfer} needs python.installer",
                        "set python.installer (a file on this machine or an https URL)")
@@ -401,13 +397,6 @@ class PythonEnv(_Model):
         elif self.installer_transfer == "controller" and not self.installer_sha256:
             yield ("installer_sha256", "an installer this machine fetches and uploads must be "
                    "pinned by checksum", pin)
-        if self.upload_python is not None:
-            if not win_name(self.upload_python).lower().endswith(".exe"):
-                yield ("upload_python", "must be the interpreter itself, not its folder",
-                       f"write {win_join(self.upload_python, 'python.exe')}")
-            elif same_path(self.upload_python, self.base):
-                yield ("upload_python", "is python.base, which is what the installer installs",
-                       "name another Python already on the host, or remove upload_python")
 
 
 class EnvRef(_Model):

@@ -12,8 +12,9 @@ from inventory.models import Host
 from provision.interrupt import INTERRUPTED, stop_requested
 from provision.model import Blocked, HostRun, Status, StepResult
 from provision.steps import STEPS, Context, Step
+from winhost.cmdline import Command
 from winhost.connection import Connection
-from winhost.errors import ProgramNotFound, TacfleetError, host_problem
+from winhost.errors import HostError, ProgramNotFound, TacfleetError, host_problem
 from winhost.facts import HostFacts, gather_facts
 
 #: How long a started service may take to reach RUNNING and answer on its port.
@@ -133,24 +134,43 @@ def _run_step(step: Step, ctx: Context, connection: Connection, check_only: bool
     started = time.monotonic()
     for action in plan:
         try:
-            outcome = connection.run(action.command, timeout=action.timeout)
+            outcome = (connection.run(action.command, timeout=action.timeout)
+                       if action.stdin is None else
+                       connection.run(action.command, timeout=action.timeout, stdin=action.stdin))
         except ProgramNotFound as exc:  # nothing ran: this step fails, saying what to do
             result.status = Status.FAILED
             result.message = f"{action.why}: {str(exc).removeprefix(exc.host + ': ')}" + (
                 f"; {action.missing_hint}" if action.missing_hint else "")
             result.commands = result.commands[: plan.index(action) + 1]
+            if action.cleanup is not None:
+                _clean_up(connection, action.cleanup, result)
             break
-        if outcome.rc != 0:
+        refused = action.check(outcome.stdout) if action.check and outcome.rc == 0 else ""
+        if outcome.rc != 0 or refused:
             result.status = Status.FAILED
             result.rc = outcome.rc
-            result.message = f"{action.why}: exit code {outcome.rc}"
+            result.message = f"{action.why}: {refused or f'exit code {outcome.rc}'}"
             result.output = (outcome.stdout + outcome.stderr).strip()[-2000:]
             result.commands = result.commands[: plan.index(action) + 1]
+            if action.cleanup is not None:
+                _clean_up(connection, action.cleanup, result)
             break
     else:
         result.status = Status.CHANGED
     result.elapsed = time.monotonic() - started
     return result
+
+
+def _clean_up(connection: Connection, command: Command, result: StepResult) -> None:
+    """Run a failed action's cleanup; its own failure is noted, never raised."""
+    result.commands.append(command.line)
+    try:
+        outcome = connection.run(command, timeout=120)
+    except HostError as exc:
+        result.message += f" (cleanup failed: {exc})"
+        return
+    if outcome.rc != 0:
+        result.message += f" (cleanup failed: exit code {outcome.rc})"
 
 
 #: What a (re)started service must reach before the run goes on.

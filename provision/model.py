@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -29,6 +30,12 @@ class Action:
     restarts: bool = False
     #: what to do when the command's program does not exist on the host
     missing_hint: str = ""
+    #: reads the command's output: "" when it shows success, else why not (the action fails)
+    check: Callable[[str], str] | None = None
+    #: run (its result unread) when this action fails, to leave nothing half-done behind
+    cleanup: Command | None = None
+    #: the program's standard input (streamed over WinRS), when it reads one
+    stdin: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ File operations and sequences run as one ``host_ops`` command under the host's P
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from compliance import desired
@@ -100,9 +100,10 @@ def base_python(ctx: Context) -> Plan:
 
     The installer reaches the host one of two ways (``python.installer_transfer``): the host
     fetches the https URL with its curl.exe (Windows Server 2019 and later), or this machine
-    reads the file (or fetches the URL once, cached), checks its pinned SHA-256 and uploads it
-    (``provision.upload``: chunks to a temp name, SHA-256 verified on the host, renamed), run by
-    a Python already on the host. ``auto`` uploads when the host has no curl.exe (a fact).
+    reads the file (or fetches the URL once, cached), checks its pinned SHA-256 and sends it
+    with what every Windows Server has (``provision.certutil_upload``: base64 text over WinRS
+    standard input into findstr and a file, decoded and SHA-256 verified by certutil), as the
+    host has no Python yet. ``auto`` uploads when the host has no curl.exe (a fact).
     The uploaded installer is removed after the install. ``PrependPath=0``: the system PATH is
     left alone (a Scripts folder ahead of System32 would let whoever can write there plant
     programs).
@@ -135,39 +136,54 @@ def base_python(ctx: Context) -> Plan:
 
 
 def _upload_installer(ctx: Context, installer: str, install: Action) -> Plan:
-    """Upload the pinned installer with a Python already on the host, install, remove it."""
+    """Send the pinned installer with what every Windows Server has (``certutil_upload``:
+    base64 text over WinRS standard input into findstr, certutil's decode and SHA-256; no
+    Python, no PowerShell), install, remove it. A hash other than the pin fails the step before
+    the installer runs, and removes it."""
+    from provision.certutil_upload import (
+        UnsafeForCmd,
+        decode_command,
+        hash_check,
+        hashfile_command,
+        remove_command,
+        stream_command,
+        stream_text,
+    )
     from provision.installer import InstallerError, installer_bytes, shown
 
     python = ctx.host.python
     why = "" if ctx.facts.has_curl is not False else " and the host has no curl.exe"
     fetch = "" if ctx.facts.has_curl is False else (
         ", or give python.installer as an https URL the host fetches with curl.exe")
-    receiver = python.base if ctx.facts.base_python.exists else python.upload_python
-    if receiver is None:
-        return Blocked(
-            f"no Python {python.version} at {python.base}{why}: tacfleet uploads the installer "
-            "with a Python already on the host and has none; set python.upload_python to one "
-            f"(e.g. C:\\Python39\\python.exe){fetch}, or install Python {python.version} at "
-            f"{python.base} by hand (PrependPath=0)")
     if not python.installer_sha256:
         return Blocked(
             f"no Python {python.version} at {python.base}{why}: the installer "
             f"{shown(python.installer or '')} would be fetched here and uploaded, which needs "
-            "its SHA-256: add python.installer_sha256 (python.org lists it with each release)")
+            "its SHA-256: add python.installer_sha256 (python.org lists it with each release)"
+            + fetch)
     try:
         data = installer_bytes(python.installer or "", python.installer_sha256)
     except InstallerError as exc:
         return Blocked(str(exc))
-    uploads = upload_commands(receiver, installer, data, finish=[
-        ("verify", installer + PART_SUFFIX, python.installer_sha256),
-        ("replace", installer + PART_SUFFIX, installer)])
-    size = f"{len(data) / 1e6:.1f} MB"
-    actions = [Action(f"upload the Python installer ({size}, {i + 1}/{len(uploads)})"
-                      if i < len(uploads) - 1 else
-                      "last part of the Python installer; verify its SHA-256, rename it", c)
-               for i, c in enumerate(uploads)]
-    return [*actions, install,
-            Action("remove the uploaded installer", host_ops(receiver, ("rmtree", installer)))]
+    root = ctx.facts.system_root
+    try:
+        stream, decode = stream_command(root, installer), decode_command(root, installer)
+        remove = remove_command(root, installer)
+    except UnsafeForCmd as exc:
+        return Blocked(str(exc))
+    hint = ("certutil.exe is part of every Windows Server: install Python "
+            f"{python.version} at {python.base} by hand (PrependPath=0)")
+    return [
+        Action(f"send the Python installer ({len(data) / 1e6:.1f} MB) as base64 text over "
+               "WinRS standard input", stream, timeout=1800, cleanup=remove,
+               stdin=stream_text(data)),
+        Action("decode the installer with certutil", decode, missing_hint=hint, cleanup=remove),
+        Action("verify the installer's SHA-256 with certutil",
+               hashfile_command(root, installer), check=hash_check(python.installer_sha256),
+               cleanup=remove),
+        replace(install, cleanup=remove),
+        Action("remove the uploaded installer", remove),
+    ]
 
 
 def base_tools(ctx: Context) -> Plan:

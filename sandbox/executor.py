@@ -64,6 +64,16 @@ class Job(Protocol):
         """Stop the command (WinRS Signal terminate); idempotent."""
         ...
 
+    def processes(self) -> int:
+        """Processes the command has running: itself and its descendants, as the job object
+        WinRS runs a shell's commands in counts them (MaxProcessesPerShell); 0 once ended."""
+        ...
+
+    def send_input(self, data: bytes, end: bool) -> None:
+        """Bytes for the command's standard input (WinRS Send); ``end`` closes it. Only for a
+        command started with ``stdin=True``."""
+        ...
+
 
 class Executor(Protocol):
     """Starts one WinRS command line.
@@ -73,7 +83,11 @@ class Executor(Protocol):
     directly; raises ``StartFailed`` when it cannot be started.
     """
 
-    def start(self, cmdline: str, *, codepage: int = 437, shell: bool = True) -> Job: ...
+    def start(self, cmdline: str, *, codepage: int = 437, shell: bool = True,
+              stdin: bool = False) -> Job:
+        """``stdin``: the program's standard input is a pipe fed by ``Job.send_input`` (WinRS
+        with ``WINRS_CONSOLEMODE_STDIN=FALSE``); else it reads NUL."""
+        ...
 
 
 class _ThreadJob:
@@ -84,9 +98,32 @@ class _ThreadJob:
         threading.Thread(target=self._collect, daemon=True).start()
 
     def _collect(self) -> None:
-        out, err = self._proc.communicate()
+        if self._proc.stdin is None:
+            out, err = self._proc.communicate()
+        else:  # stdin is fed by send_input: read both outputs to their end meanwhile
+            chunks: dict[str, bytes] = {}
+            readers = [threading.Thread(target=lambda k=k, f=f: chunks.__setitem__(k, f.read()))
+                       for k, f in (("out", self._proc.stdout), ("err", self._proc.stderr))]
+            for reader in readers:
+                reader.start()
+            for reader in readers:
+                reader.join()
+            self._proc.wait()
+            out, err = chunks.get("out", b""), chunks.get("err", b"")
         self._result = ExecResult(self._proc.returncode, out, err)
         self._done.set()
+
+    def send_input(self, data: bytes, end: bool) -> None:
+        stdin = self._proc.stdin
+        if stdin is None or stdin.closed:
+            return
+        try:
+            stdin.write(data)
+            stdin.flush()
+            if end:
+                stdin.close()
+        except OSError:
+            pass  # the program ended or closed its input: the rest is dropped
 
     def wait(self, timeout: float) -> ExecResult | None:
         self._done.wait(timeout)
@@ -96,19 +133,59 @@ class _ThreadJob:
         if self._proc.poll() is None:
             self._proc.kill()
 
+    def processes(self) -> int:
+        """The process and its descendants still alive (from ``/proc``)."""
+        if self._proc.poll() is not None:
+            return 0
+        return len(_descendants(self._proc.pid)) + 1
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every living descendant of ``pid``, from ``/proc/<pid>/task/<tid>/children``."""
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue  # ended meanwhile
+        for tid in tasks:
+            try:
+                with open(f"/proc/{parent}/task/{tid}/children", encoding="ascii") as handle:
+                    children = [int(c) for c in handle.read().split()]
+            except OSError:
+                continue
+            for child in children:
+                if child not in found and _alive(child):
+                    found.add(child)
+                    todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Not ended: a zombie (state Z) has exited and only waits for its parent."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(b")") + 2 : stat.rindex(b")") + 3] != b"Z"
+
 
 class PosixShellExecutor:
     """Runs command lines with /bin/sh (``shell=False``: the argv directly); only for testing the
     endpoint's protocol layer."""
 
-    def start(self, cmdline: str, *, codepage: int = 437, shell: bool = True) -> Job:
+    def start(self, cmdline: str, *, codepage: int = 437, shell: bool = True,
+              stdin: bool = False) -> Job:
         argv = ["/bin/sh", "-c", cmdline] if shell else split_argv(cmdline)
         if not argv:
             raise StartFailed(2)
         try:
             proc = subprocess.Popen(
                 argv,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
             )

@@ -35,12 +35,14 @@ class Connection(Protocol):
     oem_codepage: int | None
 
     def run(
-        self, command: Command | str, *, timeout: float | None = None, idempotent: bool = False
+        self, command: Command | str, *, timeout: float | None = None, idempotent: bool = False,
+        stdin: bytes | None = None,
     ) -> Result:
         """Run one command: a ``Command`` directly (WinRS skips cmd.exe; a missing program
         raises ``ProgramNotFound``), a ``str`` as ``cmd.exe /c <line>`` (users' own lines).
 
-        ``idempotent`` marks a read that may be retried after a transport error.
+        ``idempotent`` marks a read that may be retried after a transport error. ``stdin``:
+        bytes for the program's standard input (WinRS Send), closed after them.
         """
         ...
 

@@ -28,7 +28,8 @@ class LocalConnection:
         return f"LocalConnection(host={self.host!r})"
 
     def run(
-        self, command: Command | str, *, timeout: float | None = None, idempotent: bool = False
+        self, command: Command | str, *, timeout: float | None = None, idempotent: bool = False,
+        stdin: bytes | None = None,
     ) -> Result:
         if os.name != "nt":
             raise HostError(
@@ -48,7 +49,7 @@ class LocalConnection:
             # A str line reaches CreateProcess verbatim (no list2cmdline re-quoting).
             proc = subprocess.run(
                 line,
-                stdin=subprocess.DEVNULL,
+                **({"input": stdin} if stdin is not None else {"stdin": subprocess.DEVNULL}),
                 capture_output=True,
                 timeout=timeout or self.default_timeout,
             )

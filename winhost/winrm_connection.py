@@ -58,6 +58,9 @@ log = logging.getLogger(__name__)
 #: A process that ends with this (STATUS_DLL_INIT_FAILED) never ran its own code: Windows could
 #: not initialise it (desktop heap of a non-interactive session exhausted). Run again.
 STATUS_DLL_INIT_FAILED = 0xC0000142
+#: Standard input bytes per WinRS Send: base64 in the envelope, well under Windows' default
+#: MaxEnvelopeSizekb (500) with the SOAP around it.
+STDIN_PART = 256 * 1024
 
 #: Transport-level failures after which the session and shell are rebuilt.
 _TRANSIENT: tuple[type[BaseException], ...] = (
@@ -295,10 +298,13 @@ class WinRMConnection:
 
     # -- commands ----------------------------------------------------------------------------
     def run(
-        self, command: Command | str, *, timeout: float | None = None, idempotent: bool = False
+        self, command: Command | str, *, timeout: float | None = None, idempotent: bool = False,
+        stdin: bytes | None = None,
     ) -> Result:
         """Run one command: a ``Command`` without cmd.exe (``WINRS_SKIP_CMD_SHELL``), a ``str``
-        as ``cmd.exe /c <line>``.
+        as ``cmd.exe /c <line>``. ``stdin``: the program's standard input, streamed with WinRS
+        Send (``WINRS_CONSOLEMODE_STDIN=FALSE``: a pipe) in parts of ``STDIN_PART`` bytes, the
+        last one closing it; without it the program's standard input is left as WinRS gives it.
 
         A transport error before the command reached the host is retried for any command; after
         it was sent, only an ``idempotent`` one is retried (a change may or may not have run).
@@ -311,7 +317,7 @@ class WinRMConnection:
             self._sent = False
             self._command_refused = False
             try:
-                result = self._run_once(command, timeout or self.default_timeout)
+                result = self._run_once(command, timeout or self.default_timeout, stdin)
                 if result.rc == STATUS_DLL_INIT_FAILED and attempt <= self.retries:
                     log.debug("%s: the program never started (0xC0000142); again", self.host)
                     self._backoff(attempt)
@@ -376,7 +382,8 @@ class WinRMConnection:
         self.stats.retries += 1
         time.sleep(min(0.25 * 2 ** (attempt - 1), 2.0))
 
-    def _run_once(self, command: Command | str, timeout: float) -> Result:
+    def _run_once(self, command: Command | str, timeout: float,
+                  stdin: bytes | None = None) -> Result:
         protocol, shell = self._open()
         self._release_finished(protocol, shell)
         started = time.monotonic()
@@ -386,10 +393,12 @@ class WinRMConnection:
                           else command)
         self._sent = True  # from here on the host may have started the command
         self._command_refused = True  # a fault now answers the Command request itself
+        # WINRS_CONSOLEMODE_STDIN=FALSE: the program reads a pipe that Send feeds
+        piped = {} if stdin is None else {"console_mode_stdin": False}
         if isinstance(command, Command):
-            command_id = protocol.run_command(shell, command.line, skip_cmd_shell=True)
+            command_id = protocol.run_command(shell, command.line, skip_cmd_shell=True, **piped)
         else:
-            command_id = protocol.run_command(shell, command)
+            command_id = protocol.run_command(shell, command, **piped)
         self._command_refused = False
         self.stats.commands += 1
         self._in_shell += 1
@@ -397,6 +406,10 @@ class WinRMConnection:
         err: list[bytes] = []
         done = False
         try:
+            if stdin is not None:
+                for at in range(0, max(len(stdin), 1), STDIN_PART):
+                    protocol.send_command_input(shell, command_id, stdin[at : at + STDIN_PART],
+                                                end=at + STDIN_PART >= len(stdin))
             while True:
                 if time.monotonic() > deadline:
                     raise CommandTimeout(

@@ -105,6 +105,9 @@ class _DoneJob:
     def terminate(self) -> None:
         pass
 
+    def processes(self) -> int:
+        return 0
+
 
 class ReplayExecutor:
     """Answers recorded command lines at once; anything else fails like an unknown program."""
@@ -138,6 +141,9 @@ class _RecordingJob:
 
     def terminate(self) -> None:
         self._inner.terminate()
+
+    def processes(self) -> int:
+        return self._inner.processes()
 
 
 class RecordingExecutor:

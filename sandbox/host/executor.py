@@ -40,6 +40,18 @@ class AgentJob:
         if not self.done.is_set():
             self._executor.send({"op": "kill", "id": self.ident})
 
+    def send_input(self, data: bytes, end: bool) -> None:
+        """Standard input for the command (WinRS Send); ``end`` closes its pipe."""
+        if not self.done.is_set():
+            self._executor.send({"op": "input", "id": self.ident,
+                                 "data": base64.b64encode(data).decode(), "end": end})
+
+    def processes(self) -> int:
+        """Processes running in the command's job object (itself and what it started)."""
+        if self.done.is_set():
+            return 0
+        return self._executor.processes([self.ident]).get(self.ident, 0)
+
 
 class WineExecutor:
     """Starts ``cmd.exe /c <line>`` (or, with ``shell=False``, the line itself) inside the
@@ -54,18 +66,22 @@ class WineExecutor:
         self._jobs: dict[int, AgentJob] = {}
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
+        self._queries = itertools.count(1)
+        self._answers: dict[int, tuple[threading.Event, dict[str, int]]] = {}
 
     # -- agent process -------------------------------------------------------------------------
-    def start(self, cmdline: str, *, codepage: int = 437, shell: bool = True) -> Job:
+    def start(self, cmdline: str, *, codepage: int = 437, shell: bool = True,
+              stdin: bool = False) -> Job:
         """Executor protocol. ``shell=False``: CreateProcess with the line as it is, and
-        ``StartFailed`` raised here, before returning, when the program cannot be started."""
+        ``StartFailed`` raised here, before returning, when the program cannot be started.
+        ``stdin``: the program reads a pipe fed by ``send_input`` (else NUL)."""
         job = AgentJob(self, next(self._ids))
         with self._lock:
             self._jobs[job.ident] = job
         self._log(f"run {job.ident} ({len(cmdline)} chars, shell={shell}; the line is in "
                   "requests.log, redacted)")
         self.send({"op": "run", "id": job.ident, "line": cmdline, "codepage": codepage,
-                   "timeout": self.command_timeout, "shell": shell})
+                   "timeout": self.command_timeout, "shell": shell, "stdin": stdin})
         if not shell:
             if not job.started.wait(START_TIMEOUT):
                 job.terminate()
@@ -74,6 +90,23 @@ class WineExecutor:
             if job.start_error is not None:
                 raise job.start_error
         return job
+
+    def processes(self, idents: list[int], timeout: float = 10.0) -> dict[int, int]:
+        """Active processes in the job object of each command still running (the agent's
+        count); a command the agent did not answer for within ``timeout`` counts as one."""
+        query, done = next(self._queries), threading.Event()
+        counts: dict[str, int] = {}
+        with self._lock:
+            self._answers[query] = (done, counts)
+        try:
+            self.send({"op": "count", "query": query, "ids": idents})
+            answered = done.wait(timeout)
+        finally:
+            with self._lock:
+                self._answers.pop(query, None)
+        if not answered:
+            return dict.fromkeys(idents, 1)
+        return {int(k): int(v) for k, v in counts.items()}
 
     def send(self, message: dict[str, object]) -> None:
         with self._lock:
@@ -114,6 +147,13 @@ class WineExecutor:
             try:
                 answer = json.loads(line)
             except ValueError:
+                continue
+            if "query" in answer:
+                with self._lock:
+                    waiting = self._answers.get(answer["query"])
+                if waiting is not None:
+                    waiting[1].update(answer.get("processes") or {})
+                    waiting[0].set()
                 continue
             with self._lock:
                 job = self._jobs.get(answer.get("id"))

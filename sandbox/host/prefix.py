@@ -24,7 +24,8 @@ def require_wine() -> str:
 
 
 #: Programs whose System32 file is the sandbox's stand-in, run natively instead of Wine's builtin.
-NATIVE_PROGRAMS = ("sc.exe", "icacls.exe", "secedit.exe")
+NATIVE_PROGRAMS = ("sc.exe", "icacls.exe", "secedit.exe", "certutil.exe",
+                   "findstr.exe")
 OVERRIDES = "mscoree,mshtml=;" + ",".join(NATIVE_PROGRAMS) + "=n"
 
 

@@ -63,15 +63,21 @@ class _HangingJob:
     def terminate(self) -> None:
         self._stop.set()
 
+    def processes(self) -> int:
+        return 0 if self._stop.is_set() else 1
+
 
 class _FaultyExecutor:
     def __init__(self, inner: Executor, faults: Faults) -> None:
         self._inner = inner
         self._faults = faults
 
-    def start(self, cmdline: str, *, codepage: int = 437, shell: bool = True) -> Job:
+    def start(self, cmdline: str, *, codepage: int = 437, shell: bool = True,
+              stdin: bool = False) -> Job:
         if self._faults.hangs(cmdline):
             return _HangingJob()
+        if stdin:  # only then: executors that predate stdin (and shell=False) still serve
+            return self._inner.start(cmdline, codepage=codepage, shell=shell, stdin=True)
         if shell:  # the protocol's default: executors that predate shell=False still serve it
             return self._inner.start(cmdline, codepage=codepage)
         return self._inner.start(cmdline, codepage=codepage, shell=False)
@@ -239,7 +245,7 @@ class WinRMServer:
                                 self.shells.create(req.codepage))
         if req.action == "command":
             command_id = self.shells.start(req.shell_id, req.command_line,
-                                           shell=not req.skip_cmd_shell)
+                                           shell=not req.skip_cmd_shell, stdin=req.stdin_pipe)
             if self.faults.take_drop_on(req.command_line):
                 self._drop_when_done.add(command_id)
             return soap.command_started(req, command_id)
@@ -255,7 +261,8 @@ class WinRMServer:
             self.shells.signal(req.shell_id, req.command_id)
             return soap.signalled(req)
         if req.action == "send":
-            return soap.sent(req)  # stdin is not forwarded: commands run with stdin = NUL
+            self.shells.send(req.shell_id, req.command_id, req.stdin, req.stdin_end)
+            return soap.sent(req)
         self.shells.delete(req.shell_id)
         return soap.deleted(req)
 

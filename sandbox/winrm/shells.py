@@ -4,9 +4,11 @@ Windows' limits apply: at most ``max_shells`` open shells per user (MaxShellsPer
 and a shell with no request for ``idle_timeout`` seconds (IdleTimeout, default 7,200,000 ms) is
 deleted with its commands terminated, so the shells of a killed client do not pile up.
 
-``max_processes`` (MaxProcessesPerShell, default 25) caps the commands running at once in one
-shell; Windows counts their child processes too (the shell's job object), which the sandbox does
-not see: a command is refused as a start failure with ERROR_NOT_ENOUGH_QUOTA (1816).
+``max_processes`` (MaxProcessesPerShell, default 25) caps the processes running at once in one
+shell: its running commands and every process they started, as Windows counts the shell's job
+object (``Job.processes``: the Wine agent runs each command in a job object and reads its
+ActiveProcesses); one more command is refused as a start failure with ERROR_NOT_ENOUGH_QUOTA
+(1816).
 ``max_operations`` (MaxConcurrentOperationsPerUser, default 1,500) caps the commands started in
 the user's open shells: Windows releases a shell's operations only when the shell is deleted
 (pywinrm issue 124: a long-lived shell fails after 1,500 commands, Signal or not), answering
@@ -88,14 +90,18 @@ class Shells:
             shell.busy -= 1
             shell.last_used = time.monotonic()
 
-    def start(self, shell_id: str | None, command_line: str, *, shell: bool = True) -> str:
+    def start(self, shell_id: str | None, command_line: str, *, shell: bool = True,
+              stdin: bool = False) -> str:
         """Start a command; a direct one (``shell=False``) whose program cannot be started is the
-        WSMan fault WinRS sends (code ``0x80070000 | winerror``)."""
+        WSMan fault WinRS sends (code ``0x80070000 | winerror``). ``stdin``: its standard input
+        is a pipe that ``send`` feeds (else it reads NUL)."""
         sh = self._use(shell_id)
         try:
             self._admit(sh)
             try:
-                job = self._executor.start(command_line, codepage=sh.codepage, shell=shell)
+                job = (self._executor.start(command_line, codepage=sh.codepage, shell=shell,
+                                            stdin=True) if stdin else
+                       self._executor.start(command_line, codepage=sh.codepage, shell=shell))
             except StartFailed as exc:
                 raise soap.start_failed(exc.winerror, exc.message) from None
             command_id = str(uuid.uuid4()).upper()
@@ -112,7 +118,7 @@ class Shells:
             if sum(s.operations for s in self._shells.values()) >= self.max_operations:
                 raise soap.quota_max_operations(self.max_operations)
             running = [c for c in shell.commands.values() if c.result is None]
-        if sum(1 for c in running if c.job.wait(0) is None) >= self.max_processes:
+        if sum(_processes(c.job) for c in running) >= self.max_processes:
             raise soap.quota_max_processes()
         with self._lock:
             shell.operations += 1
@@ -135,6 +141,23 @@ class Shells:
                 return b"", b"", command.result.rc
             command.delivered = True
             return command.result.stdout, command.result.stderr, command.result.rc
+        finally:
+            self._done(shell)
+
+    def send(self, shell_id: str | None, command_id: str | None, data: bytes,
+             end: bool) -> None:
+        """WinRS Send: bytes to the command's standard input; ``end`` closes it. Input for a
+        command that has ended (or reads NUL) is dropped, as Windows does."""
+        shell = self._use(shell_id)
+        try:
+            command = shell.commands.get(command_id or "")
+            if command is None:
+                raise soap.SoapError("w:InvalidSelectors", soap.INVALID_SELECTORS,
+                                     f"The command {command_id} was not found in shell "
+                                     f"{shell_id}.")
+            feed = getattr(command.job, "send_input", None)
+            if feed is not None and command.result is None:
+                feed(data, end)
         finally:
             self._done(shell)
 
@@ -176,3 +199,11 @@ class Shells:
                 self.delete(shell_id)
             except soap.SoapError:
                 continue
+
+
+def _processes(job: Job) -> int:
+    """The job's running processes; a job that cannot tell counts one while it runs."""
+    count = getattr(job, "processes", None)
+    if count is not None:
+        return int(count())
+    return 1 if job.wait(0) is None else 0

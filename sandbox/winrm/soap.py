@@ -68,6 +68,8 @@ class Request:
     signal: str = ""
     stdin: bytes = b""
     stdin_end: bool = False
+    #: WINRS_CONSOLEMODE_STDIN=FALSE: the program's standard input is a pipe fed by Send
+    stdin_pipe: bool = False
     options: dict[str, str] = field(default_factory=dict)
 
 
@@ -112,6 +114,7 @@ def parse_request(body: bytes) -> Request:
     if req.options.get("WINRS_CODEPAGE", "").isdigit():
         req.codepage = int(req.options["WINRS_CODEPAGE"])
     req.skip_cmd_shell = req.options.get("WINRS_SKIP_CMD_SHELL", "").upper() == "TRUE"
+    req.stdin_pipe = req.options.get("WINRS_CONSOLEMODE_STDIN", "TRUE").upper() == "FALSE"
     body_el = root.find("s:Body", NS)
     if body_el is None:
         return req

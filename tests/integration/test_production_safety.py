@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
+import time
 import zipfile
 from pathlib import Path
 
@@ -185,6 +187,82 @@ def test_a_gpo_without_all_services_fails_log_on_as_a_service_with_what_to_fix(
         with sandbox_host.connect() as conn:
             conn.run(host_ops(host.python.base, ("rmtree", rights)))
     assert failing(host) == {}
+
+
+SLOW_STOP_TAC = """\
+import os
+
+from twisted.application import internet, service
+from twisted.internet import reactor, task
+from twisted.web import resource, server
+
+
+class Hello(resource.Resource):
+    isLeaf = True
+
+    def render_GET(self, request):
+        return b'{"app": "tacdemo", "version": "1.0.0"}'
+
+
+class SlowStop(service.Service):
+    def stopService(self):
+        service.Service.stopService(self)
+        return task.deferLater(reactor, 5.0, lambda: None)
+
+
+application = service.Application("tacdemo")
+internet.TCPServer(int(os.environ["TACDEMO_PORT"]), server.Site(Hello()),
+                   interface="127.0.0.1").setServiceParent(application)
+SlowStop().setServiceParent(application)
+"""
+
+
+def test_deprovision_waits_through_a_service_that_really_stays_stop_pending(sandbox_host, host):
+    """An app that takes 5 s to shut down after NSSM's Ctrl+C (NSSM waits for it up to
+    AppStopMethodConsole, set here as an administrator would, then restarted): the service
+    control manager reports STOP_PENDING all that time. Deprovision, started while a stop is
+    already pending (``sc stop`` now fails with 1061), waits for STOPPED, deletes the service and
+    waits until it is gone (no "marked for deletion" left behind)."""
+    import threading
+
+    name, sc = host.service.name, system32("sc.exe")
+    key = f"HKLM\\SYSTEM\\CurrentControlSet\\Services\\{name}\\Parameters"
+    slow = base64.b64encode(SLOW_STOP_TAC.encode()).decode()
+    with sandbox_host.connect() as conn:  # NSSM reads its values when the service starts
+        assert conn.run(command(system32("reg.exe"), "add", key, "/v", "AppStopMethodConsole",
+                                "/t", "REG_DWORD", "/d", "20000", "/f")).rc == 0
+        restarted = conn.run(host_ops(
+            host.python.base, ("write", host.app.tac_file, "wb", slow),
+            ("stop", sc, name, "60"), ("start", sc, name, "60")), timeout=180)
+        assert restarted.rc == 0, restarted.stdout + restarted.stderr
+    states: list[str] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        with sandbox_host.connect() as conn:
+            while not done.is_set():
+                query = conn.run(command(sc, "query", name))
+                found = re.search(r"STATE\s*:\s*\d\s+(\w+)", query.stdout)
+                states.append(found.group(1) if found else f"rc {query.rc}")  # 1060: gone
+                time.sleep(0.3)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    started = time.monotonic()
+    try:
+        with sandbox_host.connect() as conn:
+            pending = conn.run(command(sc, "stop", name))  # someone else's stop, under way
+            assert re.search(r"STATE\s*:\s*3\s+STOP_PENDING", pending.stdout), pending.stdout
+            gone = deprovision_host(host, conn)
+    finally:
+        elapsed = time.monotonic() - started
+        time.sleep(0.5)  # one more look after deprovision returned
+        done.set()
+        watcher.join(60)
+    assert not gone.failed, [(s.step, s.output) for s in gone.steps]
+    assert [s.status for s in gone.steps] == [Status.CHANGED]
+    assert elapsed >= 4.5
+    assert "STOP_PENDING" in states and states[-1] == "rc 1060", states
 
 
 def test_no_shell_is_left_open(sandbox_host, host):

@@ -1,11 +1,13 @@
 """The base Python installed from an installer uploaded from the controller, on the sandbox host.
 
-The host has no Python at ``python.base`` (``C:\\Program Files\\Py Ünï (x86)``) and no curl.exe
-(Wine ships none, as Windows Server 2016): provisioning reads the installer on this machine,
-checks its pinned SHA-256, uploads it with the Python already on the host (``upload_python``),
-verifies it there, runs it with python.org's silent options and converges. The installer is the
-sandbox's stand-in (a real PE launcher that installs a Python at TargetDir). Real pywinrm over
-NTLM on 127.0.0.1; the tests share one host and run in order.
+The host has no Python at ``python.base`` (``C:\\Program Files\\Py Ünï (x86)``), the inventory
+names no other, and it has no curl.exe (Wine ships none, as Windows Server 2016): provisioning
+reads the installer on this machine, checks its pinned SHA-256, sends it with what every Windows
+Server has (its base64 text over WinRS standard input into ``findstr`` and a file,
+``certutil -decode``), checks its SHA-256 there with ``certutil -hashfile``, runs it with
+python.org's silent options and converges. The installer, findstr and certutil are the
+sandbox's stand-ins (real PE launchers). Real pywinrm over NTLM on 127.0.0.1; the tests share
+one host and run in order.
 """
 
 from __future__ import annotations
@@ -22,12 +24,15 @@ from inventory.models import Host
 from provision.fleet import provision_one as provision
 from provision.model import HostRun, Status
 from tests.integration.helpers import failing
+from winhost.cmdline import split_argv
 from winhost.facts import gather_facts
 
 pytestmark = pytest.mark.sandbox
 
 BASE_DIR = "C:\\Program Files\\Py Ünï (x86)"
 INSTALLER_ON_HOST = "C:\\Windows\\Temp\\tacfleet-python-installer.exe"
+CMD = "C:\\Windows\\System32\\cmd.exe"
+CERTUTIL = "C:\\Windows\\System32\\certutil.exe"
 
 
 def _changed(run: HostRun) -> list[str]:
@@ -53,8 +58,7 @@ def installer(tmp_path_factory) -> Path:
 def _host(sandbox_host, tmp_path: Path, installer: Path, sha256: str) -> Host:
     data = yaml.safe_load(sandbox_host.inventory.read_text(encoding="utf-8"))
     data["hosts"]["sandbox"]["python"].update(
-        base=BASE_DIR + "\\python.exe", installer=str(installer), installer_sha256=sha256,
-        upload_python="C:\\Python311\\python.exe")
+        base=BASE_DIR + "\\python.exe", installer=str(installer), installer_sha256=sha256)
     path = tmp_path / "hosts.yml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return load_inventory(path).host("sandbox")
@@ -90,6 +94,26 @@ def test_a_wrong_checksum_sends_nothing_and_installs_nothing(
     assert not _on_host(sandbox_host, INSTALLER_ON_HOST).exists()
 
 
+def test_an_installer_changed_on_the_way_is_refused_on_the_host_and_removed(
+        sandbox_host, host, installer, monkeypatch):
+    from provision import installer as controller_side
+
+    data = bytearray(installer.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one byte changed after the controller's check
+    monkeypatch.setattr(controller_side, "installer_bytes", lambda source, sha256: bytes(data))
+    run = provision(host)
+    step = next(s for s in run.steps if s.step == "base_python")
+    assert step.status is Status.FAILED, (step.status, step.message)
+    sent, pin = hashlib.sha256(bytes(data)).hexdigest(), host.python.installer_sha256
+    assert step.message.startswith("verify the installer's SHA-256 with certutil: the file on "
+                                   f"the host has SHA-256 {sent}, not {pin}")
+    assert not any(c.startswith(f'"{INSTALLER_ON_HOST}"') for c in step.commands)  # never run
+    assert step.commands[-1].startswith(f'"{CMD}" /d /c del /f /q {INSTALLER_ON_HOST} ')
+    assert not _on_host(sandbox_host, BASE_DIR).exists()
+    assert not _on_host(sandbox_host, INSTALLER_ON_HOST).exists()
+    assert not _on_host(sandbox_host, INSTALLER_ON_HOST + ".b64").exists()
+
+
 def test_the_installer_is_uploaded_verified_run_and_removed_then_the_host_converges(
         sandbox_host, host):
     run = provision(host)
@@ -97,12 +121,19 @@ def test_the_installer_is_uploaded_verified_run_and_removed_then_the_host_conver
         (s.step, s.message, s.output[-500:]) for s in run.steps if s.status is Status.FAILED]
     step = next(s for s in run.steps if s.step == "base_python")
     assert step.status is Status.CHANGED
-    assert any("tacfleet-python-installer.exe.tacfleet-upload" in c for c in step.commands)
+    # no Python on the host takes part: cmd.exe's echo, certutil, the installer itself
+    assert {split_argv(c)[0] for c in step.commands} == {CMD, CERTUTIL, INSTALLER_ON_HOST}
+    assert step.commands[0] == (f'"{CMD}" /d /c C:\\Windows\\System32\\findstr.exe /l /v _ '
+                                f'>{INSTALLER_ON_HOST}.b64')  # fed over WinRS standard input
+    assert len(step.commands) == 5  # send, decode, verify, install, remove
+    assert f'"{CERTUTIL}" -f -decode {INSTALLER_ON_HOST}.b64 {INSTALLER_ON_HOST}' in step.commands
+    assert f'"{CERTUTIL}" -hashfile {INSTALLER_ON_HOST} SHA256' in step.commands
     assert any(c.startswith(f'"{INSTALLER_ON_HOST}" /quiet InstallAllUsers=1 PrependPath=0')
                or c.startswith(f"{INSTALLER_ON_HOST} /quiet InstallAllUsers=1 PrependPath=0")
                for c in step.commands), step.commands
     assert _on_host(sandbox_host, BASE_DIR + "\\python.exe").is_file()
     assert not _on_host(sandbox_host, INSTALLER_ON_HOST).exists()
+    assert not _on_host(sandbox_host, INSTALLER_ON_HOST + ".b64").exists()
     assert failing(host) == {}
     with sandbox_host.connect() as conn:
         facts = gather_facts(conn, desired.probe_spec(host))

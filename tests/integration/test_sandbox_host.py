@@ -252,7 +252,8 @@ def test_a_missing_program_is_reported_before_anything_runs(sandbox_host, progra
 
 
 def test_the_executor_raises_start_failed_synchronously(tmp_path):
-    """WineExecutor itself, on a host of its own: StartFailed from start(), not from the job."""
+    """WineExecutor itself, on a host of its own: StartFailed from start(), not from the job;
+    a job counts the processes its command started (its job object), for MaxProcessesPerShell."""
     from sandbox import layout
     from sandbox.executor import StartFailed
     from sandbox.host.executor import WineExecutor
@@ -274,6 +275,18 @@ def test_the_executor_raises_start_failed_synchronously(tmp_path):
         job = executor.start('"C:\\Python311\\python.exe" -c "print(7)"', shell=False)
         result = job.wait(120)
         assert result is not None and (result.rc, result.stdout) == (0, b"7\r\n")
+        # python.exe and the python.exe it starts: two processes in the command's job
+        family = executor.start(
+            '"C:\\Python311\\python.exe" -S -c "import subprocess as s, sys, time; '
+            "c = s.Popen([sys.executable, '-S', '-c', 'import time; time.sleep(60)']); "
+            'time.sleep(60)"', shell=False)
+        deadline, counts = time.monotonic() + 60, []
+        while time.monotonic() < deadline and (not counts or counts[-1] < 2):
+            counts.append(family.processes())
+            time.sleep(0.2)
+        assert counts[-1] == 2, counts
+        family.terminate()
+        assert family.wait(60) is not None and family.processes() == 0
     finally:
         executor.close()
         prefix.stop_server()

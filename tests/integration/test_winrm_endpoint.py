@@ -355,7 +355,8 @@ def test_the_26th_running_process_in_a_shell_is_refused(endpoint):
     """MaxProcessesPerShell (25): the shell's job object refuses another process."""
     protocol = protocol_for(endpoint)
     shell = protocol.open_shell()
-    running = [protocol.run_command(shell, "sleep 30") for _ in range(25)]
+    # direct commands: one process each (through the shell, each would be two)
+    running = [protocol.run_command(shell, "sleep 30", skip_cmd_shell=True) for _ in range(25)]
     with pytest.raises(WSManFaultError) as info:
         protocol.run_command(shell, "echo one too many")
     assert info.value.wsman_fault_code == 0x80070000 | 1816  # ERROR_NOT_ENOUGH_QUOTA
@@ -364,6 +365,53 @@ def test_the_26th_running_process_in_a_shell_is_refused(endpoint):
     assert protocol.get_command_output(shell, cid)[0].strip() == b"fits"
     protocol.close_shell(shell)
     assert endpoint.server.stats()["open_shells"] == 0
+
+
+def test_standard_input_sent_reaches_the_program_and_end_closes_it(endpoint):
+    """WinRS Send: the bytes go to the program's stdin pipe in order (a command started with
+    WINRS_CONSOLEMODE_STDIN=FALSE); End="true" closes it, so a program reading to the end
+    finishes. A command started without it reads NUL."""
+    protocol = protocol_for(endpoint)
+    shell = protocol.open_shell()
+    cid = protocol.run_command(shell, "wc -c", console_mode_stdin=False)
+    protocol.send_command_input(shell, cid, b"x" * 300_000)
+    protocol.send_command_input(shell, cid, b"tail\n", end=True)
+    out, _, rc = protocol.get_command_output(shell, cid)
+    assert (rc, out.strip()) == (0, b"300005")
+    cid = protocol.run_command(shell, "wc -c")  # console mode: nothing to read
+    assert protocol.get_command_output(shell, cid)[0].strip() == b"0"
+    protocol.close_shell(shell)
+
+
+def test_the_processes_a_command_starts_count_against_max_processes(tmp_path):
+    """MaxProcessesPerShell counts the shell's job object: a command's children count too, and
+    the processes a finished child leaves no longer do."""
+    from sandbox.executor import PosixShellExecutor
+    from sandbox.winrm.server import WinRMServer
+
+    with WinRMServer(PosixShellExecutor(), user="procs", password="pw-procs-1",
+                     state_dir=tmp_path, max_processes=4) as server:
+        protocol = winrm.Protocol(server.endpoint, transport="ntlm", username="procs",
+                                  password="pw-procs-1")
+        shell = protocol.open_shell()
+        # one command, three processes: the shell and two children
+        family = protocol.run_command(shell, "sleep 30 & sleep 30 & wait")
+        deadline = time.monotonic() + 10
+        while server.shells._shells[shell].commands and time.monotonic() < deadline:
+            job = next(iter(server.shells._shells[shell].commands.values())).job
+            if job.processes() == 3:
+                break
+            time.sleep(0.05)
+        alone = protocol.run_command(shell, "sleep 30")  # the 4th process
+        with pytest.raises(WSManFaultError) as info:
+            protocol.run_command(shell, "echo one too many")
+        assert info.value.wsman_fault_code == 0x80070000 | 1816  # ERROR_NOT_ENOUGH_QUOTA
+        protocol.cleanup_command(shell, alone)  # terminated: three processes left
+        cid = protocol.run_command(shell, "echo fits")
+        assert protocol.get_command_output(shell, cid)[0].strip() == b"fits"
+        protocol.cleanup_command(shell, family)
+        protocol.close_shell(shell)
+        assert server.stats()["open_shells"] == 0
 
 
 def test_operations_are_released_only_with_their_shell(tmp_path):

@@ -27,6 +27,9 @@ class FakeProtocol:
     def get_command_output_raw(self, shell, command_id):
         return b"out", b"", 0, True
 
+    def send_command_input(self, shell, command_id, data, end=False):
+        self.calls.append((f"send {len(data)}", {"end": end}))
+
     def cleanup_command(self, shell, command_id):
         pass
 
@@ -51,6 +54,21 @@ def test_a_command_skips_cmd_exe_and_a_str_does_not():
     assert conn.run(cmd).stdout == "out"
     conn.run("echo hi")
     assert protocol.calls == [(cmd.line, {"skip_cmd_shell": True}), ("echo hi", {})]
+
+
+def test_standard_input_goes_in_parts_over_a_pipe_and_the_last_part_closes_it():
+    from winhost.winrm_connection import STDIN_PART
+
+    protocol = FakeProtocol()
+    cmd = command(r"C:\Windows\System32\findstr.exe", "/l", "/v", "_")
+    assert connection(protocol).run(cmd, stdin=b"x" * (2 * STDIN_PART + 5)).stdout == "out"
+    assert protocol.calls == [
+        (cmd.line, {"skip_cmd_shell": True, "console_mode_stdin": False}),
+        (f"send {STDIN_PART}", {"end": False}), (f"send {STDIN_PART}", {"end": False}),
+        ("send 5", {"end": True})]
+    protocol.calls.clear()
+    connection(protocol).run(cmd, stdin=b"")  # nothing to send: the pipe is closed at once
+    assert protocol.calls[1:] == [("send 0", {"end": True})]
 
 
 @pytest.mark.parametrize("code", [0x80070002, 0x80070003, 2147942402 - 2**32])

@@ -173,3 +173,43 @@ def test_no_curl_on_the_host_is_a_failed_step_that_says_what_to_do(host):
     assert result.message.startswith("download the Python installer on the host: "
                                      "C:\\Windows\\System32\\curl.exe does not exist")
     assert "not 2016: install Python 3.11 at C:\\Python311\\python.exe by hand" in result.message
+
+
+def test_an_action_whose_output_fails_its_check_fails_the_step_and_runs_its_cleanup(host):
+    """An action may read its own output (the installer's SHA-256 from certutil): a refusal
+    fails the step with the reason, its cleanup runs, and nothing after it does."""
+    from provision import engine
+    from provision.model import Action, Status
+    from provision.steps import Step
+    from winhost.cmdline import command
+    from winhost.connection import ConnectionStats
+    from winhost.facts import bare_facts
+    from winhost.result import Result
+
+    class Answers:
+        host = "sandbox"
+
+        def __init__(self) -> None:
+            self.stats = ConnectionStats()
+            self.sent: list[tuple[str, bytes | None]] = []
+
+        def run(self, cmd, *, timeout=None, idempotent=False, stdin=None):
+            self.sent.append((cmd.program.rsplit("\\", 1)[-1], stdin))
+            return Result(0, "hash: abc\r\n", "", 0.1)
+
+    actions = [
+        Action("send", command("C:\\Windows\\System32\\cmd.exe"), stdin=b"data"),
+        Action("check", command("C:\\Windows\\System32\\certutil.exe"),
+               check=lambda out: "" if "def" in out else f"wanted def in {out.strip()!r}",
+               cleanup=command("C:\\Windows\\System32\\del.exe")),
+        Action("run", command("C:\\Windows\\Temp\\installer.exe")),
+    ]
+    step = Step("base_python", "base Python", ("base_python",), lambda ctx: actions)
+    ctx = Context(host, bare_facts(host.name, desired.probe_spec(host)))
+    connection = Answers()
+    result = engine._run_step(step, ctx, connection, False)
+    assert result.status is Status.FAILED
+    assert result.message == "check: wanted def in 'hash: abc'"
+    assert connection.sent == [("cmd.exe", b"data"), ("certutil.exe", None), ("del.exe", None)]
+    assert [c.rsplit("\\", 1)[-1] for c in result.commands] == [
+        'cmd.exe"', 'certutil.exe"', 'del.exe"']

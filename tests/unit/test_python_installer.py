@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import http.server
 import threading
@@ -13,7 +14,6 @@ import pytest
 from compliance import desired
 from inventory import load_inventory
 from inventory.errors import InventoryError, Problem
-from provision.hostops import decode_ops
 from provision.installer import InstallerError, installer_bytes
 from provision.model import Blocked
 from provision.steps import STEPS, Context
@@ -54,10 +54,6 @@ def _problems(tmp_path: Path, python: str) -> list[Problem]:
     (f"installer_sha256: {SHA}", "python.installer_sha256", "python.installer is not"),
     ("installer_transfer: controller", "python.installer_transfer",
      "needs python.installer"),
-    (f"installer: python-3.11.9-amd64.exe, installer_sha256: {SHA}, "
-     "upload_python: C:\\Python39", "python.upload_python", "not its folder"),
-    (f"installer: python-3.11.9-amd64.exe, installer_sha256: {SHA}, "
-     "upload_python: 'C:\\Python311\\python.exe'", "python.upload_python", "is python.base"),
 ])
 def test_installer_settings_that_cannot_work_are_refused_with_the_fix(
         tmp_path, python, field, words):
@@ -65,6 +61,13 @@ def test_installer_settings_that_cannot_work_are_refused_with_the_fix(
     assert problem.file.endswith("hosts.yml") and problem.hosts == ("web01",)
     assert problem.field == field and words in problem.message and problem.fix
     assert "Traceback" not in str(problem)
+
+
+def test_the_retired_upload_python_is_refused_saying_it_is_not_needed(tmp_path):
+    (problem,) = _problems(tmp_path, f"installer: python-3.11.9-amd64.exe, installer_sha256: "
+                           f"{SHA}, upload_python: 'C:\\Python39\\python.exe'")
+    assert problem.field == "python.upload_python" and "remove it" in problem.fix
+    assert "findstr and certutil" in problem.fix
 
 
 def test_a_checksum_that_is_not_64_hex_digits_is_refused_with_its_value(tmp_path):
@@ -163,38 +166,43 @@ def _bare(host, has_curl: bool | None) -> Context:
     return Context(host, bare_facts(host.name, desired.probe_spec(host), has_curl=has_curl))
 
 
-def test_no_curl_uploads_with_the_hosts_python_verifies_installs_and_removes(tmp_path):
+def test_no_curl_sends_with_cmd_and_certutil_verifies_installs_and_removes(tmp_path):
     host = load_inventory(_inventory(
         tmp_path, f"installer: python-3.11.9-amd64.exe, installer_sha256: {SHA}, "
-        "base: 'C:\\Program Files\\Py Ünï (x86)\\python.exe', "
-        "upload_python: 'C:\\Python311\\python.exe'")).host("web01")
+        "base: 'C:\\Program Files\\Py Ünï (x86)\\python.exe'")).host("web01")
     actions = STEPS[0].actions(_bare(host, has_curl=False))
     assert not isinstance(actions, Blocked), actions
-    *uploads, install, remove = actions
+    send, decode, verify, install, remove = actions
     target = "C:\\Windows\\Temp\\tacfleet-python-installer.exe"
-    assert len(uploads) >= 2 and all(
-        a.command.program == "C:\\Python311\\python.exe" for a in uploads)
-    assert decode_ops(uploads[-1].command.argv)[-2:] == [
-        ("verify", target + ".tacfleet-upload", SHA),
-        ("replace", target + ".tacfleet-upload", target)]
-    assert install.command.argv == (target, "/quiet", "InstallAllUsers=1", "PrependPath=0",
-                                    "Include_test=0", "TargetDir=C:\\Program Files\\Py Ünï (x86)")
-    assert decode_ops(remove.command.argv) == [("rmtree", target)]
+    cmd, certutil = "C:\\Windows\\System32\\cmd.exe", "C:\\Windows\\System32\\certutil.exe"
+    assert send.command.argv == (cmd, "/d", "/c", "C:\\Windows\\System32\\findstr.exe", "/l",
+                                 "/v", "_", f">{target}.b64")
+    assert send.stdin is not None and base64.b64decode(send.stdin) == DATA
+    assert decode.command.argv == (certutil, "-f", "-decode", target + ".b64", target)
+    assert verify.command.argv == (certutil, "-hashfile", target, "SHA256")
+    assert verify.check is not None
+    assert verify.check(f"SHA256 hash of {target}:\r\n{SHA}\r\n") == ""
+    assert "not run" in verify.check(f"SHA256 hash of {target}:\r\n{'0' * 64}\r\n")
+    assert install.command.argv == (
+        target, "/quiet", "InstallAllUsers=1", "PrependPath=0", "Include_test=0",
+        "TargetDir=C:\\Program Files\\Py Ünï (x86)")
+    assert remove.command.argv == (cmd, "/d", "/c", "del", "/f", "/q", target, target + ".b64")
+    assert send.cleanup == decode.cleanup == verify.cleanup == install.cleanup == remove.command
+    assert not any(a.command.program.lower().endswith("python.exe") for a in actions)
 
 
-def test_no_python_to_receive_the_upload_is_blocked_with_the_ways_out(tmp_path):
+def test_a_host_whose_systemroot_cmd_would_parse_is_blocked(tmp_path):
     host = load_inventory(_inventory(
         tmp_path, f"installer: python-3.11.9-amd64.exe, installer_sha256: {SHA}")).host("web01")
-    blocked = STEPS[0].actions(_bare(host, has_curl=False))
-    assert isinstance(blocked, Blocked)
-    assert "the host has no curl.exe" in blocked.message
-    assert "set python.upload_python" in blocked.message and "by hand" in blocked.message
+    ctx = _bare(host, has_curl=False)
+    ctx.facts = ctx.facts.model_copy(update={"system_root": "C:\\Win & Dows"})
+    blocked = STEPS[0].actions(ctx)
+    assert isinstance(blocked, Blocked) and "characters cmd.exe would parse" in blocked.message
 
 
 def test_an_unpinned_url_on_a_host_without_curl_is_blocked_asking_for_the_pin(tmp_path):
     host = load_inventory(_inventory(
-        tmp_path, "installer: 'https://example.org/p.exe', "
-        "upload_python: 'C:\\Python39\\python.exe'")).host("web01")
+        tmp_path, "installer: 'https://example.org/p.exe'")).host("web01")
     assert STEPS[0].actions(_bare(host, has_curl=True))[0].command.program.endswith("curl.exe")
     blocked = STEPS[0].actions(_bare(host, has_curl=False))
     assert isinstance(blocked, Blocked) and "add python.installer_sha256" in blocked.message
