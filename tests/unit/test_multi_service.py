@@ -298,3 +298,20 @@ def test_services_in_the_tacfleet_variable_of_an_ansible_inventory(tmp_path):
         load_inventory(path, check_files=False)
     assert "tacfleet.services[1].app.port: value '8080' — is also used by service api" in str(
         caught.value)
+
+
+def test_replacing_nssm_or_a_shared_venv_stops_every_service_that_runs_it(tmp_path):
+    from provision.steps import Context, _holders, replace_in_use
+
+    own_venv = "        python: {venv: C:\\\\PythonEnvs\\\\web}\n        app: {name: web,"
+    host = load(tmp_path, TWO.replace("        app: {name: web,", own_venv))
+    facts = facts_from_probe(host.name, desired.probe_spec(host), two_service_doc(host))
+    api = host.units()[0]
+    ctx = Context(api, facts.for_service("api"), False, False)
+    ops = replace_in_use(ctx, host.nssm.path + ".part", host.nssm.path, "0" * 64)
+    assert [(op[0], op[2]) for op in ops if op[0] in ("stop", "start")] == [
+        ("stop", "api"), ("stop", "web"), ("start", "api"), ("start", "web")]  # nssm.exe: all
+    assert _holders(ctx, venv=api.python.venv) == ["api"]  # web has a venv of its own
+    shared = load(tmp_path, TWO)
+    ctx = Context(shared.units()[0], facts.for_service("api"), False, False)
+    assert _holders(ctx, venv="c:\\pythonenvs\\SHARED") == ["api", "web"]
