@@ -598,12 +598,34 @@ def demo(name: str | None = None) -> int:
     return 0
 
 
+def mypy_runs() -> list[tuple[str, list[str]]]:
+    """The two type checks (see ``[tool.mypy]`` in pyproject.toml): controller side, host side."""
+    host_side = sorted(str(p.relative_to(ROOT)) for p in
+                       (ROOT / "sandbox/standin/tacfleet_standins").glob("*.py"))
+    host_side += ["winhost/probe_script.py", "provision/hostlock_script.py"]
+    mypy = [sys.executable, "-m", "mypy"]
+    return [
+        ("mypy (controller)", mypy),
+        ("mypy (Windows host side)", [*mypy, "--platform", "win32", "--python-version", "3.10",
+                                      *host_side]),
+    ]
+
+
 def run_tests(*, quick: bool = False) -> int:
-    lint = subprocess.call([sys.executable, "-m", "ruff", "check", "."], cwd=ROOT)
-    if lint != 0:
-        return lint
+    """ruff, then mypy, then pytest; stops at the first step that fails and names it."""
+    steps = [("ruff", [sys.executable, "-m", "ruff", "check", "."]), *mypy_runs()]
+    for title, argv in steps:
+        console.rule(title)
+        code = subprocess.call(argv, cwd=ROOT)
+        if code != 0:
+            err_console.print(f"invoke test: {title} failed (exit {code})", markup=False)
+            return code
     args = [sys.executable, "-m", "pytest", "tests", "--durations=20"]  # where the time goes
     if quick:
         args += ["-m", "not sandbox"]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.call(args, cwd=ROOT, env=env)
+    console.rule("pytest")
+    code = subprocess.call(args, cwd=ROOT, env=env)
+    if code != 0:
+        err_console.print(f"invoke test: pytest failed (exit {code})", markup=False)
+    return code

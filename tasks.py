@@ -300,7 +300,7 @@ def demo(c: Context, name: str = "") -> None:
 
 @task(help={"quick": "only the fast tests (no Wine sandbox)"})
 def test(c: Context, quick: bool = False) -> None:
-    """Lint, then run the whole test suite."""
+    """Lint (ruff), type-check (mypy), then run the test suite."""
     sys.exit(cli.run_tests(quick=quick))
 
 
