@@ -183,7 +183,7 @@ def _provision(hosts: list[Host], *, check: bool, verbose: bool, as_json: bool,
     printer = None if as_json else StepPrinter(console, verbose=verbose, show_commands=check)
     log = active()
     with progress as shown:
-        on_step = shown if live else printer
+        on_step: Callable[[str, Any], None] | None = shown if live else printer
         if log is not None and (live or as_json):  # steps the terminal does not show: the log
             on_step = log.steps(on_step)
         runs = provision_rollout(

@@ -28,7 +28,7 @@ class _Task(Task):
         self.auto_shortflags = False
         arguments = super().get_arguments(ignore_unknown_help)
         for argument in arguments:
-            short = SHORT_FLAGS.get(argument.name)
+            short = SHORT_FLAGS.get(argument.name or "")
             if short:
                 argument.names = (*argument.names, short)
         return arguments

@@ -124,7 +124,7 @@ def main() -> int:
                 server.stop()
         where = "an in-process endpoint (/bin/sh: protocol and authentication cost only)"
     for row in rows:
-        row["per_command"] = round(int(row["http_requests"]) / n, 2)  # type: ignore[arg-type]
+        row["per_command"] = round(int(str(row["http_requests"])) / n, 2)
     print(f"{n} commands, one host, NTLM with message encryption over HTTP on 127.0.0.1, "
           f"against {where}")
     print(f"{'client':<34}{'HTTP requests':>15}{'per command':>13}{'seconds':>10}{'CPU s':>8}")

@@ -91,10 +91,13 @@ def main() -> int:
                 "nssm_step_seconds": round(nssm_step.elapsed, 2)}
             from winhost.connect import connect
 
-            with connect(host) as conn:
+            conn = connect(host)
+            try:
                 dest = "C:\\Windows\\Temp\\bench-nssm.exe"
                 results["before"] = _upload(conn, host.python.base, dest, data, BEFORE_CHARS)
                 results["after"] = _upload(conn, host.python.base, dest, data, None)
+            finally:
+                conn.close()
     finally:
         control.down(args.name)
     out = ROOT / "bench" / "results" / "upload.json"

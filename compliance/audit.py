@@ -66,17 +66,27 @@ class Deadline:
         self.host = connection.host
         self.stats: ConnectionStats = connection.stats  # the same object: counts go through
 
+    @property
+    def oem_codepage(self) -> int | None:
+        return self.connection.oem_codepage
+
+    @oem_codepage.setter
+    def oem_codepage(self, value: int | None) -> None:  # the probe's finding reaches the real one
+        self.connection.oem_codepage = value
+
     def remaining(self) -> float:
         return self.ends - time.monotonic()
 
     def run(self, command: Command | str, *, timeout: float | None = None,
-            idempotent: bool = False) -> Result:
+            idempotent: bool = False, stdin: bytes | None = None) -> Result:
         left = self.remaining()
         if left <= 0:
             raise CommandTimeout(self.host, f"no time left of the {self.seconds:.0f}s check "
                                  "deadline")
         limit = left if timeout is None else min(timeout, left)
-        return self.connection.run(command, timeout=limit, idempotent=idempotent)
+        if stdin is None:  # the audit sends none; a connection needs no stdin parameter for it
+            return self.connection.run(command, timeout=limit, idempotent=idempotent)
+        return self.connection.run(command, timeout=limit, idempotent=idempotent, stdin=stdin)
 
     def close(self) -> None:
         self.connection.close()

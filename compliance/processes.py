@@ -112,8 +112,9 @@ def audit_in_processes(
 
     try:
         while pending:
-            for reader in wait(list(pending), timeout=0.2):
-                assert isinstance(reader, Pipe)
+            for ready in wait(list(pending), timeout=0.2):
+                assert isinstance(ready, Pipe)
+                reader = ready
                 try:
                     message = reader.recv()
                 except Exception:  # EOF: the worker ended (or sent what cannot be read)

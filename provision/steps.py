@@ -495,7 +495,7 @@ def service(ctx: Context) -> Plan:
     }
     if svc.restart_delay_ms is not None:
         wanted["AppRestartDelay"] = svc.restart_delay_ms
-    sets = [
+    sets: list[tuple[str, ...]] = [
         ("set", svc.name, k, str(v))
         for k, v in wanted.items()
         if k in forced or facts.service.param(k) != v

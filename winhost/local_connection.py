@@ -49,7 +49,8 @@ class LocalConnection:
             # A str line reaches CreateProcess verbatim (no list2cmdline re-quoting).
             proc = subprocess.run(
                 line,
-                **({"input": stdin} if stdin is not None else {"stdin": subprocess.DEVNULL}),
+                input=stdin,
+                stdin=subprocess.DEVNULL if stdin is None else None,
                 capture_output=True,
                 timeout=timeout or self.default_timeout,
             )

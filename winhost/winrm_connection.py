@@ -83,6 +83,8 @@ try:
 except ImportError:  # the credssp extra is not installed
     pass
 _CLOSE_ERRORS: tuple[type[BaseException], ...] = (WinRMError, *_TRANSIENT)
+#: deleting a broken shell may also meet its dead security context
+_DELETE_ERRORS: tuple[type[BaseException], ...] = (*_CLOSE_ERRORS, InvalidCredentialsError)
 _RETRYABLE: tuple[type[BaseException], ...] = (WSManFaultError, *_TRANSIENT)
 #: HRESULTs of a WSMan fault answering a Command whose program does not exist (Win32 errors 2
 #: ERROR_FILE_NOT_FOUND and 3 ERROR_PATH_NOT_FOUND as 0x8007xxxx).
@@ -255,7 +257,7 @@ class WinRMConnection:
             shell, broken = self._shell, self._protocol
             try:
                 broken.close_shell(shell, close_session=False)
-            except (*_CLOSE_ERRORS, InvalidCredentialsError):
+            except _DELETE_ERRORS:
                 # The old session's security context died with its TCP connection (sealed
                 # messages cannot be read on a new one): a new session deletes the shell, which
                 # belongs to the user, not to the connection.
@@ -263,7 +265,7 @@ class WinRMConnection:
                 try:
                     fresh = self._new_protocol()
                     fresh.close_shell(shell)
-                except (*_CLOSE_ERRORS, InvalidCredentialsError) as exc:
+                except _DELETE_ERRORS as exc:
                     log.debug("%s: deleting a broken shell failed: %s", self.host,
                               self._redact(str(exc)))
         if self._protocol is not None:
@@ -394,7 +396,7 @@ class WinRMConnection:
         self._sent = True  # from here on the host may have started the command
         self._command_refused = True  # a fault now answers the Command request itself
         # WINRS_CONSOLEMODE_STDIN=FALSE: the program reads a pipe that Send feeds
-        piped = {} if stdin is None else {"console_mode_stdin": False}
+        piped: dict[str, Any] = {} if stdin is None else {"console_mode_stdin": False}
         if isinstance(command, Command):
             command_id = protocol.run_command(shell, command.line, skip_cmd_shell=True, **piped)
         else:

@@ -37,9 +37,17 @@ class _Recorder:
         self.transcript = transcript
         self._encoding = codepage_encoding(getattr(inner, "codepage", 65001))
 
+    @property
+    def oem_codepage(self) -> int | None:
+        return self.inner.oem_codepage
+
+    @oem_codepage.setter
+    def oem_codepage(self, value: int | None) -> None:
+        self.inner.oem_codepage = value
+
     def run(self, command: Command | str, *, timeout: float | None = None,
-            idempotent: bool = False) -> Result:
-        result = self.inner.run(command, timeout=timeout, idempotent=idempotent)
+            idempotent: bool = False, stdin: bytes | None = None) -> Result:
+        result = self.inner.run(command, timeout=timeout, idempotent=idempotent, stdin=stdin)
         line = command.line if isinstance(command, Command) else command
         self.transcript.add(line, ExecResult(result.rc, result.stdout.encode(self._encoding),
                                              result.stderr.encode(self._encoding)))

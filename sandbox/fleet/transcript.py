@@ -108,6 +108,9 @@ class _DoneJob:
     def processes(self) -> int:
         return 0
 
+    def send_input(self, data: bytes, end: bool) -> None:
+        pass  # the command has already finished: its input goes nowhere
+
 
 class ReplayExecutor:
     """Answers recorded command lines at once; anything else fails like an unknown program."""
@@ -116,7 +119,8 @@ class ReplayExecutor:
         self.transcript = transcript
         self.unknown: list[str] = []  #: command lines asked for that were not recorded
 
-    def start(self, cmdline: str, *, codepage: int = 437, shell: bool = True) -> Job:
+    def start(self, cmdline: str, *, codepage: int = 437, shell: bool = True,
+              stdin: bool = False) -> Job:
         result = self.transcript.get(cmdline)
         if result is None:
             self.unknown.append(cmdline)
@@ -145,6 +149,9 @@ class _RecordingJob:
     def processes(self) -> int:
         return self._inner.processes()
 
+    def send_input(self, data: bytes, end: bool) -> None:
+        self._inner.send_input(data, end)
+
 
 class RecordingExecutor:
     """Wraps a real executor and keeps every finished command's answer in ``transcript``."""
@@ -153,6 +160,7 @@ class RecordingExecutor:
         self.inner = inner
         self.transcript = transcript if transcript is not None else Transcript()
 
-    def start(self, cmdline: str, *, codepage: int = 437, shell: bool = True) -> Job:
-        return _RecordingJob(self.inner.start(cmdline, codepage=codepage, shell=shell), cmdline,
-                             self.transcript)
+    def start(self, cmdline: str, *, codepage: int = 437, shell: bool = True,
+              stdin: bool = False) -> Job:
+        return _RecordingJob(self.inner.start(cmdline, codepage=codepage, shell=shell,
+                                              stdin=stdin), cmdline, self.transcript)

@@ -66,6 +66,9 @@ class _HangingJob:
     def processes(self) -> int:
         return 0 if self._stop.is_set() else 1
 
+    def send_input(self, data: bytes, end: bool) -> None:
+        pass  # it never reads
+
 
 class _FaultyExecutor:
     def __init__(self, inner: Executor, faults: Faults) -> None:

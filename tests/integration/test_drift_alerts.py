@@ -177,7 +177,7 @@ def test_a_failed_delivery_is_one_line_never_stops_the_run_and_never_shows_the_t
     reports = tmp_path / "reports"
     monkeypatch.setenv("H5_SLACK_URL", f"{receiver.url}/services/{TOKEN}")
     receiver.status = 404  # Slack's answer to a revoked webhook
-    args = dict(reports=str(reports), parallel=3, notify=["env:H5_SLACK_URL"],
+    args: dict[str, Any] = dict(reports=str(reports), parallel=3, notify=["env:H5_SLACK_URL"],
                 notify_format="slack")
 
     assert cli.drift(str(fleet.inventory), None, **args) == 1  # the drift's exit code

@@ -24,7 +24,7 @@ TRICKY = " \t\"\\&^%!<>|()'éü漢"
 args = st.text(
     alphabet=st.one_of(
         st.sampled_from(TRICKY),
-        st.characters(codec="utf-8", exclude_characters="\0\r\n", exclude_categories=("Cs",)),
+        st.characters(codec="utf-8", exclude_characters="\0\r\n", exclude_categories=["Cs"]),
     ),
     max_size=40,
 )
@@ -60,9 +60,9 @@ def cmd_slash_c(line: str, defined=lambda name: not name.startswith("^")) -> lis
     # quotes mean anything. Modelled strictly: any % may open a name up to the next %.
     for i, ch in enumerate(line):
         if ch == "%" and (j := line.find("%", i + 1)) > i:
-            name = line[i + 1 : j].split(":", 1)[0]
-            if name and defined(name):
-                raise CmdRefused(f"%{name}% would be expanded in {line!r}")
+            var = line[i + 1 : j].split(":", 1)[0]
+            if var and defined(var):
+                raise CmdRefused(f"%{var}% would be expanded in {line!r}")
     # Phase 2: carets escape outside quotes (an escaped quote does not open quote mode);
     # unescaped & (&&) outside quotes ends a command; | < > ( ) would pipe, redirect or open a
     # block. The command name is the first token: toggling quotes removed, escaped kept.

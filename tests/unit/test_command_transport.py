@@ -37,7 +37,8 @@ class FakeProtocol:
 def connection(protocol: FakeProtocol) -> WinRMConnection:
     conn = WinRMConnection("h1", "http://127.0.0.1:1/wsman", user="u",
                            password=SecretStr("pw"), retries=2)
-    conn._open = lambda: (protocol, "shell-1")  # type: ignore[method-assign]
+    # a FakeProtocol stands in for winrm's Protocol: only the calls the connection makes
+    conn._open = lambda: (protocol, "shell-1")  # type: ignore[method-assign, assignment, return-value]
     conn._backoff = lambda attempt: None  # type: ignore[method-assign]
     return conn
 

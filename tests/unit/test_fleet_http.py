@@ -39,7 +39,7 @@ def exchange(raw: bytes) -> bytes:
 
     def serve() -> None:
         try:
-            _Echo(server, ("127.0.0.1", 1), None)
+            _Echo(server, ("127.0.0.1", 1), None)  # type: ignore[arg-type]  # server: unused
         finally:
             server.shutdown(socket.SHUT_RDWR)  # the client reads to the end
 

@@ -90,7 +90,7 @@ def _clean_stop() -> Any:
 
 
 @pytest.fixture
-def hosts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Host]:
+def hosts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Host, ...]:
     monkeypatch.setenv("H13_PASSWORD", "pw-h13")
     path = tmp_path / "fleet.yml"
     path.write_text(HEAD + "".join(f"  h{i:02d}: {{}}\n" for i in range(40)), encoding="utf-8")
@@ -178,7 +178,7 @@ def test_the_run_log_gets_every_command_line_the_workers_send(hosts):
     class Catch(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             host, line = record.args  # type: ignore[misc]
-            seen.append((host, line))
+            seen.append((str(host), str(line)))
 
     handler, level = Catch(logging.INFO), COMMANDS.level
     COMMANDS.addHandler(handler)

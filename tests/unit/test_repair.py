@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from compliance import desired
 from compliance.finding import Finding
 from compliance.requirements import REQUIREMENTS, Requirement
-from inventory import load_inventory
+from inventory import Host, load_inventory
 from provision import engine
 from provision.hostops import decode_ops, is_host_ops
 from provision.model import Blocked, Status
@@ -25,7 +25,7 @@ from tests.unit.probe_doc import compliant_doc, missing_service, out, parameters
 from tests.unit.test_requirements import ROOT
 from winhost.cmdline import Command
 from winhost.connection import ConnectionStats
-from winhost.facts import bare_facts, facts_from_probe
+from winhost.facts import HostFacts, bare_facts, facts_from_probe
 from winhost.result import Result
 
 
@@ -131,9 +131,10 @@ def failing(requirements: set[str]) -> Iterator[None]:
     """These requirements fail, whatever the facts say (the facts stay compliant)."""
     saved = dict(REQUIREMENTS)
     for r in requirements:
-        REQUIREMENTS[r] = Requirement(
-            r, saved[r].area, saved[r].title,
-            lambda host, facts, r=r: Finding(r, host.name, False, "ok", "broken", "repair it"))
+        def broken(host: Host, facts: HostFacts, r: str = r) -> Finding:
+            return Finding(r, host.name, False, "ok", "broken", "repair it")
+
+        REQUIREMENTS[r] = Requirement(r, saved[r].area, saved[r].title, broken)
     try:
         yield
     finally:

@@ -114,7 +114,8 @@ def query_config(name: str) -> ServiceConfig:
     scm, svc = _open(name, SERVICE_QUERY_CONFIG)
     try:
         buf = _query(svc, "QueryServiceConfigW")
-        cfg = QUERY_SERVICE_CONFIGW.from_buffer_copy(buf[: ctypes.sizeof(QUERY_SERVICE_CONFIGW)])
+        size = ctypes.sizeof(QUERY_SERVICE_CONFIGW)
+        cfg = QUERY_SERVICE_CONFIGW.from_buffer_copy(buf.raw[:size])
         raw = ctypes.cast(buf, ctypes.POINTER(QUERY_SERVICE_CONFIGW)).contents
         reg = _registry(name)
         account = raw.lpServiceStartName or "LocalSystem"
