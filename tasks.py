@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import invoke
-from invoke import Collection, Context, Task
+from invoke import Argument, Collection, Context, Task
 
 import tacfleet_cli as cli
 
@@ -21,10 +23,10 @@ import tacfleet_cli as cli
 SHORT_FLAGS = {"host": "h", "inventory": "i", "debug": "d", "name": "n", "log": "l"}
 
 
-class _Task(Task):
+class _Task(Task[Callable[..., Any]]):
     """A task whose short flags come from ``SHORT_FLAGS`` alone."""
 
-    def get_arguments(self, ignore_unknown_help: bool | None = None) -> list:
+    def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
         self.auto_shortflags = False
         arguments = super().get_arguments(ignore_unknown_help)
         for argument in arguments:

@@ -184,7 +184,7 @@ def load_latest(reports: Path) -> dict[str, Any] | None:
 
 def save_report(reports: Path, report: dict[str, Any], html: str) -> Path:
     """Write the run's folder, then move the ``latest`` pointer: readers never see half a run."""
-    stamp = report["started"].replace(":", "").replace("-", "")
+    stamp: str = report["started"].replace(":", "").replace("-", "")
     folder = reports / stamp
     suffix = 1
     while folder.exists():

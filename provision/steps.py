@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from compliance import desired
+from compliance.finding import Finding
 from compliance.requirements import REQUIREMENTS, unshipped
 from inventory.models import Host
 from inventory.winpath import same_path, win_join, win_parent
@@ -59,7 +60,7 @@ class Step:
     #: ``host``: once per host (with the first service); ``service``: once per service
     scope: str = "service"
 
-    def findings(self, ctx: Context) -> list:
+    def findings(self, ctx: Context) -> list[Finding]:
         return [REQUIREMENTS[r](ctx.host, ctx.facts) for r in self.requirements]
 
 

@@ -436,7 +436,7 @@ def base_facts():
     exe = sys.executable
     here = os.path.dirname(exe)
     pth = [n for n in os.listdir(here) if n.lower().endswith("._pth")]
-    dists = {}
+    dists: dict[str, str | None] = {}  # a local annotation: never evaluated, so 3.8-safe
     try:
         import importlib.metadata as metadata
 
@@ -508,7 +508,7 @@ def main(params):
     acl_paths = params.get("acl_paths", [])
     imports = params["imports"]
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-        venvs = {}
+        venvs: dict[str, object] = {}
         first = start_unit(pool, params["venv"], params["service"], params.get("port"), imports,
                            venvs)
         # further services of the host (``units``): each its own venv, service and port

@@ -17,7 +17,7 @@ from winhost.cmdline import Command, cmd_arg
 from winhost.connection import Connection
 
 
-class TacfleetBackend(base.BaseBackend):
+class TacfleetBackend(base.BaseBackend):  # type: ignore[misc]  # testinfra is untyped
     """A testinfra backend over any ``winhost`` connection."""
 
     NAME = "tacfleet"

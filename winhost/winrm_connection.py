@@ -113,7 +113,7 @@ class _CountingAdapter(HTTPAdapter):
         super().__init__()
         self._stats = stats
 
-    def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         self._stats.http_requests += 1
         return super().send(request, *args, **kwargs)
 

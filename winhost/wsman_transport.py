@@ -30,6 +30,7 @@ import ssl
 import struct
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -462,7 +463,7 @@ def _template(action: str, operation_timeout: int, option: int | bool) -> str:
     protocol.build_wsman_header = (  # type: ignore[method-assign]
         lambda action, resource_uri, shell_id=None, message_id=None:
         build(action, resource_uri, shell_id, _MESSAGE_ID))
-    calls = {
+    calls: dict[str, Callable[[], object]] = {
         "create": lambda: protocol.open_shell(codepage=int(option)),
         "command": lambda: protocol.run_command(_SHELL_ID, _LINE, skip_cmd_shell=bool(option)),
         "receive": lambda: protocol.get_command_output_raw(_SHELL_ID, _COMMAND_ID),

@@ -15,7 +15,7 @@ from winhost.connect import transport_options
 
 def test_missing_kerberos_packages_name_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     real = importlib.util.find_spec
-    monkeypatch.setattr(models.importlib.util, "find_spec",
+    monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "kerberos" else real(name, *a))
     problem, fix = missing_extra("kerberos") or ("", "")
     assert "kerberos" in problem and fix == "pip install 'tacfleet[kerberos]'"
@@ -25,7 +25,7 @@ def test_missing_kerberos_packages_name_the_extra(monkeypatch: pytest.MonkeyPatc
 
 
 def test_missing_credssp_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(models.importlib.util, "find_spec", lambda name, *a: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
     assert missing_extra("credssp") == (
         "credssp needs Python packages that are not installed (requests_credssp)",
         "pip install 'tacfleet[credssp]'")
