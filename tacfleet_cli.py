@@ -602,12 +602,13 @@ def mypy_runs() -> list[tuple[str, list[str]]]:
     """The two type checks (see ``[tool.mypy]`` in pyproject.toml): controller side, host side."""
     host_side = sorted(str(p.relative_to(ROOT)) for p in
                        (ROOT / "sandbox/standin/tacfleet_standins").glob("*.py"))
-    host_side += ["winhost/probe_script.py", "provision/hostlock_script.py"]
+    host_side += ["sandbox/host/agent.py", "winhost/probe_script.py",
+                  "provision/hostlock_script.py"]
     mypy = [sys.executable, "-m", "mypy"]
     return [
         ("mypy (controller)", mypy),
         ("mypy (Windows host side)", [*mypy, "--platform", "win32", "--python-version", "3.10",
-                                      *host_side]),
+                                      "--check-untyped-defs", *host_side]),
     ]
 
 

@@ -162,7 +162,7 @@ def _collect(proc, timeout):
     an SCM call such as ``nssm install``) inherits its pipes and holds them open for the life of
     the prefix: ``communicate()`` would wait forever (measured: ``nssm install`` hung).
     """
-    chunks = {"out": [], "err": []}
+    chunks: dict[str, list[bytes]] = {"out": [], "err": []}
 
     def pump(stream, into):
         for block in iter(lambda: stream.read1(65536), b""):
