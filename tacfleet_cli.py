@@ -313,6 +313,7 @@ def drift(
     parallel: int = DRIFT_PARALLEL,
     shard: str | None = None,
     deadline: float | None = None,
+    processes: int | None = None,
     notify: list[str] | None = None,
     notify_format: str | None = None,
     metrics: str | None = None,
@@ -329,9 +330,11 @@ def drift(
     hosts = shard_hosts(_hosts(inventory, selection), shard)
     started = time.time()
     live = console.is_terminal and len(hosts) > 1
+    processes = processes or os.cpu_count() or 1  # None/0: one worker process per CPU
     with graceful_interrupt(_say) as stop:
         with CheckProgress(console, len(hosts)) if live else nullcontext() as shown:
-            audits = audit_fleet(hosts, parallel=parallel, on_done=shown, deadline=deadline)
+            audits = audit_fleet(hosts, parallel=parallel, on_done=shown, deadline=deadline,
+                                 processes=processes)
         report = build_report(audits, str(path), started)
         if remediate and not stop.is_set():
             drifted = [h for h, e in report["hosts"].items() if e["status"] == "drift"]
@@ -342,7 +345,8 @@ def drift(
                 code = _provision(chosen, check=False, verbose=False, as_json=False,
                                   force_recreate=False, adopt=False, parallel=parallel,
                                   batch=None, max_fail="0", collect=runs)
-                audits = audit_fleet(hosts, parallel=parallel, deadline=deadline)
+                audits = audit_fleet(hosts, parallel=parallel, deadline=deadline,
+                                     processes=processes)
                 report = build_report(audits, str(path), started)
                 report["remediated"] = remediation(drifted, code, runs)
         if shard:

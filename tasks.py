@@ -191,6 +191,7 @@ def check(
         "shard": "only shard i of n of the selected hosts (e.g. 2/4); join with drift.merge",
         "deadline": "seconds a host gets for its whole check (default: the inventory's "
                     "connection.check_deadline, 45)",
+        "processes": "worker processes for a large fleet (default: one per CPU; 1 = this one)",
         "notify": NOTIFY_HELP,
         "notify_format": NOTIFY_FORMAT_HELP,
         "metrics": METRICS_HELP,
@@ -213,13 +214,15 @@ def drift(  # argument order = short flags: -h -i -d as in the other tasks
     notify_format: str | None = None,
     metrics: str | None = None,
     log: str | None = None,
+    processes: int = 0,
 ) -> None:
     """Check the fleet, write JSON+HTML reports, say what changed (exit 0/1/2)."""
     cli.set_debug(debug)
     sys.exit(cli.logged("drift", log, cli.drift, inventory, host, folder=reports,
                        reports=reports, remediate=remediate,
                        parallel=parallel, shard=shard, deadline=deadline or None,
-                       notify=notify, notify_format=notify_format, metrics=metrics))
+                       notify=notify, notify_format=notify_format, metrics=metrics,
+                       processes=processes or None))
 
 
 @task(help={"sources": "comma list of the shards' report folders",

@@ -10,7 +10,8 @@ latency per HTTP answer:
     (``sandbox.fleet.stock_checks``, 20 checks), the same P hosts at a time;
   - drift: ``invoke drift`` as a user runs it (``tacfleet_cli.drift``, a child process: start-up,
     inventory and reports included; its CPU and peak RSS counted with the controller's);
-  - checks: ``pytest checks --parallel P`` the same way, right after drift on the same fleet;
+  - checks: ``pytest checks --parallel P`` the same way, right after drift on the same fleet
+    (with ``--processes``: each value for both, ``TACFLEET_PROCESSES`` for pytest checks);
     checks-n: the same with ``-n W`` (xdist). Reported with each: commands and shells per host,
     shells left open on the hosts afterwards, lines of output;
   - optionally, a no-op ``provision.fleet.provision_fleet`` (every step "ok", only the probe).
@@ -18,7 +19,7 @@ latency per HTTP answer:
     python bench/fleet_check.py [--sizes 1,10,100,1000] [--latencies 0,50] [--parallel 64]
                                 [--testinfra-max 100] [--provision 100] [--sweep 32,128]
                                 [--checks-max 1000] [--workers 2] [--junit] [--repeat 3]
-                                [--merge]
+                                [--merge] [--processes 1,2] [--only drift,checks]
 
 Prints a table and writes bench/results/fleet_check.json. ``ideal_s`` is the latency-bound
 time: hosts x HTTP requests per host x latency / min(parallel, hosts). ``--sweep`` repeats the
@@ -117,7 +118,7 @@ def _provision(hosts: list[Any], parallel: int, password: str) -> dict[str, Any]
 
 
 def _pytest_checks(inventory: str, parallel: int, workers: int,
-                   junit: bool = False) -> dict[str, Any]:
+                   junit: bool = False, processes: int = 1) -> dict[str, Any]:
     """``pytest checks`` as a user runs it, in a child process (``-n workers`` if > 0).
 
     hypothesis' pytest plugin (a dev dependency, not the product's) is left out: it imports
@@ -131,7 +132,8 @@ def _pytest_checks(inventory: str, parallel: int, workers: int,
         if workers:
             argv += ["-n", str(workers)]
         proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True,
-                              env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120"})
+                              env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120",
+                                   "TACFLEET_PROCESSES": str(processes)})
         junit_bytes = xml.stat().st_size if xml.exists() else 0
     lines = proc.stdout.splitlines()
     return {"passed": proc.returncode == 0, "exit_code": proc.returncode, "workers": workers,
@@ -140,13 +142,15 @@ def _pytest_checks(inventory: str, parallel: int, workers: int,
             "errors": [proc.stderr[-300:] or proc.stdout[-300:]] if proc.returncode else []}
 
 
-def _drift_process(inventory: str, parallel: int) -> dict[str, Any]:
+def _drift_process(inventory: str, parallel: int, processes: int = 1) -> dict[str, Any]:
     """``invoke drift`` as a user runs it (``tacfleet_cli.drift``, reports written), in a child
-    process: the like-for-like partner of ``pytest checks``, start-up and inventory included."""
+    process: the like-for-like partner of ``pytest checks``, start-up and inventory included.
+    ``processes`` > 1: its worker processes too (their CPU counted, peak RSS the largest's)."""
     with tempfile.TemporaryDirectory(prefix="tacfleet-drift-") as tmp:
         code = ("import sys, tacfleet_cli; sys.exit(tacfleet_cli.drift(sys.argv[1], None, "
-                "reports=sys.argv[2], parallel=int(sys.argv[3])))")
-        proc = subprocess.run([sys.executable, "-c", code, inventory, tmp, str(parallel)],
+                "reports=sys.argv[2], parallel=int(sys.argv[3]), processes=int(sys.argv[4])))")
+        proc = subprocess.run([sys.executable, "-c", code, inventory, tmp, str(parallel),
+                               str(processes)],
                               cwd=ROOT, capture_output=True, text=True,
                               env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120"})
     lines = proc.stdout.splitlines()
@@ -163,7 +167,7 @@ PROCESS_MODES = ("drift", *CHECK_MODES)
 
 
 def controller(mode: str, inventory: str, parallel: int, workers: int = 0,
-               junit: bool = False) -> int:
+               junit: bool = False, processes: int = 1) -> int:
     """Run one measurement in this process; print its figures as one JSON line."""
     cpu0, _ = _usage()
     started = time.perf_counter()
@@ -176,10 +180,10 @@ def controller(mode: str, inventory: str, parallel: int, workers: int = 0,
     loaded = time.perf_counter()
     cpu1, _ = _usage()
     if mode == "drift":
-        outcome = _drift_process(inventory, parallel)
+        outcome = _drift_process(inventory, parallel, processes)
     elif mode in CHECK_MODES:
         outcome = _pytest_checks(inventory, parallel, workers if mode == "checks-n" else 0,
-                                 junit)
+                                 junit, processes)
     else:
         outcome = MODES[mode](hosts, parallel, password)
     wall = time.perf_counter() - loaded
@@ -263,14 +267,16 @@ class FleetProcess:
 
 
 def measure(fleet: FleetProcess, mode: str, n: int, latency: int,
-            parallel: int, workers: int = 0, junit: bool = False) -> dict[str, Any]:
+            parallel: int, workers: int = 0, junit: bool = False,
+            processes: int = 1) -> dict[str, Any]:
     fleet.ask(f"faults all latency_ms={latency}")
     load_before = os.getloadavg()[0]
     before = fleet.ask("stats")
     proc = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--controller", mode,
          "--inventory", str(fleet.inventory), "--parallel", str(parallel),
-         "--workers", str(workers), *(["--junit"] if junit else [])],
+         "--workers", str(workers), "--processes", str(processes),
+         *(["--junit"] if junit else [])],
         cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     if proc.returncode != 0:
@@ -289,6 +295,7 @@ def measure(fleet: FleetProcess, mode: str, n: int, latency: int,
     ideal = n * rph * latency / 1000 / effective
     return {
         "mode": mode, "hosts": n, "latency_ms": latency, "parallel": parallel,
+        "processes": processes,
         "wall_s": figures.pop("wall_s"),
         "http_requests": requests,
         "requests_per_host": round(rph, 2),
@@ -304,6 +311,7 @@ def measure(fleet: FleetProcess, mode: str, n: int, latency: int,
         "fleet_peak_rss_mb": after["peak_rss_mb"],
         "load_avg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         **figures,
+        "controller_cpu_ms_per_host": round(figures["controller_cpu_s"] * 1000 / n, 2),
     }
 
 
@@ -312,19 +320,24 @@ def _fix_ratio(row: dict[str, Any]) -> None:
 
 
 def _print(rows: list[dict[str, Any]], *, header: bool = True) -> None:
-    head = (f"{'mode':<10}{'hosts':>6}{'lat ms':>7}{'par':>5}{'wall s':>9}{'HTTP req':>10}"
-            f"{'req/host':>9}{'ideal s':>9}{'x ideal':>8}{'ctl CPU s':>10}{'ctl RSS MB':>11}"
-            f"{'fleet CPU s':>12}{'cmd/host':>9}{'open sh':>8}{'out lines':>10}  ok")
+    head = (f"{'mode':<10}{'hosts':>6}{'lat ms':>7}{'par':>5}{'proc':>5}{'wall s':>9}"
+            f"{'HTTP req':>10}"
+            f"{'req/host':>9}{'ideal s':>9}{'x ideal':>8}{'ctl CPU s':>10}{'ms/host':>8}"
+            f"{'ctl RSS MB':>11}"
+            f"{'fleet CPU s':>12}{'cmd/host':>9}{'open sh':>8}{'out lines':>10}{'load':>6}  ok")
     if header:
         print(head)
     for r in rows:
         ratio = f"{r['ratio_to_ideal']:.2f}" if r["ratio_to_ideal"] else "-"
         print(f"{r['mode']:<10}{r['hosts']:>6}{r['latency_ms']:>7}{r['parallel']:>5}"
+              f"{r.get('processes', 1):>5}"
               f"{r['wall_s']:>9.2f}{r['http_requests']:>10}{r['requests_per_host']:>9}"
               f"{r['ideal_s']:>9.2f}{ratio:>8}{r['controller_cpu_s']:>10.2f}"
+              f"{r['controller_cpu_s'] * 1000 / r['hosts']:>8.2f}"
               f"{r['controller_peak_rss_mb']:>11.1f}{r['fleet_cpu_s']:>12.2f}"
               f"{r['commands_per_host_min_max'][1]:>9}{r['open_shells_after']:>8}"
-              f"{r.get('output_lines', '-'):>10}  {'yes' if r['passed'] else 'NO'}", flush=True)
+              f"{r.get('output_lines', '-'):>10}{r['load_avg_1min'][0]:>6.1f}"
+              f"  {'yes' if r['passed'] else 'NO'}", flush=True)
 
 
 def main() -> int:
@@ -350,6 +363,11 @@ def main() -> int:
                         help="xdist workers of the `pytest checks -n` run (0 = skip it)")
     parser.add_argument("--junit", action="store_true",
                         help="pytest checks also writes JUnit XML (1,000 hosts: ~6 s more)")
+    parser.add_argument("--processes", default="1",
+                        help="comma list: `invoke drift --processes` values to measure")
+    parser.add_argument("--only", default="",
+                        help="comma list of modes to run (tacfleet, drift, checks, checks-n, "
+                             "testinfra, provision); default all")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--controller", choices=sorted([*MODES, *PROCESS_MODES]),
                         help=argparse.SUPPRESS)
@@ -357,9 +375,11 @@ def main() -> int:
     args = parser.parse_args()
     if args.controller:
         return controller(args.controller, args.inventory, args.parallel, args.workers,
-                          args.junit)
+                          args.junit, int(args.processes))
 
     sizes = [int(s) for s in args.sizes.split(",")]
+    processes = [int(p) for p in args.processes.split(",") if p.strip()]
+    only = {m.strip() for m in args.only.split(",") if m.strip()}
     latencies = [int(s) for s in args.latencies.split(",")]
     rows: list[dict[str, Any]] = []
     fleets: list[dict[str, Any]] = []
@@ -378,27 +398,31 @@ def main() -> int:
             fleet = FleetProcess(n, work, password_file, transcript)
             fleets.append({"hosts": n, "start_s": fleet.start_s})
             try:
-                plan: list[tuple[str, int, int]] = []  # (mode, latency, parallel)
+                # (mode, latency, parallel, drift's processes)
+                plan: list[tuple[str, int, int, int]] = []
                 if n in sizes:
                     for latency in latencies:
-                        plan.append(("tacfleet", latency, args.parallel))
+                        plan.append(("tacfleet", latency, args.parallel, 1))
                         if n <= args.checks_max:  # right after drift's engine: same load
-                            plan.append(("drift", latency, args.parallel))
-                            plan.append(("checks", latency, args.parallel))
+                            for p in processes:  # each drift right before its pytest checks
+                                plan.append(("drift", latency, args.parallel, p))
+                                plan.append(("checks", latency, args.parallel, p))
                             if args.workers:
-                                plan.append(("checks-n", latency, args.parallel))
+                                plan.append(("checks-n", latency, args.parallel, 1))
                         if n <= args.testinfra_max:
-                            plan.append(("testinfra", latency, args.parallel))
+                            plan.append(("testinfra", latency, args.parallel, 1))
                 if args.provision and n == args.provision:
-                    plan.append(("provision", max(latencies), args.parallel))
+                    plan.append(("provision", max(latencies), args.parallel, 1))
                 if n == max(sizes):
-                    plan += [("tacfleet", max(latencies), int(p))
+                    plan += [("tacfleet", max(latencies), int(p), 1)
                              for p in args.sweep.split(",") if p.strip()]
-                for mode, latency, pool in plan:
+                if only:
+                    plan = [step for step in plan if step[0] in only]
+                for mode, latency, pool, procs in plan:
                     runs = []
                     for _ in range(args.repeat if mode == "tacfleet" else 1):
                         runs.append(measure(fleet, mode, n, latency, pool, args.workers,
-                                            args.junit))
+                                            args.junit, procs))
                     runs.sort(key=lambda r: r["wall_s"])
                     row = runs[len(runs) // 2]  # the median run
                     row["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
@@ -411,7 +435,8 @@ def main() -> int:
                 fleet.close()
     if args.merge and Path(args.out).exists():
         def key(r: dict[str, Any]) -> tuple[Any, ...]:
-            return (r["mode"], r["hosts"], r["latency_ms"], r["parallel"])
+            return (r["mode"], r["hosts"], r["latency_ms"], r["parallel"],
+                    r.get("processes", 1))
 
         fresh = {key(r) for r in rows}
         previous = json.loads(Path(args.out).read_text())
@@ -446,9 +471,10 @@ def main() -> int:
 
 
 def _summary(rows: list[dict[str, Any]], parallel: int) -> dict[str, Any]:
-    def find(mode: str, hosts: int, latency: int) -> dict[str, Any] | None:
-        return next((r for r in rows if (r["mode"], r["hosts"], r["latency_ms"], r["parallel"])
-                     == (mode, hosts, latency, parallel)), None)
+    def find(mode: str, hosts: int, latency: int, processes: int = 1) -> dict[str, Any] | None:
+        return next((r for r in rows if (r["mode"], r["hosts"], r["latency_ms"], r["parallel"],
+                                         r.get("processes", 1))
+                     == (mode, hosts, latency, parallel, processes)), None)
 
     goals: dict[str, Any] = {}
     notes: list[str] = []
@@ -468,18 +494,37 @@ def _summary(rows: list[dict[str, Any]], parallel: int) -> dict[str, Any]:
         factor = min(s["requests_per_host"] / t["requests_per_host"] for t, s in pairs)
         goals["10x_fewer_requests_than_testinfra"] = {"factor": round(factor, 1),
                                                       "met": factor >= 10}
-    for mode in CHECK_MODES:
-        checks, drift = find(mode, 1000, 50), find("drift", 1000, 50)
+    for mode, procs in [(m, p) for m in CHECK_MODES for p in (1, 2, 4, 8)]:
+        checks, drift = find(mode, 1000, 50, procs), find("drift", 1000, 50, procs)
         if checks and drift:
             ratio = round(checks["wall_s"] / drift["wall_s"], 2)
-            goals[f"{mode}_1000_at_50ms_within_1.3x_of_drift"] = {
+            goals[f"{mode}_1000_at_50ms_processes_{procs}_within_1.3x_of_drift"] = {
                 "ratio": ratio, "checks_s": checks["wall_s"], "drift_s": drift["wall_s"],
                 "met": ratio <= 1.3 and checks["passed"]}
-            goals[f"{mode}_one_probe_per_host_no_shell_left_open"] = {
+            goals[f"{mode}_processes_{procs}_one_probe_per_host_no_shell_left_open"] = {
                 "commands_per_host_max": checks["commands_per_host_min_max"][1],
                 "open_shells_after": checks["open_shells_after"],
                 "met": checks["commands_per_host_min_max"] == [1, 1]
                 and checks["open_shells_after"] == 0}
+    drift1 = find("drift", 1000, 50)
+    for other in sorted({r.get("processes", 1) for r in rows if r["mode"] == "drift"} - {1}):
+        split = find("drift", 1000, 50, other)
+        if drift1 and split:
+            goals[f"drift_1000_at_50ms_processes_{other}_faster_than_1"] = {
+                "processes_1_s": drift1["wall_s"], f"processes_{other}_s": split["wall_s"],
+                "speedup": round(drift1["wall_s"] / split["wall_s"], 2),
+                "met": split["wall_s"] < drift1["wall_s"] and split["passed"]}
+    for procs in sorted({r.get("processes", 1) for r in rows if r["mode"] == "drift"}):
+        small, large = find("drift", 1000, 50, procs), find("drift", 5000, 50, procs)
+        if large:
+            goals[f"drift_5000_processes_{procs}_peak_rss_under_300mb"] = {
+                "value_mb": large["controller_peak_rss_mb"],
+                "met": large["controller_peak_rss_mb"] < 300 and large["passed"]}
+        if small and large:  # linear: 5x the hosts in about 5x the time (25 % slack)
+            factor = round(large["wall_s"] / small["wall_s"], 2)
+            goals[f"drift_processes_{procs}_time_linear_1000_to_5000"] = {
+                "wall_1000_s": small["wall_s"], "wall_5000_s": large["wall_s"],
+                "factor": factor, "met": factor <= 5 * 1.25}
     prov = next((r for r in rows if r["mode"] == "provision"), None)
     if prov:
         goals[f"noop_provision_{prov['hosts']}_at_{prov['latency_ms']}ms_under_10s"] = {

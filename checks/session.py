@@ -4,12 +4,14 @@
 (:func:`compliance.audit.audit_fleet`: a bounded pool, the per-host boundary, the check deadline,
 each host's shell closed as soon as its one probe answered) and keeps each host's facts and
 findings; the tests then only judge what is cached. A host asked for but not probed yet (a
-worker given a host it did not expect) is probed alone. No lock is held while probing.
+worker given a host it did not expect) is probed alone. No lock is held while probing. A large
+fleet's probe can be split over worker processes as drift's is (``TACFLEET_PROCESSES=N``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from collections.abc import Iterable
@@ -30,6 +32,18 @@ from winhost.testinfra_backend import testinfra_host
 #: Hosts probed at a time unless ``--parallel`` says otherwise (bench/fleet_check.py: past 64
 #: threads one controller process only adds switching).
 DEFAULT_PARALLEL = 64
+
+
+def probe_processes() -> int:
+    """Worker processes the probe of a large fleet is split over (:mod:`compliance.processes`):
+    ``TACFLEET_PROCESSES`` (default 1: on a 2-CPU controller 2 measured slower, see README),
+    always 1 inside an xdist worker (already one of many)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return 1
+    try:
+        return max(1, int(os.environ.get("TACFLEET_PROCESSES", "") or 1))
+    except ValueError:
+        return 1
 
 
 @dataclass
@@ -61,6 +75,7 @@ class FleetSession:
     hosts: list[Host]
     deadline: float | None = None
     parallel: int = DEFAULT_PARALLEL
+    processes: int = field(default_factory=probe_processes)
     stats: ProbeStats = field(default_factory=ProbeStats)
     _audits: dict[str, HostAudit] = field(default_factory=dict)
     _connections: dict[str, Connection] = field(default_factory=dict)
@@ -118,7 +133,8 @@ class FleetSession:
             return
         started = time.monotonic()
         audits = audit_fleet([self.spec(n) for n in wanted], parallel=parallel or self.parallel,
-                             deadline=self.deadline, keep_facts=True)
+                             deadline=self.deadline, keep_facts=True,
+                             processes=self.processes)
         with self._lock:
             self.stats.add(audits, time.monotonic() - started)
             for audit in audits:

@@ -146,25 +146,57 @@ def audit_fleet(
     deadline: float | None = None,
     connector: Connector | None = None,
     keep_facts: bool = False,
+    processes: int = 1,
 ) -> list[HostAudit]:
     """Check every host (up to ``parallel`` at a time); results in inventory order.
 
     After a Ctrl-C, hosts not yet started are reported as not checked. ``keep_facts`` keeps
     each host's facts on its audit (memory grows with the fleet: only for those who judge them).
+    ``processes`` > 1 splits a large fleet over that many worker processes
+    (:mod:`compliance.processes`; ``connector`` must then pickle); a small one stays here.
     """
+    from compliance.processes import audit_in_processes, worker_count
 
-    def one(host: Host) -> HostAudit:
-        if stop_requested():
-            audit = HostAudit(host.name, error=NOT_CHECKED)
-        else:
-            audit = audit_host(host, deadline=deadline, connector=connector,
-                               keep_facts=keep_facts)
+    workers = worker_count(len(hosts), parallel, processes)
+    if workers > 1:
+        return audit_in_processes(hosts, processes=workers, parallel=parallel, on_done=on_done,
+                                  deadline=deadline, connector=connector, keep_facts=keep_facts)
+    results: list[HostAudit | None] = [None] * len(hosts)
+
+    def report(i: int, audit: HostAudit) -> None:
+        results[i] = audit
         if on_done is not None:
             try:
                 on_done(audit)
             except Exception:  # a display problem never loses a result
                 log.debug("on_done failed", exc_info=True)
-        return audit
+
+    audit_threads(list(enumerate(hosts)), parallel=parallel, report=report, deadline=deadline,
+                  connector=connector, keep_facts=keep_facts)
+    return [a for a in results if a is not None]
+
+
+def audit_threads(
+    hosts: Sequence[tuple[int, Host]],
+    *,
+    parallel: int,
+    report: Callable[[int, HostAudit], None],
+    deadline: float | None = None,
+    connector: Connector | None = None,
+    keep_facts: bool = False,
+) -> None:
+    """Check ``(index, host)`` pairs with a pool of ``parallel`` threads; ``report(index,
+    audit)`` as each host ends (from its thread; it must not raise)."""
+
+    def one(item: tuple[int, Host]) -> None:
+        i, host = item
+        if stop_requested():
+            audit = HostAudit(host.name, error=NOT_CHECKED)
+        else:
+            audit = audit_host(host, deadline=deadline, connector=connector,
+                               keep_facts=keep_facts)
+        report(i, audit)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        return list(pool.map(one, hosts))
+        for future in [pool.submit(one, item) for item in hosts]:
+            future.result()

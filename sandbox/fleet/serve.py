@@ -6,7 +6,8 @@ is the plumbing: instead of one ``ThreadingHTTPServer`` plus a polling ``serve_f
 per host (1,000 hosts = 1,000 threads waking five times a second), ONE selector thread accepts
 on every listening socket and hands each accepted TCP connection to a thread running that
 host's own request handler for the life of the connection (HTTP/1.1 keep-alive; the NTLM
-context belongs to the connection). Idle hosts cost one file descriptor and no thread.
+context belongs to the connection); the thread then waits for the next connection rather than
+ending. Idle hosts cost one file descriptor and no thread.
 
 Per-request costs of the single-host endpoint that the fleet does without, as its CPU is
 shared with the controller being measured on the same machine: rewriting ``stats.json`` after
@@ -14,9 +15,12 @@ every request (the counters stay exact in memory: ``stats()``), appending to ``r
 (``request_log=True`` keeps it), rereading ``faults.json`` (the fleet's faults are set in
 process: ``set_faults``, the ``faults`` command) and parsing each request's headers with the
 ``email`` package (``_parse_request``: the same HTTP/1.1 rules, a quarter of the fleet's CPU
-before). And since every simulated host accepts the same password, the NTLM acceptor's
-per-connection LM hash (pure-Python DES in pyspnego) is computed once per process
-(``_cache_lm_hash``).
+before), formatting the ``Date`` header per answer (once a second here) and starting a thread
+per connection (reused here). What stays per request, as on a real host: reading and parsing
+the SOAP request, NTLM sealing and unsealing (its keys are per connection, so no answer can
+be sealed ahead), rendering the answer. And since every simulated host accepts the same
+password, the NTLM acceptor's per-connection LM hash (pure-Python DES in pyspnego) is computed
+once per process (``_cache_lm_hash``).
 
     fleet = SimulatedFleet(Transcript.load(path), 100, user="tacfleet", password=pw,
                            state_dir=folder).start()
@@ -42,11 +46,14 @@ import functools
 import http
 import json
 import logging
+import queue
 import resource
 import selectors
 import socket
 import sys
 import threading
+import time
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +154,57 @@ class _NoServer:
     """Stands in for socketserver's server object; the WinRM handler never uses it."""
 
 
+_date_cache: tuple[int, str] = (0, "")
+
+
+def _date_time_string(self: Any, timestamp: float | None = None) -> str:
+    """The ``Date`` header, formatted once per second rather than once per answer."""
+    global _date_cache
+    if timestamp is not None:
+        return formatdate(timestamp, usegmt=True)
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache = (now, formatdate(now, usegmt=True))
+    return _date_cache[1]
+
+
+class _ConnectionThreads:
+    """Threads that serve one TCP connection each and then wait for the next: starting a thread
+    per connection was a tenth of the fleet's CPU. Never bounded: a connection never waits for
+    another to end (an idle keep-alive connection holds its thread, as before)."""
+
+    def __init__(self) -> None:
+        self._work: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+        self._threads: list[threading.Thread] = []
+
+    def submit(self, fn: Any, *args: Any) -> None:
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+            else:
+                thread = threading.Thread(target=self._run, name="fleet-conn", daemon=True)
+                self._threads.append(thread)
+                thread.start()
+        self._work.put((fn, *args))
+
+    def _run(self) -> None:
+        while True:
+            item = self._work.get()
+            if item is None:
+                return
+            fn, *args = item
+            fn(*args)
+            with self._lock:
+                self._idle += 1
+
+    def stop(self) -> None:
+        for _ in self._threads:
+            self._work.put(None)
+        self._threads.clear()
+
+
 class SimulatedFleet:
     """``n_hosts`` WinRM endpoints on 127.0.0.1, all answering from one transcript."""
 
@@ -177,6 +235,7 @@ class SimulatedFleet:
         self._acceptor: threading.Thread | None = None
         self._conn_lock = threading.Lock()
         self._connections: set[socket.socket] = set()
+        self._threads = _ConnectionThreads()
 
     @property
     def endpoints(self) -> list[str]:
@@ -217,7 +276,8 @@ class SimulatedFleet:
         if self.latency_ms:
             srv.faults.update(latency_ms=self.latency_ms)
         handler = srv.handler_class(tls=False, timeout=IDLE_TIMEOUT,
-                                    parse_request=_parse_request)
+                                    parse_request=_parse_request,
+                                    date_time_string=_date_time_string)
         self._selector.register(sock, selectors.EVENT_READ, handler)
         self._sockets.append(sock)
         self.servers.append(srv)
@@ -242,8 +302,7 @@ class SimulatedFleet:
                     log.warning("accept failed: %s", exc)
                     continue
                 conn.setblocking(True)
-                threading.Thread(target=self._serve_connection, args=(conn, addr, key.data),
-                                 name="fleet-conn", daemon=True).start()
+                self._threads.submit(self._serve_connection, conn, addr, key.data)
 
     def _serve_connection(self, conn: socket.socket, addr: Any, handler: type) -> None:
         with self._conn_lock:
@@ -276,6 +335,7 @@ class SimulatedFleet:
             for conn in list(self._connections):
                 with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
+        self._threads.stop()
         for srv in self.servers:
             srv.stop()  # no listeners of its own: closes its shells, forgets the user
 

@@ -5,6 +5,7 @@ Fast (no Wine): the committed transcript answers the audit's one probe on every 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,9 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+import tacfleet_cli
 from compliance.audit import audit_fleet
+from compliance.processes import worker_count
 from inventory.models import Host
 from sandbox.executor import ExecResult, PosixShellExecutor
 from sandbox.fleet.inventory import load_fleet, probe_lines, write_fleet_inventory
@@ -93,6 +96,22 @@ def test_a_fault_on_one_host_touches_only_that_host(fleet: Fleet) -> None:
     assert fleet.sim.stats()["hosts"][1]["faults"] > 0
     assert sum(s["faults"] for s in fleet.sim.stats()["hosts"]) == \
         fleet.sim.stats()["hosts"][1]["faults"]
+
+
+def test_drift_over_worker_processes_reports_every_host_once(fleet: Fleet,
+                                                              tmp_path: Path) -> None:
+    assert worker_count(5, 2, 2) == 2  # 5 hosts, 2 at a time: split over 2 processes
+    reports = tmp_path / "reports"
+    code = tacfleet_cli.drift(str(tmp_path / "fleet.yml"), None, reports=str(reports),
+                              parallel=2, processes=2)
+    run = json.loads((reports / "latest.json").read_text())["run"]
+    report = json.loads((reports / run / "drift.json").read_text())
+    assert code == 0
+    assert sorted(report["hosts"]) == [h.name for h in fleet.hosts]
+    assert {e["status"] for e in report["hosts"].values()} == {"compliant"}
+    stats = fleet.sim.stats()
+    assert [s["commands"] for s in stats["hosts"]] == [1] * 5  # each host checked once
+    assert stats["total"]["open_shells"] == 0
 
 
 def test_an_unrecorded_command_fails_like_an_unknown_program(fleet: Fleet) -> None:

@@ -1,0 +1,235 @@
+"""Split a large fleet's checks over worker processes, so the controller's CPU floor divides.
+
+One Python process checks hosts under one GIL: past ~64 threads its CPU (NTLM, HTTP, XML,
+judging) is the limit, not the hosts' latency. :func:`audit_in_processes` deals the hosts out
+round-robin over ``processes`` children (``spawn``: a clean interpreter that sees the current
+environment, so password references resolve as in the parent); each child runs the usual
+thread pool (:func:`compliance.audit.audit_threads`) over its share, ``parallel`` divided among
+them, and sends each :class:`~compliance.audit.HostAudit` back through its own pipe as the host
+finishes, so a progress display keeps moving (and, when a run log listens, each command line
+sent, re-logged here to ``tacfleet.commands``).
+
+The boundaries are the in-process ones: a child that dies (killed, out of memory, a bug) makes
+only its hosts that had not reported "unreachable" with a plain cause, once each; a first Ctrl-C
+reaches every child (the terminal signals the whole group, and the parent relays it by closing a
+pipe), so hosts not yet started come back "not checked"; a second Ctrl-C ends them at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection as Pipe
+from multiprocessing.connection import wait
+from typing import Any
+
+from inventory.models import Host
+from inventory.secrets import redact
+from provision.interrupt import EXIT_INTERRUPTED, STOP, stop_requested
+from winhost.connection import COMMANDS
+
+log = logging.getLogger(__name__)
+
+#: A worker process costs ~0.4 s to start: fleets smaller than this many times ``parallel``
+#: are checked in the controller's own process.
+MIN_HOSTS_PER_PARALLEL = 2
+
+
+def worker_count(hosts: int, parallel: int, processes: int) -> int:
+    """Processes worth starting for ``hosts`` hosts (1 = check them in this process)."""
+    if processes <= 1 or hosts < MIN_HOSTS_PER_PARALLEL * max(1, parallel):
+        return 1
+    return min(processes, hosts)
+
+
+def crashed(exitcode: int | None, cause: str = "") -> str:
+    """The error of a host whose worker process ended before reporting it."""
+    how = (f"was killed by signal {-exitcode}" if exitcode is not None and exitcode < 0
+           else f"ended with exit code {exitcode}")
+    why = f" ({cause})" if cause else " (out of memory? killed?)"
+    return ("could not be checked: the worker process checking it " + how + " before this host "
+            "was done" + why + "; fix: run again; if it repeats, run with --processes 1 --debug "
+            "to see the cause")
+
+
+def audit_in_processes(
+    hosts: Sequence[Host],
+    *,
+    processes: int,
+    parallel: int,
+    on_done: Callable[[Any], None] | None = None,
+    deadline: float | None = None,
+    connector: Callable[[Host], Any] | None = None,
+    keep_facts: bool = False,
+) -> list[Any]:
+    """:func:`compliance.audit.audit_fleet` over ``processes`` worker processes; results in
+    inventory order, every host exactly once. ``connector`` must pickle (a module-level one)."""
+    from compliance.audit import HostAudit
+
+    ctx = multiprocessing.get_context("spawn")
+    # the stop signal: closing this pipe's writing end (or the parent's death) wakes every worker
+    stop_reader, stop_writer = ctx.Pipe(duplex=False)
+    per_worker = max(1, math.ceil(parallel / processes))
+    forward = COMMANDS.isEnabledFor(logging.INFO)  # a run log wants every command line
+    results: list[HostAudit | None] = [None] * len(hosts)
+    pending: dict[Pipe, tuple[Any, set[int]]] = {}
+    causes: dict[Pipe, str] = {}  # a worker's own last words, when it failed as a whole
+    try:
+        for w in range(processes):
+            share = list(range(w, len(hosts), processes))
+            if not share:
+                continue
+            reader, writer = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_worker, name=f"tacfleet-check-{w + 1}", daemon=True,
+                               args=(writer, [(i, hosts[i]) for i in share], per_worker,
+                                     deadline, connector, keep_facts, stop_reader, forward))
+            proc.start()  # a connector that does not pickle fails here, in this process
+            writer.close()
+            pending[reader] = (proc, set(share))
+    except BaseException:
+        for proc, _ in pending.values():
+            proc.kill()
+        raise
+    finally:
+        stop_reader.close()
+
+    def finish(reader: Pipe) -> None:
+        proc, left = pending.pop(reader)
+        reader.close()
+        proc.join(timeout=5 if not left else 30)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+        for i in sorted(left):
+            results[i] = HostAudit(hosts[i].name,
+                                   error=crashed(proc.exitcode, causes.get(reader, "")))
+            _report(on_done, results[i])
+
+    try:
+        while pending:
+            for reader in wait(list(pending), timeout=0.2):
+                assert isinstance(reader, Pipe)
+                try:
+                    message = reader.recv()
+                except Exception:  # EOF: the worker ended (or sent what cannot be read)
+                    finish(reader)
+                    continue
+                if message is None:  # the worker's last word: every one of its hosts is in
+                    finish(reader)
+                    continue
+                if isinstance(message, str):  # the worker failed as a whole: why
+                    causes[reader] = message
+                    continue
+                if message[0] == "command":  # a command line sent, for the run log
+                    _, created, args = message
+                    record = COMMANDS.makeRecord(COMMANDS.name, logging.INFO, __file__, 0,
+                                                 "%s %s", tuple(args), None)
+                    record.created = created
+                    COMMANDS.handle(record)
+                    continue
+                i, audit = message
+                left = pending[reader][1]
+                if i in left:
+                    left.discard(i)
+                    results[i] = audit
+                    _report(on_done, audit)
+            if stop_requested() and not stop_writer.closed:
+                stop_writer.close()
+    finally:  # the parent is leaving (a second Ctrl-C, a bug): no worker outlives it
+        if not stop_writer.closed:
+            stop_writer.close()
+        for proc, _ in pending.values():
+            proc.kill()
+    return [r for r in results if r is not None]
+
+
+def _report(on_done: Callable[[Any], None] | None, audit: Any) -> None:
+    if on_done is not None:
+        try:
+            on_done(audit)
+        except Exception:  # a display problem never loses a result
+            log.debug("on_done failed", exc_info=True)
+
+
+def _worker(pipe: Pipe, share: list[tuple[int, Host]], parallel: int, deadline: float | None,
+            connector: Callable[[Host], Any] | None, keep_facts: bool, stop: Pipe,
+            forward: bool = False) -> None:
+    """One worker process: check ``share`` with a thread pool, send each audit as it ends
+    (and, with ``forward``, each command line sent, for the parent's run log)."""
+    from compliance.audit import HostAudit, audit_threads
+
+    _follow_interrupts(stop)
+    lock = threading.Lock()
+    if forward:
+        COMMANDS.addHandler(_Forward(pipe, lock))
+        COMMANDS.setLevel(logging.INFO)
+        COMMANDS.propagate = False
+
+    def send(i: int, audit: Any) -> None:
+        try:
+            with lock:
+                pipe.send((i, audit))
+        except OSError:  # the parent is gone: start nothing more
+            STOP.set()
+        except Exception as exc:  # a result that does not pickle: the host still reports
+            log.debug("%s: result not sent", audit.host, exc_info=True)
+            plain = HostAudit(audit.host, error="could not be checked: its result could not be "
+                              f"sent back from the worker process ({type(exc).__name__}); fix: "
+                              "run with --processes 1")
+            with lock:
+                pipe.send((i, plain))
+
+    try:
+        audit_threads(share, parallel=parallel, report=send, deadline=deadline,
+                      connector=connector, keep_facts=keep_facts)
+        last: str | None = None
+    except Exception as exc:  # a bug: its hosts are reported by the parent, with this cause
+        log.debug("worker failed", exc_info=True)
+        last = redact(f"{type(exc).__name__}: {exc}")[:300]
+    try:
+        with lock:
+            pipe.send(last)
+    except OSError:
+        pass
+    pipe.close()
+    if last is not None:
+        os._exit(1)
+
+
+class _Forward(logging.Handler):
+    """In a worker: each command line logged to :data:`COMMANDS` goes to the parent."""
+
+    def __init__(self, pipe: Pipe, lock: threading.Lock) -> None:
+        super().__init__(logging.INFO)
+        self.pipe, self.sending = pipe, lock  # not ``self.lock``: the Handler's own
+
+    def emit(self, record: logging.LogRecord) -> None:
+        args = record.args if isinstance(record.args, tuple) else ("?", record.msg)
+        try:
+            with self.sending:
+                self.pipe.send(("command", record.created, [str(a) for a in args]))
+        except Exception:  # the log is best effort; the result is what matters
+            pass
+
+
+def _follow_interrupts(stop: Pipe) -> None:
+    """In a worker: the parent's stop (its end of ``stop`` closed, also when it dies) and a first
+    Ctrl-C stop starting hosts, as in the parent; a second Ctrl-C ends the worker at once."""
+
+    def handler(signum: int, frame: object) -> None:
+        if STOP.is_set():
+            os._exit(EXIT_INTERRUPTED)
+        STOP.set()
+
+    signal.signal(signal.SIGINT, handler)
+
+    def relay() -> None:
+        stop.poll(None)  # returns at end of file: the parent closed its end or is gone
+        STOP.set()
+
+    threading.Thread(target=relay, name="tacfleet-stop-relay", daemon=True).start()
