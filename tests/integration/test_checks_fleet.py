@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from compliance.requirements import REQUIREMENTS
 from sandbox.executor import ExecResult
 from sandbox.fleet.inventory import load_fleet, probe_lines, write_fleet_inventory
 from sandbox.fleet.serve import DEFAULT_TRANSCRIPT, SimulatedFleet
@@ -129,7 +130,7 @@ def test_pytest_checks_probes_each_host_once_and_says_what_failed_in_one_line(fl
     _assert_one_probe_per_host(delta)
     _assert_lines(proc.stdout)
     cases = list(junit.iter("testcase"))
-    assert len(cases) == HOSTS * 24
+    assert len(cases) == HOSTS * (len(REQUIREMENTS) + 1)
     assert all(_host_of(c) for c in cases)  # issue 14: the host of every case, as a property
     failed = {(_host_of(c), c.get("name")) for c in cases if c.find("failure") is not None}
     assert failed == {("sim0007", "test_start_type[sim0007]"),
@@ -142,7 +143,7 @@ def test_under_xdist_each_worker_probes_its_own_hosts_once(fleet, tmp_path):
     _assert_one_probe_per_host(delta)
     _assert_lines(proc.stdout)
     assert "by 2 workers" in proc.stdout
-    assert len(list(junit.iter("testcase"))) == HOSTS * 24
+    assert len(list(junit.iter("testcase"))) == HOSTS * (len(REQUIREMENTS) + 1)
 
 
 def test_verbose_shows_every_test_and_the_failure_in_full(fleet, tmp_path):
