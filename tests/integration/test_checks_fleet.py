@@ -204,11 +204,13 @@ def test_per_host_is_one_test_per_host_failing_with_each_failed_requirement(flee
                                        for p in cases["test_host[sim0013]"].iter("property")]
 
 
-def test_per_host_k_and_m_select_requirements_and_hosts(fleet, tmp_path):
+def test_per_host_k_and_m_select_requirements_and_hosts_under_xdist(fleet, tmp_path):
     proc, delta, junit = _run(fleet, tmp_path, "--per-host", "-m", "service or runtime",
-                              "-k", "not start_type and not sim0001")
+                              "-k", "not start_type and not sim0001", "-n", "2")
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert "1 deselected" in proc.stdout
+    assert "by 2 workers" in proc.stdout
+    assert [d["shells_created"] for d in delta[1:]] == [0 if i == DOWN - 1 else 1
+                                                        for i in range(HOSTS - 1)], delta
     assert delta[0]["commands"] == 0 and delta[TAMPERED]["commands"] == 1  # sim0001 not probed
     cases = list(junit.iter("testcase"))
     assert len(cases) == HOSTS - 1
