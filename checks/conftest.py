@@ -11,7 +11,8 @@ Under pytest-xdist (``-n N``) a host's tests stay in one worker and each worker 
 own hosts (:mod:`checks.xdist_hosts`). Output: one line per failed requirement (host,
 expected, found, fix) and a summary per requirement and per host (:mod:`checks.report`);
 ``-v`` gives pytest's usual lines and uncapped lists. Each test case carries its host and
-requirement as JUnit properties.
+requirement as JUnit properties. ``--per-host``: one test per host instead, judging every
+requirement ``-k``/``-m`` select (:mod:`checks.per_host`).
 """
 
 from __future__ import annotations

@@ -46,6 +46,7 @@ def eligible(item: pytest.Item, cache: dict[Any, Any]) -> bool:
            tuple(m.name for m in callspec.marks) if callspec is not None else ())
     if key not in cache:
         # every test's closure holds "request"; the function itself must not ask for it
+        # the cached fixtures, and its own parameters (--per-host: the requirements judged)
         allowed = FIXTURES | set(callspec.params if callspec is not None else ())
         cache[key] = not (set(item.fixturenames) - allowed - {"request"}
                           or set(inspect.signature(item.obj).parameters) - allowed

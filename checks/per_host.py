@@ -7,8 +7,8 @@ with one line per failed requirement (``web01 start_type: expected â€¦, found â€
 
 ``-m`` and ``-k`` select requirements as they select the per-requirement tests: a requirement is
 judged if the expression matches its test's names (``test_start_type``, its module
-``test_service.py``, its area, the host's name) and marker (its area). A host with no
-requirement selected has no test. Each host's JUnit case carries ``host`` and
+``test_service.py``, its area, the host's name, ``test_host[web01]``) and marker (its area).
+A host with no requirement selected has no test. Each host's JUnit case carries ``host`` and
 ``requirement`` (``*``) properties and one ``failed`` property per failed requirement.
 """
 
@@ -64,7 +64,8 @@ class Selection:
         if self.keyword is None:
             return True
         names = {"checks", f"test_{area}.py", f"test_{requirement}",
-                 f"test_{requirement}[{host}]", host, area}
+                 f"test_{requirement}[{host}]", host, area, f"{FUNCTION}.py",
+                 f"{FUNCTION}[{host}]"}
         return self.keyword.evaluate(KeywordMatcher(names))
 
 

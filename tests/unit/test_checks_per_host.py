@@ -30,6 +30,7 @@ def test_m_selects_by_area_and_k_by_name_module_or_host():
         r for r in service if r != "start_type")
     assert _selection(keyword="web02 and account")("web01") == ()
     assert _selection(keyword="web01")("web01") == tuple(REQUIREMENTS)
+    assert _selection(keyword="test_host")("web01") == tuple(REQUIREMENTS)
 
 
 def test_a_bad_expression_is_a_usage_error_naming_it():
