@@ -95,9 +95,17 @@ def _is_controller(config: pytest.Config) -> bool:
     return config.pluginmanager.has_plugin("dsession")
 
 
+#: Hosts from which the run's header suggests ``--per-host``.
+PER_HOST_HINT = 100
+
+
 def pytest_report_header(config: pytest.Config) -> str | None:
     if per_host.enabled(config):
         return "tacfleet: one test per host (--per-host), judging the requirements -k/-m select"
+    hosts = len(config.stash[SESSION].hosts) if SESSION in config.stash else 0
+    if hosts >= PER_HOST_HINT:
+        return (f"tacfleet: {hosts} hosts, one test per requirement each; --per-host makes it "
+                "one test per host (about half the time at 1,000 hosts)")
     return None
 
 
