@@ -46,3 +46,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="also run the tests that send their own command to each host (testinfra's "
              "`sc query`): a second shell and command per host",
     )
+    group.addoption(
+        "--per-host",
+        dest="tacfleet_per_host",
+        action="store_true",
+        default=False,
+        help="one test per host judging every requirement -m/-k select, failing with one line "
+             "per failed requirement (for fleets: pytest's cost per test is the bulk of a "
+             "1,000-host run)",
+    )

@@ -12,7 +12,8 @@ latency per HTTP answer:
     inventory and reports included; its CPU and peak RSS counted with the controller's);
   - checks: ``pytest checks --parallel P`` the same way, right after drift on the same fleet
     (with ``--processes``: each value for both, ``TACFLEET_PROCESSES`` for pytest checks);
-    checks-n: the same with ``-n W`` (xdist). Reported with each: commands and shells per host,
+    checks-host: the same with ``--per-host`` (one test per host); checks-n: with ``-n W``
+    (xdist). Reported with each: commands and shells per host,
     shells left open on the hosts afterwards, lines of output;
   - optionally, a no-op ``provision.fleet.provision_fleet`` (every step "ok", only the probe).
 
@@ -118,7 +119,8 @@ def _provision(hosts: list[Any], parallel: int, password: str) -> dict[str, Any]
 
 
 def _pytest_checks(inventory: str, parallel: int, workers: int,
-                   junit: bool = False, processes: int = 1) -> dict[str, Any]:
+                   junit: bool = False, processes: int = 1,
+                   per_host: bool = False) -> dict[str, Any]:
     """``pytest checks`` as a user runs it, in a child process (``-n workers`` if > 0).
 
     hypothesis' pytest plugin (a dev dependency, not the product's) is left out: it imports
@@ -131,6 +133,8 @@ def _pytest_checks(inventory: str, parallel: int, workers: int,
                 "-p", "no:hypothesispytest", *([f"--junitxml={xml}"] if junit else [])]
         if workers:
             argv += ["-n", str(workers)]
+        if per_host:
+            argv.append("--per-host")
         proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True,
                               env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120",
                                    "TACFLEET_PROCESSES": str(processes)})
@@ -160,8 +164,8 @@ def _drift_process(inventory: str, parallel: int, processes: int = 1) -> dict[st
 
 
 MODES = {"tacfleet": _audit, "testinfra": _testinfra, "provision": _provision}
-#: ``pytest checks`` in one process, and under xdist (``--workers``).
-CHECK_MODES = ("checks", "checks-n")
+#: ``pytest checks`` in one process, one test per host (``--per-host``), under xdist.
+CHECK_MODES = ("checks", "checks-host", "checks-n")
 #: Whole processes as users start them (timed from before the child starts).
 PROCESS_MODES = ("drift", *CHECK_MODES)
 
@@ -183,7 +187,7 @@ def controller(mode: str, inventory: str, parallel: int, workers: int = 0,
         outcome = _drift_process(inventory, parallel, processes)
     elif mode in CHECK_MODES:
         outcome = _pytest_checks(inventory, parallel, workers if mode == "checks-n" else 0,
-                                 junit, processes)
+                                 junit, processes, per_host=mode == "checks-host")
     else:
         outcome = MODES[mode](hosts, parallel, password)
     wall = time.perf_counter() - loaded
@@ -320,7 +324,7 @@ def _fix_ratio(row: dict[str, Any]) -> None:
 
 
 def _print(rows: list[dict[str, Any]], *, header: bool = True) -> None:
-    head = (f"{'mode':<10}{'hosts':>6}{'lat ms':>7}{'par':>5}{'proc':>5}{'wall s':>9}"
+    head = (f"{'mode':<12}{'hosts':>6}{'lat ms':>7}{'par':>5}{'proc':>5}{'wall s':>9}"
             f"{'HTTP req':>10}"
             f"{'req/host':>9}{'ideal s':>9}{'x ideal':>8}{'ctl CPU s':>10}{'ms/host':>8}"
             f"{'ctl RSS MB':>11}"
@@ -329,7 +333,7 @@ def _print(rows: list[dict[str, Any]], *, header: bool = True) -> None:
         print(head)
     for r in rows:
         ratio = f"{r['ratio_to_ideal']:.2f}" if r["ratio_to_ideal"] else "-"
-        print(f"{r['mode']:<10}{r['hosts']:>6}{r['latency_ms']:>7}{r['parallel']:>5}"
+        print(f"{r['mode']:<12}{r['hosts']:>6}{r['latency_ms']:>7}{r['parallel']:>5}"
               f"{r.get('processes', 1):>5}"
               f"{r['wall_s']:>9.2f}{r['http_requests']:>10}{r['requests_per_host']:>9}"
               f"{r['ideal_s']:>9.2f}{ratio:>8}{r['controller_cpu_s']:>10.2f}"
@@ -366,8 +370,8 @@ def main() -> int:
     parser.add_argument("--processes", default="1",
                         help="comma list: `invoke drift --processes` values to measure")
     parser.add_argument("--only", default="",
-                        help="comma list of modes to run (tacfleet, drift, checks, checks-n, "
-                             "testinfra, provision); default all")
+                        help="comma list of modes to run (tacfleet, drift, checks, "
+                             "checks-host, checks-n, testinfra, provision); default all")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--controller", choices=sorted([*MODES, *PROCESS_MODES]),
                         help=argparse.SUPPRESS)
@@ -407,6 +411,7 @@ def main() -> int:
                             for p in processes:  # each drift right before its pytest checks
                                 plan.append(("drift", latency, args.parallel, p))
                                 plan.append(("checks", latency, args.parallel, p))
+                                plan.append(("checks-host", latency, args.parallel, p))
                             if args.workers:
                                 plan.append(("checks-n", latency, args.parallel, 1))
                         if n <= args.testinfra_max:

@@ -11,7 +11,8 @@ Under pytest-xdist (``-n N``) a host's tests stay in one worker and each worker 
 own hosts (:mod:`checks.xdist_hosts`). Output: one line per failed requirement (host,
 expected, found, fix) and a summary per requirement and per host (:mod:`checks.report`);
 ``-v`` gives pytest's usual lines and uncapped lists. Each test case carries its host and
-requirement as JUnit properties.
+requirement as JUnit properties. ``--per-host``: one test per host instead, judging every
+requirement ``-k``/``-m`` select (:mod:`checks.per_host`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from checks import fastpath
+from checks import fastpath, per_host
 from checks.report import REACHABLE, FleetReport, one_line, properties
 from checks.session import FleetSession
 from checks.xdist_hosts import WORKER_FLAG, HostScheduling, worker_groups, worker_number
@@ -73,6 +74,8 @@ def pytest_configure(config: pytest.Config) -> None:
         text = format_problems(exc.problems) if len(exc.problems) > 1 else str(exc)
         raise pytest.UsageError(text) from None
     config.stash[REPORT] = FleetReport()
+    if per_host.enabled(config):
+        config.pluginmanager.register(per_host.Plugin(), "tacfleet-per-host")
     if worker is None:  # workers report to the controller, which prints
         config.pluginmanager.register(_Reporter(config), "tacfleet-reporter")
 
@@ -92,8 +95,40 @@ def _is_controller(config: pytest.Config) -> bool:
     return config.pluginmanager.has_plugin("dsession")
 
 
+#: Hosts from which the run's header suggests ``--per-host``.
+PER_HOST_HINT = 100
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if per_host.enabled(config):
+        return "tacfleet: one test per host (--per-host), judging the requirements -k/-m select"
+    hosts = len(config.stash[SESSION].hosts) if SESSION in config.stash else 0
+    if hosts >= PER_HOST_HINT:
+        return (f"tacfleet: {hosts} hosts, one test per requirement each; --per-host makes it "
+                "one test per host (about half the time at 1,000 hosts)")
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: Any, name: str, obj: object) -> list[Any] | None:
+    """``--per-host``: ``test_host`` replaces the per-requirement tests (and
+    ``test_host_reachable``); without it, ``test_host`` is not collected."""
+    if not callable(obj) or not name.startswith("test_"):
+        return None
+    config = collector.config
+    if per_host.enabled(config):
+        check = name == "test_host_reachable" or name.removeprefix("test_") in REQUIREMENTS
+        return [] if check else None
+    return [] if name == per_host.FUNCTION and collector.name == "test_host.py" else None
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "target" in metafunc.fixturenames:
+    if metafunc.function.__name__ == per_host.FUNCTION and per_host.enabled(metafunc.config):
+        names = metafunc.config.stash[SESSION].host_names
+        selection = per_host.Selection(metafunc.config)
+        metafunc.parametrize(("target", per_host.PARAM), [(n, selection(n)) for n in names],
+                             ids=names)
+    elif "target" in metafunc.fixturenames:
         fleet = metafunc.config.stash[SESSION]
         names = fleet.host_names
         req = REQUIREMENTS.get(metafunc.function.__name__.removeprefix("test_"))
@@ -159,7 +194,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             dropped.append(item)
             continue
         name = getattr(item, "originalname", item.name).removeprefix("test_")
-        requirement = REACHABLE if name == "host_reachable" else name
+        requirement = {"host_reachable": REACHABLE, "host": per_host.ALL}.get(name, name)
         host, _, service = str(host).partition("/")
         item.user_properties += [("host", host), ("requirement", requirement)]
         if service:
@@ -203,6 +238,15 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         return None
     host = item.callspec.params["target"]  # type: ignore[attr-defined]
     return True if fastpath.run(item, item.config.stash[SESSION], host) else None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A per-host test names each failed requirement (``failed`` properties: on the item, so
+    that the call's report and the teardown's, which JUnit reads, carry them)."""
+    if call.when == "call" and getattr(item, "originalname", "") == per_host.FUNCTION:
+        item.user_properties += per_host.failed_properties(call)
+    return (yield)
 
 
 def _hosts_of(items: list[pytest.Item]) -> list[str]:
@@ -300,11 +344,21 @@ class _Reporter:
         if report.when != "call" and not report.failed:
             return
         requirement = props.get("requirement", "?")
+        if requirement == per_host.ALL:  # one line per failed requirement of the host
+            failures = per_host.report_lines(report, host) if report.failed else []
+            self.config.stash[REPORT].add(host, requirement, False)
+            for requirement, message in failures:
+                self._add(host, requirement, message)
+            return
         if props.get("service"):  # a host is counted once; its services' checks by name
             requirement = f"{requirement} · {props['service']}"
-        line = self.config.stash[REPORT].add(host, requirement,
-                                             report.failed, one_line(report) if report.failed
-                                             else "")
+        if report.failed:
+            self._add(host, requirement, one_line(report))
+        else:
+            self.config.stash[REPORT].add(host, requirement, False)
+
+    def _add(self, host: str, requirement: str, message: str) -> None:
+        line = self.config.stash[REPORT].add(host, requirement, True, message)
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if line and reporter is not None and _compact(self.config):
             reporter.write_line(redact(line), red=True)

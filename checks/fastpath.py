@@ -46,8 +46,10 @@ def eligible(item: pytest.Item, cache: dict[Any, Any]) -> bool:
            tuple(m.name for m in callspec.marks) if callspec is not None else ())
     if key not in cache:
         # every test's closure holds "request"; the function itself must not ask for it
-        cache[key] = not (set(item.fixturenames) - FIXTURES - {"request"}
-                          or set(inspect.signature(item.obj).parameters) - FIXTURES
+        # the cached fixtures, and its own parameters (--per-host: the requirements judged)
+        allowed = FIXTURES | set(callspec.params if callspec is not None else ())
+        cache[key] = not (set(item.fixturenames) - allowed - {"request"}
+                          or set(inspect.signature(item.obj).parameters) - allowed
                           or any(item.get_closest_marker(m) for m in SETUP_MARKS))
         cache[item.function] = item.location[:2]  # file and line: the same for every host
     else:  # pytest would find the file and line again for each of the function's items
@@ -62,7 +64,7 @@ def run(item: pytest.Item, fleet: Any, host: str) -> bool:
     if facts is None or not isinstance(item, pytest.Function):
         return False
     values = {"target": host, "fleet": fleet, "spec": fleet.spec(host), "facts": facts,
-              "judged": fleet.findings(host)}
+              "judged": fleet.findings(host), **item.callspec.params}
     item.funcargs = {name: values[name] for name in item.fixturenames if name in values}
     ihook = item.ihook
     ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)

@@ -182,3 +182,39 @@ def test_ctrl_c_during_the_probe_starts_no_new_host_and_leaves_no_shell(fleet, t
     probed = sum(a["commands"] - b["commands"] for a, b in zip(after, before, strict=True))
     assert 1 <= probed < HOSTS - 2
     assert [a["open_shells"] for a in after] == [0] * HOSTS
+
+
+def test_per_host_is_one_test_per_host_failing_with_each_failed_requirement(fleet, tmp_path):
+    proc, delta, junit = _run(fleet, tmp_path, "--per-host")
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "one test per host (--per-host)" in proc.stdout
+    _assert_one_probe_per_host(delta)
+    _assert_lines(proc.stdout)
+    cases = {c.get("name"): c for c in junit.iter("testcase")}
+    assert len(cases) == HOSTS and all(_host_of(c) for c in cases.values())
+    failed = {n for n, c in cases.items() if c.find("failure") is not None}
+    assert failed == {"test_host[sim0007]", "test_host[sim0013]"}
+    tampered = cases["test_host[sim0007]"]
+    message = tampered.find("failure").get("message", "")  # type: ignore[union-attr]
+    message = message.removeprefix("Failed: ")  # pytest's prefix of a pytest.fail
+    assert message.startswith("sim0007 start_type: expected delayed-auto, found auto — fix: ")
+    props = [(p.get("name"), p.get("value")) for p in tampered.iter("property")]
+    assert ("requirement", "*") in props and ("failed", "start_type") in props, props
+    assert [v for k, v in props if k == "failed"] == ["start_type"]
+    assert ("failed", "reachable") in [(p.get("name"), p.get("value"))
+                                       for p in cases["test_host[sim0013]"].iter("property")]
+
+
+def test_per_host_k_and_m_select_requirements_and_hosts_under_xdist(fleet, tmp_path):
+    proc, delta, junit = _run(fleet, tmp_path, "--per-host", "-m", "service or runtime",
+                              "-k", "not start_type and not sim0001", "-n", "2")
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "by 2 workers" in proc.stdout
+    assert [d["shells_created"] for d in delta[1:]] == [0 if i == DOWN - 1 else 1
+                                                        for i in range(HOSTS - 1)], delta
+    assert delta[0]["commands"] == 0 and delta[TAMPERED]["commands"] == 1  # sim0001 not probed
+    cases = list(junit.iter("testcase"))
+    assert len(cases) == HOSTS - 1
+    failed = {c.get("name") for c in cases if c.find("failure") is not None}
+    assert failed == {"test_host[sim0013]"}  # sim0007's start_type not judged
+    assert "19 hosts: 18 compliant, 0 failing, 1 unreachable" in proc.stdout
