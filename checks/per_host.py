@@ -110,7 +110,7 @@ def failed_properties(call: Any) -> list[tuple[str, str]]:
     if excinfo is None:
         return []
     value = excinfo.value
-    if not isinstance(value, pytest.fail.Exception):  # type: ignore[attr-defined]
+    if not isinstance(value, pytest.fail.Exception):
         return []
     return [("failed", lab) for lab in getattr(value, "labels", ["reachable"])]
 

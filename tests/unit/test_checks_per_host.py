@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import cast
 
 import pytest
 
@@ -12,8 +13,8 @@ from compliance.requirements import REQUIREMENTS
 
 
 def _selection(keyword: str = "", markexpr: str = "") -> Selection:
-    return Selection(SimpleNamespace(option=SimpleNamespace(keyword=keyword,
-                                                            markexpr=markexpr)))
+    config = SimpleNamespace(option=SimpleNamespace(keyword=keyword, markexpr=markexpr))
+    return Selection(cast(pytest.Config, config))  # only config.option is read
 
 
 def test_without_k_or_m_every_requirement_is_judged():
