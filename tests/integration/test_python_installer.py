@@ -13,6 +13,7 @@ one host and run in order.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -65,13 +66,16 @@ def _host(sandbox_host, tmp_path: Path, installer: Path, sha256: str) -> Host:
 
 
 @pytest.fixture(scope="module")
-def host(sandbox_host, installer, tmp_path_factory) -> Host:
-    """The sandbox host back to its bare image, the inventory's base Python elsewhere."""
+def host(sandbox_host, installer, tmp_path_factory) -> Iterator[Host]:
+    """The sandbox host back to its bare image, the inventory's base Python elsewhere; bare
+    again afterwards (its venv, made by that other Python, would block the next module's
+    provision with "rebuild with --force-recreate")."""
     from sandbox import control
 
     control.reset(sandbox_host.info["name"])
     sha256 = hashlib.sha256(installer.read_bytes()).hexdigest()
-    return _host(sandbox_host, tmp_path_factory.mktemp("inventory"), installer, sha256)
+    yield _host(sandbox_host, tmp_path_factory.mktemp("inventory"), installer, sha256)
+    control.reset(sandbox_host.info["name"])
 
 
 def test_the_host_has_neither_the_base_python_nor_curl(sandbox_host, host):

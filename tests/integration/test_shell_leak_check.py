@@ -7,12 +7,26 @@ once the shell is deleted the check passes again (so this module leaves nothing 
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from winrm.protocol import Protocol
 
 from tests.integration.conftest import shells_left_open
 
 pytestmark = pytest.mark.sandbox
+
+
+def _until_counted(name: str, *, open_shells: int, seconds: float = 10.0) -> None:
+    """Wait until the endpoint's ``stats.json`` counts ``open_shells`` (it is written after the
+    answer has gone, so a fast reader can see the count from before the request)."""
+    from sandbox import layout
+
+    path = layout.Paths(name).root / "stats.json"
+    deadline = time.monotonic() + seconds
+    while (layout.read_json(path) or {}).get("open_shells") != open_shells:
+        assert time.monotonic() < deadline, f"{path} never counted {open_shells} open shell(s)"
+        time.sleep(0.05)
 
 
 def test_a_shell_dropped_without_delete_is_reported_then_cleared(sandbox_host, tmp_path):
@@ -23,6 +37,7 @@ def test_a_shell_dropped_without_delete_is_reported_then_cleared(sandbox_host, t
                         message_encryption="auto", server_cert_validation="ignore")  # HTTP
     shell = protocol.open_shell()
     try:
+        _until_counted(name, open_shells=1)  # stats.json is written just after the answer
         leak = shells_left_open(name, settle=0.5, keep=tmp_path)
         assert leak is not None
         assert f"sandbox host {name!r}: 1 WinRS shell(s) left open" in leak

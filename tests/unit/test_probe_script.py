@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +26,11 @@ SCRIPT = Path(__file__).resolve().parents[2] / "winhost" / "probe_script.py"
 def test_probe_runs_and_its_answer_parses(tmp_path):
     venv = tmp_path / "venv"
     (venv / "Scripts").mkdir(parents=True)
-    (venv / "Scripts" / "python.exe").symlink_to(sys.executable)
+    # A launcher, not a symlink: Python would take this folder's pyvenv.cfg for its own and
+    # lose this venv's site-packages (pytest) unless the base Python has them too.
+    launcher = venv / "Scripts" / "python.exe"
+    launcher.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
+    launcher.chmod(0o755)
     (venv / "pyvenv.cfg").write_text("home = C:\\Python311\nversion_info = 3.11.9\n")
     tac = tmp_path / "app" / "my_tacfile.tac"
     tac.parent.mkdir()
