@@ -112,16 +112,14 @@ class ShippedWheel:
 @cache
 def _wheel(source: Path, wheelhouse: str, size: int, mtime_ns: int) -> ShippedWheel:
     project, version, _build, _tags = parse_wheel_filename(source.name)
-    return ShippedWheel(source, win_join(wheelhouse, source.name), _sha256_of(source),
+    return ShippedWheel(source, win_join(wheelhouse, source.name), sha256_of(source),
                         str(project), str(version))
 
 
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
+def sha256_of(path: Path) -> str:
+    """SHA-256 of a controller file, read in blocks (installers and wheels can be large)."""
     with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def shipped_wheels(host: Host) -> list[ShippedWheel]:

@@ -17,6 +17,8 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from compliance.desired import sha256_of
+
 
 class InstallerError(Exception):
     """The installer cannot be had with the pinned checksum; the message says what to do."""
@@ -45,14 +47,6 @@ def _request(url: str) -> urllib.request.Request:
         request.add_header("Authorization",
                            "Basic " + base64.b64encode(token.encode()).decode("ascii"))
     return request
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fetch(url: str, sha256: str, cache: Path) -> Path:
@@ -88,7 +82,7 @@ def installer_bytes(source: str, sha256: str, *, cache: Path | None = None) -> b
     """The installer's bytes, checked against ``sha256`` (``InstallerError`` otherwise)."""
     if source.startswith(("https://", "http://")):
         cached = (cache or cache_dir()) / sha256
-        if not (cached.is_file() and _sha256_file(cached) == sha256):
+        if not (cached.is_file() and sha256_of(cached) == sha256):
             cached = _fetch(source, sha256, cache or cache_dir())
         return cached.read_bytes()
     try:
