@@ -128,11 +128,7 @@ class Shells:
         """Output and exit code once finished; TimedOut fault if still running after ``wait``."""
         shell = self._use(shell_id)
         try:
-            command = shell.commands.get(command_id or "")
-            if command is None:
-                raise soap.SoapError("w:InvalidSelectors", soap.INVALID_SELECTORS,
-                                     f"The command {command_id} was not found in shell "
-                                     f"{shell_id}.")
+            command = _command(shell, shell_id, command_id)
             if command.result is None:
                 command.result = command.job.wait(wait)
                 if command.result is None:
@@ -150,11 +146,7 @@ class Shells:
         command that has ended (or reads NUL) is dropped, as Windows does."""
         shell = self._use(shell_id)
         try:
-            command = shell.commands.get(command_id or "")
-            if command is None:
-                raise soap.SoapError("w:InvalidSelectors", soap.INVALID_SELECTORS,
-                                     f"The command {command_id} was not found in shell "
-                                     f"{shell_id}.")
+            command = _command(shell, shell_id, command_id)
             feed = getattr(command.job, "send_input", None)
             if feed is not None and command.result is None:
                 feed(data, end)
@@ -207,3 +199,12 @@ def _processes(job: Job) -> int:
     if count is not None:
         return int(count())
     return 1 if job.wait(0) is None else 0
+
+
+def _command(shell: Shell, shell_id: str | None, command_id: str | None) -> Command:
+    """The shell's command ``command_id``, or the InvalidSelectors fault Windows answers."""
+    command = shell.commands.get(command_id or "")
+    if command is None:
+        raise soap.SoapError("w:InvalidSelectors", soap.INVALID_SELECTORS,
+                             f"The command {command_id} was not found in shell {shell_id}.")
+    return command
