@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from provision.interrupt import STOP
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 
@@ -20,3 +22,11 @@ def sample() -> Callable[[str], str]:
         return (SAMPLES / name).read_bytes().decode("utf-8")
 
     return read
+
+
+@pytest.fixture(autouse=True)
+def _clean_stop() -> Iterator[None]:
+    """Every test starts and ends without a pending Ctrl-C (``provision.interrupt.STOP``)."""
+    STOP.clear()
+    yield
+    STOP.clear()

@@ -11,7 +11,6 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -80,13 +79,6 @@ class Connector:
             raise RuntimeError("H13_PASSWORD is not the caller's")
         time.sleep(self.delay)
         return FakeConnection(host, self.pid_file)
-
-
-@pytest.fixture(autouse=True)
-def _clean_stop() -> Any:
-    STOP.clear()
-    yield
-    STOP.clear()
 
 
 @pytest.fixture

@@ -124,13 +124,6 @@ hosts:
 """.replace("NSSM_SHA", NSSM_SHA)
 
 
-@pytest.fixture(autouse=True)
-def _clean_stop() -> Any:
-    STOP.clear()
-    yield
-    STOP.clear()
-
-
 @pytest.fixture
 def fleet_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("H5_PASSWORD", CANARY + "-pw")
