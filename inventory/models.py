@@ -140,7 +140,7 @@ class AnsiblePassword(_Model):
         return f"ansible_password of {self.host} in {self.inventory}"
 
 
-class Connection(_Model):
+class ConnectionSettings(_Model):
     """How to reach the host. Passwords only by reference: env var, 0600 file, keyring, or
     (from an Ansible inventory) the host's ``ansible_password``."""
 
@@ -689,7 +689,7 @@ class Host(_Model):
 
     name: SafeName
     groups: tuple[str, ...] = ()
-    connection: Connection
+    connection: ConnectionSettings
     python: PythonEnv
     app: App
     service: Service
@@ -814,5 +814,6 @@ DERIVED_FIELDS = frozenset({
 })
 #: Keys a host entry (or ``vars``) may hold, and the model of each section.
 SECTIONS: dict[str, type[_Model]] = {
-    "connection": Connection, "python": PythonEnv, "app": App, "service": Service, "nssm": Nssm,
+    "connection": ConnectionSettings, "python": PythonEnv, "app": App, "service": Service,
+    "nssm": Nssm,
 }

@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from inventory.errors import Problem, SecretError
-from inventory.models import Connection
+from inventory.models import ConnectionSettings
 
 MASK = "***"
 _known: dict[str, str] = {}  # secret text -> what is shown instead
@@ -149,7 +149,7 @@ def _from_keyring(ref: str, user: str | None, host: str | None, source: str,
 
 
 def resolve_password(
-    conn: Connection,
+    conn: ConnectionSettings,
     *,
     host: str | None = None,
     env: Mapping[str, str] | None = None,

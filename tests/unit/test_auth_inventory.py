@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from inventory import models
-from inventory.models import Connection, missing_extra
+from inventory.models import ConnectionSettings, missing_extra
 from winhost.connect import transport_options
 
 
@@ -20,7 +20,7 @@ def test_missing_kerberos_packages_name_the_extra(monkeypatch: pytest.MonkeyPatc
     problem, fix = missing_extra("kerberos") or ("", "")
     assert "kerberos" in problem and fix == "pip install 'tacfleet[kerberos]'"
     with pytest.raises(ValidationError) as info:
-        Connection(address="h", transport="kerberos")
+        ConnectionSettings(address="h", transport="kerberos")
     assert "pip install 'tacfleet[kerberos]'" in str(info.value)
 
 
@@ -35,16 +35,16 @@ def test_missing_credssp_package_names_the_extra(monkeypatch: pytest.MonkeyPatch
 def test_kerberos_needs_no_password_but_a_principal_with_one(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(models, "missing_extra", lambda transport: None)
-    assert Connection(address="10.0.0.5", transport="kerberos").needs_password is False
+    assert ConnectionSettings(address="10.0.0.5", transport="kerberos").needs_password is False
     with pytest.raises(ValidationError, match="needs the principal"):
-        Connection(address="h", transport="kerberos", password_env="PW")
+        ConnectionSettings(address="h", transport="kerberos", password_env="PW")
     keytab = tmp_path / "u.keytab"
     keytab.write_bytes(b"\x05\x02")
     with pytest.raises(ValidationError, match="a keytab and a password reference"):
-        Connection(address="h", transport="kerberos", user="u@R", password_env="PW",
+        ConnectionSettings(address="h", transport="kerberos", user="u@R", password_env="PW",
                    keytab_file=keytab)
     with pytest.raises(ValidationError, match="only used with transport: kerberos"):
-        Connection(address="h", user="u", password_env="PW", keytab_file=keytab)
+        ConnectionSettings(address="h", user="u", password_env="PW", keytab_file=keytab)
 
 
 def test_kerberos_and_certificate_settings_reach_pywinrm(tmp_path: Path,

@@ -34,7 +34,7 @@ from inventory import (
     win_name,
     win_parent,
 )
-from inventory.models import NSSM_EXE_SHA256, Connection
+from inventory.models import NSSM_EXE_SHA256, ConnectionSettings
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).with_name("data") / "inventory"
@@ -415,8 +415,9 @@ def test_derived_defaults() -> None:
 
 def test_basic_over_http_is_refused() -> None:
     with pytest.raises(ValidationError, match="Basic"):
-        Connection(address="h", user="u", password_env="PW", https=False, transport="basic")
-    assert Connection(address="h", user="u", password_env="PW", transport="basic").port == 5986
+        ConnectionSettings(address="h", user="u", password_env="PW", https=False, transport="basic")
+    settings = ConnectionSettings(address="h", user="u", password_env="PW", transport="basic")
+    assert settings.port == 5986
 
 
 def test_secrets_never_appear_in_repr_or_errors(tmp_path: Path) -> None:
@@ -435,8 +436,8 @@ def test_secrets_never_appear_in_repr_or_errors(tmp_path: Path) -> None:
 
 
 # -- secrets -----------------------------------------------------------------------------------
-def conn(**kw: object) -> Connection:
-    return Connection.model_validate({"address": "h", "user": "u", **kw})
+def conn(**kw: object) -> ConnectionSettings:
+    return ConnectionSettings.model_validate({"address": "h", "user": "u", **kw})
 
 
 def test_password_from_env() -> None:
