@@ -24,15 +24,15 @@ from winhost.sddl import Ace
 
 __all__ = [
     "Ace",
-    "BasePython",
+    "BasePythonFacts",
     "Codepages",
     "FileFact",
     "FolderAcl",
     "HostFacts",
-    "Service",
+    "ServiceFacts",
     "ServiceStatus",
     "UnitFacts",
-    "Venv",
+    "VenvFacts",
     "bare_facts",
     "facts_from_probe",
     "gather_facts",
@@ -53,7 +53,7 @@ class Output(_Model):
     error: str = ""
 
 
-class BasePython(_Model):
+class BasePythonFacts(_Model):
     exists: bool
     executable: str = ""
     version: str = ""
@@ -66,7 +66,7 @@ class ImportFact(_Model):
     detail: str  # the module's __version__, or the error
 
 
-class Venv(_Model):
+class VenvFacts(_Model):
     path: str
     exists: bool = False
     python_exists: bool = False
@@ -154,7 +154,7 @@ class ServiceStatus(_Model):
         return SERVICE_STATES.get(self.state_code, str(self.state_code))
 
 
-class Service(_Model):
+class ServiceFacts(_Model):
     name: str
     exists: bool = False
     status: ServiceStatus | None = None
@@ -207,8 +207,8 @@ class UnitFacts(_Model):
     """One further service of a host: its venv, service and port (the first service's are
     ``HostFacts.venv`` / ``service`` / ``port_open``)."""
 
-    venv: Venv
-    service: Service
+    venv: VenvFacts
+    service: ServiceFacts
     port_open: bool | None = None
 
 
@@ -221,9 +221,9 @@ class HostFacts(_Model):
     elapsed: float = 0.0
     system_root: str = DEFAULT_SYSTEM_ROOT
     codepages: Codepages = Field(default_factory=Codepages)
-    base_python: BasePython
-    venv: Venv
-    service: Service
+    base_python: BasePythonFacts
+    venv: VenvFacts
+    service: ServiceFacts
     files: dict[str, FileFact] = Field(default_factory=dict)
     dirs: dict[str, bool] = Field(default_factory=dict)
     acls: dict[str, FolderAcl] = Field(default_factory=dict)
@@ -245,8 +245,8 @@ class HostFacts(_Model):
             return self
         unit = next((u for k, u in self.units.items() if k.lower() == name.lower()), None)
         if unit is None:
-            return self.model_copy(update={"venv": Venv(path=""), "service": Service(name=name),
-                                           "port_open": None})
+            return self.model_copy(update={"venv": VenvFacts(path=""),
+                                           "service": ServiceFacts(name=name), "port_open": None})
         return self.model_copy(update={"venv": unit.venv, "service": unit.service,
                                        "port_open": unit.port_open})
 
@@ -297,7 +297,7 @@ def _output(raw: dict[str, Any] | None, oem: int | None) -> Output | None:
     )
 
 
-def _service(name: str, raw: dict[str, Any]) -> Service:
+def _service(name: str, raw: dict[str, Any]) -> ServiceFacts:
     scm = raw.get("scm") or {}
     key = raw.get("key")
     status = None
@@ -311,7 +311,7 @@ def _service(name: str, raw: dict[str, Any]) -> Service:
     # The service manager is the authority; the registry key decides only when it was not asked.
     exists = bool(scm["exists"]) if scm.get("exists") is not None else key is not None
     errors = [e for e in (scm.get("error"), raw.get("error")) if e]
-    return Service(
+    return ServiceFacts(
         name=name,
         exists=exists,
         status=status,
@@ -322,7 +322,7 @@ def _service(name: str, raw: dict[str, Any]) -> Service:
     )
 
 
-def _venv(path: str, raw: dict[str, Any], outputs: dict[str, Output]) -> Venv:
+def _venv(path: str, raw: dict[str, Any], outputs: dict[str, Output]) -> VenvFacts:
     """A venv's facts from the probe's ``venv`` section and its programs' outputs."""
     venv_out = outputs.get("venv")
     venv_fields: dict[str, Any] = {}
@@ -335,7 +335,7 @@ def _venv(path: str, raw: dict[str, Any], outputs: dict[str, Output]) -> Venv:
         }
     elif venv_out is not None:
         venv_fields = {"error": (venv_out.stderr or venv_out.stdout or venv_out.error)[-500:]}
-    return Venv(
+    return VenvFacts(
         path=path,
         exists=raw.get("exists", False),
         python_exists=raw.get("python_exists", False),
@@ -376,7 +376,7 @@ def facts_from_probe(host: str, spec: ProbeSpec, data: dict[str, Any]) -> HostFa
         hostname=data.get("hostname", ""),
         system_root=data.get("system_root") or DEFAULT_SYSTEM_ROOT,
         codepages=Codepages(**(data.get("codepages") or {})),
-        base_python=BasePython(exists=True, **data.get("base", {})),
+        base_python=BasePythonFacts(exists=True, **data.get("base", {})),
         venv=_venv(spec.venv, data.get("venv", {}), outputs),
         service=_service(spec.service, data.get("service") or {}),
         files={p: FileFact(**f) for p, f in data.get("files", {}).items()},
@@ -396,12 +396,13 @@ def bare_facts(host: str, spec: ProbeSpec, *, has_curl: bool | None = None) -> H
     """Facts of a host without its base Python: nothing we manage can be there yet."""
     return HostFacts(
         host=host,
-        base_python=BasePython(exists=False),
-        venv=Venv(path=spec.venv),
-        service=Service(name=spec.service),
+        base_python=BasePythonFacts(exists=False),
+        venv=VenvFacts(path=spec.venv),
+        service=ServiceFacts(name=spec.service),
         has_curl=has_curl,
-        units={u["service"]: UnitFacts(venv=Venv(path=u["venv"]),
-                                       service=Service(name=u["service"])) for u in spec.units},
+        units={u["service"]: UnitFacts(venv=VenvFacts(path=u["venv"]),
+                                       service=ServiceFacts(name=u["service"]))
+               for u in spec.units},
     )
 
 
