@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from inventory.fields import (
     ControllerFile,
@@ -38,6 +38,7 @@ from inventory.fields import (
     bad,
     resolve_controller_path,
 )
+from inventory.frozen import Frozen
 from inventory.winnames import (
     Label,
     SafeName,
@@ -74,10 +75,11 @@ VENV_ROOT = "C:\\PythonEnvs"
 Issue = tuple[str, str, str]
 
 
-class _Model(BaseModel):
-    """Base: frozen, unknown keys refused, inputs never echoed in error text (secrets)."""
+class InventoryModel(Frozen):
+    """Base of what a person writes in an inventory: frozen, unknown keys refused, inputs never
+    echoed in error text (secrets)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
     _section: ClassVar[str] = ""
 
     def _issues(self) -> Iterator[Issue]:
@@ -129,7 +131,7 @@ def missing_extra(transport: str) -> tuple[str, str] | None:
             f"pip install 'tacfleet[{needed[1]}]'")
 
 
-class AnsiblePassword(_Model):
+class AnsiblePassword(InventoryModel):
     """``ansible_password`` of a host in an Ansible inventory: Ansible templates or decrypts it
     (``inventory.ansible``) only when a command needs it; this holds no secret."""
 
@@ -140,7 +142,7 @@ class AnsiblePassword(_Model):
         return f"ansible_password of {self.host} in {self.inventory}"
 
 
-class ConnectionSettings(_Model):
+class ConnectionSettings(InventoryModel):
     """How to reach the host. Passwords only by reference: env var, 0600 file, keyring, or
     (from an Ansible inventory) the host's ``ansible_password``."""
 
@@ -266,7 +268,7 @@ class ConnectionSettings(_Model):
                    f"set read_timeout: {self.operation_timeout + 10}")
 
 
-class PythonEnv(_Model):
+class PythonEnv(InventoryModel):
     """The base interpreter and the virtualenv the app runs in."""
 
     _section = "python"
@@ -399,19 +401,19 @@ class PythonEnv(_Model):
                    "pinned by checksum", pin)
 
 
-class EnvRef(_Model):
+class EnvRef(InventoryModel):
     """``{env: NAME}``: the value of a variable in the controller's environment."""
 
     env: EnvVarName
 
 
-class FileRef(_Model):
+class FileRef(InventoryModel):
     """``{file: PATH}``: the content of a file on the controller (mode 0600)."""
 
     file: ControllerPath
 
 
-class KeyringRef(_Model):
+class KeyringRef(InventoryModel):
     """``{keyring: SERVICE/USER}``: a password stored with ``keyring set SERVICE USER``."""
 
     keyring: str
@@ -421,7 +423,7 @@ class KeyringRef(_Model):
 EnvValue = Label | EnvRef | FileRef | KeyringRef
 
 
-class App(_Model):
+class App(InventoryModel):
     """The Twisted application: its package and the .tac file twistd runs.
 
     ``environment`` values may be references (:data:`EnvValue`); every value is shown as
@@ -499,7 +501,7 @@ NSSM_START: dict[str, str] = {
 }
 
 
-class Service(_Model):
+class Service(InventoryModel):
     """The Windows service NSSM wraps around twistd."""
 
     _section = "service"
@@ -542,7 +544,7 @@ class Service(_Model):
                    f"use {own} (the default), a built-in account or a gMSA (DOMAIN\\name$)")
 
 
-class Nssm(_Model):
+class Nssm(InventoryModel):
     """Where nssm.exe comes from and where it lives on the host."""
 
     _section = "nssm"
@@ -603,7 +605,7 @@ def _quote(arg: str) -> str:
     return f'"{arg}"' if " " in arg else arg
 
 
-class ServiceEntry(_Model):
+class ServiceEntry(InventoryModel):
     """One Twisted app run as one Windows service (an item of a host's ``services:``).
 
     ``python`` is the venv it runs from: its own when the item sets ``python:`` (merged over
@@ -679,7 +681,7 @@ def _service_items(data: dict[str, Any]) -> list[Any] | None:
     return out
 
 
-class Host(_Model):
+class Host(InventoryModel):
     """Everything tacfleet wants true on one Windows host.
 
     ``services`` lists every service (``app``/``service`` at the host level are the one-service
@@ -813,7 +815,7 @@ DERIVED_FIELDS = frozenset({
     ("service", "stderr"), ("nssm", "path"),
 })
 #: Keys a host entry (or ``vars``) may hold, and the model of each section.
-SECTIONS: dict[str, type[_Model]] = {
+SECTIONS: dict[str, type[InventoryModel]] = {
     "connection": ConnectionSettings, "python": PythonEnv, "app": App, "service": Service,
     "nssm": Nssm,
 }

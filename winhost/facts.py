@@ -13,8 +13,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from inventory.frozen import Frozen
 from winhost import parsers, sddl
 from winhost.cmdline import DEFAULT_SYSTEM_ROOT, Command, system32
 from winhost.connection import Connection, decode_output
@@ -40,11 +41,7 @@ __all__ = [
 ]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class Output(_Model):
+class Output(Frozen):
     """Exit code and decoded output of one program the probe ran; rc None = could not run."""
 
     rc: int | None = None
@@ -53,7 +50,7 @@ class Output(_Model):
     error: str = ""
 
 
-class BasePythonFacts(_Model):
+class BasePythonFacts(Frozen):
     exists: bool
     executable: str = ""
     version: str = ""
@@ -61,12 +58,12 @@ class BasePythonFacts(_Model):
     packages: dict[str, str | None] = Field(default_factory=dict)
 
 
-class ImportFact(_Model):
+class ImportFact(Frozen):
     ok: bool
     detail: str  # the module's __version__, or the error
 
 
-class VenvFacts(_Model):
+class VenvFacts(Frozen):
     path: str
     exists: bool = False
     python_exists: bool = False
@@ -82,14 +79,14 @@ class VenvFacts(_Model):
         return self.dists.get(parsers.normalize_name(name))
 
 
-class FileFact(_Model):
+class FileFact(Frozen):
     path: str
     exists: bool = False
     sha256: str | None = None
     size: int | None = None
 
 
-class Codepages(_Model):
+class Codepages(Frozen):
     """The host's code pages (kernel32 GetACP / GetOEMCP / GetConsoleOutputCP); 0 = unknown."""
 
     ansi: int = 0
@@ -140,7 +137,7 @@ SERVICE_STATES = {
 }
 
 
-class ServiceStatus(_Model):
+class ServiceStatus(Frozen):
     """QueryServiceStatusEx: the service's state and process id."""
 
     state_code: int
@@ -154,7 +151,7 @@ class ServiceStatus(_Model):
         return SERVICE_STATES.get(self.state_code, str(self.state_code))
 
 
-class ServiceFacts(_Model):
+class ServiceFacts(Frozen):
     name: str
     exists: bool = False
     status: ServiceStatus | None = None
@@ -203,7 +200,7 @@ class ServiceFacts(_Model):
         return self.status.pid if self.status is not None else None
 
 
-class UnitFacts(_Model):
+class UnitFacts(Frozen):
     """One further service of a host: its venv, service and port (the first service's are
     ``HostFacts.venv`` / ``service`` / ``port_open``)."""
 
@@ -212,7 +209,7 @@ class UnitFacts(_Model):
     port_open: bool | None = None
 
 
-class HostFacts(_Model):
+class HostFacts(Frozen):
     """The observed state of one host."""
 
     host: str

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from inventory.frozen import Frozen
 from winhost.errors import OutputError
 
 
@@ -29,11 +30,7 @@ class ServiceNotFound(LookupError):
     """``sc`` answered 1060: the service does not exist."""
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class ServiceConfig(_Frozen):
+class ServiceConfig(Frozen):
     """``sc qc``: QueryServiceConfig's fields."""
 
     name: str
@@ -51,7 +48,7 @@ class ServiceConfig(_Frozen):
     start_name: str = ""
 
 
-class ServiceStatus(_Frozen):
+class ServiceStatus(Frozen):
     """``sc query``: the service's state."""
 
     name: str
@@ -176,7 +173,7 @@ def normalize_name(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-class Ace(_Frozen):
+class Ace(Frozen):
     """One access-control entry as icacls prints it: ``principal:(OI)(CI)(RX)``."""
 
     principal: str
