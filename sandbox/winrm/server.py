@@ -24,7 +24,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sandbox import pki
 from sandbox.executor import ExecResult, Executor, Job
@@ -121,6 +121,19 @@ class _Listener(ThreadingHTTPServer):
                     type(exc).__name__, exc)
 
 
+class ServerView(Protocol):
+    """What a request handler uses of its WinRM server (``WinRMServer``), and nothing more."""
+
+    max_body: int
+    faults: Faults
+
+    def authenticator(self, *, tls: bool, peer_cert: bytes | None) -> auth.ConnectionAuth: ...
+    def count(self, key: str, n: int = 1) -> None: ...
+    def record(self, client: str, what: str, status: int) -> None: ...
+    def dispatch(self, req: soap.Request, tls: bool) -> bytes: ...
+    def save_stats(self) -> None: ...
+
+
 class WinRMServer:
     """One sandbox host's WinRM listeners: HTTP (NTLM, sealed) and HTTPS (NTLM or Basic).
 
@@ -200,8 +213,8 @@ class WinRMServer:
                 self.save_stats()
 
     def handler_class(self, *, tls: bool, **attributes: Any) -> type[BaseHTTPRequestHandler]:
-        """The request handler bound to this endpoint, for any listener that serves it."""
-        return type("Handler", (_Handler,), {"endpoint": self, "tls": tls, **attributes})
+        """The request handler bound to this server, for any listener that serves it."""
+        return type("Handler", (_Handler,), {"winrm": self, "tls": tls, **attributes})
 
     def _listen(self, host: str, port: int, *, tls: bool) -> ThreadingHTTPServer:
         srv = _Listener((host, port), self.handler_class(tls=tls))
@@ -222,6 +235,14 @@ class WinRMServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def authenticator(self, *, tls: bool, peer_cert: bytes | None) -> auth.ConnectionAuth:
+        """The authentication state of one new TCP connection (this server's user)."""
+        return auth.ConnectionAuth(self.user, self._password, tls=tls, peer_cert=peer_cert)
+
+    def count(self, key: str, n: int = 1) -> None:
+        """Add ``n`` to one of the counters ``stats()`` reports."""
+        self._stats.add(key, n)
 
     def save_stats(self) -> None:
         """Write ``stats.json`` for readers in other processes (unless ``persist_stats=False``)."""
@@ -291,7 +312,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "Microsoft-HTTPAPI/2.0"
     sys_version = ""
-    endpoint: WinRMServer
+    winrm: ServerView
     tls: bool
 
     def setup(self) -> None:
@@ -300,9 +321,8 @@ class _Handler(BaseHTTPRequestHandler):
         # delayed ACK add ~40 ms to every answer.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         peer = self.connection.getpeercert(binary_form=True) if self.tls else None
-        self._auth = auth.ConnectionAuth(self.endpoint.user, self.endpoint._password,
-                                         tls=self.tls, peer_cert=peer)
-        self.endpoint._stats.add("connections")
+        self._auth = self.winrm.authenticator(tls=self.tls, peer_cert=peer)
+        self.winrm.count("connections")
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.client_address[0], *args)
@@ -322,8 +342,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _unauthorized(self, reason: str, challenge: list[str], *, close: bool = False) -> None:
-        self.endpoint._stats.add("auth_failures")
-        self.endpoint.record(self._client(), f"401 {reason}", 401)
+        self.winrm.count("auth_failures")
+        self.winrm.record(self._client(), f"401 {reason}", 401)
         headers = [("WWW-Authenticate", c) for c in challenge]
         if close:
             headers.append(("Connection", "close"))
@@ -332,16 +352,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _refuse(self, status: int, why: str) -> None:
         """A bad request: one log line, the status, and the connection closed unread."""
-        ep = self.endpoint
-        ep._stats.add("refused_requests")
-        ep.record(self._client(), f"refused: {why}", status)
+        winrm = self.winrm
+        winrm.count("refused_requests")
+        winrm.record(self._client(), f"refused: {why}", status)
         log.warning("%s: refused with %d: %s", self._client(), status, why)
         self.close_connection = True
         self._reply(status, headers=[("Connection", "close")])
 
     def log_error(self, format: str, *args: Any) -> None:
         """http.server's own refusals (bad request line, headers too long, timeouts): one line."""
-        self.endpoint._stats.add("refused_requests")
+        self.winrm.count("refused_requests")
         log.warning("%s: %s", self._client(), (format % args)[:300])
 
     def _declared_length(self) -> int | None:
@@ -379,13 +399,13 @@ class _Handler(BaseHTTPRequestHandler):
         return None, None
 
     def do_POST(self) -> None:
-        ep = self.endpoint
-        ep._stats.add("http_requests")
+        winrm = self.winrm
+        winrm.count("http_requests")
         length = self._declared_length()
         if length is None:
             return
-        if length > ep.max_body:
-            self._refuse(413, f"a body of {length} bytes exceeds the {ep.max_body}-byte limit "
+        if length > winrm.max_body:
+            self._refuse(413, f"a body of {length} bytes exceeds the {winrm.max_body}-byte limit "
                               "(MaxEnvelopeSizekb plus the encryption framing)")
             return
         if self.path.split("?")[0].rstrip("/").lower() != "/wsman":
@@ -396,7 +416,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(404)
             return
         # Faults apply to every answer, the authentication handshake's 401s included.
-        latency, drop, fail = ep.faults.on_request()
+        latency, drop, fail = winrm.faults.on_request()
         if latency:
             time.sleep(latency)
         if drop:
@@ -414,16 +434,16 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             self._post(body, step, fail)
         finally:
-            ep.save_stats()
+            winrm.save_stats()
 
     def _drop(self, why: str) -> None:
-        self.endpoint._stats.add("dropped_connections")
-        self.endpoint.record(self._client(), why, 0)
+        self.winrm.count("dropped_connections")
+        self.winrm.record(self._client(), why, 0)
         self.close_connection = True
         self.connection.shutdown(socket.SHUT_RDWR)
 
     def _post(self, body: bytes, step: auth.Step | None, fail: bool) -> None:
-        ep = self.endpoint
+        winrm = self.winrm
         extra = [("WWW-Authenticate", step.header)] if step and step.header else []
         if not body:  # pywinrm's empty POST that only sets up the NTLM context
             self._reply(200, headers=extra)
@@ -443,10 +463,10 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             req = soap.parse_request(body)
             if fail:
-                ep._stats.add("faults")
+                winrm.count("faults")
                 raise soap.SoapError("w:InternalError", 2147943515,
                                      "injected fault: the service is temporarily unavailable")
-            answer, status = ep.dispatch(req, self.tls), 200
+            answer, status = winrm.dispatch(req, self.tls), 200
             what = _describe(req)
         except _DropConnection:
             self._drop("fault: connection dropped after the command finished")
@@ -461,7 +481,7 @@ class _Handler(BaseHTTPRequestHandler):
             answer, status = soap.fault(req.message_id if req else "", error), 500
             what = f"error {type(exc).__name__}"
         if not (req and req.action == "receive" and status == 500):
-            ep.record(self._client(), what, status)
+            winrm.record(self._client(), what, status)
         if sealed:
             ctype, payload = self._auth.wrap(answer)
             self._reply(status, payload, ctype, extra)
