@@ -21,10 +21,9 @@ from inventory.models import Host
 from provision.interrupt import stop_requested
 from winhost.cmdline import Command
 from winhost.connect import connect
-from winhost.connection import Connection, ConnectionStats
+from winhost.connection import Connection, ConnectionStats, Result
 from winhost.errors import CommandTimeout, host_problem
 from winhost.facts import HostFacts, gather_facts
-from winhost.result import Result
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,11 @@
-"""The one interface for running commands on a host: ``run(command) -> Result``."""
+"""The one interface for running commands on a host: ``run(command) -> Result``.
+
+Like testinfra's ``backend/base.py``: the protocol every transport implements (``Connection``),
+what one command returns (``Result``), what a connection cost (``ConnectionStats``) and how a
+Windows program's output bytes become text (``decode_output``). Each transport is one module
+(``winrm_connection``, ``local_connection``); ``winhost.open`` opens the one an inventory entry
+describes.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +14,24 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from winhost.cmdline import Command
-from winhost.result import Result
 
 #: Each connection logs every command line here at INFO before sending it (``provision.runlog``
 #: writes them into the run log); nothing is logged unless a handler asks for INFO.
 COMMANDS = logging.getLogger("tacfleet.commands")
+
+
+@dataclass(frozen=True)
+class Result:
+    """Exit code, decoded output and wall time of one command."""
+
+    rc: int
+    stdout: str
+    stderr: str
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0
 
 
 @dataclass

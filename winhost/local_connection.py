@@ -8,9 +8,8 @@ import subprocess
 import time
 
 from winhost.cmdline import Command
-from winhost.connection import COMMANDS, ConnectionStats, decode_output
+from winhost.connection import COMMANDS, ConnectionStats, Result, decode_output
 from winhost.errors import CommandTimeout, HostError, ProgramNotFound
-from winhost.result import Result
 
 
 class LocalConnection:

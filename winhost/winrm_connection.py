@@ -34,7 +34,7 @@ from winrm.protocol import Protocol
 from winrm.transport import Transport
 
 from winhost.cmdline import Command
-from winhost.connection import COMMANDS, ConnectionStats, decode_output
+from winhost.connection import COMMANDS, ConnectionStats, Result, decode_output
 from winhost.errors import (
     AuthenticationFailed,
     CommandTimeout,
@@ -45,7 +45,6 @@ from winhost.errors import (
     UsageError,
 )
 from winhost.redact import Redactor
-from winhost.result import Result
 from winhost.wsman_transport import (
     AUTH_METHODS,
     LeanProtocol,

@@ -22,9 +22,8 @@ from sandbox.fleet.stock_checks import STOCK_CHECKS
 from sandbox.fleet.transcript import Transcript
 from winhost.cmdline import Command
 from winhost.connect import connect
-from winhost.connection import Connection, codepage_encoding
+from winhost.connection import Connection, Result, codepage_encoding
 from winhost.facts import gather_facts
-from winhost.result import Result
 
 
 class _Recorder:

@@ -21,9 +21,8 @@ from inventory import Host, load_inventory
 from provision.interrupt import STOP
 from tests.unit.probe_doc import compliant_doc
 from winhost.cmdline import Command
-from winhost.connection import COMMANDS, ConnectionStats
+from winhost.connection import COMMANDS, ConnectionStats, Result
 from winhost.probe import MARKER, probe_command
-from winhost.result import Result
 
 HEAD = r"""
 all:

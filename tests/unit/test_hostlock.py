@@ -25,8 +25,8 @@ from tests.unit.test_night_run import (
     connector,
 )
 from winhost.cmdline import Command
+from winhost.connection import Result
 from winhost.errors import ProgramNotFound
-from winhost.result import Result
 
 
 @pytest.fixture

@@ -241,8 +241,8 @@ class _ProbeOnly:
         self.lines: list[str] = []
 
     def run(self, command, *, timeout=None, idempotent=False):
+        from winhost.connection import Result
         from winhost.probe import MARKER
-        from winhost.result import Result
 
         self.lines.append(command.line)
         return Result(0, MARKER + json.dumps(self.doc) + "\n", "")

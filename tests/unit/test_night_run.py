@@ -34,7 +34,7 @@ from provision.model import Status
 from tests.loopback import silent_listener
 from tests.unit.probe_doc import compliant_doc
 from winhost.cmdline import Command
-from winhost.connection import ConnectionStats
+from winhost.connection import ConnectionStats, Result
 from winhost.errors import (
     AuthenticationFailed,
     CommandTimeout,
@@ -44,7 +44,6 @@ from winhost.errors import (
 )
 from winhost.parsers import ParseError
 from winhost.probe import MARKER, ProbeError, probe_command
-from winhost.result import Result
 
 ROOT = Path(__file__).resolve().parents[2]
 CANARY = "canary-5e1f-night-run"

@@ -182,9 +182,8 @@ def test_an_action_whose_output_fails_its_check_fails_the_step_and_runs_its_clea
     from provision.model import Action, Status
     from provision.steps import Step
     from winhost.cmdline import command
-    from winhost.connection import ConnectionStats
+    from winhost.connection import ConnectionStats, Result
     from winhost.facts import bare_facts
-    from winhost.result import Result
 
     class Answers:
         host = "sandbox"

@@ -24,9 +24,8 @@ from provision.steps import STEPS, Context
 from tests.unit.probe_doc import compliant_doc, missing_service, out, parameters, service_key
 from tests.unit.test_requirements import ROOT
 from winhost.cmdline import Command
-from winhost.connection import ConnectionStats
+from winhost.connection import ConnectionStats, Result
 from winhost.facts import HostFacts, bare_facts, facts_from_probe
-from winhost.result import Result
 
 
 @pytest.fixture(scope="module")
