@@ -3,9 +3,9 @@
 Connection passwords and ``app.environment`` values can be references (a host read from an
 Ansible inventory references its ``ansible_password``, resolved by ``inventory.ansible``).
 Messages name the reference (variable, file, keyring entry), never the value. Every value
-resolved here, and every ``NAME=value`` of ``app.environment``, is remembered so
-:func:`redact` can replace it with ``***`` in anything tacfleet prints or writes (plan output,
-reports, logs).
+resolved here, every ``NAME=value`` of ``app.environment`` and every WinRM connection's password
+is remembered so :func:`redact` can replace it with ``***`` in anything tacfleet prints or writes
+(plan output, reports, logs, transport errors): the one place secrets are masked.
 
 Frames here hide from pytest tracebacks (``__tracebackhide__``): they hold the environment.
 """

@@ -33,6 +33,7 @@ from winrm.exceptions import (
 from winrm.protocol import Protocol
 from winrm.transport import Transport
 
+from inventory.secrets import redact, remember
 from winhost.cmdline import Command
 from winhost.connection import COMMANDS, ConnectionStats, Result, decode_output
 from winhost.errors import (
@@ -44,7 +45,6 @@ from winhost.errors import (
     ProgramNotFound,
     UsageError,
 )
-from winhost.redact import Redactor
 from winhost.wsman_transport import (
     AUTH_METHODS,
     LeanProtocol,
@@ -175,7 +175,7 @@ class WinRMConnection:
         self.default_timeout = default_timeout
         self.stats = ConnectionStats()
         self._password = password
-        self._redact = Redactor([password.get_secret_value()])
+        remember(password.get_secret_value())  # inventory.secrets.redact masks it from now on
         self._options: dict[str, Any] = {
             "transport": transport,
             "server_cert_validation": "validate" if cert_validation else "ignore",
@@ -208,7 +208,7 @@ class WinRMConnection:
             try:
                 self._protocol.close_shell(self._shell, close_session=False)
             except _CLOSE_ERRORS as exc:
-                log.debug("%s: close_shell failed: %s", self.host, self._redact(str(exc)))
+                log.debug("%s: close_shell failed: %s", self.host, redact(str(exc)))
             self._shell, self._finished = None, None
             self._shell = self._protocol.open_shell(codepage=self.codepage)
             self._in_shell = 0
@@ -266,7 +266,7 @@ class WinRMConnection:
                     fresh.close_shell(shell)
                 except _DELETE_ERRORS as exc:
                     log.debug("%s: deleting a broken shell failed: %s", self.host,
-                              self._redact(str(exc)))
+                              redact(str(exc)))
         if self._protocol is not None:
             self._protocol.transport.close_session()
         self._protocol = None
@@ -288,7 +288,7 @@ class WinRMConnection:
             try:
                 self._protocol.close_shell(self._shell)
             except _CLOSE_ERRORS as exc:  # closing is best effort
-                log.debug("%s: close_shell failed: %s", self.host, self._redact(str(exc)))
+                log.debug("%s: close_shell failed: %s", self.host, redact(str(exc)))
         self._discard(delete=False)
 
     def __enter__(self) -> WinRMConnection:
@@ -356,9 +356,9 @@ class WinRMConnection:
 
     def _classify(self, exc: BaseException, idempotent: bool) -> HostError:
         if isinstance(exc, WSManFaultError):
-            return HostError(self.host, f"WinRM fault: {self._redact(exc.reason)}")
+            return HostError(self.host, f"WinRM fault: {redact(exc.reason)}")
         text = str(exc) if isinstance(exc, WireError) else f"{type(exc).__name__}: {exc}"
-        reason = self._redact(text)[:300]
+        reason = redact(text)[:300]
         if self._sent and not idempotent:
             return ConnectionLost(
                 self.host,
@@ -416,7 +416,7 @@ class WinRMConnection:
                     raise CommandTimeout(
                         self.host,
                         f"command ran longer than {timeout:.0f}s and was terminated: "
-                        f"{self._redact(str(command))[:200]}",
+                        f"{redact(str(command))[:200]}",
                     )
                 try:
                     stdout, stderr, rc, done = protocol.get_command_output_raw(shell, command_id)
