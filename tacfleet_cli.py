@@ -213,12 +213,12 @@ def _provision(hosts: list[Host], *, check: bool, verbose: bool, as_json: bool,
 @friendly
 def deprovision(inventory: str | None, selection: str | None, *, purge: bool = False) -> int:
     from provision.deprovision import deprovision_host
-    from winhost.connect import connect
+    from winhost.open import open_connection
 
     code = EXIT_OK
     for host in _hosts(inventory, selection):
         try:
-            with _closing(connect(host)) as conn:
+            with _closing(open_connection(host)) as conn:
                 run = deprovision_host(host, conn, purge=purge)
         except Exception as exc:  # the per-host boundary: the other hosts go on
             if debugging():
@@ -250,14 +250,14 @@ class _closing:
 def facts(inventory: str | None, selection: str | None) -> int:
     """Each host's facts as JSON; a host that cannot be probed is one line on stderr (exit 2)."""
     from compliance import desired
-    from winhost.connect import connect
     from winhost.facts import gather_facts
+    from winhost.open import open_connection
 
     out = {}
     code = EXIT_OK
     for host in _hosts(inventory, selection):
         try:
-            with _closing(connect(host)) as conn:
+            with _closing(open_connection(host)) as conn:
                 found = gather_facts(conn, desired.probe_spec(host))
             out[host.name] = found.model_dump(mode="json")
         except Exception as exc:  # the per-host boundary

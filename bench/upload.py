@@ -89,9 +89,9 @@ def main() -> int:
                 "seconds": round(time.perf_counter() - started, 1),
                 "nssm_step_commands": len(nssm_step.commands),
                 "nssm_step_seconds": round(nssm_step.elapsed, 2)}
-            from winhost.connect import connect
+            from winhost.open import open_connection
 
-            conn = connect(host)
+            conn = open_connection(host)
             try:
                 dest = "C:\\Windows\\Temp\\bench-nssm.exe"
                 results["before"] = _upload(conn, host.python.base, dest, data, BEFORE_CHARS)

@@ -24,9 +24,9 @@ from compliance.audit import HostAudit, audit_fleet, within
 from compliance.finding import Finding
 from inventory import Host, Inventory, load_inventory, resolve_inventory_path
 from inventory.secrets import redact
-from winhost.connect import connect
 from winhost.connection import Connection
 from winhost.facts import HostFacts
+from winhost.open import open_connection
 from winhost.testinfra_backend import testinfra_host
 
 #: Hosts probed at a time unless ``--parallel`` says otherwise (bench/fleet_check.py: past 64
@@ -176,7 +176,7 @@ class FleetSession:
         if conn is None:
             spec = self.spec(name)
             seconds = self.deadline or spec.connection.check_deadline
-            conn = connect(within(spec, seconds))
+            conn = open_connection(within(spec, seconds))
             with self._lock:
                 self._connections[name] = conn
         return conn

@@ -20,10 +20,10 @@ from compliance.requirements import judge_all
 from inventory.models import Host
 from provision.interrupt import stop_requested
 from winhost.cmdline import Command
-from winhost.connect import connect
 from winhost.connection import Connection, ConnectionStats, Result
 from winhost.errors import CommandTimeout, host_problem
 from winhost.facts import HostFacts, gather_facts
+from winhost.open import open_connection
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def audit_host(
     seconds = deadline or host.connection.check_deadline or DEFAULT_CHECK_DEADLINE
     started = time.monotonic()
     try:
-        connection = (connector or connect)(within(host, seconds))
+        connection = (connector or open_connection)(within(host, seconds))
     except Exception as exc:  # the per-host boundary: the other hosts go on
         log.debug("%s: connect failed", host.name, exc_info=True)
         audit.error = "could not be checked: " + host_problem(exc, host.name)

@@ -18,9 +18,9 @@ from provision.engine import OnStep, provision_host
 from provision.hostlock import Lock, acquire, release
 from provision.interrupt import NOT_STARTED, stop_requested
 from provision.model import HostRun, Status, StepResult
-from winhost.connect import connect
 from winhost.connection import Connection
 from winhost.errors import host_problem
+from winhost.open import open_connection
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def provision_one(
     if stop_requested():
         return HostRun(host=host.name, check_only=check_only, error=NOT_STARTED)
     try:
-        connection = (connector or connect)(host)
+        connection = (connector or open_connection)(host)
     except Exception as exc:  # the per-host boundary: the other hosts go on
         log.debug("%s: connect failed", host.name, exc_info=True)
         return HostRun(host=host.name, check_only=check_only, error=host_problem(exc, host.name))

@@ -157,8 +157,8 @@ class _Walk:
         c = self.host.connection
         if c.transport != "kerberos":
             return None
-        from winhost import connect
         from winhost.kerberos import prepare
+        from winhost.open import kerberos_password
 
         skew = ""
         date = self.listener.headers.get("Date") if self.listener is not None else None
@@ -171,7 +171,7 @@ class _Walk:
             skew = f", clock skew {diff.total_seconds():+.0f} s"
         hostname = c.kerberos_hostname_override or c.address or self.host.name
         try:
-            password = connect.kerberos_password(self.host)
+            password = kerberos_password(self.host)
             prepare(self.host.name, principal=c.user or "", hostname=hostname,
                     password=password,
                     keytab=str(c.keytab_file) if c.keytab_file else None,
@@ -182,10 +182,10 @@ class _Walk:
         return f"ticket for {c.user or 'the cached user'}, service ticket HTTP/{hostname}{skew}"
 
     def authenticate(self) -> str:
-        from winhost.connect import connect
+        from winhost.open import open_connection
 
         try:
-            self.conn = connect(self.host)
+            self.conn = open_connection(self.host)
             self._first = self.conn.run(command(system32("whoami.exe")), idempotent=True)
         except AuthenticationFailed as exc:
             raise _Failed(str(exc).removeprefix(f"{self.host.name}: "), exc.fix) from None

@@ -21,9 +21,9 @@ from sandbox.executor import ExecResult
 from sandbox.fleet.stock_checks import STOCK_CHECKS
 from sandbox.fleet.transcript import Transcript
 from winhost.cmdline import Command
-from winhost.connect import connect
 from winhost.connection import Connection, Result, codepage_encoding
 from winhost.facts import gather_facts
+from winhost.open import open_connection
 
 
 class _Recorder:
@@ -61,7 +61,7 @@ def record(inventory_path: str | Path, host_name: str, out_path: str | Path, *,
     """Probe ``host_name`` as the audit does and save what it answered to ``out_path``."""
     host = load_inventory(Path(inventory_path)).host(host_name)
     transcript = Transcript()
-    connection = _Recorder(connect(host), transcript)
+    connection = _Recorder(open_connection(host), transcript)
     try:
         facts = gather_facts(connection, desired.probe_spec(host))
         if stock_checks:

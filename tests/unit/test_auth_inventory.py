@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from inventory import models
 from inventory.models import ConnectionSettings, missing_extra
-from winhost.connect import transport_options
+from winhost.open import transport_options
 
 
 def test_missing_kerberos_packages_name_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

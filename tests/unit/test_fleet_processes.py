@@ -63,7 +63,7 @@ class FakeConnection:
 
 
 class Connector:
-    """Picklable stand-in for ``winhost.connect.connect``; ``crash`` ends the worker process
+    """Picklable stand-in for ``winhost.open.open_connection``; ``crash`` ends the worker process
     that connects to that host, ``delay`` makes every host take that long."""
 
     def __init__(self, crash: str = "", delay: float = 0.0, pid_file: str | None = None) -> None:

@@ -142,7 +142,7 @@ def hosts(fleet_file: Path) -> dict[str, Host]:
 
 def connector(answers: dict[str, Answer], made: dict[str, FakeConnection],
               every: list[FakeConnection] | None = None) -> Callable:
-    """Like ``winhost.connect.connect``: the password is read first (an unset one raises).
+    """Like ``winhost.open.open_connection``: the password is read first (an unset one raises).
 
     ``made`` keeps each host's latest connection, ``every`` all of them.
     """
@@ -237,7 +237,7 @@ def test_every_error_tacfleet_raises_has_one_root():
 def test_drift_over_a_missing_secret_a_hung_host_and_a_drifted_one(fleet_file, tmp_path,
                                                                    monkeypatch, capsys):
     made: dict[str, FakeConnection] = {}
-    monkeypatch.setattr(audit_module, "connect",
+    monkeypatch.setattr(audit_module, "open_connection",
                         connector({"drifted": _start_type_lost, "hung": _hangs}, made))
     reports = tmp_path / "reports"
     started = time.monotonic()
@@ -291,7 +291,7 @@ def test_ctrl_c_in_provision_prints_what_was_done_and_exits_130(fleet_file, monk
         return Result(0, "", "")
 
     made: dict[str, FakeConnection] = {}
-    monkeypatch.setattr(fleet_module, "connect", connector({"drifted": press_ctrl_c}, made))
+    monkeypatch.setattr(fleet_module, "open_connection", connector({"drifted": press_ctrl_c}, made))
     code = cli.provision(str(fleet_file), "drifted,hung", parallel=1)  # hung is queued
     out = capsys.readouterr()
     assert code == 130
@@ -322,7 +322,7 @@ def test_facts_with_a_wrong_password_is_one_line_exit_2(fleet_file, monkeypatch,
     def rejected(conn, text, timeout):
         raise AuthenticationFailed(conn.host, "credentials for user 'deploy' were rejected")
 
-    monkeypatch.setattr("winhost.connect.connect", connector({"good": rejected}, {}))
+    monkeypatch.setattr("winhost.open.open_connection", connector({"good": rejected}, {}))
     assert cli.facts(str(fleet_file), "good") == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["good: could not be checked: credentials for user 'deploy' were rejected; "
@@ -336,7 +336,7 @@ def test_lost_connection_during_a_change_is_a_failed_host_exit_1(fleet_file, mon
             return _start_type_lost(conn, text, timeout)
         raise ConnectionLost(conn.host, "connection lost during a change")
 
-    monkeypatch.setattr(fleet_module, "connect", connector({"drifted": drops}, {}))
+    monkeypatch.setattr(fleet_module, "open_connection", connector({"drifted": drops}, {}))
     assert cli.provision(str(fleet_file), "drifted") == 1
     out = capsys.readouterr().out
     assert "drifted: could not be provisioned: connection lost during a change" in out
@@ -381,8 +381,8 @@ def test_environment_values_are_masked_in_plan_json_reports(fleet_file, tmp_path
     made: dict[str, FakeConnection] = {}
     every: list[FakeConnection] = []
     answers = {"good": env_lost, "drifted": env_lost}
-    monkeypatch.setattr(fleet_module, "connect", connector(answers, made, every))
-    monkeypatch.setattr(audit_module, "connect", connector(answers, made, every))
+    monkeypatch.setattr(fleet_module, "open_connection", connector(answers, made, every))
+    monkeypatch.setattr(audit_module, "open_connection", connector(answers, made, every))
     assert cli.provision(str(fleet_file), "good", check=True, verbose=True) == 0
     assert cli.provision(str(fleet_file), "good", as_json=True) == 0
     assert cli.drift(str(fleet_file), "good,drifted", reports=str(tmp_path / "r")) == 1

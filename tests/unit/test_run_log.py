@@ -75,8 +75,8 @@ def fleet(tmp_path, monkeypatch) -> Path:
     path.write_text(text.replace("  nosecret: {connection: {password_env: H5_UNSET_PASSWORD}}\n",
                                  ""))
     answers = {"good": env_lost, "drifted": env_lost}
-    monkeypatch.setattr(fleet_module, "connect", connector(answers))
-    monkeypatch.setattr(audit_module, "connect", connector(answers))
+    monkeypatch.setattr(fleet_module, "open_connection", connector(answers))
+    monkeypatch.setattr(audit_module, "open_connection", connector(answers))
     return path
 
 

@@ -1,4 +1,9 @@
-"""Open the connection an inventory entry describes."""
+"""Open the connection an inventory entry describes: ``open_connection(host)``.
+
+Like testinfra's ``get_backend``: the entry's ``connection.kind`` and ``transport`` pick the
+module (``local_connection``, ``winrm_connection``); optional packages, the client certificate
+and Kerberos credentials are checked first, each failure one line with its fix.
+"""
 
 from __future__ import annotations
 
@@ -60,7 +65,7 @@ def kerberos_password(host: Host) -> SecretStr | None:
     return resolve_password(conn, host=host.name) if conn.password_refs else None
 
 
-def connect(host: Host) -> Connection:
+def open_connection(host: Host) -> Connection:
     """A connection to ``host``; its password is read from its reference only now.
 
     Kerberos credentials are made ready first (``winhost.kerberos.prepare``): a failure there is
