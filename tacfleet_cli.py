@@ -250,8 +250,8 @@ class _closing:
 def facts(inventory: str | None, selection: str | None) -> int:
     """Each host's facts as JSON; a host that cannot be probed is one line on stderr (exit 2)."""
     from compliance import desired
-    from winhost.facts import gather_facts
     from winhost.open import open_connection
+    from winhost.probe import gather_facts
 
     out = {}
     code = EXIT_OK
@@ -602,7 +602,7 @@ def mypy_runs() -> list[tuple[str, list[str]]]:
     """The two type checks (see ``[tool.mypy]`` in pyproject.toml): controller side, host side."""
     host_side = sorted(str(p.relative_to(ROOT)) for p in
                        (ROOT / "sandbox/standin/tacfleet_standins").glob("*.py"))
-    host_side += ["sandbox/host/agent.py", "winhost/probe_script.py",
+    host_side += ["sandbox/host/agent.py", "winhost/probe/script.py",
                   "provision/hostlock_script.py"]
     mypy = [sys.executable, "-m", "mypy"]
     return [

@@ -34,7 +34,7 @@ from inventory.errors import InventoryError, format_problems
 from inventory.models import Host
 from inventory.secrets import redact
 from provision.interrupt import graceful_interrupt, stop_requested
-from winhost.facts import HostFacts
+from winhost.probe import HostFacts
 
 SESSION = pytest.StashKey[FleetSession]()
 REPORT = pytest.StashKey[FleetReport]()

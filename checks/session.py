@@ -25,8 +25,8 @@ from compliance.finding import Finding
 from inventory import Host, Inventory, load_inventory, resolve_inventory_path
 from inventory.secrets import redact
 from winhost.connection import Connection
-from winhost.facts import HostFacts
 from winhost.open import open_connection
+from winhost.probe import HostFacts
 from winhost.testinfra_backend import testinfra_host
 
 #: Hosts probed at a time unless ``--parallel`` says otherwise (bench/fleet_check.py: past 64

@@ -22,8 +22,8 @@ from provision.interrupt import stop_requested
 from winhost.cmdline import Command
 from winhost.connection import Connection, ConnectionStats, Result
 from winhost.errors import CommandTimeout, host_problem
-from winhost.facts import HostFacts, gather_facts
 from winhost.open import open_connection
+from winhost.probe import HostFacts, gather_facts
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from inventory.winnames import (
 )
 from inventory.winpath import same_path, win_parent
 from winhost import sddl
-from winhost.facts import FolderAcl, HostFacts
+from winhost.probe import FolderAcl, HostFacts
 
 Judge = Callable[[Host, HostFacts], Finding]
 

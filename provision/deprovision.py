@@ -14,7 +14,7 @@ from provision.hostops import host_ops
 from provision.model import HostRun, Status, StepResult
 from winhost.cmdline import Command, system32
 from winhost.connection import Connection
-from winhost.facts import gather_facts
+from winhost.probe import gather_facts
 
 #: How long the service may take to reach STOPPED, and to be forgotten after its deletion.
 STOP_SECONDS = 120

@@ -15,7 +15,7 @@ from provision.steps import STEPS, Context, Step
 from winhost.cmdline import Command
 from winhost.connection import Connection
 from winhost.errors import HostError, ProgramNotFound, TacfleetError, host_problem
-from winhost.facts import HostFacts, gather_facts
+from winhost.probe import HostFacts, gather_facts
 
 #: How long a started service may take to reach RUNNING and answer on its port.
 SETTLE_SECONDS = 90.0

@@ -25,7 +25,7 @@ from provision.hostops import decode_ops, host_ops
 from provision.model import Action, Blocked
 from provision.upload import PART_SUFFIX, upload_commands
 from winhost.cmdline import MAX_DIRECT, Command, command, system32
-from winhost.facts import HostFacts
+from winhost.probe import HostFacts
 
 
 @dataclass

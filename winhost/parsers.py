@@ -1,4 +1,4 @@
-"""Text parsers that remain: output decoding, project names, and ``sc``/``icacls`` text.
+"""Text parsers that remain: ``sc``/``icacls`` text.
 
 The fact probe no longer parses Windows tools' text (it reads the registry, the service control
 manager and SDDL). ``parse_sc_qc``, ``parse_sc_query``, ``parse_sc_qdescription`` and
@@ -166,11 +166,6 @@ def parse_sc_qdescription(text: str) -> str:
             rest = [value.strip(), *(x.strip() for x in lines[i + 1 :])]
             return "\n".join(rest).strip()
     raise ParseError("sc qdescription", text)
-
-
-def normalize_name(name: str) -> str:
-    """PEP 503 project name normalisation."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 class Ace(Frozen):

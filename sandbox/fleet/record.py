@@ -22,8 +22,8 @@ from sandbox.fleet.stock_checks import STOCK_CHECKS
 from sandbox.fleet.transcript import Transcript
 from winhost.cmdline import Command
 from winhost.connection import Connection, Result, codepage_encoding
-from winhost.facts import gather_facts
 from winhost.open import open_connection
+from winhost.probe import gather_facts
 
 
 class _Recorder:

@@ -29,7 +29,7 @@ from provision.upload import upload_commands
 from sandbox.host.image import cache_root
 from tests.integration.helpers import failing
 from winhost.cmdline import command, system32
-from winhost.facts import gather_facts
+from winhost.probe import gather_facts
 
 pytestmark = pytest.mark.sandbox
 

@@ -14,7 +14,7 @@ from inventory import load_inventory
 from provision.fleet import provision_one as provision
 from provision.model import Status
 from tests.integration.helpers import failing
-from winhost.facts import gather_facts
+from winhost.probe import gather_facts
 
 pytestmark = pytest.mark.sandbox
 

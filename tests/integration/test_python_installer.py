@@ -26,7 +26,7 @@ from provision.fleet import provision_one as provision
 from provision.model import HostRun, Status
 from tests.integration.helpers import failing
 from winhost.cmdline import split_argv
-from winhost.facts import gather_facts
+from winhost.probe import gather_facts
 
 pytestmark = pytest.mark.sandbox
 

@@ -28,7 +28,7 @@ from provision.model import Status
 from tests.integration.conftest import fresh_sandbox
 from tests.integration.helpers import assert_pytest_checks_pass, failing
 from winhost.cmdline import command, system32
-from winhost.facts import gather_facts
+from winhost.probe import gather_facts
 from winhost.winrm_connection import WinRMConnection
 
 pytestmark = pytest.mark.sandbox

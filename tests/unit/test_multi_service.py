@@ -17,8 +17,7 @@ from inventory import load_inventory
 from inventory.errors import InventoryError
 from inventory.models import Host
 from tests.unit.probe_doc import compliant_doc
-from winhost.facts import bare_facts, facts_from_probe
-from winhost.probe import probe_command
+from winhost.probe import bare_facts, facts_from_probe, probe_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -219,7 +218,7 @@ def test_the_probe_script_answers_for_every_service_asking_a_shared_venv_once(tm
                             {"venv": str(tmp_path / "nope"), "service": "jobs", "port": None}])
     params = base64.b64encode(json.dumps(spec.__dict__).encode()).decode()
     env = {k: v for k, v in os.environ.items() if k.upper() != "SYSTEMROOT"}
-    script = ROOT / "winhost" / "probe_script.py"
+    script = ROOT / "winhost" / "probe" / "script.py"
     proc = subprocess.run([sys.executable, str(script), params], env=env, capture_output=True,
                           text=True, timeout=60, check=True)
     facts = facts_from_probe("h1", spec, read_probe_output(proc.stdout))

@@ -124,7 +124,3 @@ def test_icacls():
     assert aces[0].flags == ["OI", "CI"] and aces[0].rights == ["RX"]
     assert aces[2].flags == ["I", "OI", "CI", "IO"]
     assert aces[3].rights == ["DENY", "W", "D"]
-
-
-def test_normalize_name():
-    assert parsers.normalize_name("Zope.Interface") == parsers.normalize_name("zope_interface")

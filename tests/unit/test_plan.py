@@ -16,7 +16,7 @@ from provision.model import Blocked
 from provision.steps import STEPS, Context
 from tests.unit.probe_doc import compliant_doc, out, parameters, service_key
 from tests.unit.test_requirements import ROOT
-from winhost.facts import facts_from_probe
+from winhost.probe import facts_from_probe
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_venv_from_another_python_needs_force_recreate(host):
 
 
 def test_bare_host_without_installer_is_blocked_clearly(host):
-    from winhost.facts import bare_facts
+    from winhost.probe import bare_facts
 
     ctx = Context(host, bare_facts(host.name, desired.probe_spec(host)))
     result = STEPS[0].actions(ctx)
@@ -128,7 +128,7 @@ def test_lock_pins_are_required_and_installed_with_hashes(locked_host):
 
 
 def test_bare_host_fetches_the_installer_from_a_url_then_installs_quietly(host):
-    from winhost.facts import bare_facts
+    from winhost.probe import bare_facts
 
     with_url = host.model_copy(update={"python": host.python.model_copy(
         update={"installer": "https://example.org/python-3.11.9-amd64.exe"})})
@@ -154,7 +154,7 @@ def test_no_curl_on_the_host_is_a_failed_step_that_says_what_to_do(host):
     from provision.model import Status
     from winhost.connection import ConnectionStats
     from winhost.errors import ProgramNotFound
-    from winhost.facts import bare_facts
+    from winhost.probe import bare_facts
 
     class NoCurl:
         host = "sandbox"
@@ -183,7 +183,7 @@ def test_an_action_whose_output_fails_its_check_fails_the_step_and_runs_its_clea
     from provision.steps import Step
     from winhost.cmdline import command
     from winhost.connection import ConnectionStats, Result
-    from winhost.facts import bare_facts
+    from winhost.probe import bare_facts
 
     class Answers:
         host = "sandbox"

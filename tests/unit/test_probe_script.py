@@ -17,10 +17,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from winhost.facts import facts_from_probe
-from winhost.probe import ProbeSpec, read_probe_output
+from winhost.probe import ProbeSpec, facts_from_probe, read_probe_output
+from winhost.probe.facts import normalize_name
 
-SCRIPT = Path(__file__).resolve().parents[2] / "winhost" / "probe_script.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "winhost" / "probe" / "script.py"
 
 
 def test_probe_runs_and_its_answer_parses(tmp_path):
@@ -77,3 +77,7 @@ def test_probe_runs_and_its_answer_parses(tmp_path):
 def test_probe_script_is_python_3_8():
     """The host's base Python may be 3.8: the script must parse with its grammar."""
     ast.parse(SCRIPT.read_text(), feature_version=(3, 8))
+
+
+def test_normalize_name():
+    assert normalize_name("Zope.Interface") == normalize_name("zope_interface")

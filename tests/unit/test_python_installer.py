@@ -17,7 +17,7 @@ from inventory.errors import InventoryError, Problem
 from provision.installer import InstallerError, installer_bytes
 from provision.model import Blocked
 from provision.steps import STEPS, Context
-from winhost.facts import bare_facts
+from winhost.probe import bare_facts
 
 DATA = b"MZ stand-in installer " * 3000  # 66 kB: several upload commands
 SHA = hashlib.sha256(DATA).hexdigest()

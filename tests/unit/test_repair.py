@@ -25,7 +25,7 @@ from tests.unit.probe_doc import compliant_doc, missing_service, out, parameters
 from tests.unit.test_requirements import ROOT
 from winhost.cmdline import Command
 from winhost.connection import ConnectionStats, Result
-from winhost.facts import HostFacts, bare_facts, facts_from_probe
+from winhost.probe import HostFacts, bare_facts, facts_from_probe
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,7 @@ from inventory import load_inventory
 from inventory.winnames import virtual_account_sid
 from tests.unit.probe_doc import compliant_doc, missing_service, out, parameters, service_key
 from winhost.cmdline import Command
-from winhost.facts import facts_from_probe
-from winhost.probe import probe_command
+from winhost.probe import facts_from_probe, probe_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -275,7 +274,7 @@ def test_log_folder_needs_modify(host):
 def test_domain_account_is_judged_by_the_sid_the_host_looked_up():
     """A domain account has no offline SID: the probe resolves it (LookupAccountNameW)."""
     from compliance.requirements import acl_problems
-    from winhost.facts import HostFacts, folder_acl
+    from winhost.probe import HostFacts, folder_acl
 
     sid = "S-1-5-21-1004336348-1177238915-682003330-1105"
     acl = folder_acl(f"D:PAI(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)(A;OICI;0x1301bf;;;{sid})")

@@ -7,8 +7,8 @@ import pytest
 
 from inventory.winnames import TRUSTED_INSTALLER_SID
 from winhost import sddl
-from winhost.facts import folder_acl
-from winhost.probe_script import read_saved_acl
+from winhost.probe import folder_acl
+from winhost.probe.script import read_saved_acl
 
 TI = TRUSTED_INSTALLER_SID
 

@@ -19,7 +19,7 @@ from provision.steps import STEPS, Context, packages
 from provision.upload import PART_SUFFIX
 from tests.unit.probe_doc import compliant_doc
 from tests.unit.test_requirements import ROOT
-from winhost.facts import facts_from_probe
+from winhost.probe import facts_from_probe
 
 SHIP = next(s for s in STEPS if s.name == "ship_wheels")
 

@@ -229,7 +229,7 @@ def test_secedit_export_is_read_back_by_the_probe(tmp_path, monkeypatch):
     rights.json (a GPO's list) replaces the default holders."""
     from tacfleet_standins import secedit
 
-    from winhost import probe_script
+    from winhost.probe import script as probe_script
 
     monkeypatch.setattr(secedit, "STORE", str(tmp_path / "rights.json"))
     cfg = tmp_path / "rights.inf"
