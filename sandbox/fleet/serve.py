@@ -272,7 +272,7 @@ class SimulatedFleet:
         sock.setblocking(False)
         port = sock.getsockname()[1]
         srv.endpoint = f"http://{self._host}:{port}/wsman"
-        srv.faults._path = None  # set in process only (set_faults): no faults.json per request
+        srv.faults.in_process_only()  # set_faults: no faults.json read per request
         if self.latency_ms:
             srv.faults.update(latency_ms=self.latency_ms)
         handler = srv.handler_class(tls=False, timeout=IDLE_TIMEOUT,

@@ -36,6 +36,12 @@ class Faults:
         self._mtime = 0.0
         self.settings = FaultSettings()
 
+    def in_process_only(self) -> None:
+        """From now on the switches live in this process only: no ``faults.json`` read or
+        written (a simulated fleet's hosts, set through ``set_faults``)."""
+        with self._lock:
+            self._path = None
+
     def update(self, **values: Any) -> None:
         unknown = set(values) - set(self.FIELDS)
         if unknown:
