@@ -119,7 +119,7 @@ def read_probe_output(stdout: str) -> dict[str, Any]:
     raise ProbeError(f"no probe answer in the output: {stdout[-300:]!r}")
 
 
-def decode_b64(value: str | None) -> bytes:
+def _decode_b64(value: str | None) -> bytes:
     return base64.b64decode(value or "")
 
 
@@ -128,8 +128,8 @@ def _output(raw: dict[str, Any] | None, oem: int | None) -> Output | None:
         return None
     return Output(
         rc=raw.get("rc"),
-        stdout=decode_output(decode_b64(raw.get("out")), oem=oem),
-        stderr=decode_output(decode_b64(raw.get("err")), oem=oem),
+        stdout=decode_output(_decode_b64(raw.get("out")), oem=oem),
+        stderr=decode_output(_decode_b64(raw.get("err")), oem=oem),
         error=raw.get("error", ""),
     )
 
