@@ -26,6 +26,8 @@ from typing import Any, TypeVar
 
 from rich.console import Console
 
+from fleet.interrupt import EXIT_INTERRUPTED, graceful_interrupt
+from fleet.runlog import TeeConsole
 from inventory import (
     Host,
     InventoryError,
@@ -35,8 +37,6 @@ from inventory import (
 )
 from inventory import validate as validate_file
 from inventory.secrets import redact
-from provision.interrupt import EXIT_INTERRUPTED, graceful_interrupt
-from provision.runlog import TeeConsole
 from winhost.errors import TacfleetError, explain, host_problem
 
 ROOT = Path(__file__).resolve().parent
@@ -100,13 +100,14 @@ def friendly(func: F) -> F:
 
 def logged(task: str, log: str | None, func: Callable[..., int], *args: Any,
            folder: str = "reports", **kwargs: Any) -> int:
-    """``func(*args, **kwargs)`` (a task's function) with its run log (``provision.runlog``):
+    """``func(*args, **kwargs)`` (a task's function) with its run log (``fleet.runlog``):
     ``--log PATH``, ``-`` for none, by default ``<folder>/<task>-<UTC time>.log``."""
-    from provision.runlog import log_path, run_log
+    from fleet.runlog import log_path, run_log
+    from provision.report import shown
 
     path = log_path(task, log, folder)
     try:
-        with run_log(task, path) as record:
+        with run_log(task, path, shorten=shown) as record:
             code = func(*args, **kwargs)
             if record is not None:
                 record.code = code
@@ -156,7 +157,7 @@ def provision(
     shard: str | None = None,
 ) -> int:
     """Provision (or plan); a first Ctrl-C finishes current commands, prints, exits 130."""
-    from provision.rollout import shard as shard_hosts
+    from fleet.select import shard as shard_hosts
 
     hosts = shard_hosts(_hosts(inventory, selection), shard)
     with graceful_interrupt(_say) as stop:
@@ -172,10 +173,11 @@ def provision(
 def _provision(hosts: list[Host], *, check: bool, verbose: bool, as_json: bool,
                force_recreate: bool, adopt: bool, parallel: int, batch: str | None,
                max_fail: str, collect: list[Any] | None = None) -> int:
+    from fleet.runlog import active
+    from fleet.select import parse_batch_options
+    from provision.fleet import provision_rollout
     from provision.progress import FleetProgress
     from provision.report import StepPrinter, runs_json, summary_table
-    from provision.rollout import parse_batch_options, provision_rollout
-    from provision.runlog import active
 
     parse_batch_options(batch, max_fail, len(hosts))  # a bad option is refused before any work
     live = console.is_terminal and len(hosts) > 1 and not (as_json or check or verbose)
@@ -185,7 +187,7 @@ def _provision(hosts: list[Host], *, check: bool, verbose: bool, as_json: bool,
     with progress as shown:
         on_step: Callable[[str, Any], None] | None = shown if live else printer
         if log is not None and (live or as_json):  # steps the terminal does not show: the log
-            on_step = log.steps(on_step)
+            on_step = log.steps(on_step, StepPrinter(log.console))  # its commands: logged
         runs = provision_rollout(
             hosts,
             batch=batch,
@@ -322,8 +324,8 @@ def drift(
     from compliance.audit import audit_fleet
     from compliance.drift import build_report
     from compliance.notify import parse_target
-    from provision.progress import CheckProgress
-    from provision.rollout import shard as shard_hosts
+    from fleet.progress import CheckProgress
+    from fleet.select import shard as shard_hosts
 
     targets = [parse_target(t, notify_format) for t in notify or []]  # bad ones: before any work
     path = resolve_inventory_path(inventory)

@@ -30,10 +30,10 @@ from checks.session import FleetSession
 from checks.xdist_hosts import WORKER_FLAG, HostScheduling, worker_groups, worker_number
 from compliance.finding import Finding
 from compliance.requirements import REQUIREMENTS
+from fleet.interrupt import graceful_interrupt, stop_requested
 from inventory.errors import InventoryError, format_problems
 from inventory.models import Host
 from inventory.secrets import redact
-from provision.interrupt import graceful_interrupt, stop_requested
 from winhost.facts import HostFacts
 
 SESSION = pytest.StashKey[FleetSession]()

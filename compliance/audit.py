@@ -8,7 +8,6 @@ a probe that fails or answers nonsense, even a bug) makes that host "unreachable
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -17,8 +16,10 @@ from dataclasses import dataclass, field
 from compliance import desired
 from compliance.finding import Finding
 from compliance.requirements import judge_all
+from fleet.interrupt import stop_requested
+from fleet.outcome import HostOutcome
+from fleet.pool import run_pool
 from inventory.models import Host
-from provision.interrupt import stop_requested
 from winhost.cmdline import Command
 from winhost.connect import connect
 from winhost.connection import Connection, ConnectionStats
@@ -36,13 +37,10 @@ Connector = Callable[[Host], Connection]
 
 
 @dataclass
-class HostAudit:
-    host: str
+class HostAudit(HostOutcome):
+    """One host's check: its findings, or the error that kept it from being checked."""
+
     findings: list[Finding] = field(default_factory=list)
-    error: str = ""
-    http_requests: int = 0
-    commands: int = 0
-    elapsed: float = 0.0
     #: The probe's facts, kept only when asked (``keep_facts``): ``pytest checks`` judges them.
     facts: HostFacts | None = field(default=None, repr=False, compare=False)
 
@@ -207,6 +205,4 @@ def audit_threads(
                                keep_facts=keep_facts)
         report(i, audit)
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        for future in [pool.submit(one, item) for item in hosts]:
-            future.result()
+    run_pool(hosts, one, parallel=parallel)

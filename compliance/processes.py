@@ -28,9 +28,9 @@ from multiprocessing.connection import Connection as Pipe
 from multiprocessing.connection import wait
 from typing import Any
 
+from fleet.interrupt import EXIT_INTERRUPTED, STOP, stop_requested
 from inventory.models import Host
 from inventory.secrets import redact
-from provision.interrupt import EXIT_INTERRUPTED, STOP, stop_requested
 from winhost.connection import COMMANDS
 
 log = logging.getLogger(__name__)

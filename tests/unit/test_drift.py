@@ -24,7 +24,7 @@ from compliance.render import drift_html, print_drift
 
 def audit(host, failing=(), error=""):
     findings = [Finding(r, host, r not in failing, "X", "Y") for r in ("a", "b", "c")]
-    return HostAudit(host, [] if error else findings, error)
+    return HostAudit(host, [] if error else findings, error=error)
 
 
 def report(*audits):

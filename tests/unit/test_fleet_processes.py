@@ -17,8 +17,8 @@ import pytest
 from compliance.audit import NOT_CHECKED, audit_fleet
 from compliance.desired import probe_spec
 from compliance.processes import worker_count
+from fleet.interrupt import STOP
 from inventory import Host, load_inventory
-from provision.interrupt import STOP
 from tests.unit.probe_doc import compliant_doc
 from winhost.cmdline import Command
 from winhost.connection import COMMANDS, ConnectionStats

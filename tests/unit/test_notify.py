@@ -30,7 +30,7 @@ SLACK = "https://hooks.slack.com/services/T0000/B0000/h5unitTokenABC"
 def audit(host, failing=(), error=""):
     findings = [Finding(r, host, r not in failing, "'C:\\\\x'", "'C:\\\\y'", "fix it")
                 for r in ("a", "b")]
-    return HostAudit(host, [] if error else findings, error)
+    return HostAudit(host, [] if error else findings, error=error)
 
 
 def report(*audits):

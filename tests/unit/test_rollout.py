@@ -8,8 +8,9 @@ import time
 import pytest
 
 from compliance.drift import exit_code, merge_reports
+from fleet.select import RolloutError, batches, parse_shard, shard
 from inventory import load_inventory
-from provision.rollout import RolloutError, batches, parse_shard, provision_rollout, shard
+from provision.fleet import provision_rollout
 
 
 def closed_port() -> int:
@@ -118,7 +119,7 @@ def test_check_progress_counts_each_status():
 
     from rich.console import Console
 
-    from provision.progress import CheckProgress
+    from fleet.progress import CheckProgress
 
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, color_system=None, width=120)

@@ -13,8 +13,8 @@ import pytest
 
 import tacfleet_cli as cli
 from compliance import audit as audit_module
+from fleet.runlog import log_path
 from provision import fleet as fleet_module
-from provision.runlog import log_path
 from tests.unit.probe_doc import compliant_doc
 from tests.unit.test_night_run import (
     CANARY,
