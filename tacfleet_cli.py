@@ -37,6 +37,7 @@ from inventory import (
 )
 from inventory import validate as validate_file
 from inventory.secrets import redact
+from provision.options import DEFAULTS, ProvisionOptions
 from winhost.errors import TacfleetError, explain, host_problem
 
 ROOT = Path(__file__).resolve().parent
@@ -142,65 +143,44 @@ def validate(inventory: str | None) -> int:
 
 
 @friendly
-def provision(
-    inventory: str | None,
-    selection: str | None,
-    *,
-    check: bool = False,
-    verbose: bool = False,
-    as_json: bool = False,
-    force_recreate: bool = False,
-    adopt: bool = False,
-    parallel: int = 4,
-    batch: str | None = None,
-    max_fail: str = "0",
-    shard: str | None = None,
-) -> int:
+def provision(inventory: str | None, selection: str | None,
+              options: ProvisionOptions = DEFAULTS) -> int:
     """Provision (or plan); a first Ctrl-C finishes current commands, prints, exits 130."""
     from fleet.select import shard as shard_hosts
 
-    hosts = shard_hosts(_hosts(inventory, selection), shard)
+    hosts = shard_hosts(_hosts(inventory, selection), options.shard)
     with graceful_interrupt(_say) as stop:
-        code = _provision(hosts, check=check, verbose=verbose, as_json=as_json,
-                          force_recreate=force_recreate, adopt=adopt, parallel=parallel,
-                          batch=batch, max_fail=max_fail)
+        code = _provision(hosts, options)
         if stop.is_set():
             _say("interrupted: the steps above ran; run the same command again to finish")
             return EXIT_INTERRUPTED
     return code
 
 
-def _provision(hosts: list[Host], *, check: bool, verbose: bool, as_json: bool,
-               force_recreate: bool, adopt: bool, parallel: int, batch: str | None,
-               max_fail: str, collect: list[Any] | None = None) -> int:
+def _provision(hosts: list[Host], options: ProvisionOptions,
+               collect: list[Any] | None = None) -> int:
     from fleet.runlog import active
     from fleet.select import parse_batch_options
     from provision.fleet import provision_rollout
     from provision.progress import FleetProgress
     from provision.report import StepPrinter, runs_json, summary_table
 
-    parse_batch_options(batch, max_fail, len(hosts))  # a bad option is refused before any work
-    live = console.is_terminal and len(hosts) > 1 and not (as_json or check or verbose)
+    o = options
+    parse_batch_options(o.batch, o.max_fail, len(hosts))  # a bad option: refused before any work
+    live = console.is_terminal and len(hosts) > 1 and not (o.as_json or o.check or o.verbose)
     progress = FleetProgress(console, [h.name for h in hosts]) if live else nullcontext()
-    printer = None if as_json else StepPrinter(console, verbose=verbose, show_commands=check)
+    printer = None if o.as_json else StepPrinter(console, verbose=o.verbose, show_commands=o.check)
     log = active()
     with progress as shown:
         on_step: Callable[[str, Any], None] | None = shown if live else printer
-        if log is not None and (live or as_json):  # steps the terminal does not show: the log
+        if log is not None and (live or o.as_json):  # steps the terminal does not show: the log
             on_step = log.steps(on_step, StepPrinter(log.console))  # its commands: logged
-        runs = provision_rollout(
-            hosts,
-            batch=batch,
-            max_fail=max_fail,
-            parallel=parallel,
-            on_step=on_step,
-            check_only=check,
-            force_recreate=force_recreate,
-            adopt=adopt,
-        )
+        runs = provision_rollout(hosts, batch=o.batch, max_fail=o.max_fail, parallel=o.parallel,
+                                 on_step=on_step, check_only=o.check,
+                                 force_recreate=o.force_recreate, adopt=o.adopt)
     if collect is not None:
         collect.extend(runs)
-    if as_json:
+    if o.as_json:
         text = runs_json(runs)
         print(text)
         if log is not None:
@@ -344,9 +324,7 @@ def drift(
                 console.print(f"remediating: {', '.join(drifted)}", markup=False)
                 chosen = [h for h in hosts if h.name in drifted]
                 runs: list[Any] = []
-                code = _provision(chosen, check=False, verbose=False, as_json=False,
-                                  force_recreate=False, adopt=False, parallel=parallel,
-                                  batch=None, max_fail="0", collect=runs)
+                code = _provision(chosen, ProvisionOptions(parallel=parallel), collect=runs)
                 audits = audit_fleet(hosts, parallel=parallel, deadline=deadline,
                                      processes=processes)
                 report = build_report(audits, str(path), started)

@@ -31,6 +31,7 @@ from provision import fleet as fleet_module
 from provision import hostlock
 from provision.fleet import provision_fleet
 from provision.model import Status
+from provision.options import ProvisionOptions
 from tests.loopback import silent_listener
 from tests.unit.probe_doc import compliant_doc
 from winhost.cmdline import Command
@@ -293,7 +294,8 @@ def test_ctrl_c_in_provision_prints_what_was_done_and_exits_130(fleet_file, monk
 
     made: dict[str, FakeConnection] = {}
     monkeypatch.setattr(fleet_module, "connect", connector({"drifted": press_ctrl_c}, made))
-    code = cli.provision(str(fleet_file), "drifted,hung", parallel=1)  # hung is queued
+    # hung is queued behind drifted
+    code = cli.provision(str(fleet_file), "drifted,hung", ProvisionOptions(parallel=1))
     out = capsys.readouterr()
     assert code == 130
     assert "start type" in out.out and "changed" in out.out  # what was done
@@ -384,8 +386,8 @@ def test_environment_values_are_masked_in_plan_json_reports(fleet_file, tmp_path
     answers = {"good": env_lost, "drifted": env_lost}
     monkeypatch.setattr(fleet_module, "connect", connector(answers, made, every))
     monkeypatch.setattr(audit_module, "connect", connector(answers, made, every))
-    assert cli.provision(str(fleet_file), "good", check=True, verbose=True) == 0
-    assert cli.provision(str(fleet_file), "good", as_json=True) == 0
+    assert cli.provision(str(fleet_file), "good", ProvisionOptions(check=True, verbose=True)) == 0
+    assert cli.provision(str(fleet_file), "good", ProvisionOptions(as_json=True)) == 0
     assert cli.drift(str(fleet_file), "good,drifted", reports=str(tmp_path / "r")) == 1
     out = capsys.readouterr()
     assert CANARY not in out.out + out.err
