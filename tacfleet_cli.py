@@ -22,7 +22,7 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.console import Console
 
@@ -39,6 +39,11 @@ from inventory import validate as validate_file
 from inventory.secrets import redact
 from provision.options import DEFAULTS, ProvisionOptions
 from winhost.errors import TacfleetError, explain, host_problem
+
+if TYPE_CHECKING:
+    from compliance.drift import DriftReport, Remediation
+    from compliance.notify import Target
+    from provision.model import HostRun
 
 ROOT = Path(__file__).resolve().parent
 console: Console = TeeConsole(highlight=False)  # both also print into the open run log
@@ -158,7 +163,7 @@ def provision(inventory: str | None, selection: str | None,
 
 
 def _provision(hosts: list[Host], options: ProvisionOptions,
-               collect: list[Any] | None = None) -> int:
+               collect: list[HostRun] | None = None) -> int:
     from fleet.runlog import active
     from fleet.select import parse_batch_options
     from provision.fleet import provision_rollout
@@ -319,20 +324,18 @@ def drift(
                                  processes=processes)
         report = build_report(audits, str(path), started)
         if remediate and not stop.is_set():
-            drifted = [h for h, e in report["hosts"].items() if e["status"] == "drift"]
+            drifted = [h for h, e in report.hosts.items() if e.status == "drift"]
             if drifted:
                 console.print(f"remediating: {', '.join(drifted)}", markup=False)
                 chosen = [h for h in hosts if h.name in drifted]
-                runs: list[Any] = []
+                runs: list[HostRun] = []
                 code = _provision(chosen, ProvisionOptions(parallel=parallel), collect=runs)
                 audits = audit_fleet(hosts, parallel=parallel, deadline=deadline,
                                      processes=processes)
-                report = build_report(audits, str(path), started)
-                report["remediated"] = remediation(drifted, code, runs)
-        if shard:
-            report["shard"] = shard
-        if stop.is_set():
-            report["interrupted"] = True
+                report = build_report(audits, str(path), started).model_copy(
+                    update={"remediated": remediation(drifted, code, runs)})
+        report = report.model_copy(update={"shard": shard or None,
+                                           "interrupted": stop.is_set() or None})
         code = _publish(report, Path(reports), targets=targets, metrics=metrics)
         if stop.is_set():
             _say("interrupted: hosts not started are reported as not checked")
@@ -340,45 +343,39 @@ def drift(
     return code
 
 
-def remediation(drifted: list[str], code: int, runs: list[Any]) -> dict[str, Any]:
+def remediation(drifted: list[str], code: int, runs: list[HostRun]) -> Remediation:
     """What ``--remediate`` did, for the report: per host the steps that changed or failed."""
     from compliance.display import plain_cause
+    from compliance.drift import RemediatedStep, Remediation
     from provision.model import Status
 
-    steps: dict[str, list[dict[str, Any]]] = {}
+    steps: dict[str, list[RemediatedStep]] = {}
     errors: dict[str, str] = {}
     for run in runs:
         if run.error:
             errors[run.host] = plain_cause(redact(run.error))
         steps[run.host] = [
-            {"title": s.label, "status": str(s.status),
-             "reasons": [redact(r) for r in s.reasons]}
+            RemediatedStep(title=s.label, status=str(s.status),
+                           reasons=[redact(r) for r in s.reasons])
             for s in run.steps if s.status in (Status.CHANGED, Status.FAILED)
         ]
     failed = sorted(r.host for r in runs if r.failed)
-    return {"hosts": drifted, "provision_exit": code, "steps": steps, "errors": errors,
-            "failed": failed}
+    return Remediation(hosts=drifted, provision_exit=code, steps=steps, errors=errors,
+                       failed=failed)
 
 
-def _publish(report: dict[str, Any], folder: Path, *, targets: list[Any] | None = None,
+def _publish(report: DriftReport, folder: Path, *, targets: list[Target] | None = None,
              metrics: str | None = None) -> int:
     """Compare with the previous run in ``folder``, save, print, alert, export; the exit code.
 
     Writing metrics and sending alerts are best effort: a failure is one line, and the exit
     code stays the drift's.
     """
-    from compliance.drift import compare, exit_code, load_latest, save_report
+    from compliance.drift import compare, load_latest, save_report
     from compliance.render import drift_html, print_drift
 
     changes = compare(load_latest(folder), report)
-    report["changes"] = {
-        "new": changes.new,
-        "fixed": changes.fixed,
-        "still": changes.still,
-        "unreachable": changes.unreachable,
-        "newly_unreachable": changes.newly_unreachable,
-        "recovered": changes.recovered,
-    }
+    report = report.model_copy(update={"changes": changes})
     saved = save_report(folder, report, drift_html(report, changes))
     print_drift(console, report, changes)
     console.print(f"reports: {saved}/drift.json, {saved}/drift.html", markup=False)
@@ -390,14 +387,14 @@ def _publish(report: dict[str, Any], folder: Path, *, targets: list[Any] | None 
         except OSError as exc:
             _say(f"metrics {metrics}: not written: {exc.strerror or exc}; fix: a writable path "
                  "(the node_exporter textfile folder)")
-    if targets and report.get("interrupted"):
+    if targets and report.interrupted:
         _say("notify: not sent: the run was interrupted (hosts not checked are not news)")
     elif targets:
         from compliance.notify import notify
 
         for outcome in notify(targets, report, folder, str((saved / "drift.html").resolve())):
             (_say if outcome.problem else console.print)(redact(outcome.line()))
-    return exit_code(report)
+    return report.exit_code()
 
 
 @friendly

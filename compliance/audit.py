@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from compliance import desired
 from compliance.finding import Finding
@@ -34,6 +35,8 @@ DEFAULT_CHECK_DEADLINE = 45.0
 NOT_CHECKED = "not checked: the run was interrupted by Ctrl-C; run it again"
 
 Connector = Callable[[Host], Connection]
+#: How a check ended for a host.
+HostStatus = Literal["compliant", "drift", "unreachable"]
 
 
 @dataclass
@@ -45,7 +48,7 @@ class HostAudit(HostOutcome):
     facts: HostFacts | None = field(default=None, repr=False, compare=False)
 
     @property
-    def status(self) -> str:
+    def status(self) -> HostStatus:
         if self.error:
             return "unreachable"
         return "drift" if any(not f.ok for f in self.findings) else "compliant"
