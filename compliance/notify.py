@@ -142,21 +142,35 @@ class Event:
                     or self.remediated)
 
 
-def state_of(report: DriftReport) -> dict[str, Any]:
+class Told(BaseModel):
+    """What one target has been told: the failing (host, requirement) pairs, the unreachable
+    hosts, and the run they are from."""
+
+    failing: list[tuple[str, str]] = []
+    unreachable: list[str] = []
+    run: str = ""
+
+
+class NotifyState(BaseModel):
+    """``notify-state.json``: what each target (by :attr:`Target.key`) has been told."""
+
+    targets: dict[str, Told] = {}
+
+
+def state_of(report: DriftReport) -> Told:
     """What a target knows after being told about ``report``."""
-    return {"failing": sorted([h, r] for h, r in report.failing_pairs()),
-            "unreachable": sorted(report.unreachable_hosts()),
-            "run": report.started}
+    return Told(failing=sorted(report.failing_pairs()),
+                unreachable=sorted(report.unreachable_hosts()), run=report.started)
 
 
-def event_for(told: dict[str, Any] | None, report: DriftReport) -> Event:
+def event_for(told: Told | None, report: DriftReport) -> Event:
     """The changes between what a target was told and ``report`` (hosts not in this run are
     left out: a run over part of the fleet says nothing about the rest)."""
-    told = told or {"failing": [], "unreachable": []}
+    told = told or Told()
     hosts = report.hosts
     down_now = report.unreachable_hosts()
-    was_failing = {(h, r) for h, r in told["failing"] if h in hosts and h not in down_now}
-    was_down = {h for h in told["unreachable"] if h in hosts}
+    was_failing = {(h, r) for h, r in told.failing if h in hosts and h not in down_now}
+    was_down = {h for h in told.unreachable if h in hosts}
     now = report.failing_pairs()
     new = []
     for host, requirement in sorted(now - was_failing):
@@ -175,27 +189,25 @@ def event_for(told: dict[str, Any] | None, report: DriftReport) -> Event:
     )
 
 
-def merged_state(told: dict[str, Any] | None, report: DriftReport) -> dict[str, Any]:
+def merged_state(told: Told | None, report: DriftReport) -> Told:
     """The state after telling ``report``: this run's hosts replaced, the others kept."""
     hosts = set(report.hosts)
-    told = told or {"failing": [], "unreachable": []}
+    told = told or Told()
     fresh = state_of(report)
-    return {
-        "failing": sorted([h, r] for h, r in told["failing"] if h not in hosts)
-        + fresh["failing"],
-        "unreachable": sorted({h for h in told["unreachable"] if h not in hosts}
-                              | set(fresh["unreachable"])),
-        "run": fresh["run"],
-    }
+    return Told(
+        failing=sorted(p for p in told.failing if p[0] not in hosts) + fresh.failing,
+        unreachable=sorted({h for h in told.unreachable if h not in hosts}
+                           | set(fresh.unreachable)),
+        run=fresh.run,
+    )
 
 
-def load_state(folder: Path) -> dict[str, Any]:
+def load_state(folder: Path) -> NotifyState:
+    """What the targets were told (nothing, when the file is missing or unreadable)."""
     try:
-        data = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) and isinstance(data.get("targets"), dict) \
-            else {"targets": {}}
-    except (OSError, ValueError):
-        return {"targets": {}}
+        return NotifyState.model_validate_json((folder / STATE_FILE).read_bytes())
+    except (OSError, ValueError):  # pydantic's ValidationError is a ValueError
+        return NotifyState()
 
 
 # -- messages --------------------------------------------------------------------------------
@@ -345,10 +357,10 @@ def notify(targets: Iterable[Target], report: DriftReport, folder: Path,
     state = load_state(folder)
     outcomes = []
     for target in targets:
-        told = state["targets"].get(target.key)
+        told = state.targets.get(target.key)
         event = event_for(told, report)
         if not event:
-            state["targets"][target.key] = merged_state(told, report)
+            state.targets[target.key] = merged_state(told, report)
             outcomes.append(Outcome(target, sent=False))
             continue
         try:
@@ -362,7 +374,7 @@ def notify(targets: Iterable[Target], report: DriftReport, folder: Path,
         except Exception as exc:  # a delivery failure never stops the run
             outcomes.append(Outcome(target, sent=False, problem=_why(exc)))
             continue
-        state["targets"][target.key] = merged_state(told, report)
+        state.targets[target.key] = merged_state(told, report)
         outcomes.append(Outcome(target, sent=True))
-    atomic_write(folder / STATE_FILE, json.dumps(state, indent=1))
+    atomic_write(folder / STATE_FILE, json.dumps(state.model_dump(mode="json"), indent=1))
     return outcomes
