@@ -62,7 +62,7 @@ def set_debug(enabled: bool) -> None:
         os.environ["TACFLEET_DEBUG"] = "1"  # `invoke check` passes it on to pytest
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        for name in ("provision", "compliance", "winhost", "checks", "inventory"):
+        for name in ("provision", "compliance", "fleet", "winhost", "checks", "inventory"):
             logger = logging.getLogger(name)
             logger.setLevel(logging.DEBUG)
             if not logger.handlers:

@@ -35,7 +35,7 @@ DEFAULT_PARALLEL = 64
 
 
 def probe_processes() -> int:
-    """Worker processes the probe of a large fleet is split over (:mod:`compliance.processes`):
+    """Worker processes the probe of a large fleet is split over (:mod:`fleet.processes`):
     ``TACFLEET_PROCESSES`` (default 1: on a 2-CPU controller 2 measured slower, see README),
     always 1 inside an xdist worker (already one of many)."""
     if os.environ.get("PYTEST_XDIST_WORKER"):

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal
 
 from compliance import desired
@@ -164,14 +165,16 @@ def audit_fleet(
     After a Ctrl-C, hosts not yet started are reported as not checked. ``keep_facts`` keeps
     each host's facts on its audit (memory grows with the fleet: only for those who judge them).
     ``processes`` > 1 splits a large fleet over that many worker processes
-    (:mod:`compliance.processes`; ``connector`` must then pickle); a small one stays here.
+    (:mod:`fleet.processes`; ``connector`` must then pickle); a small one stays here.
     """
-    from compliance.processes import audit_in_processes, worker_count
+    from fleet.processes import run_in_processes, worker_count
 
     workers = worker_count(len(hosts), parallel, processes)
     if workers > 1:
-        return audit_in_processes(hosts, processes=workers, parallel=parallel, on_done=on_done,
-                                  deadline=deadline, connector=connector, keep_facts=keep_facts)
+        job = partial(audit_threads, deadline=deadline, connector=connector,
+                      keep_facts=keep_facts)
+        return run_in_processes(hosts, job, HostAudit, processes=workers, parallel=parallel,
+                                on_done=on_done)
     results: list[HostAudit | None] = [None] * len(hosts)
 
     def report(i: int, audit: HostAudit) -> None:
