@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import testinfra.host
@@ -64,9 +64,7 @@ class ProbeStats:
         self.unreachable += sum(1 for a in audits if a.error)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"hosts": self.hosts, "seconds": round(self.seconds, 3),
-                "http_requests": self.http_requests, "commands": self.commands,
-                "unreachable": self.unreachable}
+        return asdict(self) | {"seconds": round(self.seconds, 3)}
 
 
 @dataclass
