@@ -261,9 +261,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     fleet.close()
     if hasattr(config, "workeroutput"):
-        config.workeroutput["tacfleet_probe"] = fleet.stats.as_dict()
-    elif fleet.stats.hosts:
-        config.stash[REPORT].probes.append(fleet.stats.as_dict())
+        config.workeroutput["tacfleet_probe"] = fleet.probe_stats()
+    elif fleet.probe_stats()["hosts"]:
+        config.stash[REPORT].probes.append(fleet.probe_stats())
 
 
 # -- xdist: schedule by host -------------------------------------------------------------------
