@@ -22,10 +22,12 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.console import Console
 
+from fleet.interrupt import EXIT_INTERRUPTED, graceful_interrupt
+from fleet.runlog import TeeConsole
 from inventory import (
     Host,
     InventoryError,
@@ -35,9 +37,13 @@ from inventory import (
 )
 from inventory import validate as validate_file
 from inventory.secrets import redact
-from provision.interrupt import EXIT_INTERRUPTED, graceful_interrupt
-from provision.runlog import TeeConsole
+from provision.options import DEFAULTS, ProvisionOptions
 from winhost.errors import TacfleetError, explain, host_problem
+
+if TYPE_CHECKING:
+    from compliance.drift import DriftReport, Remediation
+    from compliance.notify import Target
+    from provision.model import HostRun
 
 ROOT = Path(__file__).resolve().parent
 console: Console = TeeConsole(highlight=False)  # both also print into the open run log
@@ -56,7 +62,7 @@ def set_debug(enabled: bool) -> None:
         os.environ["TACFLEET_DEBUG"] = "1"  # `invoke check` passes it on to pytest
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        for name in ("provision", "compliance", "winhost", "checks", "inventory"):
+        for name in ("provision", "compliance", "fleet", "winhost", "checks", "inventory"):
             logger = logging.getLogger(name)
             logger.setLevel(logging.DEBUG)
             if not logger.handlers:
@@ -100,13 +106,14 @@ def friendly(func: F) -> F:
 
 def logged(task: str, log: str | None, func: Callable[..., int], *args: Any,
            folder: str = "reports", **kwargs: Any) -> int:
-    """``func(*args, **kwargs)`` (a task's function) with its run log (``provision.runlog``):
+    """``func(*args, **kwargs)`` (a task's function) with its run log (``fleet.runlog``):
     ``--log PATH``, ``-`` for none, by default ``<folder>/<task>-<UTC time>.log``."""
-    from provision.runlog import log_path, run_log
+    from fleet.runlog import log_path, run_log
+    from provision.report import shown
 
     path = log_path(task, log, folder)
     try:
-        with run_log(task, path) as record:
+        with run_log(task, path, shorten=shown) as record:
             code = func(*args, **kwargs)
             if record is not None:
                 record.code = code
@@ -141,64 +148,44 @@ def validate(inventory: str | None) -> int:
 
 
 @friendly
-def provision(
-    inventory: str | None,
-    selection: str | None,
-    *,
-    check: bool = False,
-    verbose: bool = False,
-    as_json: bool = False,
-    force_recreate: bool = False,
-    adopt: bool = False,
-    parallel: int = 4,
-    batch: str | None = None,
-    max_fail: str = "0",
-    shard: str | None = None,
-) -> int:
+def provision(inventory: str | None, selection: str | None,
+              options: ProvisionOptions = DEFAULTS) -> int:
     """Provision (or plan); a first Ctrl-C finishes current commands, prints, exits 130."""
-    from provision.rollout import shard as shard_hosts
+    from fleet.select import shard as shard_hosts
 
-    hosts = shard_hosts(_hosts(inventory, selection), shard)
+    hosts = shard_hosts(_hosts(inventory, selection), options.shard)
     with graceful_interrupt(_say) as stop:
-        code = _provision(hosts, check=check, verbose=verbose, as_json=as_json,
-                          force_recreate=force_recreate, adopt=adopt, parallel=parallel,
-                          batch=batch, max_fail=max_fail)
+        code = _provision(hosts, options)
         if stop.is_set():
             _say("interrupted: the steps above ran; run the same command again to finish")
             return EXIT_INTERRUPTED
     return code
 
 
-def _provision(hosts: list[Host], *, check: bool, verbose: bool, as_json: bool,
-               force_recreate: bool, adopt: bool, parallel: int, batch: str | None,
-               max_fail: str, collect: list[Any] | None = None) -> int:
+def _provision(hosts: list[Host], options: ProvisionOptions,
+               collect: list[HostRun] | None = None) -> int:
+    from fleet.runlog import active
+    from fleet.select import parse_batch_options
+    from provision.fleet import provision_rollout
     from provision.progress import FleetProgress
     from provision.report import StepPrinter, runs_json, summary_table
-    from provision.rollout import parse_batch_options, provision_rollout
-    from provision.runlog import active
 
-    parse_batch_options(batch, max_fail, len(hosts))  # a bad option is refused before any work
-    live = console.is_terminal and len(hosts) > 1 and not (as_json or check or verbose)
+    o = options
+    parse_batch_options(o.batch, o.max_fail, len(hosts))  # a bad option: refused before any work
+    live = console.is_terminal and len(hosts) > 1 and not (o.as_json or o.check or o.verbose)
     progress = FleetProgress(console, [h.name for h in hosts]) if live else nullcontext()
-    printer = None if as_json else StepPrinter(console, verbose=verbose, show_commands=check)
+    printer = None if o.as_json else StepPrinter(console, verbose=o.verbose, show_commands=o.check)
     log = active()
     with progress as shown:
         on_step: Callable[[str, Any], None] | None = shown if live else printer
-        if log is not None and (live or as_json):  # steps the terminal does not show: the log
-            on_step = log.steps(on_step)
-        runs = provision_rollout(
-            hosts,
-            batch=batch,
-            max_fail=max_fail,
-            parallel=parallel,
-            on_step=on_step,
-            check_only=check,
-            force_recreate=force_recreate,
-            adopt=adopt,
-        )
+        if log is not None and (live or o.as_json):  # steps the terminal does not show: the log
+            on_step = log.steps(on_step, StepPrinter(log.console))  # its commands: logged
+        runs = provision_rollout(hosts, batch=o.batch, max_fail=o.max_fail, parallel=o.parallel,
+                                 on_step=on_step, check_only=o.check,
+                                 force_recreate=o.force_recreate, adopt=o.adopt)
     if collect is not None:
         collect.extend(runs)
-    if as_json:
+    if o.as_json:
         text = runs_json(runs)
         print(text)
         if log is not None:
@@ -322,8 +309,8 @@ def drift(
     from compliance.audit import audit_fleet
     from compliance.drift import build_report
     from compliance.notify import parse_target
-    from provision.progress import CheckProgress
-    from provision.rollout import shard as shard_hosts
+    from fleet.progress import CheckProgress
+    from fleet.select import shard as shard_hosts
 
     targets = [parse_target(t, notify_format) for t in notify or []]  # bad ones: before any work
     path = resolve_inventory_path(inventory)
@@ -337,22 +324,18 @@ def drift(
                                  processes=processes)
         report = build_report(audits, str(path), started)
         if remediate and not stop.is_set():
-            drifted = [h for h, e in report["hosts"].items() if e["status"] == "drift"]
+            drifted = [h for h, e in report.hosts.items() if e.status == "drift"]
             if drifted:
                 console.print(f"remediating: {', '.join(drifted)}", markup=False)
                 chosen = [h for h in hosts if h.name in drifted]
-                runs: list[Any] = []
-                code = _provision(chosen, check=False, verbose=False, as_json=False,
-                                  force_recreate=False, adopt=False, parallel=parallel,
-                                  batch=None, max_fail="0", collect=runs)
+                runs: list[HostRun] = []
+                code = _provision(chosen, ProvisionOptions(parallel=parallel), collect=runs)
                 audits = audit_fleet(hosts, parallel=parallel, deadline=deadline,
                                      processes=processes)
-                report = build_report(audits, str(path), started)
-                report["remediated"] = remediation(drifted, code, runs)
-        if shard:
-            report["shard"] = shard
-        if stop.is_set():
-            report["interrupted"] = True
+                report = build_report(audits, str(path), started).model_copy(
+                    update={"remediated": remediation(drifted, code, runs)})
+        report = report.model_copy(update={"shard": shard or None,
+                                           "interrupted": stop.is_set() or None})
         code = _publish(report, Path(reports), targets=targets, metrics=metrics)
         if stop.is_set():
             _say("interrupted: hosts not started are reported as not checked")
@@ -360,45 +343,39 @@ def drift(
     return code
 
 
-def remediation(drifted: list[str], code: int, runs: list[Any]) -> dict[str, Any]:
+def remediation(drifted: list[str], code: int, runs: list[HostRun]) -> Remediation:
     """What ``--remediate`` did, for the report: per host the steps that changed or failed."""
     from compliance.display import plain_cause
+    from compliance.drift import RemediatedStep, Remediation
     from provision.model import Status
 
-    steps: dict[str, list[dict[str, Any]]] = {}
+    steps: dict[str, list[RemediatedStep]] = {}
     errors: dict[str, str] = {}
     for run in runs:
         if run.error:
             errors[run.host] = plain_cause(redact(run.error))
         steps[run.host] = [
-            {"title": s.label, "status": str(s.status),
-             "reasons": [redact(r) for r in s.reasons]}
+            RemediatedStep(title=s.label, status=str(s.status),
+                           reasons=[redact(r) for r in s.reasons])
             for s in run.steps if s.status in (Status.CHANGED, Status.FAILED)
         ]
     failed = sorted(r.host for r in runs if r.failed)
-    return {"hosts": drifted, "provision_exit": code, "steps": steps, "errors": errors,
-            "failed": failed}
+    return Remediation(hosts=drifted, provision_exit=code, steps=steps, errors=errors,
+                       failed=failed)
 
 
-def _publish(report: dict[str, Any], folder: Path, *, targets: list[Any] | None = None,
+def _publish(report: DriftReport, folder: Path, *, targets: list[Target] | None = None,
              metrics: str | None = None) -> int:
     """Compare with the previous run in ``folder``, save, print, alert, export; the exit code.
 
     Writing metrics and sending alerts are best effort: a failure is one line, and the exit
     code stays the drift's.
     """
-    from compliance.drift import compare, exit_code, load_latest, save_report
+    from compliance.drift import compare, load_latest, save_report
     from compliance.render import drift_html, print_drift
 
     changes = compare(load_latest(folder), report)
-    report["changes"] = {
-        "new": changes.new,
-        "fixed": changes.fixed,
-        "still": changes.still,
-        "unreachable": changes.unreachable,
-        "newly_unreachable": changes.newly_unreachable,
-        "recovered": changes.recovered,
-    }
+    report = report.model_copy(update={"changes": changes})
     saved = save_report(folder, report, drift_html(report, changes))
     print_drift(console, report, changes)
     console.print(f"reports: {saved}/drift.json, {saved}/drift.html", markup=False)
@@ -410,14 +387,14 @@ def _publish(report: dict[str, Any], folder: Path, *, targets: list[Any] | None 
         except OSError as exc:
             _say(f"metrics {metrics}: not written: {exc.strerror or exc}; fix: a writable path "
                  "(the node_exporter textfile folder)")
-    if targets and report.get("interrupted"):
+    if targets and report.interrupted:
         _say("notify: not sent: the run was interrupted (hosts not checked are not news)")
     elif targets:
         from compliance.notify import notify
 
         for outcome in notify(targets, report, folder, str((saved / "drift.html").resolve())):
             (_say if outcome.problem else console.print)(redact(outcome.line()))
-    return exit_code(report)
+    return report.exit_code()
 
 
 @friendly

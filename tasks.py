@@ -17,6 +17,7 @@ import invoke
 from invoke import Argument, Collection, Context, Task
 
 import tacfleet_cli as cli
+from provision.options import DEFAULTS, ProvisionOptions
 
 #: The only short flags, each meaning one option in every task that has it. Invoke would invent
 #: one per option and task (``-p`` was --parallel, --port, --purge or --pytest-args).
@@ -65,61 +66,29 @@ def validate(c: Context, inventory: str | None = None, debug: bool = False) -> N
     sys.exit(cli.validate(inventory))
 
 
-@task(
-    help={
-        "host": HOST_HELP,
-        "inventory": INVENTORY_HELP,
-        "check": "show the plan and change nothing (same as --dry-run and `invoke plan`)",
-        "dry_run": "alias of --check",
-        "verbose": "show why each step changes and every command",
-        "json": "print machine-readable results instead of the table",
-        "force_recreate": "rebuild a venv that was made by another Python",
-        "adopt": "take over an existing service that runs something else",
-        "parallel": "hosts to work on at once (default 4)",
-        "batch": "roll out in batches of this many hosts or this share (e.g. 10%)",
-        "max_fail": "stop the rollout when a batch has more failed hosts (count or %, default 0)",
-        "shard": "only shard i of n of the selected hosts (e.g. 2/4), for CI matrices",
-        "debug": DEBUG_HELP,
-        "log": log_help("reports/provision"),
-    }
-)
-def provision(
+@task(help={"host": HOST_HELP, "inventory": INVENTORY_HELP, **ProvisionOptions.flag_help(),
+            "debug": DEBUG_HELP, "log": log_help("reports/provision")})
+def provision(  # the flags of ProvisionOptions (help, defaults: there), as Invoke reads them
     c: Context,
     host: str | None = None,
     inventory: str | None = None,
-    check: bool = False,
+    check: bool = DEFAULTS.check,
     dry_run: bool = False,
-    verbose: bool = False,
-    json: bool = False,
-    force_recreate: bool = False,
-    adopt: bool = False,
-    parallel: int = 4,
-    batch: str | None = None,
-    max_fail: str = "0",
-    shard: str | None = None,
+    verbose: bool = DEFAULTS.verbose,
+    json: bool = DEFAULTS.as_json,
+    force_recreate: bool = DEFAULTS.force_recreate,
+    adopt: bool = DEFAULTS.adopt,
+    parallel: int = DEFAULTS.parallel,
+    batch: str | None = DEFAULTS.batch,
+    max_fail: str = DEFAULTS.max_fail,
+    shard: str | None = DEFAULTS.shard,
     debug: bool = False,
     log: str | None = None,
 ) -> None:
     """Bring hosts to the state their inventory entry describes, step by step."""
     cli.set_debug(debug)
-    sys.exit(
-        cli.logged(
-            "provision",
-            log,
-            cli.provision,
-            inventory,
-            host,
-            check=check or dry_run,
-            verbose=verbose,
-            as_json=json,
-            force_recreate=force_recreate,
-            adopt=adopt,
-            parallel=parallel,
-            batch=batch,
-            max_fail=max_fail,
-            shard=shard,
-        )
-    )
+    options = ProvisionOptions.from_flags(locals())
+    sys.exit(cli.logged("provision", log, cli.provision, inventory, host, options))
 
 
 @task(help={"host": HOST_HELP, "inventory": INVENTORY_HELP, "json": "machine-readable output",
@@ -128,7 +97,8 @@ def plan(c: Context, host: str | None = None, inventory: str | None = None, json
          debug: bool = False) -> None:
     """Show each step as ok / would change / would fail with its commands; change nothing."""
     cli.set_debug(debug)
-    sys.exit(cli.provision(inventory, host, check=True, verbose=True, as_json=json))
+    sys.exit(cli.provision(inventory, host,
+                           ProvisionOptions(check=True, verbose=True, as_json=json)))
 
 
 @task(

@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from compliance.audit import audit_fleet  # noqa: E402
-from compliance.drift import build_report, compare  # noqa: E402
+from compliance.drift import DriftReport, build_report, compare  # noqa: E402
 from compliance.render import drift_html  # noqa: E402
 from inventory import load_inventory  # noqa: E402
 from sandbox.fleet.inventory import fleet_inventory_data  # noqa: E402
@@ -106,7 +106,7 @@ def audit(n: int, work: Path) -> dict[str, Any]:
                                       "made up)", started)
     finally:
         sim.stop()
-    return report
+    return report.model_dump(mode="json", exclude_none=True)  # as drift.json: made up below
 
 
 def previous_run(report: dict[str, Any]) -> dict[str, Any]:
@@ -169,7 +169,8 @@ def main() -> int:
             report = audit(n, Path(tmp))
             before = previous_run(report)
             report["remediated"] = remediated(report, before)
-            html = drift_html(report, compare(before, report))
+            typed = DriftReport.model_validate(report)
+            html = drift_html(typed, compare(DriftReport.model_validate(before), typed))
             page = out / f"report-{n}.html"
             page.write_text(html, encoding="utf-8")
             screenshot(chromium, page.as_uri(), out / f"report-{n}.png")

@@ -30,10 +30,10 @@ from checks.session import FleetSession
 from checks.xdist_hosts import WORKER_FLAG, HostScheduling, worker_groups, worker_number
 from compliance.finding import Finding
 from compliance.requirements import REQUIREMENTS
+from fleet.interrupt import graceful_interrupt, stop_requested
 from inventory.errors import InventoryError, format_problems
 from inventory.models import Host
 from inventory.secrets import redact
-from provision.interrupt import graceful_interrupt, stop_requested
 from winhost.probe import HostFacts
 
 SESSION = pytest.StashKey[FleetSession]()
@@ -261,9 +261,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     fleet.close()
     if hasattr(config, "workeroutput"):
-        config.workeroutput["tacfleet_probe"] = fleet.stats.as_dict()
-    elif fleet.stats.hosts:
-        config.stash[REPORT].probes.append(fleet.stats.as_dict())
+        config.workeroutput["tacfleet_probe"] = fleet.probe_stats()
+    elif fleet.probe_stats()["hosts"]:
+        config.stash[REPORT].probes.append(fleet.probe_stats())
 
 
 # -- xdist: schedule by host -------------------------------------------------------------------

@@ -56,7 +56,7 @@ class FleetReport:
     hosts: dict[str, None] = field(default_factory=dict)  # seen, in order
     failures: dict[str, list[str]] = field(default_factory=dict)  # host -> requirements
     unreachable: dict[str, str] = field(default_factory=dict)  # host -> cause
-    probes: list[dict[str, Any]] = field(default_factory=list)  # each process's ProbeStats
+    probes: list[dict[str, Any]] = field(default_factory=list)  # each process's probe_stats()
 
     def add(self, host: str, requirement: str, failed: bool, message: str = "") -> str | None:
         """Record one outcome; return the failure's line (None for a pass or a skip)."""

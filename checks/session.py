@@ -35,7 +35,7 @@ DEFAULT_PARALLEL = 64
 
 
 def probe_processes() -> int:
-    """Worker processes the probe of a large fleet is split over (:mod:`compliance.processes`):
+    """Worker processes the probe of a large fleet is split over (:mod:`fleet.processes`):
     ``TACFLEET_PROCESSES`` (default 1: on a 2-CPU controller 2 measured slower, see README),
     always 1 inside an xdist worker (already one of many)."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
@@ -47,36 +47,13 @@ def probe_processes() -> int:
 
 
 @dataclass
-class ProbeStats:
-    """What the probes of this process cost: hosts, wall seconds, requests and commands."""
-
-    hosts: int = 0
-    seconds: float = 0.0
-    http_requests: int = 0
-    commands: int = 0
-    unreachable: int = 0
-
-    def add(self, audits: list[HostAudit], seconds: float) -> None:
-        self.hosts += len(audits)
-        self.seconds += seconds
-        self.http_requests += sum(a.http_requests for a in audits)
-        self.commands += sum(a.commands for a in audits)
-        self.unreachable += sum(1 for a in audits if a.error)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"hosts": self.hosts, "seconds": round(self.seconds, 3),
-                "http_requests": self.http_requests, "commands": self.commands,
-                "unreachable": self.unreachable}
-
-
-@dataclass
 class FleetSession:
     inventory: Inventory
     hosts: list[Host]
     deadline: float | None = None
     parallel: int = DEFAULT_PARALLEL
     processes: int = field(default_factory=probe_processes)
-    stats: ProbeStats = field(default_factory=ProbeStats)
+    probe_seconds: float = 0.0  # wall time this process spent probing
     _audits: dict[str, HostAudit] = field(default_factory=dict)
     _connections: dict[str, Connection] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)  # guards the dicts only
@@ -136,9 +113,18 @@ class FleetSession:
                              deadline=self.deadline, keep_facts=True,
                              processes=self.processes)
         with self._lock:
-            self.stats.add(audits, time.monotonic() - started)
+            self.probe_seconds += time.monotonic() - started
             for audit in audits:
                 self._audits[audit.host] = audit
+
+    def probe_stats(self) -> dict[str, Any]:
+        """What the probes of this process cost: hosts, wall seconds, requests and commands."""
+        with self._lock:
+            audits = list(self._audits.values())
+        return {"hosts": len(audits), "seconds": round(self.probe_seconds, 3),
+                "http_requests": sum(a.http_requests for a in audits),
+                "commands": sum(a.commands for a in audits),
+                "unreachable": sum(1 for a in audits if a.error)}
 
     def audit(self, name: str) -> HostAudit:
         """The host's probe and verdicts (probing it now if nobody did)."""

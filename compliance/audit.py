@@ -8,17 +8,20 @@ a probe that fails or answers nonsense, even a bug) makes that host "unreachable
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Literal
 
 from compliance import desired
 from compliance.finding import Finding
 from compliance.requirements import judge_all
+from fleet.interrupt import stop_requested
+from fleet.outcome import HostOutcome
+from fleet.pool import run_pool
 from inventory.models import Host
-from provision.interrupt import stop_requested
 from winhost.cmdline import Command
 from winhost.connection import Connection, ConnectionStats, Result
 from winhost.errors import CommandTimeout, host_problem
@@ -32,21 +35,20 @@ DEFAULT_CHECK_DEADLINE = 45.0
 NOT_CHECKED = "not checked: the run was interrupted by Ctrl-C; run it again"
 
 Connector = Callable[[Host], Connection]
+#: How a check ended for a host.
+HostStatus = Literal["compliant", "drift", "unreachable"]
 
 
 @dataclass
-class HostAudit:
-    host: str
+class HostAudit(HostOutcome):
+    """One host's check: its findings, or the error that kept it from being checked."""
+
     findings: list[Finding] = field(default_factory=list)
-    error: str = ""
-    http_requests: int = 0
-    commands: int = 0
-    elapsed: float = 0.0
     #: The probe's facts, kept only when asked (``keep_facts``): ``pytest checks`` judges them.
     facts: HostFacts | None = field(default=None, repr=False, compare=False)
 
     @property
-    def status(self) -> str:
+    def status(self) -> HostStatus:
         if self.error:
             return "unreachable"
         return "drift" if any(not f.ok for f in self.findings) else "compliant"
@@ -162,14 +164,16 @@ def audit_fleet(
     After a Ctrl-C, hosts not yet started are reported as not checked. ``keep_facts`` keeps
     each host's facts on its audit (memory grows with the fleet: only for those who judge them).
     ``processes`` > 1 splits a large fleet over that many worker processes
-    (:mod:`compliance.processes`; ``connector`` must then pickle); a small one stays here.
+    (:mod:`fleet.processes`; ``connector`` must then pickle); a small one stays here.
     """
-    from compliance.processes import audit_in_processes, worker_count
+    from fleet.processes import run_in_processes, worker_count
 
     workers = worker_count(len(hosts), parallel, processes)
     if workers > 1:
-        return audit_in_processes(hosts, processes=workers, parallel=parallel, on_done=on_done,
-                                  deadline=deadline, connector=connector, keep_facts=keep_facts)
+        job = partial(audit_threads, deadline=deadline, connector=connector,
+                      keep_facts=keep_facts)
+        return run_in_processes(hosts, job, HostAudit, processes=workers, parallel=parallel,
+                                on_done=on_done)
     results: list[HostAudit | None] = [None] * len(hosts)
 
     def report(i: int, audit: HostAudit) -> None:
@@ -206,6 +210,4 @@ def audit_threads(
                                keep_facts=keep_facts)
         report(i, audit)
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        for future in [pool.submit(one, item) for item in hosts]:
-            future.result()
+    run_pool(hosts, one, parallel=parallel)

@@ -7,7 +7,9 @@ and renamed into place, so a crash never leaves a half-written report or history
 ``drift.json`` (format 2) grows with the drift, not with the fleet: a requirement that holds
 keeps only the fact found (``{"requirement", "ok": true, "found"}``); only a failing one carries
 ``expected``, ``found`` and the fix (``hint``). The host is the key, never repeated inside; on a
-host with several services each per-service finding names its ``service``.
+host with several services each per-service finding names its ``service``. The report is typed
+(:class:`DriftReport` and its parts, pydantic) and written by its model: a field a run did not
+set is not written.
 """
 
 from __future__ import annotations
@@ -16,57 +18,147 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from compliance.audit import HostAudit
+from pydantic import Field
+
+from compliance.audit import HostAudit, HostStatus
 from compliance.display import plain_cause
 from compliance.finding import Finding
+from inventory.frozen import Frozen
 from inventory.secrets import redact_data
 
 EXIT_COMPLIANT, EXIT_DRIFT, EXIT_UNCHECKED = 0, 1, 2
+FORMAT = 2
+STATUSES: tuple[HostStatus, ...] = ("compliant", "drift", "unreachable")
 
 
-@dataclass
-class DriftChanges:
-    new: list[tuple[str, str]] = field(default_factory=list)
-    fixed: list[tuple[str, str]] = field(default_factory=list)
-    still: list[tuple[str, str]] = field(default_factory=list)
-    unreachable: list[str] = field(default_factory=list)
+class ReportFinding(Frozen):
+    """One finding in ``drift.json``: the fact for a requirement that holds, all for a failure
+    (a field left ``None`` is not written)."""
+
+    requirement: str
+    ok: bool
+    service: str | None = None
+    expected: str | None = None
+    found: str | None = None
+    hint: str | None = None
+    skipped: bool | None = None
+
+    @classmethod
+    def of(cls, finding: Finding) -> ReportFinding:
+        fact = {"found": finding.found} if finding.ok else {
+            "expected": finding.expected, "found": finding.found, "hint": finding.hint}
+        return cls(requirement=finding.requirement, ok=finding.ok,
+                   service=finding.service or None, skipped=finding.skipped or None, **fact)
+
+    @property
+    def label(self) -> str:
+        """``requirement``, or ``requirement · service`` for one service of a host with
+        several."""
+        return f"{self.requirement} · {self.service}" if self.service else self.requirement
+
+
+class HostEntry(Frozen):
+    """One host in ``drift.json`` (the host's name is its key)."""
+
+    status: HostStatus
+    error: str = ""
+    http_requests: int = 0
+    commands: int = 0
+    elapsed: float = 0.0
+    findings: list[ReportFinding] = Field(default_factory=list)
+
+    @property
+    def failing(self) -> list[ReportFinding]:
+        return [f for f in self.findings if not f.ok]
+
+
+class Summary(Frozen):
+    """Hosts by status."""
+
+    compliant: int = 0
+    drift: int = 0
+    unreachable: int = 0
+
+    @classmethod
+    def of(cls, hosts: dict[str, HostEntry]) -> Summary:
+        return cls(**{s: sum(1 for h in hosts.values() if h.status == s) for s in STATUSES})
+
+
+class RemediatedStep(Frozen):
+    title: str
+    status: str
+    reasons: list[str] = Field(default_factory=list)
+
+
+class Remediation(Frozen):
+    """What ``--remediate`` did: the hosts provisioned, per host the steps that changed or
+    failed, the hosts that could not be provisioned (``errors``) or failed."""
+
+    hosts: list[str]
+    provision_exit: int
+    steps: dict[str, list[RemediatedStep]] = Field(default_factory=dict)
+    errors: dict[str, str] = Field(default_factory=dict)
+    failed: list[str] = Field(default_factory=list)
+
+
+class DriftChanges(Frozen):
+    """What changed since the previous run: (host, requirement label) pairs and host names."""
+
+    new: list[tuple[str, str]] = Field(default_factory=list)
+    fixed: list[tuple[str, str]] = Field(default_factory=list)
+    still: list[tuple[str, str]] = Field(default_factory=list)
+    unreachable: list[str] = Field(default_factory=list)
     #: unreachable now, checked (or unknown) in the previous run
-    newly_unreachable: list[str] = field(default_factory=list)
+    newly_unreachable: list[str] = Field(default_factory=list)
     #: unreachable in the previous run, checked now
-    recovered: list[str] = field(default_factory=list)
+    recovered: list[str] = Field(default_factory=list)
 
 
-def label(finding: dict[str, Any]) -> str:
-    """A ``drift.json`` finding's name: ``requirement``, or ``requirement · service`` for one
-    service of a host with several."""
-    service = finding.get("service")
-    return f"{finding['requirement']} · {service}" if service else str(finding["requirement"])
+class DriftReport(Frozen):
+    """A run's ``drift.json`` (the fields a run did not set are not written)."""
+
+    format: int = FORMAT
+    started: str
+    duration: float
+    inventory: str
+    summary: Summary
+    hosts: dict[str, HostEntry]
+    merged_from: list[str] | None = None
+    remediated: Remediation | None = None
+    shard: str | None = None
+    interrupted: bool | None = None
+    changes: DriftChanges | None = None
+
+    def failing_pairs(self) -> set[tuple[str, str]]:
+        return {(host, f.label) for host, entry in self.hosts.items() for f in entry.failing}
+
+    def unreachable_hosts(self) -> set[str]:
+        return {h for h, e in self.hosts.items() if e.status == "unreachable"}
+
+    def exit_code(self) -> int:
+        if self.summary.unreachable:
+            return EXIT_UNCHECKED
+        return EXIT_DRIFT if self.summary.drift else EXIT_COMPLIANT
+
+    def dumps(self) -> str:
+        """Compact JSON, one host per line (readable with ``jq``, diffable line by line)."""
+        head = self.model_dump(mode="json", exclude_none=True, exclude={"hosts"})
+        hosts = ",\n".join(
+            f"  {json.dumps(name)}: "
+            f"{json.dumps(entry.model_dump(mode='json', exclude_none=True), separators=(',', ':'))}"
+            for name, entry in self.hosts.items())
+        body = json.dumps(head, separators=(",", ":"))[:-1]
+        return f'{body},"hosts":{{\n{hosts}\n}}}}\n'
 
 
-def failing_pairs(report: dict[str, Any]) -> set[tuple[str, str]]:
-    return {
-        (host, label(f))
-        for host, entry in report.get("hosts", {}).items()
-        for f in entry.get("findings", [])
-        if not f["ok"]
-    }
-
-
-def unreachable_hosts(report: dict[str, Any] | None) -> set[str]:
-    hosts = (report or {}).get("hosts", {})
-    return {h for h, e in hosts.items() if e.get("status") == "unreachable"}
-
-
-def compare(previous: dict[str, Any] | None, current: dict[str, Any]) -> DriftChanges:
+def compare(previous: DriftReport | None, current: DriftReport) -> DriftChanges:
     """What changed since the previous report (hosts unchecked now are left out of it)."""
-    now = failing_pairs(current)
-    before = failing_pairs(previous) if previous else set()
-    unreachable = sorted(unreachable_hosts(current))
-    was_unreachable = unreachable_hosts(previous)
+    now = current.failing_pairs()
+    before = previous.failing_pairs() if previous else set()
+    unreachable = sorted(current.unreachable_hosts())
+    was_unreachable = previous.unreachable_hosts() if previous else set()
     checked_before = {p for p in before if p[0] not in unreachable}
     return DriftChanges(
         new=sorted(now - before),
@@ -75,77 +167,49 @@ def compare(previous: dict[str, Any] | None, current: dict[str, Any]) -> DriftCh
         unreachable=unreachable,
         newly_unreachable=[h for h in unreachable if h not in was_unreachable],
         recovered=sorted(h for h in was_unreachable
-                         if h in current["hosts"] and h not in unreachable),
+                         if h in current.hosts and h not in unreachable),
     )
 
 
-def finding_entry(finding: Finding) -> dict[str, Any]:
-    """One finding in ``drift.json``: the fact for a requirement that holds, all for a failure."""
-    entry: dict[str, Any] = {"requirement": finding.requirement, "ok": finding.ok}
-    if finding.service:
-        entry["service"] = finding.service
-    if finding.ok:
-        entry["found"] = finding.found
-    else:
-        entry.update(expected=finding.expected, found=finding.found, hint=finding.hint)
-    if finding.skipped:
-        entry["skipped"] = True
-    return entry
+def host_entry(audit: HostAudit) -> HostEntry:
+    """One host's audit as it is reported; every secret tacfleet resolved is ``***`` in it."""
+    entry = HostEntry(
+        status=audit.status,
+        error=plain_cause(audit.error) if audit.error else "",
+        http_requests=audit.http_requests,
+        commands=audit.commands,
+        elapsed=round(audit.elapsed, 3),
+        findings=[ReportFinding.of(f) for f in audit.findings],
+    )
+    return HostEntry.model_validate(redact_data(entry.model_dump(exclude_none=True)))
 
 
-def build_report(audits: list[HostAudit], inventory: str, started: float) -> dict[str, Any]:
+def build_report(audits: list[HostAudit], inventory: str, started: float) -> DriftReport:
     """The run's report; every secret tacfleet resolved is ``***`` in it (and so in the HTML)."""
-    hosts = {
-        a.host: {
-            "status": a.status,
-            "error": plain_cause(a.error) if a.error else "",
-            "http_requests": a.http_requests,
-            "commands": a.commands,
-            "elapsed": round(a.elapsed, 3),
-            "findings": [finding_entry(f) for f in a.findings],
-        }
-        for a in audits
-    }
-    hosts = redact_data(hosts)
-    counts = {
-        s: sum(1 for h in hosts.values() if h["status"] == s)
-        for s in ("compliant", "drift", "unreachable")
-    }
-    return {
-        "format": 2,
-        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "duration": round(time.time() - started, 3),
-        "inventory": inventory,
-        "summary": counts,
-        "hosts": hosts,
-    }
+    hosts = {a.host: host_entry(a) for a in audits}
+    return DriftReport(
+        started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        duration=round(time.time() - started, 3),
+        inventory=inventory,
+        summary=Summary.of(hosts),
+        hosts=hosts,
+    )
 
 
-def merge_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
+def merge_reports(reports: list[DriftReport]) -> DriftReport:
     """One report from the shards' reports (a host checked by two shards: the later run wins)."""
-    ordered = sorted(reports, key=lambda r: r["started"])
-    hosts: dict[str, Any] = {}
+    ordered = sorted(reports, key=lambda r: r.started)
+    hosts: dict[str, HostEntry] = Field(default_factory=dict)
     for report in ordered:
-        hosts.update(report["hosts"])
-    counts = {
-        s: sum(1 for h in hosts.values() if h["status"] == s)
-        for s in ("compliant", "drift", "unreachable")
-    }
-    return {
-        "format": 2,
-        "started": ordered[0]["started"],
-        "duration": round(max(r["duration"] for r in ordered), 3),
-        "inventory": ", ".join(sorted({r["inventory"] for r in ordered})),
-        "summary": counts,
-        "hosts": dict(sorted(hosts.items())),
-        "merged_from": [r.get("shard", r["started"]) for r in ordered],
-    }
-
-
-def exit_code(report: dict[str, Any]) -> int:
-    if report["summary"]["unreachable"]:
-        return EXIT_UNCHECKED
-    return EXIT_DRIFT if report["summary"]["drift"] else EXIT_COMPLIANT
+        hosts.update(report.hosts)
+    return DriftReport(
+        started=ordered[0].started,
+        duration=round(max(r.duration for r in ordered), 3),
+        inventory=", ".join(sorted({r.inventory for r in ordered})),
+        summary=Summary.of(hosts),
+        hosts=dict(sorted(hosts.items())),
+        merged_from=[r.shard or r.started for r in ordered],
+    )
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -162,35 +226,25 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
-def dumps_report(report: dict[str, Any]) -> str:
-    """Compact JSON, one host per line (readable with ``jq``, diffable line by line)."""
-    head = {k: v for k, v in report.items() if k != "hosts"}
-    hosts = ",\n".join(f"  {json.dumps(name)}: {json.dumps(entry, separators=(',', ':'))}"
-                        for name, entry in report.get("hosts", {}).items())
-    body = json.dumps(head, separators=(",", ":"))[:-1]
-    joiner = "," if head else ""
-    return f'{body}{joiner}"hosts":{{\n{hosts}\n}}}}\n'
-
-
-def load_latest(reports: Path) -> dict[str, Any] | None:
+def load_latest(reports: Path) -> DriftReport | None:
+    """The newest run in ``reports`` (None: none, or one this version cannot read)."""
     pointer = reports / "latest.json"
     try:
         name = json.loads(pointer.read_text(encoding="utf-8"))["run"]
-        loaded: dict[str, Any] = json.loads((reports / name / "drift.json").read_text("utf-8"))
-        return loaded
-    except (OSError, ValueError, KeyError):
+        return DriftReport.model_validate_json((reports / name / "drift.json").read_bytes())
+    except (OSError, ValueError, KeyError, TypeError):  # pydantic's ValidationError: ValueError
         return None
 
 
-def save_report(reports: Path, report: dict[str, Any], html: str) -> Path:
+def save_report(reports: Path, report: DriftReport, html: str) -> Path:
     """Write the run's folder, then move the ``latest`` pointer: readers never see half a run."""
-    stamp: str = report["started"].replace(":", "").replace("-", "")
+    stamp = report.started.replace(":", "").replace("-", "")
     folder = reports / stamp
     suffix = 1
     while folder.exists():
         suffix += 1
         folder = reports / f"{stamp}-{suffix}"
-    atomic_write(folder / "drift.json", dumps_report(report))
+    atomic_write(folder / "drift.json", report.dumps())
     atomic_write(folder / "drift.html", html)
     atomic_write(reports / "latest.json", json.dumps({"run": folder.name}))
     return folder

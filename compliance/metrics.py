@@ -17,14 +17,13 @@ from __future__ import annotations
 import calendar
 import time
 from pathlib import Path
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 
-from compliance.drift import label
+from compliance.drift import DriftReport
 
 
-def registry_for(report: dict[str, Any]) -> CollectorRegistry:
+def registry_for(report: DriftReport) -> CollectorRegistry:
     """The run's metrics in a registry of their own (never the process's global one)."""
     registry = CollectorRegistry(auto_describe=True)
 
@@ -48,30 +47,28 @@ def registry_for(report: dict[str, Any]) -> CollectorRegistry:
     remediations = gauge("tacfleet_drift_remediations",
                          "hosts the last run provisioned to fix drift")
 
-    fixed = set((report.get("remediated") or {}).get("hosts", []))
-    for host, entry in report["hosts"].items():
-        checked = entry["status"] != "unreachable"
+    fixed = set(report.remediated.hosts if report.remediated else [])
+    for host, entry in report.hosts.items():
+        checked = entry.status != "unreachable"
         reachable.labels(host).set(1 if checked else 0)
-        compliant.labels(host).set(1 if entry["status"] == "compliant" else 0)
+        compliant.labels(host).set(1 if entry.status == "compliant" else 0)
         remediated.labels(host).set(1 if host in fixed else 0)
-        if entry.get("elapsed"):
-            seconds.labels(host).set(entry["elapsed"])
+        if entry.elapsed:
+            seconds.labels(host).set(entry.elapsed)
         if not checked:
             continue
-        failing = 0
-        for finding in entry["findings"]:
-            requirement.labels(host, label(finding)).set(1 if finding["ok"] else 0)
-            failing += 0 if finding["ok"] else 1
-        drifting.labels(host).set(failing)
-    for status, count in report["summary"].items():
+        for finding in entry.findings:
+            requirement.labels(host, finding.label).set(1 if finding.ok else 0)
+        drifting.labels(host).set(len(entry.failing))
+    for status, count in report.summary.model_dump().items():
         by_status.labels(status).set(count)
-    last_run.set(calendar.timegm(time.strptime(report["started"], "%Y-%m-%dT%H:%M:%SZ")))
-    duration.set(report["duration"])
+    last_run.set(calendar.timegm(time.strptime(report.started, "%Y-%m-%dT%H:%M:%SZ")))
+    duration.set(report.duration)
     remediations.set(len(fixed))
     return registry
 
 
-def write_metrics(path: str | Path, report: dict[str, Any]) -> Path:
+def write_metrics(path: str | Path, report: DriftReport) -> Path:
     """Write the run's metrics to ``path`` atomically (temp file + rename)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -30,16 +30,17 @@ import smtplib
 import socket
 import ssl
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import requests
+from pydantic import BaseModel
 
 from compliance.display import cause_of, plain_cause, windows_plain
-from compliance.drift import atomic_write, failing_pairs, label, unreachable_hosts
+from compliance.drift import DriftReport, atomic_write
 from inventory.secrets import redact, remember
 from winhost.errors import UsageError
 
@@ -110,86 +111,113 @@ def parse_target(spec: str, fmt: str | None = None,
 
 
 # -- what changed, per target ----------------------------------------------------------------
+class NewDrift(BaseModel):
+    """A failing requirement the target has not been told about, values as Windows shows them."""
+
+    host: str
+    requirement: str
+    expected: str
+    found: str
+    fix: str
+
+
+class Unreachable(BaseModel):
+    host: str
+    cause: str
+
+
 @dataclass
 class Event:
     """What a target has not been told yet."""
 
-    new: list[dict[str, str]] = field(default_factory=list)
-    fixed: list[tuple[str, str]] = field(default_factory=list)
-    unreachable: list[dict[str, str]] = field(default_factory=list)
-    recovered: list[str] = field(default_factory=list)
+    new: list[NewDrift]
+    fixed: list[tuple[str, str]]
+    unreachable: list[Unreachable]
+    recovered: list[str]
     #: hosts this run provisioned to fix drift (news even when the target never saw the drift)
-    remediated: list[str] = field(default_factory=list)
+    remediated: list[str]
 
     def __bool__(self) -> bool:
         return bool(self.new or self.fixed or self.unreachable or self.recovered
                     or self.remediated)
 
 
-def state_of(report: dict[str, Any]) -> dict[str, Any]:
+class Told(BaseModel):
+    """What one target has been told: the failing (host, requirement) pairs, the unreachable
+    hosts, and the run they are from."""
+
+    failing: list[tuple[str, str]] = []
+    unreachable: list[str] = []
+    run: str = ""
+
+
+class NotifyState(BaseModel):
+    """``notify-state.json``: what each target (by :attr:`Target.key`) has been told."""
+
+    targets: dict[str, Told] = {}
+
+
+def state_of(report: DriftReport) -> Told:
     """What a target knows after being told about ``report``."""
-    return {"failing": sorted([h, r] for h, r in failing_pairs(report)),
-            "unreachable": sorted(unreachable_hosts(report)),
-            "run": report.get("started", "")}
+    return Told(failing=sorted(report.failing_pairs()),
+                unreachable=sorted(report.unreachable_hosts()), run=report.started)
 
 
-def event_for(told: dict[str, Any] | None, report: dict[str, Any]) -> Event:
+def event_for(told: Told | None, report: DriftReport) -> Event:
     """The changes between what a target was told and ``report`` (hosts not in this run are
     left out: a run over part of the fleet says nothing about the rest)."""
-    told = told or {"failing": [], "unreachable": []}
-    hosts = report["hosts"]
-    down_now = unreachable_hosts(report)
-    was_failing = {(h, r) for h, r in told["failing"] if h in hosts and h not in down_now}
-    was_down = {h for h in told["unreachable"] if h in hosts}
-    now = failing_pairs(report)
+    told = told or Told()
+    hosts = report.hosts
+    down_now = report.unreachable_hosts()
+    was_failing = {(h, r) for h, r in told.failing if h in hosts and h not in down_now}
+    was_down = {h for h in told.unreachable if h in hosts}
+    now = report.failing_pairs()
     new = []
     for host, requirement in sorted(now - was_failing):
-        finding = next(f for f in hosts[host]["findings"] if label(f) == requirement)
-        new.append({"host": host, "requirement": requirement,
-                    "expected": windows_plain(finding.get("expected", "")),
-                    "found": windows_plain(finding.get("found", "")),
-                    "fix": windows_plain(finding.get("hint", ""))})
+        finding = next(f for f in hosts[host].findings if f.label == requirement)
+        new.append(NewDrift(host=host, requirement=requirement,
+                            expected=windows_plain(finding.expected or ""),
+                            found=windows_plain(finding.found or ""),
+                            fix=windows_plain(finding.hint or "")))
     return Event(
         new=new,
         fixed=sorted(was_failing - now),
-        unreachable=[{"host": h, "cause": plain_cause(hosts[h]["error"])}
+        unreachable=[Unreachable(host=h, cause=plain_cause(hosts[h].error))
                      for h in sorted(down_now - was_down)],
         recovered=sorted(was_down - down_now),
-        remediated=list((report.get("remediated") or {}).get("hosts", [])),
+        remediated=list(report.remediated.hosts) if report.remediated else [],
     )
 
 
-def merged_state(told: dict[str, Any] | None, report: dict[str, Any]) -> dict[str, Any]:
+def merged_state(told: Told | None, report: DriftReport) -> Told:
     """The state after telling ``report``: this run's hosts replaced, the others kept."""
-    hosts = set(report["hosts"])
-    told = told or {"failing": [], "unreachable": []}
+    hosts = set(report.hosts)
+    told = told or Told()
     fresh = state_of(report)
-    return {
-        "failing": sorted([h, r] for h, r in told["failing"] if h not in hosts)
-        + fresh["failing"],
-        "unreachable": sorted({h for h in told["unreachable"] if h not in hosts}
-                              | set(fresh["unreachable"])),
-        "run": fresh["run"],
-    }
+    return Told(
+        failing=sorted(p for p in told.failing if p[0] not in hosts) + fresh.failing,
+        unreachable=sorted({h for h in told.unreachable if h not in hosts}
+                           | set(fresh.unreachable)),
+        run=fresh.run,
+    )
 
 
-def load_state(folder: Path) -> dict[str, Any]:
+def load_state(folder: Path) -> NotifyState:
+    """What the targets were told (nothing, when the file is missing or unreadable)."""
     try:
-        data = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) and isinstance(data.get("targets"), dict) \
-            else {"targets": {}}
-    except (OSError, ValueError):
-        return {"targets": {}}
+        return NotifyState.model_validate_json((folder / STATE_FILE).read_bytes())
+    except (OSError, ValueError):  # pydantic's ValidationError is a ValueError
+        return NotifyState()
 
 
 # -- messages --------------------------------------------------------------------------------
-def headline(report: dict[str, Any], event: Event) -> str:
+def headline(report: DriftReport, event: Event) -> str:
     bits = [f"{len(event.new)} new drift" if event.new else "",
             f"{len(event.fixed)} fixed" if event.fixed else "",
             f"{len(event.unreachable)} newly unreachable" if event.unreachable else "",
             f"{len(event.recovered)} reachable again" if event.recovered else "",
             f"{len(event.remediated)} remediated" if event.remediated else ""]
-    return f"tacfleet drift: {', '.join(b for b in bits if b)} ({report['inventory']})"
+    return f"tacfleet drift: {', '.join(b for b in bits if b)} ({report.inventory})"
 
 
 def _section(title: str, items: list[str]) -> list[str]:
@@ -199,32 +227,32 @@ def _section(title: str, items: list[str]) -> list[str]:
     return shown
 
 
-def text_lines(report: dict[str, Any], event: Event, report_path: str = "") -> list[str]:
+def text_lines(report: DriftReport, event: Event, report_path: str = "") -> list[str]:
     """The alert as plain lines (e-mail body; Slack and Teams wrap the same lines)."""
-    s = report["summary"]
-    lines = [f"Run {report['started']}: {s['compliant']} compliant, {s['drift']} drifting, "
-             f"{s['unreachable']} unreachable."]
+    s = report.summary
+    lines = [f"Run {report.started}: {s.compliant} compliant, {s.drift} drifting, "
+             f"{s.unreachable} unreachable."]
     if event.new:
         lines += _section("New drift:", [
-            f"{n['host']}: {n['requirement']}: expected {n['expected']}, found {n['found']}"
-            + (f"; fix: {n['fix']}" if n["fix"] else "") for n in event.new])
+            f"{n.host}: {n.requirement}: expected {n.expected}, found {n.found}"
+            + (f"; fix: {n.fix}" if n.fix else "") for n in event.new])
     if event.fixed:
         lines += _section("Fixed:", [f"{h}: {r}" for h, r in event.fixed])
     if event.unreachable:
         lines += _section("Newly unreachable:",
-                          [f"{u['host']}: {u['cause']}" for u in event.unreachable])
+                          [f"{u.host}: {u.cause}" for u in event.unreachable])
     if event.recovered:
         lines += _section("Reachable again:", event.recovered)
     if event.remediated:
         lines += _section("Remediated (provisioned, then checked again):", [
-            f"{h}: now {report['hosts'][h]['status'] if h in report['hosts'] else 'not checked'}"
+            f"{h}: now {report.hosts[h].status if h in report.hosts else 'not checked'}"
             for h in event.remediated])
     if report_path:
         lines.append(f"Report: {report_path}")
     return lines
 
 
-def payload(target_kind: str, report: dict[str, Any], event: Event,
+def payload(target_kind: str, report: DriftReport, event: Event,
             report_path: str = "") -> dict[str, Any]:
     """The body for a webhook of ``target_kind`` (json, slack or teams)."""
     title = headline(report, event)
@@ -243,13 +271,13 @@ def payload(target_kind: str, report: dict[str, Any], event: Event,
              "content": card}]}
     return {
         "source": "tacfleet", "event": "drift", "title": title,
-        "started": report["started"], "inventory": report["inventory"],
-        "summary": report["summary"], "report": report_path,
-        "new_drift": event.new,
+        "started": report.started, "inventory": report.inventory,
+        "summary": report.summary.model_dump(), "report": report_path,
+        "new_drift": [n.model_dump() for n in event.new],
         "fixed": [{"host": h, "requirement": r} for h, r in event.fixed],
-        "unreachable": event.unreachable,
+        "unreachable": [u.model_dump() for u in event.unreachable],
         "reachable_again": event.recovered,
-        "remediated": [{"host": h, "now": report["hosts"].get(h, {}).get("status", "")}
+        "remediated": [{"host": h, "now": report.hosts[h].status if h in report.hosts else ""}
                        for h in event.remediated],
         "text": "\n".join(lines),
     }
@@ -281,7 +309,7 @@ def _post(target: Target, body: dict[str, Any]) -> None:
         raise _Refused(f"HTTP {answer.status_code}" + (f" ({redact(detail)})" if detail else ""))
 
 
-def _mail(target: Target, report: dict[str, Any], event: Event, report_path: str) -> None:
+def _mail(target: Target, report: DriftReport, event: Event, report_path: str) -> None:
     parts = urlsplit(target.url)
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     recipients = [a.strip() for a in query["to"].split(",") if a.strip()]
@@ -323,16 +351,16 @@ class Outcome:
         return f"notify {self.target.shown}: {'sent' if self.sent else 'nothing changed'}"
 
 
-def notify(targets: Iterable[Target], report: dict[str, Any], folder: Path,
+def notify(targets: Iterable[Target], report: DriftReport, folder: Path,
            report_path: str = "") -> list[Outcome]:
     """Tell each target what changed since it was last told; never raises for a delivery."""
     state = load_state(folder)
     outcomes = []
     for target in targets:
-        told = state["targets"].get(target.key)
+        told = state.targets.get(target.key)
         event = event_for(told, report)
         if not event:
-            state["targets"][target.key] = merged_state(told, report)
+            state.targets[target.key] = merged_state(told, report)
             outcomes.append(Outcome(target, sent=False))
             continue
         try:
@@ -346,7 +374,7 @@ def notify(targets: Iterable[Target], report: dict[str, Any], folder: Path,
         except Exception as exc:  # a delivery failure never stops the run
             outcomes.append(Outcome(target, sent=False, problem=_why(exc)))
             continue
-        state["targets"][target.key] = merged_state(told, report)
+        state.targets[target.key] = merged_state(told, report)
         outcomes.append(Outcome(target, sent=True))
-    atomic_write(folder / STATE_FILE, json.dumps(state, indent=1))
+    atomic_write(folder / STATE_FILE, json.dumps(state.model_dump(mode="json"), indent=1))
     return outcomes

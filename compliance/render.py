@@ -9,7 +9,6 @@ compliant host as one line (in HTML an expandable ``<details>``), values as Wind
 from __future__ import annotations
 
 import re
-from dataclasses import asdict
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -19,7 +18,7 @@ from rich.markup import escape as rich_escape
 from rich.table import Table
 
 from compliance.display import plain_cause, short_cause, windows_plain, windows_text
-from compliance.drift import DriftChanges, label
+from compliance.drift import DriftChanges, DriftReport, HostEntry, ReportFinding
 from inventory.secrets import redact
 
 #: Order of hosts in every report: what needs attention first.
@@ -61,13 +60,12 @@ _ENV.filters["windows"] = windows_html
 _ENV.filters["anchor"] = anchor
 _ENV.filters["plain_cause"] = plain_cause
 _ENV.filters["short_cause"] = short_cause
-_ENV.filters["label"] = label
 
 
-def ordered_hosts(report: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+def ordered_hosts(report: DriftReport) -> list[tuple[str, HostEntry]]:
     """Drifting, then unreachable, then compliant hosts; inventory order within each."""
-    items = list(report["hosts"].items())
-    return sorted(items, key=lambda item: STATUS_ORDER.get(item[1]["status"], 3))
+    items = list(report.hosts.items())
+    return sorted(items, key=lambda item: STATUS_ORDER.get(item[1].status, 3))
 
 
 def _by_host(pairs: list[tuple[str, str]] | list[list[str]]) -> dict[str, list[str]]:
@@ -77,43 +75,43 @@ def _by_host(pairs: list[tuple[str, str]] | list[list[str]]) -> dict[str, list[s
     return grouped
 
 
-def drift_html(report: dict[str, Any], changes: DriftChanges) -> str:
+def drift_html(report: DriftReport, changes: DriftChanges) -> str:
     hosts = ordered_hosts(report)
-    attention = [(n, e) for n, e in hosts if e["status"] != "compliant"]
-    compliant = [(n, e) for n, e in hosts if e["status"] == "compliant"]
+    attention = [(n, e) for n, e in hosts if e.status != "compliant"]
+    compliant = [(n, e) for n, e in hosts if e.status == "compliant"]
     html = _ENV.get_template("drift.html.j2").render(
         report=report,
-        changes=asdict(changes),
+        changes=changes,
         new_by_host=_by_host(changes.new),
         fixed_by_host=_by_host(changes.fixed),
         still_by_host=_by_host(changes.still),
         attention=attention,
         compliant=compliant,
-        remediated=report.get("remediated"),
+        remediated=report.remediated,
     )
     return redact(html)
 
 
-def _since(name: str, entry: dict[str, Any], changes: DriftChanges,
+def _since(name: str, entry: HostEntry, changes: DriftChanges,
            new: dict[str, list[str]]) -> str:
-    if entry["status"] == "unreachable":
+    if entry.status == "unreachable":
         return "newly unreachable" if name in changes.newly_unreachable else "still unreachable"
     return "new drift" if name in new else "still drifting"
 
 
-def print_drift(console: Console, report: dict[str, Any], changes: DriftChanges) -> None:
+def print_drift(console: Console, report: DriftReport, changes: DriftChanges) -> None:
     """Only the hosts that are not compliant, what changed, and one count line."""
-    attention = [(n, e) for n, e in ordered_hosts(report) if e["status"] != "compliant"]
+    attention = [(n, e) for n, e in ordered_hosts(report) if e.status != "compliant"]
     new = _by_host(changes.new)
     if attention:
-        table = Table(title=f"tacfleet drift {report['started']}: hosts that are not compliant")
+        table = Table(title=f"tacfleet drift {report.started}: hosts that are not compliant")
         for column in ("host", "status", "since last run", "failing requirements / cause"):
             table.add_column(column, overflow="fold")
         for name, entry in attention:
-            failing = [label(f) for f in entry["findings"] if not f["ok"]]
-            style = {"drift": "red", "unreachable": "yellow"}.get(entry["status"], "")
-            detail = plain_cause(entry["error"]) if entry["error"] else ", ".join(failing)
-            table.add_row(name, f"[{style}]{entry['status']}[/{style}]",
+            failing = [f.label for f in entry.failing]
+            style = {"drift": "red", "unreachable": "yellow"}.get(entry.status, "")
+            detail = plain_cause(entry.error) if entry.error else ", ".join(failing)
+            table.add_row(name, f"[{style}]{entry.status}[/{style}]",
                           _since(name, entry, changes, new), rich_escape(redact(detail)))
         console.print(table)
     if changes.fixed:
@@ -122,21 +120,21 @@ def print_drift(console: Console, report: dict[str, Any], changes: DriftChanges)
                       markup=False)
     if changes.recovered:
         console.print("reachable again: " + ", ".join(changes.recovered), markup=False)
-    remediated = report.get("remediated")
+    remediated = report.remediated
     if remediated:
-        console.print(f"remediated: {', '.join(remediated['hosts'])} "
-                      f"(provision exit {remediated['provision_exit']})", markup=False)
-    summary = report["summary"]
+        console.print(f"remediated: {', '.join(remediated.hosts)} "
+                      f"(provision exit {remediated.provision_exit})", markup=False)
+    summary = report.summary
     console.print(
-        f"{summary['compliant']} compliant, {summary['drift']} drifting, "
-        f"{summary['unreachable']} unreachable in {report['duration']:.1f}s",
+        f"{summary.compliant} compliant, {summary.drift} drifting, "
+        f"{summary.unreachable} unreachable in {report.duration:.1f}s",
         markup=False,
     )
 
 
-def finding_line(finding: dict[str, Any]) -> str:
+def finding_line(finding: ReportFinding) -> str:
     """A failing finding on one line, values as Windows shows them."""
-    text = (f"{finding['requirement']}: expected {windows_plain(finding.get('expected', ''))}, "
-            f"found {windows_plain(finding.get('found', ''))}")
-    hint = finding.get("hint")
+    text = (f"{finding.requirement}: expected {windows_plain(finding.expected or '')}, "
+            f"found {windows_plain(finding.found or '')}")
+    hint = finding.hint
     return f"{text}; fix: {windows_plain(hint)}" if hint else text

@@ -5,7 +5,6 @@ Start with :func:`load_inventory` (or :func:`validate` for a CLI); paths on the 
 """
 
 from inventory.errors import InventoryError, Problem, SecretError, SelectionError, format_problems
-from inventory.inventory import Inventory
 from inventory.loader import (
     DEFAULT_INVENTORY,
     ENV_VAR,
@@ -24,6 +23,7 @@ from inventory.models import (
     Service,
 )
 from inventory.secrets import resolve_password
+from inventory.selection import Inventory
 from inventory.winnames import (
     ServiceName,
     canonical_account,

@@ -38,9 +38,9 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 
 from inventory.errors import InventoryError, Problem, SecretError
-from inventory.inventory import Inventory
 from inventory.loader import _MISSING, _closest, _field, _loc, _lookup, _show, _translate
 from inventory.models import DERIVED_FIELDS, SECTIONS, AnsiblePassword, Host
+from inventory.selection import Inventory
 from inventory.winnames import check_safe_name
 
 EXTRA_FIX = "pip install 'tacfleet[ansible]' (ansible-core)"

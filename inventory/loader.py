@@ -31,8 +31,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from inventory.errors import Problem
-from inventory.inventory import Inventory
 from inventory.models import DERIVED_FIELDS, SECTIONS, Host, ServiceEntry
+from inventory.selection import Inventory
 from inventory.source import LineDict, read_inventory_file
 from inventory.winnames import check_safe_name
 
@@ -300,20 +300,41 @@ class _Loader:
             return None
         self.data = data
         self.duplicates(data)
+        all_vars = self.top_level(data)
+        entries, by_key = self.host_entries(data)
+        members, group_vars = self.groups(data, by_key, list(entries))
+        hosts: list[Host] = []
+        for name, entry in entries.items():
+            valid = self.host(name, entry, members, [("all.vars", ("all", "vars"), all_vars)],
+                              group_vars)
+            if valid is not None:
+                hosts.append(valid)
+        self.problems.extend(self.merged_host_problems())
+        self.problems.sort(key=lambda p: p.line or 0)  # stable: file order, then discovery
+        if self.problems:
+            return None
+        groups = {g: tuple(m) for g, m in members.items()}
+        return Inventory(path=self.path, hosts=tuple(hosts), groups=groups)
+
+    def top_level(self, data: LineDict) -> LineDict:
+        """The top-level keys and ``all:``; the settings of ``all.vars``."""
         self.check_keys(data, TOP_KEYS, (), "the top level")
         all_ = self.mapping(data.get("all"), ("all",), "all:")
         self.check_keys(all_, ALL_KEYS, ("all",), "all:", section="all")
         all_vars = self.mapping(all_.get("vars"), ("all", "vars"), "all.vars")
         self.check_settings(all_vars, ("all", "vars"), "all.vars", origin="all.vars")
+        return all_vars
 
+    def host_entries(self, data: LineDict) -> tuple[dict[str, Any], dict[str, str]]:
+        """Each host's entry by name (file order), and each name by its case-folded key; names
+        that are unsafe or defined twice are problems."""
         raw_hosts = self.mapping(data.get("hosts"), ("hosts",), "hosts:")
         if not raw_hosts:
             self.add("defines no hosts", "add a hosts: section; start from inventory/example.yml",
                      ("hosts",))
-        host_entries = {str(h): entry for h, entry in raw_hosts.items()}
-        host_names = list(host_entries)
+        entries = {str(h): entry for h, entry in raw_hosts.items()}
         by_key: dict[str, str] = {}
-        for name in host_names:
+        for name in entries:
             where = ("hosts", name)
             try:
                 check_safe_name(name)
@@ -324,7 +345,11 @@ class _Loader:
                 self.add(f"host '{name}' is defined twice (as '{by_key[name.casefold()]}'; "
                          "host names are case-insensitive)", "merge them into one entry", where)
             by_key.setdefault(name.casefold(), name)
+        return entries, by_key
 
+    def groups(self, data: LineDict, by_key: dict[str, str], host_names: list[str],
+               ) -> tuple[dict[str, list[str]], dict[str, LineDict]]:
+        """``groups:``: each group's members as it lists them, and its vars."""
         raw_groups = self.mapping(data.get("groups"), ("groups",), "groups:")
         members: dict[str, list[str]] = {}
         group_vars: dict[str, LineDict] = {}
@@ -359,42 +384,40 @@ class _Loader:
                              origin=f"group {group}", field="hosts", value=host)
                 else:
                     members[group].append(by_key[host.casefold()])
+        return members, group_vars
 
-        hosts: list[Host] = []
-        for name in host_names:
-            entry = self.mapping(host_entries[name], ("hosts", name), f"host {name}",
-                                 hosts=(name,))
-            self.check_settings(entry, ("hosts", name), f"host {name}", extra=("groups",),
-                                hosts=(name,))
-            for group in self.names(entry.get("groups"), ("hosts", name, "groups"), "group",
-                                    hosts=(name,)):
-                if group in members:
-                    if name not in members[group]:
-                        members[group].append(name)
-                else:
-                    close = _closest(group, members)
-                    known = ", ".join(members) or "none"
-                    self.add(f"group '{group}' does not exist",
-                             f"did you mean '{close}'?" if close
-                             else f"define it under groups: (known groups: {known})",
-                             ("hosts", name, "groups"), hosts=(name,), field="groups",
-                             value=group)
-            host_groups = [g for g in members if name in members[g]]
-            layers: list[tuple[str, tuple[Any, ...], LineDict]] = [
-                ("all.vars", ("all", "vars"), all_vars)]
-            layers += [(f"group {g}", ("groups", g, "vars"), group_vars[g]) for g in host_groups]
-            own = LineDict()
-            own.update({k: v for k, v in entry.items() if k != "groups"})
-            layers.append(("", ("hosts", name), own))
-            valid = self.validate_host(name, host_groups, layers)
-            if valid is not None:
-                hosts.append(valid)
-        self.problems.extend(self.merged_host_problems())
-        self.problems.sort(key=lambda p: p.line or 0)  # stable: file order, then discovery
-        if self.problems:
-            return None
-        groups = {g: tuple(m) for g, m in members.items()}
-        return Inventory(path=self.path, hosts=tuple(hosts), groups=groups)
+    def host(self, name: str, entry: Any, members: dict[str, list[str]],
+             layers: list[tuple[str, tuple[Any, ...], LineDict]],
+             group_vars: dict[str, LineDict]) -> Host | None:
+        """One host: its entry, the groups it joins itself (added to ``members``), and its
+        settings layered all.vars (``layers``) → each of its groups' vars → its own."""
+        entry = self.mapping(entry, ("hosts", name), f"host {name}", hosts=(name,))
+        self.check_settings(entry, ("hosts", name), f"host {name}", extra=("groups",),
+                            hosts=(name,))
+        self.join_groups(name, entry, members)
+        host_groups = [g for g in members if name in members[g]]
+        layers = [*layers,
+                  *((f"group {g}", ("groups", g, "vars"), group_vars[g]) for g in host_groups)]
+        own = LineDict()
+        own.update({k: v for k, v in entry.items() if k != "groups"})
+        layers.append(("", ("hosts", name), own))
+        return self.validate_host(name, host_groups, layers)
+
+    def join_groups(self, name: str, entry: LineDict, members: dict[str, list[str]]) -> None:
+        """A host's own ``groups: [...]``: it joins each (unknown groups are problems)."""
+        for group in self.names(entry.get("groups"), ("hosts", name, "groups"), "group",
+                                hosts=(name,)):
+            if group in members:
+                if name not in members[group]:
+                    members[group].append(name)
+            else:
+                close = _closest(group, members)
+                known = ", ".join(members) or "none"
+                self.add(f"group '{group}' does not exist",
+                         f"did you mean '{close}'?" if close
+                         else f"define it under groups: (known groups: {known})",
+                         ("hosts", name, "groups"), hosts=(name,), field="groups",
+                         value=group)
 
     # -- hosts -------------------------------------------------------------------------------
     def validate_host(

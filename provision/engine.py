@@ -8,8 +8,8 @@ from collections.abc import Callable
 from compliance import desired
 from compliance.finding import Finding
 from compliance.requirements import REQUIREMENTS, RESTART, restart_note
+from fleet.interrupt import INTERRUPTED, stop_requested
 from inventory.models import Host
-from provision.interrupt import INTERRUPTED, stop_requested
 from provision.model import Blocked, HostRun, Status, StepResult
 from provision.steps import STEPS, Context, Step
 from winhost.cmdline import Command

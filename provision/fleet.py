@@ -1,22 +1,25 @@
-"""Provision many hosts at once with a bounded pool; one host's failure never stops the others.
+"""Provision many hosts: a bounded pool, rolling batches; one host's failure never stops the others.
 
 The per-host boundary: whatever goes wrong for one host (an unset secret, a refused connection,
 an unreadable probe answer, even a bug) ends as that host's ``HostRun.error`` — "cause; fix: …"
-— and the other hosts go on. After a Ctrl-C (:mod:`provision.interrupt`) queued hosts are not
+— and the other hosts go on. After a Ctrl-C (:mod:`fleet.interrupt`) queued hosts are not
 started and running ones stop after their current command. Before changing a host, its lock is
 taken (:mod:`provision.hostlock`): a rerun waits for or clears an abandoned run's commands.
+A rollout (``--batch``, ``--max-fail``: :mod:`fleet.select`) stops before the next batch when
+one fails too much; the hosts left are not touched.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
 from collections.abc import Callable, Sequence
 
+from fleet.interrupt import NOT_STARTED, stop_requested
+from fleet.pool import run_pool
+from fleet.select import amount, batches
 from inventory.models import Host
 from provision.engine import OnStep, provision_host
 from provision.hostlock import Lock, acquire, release
-from provision.interrupt import NOT_STARTED, stop_requested
 from provision.model import HostRun, Status, StepResult
 from winhost.connection import Connection
 from winhost.errors import host_problem
@@ -81,9 +84,40 @@ def provision_fleet(
     **options: bool,
 ) -> list[HostRun]:
     """Run every host (up to ``parallel`` at a time); results in inventory order."""
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        futures = [
-            pool.submit(provision_one, host, on_step=on_step, connector=connector, **options)
-            for host in hosts
-        ]
-        return [f.result() for f in futures]
+    def one(host: Host) -> HostRun:
+        return provision_one(host, on_step=on_step, connector=connector, **options)
+
+    return run_pool(hosts, one, parallel=parallel)
+
+
+def provision_rollout(
+    hosts: Sequence[Host],
+    *,
+    batch: str | None = None,
+    max_fail: str = "0",
+    parallel: int = 4,
+    on_step: OnStep | None = None,
+    connector: Connector | None = None,
+    **options: bool,
+) -> list[HostRun]:
+    """Provision in rolling batches; stop before the next batch when one fails too much."""
+    groups = batches(hosts, batch)
+    runs: list[HostRun] = []
+    for number, group in enumerate(groups, 1):
+        if stop_requested():  # Ctrl-C: later batches are not started
+            runs.extend(HostRun(host=h.name, check_only=options.get("check_only", False),
+                                error=NOT_STARTED) for g in groups[number - 1:] for h in g)
+            break
+        results = provision_fleet(group, parallel=parallel, on_step=on_step,
+                                  connector=connector, **options)
+        runs.extend(results)
+        failed = sum(1 for r in results if r.failed)
+        allowed = amount(max_fail, len(group), "--max-fail")
+        if failed > allowed and number < len(groups):
+            rest = [h for g in groups[number:] for h in g]
+            note = (f"not run: batch {number} of {len(groups)} had {failed} failed host(s), "
+                    f"more than --max-fail {max_fail}")
+            runs.extend(HostRun(host=h.name, check_only=options.get("check_only", False),
+                                error=note) for h in rest)
+            break
+    return runs

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from fleet.outcome import HostOutcome
 from winhost.cmdline import Command
 
 
@@ -67,14 +68,11 @@ class StepResult:
 
 
 @dataclass
-class HostRun:
-    host: str
-    check_only: bool
-    steps: list[StepResult] = field(default_factory=list)
-    error: str = ""
-    elapsed: float = 0.0
-    commands: int = 0
-    http_requests: int = 0
+class HostRun(HostOutcome):
+    """One host's provisioning (or plan): its steps, or the error that stopped it."""
+
+    check_only: bool = field(kw_only=True)
+    steps: list[StepResult] = field(default_factory=list, kw_only=True)
 
     def count(self, *statuses: Status) -> int:
         return sum(1 for s in self.steps if s.status in statuses)

@@ -110,34 +110,3 @@ class FleetProgress:
         more = len(self._current) - _SHOWN
         footer = Text(f"… and {more} more in flight", style="dim") if more > 0 else Text("")
         return Group(self._headline(), table, footer)
-
-
-class CheckProgress:
-    """A progress bar over hosts checked (compliant / drift / unreachable) in a terminal."""
-
-    def __init__(self, console: Console, total: int) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        self._counts = {"compliant": 0, "drift": 0, "unreachable": 0}
-        self._lock = threading.Lock()
-        self._progress = Progress(TextColumn("checking"), BarColumn(), MofNCompleteColumn(),
-                                  TextColumn("{task.description}"), console=console,
-                                  transient=True)
-        self._task = self._progress.add_task(self._describe(), total=total)
-
-    def _describe(self) -> str:
-        c = self._counts
-        return f"{c['compliant']} compliant, {c['drift']} drifting, {c['unreachable']} unreachable"
-
-    def __enter__(self) -> CheckProgress:
-        self._progress.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._progress.__exit__(None, None, None)
-
-    def __call__(self, audit: object) -> None:
-        status = getattr(audit, "status", "unreachable")
-        with self._lock:
-            self._counts[status] = self._counts.get(status, 0) + 1
-            self._progress.update(self._task, advance=1, description=self._describe())

@@ -95,7 +95,9 @@ def summary_table(runs: list[HostRun]) -> Table:
 
 def runs_json(runs: list[HostRun]) -> str:
     def encode(run: HostRun) -> dict[str, Any]:
-        data = asdict(run)
+        data = asdict(run)  # the keys in the order the JSON has always had
+        data = {"host": data.pop("host"), "check_only": data.pop("check_only"),
+                "steps": data.pop("steps"), **data}
         for step in data["steps"]:
             step["commands"] = [shown(line) for line in step["commands"]]
         data["summary"] = run.summary()

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from winhost.cmdline import Command
 
-#: Each connection logs every command line here at INFO before sending it (``provision.runlog``
+#: Each connection logs every command line here at INFO before sending it (``fleet.runlog``
 #: writes them into the run log); nothing is logged unless a handler asks for INFO.
 COMMANDS = logging.getLogger("tacfleet.commands")
 

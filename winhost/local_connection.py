@@ -41,7 +41,7 @@ class LocalConnection:
         else:
             comspec = os.environ.get("COMSPEC", r"C:\Windows\System32\cmd.exe")
             line = f'"{comspec}" /d /c {command}'
-        if COMMANDS.isEnabledFor(logging.INFO):  # the run log (provision.runlog)
+        if COMMANDS.isEnabledFor(logging.INFO):  # the run log (fleet.runlog)
             COMMANDS.info("%s %s", self.host, line)
         started = time.monotonic()
         try:

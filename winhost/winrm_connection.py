@@ -389,7 +389,7 @@ class WinRMConnection:
         self._release_finished(protocol, shell)
         started = time.monotonic()
         deadline = started + timeout
-        if COMMANDS.isEnabledFor(logging.INFO):  # the run log (provision.runlog)
+        if COMMANDS.isEnabledFor(logging.INFO):  # the run log (fleet.runlog)
             COMMANDS.info("%s %s", self.host, command.line if isinstance(command, Command)
                           else command)
         self._sent = True  # from here on the host may have started the command

@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 import tacfleet_cli
 from compliance.audit import audit_fleet
-from compliance.processes import worker_count
+from fleet.processes import worker_count
 from inventory.models import Host
 from sandbox.executor import ExecResult, PosixShellExecutor
 from sandbox.fleet.inventory import load_fleet, probe_lines, write_fleet_inventory

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from provision.interrupt import STOP
+from fleet.interrupt import STOP
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 
@@ -26,7 +26,7 @@ def sample() -> Callable[[str], str]:
 
 @pytest.fixture(autouse=True)
 def _clean_stop() -> Iterator[None]:
-    """Every test starts and ends without a pending Ctrl-C (``provision.interrupt.STOP``)."""
+    """Every test starts and ends without a pending Ctrl-C (``fleet.interrupt.STOP``)."""
     STOP.clear()
     yield
     STOP.clear()

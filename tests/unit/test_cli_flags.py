@@ -58,3 +58,21 @@ def test_the_run_log_is_l_in_every_task_that_writes_one():
               if any(a.name == "log" for a in task.get_arguments())}
     assert set(logged) == {"provision", "deprovision", "drift.run"}
     assert all(flags.get("l") == "log" for flags in logged.values()), logged
+
+
+def test_provision_flags_are_the_options_of_provision_options():
+    import dataclasses
+    import inspect
+
+    from provision.options import DEFAULTS, ProvisionOptions
+
+    parameters = inspect.signature(tasks.provision.body).parameters
+    flags = ProvisionOptions.flag_help()
+    assert set(parameters) - set(flags) == {"c", "host", "inventory", "debug", "log"}
+    for option in dataclasses.fields(ProvisionOptions):  # the task's defaults are the options'
+        flag = option.metadata["flag"] or option.name
+        assert parameters[flag].default == getattr(DEFAULTS, option.name), flag
+    chosen = ProvisionOptions.from_flags({"dry_run": True, "json": True, "parallel": 7,
+                                          "host": "web01"})
+    assert chosen == ProvisionOptions(check=True, as_json=True, parallel=7)
+    assert ProvisionOptions.from_flags({}) == DEFAULTS

@@ -11,10 +11,9 @@ from compliance.drift import (
     EXIT_COMPLIANT,
     EXIT_DRIFT,
     EXIT_UNCHECKED,
+    Remediation,
     build_report,
     compare,
-    dumps_report,
-    exit_code,
     load_latest,
     save_report,
 )
@@ -24,7 +23,7 @@ from compliance.render import drift_html, print_drift
 
 def audit(host, failing=(), error=""):
     findings = [Finding(r, host, r not in failing, "X", "Y") for r in ("a", "b", "c")]
-    return HostAudit(host, [] if error else findings, error)
+    return HostAudit(host, [] if error else findings, error=error)
 
 
 def report(*audits):
@@ -32,9 +31,9 @@ def report(*audits):
 
 
 def test_exit_codes():
-    assert exit_code(report(audit("h1"))) == EXIT_COMPLIANT
-    assert exit_code(report(audit("h1", ["a"]))) == EXIT_DRIFT
-    assert exit_code(report(audit("h1", ["a"]), audit("h2", error="refused"))) == EXIT_UNCHECKED
+    assert report(audit("h1")).exit_code() == EXIT_COMPLIANT
+    assert report(audit("h1", ["a"])).exit_code() == EXIT_DRIFT
+    assert report(audit("h1", ["a"]), audit("h2", error="refused")).exit_code() == EXIT_UNCHECKED
 
 
 def test_new_fixed_still_and_unreachable():
@@ -50,10 +49,10 @@ def test_new_fixed_still_and_unreachable():
 def test_history_and_latest_pointer(tmp_path):
     first = report(audit("h1", ["a"]))
     save_report(tmp_path, first, "<html>")
-    assert load_latest(tmp_path)["hosts"]["h1"]["status"] == "drift"
+    assert load_latest(tmp_path).hosts["h1"].status == "drift"
     second = report(audit("h1"))
     folder = save_report(tmp_path, second, "<html>")
-    assert load_latest(tmp_path)["hosts"]["h1"]["status"] == "compliant"
+    assert load_latest(tmp_path).hosts["h1"].status == "compliant"
     assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 2
     assert json.loads((folder / "drift.json").read_text())["summary"]["compliant"] == 1
     assert not list(tmp_path.rglob("*.tmp"))
@@ -132,15 +131,16 @@ def test_html_shows_values_as_windows_does_and_causes_in_one_plain_line():
 
 def test_json_keeps_facts_but_no_duplicated_text():
     big = fleet_report(3)
-    ok = big["hosts"]["ok000"]["findings"][0]
+    written = json.loads(big.dumps())["hosts"]
+    ok = written["ok000"]["findings"][0]
     assert ok == {"requirement": "venv_base", "ok": True,
                   "found": "home 'C:\\\\Python311', version 3.11.x"}
-    bad = next(f for f in big["hosts"]["bad1"]["findings"] if not f["ok"])
+    bad = next(f for f in written["bad1"]["findings"] if not f["ok"])
     assert bad["expected"] and bad["found"] and bad["hint"] and "host" not in bad
-    assert big["hosts"]["gone"]["error"].startswith(
+    assert written["gone"]["error"].startswith(
         "could not be checked: http://10.0.0.9:5985/wsman unreachable: connection refused;")
     audits = [windows_audit(f"h{i}") for i in range(100)]
-    compact = dumps_report(report(*audits))
+    compact = report(*audits).dumps()
     assert '"expected"' not in compact and '"hint"' not in compact and '"host"' not in compact
     as_before = json.dumps({a.host: [asdict(f) for f in a.findings] for a in audits}, indent=2)
     assert len(compact) < len(as_before) / 2, (len(compact), len(as_before))
@@ -162,10 +162,11 @@ def test_terminal_summary_lists_only_hosts_that_are_not_compliant():
 
 
 def test_the_report_lists_what_remediation_did():
-    fixed = report(windows_audit("bad1"))
-    fixed["remediated"] = {"hosts": ["bad1"], "provision_exit": 0, "errors": {},
-                           "steps": {"bad1": [{"title": "service account", "status": "changed",
-                                               "reasons": ["expected 'NT SERVICE\\\\tacdemo'"]}]}}
+    did = Remediation.model_validate(
+        {"hosts": ["bad1"], "provision_exit": 0, "errors": {},
+         "steps": {"bad1": [{"title": "service account", "status": "changed",
+                             "reasons": ["expected 'NT SERVICE\\\\tacdemo'"]}]}})
+    fixed = report(windows_audit("bad1")).model_copy(update={"remediated": did})
     html = drift_html(fixed, compare(None, fixed))
     section = html[html.index('id="remediated"'):html.index('id="drifting"')]
     assert "bad1" in section and "service account" in section and "changed" in section

@@ -16,9 +16,9 @@ import pytest
 
 from compliance.audit import NOT_CHECKED, audit_fleet
 from compliance.desired import probe_spec
-from compliance.processes import worker_count
+from fleet.interrupt import STOP
+from fleet.processes import worker_count
 from inventory import Host, load_inventory
-from provision.interrupt import STOP
 from tests.unit.probe_doc import compliant_doc
 from winhost.cmdline import Command
 from winhost.connection import COMMANDS, ConnectionStats, Result
@@ -149,7 +149,7 @@ def test_in_process_when_small_even_with_a_connector_that_does_not_pickle(hosts)
 
 
 def test_a_worker_that_fails_as_a_whole_says_why_for_each_of_its_hosts(hosts):
-    from compliance.processes import crashed
+    from fleet.processes import crashed
 
     text = crashed(1, "ImportError: no module named spnego")
     assert text == ("could not be checked: the worker process checking it ended with exit code "

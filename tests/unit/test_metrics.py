@@ -7,7 +7,7 @@ import time
 from prometheus_client.parser import text_string_to_metric_families
 
 from compliance.audit import HostAudit
-from compliance.drift import build_report
+from compliance.drift import Remediation, build_report
 from compliance.finding import Finding
 from compliance.metrics import write_metrics
 
@@ -24,7 +24,8 @@ def test_per_host_and_requirement_series_remediations_and_run_time(tmp_path):
               HostAudit("web02", [Finding("start_type", "web02", True)]),
               HostAudit("web03", error="could not be checked: refused")]
     report = build_report(audits, "inv.yml", time.time() - 3)
-    report["remediated"] = {"hosts": ["web02"], "provision_exit": 0}
+    report = report.model_copy(update={"remediated": Remediation(hosts=["web02"],
+                                                                 provision_exit=0)})
     path = write_metrics(tmp_path / "node" / "tacfleet.prom", report)
     got = samples(path)
     assert got[("tacfleet_requirement_compliant", (("host", "web01"),

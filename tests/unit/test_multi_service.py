@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from compliance import desired
-from compliance.drift import build_report, compare, failing_pairs
+from compliance.drift import build_report, compare
 from compliance.render import drift_html
 from compliance.requirements import REQUIREMENTS, judge_all
 from inventory import load_inventory
@@ -190,11 +190,11 @@ def test_drift_report_names_the_service_and_counts_the_host_once(tmp_path):
     facts = facts_from_probe(host.name, desired.probe_spec(host), doc)
     audit = HostAudit(host=host.name, findings=judge_all(host, facts))
     report = build_report([audit], "hosts.yml", 0.0)
-    assert report["summary"] == {"compliant": 0, "drift": 1, "unreachable": 0}
-    bad = [f for f in report["hosts"]["web01"]["findings"] if not f["ok"]]
+    assert report.summary.model_dump() == {"compliant": 0, "drift": 1, "unreachable": 0}
+    bad = json.loads(report.dumps())["hosts"]["web01"]["findings"]
+    bad = [f for f in bad if not f["ok"]]
     assert [(f["requirement"], f["service"]) for f in bad] == [("service_running", "web")]
-    assert failing_pairs(report) == {("web01", "service_running · web")}
-    json.dumps(report)
+    assert report.failing_pairs() == {("web01", "service_running · web")}
     html = drift_html(report, compare(None, report))
     assert "service_running · web" in html
 

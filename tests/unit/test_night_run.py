@@ -24,13 +24,14 @@ import tacfleet_cli as cli
 from compliance import audit as audit_module
 from compliance.audit import audit_fleet
 from compliance.desired import probe_spec
+from fleet.interrupt import INTERRUPTED, NOT_STARTED, STOP, graceful_interrupt
 from inventory import Host, load_inventory
 from inventory.secrets import resolve_password
 from provision import fleet as fleet_module
 from provision import hostlock
 from provision.fleet import provision_fleet
-from provision.interrupt import INTERRUPTED, NOT_STARTED, STOP, graceful_interrupt
 from provision.model import Status
+from provision.options import ProvisionOptions
 from tests.loopback import silent_listener
 from tests.unit.probe_doc import compliant_doc
 from winhost.cmdline import Command
@@ -222,8 +223,8 @@ def test_a_bug_for_one_host_is_that_hosts_error_not_the_fleets(hosts):
 
 
 def test_every_error_tacfleet_raises_has_one_root():
+    from fleet.select import RolloutError
     from inventory.errors import InventoryError, SecretError, SelectionError
-    from provision.rollout import RolloutError
     from winhost.cmdline import CommandTooLong, UnsafeArgument
 
     for kind in (HostError, ProbeError, ParseError, UnsafeArgument, CommandTooLong,
@@ -292,7 +293,8 @@ def test_ctrl_c_in_provision_prints_what_was_done_and_exits_130(fleet_file, monk
 
     made: dict[str, FakeConnection] = {}
     monkeypatch.setattr(fleet_module, "open_connection", connector({"drifted": press_ctrl_c}, made))
-    code = cli.provision(str(fleet_file), "drifted,hung", parallel=1)  # hung is queued
+    # hung is queued behind drifted
+    code = cli.provision(str(fleet_file), "drifted,hung", ProvisionOptions(parallel=1))
     out = capsys.readouterr()
     assert code == 130
     assert "start type" in out.out and "changed" in out.out  # what was done
@@ -303,7 +305,7 @@ def test_ctrl_c_in_provision_prints_what_was_done_and_exits_130(fleet_file, monk
 def test_second_ctrl_c_stops_at_once():
     script = (
         "import os, signal, time\n"
-        "from provision.interrupt import graceful_interrupt\n"
+        "from fleet.interrupt import graceful_interrupt\n"
         "with graceful_interrupt():\n"
         "    os.kill(os.getpid(), signal.SIGINT)\n"
         "    time.sleep(0.2)\n"
@@ -357,7 +359,7 @@ def test_unexpected_error_is_one_line_exit_3_and_debug_shows_it(fleet_file, monk
     def bug(*args, **kwargs):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr("provision.rollout.provision_rollout", bug)
+    monkeypatch.setattr("provision.fleet.provision_rollout", bug)
     assert cli.provision(str(fleet_file), "good") == 3
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["tacfleet: unexpected ZeroDivisionError: division by zero; fix: rerun with "
@@ -383,8 +385,8 @@ def test_environment_values_are_masked_in_plan_json_reports(fleet_file, tmp_path
     answers = {"good": env_lost, "drifted": env_lost}
     monkeypatch.setattr(fleet_module, "open_connection", connector(answers, made, every))
     monkeypatch.setattr(audit_module, "open_connection", connector(answers, made, every))
-    assert cli.provision(str(fleet_file), "good", check=True, verbose=True) == 0
-    assert cli.provision(str(fleet_file), "good", as_json=True) == 0
+    assert cli.provision(str(fleet_file), "good", ProvisionOptions(check=True, verbose=True)) == 0
+    assert cli.provision(str(fleet_file), "good", ProvisionOptions(as_json=True)) == 0
     assert cli.drift(str(fleet_file), "good,drifted", reports=str(tmp_path / "r")) == 1
     out = capsys.readouterr()
     assert CANARY not in out.out + out.err

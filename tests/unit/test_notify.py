@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from compliance.audit import HostAudit
-from compliance.drift import build_report
+from compliance.drift import Remediation, build_report
 from compliance.finding import Finding
 from compliance.notify import (
     STATE_FILE,
@@ -30,7 +30,7 @@ SLACK = "https://hooks.slack.com/services/T0000/B0000/h5unitTokenABC"
 def audit(host, failing=(), error=""):
     findings = [Finding(r, host, r not in failing, "'C:\\\\x'", "'C:\\\\y'", "fix it")
                 for r in ("a", "b")]
-    return HostAudit(host, [] if error else findings, error)
+    return HostAudit(host, [] if error else findings, error=error)
 
 
 def report(*audits):
@@ -40,8 +40,8 @@ def report(*audits):
 def test_only_changes_since_what_the_target_was_told_are_news():
     first = report(audit("h1"), audit("h2", ["a"]))
     event = event_for(None, first)  # never told: the drift that exists is news
-    assert [(n["host"], n["requirement"]) for n in event.new] == [("h2", "a")]
-    assert event.new[0]["found"] == "C:\\y"  # as Windows shows it
+    assert [(n.host, n.requirement) for n in event.new] == [("h2", "a")]
+    assert event.new[0].found == "C:\\y"  # as Windows shows it
     told = merged_state(None, first)
 
     same = report(audit("h1"), audit("h2", ["a"]))
@@ -49,7 +49,7 @@ def test_only_changes_since_what_the_target_was_told_are_news():
 
     worse = report(audit("h1", ["b"]), audit("h2", ["a"]))
     event = event_for(told, worse)
-    assert [(n["host"], n["requirement"]) for n in event.new] == [("h1", "b")]
+    assert [(n.host, n.requirement) for n in event.new] == [("h1", "b")]
     told = merged_state(told, worse)
 
     fixed = report(audit("h1"), audit("h2", ["a"]))
@@ -59,7 +59,7 @@ def test_only_changes_since_what_the_target_was_told_are_news():
 
     down = report(audit("h1"), audit("h2", error="refused"))
     event = event_for(told, down)
-    assert [u["host"] for u in event.unreachable] == ["h2"]
+    assert [u.host for u in event.unreachable] == ["h2"]
     assert not event.fixed  # h2's drift is unknown, not fixed
     told = merged_state(told, down)
     assert not event_for(told, report(audit("h1"), audit("h2", error="refused")))
@@ -73,7 +73,7 @@ def test_a_run_over_part_of_the_fleet_keeps_what_the_others_were():
     told = merged_state(None, report(audit("h1", ["a"]), audit("h2", ["b"])))
     only_h1 = report(audit("h1", ["a"]))
     assert not event_for(told, only_h1)  # h2 not checked: not "fixed"
-    assert ["h2", "b"] in merged_state(told, only_h1)["failing"]
+    assert ("h2", "b") in merged_state(told, only_h1).failing
 
 
 def test_state_advances_only_for_targets_that_got_the_message(tmp_path):
@@ -195,7 +195,8 @@ def test_email_goes_through_an_smtp_relay(tmp_path):
 def test_a_remediation_is_news_even_if_the_drift_never_was_reported():
     told = merged_state(None, report(audit("h1")))
     fixed_in_this_run = report(audit("h1"))
-    fixed_in_this_run["remediated"] = {"hosts": ["h1"], "provision_exit": 0}
+    fixed_in_this_run = fixed_in_this_run.model_copy(
+        update={"remediated": Remediation(hosts=["h1"], provision_exit=0)})
     event = event_for(told, fixed_in_this_run)
     assert event and event.remediated == ["h1"] and not event.new and not event.fixed
     body = payload("json", fixed_in_this_run, event)

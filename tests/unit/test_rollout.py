@@ -7,9 +7,10 @@ import time
 
 import pytest
 
-from compliance.drift import exit_code, merge_reports
+from compliance.drift import DriftReport, merge_reports
+from fleet.select import RolloutError, batches, parse_shard, shard
 from inventory import load_inventory
-from provision.rollout import RolloutError, batches, parse_shard, provision_rollout, shard
+from provision.fleet import provision_rollout
 
 
 def closed_port() -> int:
@@ -71,19 +72,20 @@ def test_rollout_goes_on_when_failures_are_allowed(fleet):
     assert all("not run: batch" not in r.error for r in runs) and len(runs) == 6
 
 
-def report(started: str, hosts: dict[str, str], shard_name: str) -> dict:
-    return {"format": 1, "started": started, "duration": 1.5, "inventory": "fleet.yml",
-            "shard": shard_name,
-            "summary": {}, "hosts": {h: {"status": s, "findings": []} for h, s in hosts.items()}}
+def report(started: str, hosts: dict[str, str], shard_name: str) -> DriftReport:
+    return DriftReport.model_validate(
+        {"format": 1, "started": started, "duration": 1.5, "inventory": "fleet.yml",
+         "shard": shard_name,
+         "summary": {}, "hosts": {h: {"status": s, "findings": []} for h, s in hosts.items()}})
 
 
 def test_merged_report_counts_every_shard():
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ")
     merged = merge_reports([report(now, {"a": "compliant", "b": "drift"}, "1/2"),
                             report(now, {"c": "compliant"}, "2/2")])
-    assert merged["summary"] == {"compliant": 2, "drift": 1, "unreachable": 0}
-    assert list(merged["hosts"]) == ["a", "b", "c"] and merged["merged_from"] == ["1/2", "2/2"]
-    assert exit_code(merged) == 1
+    assert merged.summary.model_dump() == {"compliant": 2, "drift": 1, "unreachable": 0}
+    assert list(merged.hosts) == ["a", "b", "c"] and merged.merged_from == ["1/2", "2/2"]
+    assert merged.exit_code() == 1
 
 
 def test_live_progress_counts_hosts_and_prints_failures_in_full():
@@ -118,7 +120,7 @@ def test_check_progress_counts_each_status():
 
     from rich.console import Console
 
-    from provision.progress import CheckProgress
+    from fleet.progress import CheckProgress
 
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, color_system=None, width=120)

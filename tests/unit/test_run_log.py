@@ -13,8 +13,9 @@ import pytest
 
 import tacfleet_cli as cli
 from compliance import audit as audit_module
+from fleet.runlog import log_path
 from provision import fleet as fleet_module
-from provision.runlog import log_path
+from provision.options import ProvisionOptions
 from tests.unit.probe_doc import compliant_doc
 from tests.unit.test_night_run import (
     CANARY,
@@ -115,7 +116,7 @@ def test_provision_log_holds_the_terminal_and_every_command_but_no_secret(fleet,
 def test_json_output_and_a_drift_run_are_logged_too(fleet, tmp_path, capsys):
     log = tmp_path / "json.log"
     assert cli.logged("provision", str(log), cli.provision, str(fleet), "good",
-                      as_json=True) == 0
+                      ProvisionOptions(as_json=True)) == 0
     text = log.read_text()
     assert "service installed and configured with NSSM" in text  # the step lines the
     assert '"summary": "good: ok=' in text  # JSON replaced on screen, and the JSON

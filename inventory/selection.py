@@ -1,4 +1,5 @@
-"""A loaded inventory: its hosts, its groups, and host selection (``web01``, ``web``, ``a,b``)."""
+"""A loaded inventory (`Inventory`): its hosts, its groups, and host selection (``web01``, ``web``,
+``a,b``, ``web*``, ``!web03``)."""
 
 from __future__ import annotations
 

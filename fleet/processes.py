@@ -1,11 +1,12 @@
 """Split a large fleet's checks over worker processes, so the controller's CPU floor divides.
 
 One Python process checks hosts under one GIL: past ~64 threads its CPU (NTLM, HTTP, XML,
-judging) is the limit, not the hosts' latency. :func:`audit_in_processes` deals the hosts out
+judging) is the limit, not the hosts' latency. :func:`run_in_processes` deals the hosts out
 round-robin over ``processes`` children (``spawn``: a clean interpreter that sees the current
-environment, so password references resolve as in the parent); each child runs the usual
-thread pool (:func:`compliance.audit.audit_threads`) over its share, ``parallel`` divided among
-them, and sends each :class:`~compliance.audit.HostAudit` back through its own pipe as the host
+environment, so password references resolve as in the parent); each child runs the caller's
+job, its usual thread pool (drift's: :func:`compliance.audit.audit_threads`), over its share,
+``parallel`` divided among them, and sends each host's outcome (a
+:class:`~fleet.outcome.HostOutcome`, e.g. a ``HostAudit``) back through its own pipe as the host
 finishes, so a progress display keeps moving (and, when a run log listens, each command line
 sent, re-logged here to ``tacfleet.commands``).
 
@@ -26,14 +27,21 @@ import threading
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection as Pipe
 from multiprocessing.connection import wait
-from typing import Any
+from typing import Any, TypeVar
 
+from fleet.interrupt import EXIT_INTERRUPTED, STOP, stop_requested
+from fleet.outcome import HostOutcome
 from inventory.models import Host
 from inventory.secrets import redact
-from provision.interrupt import EXIT_INTERRUPTED, STOP, stop_requested
 from winhost.connection import COMMANDS
 
 log = logging.getLogger(__name__)
+
+Out = TypeVar("Out", bound=HostOutcome)
+#: What a worker process runs over its share: ``job(share, parallel=…, report=…)`` works on its
+#: ``(index, host)`` pairs and calls ``report(index, outcome)`` as each host ends, never raising
+#: for one host. It must pickle: a module-level function or a ``functools.partial`` of one.
+Job = Callable[..., None]
 
 #: A worker process costs ~0.4 s to start: fleets smaller than this many times ``parallel``
 #: are checked in the controller's own process.
@@ -57,26 +65,23 @@ def crashed(exitcode: int | None, cause: str = "") -> str:
             "to see the cause")
 
 
-def audit_in_processes(
+def run_in_processes(
     hosts: Sequence[Host],
+    job: Job,
+    outcome: type[Out],
     *,
     processes: int,
     parallel: int,
-    on_done: Callable[[Any], None] | None = None,
-    deadline: float | None = None,
-    connector: Callable[[Host], Any] | None = None,
-    keep_facts: bool = False,
-) -> list[Any]:
-    """:func:`compliance.audit.audit_fleet` over ``processes`` worker processes; results in
-    inventory order, every host exactly once. ``connector`` must pickle (a module-level one)."""
-    from compliance.audit import HostAudit
-
+    on_done: Callable[[Out], None] | None = None,
+) -> list[Out]:
+    """``job`` over ``processes`` worker processes; results in inventory order, every host
+    exactly once (a host its worker never reported: ``outcome(name, error=…)``)."""
     ctx = multiprocessing.get_context("spawn")
     # the stop signal: closing this pipe's writing end (or the parent's death) wakes every worker
     stop_reader, stop_writer = ctx.Pipe(duplex=False)
     per_worker = max(1, math.ceil(parallel / processes))
     forward = COMMANDS.isEnabledFor(logging.INFO)  # a run log wants every command line
-    results: list[HostAudit | None] = [None] * len(hosts)
+    results: list[Out | None] = [None] * len(hosts)
     pending: dict[Pipe, tuple[Any, set[int]]] = {}
     causes: dict[Pipe, str] = {}  # a worker's own last words, when it failed as a whole
     try:
@@ -87,8 +92,8 @@ def audit_in_processes(
             reader, writer = ctx.Pipe(duplex=False)
             proc = ctx.Process(target=_worker, name=f"tacfleet-check-{w + 1}", daemon=True,
                                args=(writer, [(i, hosts[i]) for i in share], per_worker,
-                                     deadline, connector, keep_facts, stop_reader, forward))
-            proc.start()  # a connector that does not pickle fails here, in this process
+                                     job, outcome, stop_reader, forward))
+            proc.start()  # a job (or its connector) that does not pickle fails here, at once
             writer.close()
             pending[reader] = (proc, set(share))
     except BaseException:
@@ -106,9 +111,9 @@ def audit_in_processes(
             proc.kill()
             proc.join()
         for i in sorted(left):
-            results[i] = HostAudit(hosts[i].name,
-                                   error=crashed(proc.exitcode, causes.get(reader, "")))
-            _report(on_done, results[i])
+            failed = outcome(hosts[i].name, error=crashed(proc.exitcode, causes.get(reader, "")))
+            results[i] = failed
+            _report(on_done, failed)
 
     try:
         while pending:
@@ -149,21 +154,18 @@ def audit_in_processes(
     return [r for r in results if r is not None]
 
 
-def _report(on_done: Callable[[Any], None] | None, audit: Any) -> None:
+def _report(on_done: Callable[[Out], None] | None, result: Out) -> None:
     if on_done is not None:
         try:
-            on_done(audit)
+            on_done(result)
         except Exception:  # a display problem never loses a result
             log.debug("on_done failed", exc_info=True)
 
 
-def _worker(pipe: Pipe, share: list[tuple[int, Host]], parallel: int, deadline: float | None,
-            connector: Callable[[Host], Any] | None, keep_facts: bool, stop: Pipe,
-            forward: bool = False) -> None:
-    """One worker process: check ``share`` with a thread pool, send each audit as it ends
+def _worker(pipe: Pipe, share: list[tuple[int, Host]], parallel: int, job: Job,
+            outcome: type[HostOutcome], stop: Pipe, forward: bool = False) -> None:
+    """One worker process: run ``job`` over ``share``, send each host's outcome as it ends
     (and, with ``forward``, each command line sent, for the parent's run log)."""
-    from compliance.audit import HostAudit, audit_threads
-
     _follow_interrupts(stop)
     lock = threading.Lock()
     if forward:
@@ -171,23 +173,22 @@ def _worker(pipe: Pipe, share: list[tuple[int, Host]], parallel: int, deadline: 
         COMMANDS.setLevel(logging.INFO)
         COMMANDS.propagate = False
 
-    def send(i: int, audit: Any) -> None:
+    def send(i: int, result: HostOutcome) -> None:
         try:
             with lock:
-                pipe.send((i, audit))
+                pipe.send((i, result))
         except OSError:  # the parent is gone: start nothing more
             STOP.set()
         except Exception as exc:  # a result that does not pickle: the host still reports
-            log.debug("%s: result not sent", audit.host, exc_info=True)
-            plain = HostAudit(audit.host, error="could not be checked: its result could not be "
-                              f"sent back from the worker process ({type(exc).__name__}); fix: "
-                              "run with --processes 1")
+            log.debug("%s: result not sent", result.host, exc_info=True)
+            plain = outcome(result.host, error="could not be checked: its result could not be "
+                            f"sent back from the worker process ({type(exc).__name__}); fix: "
+                            "run with --processes 1")
             with lock:
                 pipe.send((i, plain))
 
     try:
-        audit_threads(share, parallel=parallel, report=send, deadline=deadline,
-                      connector=connector, keep_facts=keep_facts)
+        job(share, parallel=parallel, report=send)
         last: str | None = None
     except Exception as exc:  # a bug: its hosts are reported by the parent, with this cause
         log.debug("worker failed", exc_info=True)

@@ -1,9 +1,9 @@
-"""Fleet-wide runs: deterministic shards for CI matrices, and rolling batches that stop early.
+"""Which hosts a fleet run works on, and in what groups.
 
 - ``--shard i/n``: host ``h`` belongs to shard ``sha256(name) mod n``; every machine of a CI matrix
   computes the same split from the same inventory, with no coordination.
-- ``--batch 10%`` (or a count) and ``--max-fail``: provision batch after batch; when a batch has
-  more failed hosts than allowed, the rollout stops and the remaining hosts are left untouched.
+- ``--batch 10%`` (or a count) and ``--max-fail``: the hosts in batches, and how many of a batch
+  may fail before a rollout stops (:func:`provision.fleet.provision_rollout`).
 """
 
 from __future__ import annotations
@@ -14,10 +14,6 @@ import re
 from collections.abc import Sequence
 
 from inventory.models import Host
-from provision.engine import OnStep
-from provision.fleet import Connector, provision_fleet
-from provision.interrupt import NOT_STARTED, stop_requested
-from provision.model import HostRun
 from winhost.errors import UsageError
 
 
@@ -46,7 +42,7 @@ def _bucket(name: str, count: int) -> int:
     return int.from_bytes(digest[:8], "big") % count
 
 
-def _amount(spec: str, total: int, flag: str) -> int:
+def amount(spec: str, total: int, flag: str) -> int:
     """``"10%"`` of ``total`` (at least 1) or a plain count."""
     text = (spec or "").strip()
     m = re.fullmatch(r"(\d+(?:\.\d+)?)%", text)
@@ -60,7 +56,7 @@ def _amount(spec: str, total: int, flag: str) -> int:
 def batches(hosts: Sequence[Host], spec: str | None) -> list[list[Host]]:
     if not spec:
         return [list(hosts)] if hosts else []
-    size = _amount(spec, len(hosts), "--batch")
+    size = amount(spec, len(hosts), "--batch")
     if size < 1:
         raise RolloutError(f"--batch {spec!r}: a batch needs at least one host")
     return [list(hosts[i:i + size]) for i in range(0, len(hosts), size)]
@@ -68,39 +64,6 @@ def batches(hosts: Sequence[Host], spec: str | None) -> list[list[Host]]:
 
 def parse_batch_options(batch: str | None, max_fail: str, total: int) -> None:
     """Refuse a bad ``--batch`` / ``--max-fail`` before any host is touched."""
-    if batch and _amount(batch, max(total, 1), "--batch") < 1:
+    if batch and amount(batch, max(total, 1), "--batch") < 1:
         raise RolloutError(f"--batch {batch!r}: a batch needs at least one host")
-    _amount(max_fail, max(total, 1), "--max-fail")
-
-
-def provision_rollout(
-    hosts: Sequence[Host],
-    *,
-    batch: str | None = None,
-    max_fail: str = "0",
-    parallel: int = 4,
-    on_step: OnStep | None = None,
-    connector: Connector | None = None,
-    **options: bool,
-) -> list[HostRun]:
-    """Provision in rolling batches; stop before the next batch when one fails too much."""
-    groups = batches(hosts, batch)
-    runs: list[HostRun] = []
-    for number, group in enumerate(groups, 1):
-        if stop_requested():  # Ctrl-C: later batches are not started
-            runs.extend(HostRun(host=h.name, check_only=options.get("check_only", False),
-                                error=NOT_STARTED) for g in groups[number - 1:] for h in g)
-            break
-        results = provision_fleet(group, parallel=parallel, on_step=on_step,
-                                  connector=connector, **options)
-        runs.extend(results)
-        failed = sum(1 for r in results if r.failed)
-        allowed = _amount(max_fail, len(group), "--max-fail")
-        if failed > allowed and number < len(groups):
-            rest = [h for g in groups[number:] for h in g]
-            note = (f"not run: batch {number} of {len(groups)} had {failed} failed host(s), "
-                    f"more than --max-fail {max_fail}")
-            runs.extend(HostRun(host=h.name, check_only=options.get("check_only", False),
-                                error=note) for h in rest)
-            break
-    return runs
+    amount(max_fail, max(total, 1), "--max-fail")

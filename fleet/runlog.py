@@ -5,8 +5,9 @@
 alone: the task's consoles are teed (:class:`TeeConsole`) into a file console without colour at a
 fixed width, so tables and step lines read in the file as they did on screen. Each command a
 connection sends reaches the log through the ``tacfleet.commands`` logger (``winhost``'s
-connections log every command line there), shortened as ``provision.report.shown`` does and
-with every secret redacted; a step printer adds the step lines the live progress display hides.
+connections log every command line there), shortened by the caller's ``shorten`` (provision's
+``shown``) and with every secret redacted; the caller's step printer adds the step lines the live
+progress display hides.
 The file is created mode 0600 and flushed after each line, so a killed run keeps what it did.
 """
 
@@ -57,17 +58,16 @@ class TeeConsole(Console):
 class _CommandLines(logging.Handler):
     """Writes each command line logged to :data:`COMMANDS` into the run log, shortened."""
 
-    def __init__(self, log: RunLog) -> None:
+    def __init__(self, log: RunLog, shorten: Callable[[str], str]) -> None:
         super().__init__(logging.INFO)
         self.log = log
+        self.shorten = shorten
 
     def emit(self, record: logging.LogRecord) -> None:
-        from provision.report import shown
-
         host, line = record.args if isinstance(record.args, tuple) else ("?", record.msg)
         stamp = datetime.fromtimestamp(record.created, UTC).strftime("%H:%M:%S")
-        self.log.console.print(f"{stamp} {host} $ {redact(shown(str(line)))}", markup=False,
-                               highlight=False, soft_wrap=True)
+        self.log.console.print(f"{stamp} {host} $ {redact(self.shorten(str(line)))}",
+                               markup=False, highlight=False, soft_wrap=True)
 
 
 class _Flushing:
@@ -94,11 +94,10 @@ class RunLog:
                                force_terminal=False, highlight=False, emoji=False)
         self.code: int | None = None
 
-    def steps(self, on_step: Callable[[str, Any], None] | None) -> Callable[[str, Any], None]:
-        """``on_step`` (the terminal's live progress), then the step's lines in the log."""
-        from provision.report import StepPrinter
-
-        printer = StepPrinter(self.console)  # its commands are in the log already
+    def steps(self, on_step: Callable[[str, Any], None] | None,
+              printer: Callable[[str, Any], None]) -> Callable[[str, Any], None]:
+        """``on_step`` (the terminal's live progress), then ``printer`` (a step printer on
+        :attr:`console`: the step's lines in the log)."""
 
         def both(host: str, result: Any) -> None:
             if on_step is not None:
@@ -118,11 +117,12 @@ def active() -> RunLog | None:
 
 
 @contextmanager
-def run_log(task: str, path: Path | None, argv: Sequence[str] | None = None,
-            ) -> Iterator[RunLog | None]:
+def run_log(task: str, path: Path | None, argv: Sequence[str] | None = None, *,
+            shorten: Callable[[str], str] = str) -> Iterator[RunLog | None]:
     """Write the run log of ``task`` to ``path`` (None: no log) while the block runs: a header
     (task, options, UTC start), everything the task's :class:`TeeConsole` consoles print, each
-    command sent, and a footer with the exit code (``RunLog.code``) and the duration."""
+    command sent (as ``shorten`` shows it), and a footer with the exit code (``RunLog.code``)
+    and the duration."""
     global _active
     if path is None:
         yield None
@@ -136,7 +136,7 @@ def run_log(task: str, path: Path | None, argv: Sequence[str] | None = None,
         log.console.print(f"tacfleet {task} run log: {redact(line)}", markup=False)
         log.console.print(f"started {datetime.now(UTC).isoformat(timespec='seconds')}",
                           markup=False)
-        handler = _CommandLines(log)
+        handler = _CommandLines(log, shorten)
         with _lock:
             _active = log
         level, propagate = COMMANDS.level, COMMANDS.propagate
