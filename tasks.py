@@ -25,10 +25,9 @@ SHORT_FLAGS = {"host": "h", "inventory": "i", "debug": "d", "name": "n", "log": 
 
 
 class _Task(Task[Callable[..., Any]]):
-    """A task whose short flags come from ``SHORT_FLAGS`` alone."""
+    """A task whose short flags come from ``SHORT_FLAGS`` alone (``auto_shortflags`` is off)."""
 
     def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
-        self.auto_shortflags = False
         arguments = super().get_arguments(ignore_unknown_help)
         for argument in arguments:
             short = SHORT_FLAGS.get(argument.name or "")
@@ -37,7 +36,7 @@ class _Task(Task[Callable[..., Any]]):
         return arguments
 
 
-task = functools.partial(invoke.task, klass=_Task)
+task = functools.partial(invoke.task, klass=_Task, auto_shortflags=False)
 
 INVENTORY_HELP = "inventory file (default: $TACFLEET_INVENTORY or inventory/hosts.yml)"
 HOST_HELP = ("hosts: a comma list of host names, group names, globs on host names (web*, "

@@ -10,6 +10,11 @@ judged if the expression matches its test's names (``test_start_type``, its modu
 ``test_service.py``, its area, the host's name, ``test_host[web01]``) and marker (its area).
 A host with no requirement selected has no test. Each host's JUnit case carries ``host`` and
 ``requirement`` (``*``) properties and one ``failed`` property per failed requirement.
+
+pytest has no public API that evaluates a ``-k``/``-m`` expression against names other than a
+collected item's own, so this module uses the ones pytest itself uses (``_pytest.mark``'s
+``Expression``, ``KeywordMatcher``, ``MarkMatcher``); ``tests/unit/test_checks_per_host.py``
+fails if a pytest upgrade changes them.
 """
 
 from __future__ import annotations
