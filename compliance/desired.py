@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import InvalidRequirement
+from packaging.requirements import Requirement as PipRequirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
@@ -32,24 +33,58 @@ def app_parameters(host: Host) -> str:
     return f"{quote_arg(twistd_exe(host))} {host.app.arguments}"
 
 
+#: A value ``nssm set`` writes: a number (REG_DWORD) or text.
+NssmValue = str | int
+
+
+def nssm_settings(host: Host) -> dict[str, dict[str, NssmValue]]:
+    """Every value NSSM must hold for one service, by the requirement that judges it; the
+    service step sets exactly these (each group of a failing requirement).
+
+    Names as nssm.cc/usage spells them (DisplayName and Description are the service's own,
+    which ``nssm set`` writes too). AppRotateOnline and AppRotateBytes only act when rotation
+    is on (NSSM's README: "If AppRotateFiles is missing or set to 0, rotation is disabled"), so
+    with ``rotate_files: false`` they are neither set nor judged. The environment
+    (AppEnvironmentExtra) holds secrets: it is ``host.app.environment_extra``, resolved only
+    where it is compared or set.
+    """
+    svc = host.service
+    rotation: dict[str, NssmValue] = {"AppRotateFiles": 1 if svc.rotate_files else 0}
+    if svc.rotate_files:
+        # Without AppRotateOnline NSSM rotates only when the service starts ("If
+        # AppRotateOnline is set to 1, nssm can rotate files which grow to the configured file
+        # size limit while the service is running"): a service running for months would not.
+        rotation.update(AppRotateOnline=1, AppRotateBytes=svc.rotate_bytes)
+    return {
+        "service_application": {"Application": venv_python(host),
+                                "AppParameters": app_parameters(host)},
+        "app_directory": {"AppDirectory": host.app.app_directory},
+        "logs_rotated": {"AppStdout": svc.stdout, "AppStderr": svc.stderr, **rotation},
+        "restart_policy": {"AppExit": svc.exit_action, "AppThrottle": svc.throttle_ms,
+                           "AppRestartDelay": svc.restart_delay_ms},
+        "display_name": {"DisplayName": svc.display_name},
+        "description": {"Description": svc.description},
+    }
+
+
 def log_dirs(host: Host) -> list[str]:
     return sorted({win_parent(host.service.stdout), win_parent(host.service.stderr)})
 
 
-def pinned(requirement: str) -> tuple[str, str | None]:
-    """Name and exact pinned version (``==``) of a pip requirement, if pinned."""
+def pinned(pip_spec: str) -> tuple[str, str | None]:
+    """Name and exact pinned version (``==``) of a pip spec (a pip requirement), if pinned."""
     try:
-        req = Requirement(requirement)
+        req = PipRequirement(pip_spec)
     except InvalidRequirement:
-        return requirement, None
+        return pip_spec, None
     for spec in req.specifier:
         if spec.operator in ("==", "==="):
             return req.name, spec.version
     return req.name, None
 
 
-def requirement_lines(text: str) -> list[str]:
-    """The requirements of a pip requirements/lock file (continuations joined; options,
+def pip_spec_lines(text: str) -> list[str]:
+    """The pip specs of a pip requirements/lock file (continuations joined; options,
     comments and ``--hash`` parts dropped)."""
     found: list[str] = []
     for line in text.replace("\\\n", " ").splitlines():
@@ -58,7 +93,7 @@ def requirement_lines(text: str) -> list[str]:
             continue
         line = line.split(" --", 1)[0].strip()
         try:
-            Requirement(line)
+            PipRequirement(line)
         except InvalidRequirement:
             continue
         found.append(line)
@@ -66,8 +101,8 @@ def requirement_lines(text: str) -> list[str]:
 
 
 @cache
-def _file_requirements(path: str) -> tuple[str, ...]:
-    return tuple(requirement_lines(Path(path).read_text(encoding="utf-8")))
+def _file_specs(path: str) -> tuple[str, ...]:
+    return tuple(pip_spec_lines(Path(path).read_text(encoding="utf-8")))
 
 
 def pip_files(host: Host) -> list[tuple[str, Path]]:
@@ -81,13 +116,13 @@ def remote_pip_file(host: Host, role: str) -> str:
     return win_join(host.python.venv, f"tacfleet-{role}.txt")
 
 
-def required_packages(host: Host) -> list[str]:
-    """Every requirement the venv must satisfy: the configured packages, the requirements and
+def pip_specs(host: Host) -> list[str]:
+    """Every pip spec the venv must satisfy: the configured packages, the requirements and
     lock files' lines (so `pip freeze` must match the lock's pins), and the app; a package or
     app not pinned with ``==`` whose wheel is shipped must be at the newest shipped version."""
     packages = list(host.python.packages)
     for _role, path in pip_files(host):
-        packages += [r for r in _file_requirements(str(path)) if r not in packages]
+        packages += [r for r in _file_specs(str(path)) if r not in packages]
     if host.app.package and host.app.package not in packages:
         packages.append(host.app.package)
     return [shipped_pin(host, p) for p in packages]
@@ -145,19 +180,19 @@ def shipped_versions(host: Host) -> dict[str, str]:
     return {project: str(v) for project, v in newest.items()}
 
 
-def shipped_pin(host: Host, requirement: str) -> str:
-    """``requirement`` pinned (``==``) to the newest shipped wheel of its project, when it is
+def shipped_pin(host: Host, pip_spec: str) -> str:
+    """``pip_spec`` pinned (``==``) to the newest shipped wheel of its project, when it is
     not pinned already: ``tacdemo`` with tacdemo-1.0.1-py3-none-any.whl shipped is
     ``tacdemo==1.0.1``, so a newer shipped wheel upgrades the app."""
-    if host.python.ship_wheels is None or pinned(requirement)[1] is not None:
-        return requirement
+    if host.python.ship_wheels is None or pinned(pip_spec)[1] is not None:
+        return pip_spec
     try:
-        req = Requirement(requirement)
+        req = PipRequirement(pip_spec)
     except InvalidRequirement:
-        return requirement
+        return pip_spec
     version = shipped_versions(host).get(canonicalize_name(req.name))
     if version is None:
-        return requirement
+        return pip_spec
     req.specifier &= SpecifierSet(f"=={version}")
     return str(req)
 

@@ -87,7 +87,7 @@ def finding_entry(finding: Finding) -> dict[str, Any]:
     if finding.ok:
         entry["found"] = finding.found
     else:
-        entry.update(expected=finding.expected, found=finding.found, hint=finding.hint)
+        entry.update(expected=finding.expected, found=finding.found, hint=finding.fix)
     if finding.skipped:
         entry["skipped"] = True
     return entry

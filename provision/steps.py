@@ -440,31 +440,20 @@ def app_files(ctx: Context) -> Plan:
     return actions + [Action(what[-1], c) for c in uploads]
 
 
-def _nssm(host: Host, *args: str) -> Command:
-    return command(host.nssm.path, *args)
-
-
-#: The NSSM parameters (and service values NSSM sets) each service requirement judges.
-_PARAMS_OF: dict[str, tuple[str, ...]] = {
-    "service_application": ("Application", "AppParameters"),
-    "app_directory": ("AppDirectory",),
-    "logs_rotated": ("AppStdout", "AppStderr", "AppRotateFiles", "AppRotateOnline",
-                     "AppRotateBytes"),
-    "restart_policy": ("AppExit", "AppThrottle", "AppRestartDelay"),
-    "display_name": ("DisplayName",),
-    "description": ("Description",),
-}
+def _nssm_set(service: str, name: str, value: desired.NssmValue) -> tuple[str, ...]:
+    """``nssm set`` of one value: AppExit's default action is set as ``AppExit Default X``."""
+    return ("set", service, name, *(["Default"] if name == "AppExit" else []), str(value))
 
 
 def service(ctx: Context) -> Plan:
-    """Install the service if needed, then set every NSSM value that differs, and every value
-    of a requirement that fails (whatever the first comparison says), in one command."""
+    """Install the service if needed, then set, in one command, the values
+    (``desired.nssm_settings``) of every requirement that fails (all of them for a service
+    just installed); the app's environment goes with ``service_application``."""
     host, svc, facts = ctx.host, ctx.host.service, ctx.facts
     actions: list[Action] = []
-    params = facts.service.parameters
     exists = facts.service.exists and not _fails(ctx, "service_exists")
     if exists:
-        app = params.get("Application")
+        app = facts.service.parameters.get("Application")
         ours = isinstance(app, str) and same_path(app, desired.venv_python(host))
         if not ours and not ctx.adopt:
             runs = app or facts.service.registry.get("ImagePath")
@@ -474,43 +463,14 @@ def service(ctx: Context) -> Plan:
                 "to take it over"
             )
     else:
-        actions.append(
-            Action(
-                "install the service with NSSM",
-                _nssm(host, "install", svc.name, desired.venv_python(host)),
-            )
-        )
-    forced = {p for req, ps in _PARAMS_OF.items() if _fails(ctx, req) for p in ps}
-    if not exists:
-        forced |= {p for ps in _PARAMS_OF.values() for p in ps}
-    wanted: dict[str, object] = {
-        "Application": desired.venv_python(host),
-        "AppParameters": desired.app_parameters(host),
-        "AppDirectory": host.app.app_directory,
-        "AppStdout": svc.stdout,
-        "AppStderr": svc.stderr,
-        "AppRotateFiles": 1 if svc.rotate_files else 0,
-        "AppRotateOnline": 1 if svc.rotate_files else 0,
-        "AppRotateBytes": svc.rotate_bytes,
-        "AppThrottle": svc.throttle_ms,
-    }
-    if svc.restart_delay_ms is not None:
-        wanted["AppRestartDelay"] = svc.restart_delay_ms
-    sets: list[tuple[str, ...]] = [
-        ("set", svc.name, k, str(v))
-        for k, v in wanted.items()
-        if k in forced or facts.service.param(k) != v
-    ]
-    env = host.app.environment_extra
-    found_env = facts.service.param("AppEnvironmentExtra")
-    if env and sorted(found_env if isinstance(found_env, list) else []) != env:
-        sets.append(("set", svc.name, "AppEnvironmentExtra", *env))
-    if "AppExit" in forced or (facts.service.app_exit or "").lower() != svc.exit_action.lower():
-        sets.append(("set", svc.name, "AppExit", "Default", svc.exit_action))
-    if "DisplayName" in forced or facts.service.registry.get("DisplayName") != svc.display_name:
-        sets.append(("set", svc.name, "DisplayName", svc.display_name))
-    if "Description" in forced or (facts.service.description or "") != (svc.description or ""):
-        sets.append(("set", svc.name, "Description", svc.description or ""))
+        actions.append(Action("install the service with NSSM", command(
+            host.nssm.path, "install", svc.name, desired.venv_python(host))))
+    settings = desired.nssm_settings(host)
+    failing = [req for req in settings if not exists or _fails(ctx, req)]
+    sets = [_nssm_set(svc.name, name, value) for req in failing
+            for name, value in settings[req].items()]
+    if "service_application" in failing and host.app.environment:
+        sets.append(("set", svc.name, "AppEnvironmentExtra", *host.app.environment_extra))
     if sets:
         runs = [("run", host.nssm.path, *s) for s in sets]
         actions.append(Action("configure the service (NSSM parameters)",
@@ -518,20 +478,12 @@ def service(ctx: Context) -> Plan:
     return actions
 
 
-_SC_START = {
-    "auto": "auto",
-    "delayed-auto": "delayed-auto",
-    "demand": "demand",
-    "disabled": "disabled",
-}
-
-
 def start_type(ctx: Context) -> Plan:
     svc = ctx.host.service
     return [
         Action(
             f"set the start type to {svc.start}",
-            command(_system32(ctx, "sc.exe"), "config", svc.name, "start=", _SC_START[svc.start]),
+            command(_system32(ctx, "sc.exe"), "config", svc.name, "start=", svc.start),
         )
     ]
 
@@ -549,9 +501,9 @@ def account(ctx: Context) -> Plan:
 def logon_right(ctx: Context) -> Plan:
     """Nothing tacfleet should change: the right comes from the host's (or the domain's) policy,
     and a domain GPO would overwrite a local grant at its next refresh."""
-    from compliance.requirements import logon_right_hint
+    from compliance.requirements import logon_right_fix
 
-    return Blocked(logon_right_hint(ctx.host))
+    return Blocked(logon_right_fix(ctx.host))
 
 
 def _icacls_args(ctx: Context, path: str, grants: tuple[desired.Grant, ...]) -> list[str]:

@@ -110,7 +110,7 @@ def test_logon_right(host):
     facts = facts_of(host, doc)
     finding = REQUIREMENTS["logon_right"](host, facts)
     assert not finding.ok and "BUILTIN\\Administrators (S-1-5-32-544)" in finding.found
-    assert "NT SERVICE\\ALL SERVICES (*S-1-5-80-0)" in finding.hint and "GPO" in finding.hint
+    assert "NT SERVICE\\ALL SERVICES (*S-1-5-80-0)" in finding.fix and "GPO" in finding.fix
     rights["sids"] = ["S-1-5-32-544", virtual_account_sid(host.service.name)]
     assert failing(host, doc) == set()
     doc["rights"]["SeServiceLogonRight"] = {"sids": None, "error": "LsaOpenPolicy: error 5"}
