@@ -13,7 +13,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from inventory.models import Host, wheel_files
+from inventory.models import Host, venv_scripts, wheel_files
 from inventory.winnames import ADMINISTRATORS_SID, SYSTEM_SID, account_sid
 from inventory.winpath import win_join, win_parent
 from winhost.cmdline import quote_arg
@@ -21,11 +21,13 @@ from winhost.probe import ProbeSpec
 
 
 def venv_python(host: Host) -> str:
-    return win_join(host.python.venv, "Scripts", "python.exe")
+    """The venv's interpreter: what the service runs (NSSM's Application)."""
+    return win_join(venv_scripts(host.python.venv), "python.exe")
 
 
 def twistd_exe(host: Host) -> str:
-    return win_join(host.python.venv, "Scripts", "twistd.exe")
+    """The venv's twistd: what the service's python runs, and ``twistd --help`` checks."""
+    return win_join(venv_scripts(host.python.venv), "twistd.exe")
 
 
 def app_parameters(host: Host) -> str:

@@ -11,7 +11,7 @@ from compliance.requirements import REQUIREMENTS, RESTART, restart_note
 from inventory.models import Host
 from provision.interrupt import INTERRUPTED, stop_requested
 from provision.model import Blocked, HostRun, Status, StepResult
-from provision.steps import STEPS, Context, Step
+from provision.steps import SERVICE_UP, STEPS, Context, Step
 from winhost.cmdline import Command
 from winhost.connection import Connection
 from winhost.errors import HostError, ProgramNotFound, TacfleetError, host_problem
@@ -173,10 +173,6 @@ def _clean_up(connection: Connection, command: Command, result: StepResult) -> N
         result.message += f" (cleanup failed: exit code {outcome.rc})"
 
 
-#: What a (re)started service must reach before the run goes on.
-_UP = ("service_running", "app_answering")
-
-
 def _settle(step: Step, ctx: Context, connection: Connection) -> HostFacts:
     """Re-probe after a change (the whole host's facts); a service that was (re)started gets
     time to come up."""
@@ -187,7 +183,7 @@ def _settle(step: Step, ctx: Context, connection: Connection) -> HostFacts:
     deadline = time.monotonic() + SETTLE_SECONDS
     while time.monotonic() < deadline and not stop_requested():
         ctx.facts = facts.for_service(ctx.host.service.name)
-        up = [REQUIREMENTS[r](ctx.host, ctx.facts) for r in _UP]
+        up = [REQUIREMENTS[r](ctx.host, ctx.facts) for r in SERVICE_UP]
         if not _failing(step.findings(ctx)) and not _failing(up):
             break
         time.sleep(SETTLE_POLL)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from compliance import desired
 from compliance.finding import Finding
-from compliance.requirements import REQUIREMENTS, unshipped
-from inventory.models import Host
+from compliance.requirements import REQUIREMENTS, Scope, unshipped
+from inventory.models import Host, venv_scripts
 from inventory.winpath import same_path, win_join, win_parent
 from provision.hostops import decode_ops, host_ops
 from provision.model import Action, Blocked
@@ -48,8 +48,16 @@ class Context:
 Plan = list[Action] | Blocked
 
 
+#: What a (re)started service must reach before a run goes on: the ``running`` step's
+#: requirements, which the engine also waits for after any step that restarted the service.
+SERVICE_UP = ("service_running", "app_answering")
+
+
 @dataclass(frozen=True)
 class Step:
+    """One step: its name (shown, and named by ``forced_by``), the requirements it makes true,
+    its plan, and its traits, which the engine reads instead of recognising steps by name."""
+
     name: str
     title: str
     requirements: tuple[str, ...]
@@ -58,7 +66,7 @@ class Step:
     #: run even when compliant if a change made so far needs a restart (``Context.restart_for``)
     restarts_for_changes: bool = False
     #: ``host``: once per host (with the first service); ``service``: once per service
-    scope: str = "service"
+    scope: Scope = "service"
 
     def findings(self, ctx: Context) -> list[Finding]:
         return [REQUIREMENTS[r](ctx.host, ctx.facts) for r in self.requirements]
@@ -244,7 +252,7 @@ def venv(ctx: Context) -> Plan:
     )
     if facts.base_python.embeddable:
         digits = "".join(facts.base_python.version.split(".")[:2])
-        base_dir, scripts = win_parent(base), win_join(path, "Scripts")
+        base_dir, scripts = win_parent(base), venv_scripts(path)
         copies = [
             ("copy", win_join(base_dir, name.format(v=digits)), scripts)
             for name in _EMBED_FILES
@@ -603,11 +611,6 @@ STEPS: list[Step] = [
     Step("account", "virtual service account", ("service_account",), account),
     Step("logon_right", "account may log on as a service", ("logon_right",), logon_right),
     Step("permissions", "least-privilege folder permissions", ("permissions",), permissions),
-    Step(
-        "running",
-        "service running and answering",
-        ("service_running", "app_answering"),
-        running,
-        restarts_for_changes=True,
-    ),
+    Step("running", "service running and answering", SERVICE_UP, running,
+         restarts_for_changes=True),
 ]
