@@ -486,24 +486,21 @@ def service(ctx: Context) -> Plan:
     return actions
 
 
+def _sc_config(ctx: Context, why: str, option: str, value: str) -> Plan:
+    """``sc config <service> <option> <value>``: one setting of the service control manager."""
+    sc = _system32(ctx, "sc.exe")
+    return [Action(why, command(sc, "config", ctx.host.service.name, option, value))]
+
+
 def start_type(ctx: Context) -> Plan:
-    svc = ctx.host.service
-    return [
-        Action(
-            f"set the start type to {svc.start}",
-            command(_system32(ctx, "sc.exe"), "config", svc.name, "start=", svc.start),
-        )
-    ]
+    start = ctx.host.service.start
+    return _sc_config(ctx, f"set the start type to {start}", "start=", start)
 
 
 def account(ctx: Context) -> Plan:
-    svc = ctx.host.service
-    return [
-        Action(
-            f"run the service as {svc.account} (no password: a virtual account)",
-            command(_system32(ctx, "sc.exe"), "config", svc.name, "obj=", svc.account),
-        )
-    ]
+    account = ctx.host.service.account
+    return _sc_config(ctx, f"run the service as {account} (no password: a virtual account)",
+                      "obj=", account)
 
 
 def logon_right(ctx: Context) -> Plan:
