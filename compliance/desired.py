@@ -148,6 +148,8 @@ class ShippedWheel:
 
 @cache
 def _wheel(source: Path, wheelhouse: str, size: int, mtime_ns: int) -> ShippedWheel:
+    """One shipped wheel; ``size`` and ``mtime_ns`` are only the cache's key (a file that
+    changes is hashed again)."""
     project, version, _build, _tags = parse_wheel_filename(source.name)
     return ShippedWheel(source, win_join(wheelhouse, source.name), sha256_of(source),
                         str(project), str(version))

@@ -140,7 +140,7 @@ def _run_step(step: Step, ctx: Context, connection: Connection, check_only: bool
         except ProgramNotFound as exc:  # nothing ran: this step fails, saying what to do
             result.status = Status.FAILED
             result.message = f"{action.why}: {str(exc).removeprefix(exc.host + ': ')}" + (
-                f"; {action.missing_hint}" if action.missing_hint else "")
+                f"; {action.missing_fix}" if action.missing_fix else "")
             result.commands = result.commands[: plan.index(action) + 1]
             if action.cleanup is not None:
                 _clean_up(connection, action.cleanup, result)

@@ -136,12 +136,12 @@ def base_python(ctx: Context) -> Plan:
     fetch = command(_system32(ctx, "curl.exe"), "--fail", "--location", "--silent",
                     "--show-error", "--ssl-revoke-best-effort", "--output", installer,
                     python.installer)
-    hint = ("curl.exe is part of Windows Server 2019 and later, not 2016: install Python "
+    fix = ("curl.exe is part of Windows Server 2019 and later, not 2016: install Python "
             f"{python.version} at {python.base} by hand (PrependPath=0), upload the installer "
             "from this machine (python.installer_transfer: controller, with installer_sha256), "
             f"or put curl.exe at {fetch.program}")
     return [Action("download the Python installer on the host", fetch, timeout=600,
-                   missing_hint=hint), install]
+                   missing_fix=fix), install]
 
 
 def _upload_installer(ctx: Context, installer: str, install: Action) -> Plan:
@@ -180,13 +180,13 @@ def _upload_installer(ctx: Context, installer: str, install: Action) -> Plan:
         remove = remove_command(root, installer)
     except UnsafeForCmd as exc:
         return Blocked(str(exc))
-    hint = ("certutil.exe is part of every Windows Server: install Python "
+    fix = ("certutil.exe is part of every Windows Server: install Python "
             f"{python.version} at {python.base} by hand (PrependPath=0)")
     return [
         Action(f"send the Python installer ({len(data) / 1e6:.1f} MB) as base64 text over "
                "WinRS standard input", stream, timeout=1800, cleanup=remove,
                stdin=stream_text(data)),
-        Action("decode the installer with certutil", decode, missing_hint=hint, cleanup=remove),
+        Action("decode the installer with certutil", decode, missing_fix=fix, cleanup=remove),
         Action("verify the installer's SHA-256 with certutil",
                hashfile_command(root, installer), check=hash_check(python.installer_sha256),
                cleanup=remove),
