@@ -219,13 +219,15 @@ def probe_spec(host: Host) -> ProbeSpec:
         base_python=host.python.base,
         venv=first.python.venv,
         service=first.service.name,
+        python=venv_python(first),
+        twistd=twistd_exe(first),
         files=_unique(files),
         dirs=_unique(dirs),
         acl_paths=_unique(acl_paths),
         accounts=_unique(accounts),
         port=first.app.port,
-        units=[{"venv": u.python.venv, "service": u.service.name, "port": u.app.port}
-               for u in units[1:]],
+        units=[{"venv": u.python.venv, "python": venv_python(u), "twistd": twistd_exe(u),
+                "service": u.service.name, "port": u.app.port} for u in units[1:]],
     )
 
 
