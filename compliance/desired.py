@@ -73,6 +73,16 @@ def log_dirs(host: Host) -> list[str]:
     return sorted({win_parent(host.service.stdout), win_parent(host.service.stderr)})
 
 
+def written_dirs(host: Host) -> list[str]:
+    """The folders the service writes (its logs' and its data folders): it may modify them."""
+    return [*log_dirs(host), *host.app.data_dirs]
+
+
+def code_dirs(host: Host) -> list[str]:
+    """The folders the service runs code from (the venv, the app's): it may only read them."""
+    return [host.python.venv, host.app.app_directory]
+
+
 def pinned(pip_spec: str) -> tuple[str, str | None]:
     """Name and exact pinned version (``==``) of a pip spec (a pip requirement), if pinned."""
     try:
@@ -211,7 +221,7 @@ def probe_spec(host: Host) -> ProbeSpec:
     accounts: list[str] = []
     for unit in units:
         files += [unit.app.tac_file, unit.nssm.path, *(w.path for w in shipped_wheels(unit))]
-        dirs += [unit.python.venv, unit.app.app_directory, *log_dirs(unit), *unit.app.data_dirs]
+        dirs += [*code_dirs(unit), *written_dirs(unit)]
         acl_paths += list(folder_grants(unit))
         accounts += [] if account_sid(unit.service.account) else [unit.service.account]
     first = units[0]
@@ -299,6 +309,6 @@ def _unit_grants(host: Host) -> dict[str, Grant]:
     account = host.service.account
     code, written = Grant(account, account_sid(account), "RX"), Grant(
         account, account_sid(account), "M")
-    grants = {path: code for path in (host.python.venv, host.app.app_directory)}
-    grants.update({path: written for path in (*log_dirs(host), *host.app.data_dirs)})
+    grants = {path: code for path in code_dirs(host)}
+    grants.update({path: written for path in written_dirs(host)})
     return grants

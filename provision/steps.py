@@ -423,7 +423,7 @@ def nssm(ctx: Context) -> Plan:
 def app_files(ctx: Context) -> Plan:
     """Create the missing folders and put the tac file (one command unless the file is big)."""
     host = ctx.host
-    dirs = [host.app.app_directory, *desired.log_dirs(host), *host.app.data_dirs]
+    dirs = [host.app.app_directory, *desired.written_dirs(host)]
     missing = [d for d in dirs if not ctx.facts.dir_exists(d)]
     fact = ctx.facts.file(host.app.tac_file)
     want = desired.tac_sha256(host)
