@@ -503,9 +503,14 @@ RESTART: dict[str, tuple[bool, str]] = {
 }
 
 
+def needs_restart(requirement: str) -> bool:
+    """Is fixing ``requirement`` live only after the service restarts (unknown: yes)?"""
+    return RESTART.get(requirement, (True, ""))[0]
+
+
 def restart_note(requirements: list[str]) -> tuple[bool, str]:
     """``(needed, "restart: yes/no, because …")`` for fixing these requirements."""
-    needs = [r for r in requirements if RESTART.get(r, (True, ""))[0]]
+    needs = [r for r in requirements if needs_restart(r)]
     if needs:
         return True, "restart: yes, because " + "; ".join(
             f"{r}: {RESTART.get(r, (True, 'not known to apply without one'))[1]}" for r in needs)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from compliance import desired
 from compliance.finding import Finding
-from compliance.requirements import REQUIREMENTS, RESTART, restart_note
+from compliance.requirements import REQUIREMENTS, needs_restart, restart_note
 from inventory.models import Host
 from provision.interrupt import INTERRUPTED, stop_requested
 from provision.model import Blocked, HostRun, Status, StepResult
@@ -127,7 +127,7 @@ def _run_step(step: Step, ctx: Context, connection: Connection, check_only: bool
     else:
         ctx.restart_for.extend(
             f.requirement for f in findings
-            if RESTART.get(f.requirement, (True, ""))[0] and f.requirement not in ctx.restart_for)
+            if needs_restart(f.requirement) and f.requirement not in ctx.restart_for)
     if check_only:
         result.status = Status.WOULD_CHANGE
         return result
