@@ -64,7 +64,7 @@ def requirement(id: str, area: str, title: str, scope: Scope = "service"
     return register
 
 
-PROVISION = "run `invoke provision`"
+_PROVISION = "run `invoke provision`"
 
 
 def _shown(value: object) -> str:
@@ -85,7 +85,7 @@ def base_python(host: Host, facts: HostFacts) -> Verdict:
     found = f"Python {base.version} at {base.executable}" if base.exists else "no Python"
     return Verdict(base.exists and _version_is(base.version, want),
                    f"Python {want} at {host.python.base}", found,
-                   f"install it (configure python.installer) and {PROVISION}")
+                   f"install it (configure python.installer) and {_PROVISION}")
 
 
 @requirement("base_tools", "python", "pip and virtualenv in the base Python are recent enough",
@@ -96,7 +96,7 @@ def base_tools(host: Host, facts: HostFacts) -> Verdict:
     bad = {n: v for n, v in want.items() if not desired.at_least(found.get(n), v)}
     return Verdict(not bad, ", ".join(f"{n}>={v or '(any)'}" for n, v in want.items()),
                    ", ".join(f"{n} {found.get(n) or 'missing'}" for n in want),
-                   f"{PROVISION} to upgrade them")
+                   f"{_PROVISION} to upgrade them")
 
 
 @requirement("venv_exists", "python", "the virtualenv exists at its path")
@@ -105,7 +105,7 @@ def venv_exists(host: Host, facts: HostFacts) -> Verdict:
     found = ("a venv with python.exe" if venv.python_exists
              else "a folder without Scripts\\python.exe" if venv.exists else "no folder")
     return Verdict(venv.python_exists, f"a venv at {host.python.venv}", found,
-                   f"{PROVISION} to create it")
+                   f"{_PROVISION} to create it")
 
 
 @requirement("venv_base", "python", "the virtualenv was made by the configured Python")
@@ -127,7 +127,7 @@ def _package(host: Host, facts: HostFacts, pip_spec: str) -> Verdict:
     ok = found_version is not None and (version is None or found_version == version)
     return Verdict(ok, f"{name} {version or '(any version)'} in {host.python.venv}",
                    f"{name} {found_version}" if found_version else f"{name} not installed",
-                   f"{PROVISION} to install it")
+                   f"{_PROVISION} to install it")
 
 
 def _imports(host: Host, facts: HostFacts, project: str, module: str, *,
@@ -163,7 +163,7 @@ def packages_installed(host: Host, facts: HostFacts) -> Verdict:
     if not wrong:
         return Verdict(True, ", ".join(specs), ", ".join(specs))
     return Verdict(False, "; ".join(v.expected for v in wrong), "; ".join(v.found for v in wrong),
-                   f"{PROVISION} to install them")
+                   f"{_PROVISION} to install them")
 
 
 def _names(names: list[str], limit: int = 5) -> str:
@@ -194,7 +194,7 @@ def wheels_shipped(host: Host, facts: HostFacts) -> Verdict:
         f"different SHA-256: {_names(differ)}" if differ else "") if part)
     return Verdict(not missing and not differ,
                    f"{len(wheels)} wheel(s) from {source} in {wheelhouse} with their SHA-256",
-                   found or "all of them", f"{PROVISION} to upload them")
+                   found or "all of them", f"{_PROVISION} to upload them")
 
 
 @requirement("twistd_help", "python", "`twistd --help` from the venv exits 0")
@@ -217,14 +217,14 @@ def nssm_verified(host: Host, facts: HostFacts) -> Verdict:
     found = f"sha256 {fact.sha256}" if fact.exists else f"no file at {host.nssm.path}"
     ok = fact.exists and (fact.sha256 or "").lower() == (host.nssm.sha256 or "").lower()
     return Verdict(ok, f"sha256 {host.nssm.sha256}", found,
-                   f"{PROVISION} to install the verified NSSM")
+                   f"{_PROVISION} to install the verified NSSM")
 
 
 @requirement("service_exists", "service", "the Windows service exists")
 def service_exists(host: Host, facts: HostFacts) -> Verdict:
     exists = facts.service.exists
     return Verdict(exists, f"service {host.service.name!r}", "it" if exists else "no such service",
-                   f"{PROVISION} to install it")
+                   f"{_PROVISION} to install it")
 
 
 def nssm_value(facts: HostFacts, name: str) -> object:
@@ -254,7 +254,7 @@ def service_application(host: Host, facts: HostFacts) -> Verdict:
         expected += f" and AppEnvironmentExtra {host.app.environment_shown}"
         found += f" and AppEnvironmentExtra {shown if env is not None else _shown(env)}"
     return Verdict(ok, expected, found,
-                   f"{PROVISION} (add --adopt if another tool installed this service)")
+                   f"{_PROVISION} (add --adopt if another tool installed this service)")
 
 
 @requirement("app_directory", "service", "AppDirectory is the folder that holds the tac file")
@@ -265,7 +265,7 @@ def app_directory(host: Host, facts: HostFacts) -> Verdict:
     ok = isinstance(directory, str) and same_path(directory, want) and tac.exists
     found = f"AppDirectory {_shown(directory)}, tac file {'present' if tac.exists else 'missing'}"
     return Verdict(ok, f"AppDirectory {want!r} holding {host.app.tac_file}", found,
-                   f"{PROVISION} to restore it")
+                   f"{_PROVISION} to restore it")
 
 
 @requirement("tac_file", "service", "the tac file is in place with the content from its source")
@@ -275,21 +275,21 @@ def tac_file(host: Host, facts: HostFacts) -> Verdict:
     ok = fact.exists and (want is None or fact.sha256 == want)
     expected = f"{host.app.tac_file}" + (f" with sha256 {want}" if want else "")
     return Verdict(ok, expected, f"sha256 {fact.sha256}" if fact.exists else "no file",
-                   f"{PROVISION} to upload it from app.tac_source")
+                   f"{_PROVISION} to upload it from app.tac_source")
 
 
 @requirement("display_name", "service", "DisplayName as configured")
 def display_name(host: Host, facts: HostFacts) -> Verdict:
     want = desired.nssm_settings(host)["display_name"]["DisplayName"]
     value = nssm_value(facts, "DisplayName")
-    return Verdict(value == want, repr(want), _shown(value), PROVISION)
+    return Verdict(value == want, repr(want), _shown(value), _PROVISION)
 
 
 @requirement("description", "service", "Description as configured")
 def description(host: Host, facts: HostFacts) -> Verdict:
     want = desired.nssm_settings(host)["description"]["Description"]
     value = nssm_value(facts, "Description")
-    return Verdict((value or "") == want, repr(want), _shown(value), PROVISION)
+    return Verdict((value or "") == want, repr(want), _shown(value), _PROVISION)
 
 
 @requirement("start_type", "service", "start type as configured (default delayed automatic)")
@@ -305,7 +305,7 @@ def _settings_hold(want: dict[str, desired.NssmValue], facts: HostFacts) -> Verd
     found = {k: nssm_value(facts, k) for k in want}
     bad = {k: v for k, v in want.items() if not _same(found[k], v)}
     return Verdict(not bad, ", ".join(f"{k}={v!r}" for k, v in bad.items()) or "as configured",
-                   ", ".join(f"{k}={found[k]!r}" for k in bad) or "as configured", PROVISION)
+                   ", ".join(f"{k}={found[k]!r}" for k in bad) or "as configured", _PROVISION)
 
 
 @requirement("logs_rotated", "service", "stdout/stderr go to log files with rotation")
@@ -444,7 +444,7 @@ def permissions(host: Host, facts: HostFacts) -> Verdict:
         f"{account}: RX on the venv and app folder, M on log and data folders; "
         "no write, append, modify or full entry for anyone but Administrators and SYSTEM",
         "; ".join(problems) or "as expected",
-        f"{PROVISION}: it removes inheritance and sets each folder's whole DACL",
+        f"{_PROVISION}: it removes inheritance and sets each folder's whole DACL",
     )
 
 

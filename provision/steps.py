@@ -137,9 +137,9 @@ def base_python(ctx: Context) -> Plan:
                     "--show-error", "--ssl-revoke-best-effort", "--output", installer,
                     python.installer)
     fix = ("curl.exe is part of Windows Server 2019 and later, not 2016: install Python "
-            f"{python.version} at {python.base} by hand (PrependPath=0), upload the installer "
-            "from this machine (python.installer_transfer: controller, with installer_sha256), "
-            f"or put curl.exe at {fetch.program}")
+           f"{python.version} at {python.base} by hand (PrependPath=0), upload the installer "
+           "from this machine (python.installer_transfer: controller, with installer_sha256), "
+           f"or put curl.exe at {fetch.program}")
     return [Action("download the Python installer on the host", fetch, timeout=600,
                    missing_fix=fix), install]
 
@@ -181,7 +181,7 @@ def _upload_installer(ctx: Context, installer: str, install: Action) -> Plan:
     except UnsafeForCmd as exc:
         return Blocked(str(exc))
     fix = ("certutil.exe is part of every Windows Server: install Python "
-            f"{python.version} at {python.base} by hand (PrependPath=0)")
+           f"{python.version} at {python.base} by hand (PrependPath=0)")
     return [
         Action(f"send the Python installer ({len(data) / 1e6:.1f} MB) as base64 text over "
                "WinRS standard input", stream, timeout=1800, cleanup=remove,
