@@ -125,7 +125,7 @@ def previous_run(report: dict[str, Any]) -> dict[str, Any]:
     for host in compliant[2:4]:
         before["hosts"][host] = {**report["hosts"][host], "status": "drift", "findings": [
             {"requirement": "start_type", "ok": False, "expected": "delayed-auto",
-             "found": "demand", "hint": "sc.exe config"}]}
+             "found": "demand", "fix": "sc.exe config"}]}
     if len(compliant) > 5:
         before["hosts"][compliant[5]] = {**report["hosts"][compliant[5]],
                                          "status": "unreachable", "findings": []}

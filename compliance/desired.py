@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import InvalidRequirement
+from packaging.requirements import Requirement as PipRequirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from inventory.models import Host, wheel_files
+from inventory.models import Host, venv_scripts, wheel_files
 from inventory.winnames import ADMINISTRATORS_SID, SYSTEM_SID, account_sid
 from inventory.winpath import win_join, win_parent
 from winhost.cmdline import quote_arg
@@ -20,11 +21,13 @@ from winhost.probe import ProbeSpec
 
 
 def venv_python(host: Host) -> str:
-    return win_join(host.python.venv, "Scripts", "python.exe")
+    """The venv's interpreter: what the service runs (NSSM's Application)."""
+    return win_join(venv_scripts(host.python.venv), "python.exe")
 
 
 def twistd_exe(host: Host) -> str:
-    return win_join(host.python.venv, "Scripts", "twistd.exe")
+    """The venv's twistd: what the service's python runs, and ``twistd --help`` checks."""
+    return win_join(venv_scripts(host.python.venv), "twistd.exe")
 
 
 def app_parameters(host: Host) -> str:
@@ -32,24 +35,68 @@ def app_parameters(host: Host) -> str:
     return f"{quote_arg(twistd_exe(host))} {host.app.arguments}"
 
 
+#: A value ``nssm set`` writes: a number (REG_DWORD) or text.
+NssmValue = str | int
+
+
+def nssm_settings(host: Host) -> dict[str, dict[str, NssmValue]]:
+    """Every value NSSM must hold for one service, by the requirement that judges it; the
+    service step sets exactly these (each group of a failing requirement).
+
+    Names as nssm.cc/usage spells them (DisplayName and Description are the service's own,
+    which ``nssm set`` writes too). AppRotateOnline and AppRotateBytes only act when rotation
+    is on (NSSM's README: "If AppRotateFiles is missing or set to 0, rotation is disabled"), so
+    with ``rotate_files: false`` they are neither set nor judged. The environment
+    (AppEnvironmentExtra) holds secrets: it is ``host.app.environment_extra``, resolved only
+    where it is compared or set.
+    """
+    svc = host.service
+    rotation: dict[str, NssmValue] = {"AppRotateFiles": 1 if svc.rotate_files else 0}
+    if svc.rotate_files:
+        # Without AppRotateOnline NSSM rotates only when the service starts ("If
+        # AppRotateOnline is set to 1, nssm can rotate files which grow to the configured file
+        # size limit while the service is running"): a service running for months would not.
+        rotation.update(AppRotateOnline=1, AppRotateBytes=svc.rotate_bytes)
+    return {
+        "service_application": {"Application": venv_python(host),
+                                "AppParameters": app_parameters(host)},
+        "app_directory": {"AppDirectory": host.app.app_directory},
+        "logs_rotated": {"AppStdout": svc.stdout, "AppStderr": svc.stderr, **rotation},
+        "restart_policy": {"AppExit": svc.exit_action, "AppThrottle": svc.throttle_ms,
+                           "AppRestartDelay": svc.restart_delay_ms},
+        "display_name": {"DisplayName": svc.display_name},
+        "description": {"Description": svc.description},
+    }
+
+
 def log_dirs(host: Host) -> list[str]:
     return sorted({win_parent(host.service.stdout), win_parent(host.service.stderr)})
 
 
-def pinned(requirement: str) -> tuple[str, str | None]:
-    """Name and exact pinned version (``==``) of a pip requirement, if pinned."""
+def written_dirs(host: Host) -> list[str]:
+    """The folders the service writes (its logs' and its data folders): it may modify them."""
+    return [*log_dirs(host), *host.app.data_dirs]
+
+
+def code_dirs(host: Host) -> list[str]:
+    """The folders the service runs code from (the venv, the app's): it may only read them."""
+    return [host.python.venv, host.app.app_directory]
+
+
+def pinned(pip_spec: str) -> tuple[str, str | None]:
+    """Name and exact pinned version (``==``) of a pip spec (a pip requirement), if pinned."""
     try:
-        req = Requirement(requirement)
+        req = PipRequirement(pip_spec)
     except InvalidRequirement:
-        return requirement, None
+        return pip_spec, None
     for spec in req.specifier:
         if spec.operator in ("==", "==="):
             return req.name, spec.version
     return req.name, None
 
 
-def requirement_lines(text: str) -> list[str]:
-    """The requirements of a pip requirements/lock file (continuations joined; options,
+def pip_spec_lines(text: str) -> list[str]:
+    """The pip specs of a pip requirements/lock file (continuations joined; options,
     comments and ``--hash`` parts dropped)."""
     found: list[str] = []
     for line in text.replace("\\\n", " ").splitlines():
@@ -58,7 +105,7 @@ def requirement_lines(text: str) -> list[str]:
             continue
         line = line.split(" --", 1)[0].strip()
         try:
-            Requirement(line)
+            PipRequirement(line)
         except InvalidRequirement:
             continue
         found.append(line)
@@ -66,8 +113,8 @@ def requirement_lines(text: str) -> list[str]:
 
 
 @cache
-def _file_requirements(path: str) -> tuple[str, ...]:
-    return tuple(requirement_lines(Path(path).read_text(encoding="utf-8")))
+def _file_specs(path: str) -> tuple[str, ...]:
+    return tuple(pip_spec_lines(Path(path).read_text(encoding="utf-8")))
 
 
 def pip_files(host: Host) -> list[tuple[str, Path]]:
@@ -81,13 +128,13 @@ def remote_pip_file(host: Host, role: str) -> str:
     return win_join(host.python.venv, f"tacfleet-{role}.txt")
 
 
-def required_packages(host: Host) -> list[str]:
-    """Every requirement the venv must satisfy: the configured packages, the requirements and
+def pip_specs(host: Host) -> list[str]:
+    """Every pip spec the venv must satisfy: the configured packages, the requirements and
     lock files' lines (so `pip freeze` must match the lock's pins), and the app; a package or
     app not pinned with ``==`` whose wheel is shipped must be at the newest shipped version."""
     packages = list(host.python.packages)
     for _role, path in pip_files(host):
-        packages += [r for r in _file_requirements(str(path)) if r not in packages]
+        packages += [r for r in _file_specs(str(path)) if r not in packages]
     if host.app.package and host.app.package not in packages:
         packages.append(host.app.package)
     return [shipped_pin(host, p) for p in packages]
@@ -111,6 +158,8 @@ class ShippedWheel:
 
 @cache
 def _wheel(source: Path, wheelhouse: str, size: int, mtime_ns: int) -> ShippedWheel:
+    """One shipped wheel; ``size`` and ``mtime_ns`` are only the cache's key (a file that
+    changes is hashed again)."""
     project, version, _build, _tags = parse_wheel_filename(source.name)
     return ShippedWheel(source, win_join(wheelhouse, source.name), sha256_of(source),
                         str(project), str(version))
@@ -145,19 +194,19 @@ def shipped_versions(host: Host) -> dict[str, str]:
     return {project: str(v) for project, v in newest.items()}
 
 
-def shipped_pin(host: Host, requirement: str) -> str:
-    """``requirement`` pinned (``==``) to the newest shipped wheel of its project, when it is
+def shipped_pin(host: Host, pip_spec: str) -> str:
+    """``pip_spec`` pinned (``==``) to the newest shipped wheel of its project, when it is
     not pinned already: ``tacdemo`` with tacdemo-1.0.1-py3-none-any.whl shipped is
     ``tacdemo==1.0.1``, so a newer shipped wheel upgrades the app."""
-    if host.python.ship_wheels is None or pinned(requirement)[1] is not None:
-        return requirement
+    if host.python.ship_wheels is None or pinned(pip_spec)[1] is not None:
+        return pip_spec
     try:
-        req = Requirement(requirement)
+        req = PipRequirement(pip_spec)
     except InvalidRequirement:
-        return requirement
+        return pip_spec
     version = shipped_versions(host).get(canonicalize_name(req.name))
     if version is None:
-        return requirement
+        return pip_spec
     req.specifier &= SpecifierSet(f"=={version}")
     return str(req)
 
@@ -172,7 +221,7 @@ def probe_spec(host: Host) -> ProbeSpec:
     accounts: list[str] = []
     for unit in units:
         files += [unit.app.tac_file, unit.nssm.path, *(w.path for w in shipped_wheels(unit))]
-        dirs += [unit.python.venv, unit.app.app_directory, *log_dirs(unit), *unit.app.data_dirs]
+        dirs += [*code_dirs(unit), *written_dirs(unit)]
         acl_paths += list(folder_grants(unit))
         accounts += [] if account_sid(unit.service.account) else [unit.service.account]
     first = units[0]
@@ -180,13 +229,15 @@ def probe_spec(host: Host) -> ProbeSpec:
         base_python=host.python.base,
         venv=first.python.venv,
         service=first.service.name,
+        python=venv_python(first),
+        twistd=twistd_exe(first),
         files=_unique(files),
         dirs=_unique(dirs),
         acl_paths=_unique(acl_paths),
         accounts=_unique(accounts),
         port=first.app.port,
-        units=[{"venv": u.python.venv, "service": u.service.name, "port": u.app.port}
-               for u in units[1:]],
+        units=[{"venv": u.python.venv, "python": venv_python(u), "twistd": twistd_exe(u),
+                "service": u.service.name, "port": u.app.port} for u in units[1:]],
     )
 
 
@@ -258,6 +309,6 @@ def _unit_grants(host: Host) -> dict[str, Grant]:
     account = host.service.account
     code, written = Grant(account, account_sid(account), "RX"), Grant(
         account, account_sid(account), "M")
-    grants = {path: code for path in (host.python.venv, host.app.app_directory)}
-    grants.update({path: written for path in (*log_dirs(host), *host.app.data_dirs)})
+    grants = {path: code for path in code_dirs(host)}
+    grants.update({path: written for path in written_dirs(host)})
     return grants

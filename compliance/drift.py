@@ -4,12 +4,12 @@ Reports live in ``reports/<timestamp>/`` (``drift.json`` for machines, ``drift.h
 people); ``reports/latest.json`` names the newest. Every file is written to a temporary name
 and renamed into place, so a crash never leaves a half-written report or history.
 
-``drift.json`` (format 2) grows with the drift, not with the fleet: a requirement that holds
+``drift.json`` (format 3) grows with the drift, not with the fleet: a requirement that holds
 keeps only the fact found (``{"requirement", "ok": true, "found"}``); only a failing one carries
-``expected``, ``found`` and the fix (``hint``). The host is the key, never repeated inside; on a
-host with several services each per-service finding names its ``service``. The report is typed
-(:class:`DriftReport` and its parts, pydantic) and written by its model: a field a run did not
-set is not written.
+``expected``, ``found`` and ``fix`` (format 2 called it ``hint``; it is still read). The host is
+the key, never repeated inside; on a host with several services each per-service finding names
+its ``service``. The report is typed (:class:`DriftReport` and its parts, pydantic) and written
+by its model: a field a run did not set is not written.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from compliance.audit import HostAudit, HostStatus
 from compliance.display import plain_cause
@@ -29,7 +29,7 @@ from inventory.frozen import Frozen
 from inventory.secrets import redact_data
 
 EXIT_COMPLIANT, EXIT_DRIFT, EXIT_UNCHECKED = 0, 1, 2
-FORMAT = 2
+FORMAT = 3
 STATUSES: tuple[HostStatus, ...] = ("compliant", "drift", "unreachable")
 
 
@@ -42,13 +42,14 @@ class ReportFinding(Frozen):
     service: str | None = None
     expected: str | None = None
     found: str | None = None
-    hint: str | None = None
+    #: format 2 wrote it as ``hint``: a previous run's report is read either way
+    fix: str | None = Field(None, validation_alias=AliasChoices("fix", "hint"))
     skipped: bool | None = None
 
     @classmethod
     def of(cls, finding: Finding) -> ReportFinding:
         fact = {"found": finding.found} if finding.ok else {
-            "expected": finding.expected, "found": finding.found, "hint": finding.hint}
+            "expected": finding.expected, "found": finding.found, "fix": finding.fix}
         return cls(requirement=finding.requirement, ok=finding.ok,
                    service=finding.service or None, skipped=finding.skipped or None, **fact)
 
@@ -199,7 +200,7 @@ def build_report(audits: list[HostAudit], inventory: str, started: float) -> Dri
 def merge_reports(reports: list[DriftReport]) -> DriftReport:
     """One report from the shards' reports (a host checked by two shards: the later run wins)."""
     ordered = sorted(reports, key=lambda r: r.started)
-    hosts: dict[str, HostEntry] = Field(default_factory=dict)
+    hosts: dict[str, HostEntry] = {}
     for report in ordered:
         hosts.update(report.hosts)
     return DriftReport(

@@ -178,7 +178,7 @@ def event_for(told: Told | None, report: DriftReport) -> Event:
         new.append(NewDrift(host=host, requirement=requirement,
                             expected=windows_plain(finding.expected or ""),
                             found=windows_plain(finding.found or ""),
-                            fix=windows_plain(finding.hint or "")))
+                            fix=windows_plain(finding.fix or "")))
     return Event(
         new=new,
         fixed=sorted(was_failing - now),

@@ -136,5 +136,5 @@ def finding_line(finding: ReportFinding) -> str:
     """A failing finding on one line, values as Windows shows them."""
     text = (f"{finding.requirement}: expected {windows_plain(finding.expected or '')}, "
             f"found {windows_plain(finding.found or '')}")
-    hint = finding.hint
-    return f"{text}; fix: {windows_plain(hint)}" if hint else text
+    fix = finding.fix
+    return f"{text}; fix: {windows_plain(fix)}" if fix else text

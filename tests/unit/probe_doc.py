@@ -42,23 +42,13 @@ def service_key(host: Host, **changes: Any) -> dict[str, Any]:
 
 def parameters(host: Host, environment: list[str] | None = None) -> dict[str, Any]:
     """NSSM's ``Parameters`` values as winreg returns them (REG_MULTI_SZ as a list)."""
-    svc = host.service
     params: dict[str, Any] = {
-        "Application": desired.venv_python(host),
-        "AppParameters": desired.app_parameters(host),
-        "AppDirectory": host.app.app_directory,
-        "AppStdout": svc.stdout,
-        "AppStderr": svc.stderr,
-        "AppRotateFiles": 1,
-        "AppRotateBytes": svc.rotate_bytes,
-        "AppRotateOnline": 1 if svc.rotate_files else 0,
-        "AppThrottle": svc.throttle_ms,
+        name: value for group in desired.nssm_settings(host).values()
+        for name, value in group.items() if name not in ("AppExit", "DisplayName", "Description")
     }
     env = host.app.environment_extra if environment is None else environment
     if env:
         params["AppEnvironmentExtra"] = list(env)
-    if svc.restart_delay_ms is not None:
-        params["AppRestartDelay"] = svc.restart_delay_ms
     return params
 
 

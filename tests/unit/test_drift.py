@@ -136,12 +136,12 @@ def test_json_keeps_facts_but_no_duplicated_text():
     assert ok == {"requirement": "venv_base", "ok": True,
                   "found": "home 'C:\\\\Python311', version 3.11.x"}
     bad = next(f for f in written["bad1"]["findings"] if not f["ok"])
-    assert bad["expected"] and bad["found"] and bad["hint"] and "host" not in bad
+    assert bad["expected"] and bad["found"] and bad["fix"] and "host" not in bad
     assert written["gone"]["error"].startswith(
         "could not be checked: http://10.0.0.9:5985/wsman unreachable: connection refused;")
     audits = [windows_audit(f"h{i}") for i in range(100)]
     compact = report(*audits).dumps()
-    assert '"expected"' not in compact and '"hint"' not in compact and '"host"' not in compact
+    assert '"expected"' not in compact and '"fix"' not in compact and '"host"' not in compact
     as_before = json.dumps({a.host: [asdict(f) for f in a.findings] for a in audits}, indent=2)
     assert len(compact) < len(as_before) / 2, (len(compact), len(as_before))
 

@@ -88,7 +88,7 @@ def test_example_inventory_loads_and_mirrors_the_guide() -> None:
     assert web01.app.arguments == "--nodaemon --python my_tacfile.tac"
     assert web01.service.name == "my_service"
     assert web01.service.account == r"NT SERVICE\my_service"
-    assert web01.service.nssm_start == "SERVICE_DELAYED_AUTO_START"
+    assert web01.service.start == "delayed-auto"
     assert web01.nssm.path == r"C:\PythonEnvs\Example\Scripts\nssm.exe"
 
 
@@ -409,7 +409,6 @@ def test_derived_defaults() -> None:
     assert host.app.tac_file == r"C:\apps\ex\conf\my app.tac"
     assert host.app.arguments == '--nodaemon --python "conf\\my app.tac"'
     assert host.service.stdout == r"C:\Apps\Ex\logs\my_service.out.log"
-    assert host.python.venv_python == r"C:\PythonEnvs\Example\Scripts\python.exe"
     assert host.connection.port == 5986
 
 

@@ -142,7 +142,10 @@ def test_one_probe_spec_covers_every_service(tmp_path):
     host = load(tmp_path, TWO)
     spec = desired.probe_spec(host)
     assert (spec.service, spec.port) == ("api", 8080)
-    assert spec.units == [{"venv": "C:\\PythonEnvs\\shared", "service": "web", "port": 8081}]
+    shared = "C:\\PythonEnvs\\shared"
+    assert spec.units == [{"venv": shared, "python": f"{shared}\\Scripts\\python.exe",
+                           "twistd": f"{shared}\\Scripts\\twistd.exe", "service": "web",
+                           "port": 8081}]
     assert "C:\\Apps\\web\\web.tac" in spec.files and spec.dirs.count("C:\\PythonEnvs\\shared") == 1
     grants = desired.folder_grants(host.units()[1])["C:\\PythonEnvs\\shared"]
     assert [g.account for g in grants][2:] == ["NT SERVICE\\api", "NT SERVICE\\web"]
@@ -212,10 +215,15 @@ def test_the_probe_script_answers_for_every_service_asking_a_shared_venv_once(tm
     venv = tmp_path / "venv"
     (venv / "Scripts").mkdir(parents=True)
     (venv / "Scripts" / "python.exe").symlink_to(sys.executable)
-    spec = ProbeSpec(base_python=sys.executable, venv=str(venv), service="api",
-                     imports=["json"], port=1,
-                     units=[{"venv": str(venv), "service": "web", "port": 1},
-                            {"venv": str(tmp_path / "nope"), "service": "jobs", "port": None}])
+    python, twistd = str(venv / "Scripts" / "python.exe"), str(venv / "Scripts" / "twistd.exe")
+    nope = tmp_path / "nope" / "Scripts"
+    spec = ProbeSpec(base_python=sys.executable, venv=str(venv), service="api", python=python,
+                     twistd=twistd, imports=["json"], port=1,
+                     units=[{"venv": str(venv), "python": python, "twistd": twistd,
+                             "service": "web", "port": 1},
+                            {"venv": str(nope.parent), "python": str(nope / "python.exe"),
+                             "twistd": str(nope / "twistd.exe"), "service": "jobs",
+                             "port": None}])
     params = base64.b64encode(json.dumps(spec.__dict__).encode()).decode()
     env = {k: v for k, v in os.environ.items() if k.upper() != "SYSTEMROOT"}
     script = ROOT / "winhost" / "probe" / "script.py"

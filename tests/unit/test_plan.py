@@ -112,7 +112,7 @@ def locked_host(tmp_path):
 
 
 def test_lock_pins_are_required_and_installed_with_hashes(locked_host):
-    assert desired.required_packages(locked_host)[-3:] == [
+    assert desired.pip_specs(locked_host)[-3:] == [
         "twisted==24.3.0", "pywin32==306", "tacdemo==1.0.0"]
     assert plan(locked_host, compliant_doc(locked_host)) == {}  # freeze matches the lock
 

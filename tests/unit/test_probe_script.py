@@ -39,6 +39,8 @@ def test_probe_runs_and_its_answer_parses(tmp_path):
         base_python=sys.executable,
         venv=str(venv),
         service="tacdemo",
+        python=str(launcher),
+        twistd=str(venv / "Scripts" / "twistd.exe"),
         imports=["json", "no_such_module_here"],
         files=[str(tac), str(tmp_path / "missing")],
         dirs=[str(tac.parent), str(tmp_path / "nope")],

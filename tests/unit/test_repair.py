@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compliance import desired
-from compliance.finding import Finding
+from compliance.finding import Verdict
 from compliance.requirements import REQUIREMENTS, Requirement
 from inventory import Host, load_inventory
 from provision import engine
@@ -130,8 +130,8 @@ def failing(requirements: set[str]) -> Iterator[None]:
     """These requirements fail, whatever the facts say (the facts stay compliant)."""
     saved = dict(REQUIREMENTS)
     for r in requirements:
-        def broken(host: Host, facts: HostFacts, r: str = r) -> Finding:
-            return Finding(r, host.name, False, "ok", "broken", "repair it")
+        def broken(host: Host, facts: HostFacts) -> Verdict:
+            return Verdict(False, "ok", "broken", "repair it")
 
         REQUIREMENTS[r] = Requirement(r, saved[r].area, saved[r].title, broken)
     try:
@@ -180,6 +180,18 @@ def test_a_damaged_tac_file_is_uploaded_even_if_the_facts_show_the_right_hash(ho
         ctx = Context(host_plain, facts_of(host_plain, compliant_doc(host_plain)))
         (action,) = next(s for s in STEPS if s.name == "app_files").actions(ctx)
     assert [op[0] for op in decode_ops(action.command.argv)] == ["write", "replace"]
+
+
+@pytest.mark.parametrize("broken", ["logs_rotated", "restart_policy", "display_name"])
+def test_the_service_step_sets_the_desired_values_of_the_failing_requirement(host_plain, broken):
+    """One source: the step writes ``desired.nssm_settings``' group of what fails, no more."""
+    with failing({broken}):
+        ctx = Context(host_plain, facts_of(host_plain, compliant_doc(host_plain)))
+        (action,) = next(s for s in STEPS if s.name == "service").actions(ctx)
+    sets = {op[4]: op[5:] for op in decode_ops(action.command.argv)}
+    want = desired.nssm_settings(host_plain)[broken]
+    assert sets == {name: ("Default", str(value)) if name == "AppExit" else (str(value),)
+                    for name, value in want.items()}
 
 
 # -- permissions: one run makes a widened folder compliant -------------------------------------

@@ -109,7 +109,7 @@ def test_logon_right(host):
     facts = facts_of(host, doc)
     finding = REQUIREMENTS["logon_right"](host, facts)
     assert not finding.ok and "BUILTIN\\Administrators (S-1-5-32-544)" in finding.found
-    assert "NT SERVICE\\ALL SERVICES (*S-1-5-80-0)" in finding.hint and "GPO" in finding.hint
+    assert "NT SERVICE\\ALL SERVICES (*S-1-5-80-0)" in finding.fix and "GPO" in finding.fix
     rights["sids"] = ["S-1-5-32-544", virtual_account_sid(host.service.name)]
     assert failing(host, doc) == set()
     doc["rights"]["SeServiceLogonRight"] = {"sids": None, "error": "LsaOpenPolicy: error 5"}
@@ -153,18 +153,30 @@ def test_german_icacls_error_is_reported_per_folder(host):
 
 
 # -- permissions: every entry judged by SID ------------------------------------------------------
+@pytest.fixture(scope="module")
+def venv(host):
+    return host.python.venv
+
+
+@pytest.fixture(scope="module")
+def sid(host):
+    return virtual_account_sid(host.service.name)
+
+
+def on_venv(host, sddl_text):
+    """The permissions finding with ``sddl_text`` as the venv folder's DACL."""
+    return with_acl(host, host.python.venv, sddl_text)
+
+
 def with_acl(host, path, sddl_text):
     doc = compliant_doc(host)
     doc["acls"][path] = {"sddl": sddl_text}
     return judge(host, doc)["permissions"]
 
 
-def test_everyone_full_control_explicit_fails(host):
-    venv = host.python.venv
-    sid = virtual_account_sid(host.service.name)
-    finding = with_acl(
-        host, venv, f"D:PAI(A;OICI;FA;;;WD)(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)(A;OICI;RPWP;;;{sid})"
-    )
+def test_everyone_full_control_explicit_fails(host, venv, sid):
+    finding = on_venv(host, f"D:PAI(A;OICI;FA;;;WD)(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)"
+                            f"(A;OICI;RPWP;;;{sid})")
     assert not finding.ok
     assert finding.found.startswith(
         "Everyone (S-1-1-0): write data/add file, append/add subfolder, write extended "
@@ -173,15 +185,9 @@ def test_everyone_full_control_explicit_fails(host):
     )
 
 
-def test_users_modify_inherited_on_the_venv_fails(host):
-    venv = host.python.venv
-    sid = virtual_account_sid(host.service.name)
-    finding = with_acl(
-        host,
-        venv,
-        f"D:AI(A;OICI;0x1200a9;;;{sid})(A;OICIID;FA;;;BA)(A;OICIID;FA;;;SY)"
-        "(A;OICIID;0x1301bf;;;BU)",
-    )
+def test_users_modify_inherited_on_the_venv_fails(host, venv, sid):
+    finding = on_venv(host, f"D:AI(A;OICI;0x1200a9;;;{sid})(A;OICIID;FA;;;BA)(A;OICIID;FA;;;SY)"
+                            "(A;OICIID;0x1301bf;;;BU)")
     assert not finding.ok
     assert "BUILTIN\\Users (S-1-5-32-545): write data/add file, append/add subfolder" in (
         finding.found
@@ -189,30 +195,20 @@ def test_users_modify_inherited_on_the_venv_fails(host):
     assert finding.found.endswith(f"delete, inherited, on {venv}")
 
 
-def test_users_append_inherited_from_the_system_drive_fails(host):
+def test_users_append_inherited_from_the_system_drive_fails(host, venv, sid):
     """Windows Server gives a new folder under C:\\ Users (CI)(AD) and (CI)(WD), inherited."""
-    venv = host.python.venv
-    sid = virtual_account_sid(host.service.name)
-    finding = with_acl(
-        host,
-        venv,
-        f"D:AI(A;OICI;0x1200a9;;;{sid})(A;ID;FA;;;BA)(A;OICIIOID;GA;;;BA)(A;ID;FA;;;SY)"
-        "(A;OICIIOID;GA;;;SY)(A;OICIID;0x1200a9;;;BU)(A;CIID;LC;;;BU)(A;CIID;DC;;;BU)"
-        "(A;OICIIOID;GA;;;CO)",
-    )
+    finding = on_venv(host, f"D:AI(A;OICI;0x1200a9;;;{sid})(A;ID;FA;;;BA)(A;OICIIOID;GA;;;BA)"
+                            "(A;ID;FA;;;SY)(A;OICIIOID;GA;;;SY)(A;OICIID;0x1200a9;;;BU)"
+                            "(A;CIID;LC;;;BU)(A;CIID;DC;;;BU)(A;OICIIOID;GA;;;CO)")
     assert finding.found == (
         f"BUILTIN\\Users (S-1-5-32-545): append/add subfolder, inherited, on {venv}; "
         f"BUILTIN\\Users (S-1-5-32-545): write data/add file, inherited, on {venv}"
     )
 
 
-def test_a_deny_is_never_a_grant(host):
+def test_a_deny_is_never_a_grant(host, venv, sid):
     """``(D;OICI;0x1200a9;;;<account>)`` takes RX away; it must not count as having it."""
-    venv = host.python.venv
-    sid = virtual_account_sid(host.service.name)
-    finding = with_acl(
-        host, venv, f"D:PAI(D;OICI;0x1200a9;;;{sid})(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)"
-    )
+    finding = on_venv(host, f"D:PAI(D;OICI;0x1200a9;;;{sid})(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)")
     assert not finding.ok
     assert f"NT SERVICE\\tacdemo ({sid}): lacks RX" in finding.found
     assert f"deny 0x1200a9 takes RX from NT SERVICE\\tacdemo, explicit, on {venv}" in (
@@ -220,37 +216,26 @@ def test_a_deny_is_never_a_grant(host):
     )
 
 
-def test_a_deny_of_writes_to_everyone_is_fine(host):
-    venv = host.python.venv
-    sid = virtual_account_sid(host.service.name)
-    finding = with_acl(
-        host,
-        venv,
-        f"D:PAI(D;OICI;0x116;;;WD)(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)(A;OICI;0x1200a9;;;{sid})",
-    )
+def test_a_deny_of_writes_to_everyone_is_fine(host, sid):
+    finding = on_venv(host, "D:PAI(D;OICI;0x116;;;WD)(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)"
+                            f"(A;OICI;0x1200a9;;;{sid})")
     assert finding.ok, finding.found
 
 
-def test_account_with_more_than_read_execute_fails(host):
-    venv = host.python.venv
-    sid = virtual_account_sid(host.service.name)
-    finding = with_acl(host, venv, f"D:PAI(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)(A;OICI;FA;;;{sid})")
+def test_account_with_more_than_read_execute_fails(host, sid):
+    finding = on_venv(host, f"D:PAI(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)(A;OICI;FA;;;{sid})")
     assert finding.found.startswith(f"NT SERVICE\\tacdemo ({sid}): more than RX: write data")
 
 
-def test_account_rx_only_on_the_folder_itself_lacks_it_below(host):
-    venv = host.python.venv
-    sid = virtual_account_sid(host.service.name)
-    finding = with_acl(host, venv, f"D:PAI(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)(A;;0x1200a9;;;{sid})")
+def test_account_rx_only_on_the_folder_itself_lacks_it_below(host, sid):
+    finding = on_venv(host, f"D:PAI(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)(A;;0x1200a9;;;{sid})")
     assert f"NT SERVICE\\tacdemo ({sid}): lacks RX" in finding.found
 
 
-def test_creator_owner_inherit_only_is_allowed_but_not_on_the_folder(host):
-    venv = host.python.venv
-    sid = virtual_account_sid(host.service.name)
+def test_creator_owner_inherit_only_is_allowed_but_not_on_the_folder(host, sid):
     base = f"D:PAI(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)(A;OICI;0x1200a9;;;{sid})"
-    assert with_acl(host, venv, base + "(A;OICIIO;GA;;;CO)").ok
-    assert not with_acl(host, venv, base + "(A;OICI;FA;;;CO)").ok
+    assert on_venv(host, base + "(A;OICIIO;GA;;;CO)").ok
+    assert not on_venv(host, base + "(A;OICI;FA;;;CO)").ok
 
 
 def test_missing_folder_and_null_dacl_fail(host):
@@ -261,9 +246,8 @@ def test_missing_folder_and_null_dacl_fail(host):
     assert "null DACL" in with_acl(host, logs, "D:NO_ACCESS_CONTROL").found
 
 
-def test_log_folder_needs_modify(host):
+def test_log_folder_needs_modify(host, sid):
     logs = desired.log_dirs(host)[0]
-    sid = virtual_account_sid(host.service.name)
     finding = with_acl(host, logs, f"D:PAI(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)(A;OICI;FX;;;{sid})")
     assert finding.found == (
         f"NT SERVICE\\tacdemo ({sid}): lacks M (has 0x1200a0 on the folder and everything in "

@@ -110,9 +110,9 @@ def test_shipped_wheels_are_probed_and_an_unpinned_app_wants_the_newest(tmp_path
     host = host_of(tmp_path)
     spec = desired.probe_spec(host)
     assert {w.path for w in desired.shipped_wheels(host)} <= set(spec.files)
-    assert "tacdemo==1.0.10" in desired.required_packages(host)
+    assert "tacdemo==1.0.10" in desired.pip_specs(host)
     pinned = host_of(tmp_path, package="tacdemo==1.0.1")
-    assert "tacdemo==1.0.1" in desired.required_packages(pinned)
+    assert "tacdemo==1.0.1" in desired.pip_specs(pinned)
     assert desired.shipped_pin(host, "Twisted") == "Twisted"
     assert desired.shipped_pin(host, "twisted-extra[x]>=0.9") == "twisted-extra[x]==1.0,>=0.9"
 
@@ -141,7 +141,7 @@ def test_wheels_shipped_verdicts(tmp_path):
     assert ok.ok and ok.found == "all of them" and "2 wheel(s)" in ok.expected
     bad = judge(host, facts(host, shipped_doc(host, {"helper-2.0-py3-none-any.whl": None,
                                                "tacdemo-1.0.0-py3-none-any.whl": "0" * 64})))
-    assert not bad.ok and "invoke provision" in bad.hint
+    assert not bad.ok and "invoke provision" in bad.fix
     assert bad.found == ("missing: helper-2.0-py3-none-any.whl; "
                          "different SHA-256: tacdemo-1.0.0-py3-none-any.whl")
     plain = load_inventory(ROOT / "inventory" / "hosts.yml").host("sandbox")

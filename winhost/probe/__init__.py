@@ -69,13 +69,16 @@ class ProbeSpec:
     base_python: str
     venv: str
     service: str
+    python: str  # the venv's python.exe and twistd.exe, by full path (the controller's rule)
+    twistd: str
     imports: list[str] = field(default_factory=lambda: ["twisted", "win32api"])
     files: list[str] = field(default_factory=list)
     dirs: list[str] = field(default_factory=list)
     acl_paths: list[str] = field(default_factory=list)  # folders whose DACL is saved as SDDL
     accounts: list[str] = field(default_factory=list)  # names to resolve to SIDs on the host
     port: int | None = None
-    #: the host's further services, each ``{"venv", "service", "port"}`` (the first is above)
+    #: the host's further services, each ``{"venv", "python", "twistd", "service", "port"}``
+    #: (the first is above)
     units: list[dict[str, Any]] = field(default_factory=list)
 
 

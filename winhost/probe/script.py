@@ -455,22 +455,24 @@ def base_facts():
     }
 
 
-def start_unit(pool, venv, svc, port, imports, venvs):
-    """Submit one service's probes (its venv, service and port); ``finish_unit`` reads them.
-    ``venvs``: the venv programs already submitted, by path (a shared venv is asked once)."""
+def start_unit(pool, unit, imports, venvs):
+    """Submit one service's probes (its venv's programs, service and port: ``unit`` names them,
+    paths as the controller computed them); ``finish_unit`` reads them. ``venvs``: the venv
+    programs already submitted, by path (a shared venv is asked once)."""
+    venv, port = unit["venv"], unit.get("port")
     key = os.path.normcase(venv)
     if key not in venvs:
-        venv_python = os.path.join(venv, "Scripts", "python.exe")
-        twistd = os.path.join(venv, "Scripts", "twistd.exe")
         jobs = {}
-        if os.path.isfile(venv_python):
-            jobs["venv"] = [venv_python, "-I", "-c", VENV_CODE, *imports]
-        if os.path.isfile(twistd):
-            jobs["twistd_help"] = [twistd, "--help"]
+        if os.path.isfile(unit["python"]):
+            jobs["venv"] = [unit["python"], "-I", "-c", VENV_CODE, *imports]
+        if os.path.isfile(unit["twistd"]):
+            jobs["twistd_help"] = [unit["twistd"], "--help"]
         venvs[key] = {name: pool.submit(run, argv) for name, argv in jobs.items()}
     return {
         "venv": venv,
-        "svc": svc,
+        "python": unit["python"],
+        "twistd": unit["twistd"],
+        "svc": unit["service"],
         "outputs": venvs[key],
         "port": pool.submit(port_open, port) if port else None,
     }
@@ -492,8 +494,8 @@ def finish_unit(unit, status):
         "venv": {
             "path": venv,
             "exists": os.path.isdir(venv),
-            "python_exists": os.path.isfile(os.path.join(venv, "Scripts", "python.exe")),
-            "twistd_exists": os.path.isfile(os.path.join(venv, "Scripts", "twistd.exe")),
+            "python_exists": os.path.isfile(unit["python"]),
+            "twistd_exists": os.path.isfile(unit["twistd"]),
             "cfg": read_cfg(os.path.join(venv, "pyvenv.cfg")),
         },
         "service": service,
@@ -509,11 +511,9 @@ def main(params):
     imports = params["imports"]
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
         venvs: dict[str, object] = {}
-        first = start_unit(pool, params["venv"], params["service"], params.get("port"), imports,
-                           venvs)
+        first = start_unit(pool, params, imports, venvs)
         # further services of the host (``units``): each its own venv, service and port
-        more = [start_unit(pool, u["venv"], u["service"], u.get("port"), imports, venvs)
-                for u in params.get("units", [])]
+        more = [start_unit(pool, u, imports, venvs) for u in params.get("units", [])]
         status_future = pool.submit(service_statuses, [u["svc"] for u in [first, *more]])
         acl_futures = [pool.submit(folder_sddl, icacls, path) for path in acl_paths]
         rights_future = pool.submit(right_holders, system_root, "SeServiceLogonRight")
