@@ -58,6 +58,24 @@ def test_history_and_latest_pointer(tmp_path):
     assert not list(tmp_path.rglob("*.tmp"))
 
 
+def test_a_format_2_report_is_read_its_hint_as_the_fix(tmp_path):
+    """The history of a fleet upgraded from format 2 (which wrote the fix as ``hint``) compares."""
+    saved = json.loads(report(audit("h1", ["a"])).model_dump_json(exclude_none=True))
+    for finding in saved["hosts"]["h1"]["findings"]:
+        if not finding["ok"]:
+            finding["hint"] = finding.pop("fix")
+    saved["format"] = 2
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "drift.json").write_text(json.dumps(saved))
+    (tmp_path / "latest.json").write_text(json.dumps({"run": "old"}))
+    previous = load_latest(tmp_path)
+    assert previous is not None
+    failing = [f for f in previous.hosts["h1"].findings if not f.ok]
+    hint = saved["hosts"]["h1"]["findings"][0]["hint"]
+    assert [(f.requirement, f.fix) for f in failing] == [("a", hint)]
+    assert compare(previous, report(audit("h1"))).fixed == [("h1", "a")]
+
+
 def test_corrupt_latest_is_ignored_not_fatal(tmp_path):
     (tmp_path / "latest.json").write_text("{not json")
     assert load_latest(tmp_path) is None
