@@ -24,6 +24,7 @@ from pydantic import SecretStr
 
 from inventory.errors import Problem, SecretError
 from inventory.models import ConnectionSettings
+from winhost.cmdline import cmd_arg, quote_arg
 
 MASK = "***"
 _known: dict[str, str] = {}  # secret text -> what is shown instead
@@ -60,8 +61,6 @@ def redact_data(data: Any) -> Any:
 def remember_pair(name: str, value: str, *, secret: bool) -> None:
     """Remember ``NAME=value`` as it appears raw and quoted in command lines (and the bare
     value too when it came from a reference: a real secret)."""
-    from winhost.cmdline import cmd_arg, quote_arg
-
     for text, shown in ((f"{name}={value}", f"{name}={MASK}"), (value, MASK)):
         if text == value and not secret:
             continue  # a plain value (a port number) is hidden only beside its name
