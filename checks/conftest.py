@@ -2,10 +2,11 @@
 
 Tests are parametrized over the selected hosts (``target``). Before the first test, every host
 that has a test to run is probed once, ``--parallel`` at a time (:mod:`checks.session`); the
-tests then judge cached facts: ``judged`` (requirement -> finding, judged once), ``facts``,
-``spec``. A host that cannot be reached fails one test, ``test_host_reachable``, with the cause;
-its other tests are skipped naming that cause. Tests marked ``second_opinion`` send their own
-command (``host``: a testinfra Host) and run only with ``--second-opinion``.
+tests then judge cached facts: ``finding`` (of the requirement a test is named for:
+``test_<id>``), ``judged`` (requirement -> finding, judged once), ``facts``, ``spec``. A host
+that cannot be reached fails one test, ``test_host_reachable``, with the cause; its other tests
+are skipped naming that cause. Tests marked ``second_opinion`` send their own command (``host``:
+a testinfra Host) and run only with ``--second-opinion``.
 
 Under pytest-xdist (``-n N``) a host's tests stay in one worker and each worker probes only its
 own hosts (:mod:`checks.xdist_hosts`). Output: one line per failed requirement (host,
@@ -25,6 +26,7 @@ from typing import Any
 import pytest
 
 from checks import fastpath, per_host
+from checks.fastpath import requirement_of
 from checks.report import REACHABLE, FleetReport, one_line, properties
 from checks.session import FleetSession
 from checks.xdist_hosts import WORKER_FLAG, HostScheduling, worker_groups, worker_number
@@ -117,7 +119,7 @@ def pytest_pycollect_makeitem(collector: Any, name: str, obj: object) -> list[An
         return None
     config = collector.config
     if per_host.enabled(config):
-        check = name == "test_host_reachable" or name.removeprefix("test_") in REQUIREMENTS
+        check = name == "test_host_reachable" or requirement_of(name) in REQUIREMENTS
         return [] if check else None
     return [] if name == per_host.FUNCTION and collector.name == "test_host.py" else None
 
@@ -131,7 +133,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     elif "target" in metafunc.fixturenames:
         fleet = metafunc.config.stash[SESSION]
         names = fleet.host_names
-        req = REQUIREMENTS.get(metafunc.function.__name__.removeprefix("test_"))
+        req = REQUIREMENTS.get(requirement_of(metafunc.function.__name__))
         if req is not None and req.scope == "service":  # per service: test_x[web01/api]
             names = fleet.unit_targets
         metafunc.parametrize("target", names, ids=names, scope="session")
@@ -159,6 +161,12 @@ def facts(fleet: FleetSession, target: str) -> HostFacts:
 def judged(fleet: FleetSession, target: str, facts: HostFacts) -> dict[str, Finding]:
     """Requirement -> this host's finding, judged once from the cached facts."""
     return fleet.findings(target)
+
+
+@pytest.fixture
+def finding(request: pytest.FixtureRequest, judged: dict[str, Finding]) -> Finding:
+    """This host's finding for the requirement the test is named for (its id written once)."""
+    return judged[requirement_of(request.function.__name__)]
 
 
 @pytest.fixture(scope="session")
@@ -193,7 +201,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if item.get_closest_marker(SECOND_OPINION) and not second_opinion:
             dropped.append(item)
             continue
-        name = getattr(item, "originalname", item.name).removeprefix("test_")
+        name = requirement_of(getattr(item, "originalname", item.name))
         requirement = {"host_reachable": REACHABLE, "host": per_host.ALL}.get(name, name)
         host, _, service = str(host).partition("/")
         item.user_properties += [("host", host), ("requirement", requirement)]

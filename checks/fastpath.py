@@ -3,9 +3,9 @@
 pytest's run of one test (setup, call, teardown: output capture swapped in and out, a log
 handler per phase, fixture lookups) costs about 1 ms of controller CPU; 24 checks per host make
 that twice the CPU of probing and judging the host (bench/fleet_check.py). A check whose only
-fixtures are the cached ``judged``/``facts``/``spec``/``fleet``/``target`` of a reachable host
-needs none of it: :func:`run` calls the test function with those values and reports its call
-and teardown as pytest's own protocol does (``pytest_runtest_makereport`` and
+fixtures are the cached ``finding``/``judged``/``facts``/``spec``/``fleet``/``target`` of a
+reachable host needs none of it: :func:`run` calls the test function with those values and
+reports its call and teardown as pytest's own protocol does (``pytest_runtest_makereport`` and
 ``pytest_runtest_logreport``: terminal, JUnit with its properties, xdist, ``-x`` all see the
 usual reports; the setup report, a pass with nothing done, is not sent).
 
@@ -24,10 +24,15 @@ from typing import Any, Literal
 import pytest
 
 #: Fixtures a fast check may use (all cached per host).
-FIXTURES = frozenset({"judged", "facts", "spec", "fleet", "target"})
+FIXTURES = frozenset({"finding", "judged", "facts", "spec", "fleet", "target"})
 #: Marks whose meaning lives in pytest's setup phase.
 SETUP_MARKS = ("skip", "skipif", "xfail", "usefixtures")
 FAST = pytest.StashKey[bool]()
+
+
+def requirement_of(test_name: str) -> str:
+    """The requirement a check is named for: ``test_start_type`` judges ``start_type``."""
+    return test_name.removeprefix("test_")
 
 
 def enabled(config: pytest.Config) -> bool:
@@ -63,8 +68,11 @@ def run(item: pytest.Item, fleet: Any, host: str) -> bool:
     facts, _ = fleet.facts(host)
     if facts is None or not isinstance(item, pytest.Function):
         return False
+    judged = fleet.findings(host)
     values = {"target": host, "fleet": fleet, "spec": fleet.spec(host), "facts": facts,
-              "judged": fleet.findings(host), **item.callspec.params}
+              "judged": judged, **item.callspec.params}
+    if "finding" in item.fixturenames:  # the requirement the test is named for
+        values["finding"] = judged[requirement_of(item.originalname)]
     item.funcargs = {name: values[name] for name in item.fixturenames if name in values}
     ihook = item.ihook
     ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)

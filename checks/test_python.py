@@ -3,41 +3,42 @@
 import pytest
 
 from checks.conftest import require
+from compliance.finding import Finding
 
 pytestmark = pytest.mark.python
 
 
-def test_base_python(judged):
-    require(judged["base_python"])
+def test_base_python(finding: Finding) -> None:
+    require(finding)
 
 
-def test_base_tools(judged):
-    require(judged["base_tools"])
+def test_base_tools(finding: Finding) -> None:
+    require(finding)
 
 
-def test_venv_exists(judged):
-    require(judged["venv_exists"])
+def test_venv_exists(finding: Finding) -> None:
+    require(finding)
 
 
-def test_venv_base(judged):
-    require(judged["venv_base"])
+def test_venv_base(finding: Finding) -> None:
+    require(finding)
 
 
-def test_twisted_importable(judged):
-    require(judged["twisted_importable"])
+def test_twisted_importable(finding: Finding) -> None:
+    require(finding)
 
 
-def test_pywin32_installed(judged):
-    require(judged["pywin32_installed"])
+def test_pywin32_installed(finding: Finding) -> None:
+    require(finding)
 
 
-def test_packages_installed(judged):
-    require(judged["packages_installed"])
+def test_packages_installed(finding: Finding) -> None:
+    require(finding)
 
 
-def test_twistd_help(judged):
-    require(judged["twistd_help"])
+def test_twistd_help(finding: Finding) -> None:
+    require(finding)
 
 
-def test_wheels_shipped(judged):
-    require(judged["wheels_shipped"])
+def test_wheels_shipped(finding: Finding) -> None:
+    require(finding)

@@ -3,23 +3,28 @@
 import re
 
 import pytest
+import testinfra.host
 
 from checks.conftest import require
+from compliance.finding import Finding
+from inventory.models import Host
 from winhost.cmdline import system32
+from winhost.probe import HostFacts
 
 pytestmark = pytest.mark.runtime
 
 
-def test_service_running(judged):
-    require(judged["service_running"])
+def test_service_running(finding: Finding) -> None:
+    require(finding)
 
 
-def test_app_answering(judged):
-    require(judged["app_answering"])
+def test_app_answering(finding: Finding) -> None:
+    require(finding)
 
 
 @pytest.mark.second_opinion
-def test_service_state_agrees_with_testinfra(spec, host, facts):
+def test_service_state_agrees_with_testinfra(spec: Host, host: testinfra.host.Host,
+                                              facts: HostFacts) -> None:
     """A second opinion through testinfra's API: `sc query` says 4 RUNNING.
 
     Opt-in (``--second-opinion``): it sends a second command over a second shell per host,

@@ -3,17 +3,18 @@
 import pytest
 
 from checks.conftest import require
+from compliance.finding import Finding
 
 pytestmark = pytest.mark.security
 
 
-def test_service_account(judged):
-    require(judged["service_account"])
+def test_service_account(finding: Finding) -> None:
+    require(finding)
 
 
-def test_permissions(judged):
-    require(judged["permissions"])
+def test_permissions(finding: Finding) -> None:
+    require(finding)
 
 
-def test_logon_right(judged):
-    require(judged["logon_right"])
+def test_logon_right(finding: Finding) -> None:
+    require(finding)

@@ -157,6 +157,18 @@ def test_verbose_shows_every_test_and_the_failure_in_full(fleet, tmp_path):
     assert "2 hosts: 1 compliant, 1 failing, 0 unreachable" in proc.stdout
 
 
+def test_pytest_s_own_path_judges_as_the_fast_path_does(fleet, tmp_path):
+    """``--setup-show`` turns the fast path off: the ``finding`` fixture (a check's requirement,
+    from its name) and the others run as ordinary pytest fixtures, with the same verdicts."""
+    proc, delta, junit = _run(fleet, tmp_path, "--setup-show", "--host", "sim0007,sim0008")
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert [d["commands"] for d in delta[6:8]] == [1, 1]
+    assert "SETUP    F finding" in proc.stdout  # the fixture ran: not the fast path
+    failed = {c.get("name") for c in junit.iter("testcase") if c.find("failure") is not None}
+    assert failed == {"test_start_type[sim0007]"}
+    assert len(list(junit.iter("testcase"))) == 2 * TESTS_PER_HOST
+
+
 def test_ctrl_c_during_the_probe_starts_no_new_host_and_leaves_no_shell(fleet, tmp_path):
     before = _counters(fleet.sim)
     fleet.sim.set_faults(None, latency_ms=300)  # 20 hosts, 2 at a time: about 18 s of probing
