@@ -3,7 +3,8 @@
 Tests are parametrized over the selected hosts (``target``). Before the first test, every host
 that has a test to run is probed once, ``--parallel`` at a time (:mod:`checks.session`); the
 tests then judge cached facts: ``finding`` (of the requirement a test is named for:
-``test_<id>``), ``judged`` (requirement -> finding, judged once), ``facts``, ``spec``. A host
+``test_<id>``), ``judged`` (requirement -> finding, judged once), ``facts``, ``entry`` (the
+host's inventory entry). A host
 that cannot be reached fails one test, ``test_host_reachable``, with the cause; its other tests
 are skipped naming that cause. Tests marked ``second_opinion`` send their own command (``host``:
 a testinfra Host) and run only with ``--second-opinion``.
@@ -145,8 +146,9 @@ def fleet(request: pytest.FixtureRequest) -> FleetSession:
 
 
 @pytest.fixture(scope="session")
-def spec(fleet: FleetSession, target: str) -> Host:
-    return fleet.spec(target)
+def entry(fleet: FleetSession, target: str) -> Host:
+    """The host's inventory entry: what should be true on it."""
+    return fleet.entry(target)
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 pytest's run of one test (setup, call, teardown: output capture swapped in and out, a log
 handler per phase, fixture lookups) costs about 1 ms of controller CPU; 24 checks per host make
 that twice the CPU of probing and judging the host (bench/fleet_check.py). A check whose only
-fixtures are the cached ``finding``/``judged``/``facts``/``spec``/``fleet``/``target`` of a
+fixtures are the cached ``finding``/``judged``/``facts``/``entry``/``fleet``/``target`` of a
 reachable host needs none of it: :func:`run` calls the test function with those values and
 reports its call and teardown as pytest's own protocol does (``pytest_runtest_makereport`` and
 ``pytest_runtest_logreport``: terminal, JUnit with its properties, xdist, ``-x`` all see the
@@ -24,7 +24,7 @@ from typing import Any, Literal
 import pytest
 
 #: Fixtures a fast check may use (all cached per host).
-FIXTURES = frozenset({"finding", "judged", "facts", "spec", "fleet", "target"})
+FIXTURES = frozenset({"finding", "judged", "facts", "entry", "fleet", "target"})
 #: Marks whose meaning lives in pytest's setup phase.
 SETUP_MARKS = ("skip", "skipif", "xfail", "usefixtures")
 FAST = pytest.StashKey[bool]()
@@ -69,7 +69,7 @@ def run(item: pytest.Item, fleet: Any, host: str) -> bool:
     if facts is None or not isinstance(item, pytest.Function):
         return False
     judged = fleet.findings(host)
-    values = {"target": host, "fleet": fleet, "spec": fleet.spec(host), "facts": facts,
+    values = {"target": host, "fleet": fleet, "entry": fleet.entry(host), "facts": facts,
               "judged": judged, **item.callspec.params}
     if "finding" in item.fixturenames:  # the requirement the test is named for
         values["finding"] = judged[requirement_of(item.originalname)]

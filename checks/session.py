@@ -95,7 +95,7 @@ class FleetSession:
         return [f"{h.name}/{u.service.name}" if h.multi else h.name
                 for h in self.hosts for u in h.units()]
 
-    def spec(self, name: str) -> Host:
+    def entry(self, name: str) -> Host:
         """The host's entry; for ``host/service``, that service's unit (``Host.units``)."""
         host_name, _, service = name.partition("/")
         host = self._by_name[host_name]
@@ -109,7 +109,7 @@ class FleetSession:
         if not wanted:
             return
         started = time.monotonic()
-        audits = audit_fleet([self.spec(n) for n in wanted], parallel=parallel or self.parallel,
+        audits = audit_fleet([self.entry(n) for n in wanted], parallel=parallel or self.parallel,
                              deadline=self.deadline, keep_facts=True,
                              processes=self.processes)
         with self._lock:
@@ -140,7 +140,7 @@ class FleetSession:
         audit = self.audit(name)
         facts = audit.facts
         if facts is not None and "/" in name:  # one service's view
-            facts = facts.for_service(self.spec(name).service.name)
+            facts = facts.for_service(self.entry(name).service.name)
         return facts, redact(audit.error.removeprefix("could not be checked: "))
 
     def findings(self, name: str) -> dict[str, Finding]:
@@ -148,7 +148,7 @@ class FleetSession:
         ``host/service`` (or a host with several services) that service's (the first's)."""
         found = self._findings.get(name)
         if found is None:
-            service = self.spec(name).service.name
+            service = self.entry(name).service.name
             found = self._findings[name] = {
                 f.requirement: f for f in self.audit(name).findings
                 if f.service in ("", service)}
@@ -160,9 +160,9 @@ class FleetSession:
         with self._lock:
             conn = self._connections.get(name)
         if conn is None:
-            spec = self.spec(name)
-            seconds = self.deadline or spec.connection.check_deadline
-            conn = open_connection(within(spec, seconds))
+            entry = self.entry(name)
+            seconds = self.deadline or entry.connection.check_deadline
+            conn = open_connection(within(entry, seconds))
             with self._lock:
                 self._connections[name] = conn
         return conn

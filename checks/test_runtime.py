@@ -23,7 +23,7 @@ def test_app_answering(finding: Finding) -> None:
 
 
 @pytest.mark.second_opinion
-def test_service_state_agrees_with_testinfra(spec: Host, host: testinfra.host.Host,
+def test_service_state_agrees_with_testinfra(entry: Host, host: testinfra.host.Host,
                                               facts: HostFacts) -> None:
     """A second opinion through testinfra's API: `sc query` says 4 RUNNING.
 
@@ -33,8 +33,8 @@ def test_service_state_agrees_with_testinfra(spec: Host, host: testinfra.host.Ho
     state's number and constant name are printed the same in every display language.
     """
     sc = system32("sc.exe", facts.system_root)
-    out = host.backend.run_argv(sc, "query", spec.service.name)
+    out = host.backend.run_argv(sc, "query", entry.service.name)
     assert re.search(r"\b4\s+RUNNING\b", out.stdout), (
-        f"{spec.name}: expected `sc query {spec.service.name}` to say RUNNING, "
+        f"{entry.name}: expected `sc query {entry.service.name}` to say RUNNING, "
         f"found exit code {out.rc}: {out.stdout.strip()[:200]}"
     )

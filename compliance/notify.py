@@ -57,7 +57,7 @@ _TEAMS_HOSTS = re.compile(r"(^|\.)(webhook\.office\.com|outlook\.office\.com|log
 class Target:
     """Where one alert goes; ``shown`` is safe to print, ``url`` is not."""
 
-    spec: str  # as given (a literal URL is a secret too: only hashed, never shown)
+    given: str  # the --notify value (a literal URL is a secret too: only hashed, never shown)
     url: str
     kind: str  # json | slack | teams | email
     shown: str
@@ -65,7 +65,7 @@ class Target:
     @property
     def key(self) -> str:
         """The target's key in the state file (a hash: the URL holds the token)."""
-        return hashlib.sha256(self.spec.encode()).hexdigest()[:16]
+        return hashlib.sha256(self.given.encode()).hexdigest()[:16]
 
 
 def _show(url: str, reference: str) -> str:
@@ -76,10 +76,10 @@ def _show(url: str, reference: str) -> str:
     return f"{base}/… ({reference})" if reference else f"{base}/…"
 
 
-def parse_target(spec: str, fmt: str | None = None,
+def parse_target(given: str, fmt: str | None = None,
                  env: dict[str, str] | os._Environ[str] = os.environ) -> Target:
     """A ``--notify`` value as a :class:`Target`; a bad one is a :class:`UsageError`."""
-    value = spec.strip()
+    value = given.strip()
     reference = ""
     if value.startswith("env:"):
         name = value[4:]
@@ -100,14 +100,14 @@ def parse_target(spec: str, fmt: str | None = None,
         if not parse_qs(parts.query).get("to"):
             raise UsageError(f"--notify {shown}: an e-mail target needs ?to=address[,address]; "
                              "fix: e.g. smtp://relay.example.com:25?to=ops@example.com")
-        return Target(spec, value, "email", shown)
+        return Target(given, value, "email", shown)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"--notify {reference or parts.scheme + '://…'}: not a webhook URL; fix: "
                          "give https://…, smtp://host:port?to=… or env:NAME holding one")
     host = parts.hostname.lower()
     kind = fmt or ("slack" if host == "hooks.slack.com"
                    else "teams" if _TEAMS_HOSTS.search(host) else "json")
-    return Target(spec, value, kind, shown)
+    return Target(given, value, kind, shown)
 
 
 # -- what changed, per target ----------------------------------------------------------------

@@ -21,19 +21,19 @@ class RolloutError(UsageError):
     """A bad --shard / --batch / --max-fail value; the message says the accepted forms."""
 
 
-def parse_shard(spec: str) -> tuple[int, int]:
+def parse_shard(given: str) -> tuple[int, int]:
     """``"2/5"`` → (2, 5); shards are numbered from 1."""
-    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", spec or "")
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", given or "")
     if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
-        raise RolloutError(f"--shard {spec!r}: write i/n with 1 <= i <= n, e.g. --shard 1/4")
+        raise RolloutError(f"--shard {given!r}: write i/n with 1 <= i <= n, e.g. --shard 1/4")
     return int(m.group(1)), int(m.group(2))
 
 
-def shard(hosts: Sequence[Host], spec: str | None) -> list[Host]:
-    """The hosts of shard ``spec`` (all of them when ``spec`` is empty), in inventory order."""
-    if not spec:
+def shard(hosts: Sequence[Host], which: str | None) -> list[Host]:
+    """The hosts of shard ``which`` (``"i/n"``; all of them when empty), in inventory order."""
+    if not which:
         return list(hosts)
-    index, count = parse_shard(spec)
+    index, count = parse_shard(which)
     return [h for h in hosts if _bucket(h.name, count) == index - 1]
 
 
@@ -42,23 +42,23 @@ def _bucket(name: str, count: int) -> int:
     return int.from_bytes(digest[:8], "big") % count
 
 
-def amount(spec: str, total: int, flag: str) -> int:
+def amount(given: str, total: int, flag: str) -> int:
     """``"10%"`` of ``total`` (at least 1) or a plain count."""
-    text = (spec or "").strip()
+    text = (given or "").strip()
     m = re.fullmatch(r"(\d+(?:\.\d+)?)%", text)
     if m and 0 < float(m.group(1)) <= 100:
         return max(1, math.ceil(total * float(m.group(1)) / 100))
     if text.isdigit():
         return int(text)
-    raise RolloutError(f"{flag} {spec!r}: write a count (e.g. 5) or a percentage (e.g. 10%)")
+    raise RolloutError(f"{flag} {given!r}: write a count (e.g. 5) or a percentage (e.g. 10%)")
 
 
-def batches(hosts: Sequence[Host], spec: str | None) -> list[list[Host]]:
-    if not spec:
+def batches(hosts: Sequence[Host], given: str | None) -> list[list[Host]]:
+    if not given:
         return [list(hosts)] if hosts else []
-    size = amount(spec, len(hosts), "--batch")
+    size = amount(given, len(hosts), "--batch")
     if size < 1:
-        raise RolloutError(f"--batch {spec!r}: a batch needs at least one host")
+        raise RolloutError(f"--batch {given!r}: a batch needs at least one host")
     return [list(hosts[i:i + size]) for i in range(0, len(hosts), size)]
 
 

@@ -9,7 +9,8 @@ PACKAGES = ("inventory", "winhost", "fleet", "compliance", "provision", "checks"
 
 def _section() -> str:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    return text.split("\n## How it works\n", 1)[1].split("\n## ", 1)[0]
+    section = text.split("\n## How it works\n", 1)[1].split("\n## ", 1)[0]
+    return section.split("\n| module |", 1)[1].split("\n\n", 1)[0]  # the module table
 
 
 def _named(section: str) -> set[str]:
