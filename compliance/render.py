@@ -17,8 +17,8 @@ from rich.console import Console
 from rich.markup import escape as rich_escape
 from rich.table import Table
 
-from compliance.display import plain_cause, short_cause, windows_plain, windows_text
-from compliance.drift import DriftChanges, DriftReport, HostEntry, ReportFinding
+from compliance.display import plain_cause, short_cause, windows_text
+from compliance.drift import DriftChanges, DriftReport, HostEntry
 from inventory.secrets import redact
 
 #: Order of hosts in every report: what needs attention first.
@@ -130,11 +130,3 @@ def print_drift(console: Console, report: DriftReport, changes: DriftChanges) ->
         f"{summary.unreachable} unreachable in {report.duration:.1f}s",
         markup=False,
     )
-
-
-def finding_line(finding: ReportFinding) -> str:
-    """A failing finding on one line, values as Windows shows them."""
-    text = (f"{finding.requirement}: expected {windows_plain(finding.expected or '')}, "
-            f"found {windows_plain(finding.found or '')}")
-    fix = finding.fix
-    return f"{text}; fix: {windows_plain(fix)}" if fix else text

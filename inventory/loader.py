@@ -41,7 +41,6 @@ ENV_VAR = "TACFLEET_INVENTORY"
 TOP_KEYS = ("all", "groups", "hosts")
 ALL_KEYS = ("vars",)
 GROUP_KEYS = ("vars", "hosts", "description")
-HOST_KEYS = (*SECTIONS, "services", "groups")
 PASSWORD_REF_FIX = (
     "reference it instead: password_env: VAR (an environment variable), "
     "password_file: ~/path (a file with mode 0600) or password_keyring: SERVICE/USER"

@@ -7,7 +7,8 @@ limit is CreateProcess's 32,767 characters. ``system32()`` names Windows' own pr
 path, never by PATH.
 
 The rest of this module builds lines for ``cmd.exe /c`` (how WinRS runs a plain string), kept
-only for users' own testinfra commands. They follow Windows' cmd.exe as documented in ``cmd /?``
+for users' own testinfra commands (``cmd_arg``) and for the tests that tamper with a sandbox host
+through cmd.exe (``build``, ``and_then``). They follow Windows' cmd.exe as documented in ``cmd /?``
 and observed phase by phase (not Wine's, which is more lenient):
 
 * Program: written bare when it holds only ``[A-Za-z0-9_.:\\-]``, else in plain quotes (inside
@@ -211,11 +212,6 @@ def _inner(line: str) -> str:
 def build(program: str, *args: str | Raw) -> str:
     """A complete line for ``cmd.exe /c``: program and arguments quoted, then escaped."""
     return _checked(" ".join([cmd_program(program), *(_token(p) for p in args)]))
-
-
-def sequence(*lines: str) -> str:
-    """Run built lines one after another whatever their exit codes (``&``)."""
-    return _checked(" & ".join(_inner(line) for line in lines))
 
 
 def and_then(*lines: str) -> str:

@@ -255,11 +255,6 @@ class Ace:
         """Is it inherited by files and subfolders at every depth ((OI)(CI), no NP)?"""
         return {"OI", "CI"} <= self.flags and "NP" not in self.flags
 
-    def describe(self) -> str:
-        """icacls-like text: ``BUILTIN\\Users (S-1-5-32-545): allow RX (OI)(CI), inherited``."""
-        shown = "".join(f"({f})" for f in ("OI", "CI", "IO", "NP") if f in self.flags)
-        text = f"{sid_name(self.sid)} ({self.sid}): {self.kind} {rights_name(self.mask)}"
-        return text + (f" {shown}" if shown else "") + (", inherited" if self.inherited else "")
 
 
 @dataclass(frozen=True)
