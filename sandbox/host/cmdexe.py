@@ -21,7 +21,7 @@ from __future__ import annotations
 import ntpath
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 SPECIAL = set("&<>()@^|")
 DELIMITERS = set(" \t,;=")
@@ -112,27 +112,33 @@ def expand_percent(line: str, env: Mapping[str, str]) -> str:
     return "".join(out)
 
 
-def unescape(text: str) -> str:
-    """The caret phase on one stretch: ``^x`` → ``x`` outside quotes; quotes toggle regions,
-    a caret-escaped quote does not."""
-    out: list[str] = []
+def _scan(text: str) -> Iterator[tuple[str, str]]:
+    """The caret phase's reading of a stretch, piece by piece: ``("quoted", c)`` inside a quoted
+    region (its closing quote included), ``("escaped", "^x")``, ``("caret", "^")`` (a last lone
+    caret) or ``("plain", c)``; a plain ``"`` opens a quoted region, an escaped one does not."""
     quoted = False
     i = 0
     while i < len(text):
         c = text[i]
         if quoted:
-            out.append(c)
+            yield "quoted", c
             quoted = c != '"'
         elif c == "^" and i + 1 < len(text):
-            out.append(text[i + 1])
+            yield "escaped", text[i:i + 2]
             i += 1
         elif c == "^":
-            pass
+            yield "caret", c
         else:
-            out.append(c)
+            yield "plain", c
             quoted = c == '"'
         i += 1
-    return "".join(out)
+
+
+def unescape(text: str) -> str:
+    """The caret phase on one stretch: ``^x`` → ``x`` outside quotes; quotes toggle regions,
+    a caret-escaped quote does not."""
+    return "".join(piece[-1] if role == "escaped" else "" if role == "caret" else piece
+                   for role, piece in _scan(text))
 
 
 def commands(line: str) -> list[str]:
@@ -140,25 +146,12 @@ def commands(line: str) -> list[str]:
     escaped, each still as typed (carets and quotes kept)."""
     parts: list[str] = []
     current: list[str] = []
-    quoted = False
-    i = 0
-    while i < len(line):
-        c = line[i]
-        if quoted:
-            current.append(c)
-            quoted = c != '"'
-        elif c == "^" and i + 1 < len(line):
-            current.append(line[i:i + 2])
-            i += 1
-        elif c in "&|":
+    for role, piece in _scan(line):
+        if role == "plain" and piece in "&|":  # a doubled operator leaves an empty part
             parts.append("".join(current))
             current = []
-            while i + 1 < len(line) and line[i + 1] == c:
-                i += 1
         else:
-            current.append(c)
-            quoted = c == '"'
-        i += 1
+            current.append(piece)
     parts.append("".join(current))
     return [p for p in parts if p.strip()]
 

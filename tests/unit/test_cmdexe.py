@@ -73,3 +73,17 @@ def test_wine_expanding_caret_percent_is_detected():
     assert cmdexe.wine_expands_differently("echo ^%OS^%", ENV) == "%OS%"
     assert cmdexe.wine_expands_differently("echo %OS% %NOPE%", ENV) is None
     assert cmdexe.wine_expands_differently("echo 100^%", ENV) is None
+
+
+@pytest.mark.parametrize(("line", "parts"), [
+    ("a && b || c | d", ["a ", " b ", " c ", " d"]),
+    ('echo "x & y" & z', ['echo "x & y" ', " z"]),
+    ("echo ^& x & y", ["echo ^& x ", " y"]),
+    ('echo ^"x & y', ['echo ^"x ', " y"]),  # an escaped quote opens no quoted region
+])
+def test_a_line_splits_at_operators_outside_quotes_and_carets(line, parts):
+    assert cmdexe.commands(line) == parts
+
+
+def test_the_caret_phase_keeps_quoted_carets_and_drops_a_last_lone_one():
+    assert cmdexe.unescape('a^&b "c^d" ^"e f^') == 'a&b "c^d" "e f'
