@@ -18,7 +18,7 @@ import yaml
 import tacfleet_cli as cli
 from inventory import load_inventory
 from provision.fleet import provision_one
-from tests.loopback import silent_listener
+from tests.support.loopback import silent_listener
 from winhost.cmdline import command, system32
 
 pytestmark = pytest.mark.sandbox

@@ -15,8 +15,7 @@ import tacfleet_cli as cli
 from compliance import audit as audit_module
 from provision import fleet as fleet_module
 from provision.runlog import log_path
-from tests.unit.probe_doc import compliant_doc
-from tests.unit.test_night_run import (
+from tests.support.fakes import (
     CANARY,
     FLEET,
     FakeConnection,
@@ -24,7 +23,8 @@ from tests.unit.test_night_run import (
     is_probe,
     probe_answer,
 )
-from tests.unit.test_night_run import connector as night_connector
+from tests.support.fakes import connector as night_connector
+from tests.support.probe_doc import compliant_doc
 from winhost.connection import COMMANDS
 
 PASSWORD = "pw-from-the-file-7c1d"

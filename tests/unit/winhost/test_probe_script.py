@@ -15,12 +15,12 @@ import os
 import shlex
 import subprocess
 import sys
-from pathlib import Path
 
+from tests.support import ROOT
 from winhost.facts import facts_from_probe
 from winhost.probe import ProbeSpec, read_probe_output
 
-SCRIPT = Path(__file__).resolve().parents[2] / "winhost" / "probe_script.py"
+SCRIPT = ROOT / "winhost" / "probe_script.py"
 
 
 def test_probe_runs_and_its_answer_parses(tmp_path):
