@@ -614,18 +614,20 @@ def mypy_runs() -> list[tuple[str, list[str]]]:
 
 #: xdist workers for the tests without the Wine sandbox: they wait more than they compute
 #: (user CPU 37 s of 89 s run one after another), so more workers than CPUs.
-QUICK_WORKERS = 4
+XDIST_WORKERS = 4
 
 
 def suite_runs(*, quick: bool = False) -> list[tuple[str, list[str]]]:
-    """The pytest runs of ``invoke test``: the tests without the Wine sandbox spread over
-    :data:`QUICK_WORKERS` processes, then (unless ``quick``) the sandbox tests in one process,
-    in file order, since they share one sandbox host (``tests/integration/conftest.py``)."""
-    pytest = [sys.executable, "-m", "pytest", "tests", "--durations=20"]  # where the time goes
-    runs = [("pytest (no sandbox)", [*pytest, "-m", "not sandbox", "-n", str(QUICK_WORKERS)])]
-    if not quick:
-        runs.append(("pytest (sandbox)", [*pytest, "-m", "sandbox"]))
-    return runs
+    """The pytest runs of ``invoke test``: ``quick``, the unit tests; else the tests without the
+    Wine sandbox (unit and loopback integration tests), then the sandbox tests in one process, in
+    file order, since they share one sandbox host (``tests/integration/conftest.py``). The tests
+    without the sandbox run over :data:`XDIST_WORKERS` processes."""
+    pytest = [sys.executable, "-m", "pytest", "--durations=20"]  # where the time goes
+    workers = ["-n", str(XDIST_WORKERS)]
+    if quick:
+        return [("pytest (unit)", [*pytest, "tests/unit", *workers])]
+    return [("pytest (no sandbox)", [*pytest, "tests", "-m", "not sandbox", *workers]),
+            ("pytest (sandbox)", [*pytest, "tests", "-m", "sandbox"])]
 
 
 def run_tests(*, quick: bool = False) -> int:
