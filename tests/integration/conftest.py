@@ -86,13 +86,21 @@ def german_host(tmp_path_factory) -> Iterator[SandboxHost]:
 #: sandbox modules: the first of them finds the host still bare, so no module before it pays a
 #: full provision that the reset to the bare image then throws away.
 BARE_FIRST = ("test_provision_e2e.py",)
+#: Modules that leave the session's host deprovisioned run last among the modules that use a
+#: provisioned host: just before the installer module, which resets the host to its bare image
+#: anyway (else the module after them would provision the service again).
+BEFORE_RESET = ("test_production_safety.py",)
+RESET_AT_START = "test_python_installer.py"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     first = [item for item in items if item.path.name in BARE_FIRST]
-    if not first:
+    late = [item for item in items if item.path.name in BEFORE_RESET]
+    if not first and not late:
         return
-    rest = [item for item in items if item.path.name not in BARE_FIRST]
-    at = next((n for n, item in enumerate(rest) if item.get_closest_marker("sandbox")),
-              len(rest))
-    items[:] = [*rest[:at], *first, *rest[at:]]
+    rest = [item for item in items if item.path.name not in BARE_FIRST + BEFORE_RESET]
+    sandbox = [n for n, item in enumerate(rest) if item.get_closest_marker("sandbox")]
+    start = sandbox[0] if sandbox else len(rest)
+    reset = next((n for n, item in enumerate(rest) if item.path.name == RESET_AT_START),
+                 sandbox[-1] + 1 if sandbox else len(rest))
+    items[:] = [*rest[:start], *first, *rest[start:reset], *late, *rest[reset:]]
