@@ -40,7 +40,8 @@ class Realm:
         self.user: dict[str, str] = self.kerberos["principals"]["tacfleet"]
         self.inventory = inventory
 
-    def with_connection(self, folder: Path, drop: tuple[str, ...] = (), **settings: Any) -> Path:
+    def with_connection(self, folder: Path, settings: dict[str, Any],
+                        drop: tuple[str, ...] = ()) -> Path:
         """An inventory for the host (``folder/hosts.yml``) whose connection has ``settings``
         (a None value removes the key) and lacks the keys ``drop``."""
         data = yaml.safe_load(self.inventory.read_text(encoding="utf-8"))
@@ -57,7 +58,7 @@ class Realm:
         """An inventory for the host with transport kerberos and these connection settings."""
         kerberos = {"transport": "kerberos", "user": self.user["principal"],
                     "kerberos_hostname_override": self.kerberos["hostname"]}
-        return self.with_connection(folder, ("password_file",), **{**kerberos, **connection})
+        return self.with_connection(folder, {**kerberos, **connection}, drop=("password_file",))
 
     def host(self, folder: Path, **connection: Any) -> Host:
         return load_inventory(self.write(folder, **connection)).host("sandbox")
@@ -150,7 +151,7 @@ def test_clock_skewed_past_five_minutes(realm: Realm, krb5_env: str, tmp_path: P
 def credssp_inventory(realm: Realm, folder: Path, password_file: str | None = None) -> Path:
     """The host over HTTP with CredSSP (NTLM inside, messages sealed by its TLS session)."""
     password = {"password_file": password_file} if password_file else {}
-    return realm.with_connection(folder, transport="credssp", **password)
+    return realm.with_connection(folder, {"transport": "credssp", **password})
 
 
 def test_credssp(realm: Realm, tmp_path: Path) -> None:
@@ -170,9 +171,9 @@ def test_credssp_wrong_password(realm: Realm, tmp_path: Path,
 def certificate_inventory(realm: Realm, folder: Path, kind: str = "user") -> Path:
     """The host over HTTPS with certificate authentication (``kind`` of sandbox.pki's certs)."""
     return realm.with_connection(
-        folder, ("password_file", "user"), transport="certificate", https=True,
-        port=realm.info["port"] + 1, ca_file=realm.info["ca_file"],
-        **realm.info["certificates"][kind])
+        folder, {"transport": "certificate", "https": True, "port": realm.info["port"] + 1,
+                 "ca_file": realm.info["ca_file"], **realm.info["certificates"][kind]},
+        drop=("password_file", "user"))
 
 
 def test_certificate_authentication_on_https(realm: Realm, tmp_path: Path) -> None:
