@@ -269,7 +269,7 @@ def demo(c: Context, name: str = "") -> None:
     sys.exit(cli.demo(name or None))
 
 
-@task(help={"quick": "only the fast tests (no Wine sandbox)"})
+@task(help={"quick": "only the unit tests (under a minute)"})
 def test(c: Context, quick: bool = False) -> None:
     """Lint (ruff), type-check (mypy), then run the test suite."""
     sys.exit(cli.run_tests(quick=quick))

@@ -6,14 +6,17 @@ import os
 import secrets
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from compliance.audit import audit_host
 from inventory.models import Host
-from sandbox.fleet.serve import SimulatedFleet
+from sandbox.fleet.inventory import fleet_inventory_data
+from sandbox.fleet.serve import DEFAULT_TRANSCRIPT, SimulatedFleet
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,3 +57,21 @@ def simulated_fleet(transcript: Any, hosts: int, *, user: str, password: str,
         yield sim
     finally:
         sim.stop()
+
+
+@contextmanager
+def fleet_and_inventory(folder: Path, hosts: int, *, user: str,
+                        change: Callable[[dict[str, Any]], None] | None = None,
+                        ) -> Iterator[tuple[SimulatedFleet, Path, str]]:
+    """``hosts`` simulated hosts answering from the default transcript with a fresh password,
+    and their inventory ``folder/fleet.yml`` (``change`` edits its data first): the fleet, the
+    inventory and the password; the fleet is stopped afterwards."""
+    password, secret = password_file(folder)
+    with simulated_fleet(DEFAULT_TRANSCRIPT, hosts, user=user, password=password,
+                         folder=folder) as sim:
+        data = fleet_inventory_data(sim.ports, password_file=secret, user=user)
+        if change is not None:
+            change(data)
+        inventory = folder / "fleet.yml"
+        inventory.write_text(yaml.safe_dump(data, sort_keys=False))
+        yield sim, inventory, password

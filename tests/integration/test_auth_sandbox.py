@@ -2,8 +2,9 @@
 client certificates on HTTPS against the sandbox endpoint; each failure as one line and its exit
 code; ``invoke doctor`` naming the failing layer.
 
-One host with a realm (``control.up(realm=True)``) is provisioned once over NTLM and shared; each
-transport then runs a no-op provision and the full compliance check against it.
+The session's shared host runs a realm (``control.up(realm=True)``) and is provisioned over NTLM
+(usually by a module before); each transport then runs a no-op provision and the full compliance
+check against it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,8 @@ import tacfleet_cli as cli
 from inventory import load_inventory
 from inventory.models import Host
 from provision.fleet import provision_one
-from tests.integration.conftest import fresh_sandbox
 from tests.integration.helpers import failing
+from tests.support.sandbox_hosts import SandboxHost
 from winhost import kerberos
 
 pytestmark = pytest.mark.sandbox
@@ -40,19 +40,25 @@ class Realm:
         self.user: dict[str, str] = self.kerberos["principals"]["tacfleet"]
         self.inventory = inventory
 
-    def write(self, folder: Path, **connection: Any) -> Path:
-        """An inventory for the host with transport kerberos and these connection settings."""
+    def with_connection(self, folder: Path, settings: dict[str, Any],
+                        drop: tuple[str, ...] = ()) -> Path:
+        """An inventory for the host (``folder/hosts.yml``) whose connection has ``settings``
+        (a None value removes the key) and lacks the keys ``drop``."""
         data = yaml.safe_load(self.inventory.read_text(encoding="utf-8"))
         conn = data["hosts"]["sandbox"]["connection"]
-        conn.pop("password_file", None)
-        conn.update(transport="kerberos", user=self.user["principal"],
-                    kerberos_hostname_override=self.kerberos["hostname"])
-        conn.update(connection)
-        conn = {k: v for k, v in conn.items() if v is not None}
-        data["hosts"]["sandbox"]["connection"] = conn
+        for key in drop:
+            conn.pop(key, None)
+        conn.update(settings)
+        data["hosts"]["sandbox"]["connection"] = {k: v for k, v in conn.items() if v is not None}
         path = folder / "hosts.yml"
         path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
         return path
+
+    def write(self, folder: Path, **connection: Any) -> Path:
+        """An inventory for the host with transport kerberos and these connection settings."""
+        kerberos = {"transport": "kerberos", "user": self.user["principal"],
+                    "kerberos_hostname_override": self.kerberos["hostname"]}
+        return self.with_connection(folder, {**kerberos, **connection}, drop=("password_file",))
 
     def host(self, folder: Path, **connection: Any) -> Host:
         return load_inventory(self.write(folder, **connection)).host("sandbox")
@@ -62,17 +68,14 @@ class Realm:
 
 
 @pytest.fixture(scope="module")
-def realm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Realm]:
+def realm(sandbox_host: SandboxHost) -> Realm:
+    """The session's host (it runs a realm), compliant: a no-op provision over NTLM when a module
+    before provisioned it. Its realm as it is now: a reset restarts the KDC on another port."""
     from sandbox import control
 
-    # fresh_sandbox: the host is removed afterwards and must show no WinRS shell left open.
-    with fresh_sandbox("-auth", realm=True) as info:
-        inventory = control.write_inventory(
-            info, tmp_path_factory.mktemp("inventory") / "hosts.yml",
-            app_port=control.free_port_pair())
-        run = provision_one(load_inventory(inventory).host("sandbox"))  # over NTLM
-        assert not run.failed, run.summary()
-        yield Realm(info, inventory)
+    run = provision_one(load_inventory(sandbox_host.inventory).host("sandbox"))  # over NTLM
+    assert not run.failed, run.summary()
+    return Realm(control.status(sandbox_host.info["name"]), sandbox_host.inventory)
 
 
 @pytest.fixture
@@ -147,14 +150,8 @@ def test_clock_skewed_past_five_minutes(realm: Realm, krb5_env: str, tmp_path: P
 
 def credssp_inventory(realm: Realm, folder: Path, password_file: str | None = None) -> Path:
     """The host over HTTP with CredSSP (NTLM inside, messages sealed by its TLS session)."""
-    data = yaml.safe_load(realm.inventory.read_text(encoding="utf-8"))
-    conn = data["hosts"]["sandbox"]["connection"]
-    conn["transport"] = "credssp"
-    if password_file:
-        conn["password_file"] = password_file
-    path = folder / "hosts.yml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return path
+    password = {"password_file": password_file} if password_file else {}
+    return realm.with_connection(folder, {"transport": "credssp", **password})
 
 
 def test_credssp(realm: Realm, tmp_path: Path) -> None:
@@ -173,15 +170,10 @@ def test_credssp_wrong_password(realm: Realm, tmp_path: Path,
 
 def certificate_inventory(realm: Realm, folder: Path, kind: str = "user") -> Path:
     """The host over HTTPS with certificate authentication (``kind`` of sandbox.pki's certs)."""
-    data = yaml.safe_load(realm.inventory.read_text(encoding="utf-8"))
-    conn = data["hosts"]["sandbox"]["connection"]
-    for key in ("password_file", "user"):
-        conn.pop(key, None)
-    conn.update(transport="certificate", https=True, port=conn["port"] + 1,
-                ca_file=realm.info["ca_file"], **realm.info["certificates"][kind])
-    path = folder / "hosts.yml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return path
+    return realm.with_connection(
+        folder, {"transport": "certificate", "https": True, "port": realm.info["port"] + 1,
+                 "ca_file": realm.info["ca_file"], **realm.info["certificates"][kind]},
+        drop=("password_file", "user"))
 
 
 def test_certificate_authentication_on_https(realm: Realm, tmp_path: Path) -> None:

@@ -17,13 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 import tacfleet_cli as cli
-from sandbox.fleet.inventory import fleet_inventory_data, load_fleet
-from sandbox.fleet.serve import DEFAULT_TRANSCRIPT, SimulatedFleet
-from tests.integration.helpers import password_file, simulated_fleet
+from sandbox.fleet.inventory import load_fleet
+from sandbox.fleet.serve import SimulatedFleet
+from tests.integration.helpers import fleet_and_inventory
 
 USER = "alertfleet"  # one NTLM user per process: keep clear of the other fleet tests
 TOKEN = "T0H5SECRET/B0H5SECRET/h5WebhookTokenXYZ"
@@ -76,16 +75,14 @@ class Fleet:
     inventory: Path
 
 
+def _another_service_on_sim0002(data: dict[str, Any]) -> None:
+    data["hosts"]["sim0002"]["service"] = {"start": "demand", "display_name": "Another name"}
+
+
 @pytest.fixture
 def fleet(tmp_path: Path) -> Iterator[Fleet]:
-    password, secret = password_file(tmp_path)
-    with simulated_fleet(DEFAULT_TRANSCRIPT, 3, user=USER, password=password,
-                         folder=tmp_path) as sim:
-        data = fleet_inventory_data(sim.ports, password_file=secret, user=USER)
-        data["hosts"]["sim0002"]["service"] = {"start": "demand",
-                                               "display_name": "Another name"}
-        inventory = tmp_path / "fleet.yml"
-        inventory.write_text(yaml.safe_dump(data, sort_keys=False))
+    with fleet_and_inventory(tmp_path, 3, user=USER,
+                             change=_another_service_on_sim0002) as (sim, inventory, _):
         load_fleet(inventory)  # the same probe line for every host: the transcript answers it
         yield Fleet(sim, inventory)
 

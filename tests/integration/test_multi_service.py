@@ -27,7 +27,7 @@ from inventory.models import Host
 from provision.deprovision import deprovision_host
 from provision.fleet import provision_one as provision
 from provision.model import Status
-from tests.integration.conftest import SandboxHost
+from tests.support.sandbox_hosts import SandboxHost
 from winhost.cmdline import command, system32
 
 pytestmark = pytest.mark.sandbox

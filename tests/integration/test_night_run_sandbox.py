@@ -18,7 +18,7 @@ import yaml
 import tacfleet_cli as cli
 from inventory import load_inventory
 from provision.fleet import provision_one
-from tests.loopback import silent_listener
+from tests.support.loopback import silent_listener
 from winhost.cmdline import command, system32
 
 pytestmark = pytest.mark.sandbox
@@ -41,6 +41,8 @@ def three_hosts(sandbox_host, silent_port: int, dest: Path) -> Path:
     nosecret["connection"]["password_env"] = "H5_UNSET_SECRET"
     hung = json.loads(json.dumps(base))
     hung["connection"]["port"] = silent_port
+    # its own deadline: three read timeouts of 2 s per check, not the 45 s the sandbox keeps
+    hung["connection"]["check_deadline"] = 7
     dest.write_text(yaml.safe_dump({"hosts": {"sandbox": base, "nosecret": nosecret,
                                               "hung": hung}}))
     return dest
@@ -64,14 +66,14 @@ def test_missing_secret_hung_and_drifted_host_in_one_night_run(sandbox_host, sil
 
     reports = tmp_path / "reports"
     started = time.monotonic()
-    assert cli.drift(str(inventory), None, reports=str(reports), deadline=20) == 2
+    assert cli.drift(str(inventory), None, reports=str(reports)) == 2
     assert time.monotonic() - started < 60
     hosts = latest(reports)["hosts"]
     assert hosts["sandbox"]["status"] == "drift"
     assert "H5_UNSET_SECRET is not set" in hosts["nosecret"]["error"]
     assert hosts["hung"]["status"] == "unreachable" and "fix:" in hosts["hung"]["error"]
 
-    assert cli.drift(str(inventory), None, reports=str(reports), deadline=20,
+    assert cli.drift(str(inventory), None, reports=str(reports),
                      remediate=True) == 2  # two hosts still cannot be checked
     report = latest(reports)
     assert report["hosts"]["sandbox"]["status"] == "compliant"
@@ -80,7 +82,7 @@ def test_missing_secret_hung_and_drifted_host_in_one_night_run(sandbox_host, sil
     junit = tmp_path / "junit.xml"
     checks = subprocess.run(
         [sys.executable, "-m", "pytest", str(ROOT / "checks"), "-p", "no:cacheprovider", "-l",
-         "--inventory", str(inventory), "--check-deadline", "20", f"--junitxml={junit}"],
+         "--inventory", str(inventory), f"--junitxml={junit}"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     assert checks.returncode == 1  # two hosts fail test_host_reachable, the sandbox passes

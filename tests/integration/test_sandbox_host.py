@@ -13,14 +13,13 @@ import os
 import shutil
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import testinfra
 
 from sandbox import control
-from tests.integration.conftest import SandboxHost, fresh_sandbox, sandbox_name
+from tests.support.sandbox_hosts import sandbox_name
 from winhost import parsers
 from winhost.cmdline import build, command
 from winhost.errors import ProgramNotFound
@@ -138,13 +137,7 @@ def test_icacls_gives_a_new_folder_what_windows_server_gives_it(sandbox_host):
                           f"(A;OICI;0x1200a9;;;{virtual_account_sid('tacdemo')})\r\n")
 
 
-# -- a German host ---------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def german_host(tmp_path_factory) -> Iterator[SandboxHost]:
-    with fresh_sandbox("-de0", locale="de_DE") as info:
-        yield SandboxHost(info, tmp_path_factory.mktemp("de") / "unused.yml")
-
-
+# -- a German host (the session's ``german_host``) -----------------------------------------------
 def test_a_german_host_speaks_german_in_cp850(german_host):
     code = ("import ctypes; k = ctypes.windll.kernel32; "
             "print(k.GetACP(), k.GetOEMCP(), hex(k.GetUserDefaultUILanguage()))")

@@ -12,7 +12,7 @@ import time
 import pytest
 from winrm.protocol import Protocol
 
-from tests.integration.conftest import shells_left_open
+from tests.support.sandbox_hosts import shells_left_open
 
 pytestmark = pytest.mark.sandbox
 

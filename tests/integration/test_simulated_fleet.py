@@ -18,7 +18,7 @@ from compliance.audit import audit_fleet
 from fleet.processes import worker_count
 from inventory.models import Host
 from sandbox.executor import ExecResult, PosixShellExecutor
-from sandbox.fleet.inventory import load_fleet, probe_lines, write_fleet_inventory
+from sandbox.fleet.inventory import load_fleet, probe_lines
 from sandbox.fleet.serve import DEFAULT_TRANSCRIPT, SimulatedFleet
 from sandbox.fleet.stock_checks import STOCK_CHECKS
 from sandbox.fleet.transcript import (
@@ -27,7 +27,7 @@ from sandbox.fleet.transcript import (
     ReplayExecutor,
     Transcript,
 )
-from tests.integration.helpers import password_file, simulated_fleet
+from tests.integration.helpers import fleet_and_inventory
 from winhost.winrm_connection import WinRMConnection
 
 USER = "simfleet"  # one NTLM user per process: keep clear of the other tests' "tacfleet"
@@ -45,11 +45,7 @@ class Fleet:
 
 @pytest.fixture
 def fleet(tmp_path: Path) -> Iterator[Fleet]:
-    password, secret = password_file(tmp_path)
-    with simulated_fleet(DEFAULT_TRANSCRIPT, 5, user=USER, password=password,
-                         folder=tmp_path) as sim:
-        inventory = write_fleet_inventory(tmp_path / "fleet.yml", sim.ports,
-                                          password_file=secret, user=USER)
+    with fleet_and_inventory(tmp_path, 5, user=USER) as (sim, inventory, password):
         yield Fleet(sim, load_fleet(inventory), password)
 
 

@@ -5,7 +5,7 @@ base Python at ``C:\Program Files\Py (x86) & 100% Ünï`` as an administrator's 
 the inventory puts the venv, the app folder and the tac file (so the app's arguments) under names
 holding spaces, ``(``, ``)``, ``&``, ``!``, ``^``, ``'`` and non-ASCII letters, and the display
 name and description hold ``%PATH%``, ``!x!`` and ``^``. (``%`` is refused in the paths NSSM keeps
-as REG_EXPAND_SZ, since NSSM expands them at start: ``tests/unit/test_inventory.py``.)
+as REG_EXPAND_SZ, since NSSM expands them at start: ``tests/unit/inventory/test_inventory.py``.)
 The scenario runs in order (each test needs the previous one's host):
 bare → compliant in one provision, ``pytest checks`` passes, a second provision changes nothing,
 ``invoke drift`` exits 0, and a folder where ``BUILTIN\Users`` may write is found and healed.
@@ -13,7 +13,6 @@ bare → compliant in one provision, ``pytest checks`` passes, a second provisio
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,6 @@ from inventory import load_inventory
 from inventory.models import Host
 from provision.fleet import provision_one
 from provision.model import Status
-from tests.integration.conftest import fresh_sandbox
 from tests.integration.helpers import assert_pytest_checks_pass, failing
 from winhost.cmdline import command, system32
 from winhost.probe import gather_facts
@@ -59,21 +57,22 @@ class AwkwardHost:
 
 
 @pytest.fixture(scope="module")
-def awkward(tmp_path_factory) -> Iterator[AwkwardHost]:
+def awkward(german_host, tmp_path_factory) -> AwkwardHost:
+    """The session's German host (bare: the modules before only read it), with the base Python
+    at ``BASE_DIR`` and an inventory of awkward names."""
     from sandbox import control
 
-    with fresh_sandbox("-de", locale="de_DE") as info:
-        base = control.install_python(info["name"], BASE_DIR)
-        path = tmp_path_factory.mktemp("inventory") / "hosts.yml"
-        control.write_inventory(info, path, app_port=control.free_port_pair())
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        entry = data["hosts"]["sandbox"]
-        entry["python"].update(base=base, venv=VENV)
-        entry["app"]["tac_file"] = APP_DIR + "\\my_tacfile.tac"
-        entry["service"].update(display_name=DISPLAY_NAME, description=DESCRIPTION)
-        path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True),
-                        encoding="utf-8")
-        yield AwkwardHost(info, path)
+    info = german_host.info
+    base = control.install_python(info["name"], BASE_DIR)
+    path = tmp_path_factory.mktemp("inventory") / "hosts.yml"
+    control.write_inventory(info, path, app_port=control.free_port_pair())
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    entry = data["hosts"]["sandbox"]
+    entry["python"].update(base=base, venv=VENV)
+    entry["app"]["tac_file"] = APP_DIR + "\\my_tacfile.tac"
+    entry["service"].update(display_name=DISPLAY_NAME, description=DESCRIPTION)
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return AwkwardHost(info, path)
 
 
 def test_the_host_speaks_german(awkward):

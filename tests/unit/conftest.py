@@ -1,4 +1,5 @@
-"""Shared fixtures for unit tests: the authentic Windows samples in tests/data/samples."""
+"""Shared fixtures for unit tests: the authentic Windows samples in tests/data/samples, the night
+run's fleet file, no pending Ctrl-C."""
 
 from __future__ import annotations
 
@@ -8,12 +9,8 @@ from pathlib import Path
 import pytest
 
 from fleet.interrupt import STOP
-
-SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
-
-
-def sample_files(prefix: str) -> list[Path]:
-    return sorted(SAMPLES.glob(f"{prefix}*.txt"))
+from tests.support import SAMPLES
+from tests.support.fakes import CANARY, FLEET
 
 
 @pytest.fixture
@@ -30,3 +27,17 @@ def _clean_stop() -> Iterator[None]:
     STOP.clear()
     yield
     STOP.clear()
+
+
+@pytest.fixture
+def fleet_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The night run's four hosts (``tests.support.fakes.FLEET``) and their secrets' variables."""
+    monkeypatch.setenv("H5_PASSWORD", CANARY + "-pw")
+    monkeypatch.setenv("H5_DB_PASSWORD", CANARY)
+    monkeypatch.setenv("DB_ADMIN_PASSWORD", CANARY + "-admin")
+    monkeypatch.delenv("H5_UNSET_PASSWORD", raising=False)
+    monkeypatch.delenv("TACFLEET_DEBUG", raising=False)
+    path = tmp_path / "fleet.yml"
+    path.write_text(FLEET, encoding="utf-8")
+    return path
+

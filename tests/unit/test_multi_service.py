@@ -16,7 +16,7 @@ from compliance.requirements import REQUIREMENTS, judge_all
 from inventory import load_inventory
 from inventory.errors import InventoryError
 from inventory.models import Host
-from tests.unit.probe_doc import compliant_doc
+from tests.support.probe_doc import compliant_doc
 from winhost.probe import bare_facts, facts_from_probe, probe_command
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,28 +14,32 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import tacfleet_cli as cli
 from compliance import audit as audit_module
 from compliance.audit import audit_fleet
-from compliance.desired import probe_spec
 from fleet.interrupt import INTERRUPTED, NOT_STARTED, STOP, graceful_interrupt
 from inventory import Host, load_inventory
-from inventory.secrets import resolve_password
 from provision import fleet as fleet_module
-from provision import hostlock
 from provision.fleet import provision_fleet
 from provision.model import Status
 from provision.options import ProvisionOptions
-from tests.loopback import silent_listener
-from tests.unit.probe_doc import compliant_doc
-from winhost.cmdline import Command
-from winhost.connection import ConnectionStats, Result
+from tests.support import ROOT
+from tests.support.fakes import (
+    CANARY,
+    FakeConnection,
+    compliant,
+    connector,
+    is_probe,
+    probe_answer,
+    run_pytest_checks,
+)
+from tests.support.loopback import silent_listener
+from tests.support.probe_doc import compliant_doc
+from winhost.connection import Result
 from winhost.errors import (
     AuthenticationFailed,
     CommandTimeout,
@@ -44,119 +48,12 @@ from winhost.errors import (
     TacfleetError,
 )
 from winhost.parsers import ParseError
-from winhost.probe import MARKER, ProbeError, probe_command
-
-ROOT = Path(__file__).resolve().parents[2]
-CANARY = "canary-5e1f-night-run"
-NSSM_SHA = "eee9c44c29c2be011f1f1e43bb8c3fca888cb81053022ec5a0060035de16d848"
-
-Answer = Callable[["FakeConnection", str, float | None], Result]
-
-
-class FakeConnection:
-    """Records every command line; ``answer`` returns a Result or raises, per command."""
-
-    def __init__(self, host: Host, answer: Answer) -> None:
-        self.host = host.name
-        self.spec = host
-        self.stats = ConnectionStats()
-        self.sent: list[str] = []
-        self.locks: list[str] = []
-        self.answer = answer
-        self.lock: Answer = free_lock
-        self.closed = False
-
-    def run(self, command: Command | str, *, timeout: float | None = None,
-            idempotent: bool = False) -> Result:
-        text = command.line if isinstance(command, Command) else command
-        if hostlock._bootstrap() in text:  # the host lock: recorded apart, taken by default
-            self.locks.append(text)
-            return self.lock(self, text, timeout)
-        self.sent.append(text)
-        self.stats.commands += 1
-        self.stats.http_requests += 4
-        return self.answer(self, text, timeout)
-
-    def close(self) -> None:
-        self.closed = True
-
-
-def free_lock(conn: FakeConnection, text: str, timeout: float | None) -> Result:
-    answer = {"acquired": True, "path": "C:\\ProgramData\\tacfleet\\tacdemo.lock"}
-    return Result(0, hostlock.MARK + json.dumps(answer) + "\r\n", "")
-
-
-def is_probe(conn: FakeConnection, text: str) -> bool:
-    return text == probe_command(probe_spec(conn.spec)).line
-
-
-def probe_answer(doc: dict[str, Any]) -> Result:
-    return Result(0, MARKER + json.dumps(doc) + "\r\n", "")
-
-
-def compliant(conn: FakeConnection, text: str, timeout: float | None) -> Result:
-    if is_probe(conn, text):
-        return probe_answer(compliant_doc(conn.spec))
-    return Result(0, "", "")
-
-
-FLEET = r"""
-all:
-  vars:
-    connection: {address: 127.0.0.1, port: 1, https: false, user: deploy,
-                 password_env: H5_PASSWORD}
-    python: {base: C:\Python311\python.exe, venv: C:\PythonEnvs\tacdemo, wheelhouse: C:\wheels}
-    app:
-      name: tacdemo
-      package: tacdemo==1.0.0
-      tac_file: C:\Apps\tacdemo\my_tacfile.tac
-      port: 58080
-      environment:
-        TACDEMO_PORT: "58080"
-        DB_PASSWORD: {env: H5_DB_PASSWORD}
-    service: {name: tacdemo, display_name: Tacdemo, description: Runs tacdemo}
-    nssm: {sha256: NSSM_SHA}
-hosts:
-  good: {}
-  drifted: {}
-  nosecret: {connection: {password_env: H5_UNSET_PASSWORD}}
-  hung: {}
-""".replace("NSSM_SHA", NSSM_SHA)
-
-
-@pytest.fixture
-def fleet_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("H5_PASSWORD", CANARY + "-pw")
-    monkeypatch.setenv("H5_DB_PASSWORD", CANARY)
-    monkeypatch.setenv("DB_ADMIN_PASSWORD", CANARY + "-admin")
-    monkeypatch.delenv("H5_UNSET_PASSWORD", raising=False)
-    monkeypatch.delenv("TACFLEET_DEBUG", raising=False)
-    path = tmp_path / "fleet.yml"
-    path.write_text(FLEET, encoding="utf-8")
-    return path
+from winhost.probe import MARKER, ProbeError
 
 
 @pytest.fixture
 def hosts(fleet_file: Path) -> dict[str, Host]:
     return {h.name: h for h in load_inventory(fleet_file).hosts}
-
-
-def connector(answers: dict[str, Answer], made: dict[str, FakeConnection],
-              every: list[FakeConnection] | None = None) -> Callable:
-    """Like ``winhost.open.open_connection``: the password is read first (an unset one raises).
-
-    ``made`` keeps each host's latest connection, ``every`` all of them.
-    """
-
-    def connect(host: Host) -> FakeConnection:
-        resolve_password(host.connection, host=host.name)
-        conn = FakeConnection(host, answers.get(host.name, compliant))
-        made[host.name] = conn
-        if every is not None:
-            every.append(conn)
-        return conn
-
-    return connect
 
 
 def _start_type_lost(conn: FakeConnection, text: str, timeout: float | None) -> Result:
@@ -399,18 +296,12 @@ def test_environment_values_are_masked_in_plan_json_reports(fleet_file, tmp_path
     assert CANARY not in repr(hosts["good"]) and "'DB_PASSWORD': '***'" in repr(hosts["good"])
 
 
-def _pytest_checks(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "checks"),
-                           "-p", "no:cacheprovider", *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
-
-
 def test_pytest_checks_never_shows_a_secret(fleet_file, tmp_path):
     """Unset password on one host, a canary password on another (refused port), -l, JUnit."""
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     junit = tmp_path / "junit.xml"
-    done = _pytest_checks("--inventory", str(fleet_file), "--host", "good,nosecret", "-l",
-                          "--tb=long", f"--junitxml={junit}", "--check-deadline", "5", env=env)
+    done = run_pytest_checks("--inventory", str(fleet_file), "--host", "good,nosecret", "-l",
+                             "--tb=long", f"--junitxml={junit}", "--check-deadline", "5", env=env)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "H5_UNSET_PASSWORD is not set" in done.stdout
     for text in (done.stdout, done.stderr, junit.read_text(encoding="utf-8")):
@@ -426,7 +317,7 @@ def test_pytest_checks_never_shows_a_secret(fleet_file, tmp_path):
 def test_pytest_checks_usage_errors_exit_4_with_the_tasks_line(fleet_file, args, message):
     if "--inventory" not in args:
         args = ["--inventory", str(fleet_file), *args]
-    done = _pytest_checks(*args, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    done = run_pytest_checks(*args, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     assert done.returncode == 4, done.stdout + done.stderr
     assert message in done.stderr and "INTERNALERROR" not in done.stdout + done.stderr
 

@@ -17,8 +17,8 @@ from provision.hostops import decode_ops
 from provision.model import Status
 from provision.steps import STEPS, Context, packages
 from provision.upload import PART_SUFFIX
-from tests.unit.probe_doc import compliant_doc
-from tests.unit.test_requirements import ROOT
+from tests.support import ROOT
+from tests.support.probe_doc import compliant_doc
 from winhost.probe import facts_from_probe
 
 SHIP = next(s for s in STEPS if s.name == "ship_wheels")

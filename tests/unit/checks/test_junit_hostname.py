@@ -8,16 +8,16 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.unit.test_night_run import _pytest_checks, fleet_file  # noqa: F401 (a fixture)
+from tests.support.fakes import run_pytest_checks
 
 
 @pytest.mark.parametrize("family", ["xunit1", "xunit2"])
-def test_each_case_carries_its_host(fleet_file, tmp_path, family):  # noqa: F811
+def test_each_case_carries_its_host(fleet_file, tmp_path, family):
     junit = tmp_path / "junit.xml"
-    done = _pytest_checks("--inventory", str(fleet_file), "--host", "good,drifted",
-                          f"--junitxml={junit}", "-o", f"junit_family={family}",
-                          "--check-deadline", "5", env={**os.environ,
-                                                        "PYTHONDONTWRITEBYTECODE": "1"})
+    done = run_pytest_checks("--inventory", str(fleet_file), "--host", "good,drifted",
+                             f"--junitxml={junit}", "-o", f"junit_family={family}",
+                             "--check-deadline", "5", env={**os.environ,
+                                                           "PYTHONDONTWRITEBYTECODE": "1"})
     assert done.returncode == 1, done.stdout + done.stderr  # port 1: both unreachable
     cases = list(ET.parse(junit).getroot().iter("testcase"))
     hosts = {c.get("name"): next(p.get("value") for p in c.iter("property")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.conftest import SAMPLES, sample_files
+from tests.support import SAMPLES, sample_files
 from winhost import parsers
 
 

@@ -14,8 +14,8 @@ from provision.engine import _failing
 from provision.hostops import decode_ops
 from provision.model import Blocked
 from provision.steps import STEPS, Context
-from tests.unit.probe_doc import compliant_doc, out, parameters, service_key
-from tests.unit.test_requirements import ROOT
+from tests.support import ROOT
+from tests.support.probe_doc import compliant_doc, out, parameters, service_key
 from winhost.probe import facts_from_probe
 
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pytest
 
-from tests.unit.conftest import SAMPLES
+from tests.support import ROOT, SAMPLES
 from winhost import parsers
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "sandbox" / "standin"))
+sys.path.insert(0, str(ROOT / "sandbox" / "standin"))
 
 from tacfleet_standins import icacls, scformat, wine_retry
 

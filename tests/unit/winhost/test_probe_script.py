@@ -15,12 +15,12 @@ import os
 import shlex
 import subprocess
 import sys
-from pathlib import Path
 
+from tests.support import ROOT
 from winhost.probe import ProbeSpec, facts_from_probe, read_probe_output
 from winhost.probe.facts import normalize_name
 
-SCRIPT = Path(__file__).resolve().parents[2] / "winhost" / "probe" / "script.py"
+SCRIPT = ROOT / "winhost" / "probe" / "script.py"
 
 
 def test_probe_runs_and_its_answer_parses(tmp_path):

@@ -21,8 +21,8 @@ from provision import engine
 from provision.hostops import decode_ops, is_host_ops
 from provision.model import Blocked, Status
 from provision.steps import STEPS, Context
-from tests.unit.probe_doc import compliant_doc, missing_service, out, parameters, service_key
-from tests.unit.test_requirements import ROOT
+from tests.support import ROOT
+from tests.support.probe_doc import compliant_doc, missing_service, out, parameters, service_key
 from winhost.cmdline import Command
 from winhost.connection import ConnectionStats, Result
 from winhost.probe import HostFacts, bare_facts, facts_from_probe

@@ -35,9 +35,10 @@ from inventory import (
     win_parent,
 )
 from inventory.models import NSSM_EXE_SHA256, ConnectionSettings
+from tests.support import DATA as TEST_DATA
+from tests.support import ROOT as REPO
 
-REPO = Path(__file__).resolve().parents[2]
-DATA = Path(__file__).with_name("data") / "inventory"
+DATA = TEST_DATA / "inventory"
 SECRET = "hunter2-secret"
 
 

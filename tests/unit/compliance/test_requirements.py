@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import copy
 import json
-from pathlib import Path
 
 import pytest
 
@@ -13,11 +12,10 @@ from compliance import desired
 from compliance.requirements import REQUIREMENTS, judge_all
 from inventory import load_inventory
 from inventory.winnames import virtual_account_sid
-from tests.unit.probe_doc import compliant_doc, missing_service, out, parameters, service_key
+from tests.support import ROOT
+from tests.support.probe_doc import compliant_doc, missing_service, out, parameters, service_key
 from winhost.cmdline import Command
 from winhost.probe import facts_from_probe, probe_command
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -281,7 +279,7 @@ def test_data_folders_need_modify_for_the_service_account(host):
     but not change its files; the folder must carry M, and provisioning sets M."""
     from provision.hostops import decode_ops
     from provision.steps import Context, permissions
-    from tests.unit.probe_doc import SDDL_RIGHTS
+    from tests.support.probe_doc import SDDL_RIGHTS
 
     data = "C:\\Data\\tacdemo"
     host = host.model_copy(update={"app": host.app.model_copy(update={"data_dirs": [data]})})

@@ -19,7 +19,7 @@ from compliance.desired import probe_spec
 from fleet.interrupt import STOP
 from fleet.processes import worker_count
 from inventory import Host, load_inventory
-from tests.unit.probe_doc import compliant_doc
+from tests.support.probe_doc import compliant_doc
 from winhost.cmdline import Command
 from winhost.connection import COMMANDS, ConnectionStats, Result
 from winhost.probe import MARKER, probe_command

@@ -16,8 +16,7 @@ from compliance import audit as audit_module
 from fleet.runlog import log_path
 from provision import fleet as fleet_module
 from provision.options import ProvisionOptions
-from tests.unit.probe_doc import compliant_doc
-from tests.unit.test_night_run import (
+from tests.support.fakes import (
     CANARY,
     FLEET,
     FakeConnection,
@@ -25,7 +24,8 @@ from tests.unit.test_night_run import (
     is_probe,
     probe_answer,
 )
-from tests.unit.test_night_run import connector as night_connector
+from tests.support.fakes import connector as night_connector
+from tests.support.probe_doc import compliant_doc
 from winhost.connection import COMMANDS
 
 PASSWORD = "pw-from-the-file-7c1d"

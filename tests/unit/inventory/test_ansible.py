@@ -15,8 +15,8 @@ pytest.importorskip("ansible", reason="the ansible extra is not installed")
 
 from inventory import InventoryError, load_inventory, resolve_password, validate
 from inventory.detect import inventory_format
+from tests.support import ROOT as REPO
 
-REPO = Path(__file__).resolve().parents[2]
 SECRET = "hunter2-ansible"
 TACFLEET_VARS = r"""
 tacfleet:

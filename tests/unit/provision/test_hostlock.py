@@ -17,7 +17,7 @@ from inventory import load_inventory
 from provision import hostlock
 from provision.fleet import provision_fleet
 from provision.model import Status
-from tests.unit.test_night_run import (
+from tests.support.fakes import (
     CANARY,
     FLEET,
     FakeConnection,

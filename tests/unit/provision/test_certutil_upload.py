@@ -6,7 +6,6 @@ import base64
 import hashlib
 import io
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -20,6 +19,7 @@ from provision.certutil_upload import (
     stream_command,
     stream_text,
 )
+from tests.support import ROOT as REPO
 
 ROOT = "C:\\Windows"
 TARGET = "C:\\Windows\\Temp\\tacfleet-python-installer.exe"
@@ -74,7 +74,7 @@ def test_the_stream_is_base64_lines_findstr_copies_into_the_b64_file(tmp_path):
     # what cmd.exe gets after /c: findstr, its switches and the redirection, nothing quoted
     assert command.line.endswith(
         f" /d /c C:\\Windows\\System32\\findstr.exe /l /v _ >{TARGET}.b64")
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "sandbox" / "standin"))
+    sys.path.insert(0, str(REPO / "sandbox" / "standin"))
     from tacfleet_standins import findstr
 
     out = io.BytesIO()
@@ -103,7 +103,7 @@ def test_decode_overwrites_and_names_both_files():
 
 
 def test_the_stand_in_decodes_hashes_and_fails_as_certutil_does(tmp_path, capsys):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "sandbox" / "standin"))
+    sys.path.insert(0, str(REPO / "sandbox" / "standin"))
     from tacfleet_standins import certutil
 
     data = bytes(range(256)) * 50

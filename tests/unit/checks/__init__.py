@@ -1,0 +1,1 @@
+"""Unit tests of the checks package (the parts that need no host)."""
