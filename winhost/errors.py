@@ -4,7 +4,7 @@
 the command line catch it, and only it, as "something tacfleet knows how to explain". Families:
 
 - ``HostError``: talking to one host (unreachable, credentials, timeouts, lost connections).
-- ``OutputError`` (also a ``ValueError``): a host's answer that cannot be read (probe, parsers).
+- ``OutputError`` (also a ``ValueError``): a host's answer that cannot be read (the probe's).
 - ``CommandError`` (also a ``ValueError``): a command line that cannot be built safely.
 - ``UsageError`` (also a ``ValueError``): a bad command-line option value.
 - ``inventory.errors.InventoryError``: a bad inventory, selection or secret reference.

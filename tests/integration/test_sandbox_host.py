@@ -19,8 +19,8 @@ import pytest
 import testinfra
 
 from sandbox import control
+from sandbox import tool_output as parsers
 from tests.support.sandbox_hosts import sandbox_name
-from winhost import parsers
 from winhost.cmdline import build, command
 from winhost.errors import ProgramNotFound
 

@@ -45,9 +45,9 @@ from winhost.errors import (
     CommandTimeout,
     ConnectionLost,
     HostError,
+    OutputError,
     TacfleetError,
 )
-from winhost.parsers import ParseError
 from winhost.probe import MARKER, ProbeError
 
 
@@ -90,7 +90,7 @@ def test_unreadable_answer_on_one_host_keeps_the_others_in_the_audit(hosts):
         return Result(0, MARKER + "Access is denied.\r\n", "")
 
     def parse_error(conn, text, timeout):
-        raise ParseError("sc qc", "Access is denied.")
+        raise OutputError("unexpected `sc qc` output: 'Access is denied.'")
 
     def bug(conn, text, timeout):
         raise KeyError("Parameters")
@@ -124,10 +124,10 @@ def test_every_error_tacfleet_raises_has_one_root():
     from inventory.errors import InventoryError, SecretError, SelectionError
     from winhost.cmdline import CommandTooLong, UnsafeArgument
 
-    for kind in (HostError, ProbeError, ParseError, UnsafeArgument, CommandTooLong,
+    for kind in (HostError, ProbeError, OutputError, UnsafeArgument, CommandTooLong,
                  InventoryError, SecretError, SelectionError, RolloutError):
         assert issubclass(kind, TacfleetError), kind
-    for kind in (ProbeError, ParseError, UnsafeArgument, RolloutError):
+    for kind in (ProbeError, OutputError, UnsafeArgument, RolloutError):
         assert issubclass(kind, ValueError), kind  # callers that expect ValueError still work
 
 

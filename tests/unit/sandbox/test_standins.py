@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
+from sandbox import tool_output as parsers
 from tests.support import ROOT, SAMPLES
-from winhost import parsers
 
 sys.path.insert(0, str(ROOT / "sandbox" / "standin"))
 

@@ -1,11 +1,12 @@
-"""Text parsers that remain: ``sc``/``icacls`` text.
+"""What Windows' ``sc`` and ``icacls`` print, read back: the shapes the stand-ins are held to.
 
-The fact probe no longer parses Windows tools' text (it reads the registry, the service control
-manager and SDDL). ``parse_sc_qc``, ``parse_sc_query``, ``parse_sc_qdescription`` and
-``parse_icacls`` stay only to hold the sandbox's stand-ins to the shapes Windows prints
-(tests/unit/test_standins.py, tests/integration/test_sandbox_host.py); nothing in the product
-calls them. ``sc`` keeps its labels and values in English on a German host (only the
-``[SC] … SUCCESS/ERFOLG`` header and messages are translated), and fields are read by position.
+Nothing in the product parses Windows tools' text: the fact probe reads the registry, the
+service control manager and SDDL. These parsers read authentic captured outputs
+(tests/data/samples) and what the sandbox's stand-ins print, so a stand-in that drifts from
+Windows' format fails (tests/unit/sandbox/test_standins.py, test_tool_output.py,
+tests/integration/test_sandbox_host.py). ``sc`` keeps its labels and values in English on a
+German host (only the ``[SC] … SUCCESS/ERFOLG`` header and messages are translated), and fields
+are read by position.
 """
 
 from __future__ import annotations

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from compliance import desired
 from compliance.requirements import REQUIREMENTS
 from inventory import Host, load_inventory
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 
 #: The registry values NSSM 2.24 reads (nssm.cc/usage, "Parameters"; README.txt "File
 #: rotation"), and the service's own values ``nssm set`` writes.

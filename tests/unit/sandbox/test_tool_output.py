@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from sandbox import tool_output as parsers
 from tests.support import SAMPLES, sample_files
-from winhost import parsers
 
 
 def test_samples_are_there():
