@@ -24,7 +24,8 @@ SETTLE_POLL = 3.0
 OnStep = Callable[[str, StepResult], None]
 
 
-def _failing(findings: list[Finding]) -> list[Finding]:
+def failing(findings: list[Finding]) -> list[Finding]:
+    """The findings a step must act on: failed, not skipped as moot."""
     return [f for f in findings if not f.ok and not f.skipped]
 
 
@@ -72,7 +73,7 @@ def _run_unit(run: HostRun, ctx: Context, connection: Connection, check_only: bo
         if stop_requested():  # Ctrl-C: the current command has finished; start no new step
             run.error = INTERRUPTED
             return False
-        result = _run_step(step, ctx, connection, check_only)
+        result = run_step(step, ctx, connection, check_only)
         if host.multi and step.scope == "service":
             result.service = host.service.name
         run.steps.append(result)
@@ -83,7 +84,7 @@ def _run_unit(run: HostRun, ctx: Context, connection: Connection, check_only: bo
         if result.status is Status.CHANGED and not stop_requested():
             ctx.full_facts = _settle(step, ctx, connection)
             ctx.facts = ctx.full_facts.for_service(host.service.name)
-            still = _failing(step.findings(ctx))
+            still = failing(step.findings(ctx))
             if still:
                 result.status = Status.FAILED
                 result.message = "applied, but still: " + "; ".join(f.message for f in still)
@@ -93,8 +94,9 @@ def _run_unit(run: HostRun, ctx: Context, connection: Connection, check_only: bo
     return True
 
 
-def _run_step(step: Step, ctx: Context, connection: Connection, check_only: bool) -> StepResult:
-    findings = _failing(step.findings(ctx))
+def run_step(step: Step, ctx: Context, connection: Connection, check_only: bool) -> StepResult:
+    """Plan one step on one unit from its facts and, unless ``check_only``, apply it."""
+    findings = failing(step.findings(ctx))
     forced = [name for name in step.forced_by if name in ctx.changed]
     restart = step.restarts_for_changes and bool(ctx.restart_for)
     result = StepResult(step.name, step.title, Status.OK)
@@ -184,7 +186,7 @@ def _settle(step: Step, ctx: Context, connection: Connection) -> HostFacts:
     while time.monotonic() < deadline and not stop_requested():
         ctx.facts = facts.for_service(ctx.host.service.name)
         up = [REQUIREMENTS[r](ctx.host, ctx.facts) for r in SERVICE_UP]
-        if not _failing(step.findings(ctx)) and not _failing(up):
+        if not failing(step.findings(ctx)) and not failing(up):
             break
         time.sleep(SETTLE_POLL)
         facts = gather_facts(connection, spec)

@@ -56,7 +56,8 @@ class Lock:
 
 
 @cache
-def _bootstrap() -> str:
+def bootstrap() -> str:
+    """The ``-c`` program that runs the lock script (packed; stdlib only, no file on the host)."""
     source = resources.files("provision").joinpath("hostlock_script.py").read_bytes()
     packed = base64.b64encode(zlib.compress(source, 9)).decode("ascii")
     return f"import base64,zlib;exec(zlib.decompress(base64.b64decode('{packed}')))"
@@ -64,7 +65,7 @@ def _bootstrap() -> str:
 
 def lock_command(host: Host, op: str, record: dict[str, Any], wait: float = 0) -> Command:
     """The base Python running the lock script: ``OP SERVICE RECORD WAIT`` in argv."""
-    return Command((host.python.base, "-I", "-c", _bootstrap(), op, host.service.name,
+    return Command((host.python.base, "-I", "-c", bootstrap(), op, host.service.name,
                     json.dumps(record, separators=(",", ":")), str(int(wait))))
 
 

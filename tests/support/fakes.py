@@ -43,7 +43,7 @@ class FakeConnection:
     def run(self, command: Command | str, *, timeout: float | None = None,
             idempotent: bool = False) -> Result:
         text = command.line if isinstance(command, Command) else command
-        if hostlock._bootstrap() in text:  # the host lock: recorded apart, taken by default
+        if hostlock.bootstrap() in text:  # the host lock: recorded apart, taken by default
             self.locks.append(text)
             return self.lock(self, text, timeout)
         self.sent.append(text)

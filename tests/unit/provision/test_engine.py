@@ -169,7 +169,7 @@ def test_twistd_broken_with_metadata_present_force_reinstalls(host):
     doc["outputs"]["twistd_help"] = out("", rc=1)
     ctx = Context(host, facts_of(host, doc))
     packages = next(s for s in STEPS if s.name == "packages")
-    assert engine._failing(packages.findings(ctx))
+    assert engine.failing(packages.findings(ctx))
     *_, install = packages.actions(ctx)
     assert "--force-reinstall" in install.command.argv
     assert install.command.program == desired.venv_python(host)

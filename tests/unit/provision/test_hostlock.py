@@ -132,7 +132,7 @@ def test_a_plan_takes_no_lock(hosts):
 def script(op: str, run: str, folder: Path, pid: int | None = None) -> dict:
     record = {"run": run, "controller": "c", "pid": pid or os.getpid()}
     done = subprocess.run(
-        [sys.executable, "-I", "-c", hostlock._bootstrap(), op, "tacdemo", json.dumps(record),
+        [sys.executable, "-I", "-c", hostlock.bootstrap(), op, "tacdemo", json.dumps(record),
          "0"],
         capture_output=True, text=True, timeout=60, env={**os.environ, "PROGRAMDATA": str(folder)})
     assert done.returncode == 0, done.stderr

@@ -12,7 +12,7 @@ import pytest
 from compliance import desired
 from compliance.requirements import REQUIREMENTS, judge_all
 from inventory import InventoryError, Problem, load_inventory
-from provision.engine import _run_step
+from provision.engine import run_step
 from provision.hostops import decode_ops
 from provision.model import Status
 from provision.steps import STEPS, Context, packages
@@ -172,7 +172,7 @@ def test_only_missing_or_different_wheels_are_uploaded_verified_and_renamed(tmp_
     assert old.name in actions[0].command.line and new.name in actions[0].command.line
     assert all(len(a.command.line) <= 32767 for a in actions)
 
-    result = _run_step(SHIP, Context(host, facts(host, shipped_doc(host))), None, True)
+    result = run_step(SHIP, Context(host, facts(host, shipped_doc(host))), None, True)
     assert result.status is Status.OK and not result.commands  # nothing to ship: no command
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from compliance import desired
 from inventory import load_inventory
-from provision.engine import _failing
+from provision.engine import failing
 from provision.hostops import decode_ops
 from provision.model import Blocked
 from provision.steps import STEPS, Context
@@ -26,7 +26,7 @@ def host():
 
 def plan(host, doc, **options):
     ctx = Context(host, facts_from_probe(host.name, desired.probe_spec(host), doc), **options)
-    return {s.name: s.actions(ctx) for s in STEPS if _failing(s.findings(ctx))}
+    return {s.name: s.actions(ctx) for s in STEPS if failing(s.findings(ctx))}
 
 
 def test_compliant_host_needs_no_step(host):
@@ -168,7 +168,7 @@ def test_no_curl_on_the_host_is_a_failed_step_that_says_what_to_do(host):
     ctx = Context(with_url, bare_facts(host.name, desired.probe_spec(host)))
     fetch = STEPS[0].actions(ctx)[0]
     assert "--ssl-revoke-best-effort" in fetch.command.argv
-    result = engine._run_step(STEPS[0], ctx, NoCurl(), False)
+    result = engine.run_step(STEPS[0], ctx, NoCurl(), False)
     assert result.status is Status.FAILED and len(result.commands) == 1
     assert result.message.startswith("download the Python installer on the host: "
                                      "C:\\Windows\\System32\\curl.exe does not exist")
@@ -206,7 +206,7 @@ def test_an_action_whose_output_fails_its_check_fails_the_step_and_runs_its_clea
     step = Step("base_python", "base Python", ("base_python",), lambda ctx: actions)
     ctx = Context(host, bare_facts(host.name, desired.probe_spec(host)))
     connection = Answers()
-    result = engine._run_step(step, ctx, connection, False)
+    result = engine.run_step(step, ctx, connection, False)
     assert result.status is Status.FAILED
     assert result.message == "check: wanted def in 'hash: abc'"
     assert connection.sent == [("cmd.exe", b"data"), ("certutil.exe", None), ("del.exe", None)]
