@@ -13,7 +13,7 @@ A host with no requirement selected has no test. Each host's JUnit case carries 
 
 pytest has no public API that evaluates a ``-k``/``-m`` expression against names other than a
 collected item's own, so this module uses the ones pytest itself uses (``_pytest.mark``'s
-``Expression``, ``KeywordMatcher``, ``MarkMatcher``); ``tests/unit/test_checks_per_host.py``
+``Expression``, ``KeywordMatcher``, ``MarkMatcher``); ``tests/unit/checks/test_per_host.py``
 fails if a pytest upgrade changes them.
 """
 
