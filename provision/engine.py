@@ -64,8 +64,10 @@ def provision_host(
 
 def _run_unit(run: HostRun, ctx: Context, connection: Connection, check_only: bool,
               on_step: OnStep | None, *, first: bool) -> bool:
-    """The steps for one service of the host (host-wide ones only with the first); False when
-    the run must stop (a failure, Ctrl-C)."""
+    """The steps for one service of the host; False when the run must stop (a failure, Ctrl-C).
+
+    Host-wide steps run once, with the first service: they read only what every unit of the
+    host shares (the base Python, NSSM), so any service's view would do."""
     host = ctx.host
     for step in STEPS:
         if step.scope == "host" and not first:
