@@ -32,7 +32,7 @@ class FakeConnection:
 
     def __init__(self, host: Host, answer: Answer) -> None:
         self.host = host.name
-        self.spec = host
+        self.entry = host
         self.stats = ConnectionStats()
         self.sent: list[str] = []
         self.locks: list[str] = []
@@ -61,7 +61,7 @@ def free_lock(conn: FakeConnection, text: str, timeout: float | None) -> Result:
 
 
 def is_probe(conn: FakeConnection, text: str) -> bool:
-    return text == probe_command(probe_spec(conn.spec)).line
+    return text == probe_command(probe_spec(conn.entry)).line
 
 
 def probe_answer(doc: dict[str, Any]) -> Result:
@@ -70,7 +70,7 @@ def probe_answer(doc: dict[str, Any]) -> Result:
 
 def compliant(conn: FakeConnection, text: str, timeout: float | None) -> Result:
     if is_probe(conn, text):
-        return probe_answer(compliant_doc(conn.spec))
+        return probe_answer(compliant_doc(conn.entry))
     return Result(0, "", "")
 
 

@@ -58,7 +58,7 @@ def hosts(fleet_file: Path) -> dict[str, Host]:
 
 def _start_type_lost(conn: FakeConnection, text: str, timeout: float | None) -> Result:
     if is_probe(conn, text):
-        doc = compliant_doc(conn.spec)
+        doc = compliant_doc(conn.entry)
         doc["service"]["key"]["DelayedAutostart"] = 0
         return probe_answer(doc)
     return Result(0, "", "")
@@ -272,7 +272,7 @@ def test_environment_values_are_masked_in_plan_json_reports(fleet_file, tmp_path
     def env_lost(conn, text, timeout):  # until NSSM is told the environment
         changed = any(not is_probe(conn, line) for line in conn.sent)
         if is_probe(conn, text) and not changed:
-            doc = compliant_doc(conn.spec)
+            doc = compliant_doc(conn.entry)
             doc["service"]["parameters"]["AppEnvironmentExtra"] = ["TACDEMO_PORT=58080"]
             return probe_answer(doc)
         return compliant(conn, text, timeout)

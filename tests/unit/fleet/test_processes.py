@@ -40,7 +40,7 @@ hosts:
 class FakeConnection:
     def __init__(self, host: Host, pid_file: str | None) -> None:
         self.host = host.name
-        self.spec = host
+        self.entry = host
         self.stats = ConnectionStats()
         self.pid_file = pid_file
 
@@ -54,8 +54,8 @@ class FakeConnection:
         if self.pid_file:  # which process checked this host
             with open(self.pid_file, "a", encoding="utf-8") as f:
                 f.write(f"{self.host} {os.getpid()}\n")
-        if text == probe_command(probe_spec(self.spec)).line:
-            return Result(0, MARKER + json.dumps(compliant_doc(self.spec)) + "\r\n", "")
+        if text == probe_command(probe_spec(self.entry)).line:
+            return Result(0, MARKER + json.dumps(compliant_doc(self.entry)) + "\r\n", "")
         return Result(1, "", "unexpected command")
 
     def close(self) -> None:

@@ -57,7 +57,7 @@ def connector(answers):
 def env_lost(conn, text, timeout):
     """NSSM lacks the app's environment until the service step sets it."""
     if is_probe(conn, text) and all(is_probe(conn, line) for line in conn.sent):
-        doc = compliant_doc(conn.spec)
+        doc = compliant_doc(conn.entry)
         doc["service"]["parameters"]["AppEnvironmentExtra"] = ["TACDEMO_PORT=58080"]
         return probe_answer(doc)
     return compliant(conn, text, timeout)
