@@ -17,19 +17,17 @@ and every value in argv, no cmd.exe.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import socket
 import uuid
-import zlib
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from inventory.models import Host
-from winhost.cmdline import Command
+from winhost.cmdline import Command, packed_script
 from winhost.connection import Connection
 from winhost.errors import HostError, ProgramNotFound
 
@@ -58,9 +56,7 @@ class Lock:
 @cache
 def bootstrap() -> str:
     """The ``-c`` program that runs the lock script (packed; stdlib only, no file on the host)."""
-    source = resources.files("provision").joinpath("hostlock_script.py").read_bytes()
-    packed = base64.b64encode(zlib.compress(source, 9)).decode("ascii")
-    return f"import base64,zlib;exec(zlib.decompress(base64.b64decode('{packed}')))"
+    return packed_script(resources.files("provision").joinpath("hostlock_script.py").read_bytes())
 
 
 def lock_command(host: Host, op: str, record: dict[str, Any], wait: float = 0) -> Command:

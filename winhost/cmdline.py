@@ -36,8 +36,10 @@ Lines longer than cmd.exe's 8191 characters raise ``CommandTooLong``.
 
 from __future__ import annotations
 
+import base64
 import functools
 import re
+import zlib
 from dataclasses import dataclass
 
 from winhost.errors import CommandError
@@ -164,6 +166,13 @@ _ABSOLUTE = re.compile(r"^(?:[A-Za-z]:\\|\\\\)")
 def command(program: str, *args: str) -> Command:
     """A program (full path) and its arguments, to run without cmd.exe."""
     return Command((program, *args))
+
+
+def packed_script(source: bytes) -> str:
+    """A ``python -c`` program that runs ``source``, sent zlib-compressed and base64-encoded in
+    the command line: a host-side script with no file written on the host."""
+    packed = base64.b64encode(zlib.compress(source, 9)).decode("ascii")
+    return f"import base64,zlib;exec(zlib.decompress(base64.b64decode('{packed}')))"
 
 
 def system32(name: str, system_root: str = DEFAULT_SYSTEM_ROOT) -> str:

@@ -12,13 +12,12 @@ from __future__ import annotations
 import base64
 import json
 import time
-import zlib
 from dataclasses import asdict, dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
-from winhost.cmdline import DEFAULT_SYSTEM_ROOT, Command, system32
+from winhost.cmdline import DEFAULT_SYSTEM_ROOT, Command, packed_script, system32
 from winhost.connection import Connection, decode_output
 from winhost.errors import OutputError, ProgramNotFound
 from winhost.probe.facts import (
@@ -88,9 +87,7 @@ class ProbeError(OutputError):
 
 @cache
 def _bootstrap() -> str:
-    source = resources.files("winhost.probe").joinpath("script.py").read_bytes()
-    packed = base64.b64encode(zlib.compress(source, 9)).decode("ascii")
-    return f"import base64,zlib;exec(zlib.decompress(base64.b64decode('{packed}')))"
+    return packed_script(resources.files("winhost.probe").joinpath("script.py").read_bytes())
 
 
 def probe_command(spec: ProbeSpec) -> Command:
