@@ -4,10 +4,9 @@ Tests are parametrized over the selected hosts (``target``). Before the first te
 that has a test to run is probed once, ``--parallel`` at a time (:mod:`checks.session`); the
 tests then judge cached facts: ``finding`` (of the requirement a test is named for:
 ``test_<id>``), ``judged`` (requirement -> finding, judged once), ``facts``, ``entry`` (the
-host's inventory entry). A host
-that cannot be reached fails one test, ``test_host_reachable``, with the cause; its other tests
-are skipped naming that cause. Tests marked ``second_opinion`` send their own command (``host``:
-a testinfra Host) and run only with ``--second-opinion``.
+host's inventory entry). A host that cannot be reached fails one test, ``test_host_reachable``,
+with the cause; its other tests are skipped naming that cause. Tests marked ``second_opinion``
+send their own command (``host``: a testinfra Host) and run only with ``--second-opinion``.
 
 Under pytest-xdist (``-n N``) a host's tests stay in one worker and each worker probes only its
 own hosts (:mod:`checks.xdist_hosts`). Output: one line per failed requirement (host,
@@ -270,10 +269,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if fleet is None:
         return
     fleet.close()
+    stats = fleet.probe_stats()
     if hasattr(config, "workeroutput"):
-        config.workeroutput["tacfleet_probe"] = fleet.probe_stats()
-    elif fleet.probe_stats()["hosts"]:
-        config.stash[REPORT].probes.append(fleet.probe_stats())
+        config.workeroutput["tacfleet_probe"] = stats
+    elif stats["hosts"]:
+        config.stash[REPORT].probes.append(stats)
 
 
 # -- xdist: schedule by host -------------------------------------------------------------------

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from compliance import desired
 from compliance.finding import Finding
-from compliance.requirements import REQUIREMENTS, Scope, unshipped
+from compliance.requirements import REQUIREMENTS, Scope, logon_right_fix, unshipped
 from inventory.models import Host, venv_scripts
 from inventory.winpath import same_path, win_join, win_parent
 from provision.hostops import decode_ops, host_ops
@@ -506,8 +506,6 @@ def account(ctx: Context) -> Plan:
 def logon_right(ctx: Context) -> Plan:
     """Nothing tacfleet should change: the right comes from the host's (or the domain's) policy,
     and a domain GPO would overwrite a local grant at its next refresh."""
-    from compliance.requirements import logon_right_fix
-
     return Blocked(logon_right_fix(ctx.host))
 
 
