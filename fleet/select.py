@@ -53,17 +53,23 @@ def amount(given: str, total: int, flag: str) -> int:
     raise RolloutError(f"{flag} {given!r}: write a count (e.g. 5) or a percentage (e.g. 10%)")
 
 
+def batch_size(given: str, total: int) -> int:
+    """Hosts per batch of ``total`` for ``--batch given`` (a count or a share; at least one)."""
+    size = amount(given, max(total, 1), "--batch")
+    if size < 1:
+        raise RolloutError(f"--batch {given!r}: a batch needs at least one host")
+    return size
+
+
 def batches(hosts: Sequence[Host], given: str | None) -> list[list[Host]]:
     if not given:
         return [list(hosts)] if hosts else []
-    size = amount(given, len(hosts), "--batch")
-    if size < 1:
-        raise RolloutError(f"--batch {given!r}: a batch needs at least one host")
+    size = batch_size(given, len(hosts))
     return [list(hosts[i:i + size]) for i in range(0, len(hosts), size)]
 
 
 def parse_batch_options(batch: str | None, max_fail: str, total: int) -> None:
     """Refuse a bad ``--batch`` / ``--max-fail`` before any host is touched."""
-    if batch and amount(batch, max(total, 1), "--batch") < 1:
-        raise RolloutError(f"--batch {batch!r}: a batch needs at least one host")
+    if batch:
+        batch_size(batch, total)
     amount(max_fail, max(total, 1), "--max-fail")
