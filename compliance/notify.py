@@ -37,10 +37,11 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import requests
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from compliance.display import cause_of, plain_cause, windows_plain
 from compliance.drift import DriftReport, atomic_write
+from inventory.frozen import Frozen
 from inventory.secrets import redact, remember
 from winhost.errors import UsageError
 
@@ -111,7 +112,7 @@ def parse_target(given: str, fmt: str | None = None,
 
 
 # -- what changed, per target ----------------------------------------------------------------
-class NewDrift(BaseModel):
+class NewDrift(Frozen):
     """A failing requirement the target has not been told about, values as Windows shows them."""
 
     host: str
@@ -121,7 +122,7 @@ class NewDrift(BaseModel):
     fix: str
 
 
-class Unreachable(BaseModel):
+class Unreachable(Frozen):
     host: str
     cause: str
 
@@ -142,17 +143,18 @@ class Event:
                     or self.remediated)
 
 
-class Told(BaseModel):
+class Told(Frozen):
     """What one target has been told: the failing (host, requirement) pairs, the unreachable
     hosts, and the run they are from."""
 
-    failing: list[tuple[str, str]] = []
-    unreachable: list[str] = []
+    failing: list[tuple[str, str]] = Field(default_factory=list)
+    unreachable: list[str] = Field(default_factory=list)
     run: str = ""
 
 
 class NotifyState(BaseModel):
-    """``notify-state.json``: what each target (by :attr:`Target.key`) has been told."""
+    """``notify-state.json``: what each target (by :attr:`Target.key`) has been told (the one
+    model here that changes: each target's entry is replaced as it is told)."""
 
     targets: dict[str, Told] = {}
 
