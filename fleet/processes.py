@@ -138,12 +138,12 @@ def run_in_processes(
                     record.created = created
                     COMMANDS.handle(record)
                     continue
-                i, audit = message
+                i, result = message
                 left = pending[reader][1]
                 if i in left:
                     left.discard(i)
-                    results[i] = audit
-                    _report(on_done, audit)
+                    results[i] = result
+                    _report(on_done, result)
             if stop_requested() and not stop_writer.closed:
                 stop_writer.close()
     finally:  # the parent is leaving (a second Ctrl-C, a bug): no worker outlives it
