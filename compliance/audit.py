@@ -23,7 +23,7 @@ from fleet.outcome import HostOutcome
 from fleet.pool import run_pool
 from inventory.models import Host
 from winhost.cmdline import Command
-from winhost.connection import Connection, ConnectionStats, Result
+from winhost.connection import Connection, ConnectionStats, Result, Stdin
 from winhost.errors import CommandTimeout, host_problem
 from winhost.open import open_connection
 from winhost.probe import HostFacts, gather_facts
@@ -79,7 +79,7 @@ class Deadline:
         return self.ends - time.monotonic()
 
     def run(self, command: Command | str, *, timeout: float | None = None,
-            idempotent: bool = False, stdin: bytes | None = None) -> Result:
+            idempotent: bool = False, stdin: Stdin | None = None) -> Result:
         left = self.remaining()
         if left <= 0:
             raise CommandTimeout(self.host, f"no time left of the {self.seconds:.0f}s check "

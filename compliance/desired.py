@@ -140,6 +140,17 @@ def pip_specs(host: Host) -> list[str]:
     return [shipped_pin(host, p) for p in packages]
 
 
+# -- files sent from the controller -----------------------------------------------------------
+#: Suffix of the temporary file an upload writes before its final rename.
+PART_SUFFIX = ".tacfleet-upload"
+
+
+def upload_part(path: str) -> str:
+    """Where an upload to ``path`` writes until its SHA-256 is verified (same folder: the
+    rename is atomic); the probe reads its size, so a cut-off upload resumes."""
+    return path + PART_SUFFIX
+
+
 # -- wheels shipped from the controller (python.ship_wheels) ------------------------------------
 @dataclass(frozen=True)
 class ShippedWheel:
@@ -220,7 +231,9 @@ def probe_spec(host: Host) -> ProbeSpec:
     acl_paths: list[str] = []
     accounts: list[str] = []
     for unit in units:
-        files += [unit.app.tac_file, unit.nssm.path, *(w.path for w in shipped_wheels(unit))]
+        sent = [w.path for w in shipped_wheels(unit)]  # big files: a cut-off upload resumes
+        sent += [unit.nssm.path] if unit.nssm.source == "controller" else []
+        files += [unit.app.tac_file, unit.nssm.path, *sent, *map(upload_part, sent)]
         dirs += [*code_dirs(unit), *written_dirs(unit)]
         acl_paths += list(folder_grants(unit))
         accounts += [] if account_sid(unit.service.account) else [unit.service.account]

@@ -182,6 +182,9 @@ class ConnectionSettings(InventoryModel):
     check_deadline: Seconds = Field(45, description="seconds for one host's whole check "
                                     "(drift, pytest checks); provisioning keeps its own limits")
     codepage: Port = Field(65001, description="console code page (65001 = UTF-8)")
+    max_envelope_kb: int = Field(
+        500, ge=32, le=1_048_576, description="the host's WinRM MaxEnvelopeSizekb (Windows' "
+        "default 500): files are streamed in WinRS Sends just under it")
 
     @model_validator(mode="before")
     @classmethod

@@ -8,7 +8,10 @@ Python or by cmd.exe.
 
 Arguments after the source: ``<n> <op> <arg>…`` groups, ``n`` counting the op and its args.
 Ops: ``mkdir PATH…`` (with parents, existing ok), ``rmtree PATH`` (absent ok), ``copy SRC DST``,
-``write PATH MODE B64`` (MODE ``wb`` or ``ab``; parent folders created), ``replace SRC DST``
+``write PATH MODE B64`` (MODE ``wb`` or ``ab``; parent folders created), ``receive PATH SIZE
+OFFSET PREFIX`` (the next SIZE - OFFSET bytes of standard input into PATH after its first
+OFFSET bytes, whose SHA-256 must be PREFIX; parent folders created; ``provision.upload``),
+``replace SRC DST``
 (atomic rename over DST), ``run PROGRAM ARG…``, ``settle SC_EXE SERVICE SECONDS`` (wait while
 ``SC_EXE query SERVICE`` reports a ``_PENDING`` state), ``verify PATH SHA256`` (the file's
 SHA-256, else it is removed and the run fails), ``stop SC_EXE SERVICE SECONDS`` (stop the
@@ -34,7 +37,7 @@ from collections.abc import Sequence
 from winhost.cmdline import Command
 
 _SOURCE = """\
-import base64, hashlib, os, re, shutil, stat, subprocess, sys, time
+import base64, errno, hashlib, os, re, shutil, stat, subprocess, sys, time
 
 
 def rmtree(path):
@@ -138,6 +141,47 @@ def gone(sc, service, seconds):
                      'and run again' % (service, now, seconds))
 
 
+def receive(path, size, offset, prefix):
+    size, offset = int(size), int(offset)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if offset:
+        digest, left = hashlib.sha256(), offset
+        with open(path, 'rb') as f:
+            while left:
+                block = f.read(min(left, 1 << 20))
+                if not block:
+                    break
+                digest.update(block)
+                left -= len(block)
+        if left or digest.hexdigest() != prefix:
+            os.remove(path)
+            raise Failed('the %d bytes of %s kept from an earlier upload are not the start of '
+                         'this file: removed; run again to send it whole' % (offset, path))
+    # Each block is written as it arrives (os.read returns what the pipe holds), unbuffered:
+    # a process ended mid-file (its shell deleted after a dropped connection) leaves every
+    # byte it was given in the part, for the next run to continue from.
+    done = offset
+    try:
+        with open(path, 'r+b' if offset else 'wb', buffering=0) as f:
+            f.seek(offset)
+            f.truncate()
+            while done < size:
+                block = os.read(0, min(size - done, 1 << 20))
+                if not block:
+                    raise Failed('standard input ended after %d of %d bytes of %s (the '
+                                 'connection dropped?): they are kept, the next run sends '
+                                 'the rest' % (done, size, path))
+                view = memoryview(block)
+                while view:
+                    view = view[f.write(view):]
+                done += len(block)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise Failed('the disk is full: %s has %d of its %d bytes (kept); free space on '
+                         'that drive, then run again to send the rest' % (path, done, size))
+        raise
+
+
 def verify(path, sha256):
     digest = hashlib.sha256()
     with open(path, 'rb') as f:
@@ -171,7 +215,7 @@ def main(argv):
                 os.replace(args[0], args[1])
             elif op == 'settle':
                 settle(*args)
-            elif op in ('verify', 'stop', 'start', 'delete', 'gone'):
+            elif op in ('receive', 'verify', 'stop', 'start', 'delete', 'gone'):
                 globals()[op](*args)
             elif op == 'run':
                 rc = call(args).returncode

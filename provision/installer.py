@@ -78,21 +78,22 @@ def _fetch(url: str, sha256: str, cache: Path) -> Path:
             os.unlink(tmp)
 
 
-def installer_bytes(source: str, sha256: str, *, cache: Path | None = None) -> bytes:
-    """The installer's bytes, checked against ``sha256`` (``InstallerError`` otherwise)."""
+def installer_file(source: str, sha256: str, *, cache: Path | None = None) -> Path:
+    """The installer as a file on this machine, checked against ``sha256`` (``InstallerError``
+    otherwise): the file itself, or the cached download of the URL."""
     if source.startswith(("https://", "http://")):
         cached = (cache or cache_dir()) / sha256
         if not (cached.is_file() and sha256_of(cached) == sha256):
             cached = _fetch(source, sha256, cache or cache_dir())
-        return cached.read_bytes()
+        return cached
     try:
-        data = Path(source).read_bytes()
+        found = sha256_of(Path(source))
     except OSError as exc:
         raise InstallerError(f"cannot read the Python installer {source}: {exc.strerror}; "
                              "fix python.installer") from None
-    found = hashlib.sha256(data).hexdigest()
     if found != sha256:
         raise InstallerError(
             f"the installer {source} has SHA-256 {found}, not python.installer_sha256 "
             f"{sha256}: nothing was sent; fix the file or the pin")
-    return data
+    return Path(source)
+

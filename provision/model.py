@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from fleet.outcome import HostOutcome
 from winhost.cmdline import Command
+from winhost.connection import Stdin
 
 
 class Status(StrEnum):
@@ -36,7 +37,7 @@ class Action:
     #: run (its result unread) when this action fails, to leave nothing half-done behind
     cleanup: Command | None = None
     #: the program's standard input (streamed over WinRS), when it reads one
-    stdin: bytes | None = field(default=None, repr=False)
+    stdin: Stdin | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

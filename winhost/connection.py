@@ -10,6 +10,7 @@ describes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -18,6 +19,29 @@ from winhost.cmdline import Command
 #: Each connection logs every command line here at INFO before sending it (``fleet.runlog``
 #: writes them into the run log); nothing is logged unless a handler asks for INFO.
 COMMANDS = logging.getLogger("tacfleet.commands")
+
+#: A program's standard input: bytes, or blocks read as they are sent (a file streamed from
+#: disk: its size on the controller never becomes a copy in memory). Iterated once per run.
+Stdin = bytes | Iterable[bytes]
+
+
+def stdin_parts(stdin: Stdin, size: int) -> Iterator[tuple[bytes, bool]]:
+    """``stdin`` cut into parts of ``size`` bytes (the last may be shorter), each with "is it
+    the last?": one Send each. Empty input is one empty, last part (it closes the pipe)."""
+    blocks: Iterable[bytes] = (stdin,) if isinstance(stdin, bytes) else stdin
+    buffer = bytearray()
+    ready: bytes | None = None
+    for block in blocks:
+        buffer += block
+        while len(buffer) >= size:
+            if ready is not None:
+                yield ready, False
+            ready = bytes(buffer[:size])
+            del buffer[:size]
+    if ready is not None:
+        yield ready, not buffer
+    if buffer or ready is None:
+        yield bytes(buffer), True
 
 
 @dataclass(frozen=True)
@@ -56,13 +80,13 @@ class Connection(Protocol):
 
     def run(
         self, command: Command | str, *, timeout: float | None = None, idempotent: bool = False,
-        stdin: bytes | None = None,
+        stdin: Stdin | None = None,
     ) -> Result:
         """Run one command: a ``Command`` directly (WinRS skips cmd.exe; a missing program
         raises ``ProgramNotFound``), a ``str`` as ``cmd.exe /c <line>`` (users' own lines).
 
         ``idempotent`` marks a read that may be retried after a transport error. ``stdin``:
-        bytes for the program's standard input (WinRS Send), closed after them.
+        the program's standard input (WinRS Send), closed after it.
         """
         ...
 

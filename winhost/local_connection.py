@@ -8,7 +8,7 @@ import subprocess
 import time
 
 from winhost.cmdline import Command
-from winhost.connection import COMMANDS, ConnectionStats, Result, decode_output
+from winhost.connection import COMMANDS, ConnectionStats, Result, Stdin, decode_output
 from winhost.errors import CommandTimeout, HostError, ProgramNotFound
 
 
@@ -28,7 +28,7 @@ class LocalConnection:
 
     def run(
         self, command: Command | str, *, timeout: float | None = None, idempotent: bool = False,
-        stdin: bytes | None = None,
+        stdin: Stdin | None = None,
     ) -> Result:
         if os.name != "nt":
             raise HostError(
@@ -48,7 +48,7 @@ class LocalConnection:
             # A str line reaches CreateProcess verbatim (no list2cmdline re-quoting).
             proc = subprocess.run(
                 line,
-                input=stdin,
+                input=stdin if stdin is None or isinstance(stdin, bytes) else b"".join(stdin),
                 stdin=subprocess.DEVNULL if stdin is None else None,
                 capture_output=True,
                 timeout=timeout or self.default_timeout,

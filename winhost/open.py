@@ -104,6 +104,7 @@ def open_connection(host: Host) -> Connection:
         cert_validation=conn.cert_validation,
         ca_file=str(conn.ca_file) if conn.ca_file else None,
         operation_timeout=conn.operation_timeout,
+        max_envelope_kb=conn.max_envelope_kb,
         read_timeout=conn.read_timeout,
         codepage=conn.codepage,
         options=transport_options(host),

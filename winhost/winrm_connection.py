@@ -35,7 +35,7 @@ from winrm.transport import Transport
 
 from inventory.secrets import redact, remember
 from winhost.cmdline import Command
-from winhost.connection import COMMANDS, ConnectionStats, Result, decode_output
+from winhost.connection import COMMANDS, ConnectionStats, Result, Stdin, decode_output, stdin_parts
 from winhost.errors import (
     AuthenticationFailed,
     CommandTimeout,
@@ -57,9 +57,19 @@ log = logging.getLogger(__name__)
 #: A process that ends with this (STATUS_DLL_INIT_FAILED) never ran its own code: Windows could
 #: not initialise it (desktop heap of a non-interactive session exhausted). Run again.
 STATUS_DLL_INIT_FAILED = 0xC0000142
-#: Standard input bytes per WinRS Send: base64 in the envelope, well under Windows' default
-#: MaxEnvelopeSizekb (500) with the SOAP around it.
-STDIN_PART = 256 * 1024
+#: Bytes of an envelope around one Send's data: the SOAP header and the Stream element.
+SEND_OVERHEAD = 4096
+
+
+def stdin_part(max_envelope_kb: int) -> int:
+    """Standard input bytes per WinRS Send: as many as fit, base64-encoded (4 characters per
+    3 bytes) with the SOAP around them, in the host's MaxEnvelopeSizekb (Windows' default 500:
+    380,928 bytes a Send). Larger envelopes are refused by the host unread."""
+    return (max_envelope_kb * 1024 - SEND_OVERHEAD) * 3 // 4
+
+
+#: At Windows' default MaxEnvelopeSizekb.
+STDIN_PART = stdin_part(500)
 
 #: Transport-level failures after which the session and shell are rebuilt.
 _TRANSIENT: tuple[type[BaseException], ...] = (
@@ -159,6 +169,7 @@ class WinRMConnection:
         default_timeout: float = 600.0,
         options: dict[str, Any] | None = None,
         client: str | None = None,
+        max_envelope_kb: int = 500,
     ) -> None:
         client = client or DEFAULT_CLIENT
         if client not in CLIENTS:
@@ -173,6 +184,7 @@ class WinRMConnection:
         self.oem_codepage: int | None = None
         self.retries = retries
         self.default_timeout = default_timeout
+        self.stdin_part = stdin_part(max_envelope_kb)
         self.stats = ConnectionStats()
         self._password = password
         remember(password.get_secret_value())  # inventory.secrets.redact masks it from now on
@@ -300,12 +312,14 @@ class WinRMConnection:
     # -- commands ----------------------------------------------------------------------------
     def run(
         self, command: Command | str, *, timeout: float | None = None, idempotent: bool = False,
-        stdin: bytes | None = None,
+        stdin: Stdin | None = None,
     ) -> Result:
         """Run one command: a ``Command`` without cmd.exe (``WINRS_SKIP_CMD_SHELL``), a ``str``
         as ``cmd.exe /c <line>``. ``stdin``: the program's standard input, streamed with WinRS
-        Send (``WINRS_CONSOLEMODE_STDIN=FALSE``: a pipe) in parts of ``STDIN_PART`` bytes, the
-        last one closing it; without it the program's standard input is left as WinRS gives it.
+        Send (``WINRS_CONSOLEMODE_STDIN=FALSE``: a pipe) in parts just under the host's
+        MaxEnvelopeSizekb (``stdin_part``), the last one closing it; without it the program's
+        standard input is left as WinRS gives it. A program that ends before reading all of it
+        (a failure) stops the Sends: its exit code and output are returned as usual.
 
         A transport error before the command reached the host is retried for any command; after
         it was sent, only an ``idempotent`` one is retried (a change may or may not have run).
@@ -354,6 +368,19 @@ class WinRMConnection:
                     continue
                 raise self._classify(exc, idempotent) from None
 
+    def _send_input(self, protocol: Protocol, shell: str, command_id: str,
+                    stdin: Stdin) -> None:
+        """Feed the command's standard input. A fault answering a Send means the program
+        is no longer reading (it ended, e.g. on a full disk): the Receives that follow
+        bring its exit code and why; a second fault there is raised."""
+        for part, last in stdin_parts(stdin, self.stdin_part):
+            try:
+                protocol.send_command_input(shell, command_id, part, end=last)
+            except WSManFaultError as exc:
+                log.debug("%s: Send refused (%s); reading the command's end", self.host,
+                          exc.reason)
+                return
+
     def _classify(self, exc: BaseException, idempotent: bool) -> HostError:
         if isinstance(exc, WSManFaultError):
             return HostError(self.host, f"WinRM fault: {redact(exc.reason)}")
@@ -384,7 +411,7 @@ class WinRMConnection:
         time.sleep(min(0.25 * 2 ** (attempt - 1), 2.0))
 
     def _run_once(self, command: Command | str, timeout: float,
-                  stdin: bytes | None = None) -> Result:
+                  stdin: Stdin | None = None) -> Result:
         protocol, shell = self._open()
         self._release_finished(protocol, shell)
         started = time.monotonic()
@@ -408,9 +435,7 @@ class WinRMConnection:
         done = False
         try:
             if stdin is not None:
-                for at in range(0, max(len(stdin), 1), STDIN_PART):
-                    protocol.send_command_input(shell, command_id, stdin[at : at + STDIN_PART],
-                                                end=at + STDIN_PART >= len(stdin))
+                self._send_input(protocol, shell, command_id, stdin)
             while True:
                 if time.monotonic() > deadline:
                     raise CommandTimeout(

@@ -21,7 +21,7 @@ from sandbox.executor import ExecResult
 from sandbox.fleet.stock_checks import STOCK_CHECKS
 from sandbox.fleet.transcript import Transcript
 from winhost.cmdline import Command
-from winhost.connection import Connection, Result, codepage_encoding
+from winhost.connection import Connection, Result, Stdin, codepage_encoding
 from winhost.open import open_connection
 from winhost.probe import gather_facts
 
@@ -45,7 +45,7 @@ class _Recorder:
         self.inner.oem_codepage = value
 
     def run(self, command: Command | str, *, timeout: float | None = None,
-            idempotent: bool = False, stdin: bytes | None = None) -> Result:
+            idempotent: bool = False, stdin: Stdin | None = None) -> Result:
         result = self.inner.run(command, timeout=timeout, idempotent=idempotent, stdin=stdin)
         line = command.line if isinstance(command, Command) else command
         self.transcript.add(line, ExecResult(result.rc, result.stdout.encode(self._encoding),

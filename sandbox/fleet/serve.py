@@ -1,7 +1,8 @@
 """Many simulated Windows hosts in one process: one WinRM endpoint per loopback port.
 
 Each host is a real ``sandbox.winrm.server.WinRMServer`` (its NTLM acceptor, message sealing,
-WinRS shells, fault switches and counters) whose executor replays a transcript. What is shared
+WinRS shells, fault switches and counters) whose executor replays a transcript; a command that
+reads standard input (an upload) takes it all and exits 0. What is shared
 is the plumbing: instead of one ``ThreadingHTTPServer`` plus a polling ``serve_forever`` thread
 per host (1,000 hosts = 1,000 threads waking five times a second), ONE selector thread accepts
 on every listening socket and hands each accepted TCP connection to a thread running that
@@ -212,7 +213,7 @@ class SimulatedFleet:
                  latency_ms: int = 0, user: str = "tacfleet", password: str,
                  state_dir: str | Path, host: str = "127.0.0.1", base_port: int = 0,
                  backlog: int = 128, request_log: bool = False,
-                 stats_file: bool = False) -> None:
+                 stats_file: bool = False, max_envelope_kb: int = 500) -> None:
         if not isinstance(transcript, Transcript):
             transcript = Transcript.load(transcript)
         self.transcript = transcript
@@ -226,6 +227,7 @@ class SimulatedFleet:
         self._backlog = backlog
         self._request_log = request_log
         self._stats_file = stats_file
+        self._max_envelope_kb = max_envelope_kb
         self.servers: list[WinRMServer] = []
         self.executors: list[ReplayExecutor] = []
         self.ports: list[int] = []
@@ -260,11 +262,12 @@ class SimulatedFleet:
 
     def _add_host(self, i: int) -> None:
         assert self._selector is not None
-        executor = ReplayExecutor(self.transcript)
+        executor = ReplayExecutor(self.transcript, sink_uploads=True)  # bench/upload.py
         srv = WinRMServer(executor, user=self.user, password=self._password,
                           state_dir=self.state_dir / f"sim{i + 1:04d}", host=self._host,
                           https_port=None, persist_stats=self._stats_file,
-                          request_log=self._request_log)
+                          request_log=self._request_log,
+                          max_envelope_kb=self._max_envelope_kb)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self._host, self._base_port + i if self._base_port else 0))
@@ -404,13 +407,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=int, default=0)
     parser.add_argument("--base-port", type=int, default=0, help="0 = ports the kernel picks")
     parser.add_argument("--inventory-out", help="also write an inventory of the simulated hosts")
+    parser.add_argument("--max-envelope-kb", type=int, default=500,
+                        help="the hosts' MaxEnvelopeSizekb (Windows' default 500)")
     parser.add_argument("--request-log", action="store_true",
                         help="keep each host's requests.log (off: it costs CPU per request)")
     args = parser.parse_args(argv)
     password = Path(args.password_file).read_text(encoding="utf-8").rstrip("\r\n")
     fleet = SimulatedFleet(args.transcript, args.hosts, latency_ms=args.latency_ms,
                            user=args.user, password=password, state_dir=args.state_dir,
-                           base_port=args.base_port, request_log=args.request_log).start()
+                           base_port=args.base_port, request_log=args.request_log,
+                           max_envelope_kb=args.max_envelope_kb).start()
     try:
         if args.inventory_out:
             from sandbox.fleet.inventory import write_fleet_inventory

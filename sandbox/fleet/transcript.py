@@ -112,15 +112,44 @@ class _DoneJob:
         pass  # the command has already finished: its input goes nowhere
 
 
-class ReplayExecutor:
-    """Answers recorded command lines at once; anything else fails like an unknown program."""
+class _SinkJob:
+    """A command that reads its standard input to the end, then exits 0 (an upload)."""
 
-    def __init__(self, transcript: Transcript) -> None:
+    def __init__(self) -> None:
+        self._closed = threading.Event()
+        self.received = 0
+
+    def wait(self, timeout: float) -> ExecResult | None:
+        if not self._closed.wait(timeout):
+            return None
+        return ExecResult(0, b"", b"")
+
+    def terminate(self) -> None:
+        self._closed.set()
+
+    def processes(self) -> int:
+        return 0 if self._closed.is_set() else 1
+
+    def send_input(self, data: bytes, end: bool) -> None:
+        self.received += len(data)
+        if end:
+            self._closed.set()
+
+
+class ReplayExecutor:
+    """Answers recorded command lines at once; anything else fails like an unknown program.
+    With ``sink_uploads``, a command that reads standard input (an upload, whose line holds
+    the file's size and hash) takes all of it and exits 0, so a fleet can be sent files."""
+
+    def __init__(self, transcript: Transcript, *, sink_uploads: bool = False) -> None:
         self.transcript = transcript
+        self.sink_uploads = sink_uploads
         self.unknown: list[str] = []  #: command lines asked for that were not recorded
 
     def start(self, cmdline: str, *, codepage: int = 437, shell: bool = True,
               stdin: bool = False) -> Job:
+        if stdin and self.sink_uploads:
+            return _SinkJob()
         result = self.transcript.get(cmdline)
         if result is None:
             self.unknown.append(cmdline)

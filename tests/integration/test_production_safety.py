@@ -25,7 +25,6 @@ from provision.deprovision import deprovision_host
 from provision.fleet import provision_one as provision
 from provision.hostops import host_ops
 from provision.model import HostRun, Status
-from provision.upload import upload_commands
 from sandbox.host.image import cache_root
 from tests.integration.helpers import failing
 from winhost.cmdline import command, system32
@@ -110,34 +109,48 @@ def test_a_display_name_change_is_remediated_without_a_restart(sandbox_host, hos
     assert _pid(sandbox_host, host) == before, "the service was restarted for a display name"
 
 
-def test_an_upload_cut_off_leaves_the_old_nssm_and_the_next_run_upgrades_it_in_use(
-        sandbox_host, host, upgraded_nssm):
+def test_an_upload_cut_off_leaves_the_old_nssm_and_the_next_run_sends_only_the_rest(
+        sandbox_host, host, upgraded_nssm, monkeypatch):
     from sandbox import control
+    from winhost.wsman_transport import LeanProtocol
 
     data = upgraded_nssm.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
-    upgrade = host.model_copy(update={"nssm": host.nssm.model_copy(update={
-        "source": "controller", "file": str(upgraded_nssm), "sha256": sha})})
+    # Sends of 73,728 bytes (a host whose MaxEnvelopeSizekb is 100): nssm.exe takes five
+    upgrade = host.model_copy(update={
+        "nssm": host.nssm.model_copy(update={
+            "source": "controller", "file": str(upgraded_nssm), "sha256": sha}),
+        "connection": host.connection.model_copy(update={"max_envelope_kb": 100})})
     old = hashlib.sha256(Path(upgraded_nssm).read_bytes()[:-16]).hexdigest()
     assert old == host.nssm.sha256
     before = _pid(sandbox_host, host)
 
-    assert len(upload_commands(host.python.base, host.nssm.path, data)) >= 3
-    # Chunks hold 26,000 to 32,700 base64 characters: these 64 are in the second one, which
-    # runs; its answer is lost (the connection drops), so the run stops mid-upload.
-    second = base64.b64encode(data).decode()[40000:40064]
     faults = control.fault_switch(sandbox_host.info["name"])
-    faults.update(drop_on=second)
+    send, sends = LeanProtocol.send_command_input, []
+
+    def send_then_drop(self, *args, **kwargs):  # the TCP connection drops after two Sends,
+        send(self, *args, **kwargs)              # once the host had the time to write them
+        sends.append(1)
+        if len(sends) == 2:
+            time.sleep(4)
+            faults.update(drop_after=0)
+
+    monkeypatch.setattr(LeanProtocol, "send_command_input", send_then_drop)
     try:
         cut = provision(upgrade)
     finally:
+        monkeypatch.undo()
         faults.clear()
-    assert cut.error, "the connection was cut during the upload"
+    assert cut.error and "lost during a change" in cut.error, cut.error
     assert set(failing(host)) == set(), "the old nssm.exe is intact and the service RUNNING"
     assert _pid(sandbox_host, host) == before
 
     run = provision(upgrade)
     _ok(run)
+    nssm_step = next(s for s in run.steps if s.step == "nssm")
+    kept = re.search(rf"receive \S+ {len(data)} (\d+) [0-9a-f]{{64}}", nssm_step.commands[0])
+    assert kept, re.findall(r"receive .{0,200}", nssm_step.commands[0])
+    assert int(kept.group(1)) == 2 * 73_728  # the two Sends written before the drop
     assert "nssm" in _changed(run) and "running" not in _changed(run)
     assert failing(upgrade) == {}
     assert _pid(sandbox_host, host) != before, "nssm.exe is the service's process: restarted"

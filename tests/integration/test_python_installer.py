@@ -99,12 +99,14 @@ def test_a_wrong_checksum_sends_nothing_and_installs_nothing(
 
 
 def test_an_installer_changed_on_the_way_is_refused_on_the_host_and_removed(
-        sandbox_host, host, installer, monkeypatch):
+        sandbox_host, host, installer, monkeypatch, tmp_path):
     from provision import installer as controller_side
 
     data = bytearray(installer.read_bytes())
     data[len(data) // 2] ^= 0xFF  # one byte changed after the controller's check
-    monkeypatch.setattr(controller_side, "installer_bytes", lambda source, sha256: bytes(data))
+    changed = tmp_path / "changed.exe"
+    changed.write_bytes(data)
+    monkeypatch.setattr(controller_side, "installer_file", lambda source, sha256: changed)
     run = provision(host)
     step = next(s for s in run.steps if s.step == "base_python")
     assert step.status is Status.FAILED, (step.status, step.message)

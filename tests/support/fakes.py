@@ -18,7 +18,7 @@ from provision import hostlock
 from tests.support import ROOT
 from tests.support.probe_doc import compliant_doc
 from winhost.cmdline import Command
-from winhost.connection import ConnectionStats, Result
+from winhost.connection import ConnectionStats, Result, Stdin
 from winhost.probe import MARKER, probe_command
 
 CANARY = "canary-5e1f-night-run"
@@ -35,14 +35,17 @@ class FakeConnection:
         self.entry = host
         self.stats = ConnectionStats()
         self.sent: list[str] = []
+        self.stdin: list[bytes] = []  # each command's standard input, when it had one
         self.locks: list[str] = []
         self.answer = answer
         self.lock: Answer = free_lock
         self.closed = False
 
     def run(self, command: Command | str, *, timeout: float | None = None,
-            idempotent: bool = False) -> Result:
+            idempotent: bool = False, stdin: Stdin | None = None) -> Result:
         text = command.line if isinstance(command, Command) else command
+        if stdin is not None:  # what a host would read: the bytes, in order
+            self.stdin.append(stdin if isinstance(stdin, bytes) else b"".join(stdin))
         if hostlock.bootstrap() in text:  # the host lock: recorded apart, taken by default
             self.locks.append(text)
             return self.lock(self, text, timeout)

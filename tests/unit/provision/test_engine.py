@@ -179,7 +179,8 @@ def test_a_damaged_tac_file_is_uploaded_even_if_the_facts_show_the_right_hash(ho
     with failing({"tac_file"}):
         ctx = Context(host_plain, facts_of(host_plain, compliant_doc(host_plain)))
         (action,) = next(s for s in STEPS if s.name == "app_files").actions(ctx)
-    assert [op[0] for op in decode_ops(action.command.argv)] == ["write", "replace"]
+    assert [op[0] for op in decode_ops(action.command.argv)] == ["receive", "verify", "replace"]
+    assert b"".join(action.stdin or ()) == host_plain.app.tac_source.read_bytes()
 
 
 @pytest.mark.parametrize("broken", ["logs_rotated", "restart_policy", "display_name"])
@@ -245,7 +246,7 @@ class FakeConnection:
         return facts_from_probe(self.host, spec, self._docs.pop(0) if len(self._docs) > 1
                                 else self._docs[0])
 
-    def run(self, command, *, timeout=None, idempotent=False):
+    def run(self, command, *, timeout=None, idempotent=False, stdin=None):
         assert isinstance(command, Command), command
         self.sent.append(command)
         self.stats.commands += 1

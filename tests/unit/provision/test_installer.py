@@ -14,7 +14,7 @@ import pytest
 from compliance import desired
 from inventory import load_inventory
 from inventory.errors import InventoryError, Problem
-from provision.installer import InstallerError, installer_bytes
+from provision.installer import InstallerError, installer_file
 from provision.model import Blocked
 from provision.steps import STEPS, Context
 from winhost.probe import bare_facts
@@ -133,15 +133,15 @@ def _url(server: _Server, path: str = URL_PATH, auth: str = "") -> str:
 
 def test_a_url_is_fetched_once_into_the_cache_under_its_checksum(tmp_path, server):
     cache = tmp_path / "installers"
-    assert installer_bytes(_url(server), SHA, cache=cache) == DATA
-    assert installer_bytes(_url(server), SHA, cache=cache) == DATA
+    assert installer_file(_url(server), SHA, cache=cache).read_bytes() == DATA
+    assert installer_file(_url(server), SHA, cache=cache).read_bytes() == DATA
     assert server.hits == 1 and [p.name for p in cache.iterdir()] == [SHA]
 
 
 def test_a_fetched_installer_with_another_checksum_is_not_kept(tmp_path, server):
     cache = tmp_path / "installers"
     with pytest.raises(InstallerError) as info:
-        installer_bytes(_url(server, auth="me:s3cret@"), "1" * 64, cache=cache)
+        installer_file(_url(server, auth="me:s3cret@"), "1" * 64, cache=cache)
     assert f"has SHA-256 {SHA}, not python.installer_sha256 {'1' * 64}" in str(info.value)
     assert "s3cret" not in str(info.value) and "nothing was sent" in str(info.value)
     assert list(cache.iterdir()) == []
@@ -149,14 +149,14 @@ def test_a_fetched_installer_with_another_checksum_is_not_kept(tmp_path, server)
 
 def test_a_url_that_cannot_be_fetched_says_so_without_a_traceback(tmp_path, server):
     with pytest.raises(InstallerError, match=r"could not fetch .*404.*give python.installer"):
-        installer_bytes(_url(server, "/missing.exe"), SHA, cache=tmp_path)
+        installer_file(_url(server, "/missing.exe"), SHA, cache=tmp_path)
 
 
 def test_a_controller_file_with_another_checksum_is_refused(tmp_path):
     path = tmp_path / "p.exe"
     path.write_bytes(DATA + b"x")
     with pytest.raises(InstallerError, match="nothing was sent; fix the file or the pin"):
-        installer_bytes(str(path), SHA)
+        installer_file(str(path), SHA)
 
 
 # -- the plan ------------------------------------------------------------------------------------
@@ -177,7 +177,7 @@ def test_no_curl_sends_with_cmd_and_certutil_verifies_installs_and_removes(tmp_p
     cmd, certutil = "C:\\Windows\\System32\\cmd.exe", "C:\\Windows\\System32\\certutil.exe"
     assert send.command.argv == (cmd, "/d", "/c", "C:\\Windows\\System32\\findstr.exe", "/l",
                                  "/v", "_", f">{target}.b64")
-    assert send.stdin is not None and base64.b64decode(send.stdin) == DATA
+    assert send.stdin is not None and base64.b64decode(b"".join(send.stdin)) == DATA
     assert decode.command.argv == (certutil, "-f", "-decode", target + ".b64", target)
     assert verify.command.argv == (certutil, "-hashfile", target, "SHA256")
     assert verify.check is not None

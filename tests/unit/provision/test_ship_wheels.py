@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from compliance import desired
+from compliance.desired import PART_SUFFIX
 from compliance.requirements import REQUIREMENTS, judge_all
 from inventory import InventoryError, Problem, load_inventory
 from provision.engine import run_step
 from provision.hostops import decode_ops
 from provision.model import Status
 from provision.steps import STEPS, Context, packages
-from provision.upload import PART_SUFFIX
 from tests.support import ROOT
 from tests.support.probe_doc import compliant_doc
 from winhost.probe import facts_from_probe
@@ -160,17 +160,20 @@ def test_only_missing_or_different_wheels_are_uploaded_verified_and_renamed(tmp_
     (action,) = SHIP.actions(ctx)
     ops = decode_ops(action.command.argv)
     target = f"C:\\wheels\\{new.name}"
-    assert [o[0] for o in ops] == ["write", "verify", "replace"]
+    assert [o[0] for o in ops] == ["receive", "verify", "replace"]
+    assert ops[0] == ("receive", target + PART_SUFFIX, str(new.stat().st_size), "0", "-")
     assert ops[1] == ("verify", target + PART_SUFFIX, hashlib.sha256(new.read_bytes()).hexdigest())
     assert ops[2] == ("replace", target + PART_SUFFIX, target)
     assert action.command.program == host.python.base and old.name not in action.command.line
+    assert b"".join(action.stdin) == new.read_bytes()
 
     everything = Context(host, facts(host, shipped_doc(
         host, {old.name: None, new.name: None, big.name: "1" * 64})))
-    actions = SHIP.actions(everything)
-    assert len(big.read_bytes()) > 30_000 and len(actions) >= 3  # the big one in parts
-    assert old.name in actions[0].command.line and new.name in actions[0].command.line
-    assert all(len(a.command.line) <= 32767 for a in actions)
+    (action,) = SHIP.actions(everything)  # one command, however big: the bytes go as stdin
+    assert [op[1] for op in decode_ops(action.command.argv) if op[0] == "receive"] == [
+        f"C:\\wheels\\{w.name}{PART_SUFFIX}" for w in (old, new, big)]
+    assert b"".join(action.stdin) == old.read_bytes() + new.read_bytes() + big.read_bytes()
+    assert len(action.command.line) < 16_000
 
     result = run_step(SHIP, Context(host, facts(host, shipped_doc(host))), None, True)
     assert result.status is Status.OK and not result.commands  # nothing to ship: no command

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import json
 
 import pytest
@@ -58,7 +59,11 @@ def test_missing_tac_file_is_uploaded_with_the_base_python(host):
     assert action.command.argv[:3] == ("C:\\Python311\\python.exe", "-I", "-c")
     ops = decode_ops(action.command.argv)
     part = host.app.tac_file + ".tacfleet-upload"
-    assert [op[:3] for op in ops] == [("write", part, "wb"), ("replace", part, host.app.tac_file)]
+    source = host.app.tac_source.read_bytes()
+    assert ops == [("receive", part, str(len(source)), "0", "-"),
+                   ("verify", part, hashlib.sha256(source).hexdigest()),
+                   ("replace", part, host.app.tac_file)]
+    assert b"".join(action.stdin) == source  # the file itself, over standard input
 
 
 def test_foreign_service_is_not_taken_over_without_adopt(host):

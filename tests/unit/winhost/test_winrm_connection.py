@@ -70,6 +70,38 @@ def test_standard_input_goes_in_parts_over_a_pipe_and_the_last_part_closes_it():
     protocol.calls.clear()
     connection(protocol).run(cmd, stdin=b"")  # nothing to send: the pipe is closed at once
     assert protocol.calls[1:] == [("send 0", {"end": True})]
+    protocol.calls.clear()
+    blocks = iter([b"a" * 1000, b"b" * (STDIN_PART - 1000), b"c" * 7])  # read as they go
+    connection(protocol).run(cmd, stdin=blocks)
+    assert protocol.calls[1:] == [(f"send {STDIN_PART}", {"end": False}),
+                                  ("send 7", {"end": True})]
+
+
+@pytest.mark.parametrize(("sizes", "part", "want"), [
+    ([10], 4, [(4, False), (4, False), (2, True)]),
+    ([4, 4], 4, [(4, False), (4, True)]),
+    ([], 4, [(0, True)]),
+    ([1, 1, 1], 8, [(3, True)]),
+])
+def test_stdin_parts_cut_blocks_into_sends_and_mark_the_last(sizes, part, want):
+    from winhost.connection import stdin_parts
+
+    data = bytes(range(sum(sizes)))
+    blocks, at = [], 0
+    for n in sizes:
+        blocks.append(data[at:at + n])
+        at += n
+    parts = list(stdin_parts(iter(blocks), part))
+    assert [(len(p), last) for p, last in parts] == want
+    assert b"".join(p for p, _ in parts) == data
+
+
+def test_a_send_fits_the_hosts_envelope_quota():
+    from winhost.winrm_connection import SEND_OVERHEAD, stdin_part
+
+    assert stdin_part(500) == 380_928  # Windows' default MaxEnvelopeSizekb
+    for kb in (150, 500, 8192):  # base64 of a part and the SOAP around it fit the quota
+        assert (stdin_part(kb) + 2) // 3 * 4 + SEND_OVERHEAD <= kb * 1024
 
 
 @pytest.mark.parametrize("code", [0x80070002, 0x80070003, 2147942402 - 2**32])
