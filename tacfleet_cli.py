@@ -148,6 +148,34 @@ def validate(inventory: str | None) -> int:
 
 
 @friendly
+def bundle(inventory: str | None, selection: str | None, *, dest: str | None = None,
+           find_links: list[str] | None = None, no_index: bool = False) -> int:
+    """Build the offline hosts' bundle (``provision.bundle``); a table per set."""
+    from rich.table import Table
+
+    from provision.bundle import BundleBuildError, build
+
+    path = resolve_inventory_path(inventory)
+    loaded = load_inventory(path, check_files=False)  # the bundle is what is being built
+    hosts = loaded.select(selection) if selection else list(loaded.hosts)
+    try:
+        reports = build(hosts, Path(dest) if dest else None, find_links=find_links or (),
+                        no_index=no_index)
+    except BundleBuildError as exc:
+        _say(explain(exc))
+        return EXIT_FAILED
+    table = Table("Python", "hosts", "files", "new", "kept", "removed", "MB", "seconds",
+                  title="invoke bundle")
+    for r in reports:
+        table.add_row(r.python, str(len(r.names)), str(r.files), str(r.new), str(r.kept),
+                      str(r.removed), f"{r.size / 1e6:.1f}", f"{r.seconds:.1f}")
+    console.print(table)
+    for folder in dict.fromkeys(r.folder for r in reports):
+        console.print(f"bundle: {folder} (lock: {folder / 'bundle.lock.json'})", markup=False)
+    return EXIT_OK
+
+
+@friendly
 def provision(inventory: str | None, selection: str | None,
               options: ProvisionOptions = DEFAULTS) -> int:
     """Provision (or plan); a first Ctrl-C finishes current commands, prints, exits 130."""

@@ -118,6 +118,23 @@ def deprovision(
     sys.exit(cli.logged("deprovision", log, cli.deprovision, inventory, host, purge=purge))
 
 
+@task(help={"host": HOST_HELP + " (default: every offline host)", "inventory": INVENTORY_HELP,
+            "dest": "build into this folder for every selected host (e.g. on a machine with "
+                    "internet access, to carry to the controller)",
+            "find_links": "also take wheels from these folders (comma list)",
+            "no_index": "use no package index: only --find-links and python.ship_wheels",
+            "debug": DEBUG_HELP})
+def bundle(c: Context, host: str | None = None, inventory: str | None = None,
+           dest: str | None = None, find_links: str = "", no_index: bool = False,
+           debug: bool = False) -> None:
+    """Resolve and fetch everything the offline hosts install (Windows x64 wheels for their
+    Python, the installer, nssm) into python.bundle, with a lock (exit 0; 1 a download failed;
+    2 bad input)."""
+    cli.set_debug(debug)
+    sys.exit(cli.bundle(inventory, host, dest=dest, no_index=no_index,
+                        find_links=[f for f in find_links.split(",") if f]))
+
+
 @task(help={"host": HOST_HELP, "inventory": INVENTORY_HELP, "debug": DEBUG_HELP})
 def doctor(c: Context, host: str | None = None, inventory: str | None = None,
            debug: bool = False) -> None:
@@ -288,7 +305,7 @@ sandbox_ns.add_task(sandbox_status, "status")
 sandbox_ns.add_task(sandbox_fault, "fault")
 sandbox_ns.add_task(sandbox_record, "record")
 
-ns = Collection(provision, plan, deprovision, facts, doctor, check, demo, test)
+ns = Collection(provision, plan, deprovision, bundle, facts, doctor, check, demo, test)
 ns.add_collection(drift_ns)
 ns.add_collection(inventory_ns)
 ns.add_collection(sandbox_ns)

@@ -42,3 +42,7 @@ def test_twistd_help(finding: Finding) -> None:
 
 def test_wheels_shipped(finding: Finding) -> None:
     require(finding)
+
+
+def test_bundle_shipped(finding: Finding) -> None:
+    require(finding)

@@ -13,6 +13,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
+from inventory.bundle import BundleError, host_set, sha256_of
 from inventory.models import Host, venv_scripts, wheel_files
 from inventory.winnames import ADMINISTRATORS_SID, SYSTEM_SID, account_sid
 from inventory.winpath import win_join, win_parent
@@ -176,12 +177,6 @@ def _wheel(source: Path, wheelhouse: str, size: int, mtime_ns: int) -> ShippedWh
                         str(project), str(version))
 
 
-def sha256_of(path: Path) -> str:
-    """SHA-256 of a controller file, read in blocks (installers and wheels can be large)."""
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 def shipped_wheels(host: Host) -> list[ShippedWheel]:
     """The wheels ``python.ship_wheels`` names (a file, or a folder's ``*.whl``), each with its
     host path in ``python.ship_to`` and its SHA-256 (read again when the file changes)."""
@@ -193,6 +188,35 @@ def shipped_wheels(host: Host) -> list[ShippedWheel]:
         stat = path.stat()
         wheels.append(_wheel(path, wheelhouse, stat.st_size, stat.st_mtime_ns))
     return wheels
+
+
+def bundle_wheels(host: Host) -> list[ShippedWheel]:
+    """An offline host's wheels from its bundle set (``inventory.bundle``), each with its path
+    in the host's wheelhouse (``python.host_wheelhouse``); none when the host is not offline or
+    its bundle cannot be read (inventory validation names that)."""
+    wheelhouse = host.python.host_wheelhouse
+    if not host.python.offline or wheelhouse is None:
+        return []
+    try:
+        wheels = host_set(host).wheels
+    except BundleError:
+        return []
+    return [ShippedWheel(w.path, win_join(wheelhouse, w.path.name), w.sha256, w.name,
+                         w.version) for w in wheels]
+
+
+def installer_source(host: Host) -> tuple[str, str] | None:
+    """Where the base Python's installer comes from and its pinned SHA-256: an offline host's
+    bundle, else ``python.installer`` (None when there is none, or no pin)."""
+    if host.python.offline:
+        try:
+            installer = host_set(host).installer
+        except BundleError:
+            return None
+        return (str(installer.path), installer.sha256) if installer else None
+    if host.python.installer and host.python.installer_sha256:
+        return host.python.installer, host.python.installer_sha256
+    return None
 
 
 def shipped_versions(host: Host) -> dict[str, str]:
@@ -237,6 +261,8 @@ def probe_spec(host: Host) -> ProbeSpec:
         dirs += [*code_dirs(unit), *written_dirs(unit)]
         acl_paths += list(folder_grants(unit))
         accounts += [] if account_sid(unit.service.account) else [unit.service.account]
+    bundle = [w.path for w in bundle_wheels(host)]  # a host-wide wheelhouse
+    files += [*bundle, *map(upload_part, bundle)]
     first = units[0]
     return ProbeSpec(
         base_python=host.python.base,

@@ -173,8 +173,26 @@ def _names(names: list[str], limit: int = 5) -> str:
 
 def unshipped(host: Host, facts: HostFacts) -> list[desired.ShippedWheel]:
     """The shipped wheels the host's wheelhouse lacks or holds with another SHA-256."""
-    return [w for w in desired.shipped_wheels(host)
-            if (facts.file(w.path).sha256 or "").lower() != w.sha256]
+    return _not_there(desired.shipped_wheels(host), facts)
+
+
+def unsent_bundle(host: Host, facts: HostFacts) -> list[desired.ShippedWheel]:
+    """An offline host's bundle wheels its wheelhouse lacks or holds with another SHA-256."""
+    return _not_there(desired.bundle_wheels(host), facts)
+
+
+def _not_there(wheels: list[desired.ShippedWheel], facts: HostFacts
+               ) -> list[desired.ShippedWheel]:
+    return [w for w in wheels if (facts.file(w.path).sha256 or "").lower() != w.sha256]
+
+
+def _in_wheelhouse(wheels: list[desired.ShippedWheel], facts: HostFacts) -> str:
+    """"all of them", else which wheels are missing or differ."""
+    missing = [w.name for w in wheels if not facts.file(w.path).exists]
+    differ = [w.name for w in _not_there(wheels, facts) if w.name not in missing]
+    return "; ".join(part for part in (
+        f"missing: {_names(missing)}" if missing else "",
+        f"different SHA-256: {_names(differ)}" if differ else "") if part) or "all of them"
 
 
 @requirement("wheels_shipped", "python",
@@ -187,14 +205,25 @@ def wheels_shipped(host: Host, facts: HostFacts) -> Verdict:
     if not wheels:
         return Verdict(False, f"the wheels of {source}", f"no .whl file at {source} on this "
                        "machine", "build the app's wheel there, or fix python.ship_wheels")
-    missing = [w.name for w in wheels if not facts.file(w.path).exists]
-    differ = [w.name for w in unshipped(host, facts) if w.name not in missing]
-    found = "; ".join(part for part in (
-        f"missing: {_names(missing)}" if missing else "",
-        f"different SHA-256: {_names(differ)}" if differ else "") if part)
-    return Verdict(not missing and not differ,
+    found = _in_wheelhouse(wheels, facts)
+    return Verdict(found == "all of them",
                    f"{len(wheels)} wheel(s) from {source} in {wheelhouse} with their SHA-256",
-                   found or "all of them", f"{_PROVISION} to upload them")
+                   found, f"{_PROVISION} to upload them")
+
+
+@requirement("bundle_shipped", "python",
+             "an offline host's wheelhouse holds its bundle's wheels, byte for byte",
+             scope="host")
+def bundle_shipped(host: Host, facts: HostFacts) -> Verdict:
+    if not host.python.offline:
+        return skip("the host is not offline (python.offline)")
+    wheels = desired.bundle_wheels(host)
+    found = _in_wheelhouse(wheels, facts) if wheels else "no bundle set for this host"
+    return Verdict(found == "all of them",
+                   f"{len(wheels)} wheel(s) of {host.python.bundle} in "
+                   f"{host.python.host_wheelhouse} with their SHA-256", found,
+                   f"{_PROVISION} to send them" if wheels else
+                   "build the bundle: `invoke bundle`, then `invoke provision`")
 
 
 @requirement("twistd_help", "python", "`twistd --help` from the venv exits 0")
@@ -482,6 +511,8 @@ RESTART: dict[str, tuple[bool, str]] = {
     "packages_installed": (True, "Python imports a package's code once, when the app starts"),
     "twistd_help": (True, "Python imports a package's code once, when the app starts"),
     "wheels_shipped": (False, "a wheel in the wheelhouse is only read by pip; installing it "
+                              "(packages_installed) is what needs the restart"),
+    "bundle_shipped": (False, "a wheel in the wheelhouse is only read by pip; installing it "
                               "(packages_installed) is what needs the restart"),
     "nssm_verified": (True, "the service's process is nssm.exe itself: it is replaced stopped"),
     "tac_file": (True, "twistd reads the tac file once, when the app starts"),

@@ -93,6 +93,10 @@ class InventoryModel(Frozen):
             (f"{self._section}.{f}" if self._section and f else f or self._section, p, x)
             for f, p, x in self._issues()
         ]
+        return self._report(issues, info)
+
+    def _report(self, issues: list[Issue], info: ValidationInfo) -> Any:
+        """Hand ``issues`` to the loader's sink (every problem at once), or raise the first."""
         if not issues:
             return self
         sink = info.context.get("issues") if isinstance(info.context, dict) else None
@@ -304,6 +308,11 @@ class PythonEnv(InventoryModel):
         None, description="a .whl file or a folder of .whl files on this machine, uploaded "
         "(only what changed, SHA-256 verified) into the host's wheelhouse before pip runs: "
         "python.wheelhouse, or <venv>\\tacfleet-wheelhouse when that is not set")
+    offline: StrictBool = Field(
+        False, description="the host reaches nothing but this machine: the installer, every "
+        "wheel and nssm come from python.bundle, no index, no curl")
+    bundle: ControllerPath | None = Field(
+        None, description="the folder `invoke bundle` writes (offline hosts)")
 
     @field_validator("installer")
     @classmethod
@@ -354,6 +363,15 @@ class PythonEnv(InventoryModel):
         return not self.installer_is_url or host_has_curl is False
 
     @property
+    def host_wheelhouse(self) -> str | None:
+        r"""The host folder pip installs from with ``--no-index``: ``wheelhouse``, else for
+        an offline host ``<folder of base>\tacfleet-wheelhouse`` (beside the base Python, an
+        administrators-only install folder), else None (an index)."""
+        if self.wheelhouse or not self.offline:
+            return self.wheelhouse
+        return win_join(win_parent(self.base), "tacfleet-wheelhouse")
+
+    @property
     def ship_to(self) -> str | None:
         r"""The host folder ``ship_wheels`` go to: ``wheelhouse``, else
         ``<venv>\tacfleet-wheelhouse`` (None when nothing is shipped)."""
@@ -372,7 +390,21 @@ class PythonEnv(InventoryModel):
             yield "lock", "requirements and lock are both set", "keep one of them"
         if self.wheelhouse and self.index_url:
             yield "index_url", "wheelhouse and index_url are both set", "keep one of them"
+        yield from self._offline_issues()
         yield from self._installer_issues()
+
+    def _offline_issues(self) -> Iterator[Issue]:
+        if not self.offline:
+            return
+        if self.bundle is None:
+            yield ("bundle", "an offline host gets every file from the bundle, and none is set",
+                   "add python.bundle: FOLDER (written by `invoke bundle`)")
+        if self.index_url:
+            yield ("index_url", "an offline host reaches no index",
+                   "remove index_url (pip installs from the bundle's wheels)")
+        if self.installer_transfer == "host":
+            yield ("installer_transfer", "an offline host cannot fetch the installer itself",
+                   "remove installer_transfer (the installer goes from the bundle)")
 
     def _installer_issues(self) -> Iterator[Issue]:
         pin = "add installer_sha256: (sha256sum of the installer; python.org lists it too)"
@@ -720,6 +752,18 @@ class Host(InventoryModel):
             entry = ServiceEntry.model_construct(service=self.service, app=self.app,
                                                  python=self.python)
             object.__setattr__(self, "services", (entry,))
+        return self
+
+    @model_validator(mode="after")
+    def _bundle_serves(self, info: ValidationInfo) -> Host:
+        """An offline host's bundle must install everything it needs on its Python for
+        Windows x64, checked when the loader checks files (``inventory.bundle``)."""
+        ctx = info.context if isinstance(info.context, dict) else {}
+        if not (self.python.offline and self.python.bundle and ctx.get("check_files")):
+            return self
+        from inventory.bundle import bundle_issues
+
+        self._report(list(bundle_issues(self)), info)
         return self
 
     def units(self) -> tuple[Host, ...]:

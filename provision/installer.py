@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from compliance.desired import sha256_of
+from inventory.bundle import sha256_of
 
 
 class InstallerError(Exception):

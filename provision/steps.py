@@ -19,7 +19,13 @@ from pathlib import Path
 from compliance import desired
 from compliance.desired import upload_part
 from compliance.finding import Finding
-from compliance.requirements import REQUIREMENTS, Scope, logon_right_fix, unshipped
+from compliance.requirements import (
+    REQUIREMENTS,
+    Scope,
+    logon_right_fix,
+    unsent_bundle,
+    unshipped,
+)
 from inventory.models import Host, venv_scripts
 from inventory.winpath import same_path, win_join, win_parent
 from provision.hostops import Op, host_ops
@@ -85,8 +91,8 @@ def _system32(ctx: Context, name: str) -> str:
 
 
 def _pip_source(host: Host) -> list[str]:
-    if host.python.wheelhouse:
-        return ["--no-index", "--find-links", host.python.wheelhouse]
+    if host.python.host_wheelhouse:
+        return ["--no-index", "--find-links", host.python.host_wheelhouse]
     if host.python.index_url:
         return ["--index-url", host.python.index_url]
     return []
@@ -95,7 +101,7 @@ def _pip_source(host: Host) -> list[str]:
 def _shipped_source(host: Host) -> list[str]:
     """``--find-links`` to the wheels shipped into ``<venv>\\tacfleet-wheelhouse`` (with
     ``python.wheelhouse`` set, ``_pip_source`` already names the folder they go to)."""
-    if host.python.ship_wheels is None or host.python.wheelhouse:
+    if host.python.ship_wheels is None or host.python.host_wheelhouse:
         return []
     return ["--find-links", host.python.ship_to or ""]
 
@@ -119,7 +125,12 @@ def base_python(ctx: Context) -> Plan:
     programs).
     """
     python = ctx.host.python
-    if not python.installer:
+    if python.offline and desired.installer_source(ctx.host) is None:
+        return Blocked(
+            f"no Python {python.version} at {python.base}, and the bundle {python.bundle} "
+            "holds no installer: set python.installer and installer_sha256 (a file or URL on "
+            "the machine that builds the bundle), then `invoke bundle`")
+    if not python.installer and not python.offline:
         return Blocked(
             f"no Python {python.version} at {python.base}, and no python.installer is "
             "configured: install Python on the host, or set python.installer to the official "
@@ -130,13 +141,13 @@ def base_python(ctx: Context) -> Plan:
     install = Action("install Python silently for all users", command(
         installer, "/quiet", "InstallAllUsers=1", "PrependPath=0", "Include_test=0",
         f"TargetDir={win_parent(python.base)}"), timeout=1200)
-    if python.installer_from_controller(ctx.facts.has_curl):
+    if python.offline or python.installer_from_controller(ctx.facts.has_curl):
         return _upload_installer(ctx, installer, install)
     # --ssl-revoke-best-effort: Schannel's revocation check fails on hosts with no route to
     # the CA's revocation server; the certificate is still validated.
     fetch = command(_system32(ctx, "curl.exe"), "--fail", "--location", "--silent",
                     "--show-error", "--ssl-revoke-best-effort", "--output", installer,
-                    python.installer)
+                    python.installer or "")
     fix = ("curl.exe is part of Windows Server 2019 and later, not 2016: install Python "
            f"{python.version} at {python.base} by hand (PrependPath=0), upload the installer "
            "from this machine (python.installer_transfer: controller, with installer_sha256), "
@@ -165,16 +176,18 @@ def _upload_installer(ctx: Context, installer: str, install: Action) -> Plan:
     why = "" if ctx.facts.has_curl is not False else " and the host has no curl.exe"
     fetch = "" if ctx.facts.has_curl is False else (
         ", or give python.installer as an https URL the host fetches with curl.exe")
-    if not python.installer_sha256:
+    pinned = desired.installer_source(ctx.host)
+    if pinned is None:
         return Blocked(
             f"no Python {python.version} at {python.base}{why}: the installer "
             f"{shown(python.installer or '')} would be fetched here and uploaded, which needs "
             "its SHA-256: add python.installer_sha256 (python.org lists it with each release)"
             + fetch)
     try:
-        source = installer_file(python.installer or "", python.installer_sha256)
+        source = installer_file(*pinned)
     except InstallerError as exc:
         return Blocked(str(exc))
+    sha = pinned[1]
     root = ctx.facts.system_root
     try:
         stream, decode = stream_command(root, installer), decode_command(root, installer)
@@ -189,11 +202,29 @@ def _upload_installer(ctx: Context, installer: str, install: Action) -> Plan:
                stdin=Base64Lines(source)),
         Action("decode the installer with certutil", decode, missing_fix=fix, cleanup=remove),
         Action("verify the installer's SHA-256 with certutil",
-               hashfile_command(root, installer), check=hash_check(python.installer_sha256),
+               hashfile_command(root, installer), check=hash_check(sha),
                cleanup=remove),
         replace(install, cleanup=remove),
         Action("remove the uploaded installer", remove),
     ]
+
+
+def bundle(ctx: Context) -> Plan:
+    """Send an offline host the wheels of its bundle set (``inventory.bundle``) that its
+    wheelhouse lacks or holds with another SHA-256, in one command over standard input
+    (``provision.upload``: verified, renamed into place, a cut-off upload continued); pip
+    then installs from there with ``--no-index``."""
+    host = ctx.host
+    wheels = desired.bundle_wheels(host)
+    if not wheels:
+        return Blocked(f"no bundle set for Python {host.python.version} in "
+                       f"{host.python.bundle}: build it with `invoke bundle`")
+    uploads = [FileUpload.of(w.source, w.path, w.sha256, ctx.facts.file(upload_part(w.path)))
+               for w in unsent_bundle(host, ctx.facts) or wheels]
+    size = sum(u.remaining for u in uploads)
+    return [upload_action(f"send {len(uploads)} wheel(s) of the bundle ({megabytes(size)}) to "
+                          f"{host.python.host_wheelhouse} over standard input, verify each "
+                          "SHA-256, rename into place", host.python.base, uploads)]
 
 
 def base_tools(ctx: Context) -> Plan:
@@ -552,6 +583,8 @@ def running(ctx: Context) -> Plan:
 
 STEPS: list[Step] = [
     Step("base_python", "base Python installed", ("base_python",), base_python, scope="host"),
+    Step("bundle", "the bundle's wheels in an offline host's wheelhouse", ("bundle_shipped",),
+         bundle, scope="host"),
     Step("base_tools", "pip and virtualenv up to date", ("base_tools",), base_tools,
          scope="host"),
     Step("venv", "virtualenv at its path", ("venv_exists", "venv_base"), venv),

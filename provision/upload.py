@@ -22,7 +22,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from compliance.desired import sha256_of, upload_part
+from compliance.desired import upload_part
+from inventory.bundle import sha256_of
 from provision.hostops import Op, host_ops
 from provision.model import Action
 from winhost.probe import FileFact
