@@ -23,6 +23,9 @@ class FaultSettings:
     #: one-shot: the next command line containing this text runs to its end, then the connection
     #: drops instead of the answer that carries its output (a change applied but never confirmed)
     drop_on: str = ""
+    #: the next N non-empty WinRS Send chunks reach the program's stdin with their middle byte
+    #: flipped (XOR 0xFF), as data damaged on the way would arrive
+    corrupt_send: int = 0
 
 
 class Faults:
@@ -95,6 +98,17 @@ class Faults:
                 self.settings.drop_on = ""
                 return True
             return False
+
+    def corrupt(self, data: bytes) -> bytes | None:
+        """``data`` damaged (middle byte XOR 0xFF) while ``corrupt_send`` counts down, else None;
+        an empty chunk is never damaged and counts nothing."""
+        with self._lock:
+            self._reload()
+            if not data or self.settings.corrupt_send <= 0:
+                return None
+            self.settings.corrupt_send -= 1
+        middle = len(data) // 2
+        return data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1:]
 
     def hangs(self, command_line: str) -> bool:
         with self._lock:

@@ -91,7 +91,8 @@ class _Stats:
         self._lock = threading.Lock()
         self._path = path
         self.values = {"http_requests": 0, "auth_failures": 0, "faults": 0,
-                       "dropped_connections": 0, "connections": 0, "refused_requests": 0}
+                       "dropped_connections": 0, "connections": 0, "refused_requests": 0,
+                       "corrupted_sends": 0}
 
     def add(self, key: str, n: int = 1) -> None:
         with self._lock:
@@ -285,7 +286,11 @@ class WinRMServer:
             self.shells.signal(req.shell_id, req.command_id)
             return soap.signalled(req)
         if req.action == "send":
-            self.shells.send(req.shell_id, req.command_id, req.stdin, req.stdin_end)
+            damaged = self.faults.corrupt(req.stdin)
+            if damaged is not None:
+                self.count("corrupted_sends")
+            self.shells.send(req.shell_id, req.command_id,
+                             req.stdin if damaged is None else damaged, req.stdin_end)
             return soap.sent(req)
         self.shells.delete(req.shell_id)
         return soap.deleted(req)

@@ -383,6 +383,34 @@ def test_standard_input_sent_reaches_the_program_and_end_closes_it(endpoint):
     protocol.close_shell(shell)
 
 
+def test_corrupt_send_flips_the_middle_byte_of_exactly_the_next_n_chunks(endpoint):
+    """Fault ``corrupt_send=N``: the next N non-empty Send chunks reach the program's stdin with
+    their middle byte XOR 0xFF; an empty chunk passes and counts nothing, later ones are intact."""
+    endpoint.server.faults.update(corrupt_send=2)
+    chunks = [b"", b"first chunk", b"second-chunk!", b"third", b"fourth chunk"]
+    protocol = protocol_for(endpoint)
+    shell = protocol.open_shell()
+    cid = protocol.run_command(shell, "cat", console_mode_stdin=False)
+    for n, chunk in enumerate(chunks):
+        protocol.send_command_input(shell, cid, chunk, end=n == len(chunks) - 1)
+    out, _, rc = protocol.get_command_output(shell, cid)
+    protocol.close_shell(shell)
+    received, at = [], 0
+    for chunk in chunks:
+        received.append(out[at:at + len(chunk)])
+        at += len(chunk)
+    assert (rc, at) == (0, len(out))
+    damaged = [n for n, (sent, got) in enumerate(zip(chunks, received, strict=True))
+               if sent != got]
+    assert damaged == [1, 2]
+    for n in damaged:
+        sent, middle = chunks[n], len(chunks[n]) // 2
+        assert [i for i in range(len(sent)) if sent[i] != received[n][i]] == [middle]
+        assert received[n][middle] == sent[middle] ^ 0xFF
+    assert endpoint.server.stats()["corrupted_sends"] == 2
+    assert endpoint.server.faults.current().corrupt_send == 0
+
+
 def test_the_processes_a_command_starts_count_against_max_processes(tmp_path):
     """MaxProcessesPerShell counts the shell's job object: a command's children count too, and
     the processes a finished child leaves no longer do."""
