@@ -447,13 +447,14 @@ def drift_merge(sources: list[str], reports: str = "reports", *,
 
 
 @friendly
-def sandbox_up(name: str, port: int, locale: str | None = None, *, realm: bool = False) -> int:
+def sandbox_up(name: str, port: int, locale: str | None = None, *, realm: bool = False,
+               offline: bool = False) -> int:
     from sandbox.control import up
 
-    info = up(name, port, locale=locale, realm=realm)
+    info = up(name, port, locale=locale, realm=realm, offline=offline)
     console.print(
-        f"sandbox {name!r} up: {info['endpoint']} (user {info['user']}, "
-        f"password in {info['password_file']})",
+        f"sandbox {name!r} up{' (offline)' if offline else ''}: {info['endpoint']} (user "
+        f"{info['user']}, password in {info['password_file']})",
         markup=False,
     )
     if "kerberos" in info:
@@ -500,15 +501,24 @@ def sandbox_status(name: str, *, as_json: bool = False) -> int:
 
 
 @friendly
-def sandbox_fault(name: str, *, clear: bool = False, **values: object) -> int:
-    from sandbox.control import fault_switch
+def sandbox_fault(name: str, *, clear: bool = False, disk_full_kb: int = -1,
+                  disk_path: str = "", **values: object) -> int:
+    from sandbox.control import fault_switch, limit_disk, unlimit_disk
 
     faults = fault_switch(name)
     faults.current()
     if clear:
         faults.clear()
+        unlimit_disk(name)
     if values:
         faults.update(**values)
+    if disk_full_kb >= 0:
+        if not disk_path:
+            raise ValueError("--disk-full-kb needs --disk-path: the host folder to fill, e.g. "
+                             "--disk-path C:\\ProgramData\\tacfleet")
+        folder = limit_disk(name, disk_path, disk_full_kb)
+        console.print(f"sandbox {name!r}: {disk_path} has {disk_full_kb} KiB ({folder})",
+                      markup=False)
     console.print(f"sandbox {name!r} faults: {faults.settings}", markup=False)
     return 0
 

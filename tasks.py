@@ -228,11 +228,13 @@ def drift_merge(c: Context, sources: str, reports: str = "reports",
 
 @task(help={"name": "sandbox name (default 'default')", "port": "WinRM HTTP port (HTTPS = +1)",
             "locale": "the host's language as a Linux locale, e.g. de_DE (default: English)",
-            "realm": "also run a Kerberos KDC (MIT) for the host; the endpoint accepts Kerberos"})
+            "realm": "also run a Kerberos KDC (MIT) for the host; the endpoint accepts Kerberos",
+            "offline": "an air-gapped host: its programs reach nothing but its own loopback "
+                       "(a network namespace; root)"})
 def sandbox_up(c: Context, name: str = "default", port: int = 55985, locale: str = "",
-               realm: bool = False) -> None:
+               realm: bool = False, offline: bool = False) -> None:
     """Start the sandbox Windows host (Wine) and its WinRM endpoint on 127.0.0.1."""
-    sys.exit(cli.sandbox_up(name, port, locale or None, realm=realm))
+    sys.exit(cli.sandbox_up(name, port, locale or None, realm=realm, offline=offline))
 
 
 @task(help={"name": "sandbox name"})
@@ -260,16 +262,22 @@ def sandbox_status(c: Context, name: str = "default", json: bool = False) -> Non
     "drop_after": "drop the TCP connection after N more requests",
     "hang": "a command line containing this text never finishes until signalled",
     "drop_on": "the next command line containing this text runs, then the connection drops",
-    "clear": "switch every fault off",
+    "corrupt_send": "flip one byte in each of the next N WinRS Sends (data damaged on the way)",
+    "disk_full_kb": "give --disk-path only this many KiB of space (a full disk; root)",
+    "disk_path": "the host folder --disk-full-kb limits, e.g. C:\\ProgramData\\tacfleet",
+    "clear": "switch every fault off, lift disk limits",
 })
 def sandbox_fault(c: Context, name: str = "default", latency_ms: int = -1, http_500: int = -1,
                   drop_after: int = -2, hang: str | None = None, drop_on: str | None = None,
+                  corrupt_send: int = -1, disk_full_kb: int = -1, disk_path: str = "",
                   clear: bool = False) -> None:
     """Switch fault injection on a running sandbox host (for reliability tests)."""
     values: dict[str, object] = {"latency_ms": latency_ms, "http_500": http_500,
-                                 "drop_after": drop_after, "hang": hang, "drop_on": drop_on}
+                                 "drop_after": drop_after, "hang": hang, "drop_on": drop_on,
+                                 "corrupt_send": corrupt_send}
     chosen = {k: v for k, v in values.items() if v not in (-1, -2, None)}
-    sys.exit(cli.sandbox_fault(name, clear=clear, **chosen))
+    sys.exit(cli.sandbox_fault(name, clear=clear, disk_full_kb=disk_full_kb,
+                               disk_path=disk_path, **chosen))
 
 
 @task(help={"name": "sandbox name to record on (reset first, stopped after)",

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from sandbox import layout
+from sandbox import disk, layout, netns
 from sandbox.host.image import ImageError, build_image, clone_image
 from sandbox.host.prefix import WineMissing, WinePrefix, locale_available
 from sandbox.winrm.faults import Faults
@@ -121,7 +121,7 @@ def write_inventory(info: dict[str, Any], dest: Path, *, template: Path | None =
 
 
 def up(name: str = "default", port: int = 55985, *, timeout: float = 300,
-       locale: str | None = None, realm: bool = False) -> dict[str, Any]:
+       locale: str | None = None, realm: bool = False, offline: bool = False) -> dict[str, Any]:
     """Start the host (building the bare image first if this machine has none); idempotent.
 
     ``realm`` also runs a real MIT KDC for the host (``sandbox.kdc``): the endpoint then accepts
@@ -129,10 +129,17 @@ def up(name: str = "default", port: int = 55985, *, timeout: float = 300,
 
     ``locale`` (``de_DE``, any locale Debian can generate) makes a non-English host: Wine runs
     with ``LC_ALL``/``LANG`` = ``<locale>.UTF-8``, so its programs and the stand-ins speak it.
+
+    ``offline`` makes an air-gapped host (``sandbox.netns``): its Windows programs reach
+    nothing but the host's own loopback; the endpoint is reached as always.
     """
     paths = layout.Paths(name)
     state = _running(paths)
     if state:
+        if offline != bool(state.get("offline")):
+            raise SandboxUnavailable(
+                f"sandbox {name!r} is running {'on' if state.get('offline') else 'off'}line: "
+                f"stop it first (invoke sandbox.down --name {name})")
         if (locale or "") != state.get("locale", ""):
             raise SandboxUnavailable(
                 f"sandbox {name!r} is running with locale {state.get('locale') or 'C'!r}, not "
@@ -161,7 +168,8 @@ def up(name: str = "default", port: int = 55985, *, timeout: float = 300,
     with (paths.root / "daemon.out").open("ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "sandbox.daemon", "--name", name, "--port", str(port),
-             *(["--locale", locale] if locale else []), *(["--realm"] if realm else [])],
+             *(["--locale", locale] if locale else []), *(["--realm"] if realm else []),
+             *(["--offline"] if offline else [])],
             cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
@@ -211,6 +219,8 @@ def down(name: str = "default", *, timeout: float = 60, must_exist: bool = False
         os.kill(kdc_pid, signal.SIGTERM)
     if paths.prefix.exists():
         WinePrefix(paths.prefix).stop_server()
+    disk.release_all(paths.root)
+    netns.delete(name)  # the daemon's own, if it was killed before it could
     paths.state.unlink(missing_ok=True)
     return True
 
@@ -228,7 +238,7 @@ def reset(name: str = "default") -> dict[str, Any]:
         (paths.root / leftover).unlink(missing_ok=True)
     if state:
         return up(name, _port(state["endpoint"]), locale=state.get("locale") or None,
-                  realm="kerberos" in state)
+                  realm="kerberos" in state, offline=bool(state.get("offline")))
     return status(name)
 
 
@@ -301,6 +311,20 @@ def kdc_start(name: str = "default") -> None:
     kdc.start()
     krb["kdc_pid"] = kdc.pid
     layout.write_json(paths.state, state)
+
+
+def limit_disk(name: str, windows_path: str, kb: int) -> Path:
+    """A full disk (``sandbox.disk``): ``windows_path`` on the host gets only ``kb`` KiB."""
+    paths = layout.Paths(name)
+    try:
+        return disk.limit(paths.root, WinePrefix(paths.prefix), windows_path, kb)
+    except (disk.DiskLimitUnavailable, ValueError) as exc:
+        raise SandboxUnavailable(str(exc)) from None
+
+
+def unlimit_disk(name: str) -> None:
+    """Lift every disk limit of the host (its files kept)."""
+    disk.release_all(layout.Paths(name).root)
 
 
 def fault_switch(name: str = "default") -> Faults:

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 
-from sandbox import layout, pki
+from sandbox import layout, netns, pki
 from sandbox.host.executor import WineExecutor
 from sandbox.host.prefix import WinePrefix
 from sandbox.kdc import Kdc
@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--realm", action="store_true",
                         help="also run a Kerberos KDC for this host (sandbox.kdc) and accept "
                         "Kerberos at the endpoint")
+    parser.add_argument("--offline", action="store_true",
+                        help="the host's Wine processes in a network namespace of their own "
+                        "with only its loopback (sandbox.netns)")
     parser.add_argument("--locale", default=None,
                         help="the host's language as a Linux locale, e.g. de_DE (Wine speaks it)")
     args = parser.parse_args(argv)
@@ -37,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     paths = layout.Paths(args.name)
     logging.basicConfig(filename=paths.root / "daemon.log", level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    prefix = WinePrefix(paths.prefix, args.locale)
+    prefix = WinePrefix(paths.prefix, args.locale,
+                        netns=netns.create(args.name) if args.offline else None)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -64,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             "user": layout.USER, "password_file": str(paths.password),
             "prefix": str(paths.prefix), "state_dir": str(paths.root),
             "locale": args.locale or "", "lang": prefix.unix_locale,
+            "offline": bool(args.offline),
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "startup_seconds": round(time.monotonic() - started, 2),
         }
@@ -84,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         server.stop()
         executor.close()
         prefix.stop_server()
+        if prefix.netns:
+            netns.delete(args.name)
         if kdc is not None:
             kdc.stop()
         paths.state.unlink(missing_ok=True)

@@ -128,7 +128,8 @@ class WineExecutor:
         target.with_name("cmdexe.py").write_bytes(CMDEXE_SOURCE.read_bytes())
         self.prefix.profile.mkdir(parents=True, exist_ok=True)
         proc = subprocess.Popen(
-            ["wine", PYTHON, "-u", AGENT], env=self.prefix.env(), cwd=self.prefix.profile,
+            self.prefix.argv("wine", PYTHON, "-u", AGENT), env=self.prefix.env(),
+            cwd=self.prefix.profile,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
         assert proc.stdout is not None

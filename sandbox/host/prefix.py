@@ -10,6 +10,8 @@ import threading
 from pathlib import Path
 from typing import IO
 
+from sandbox.netns import path_of
+
 
 class WineMissing(RuntimeError):
     """Wine is not installed on this machine."""
@@ -46,11 +48,23 @@ class WinePrefix:
     Windows environment, and the sandbox host must not see the caller's.
     """
 
-    def __init__(self, path: Path, locale: str | None = None) -> None:
+    def __init__(self, path: Path, locale: str | None = None, *,
+                 netns: str | None = None) -> None:
         self.path = Path(path)
         self.user = getpass.getuser()
         #: The host's language as a Linux locale (``de_DE``); Wine's programs speak it.
         self.locale = locale
+        #: An offline host's network namespace (``sandbox.netns``): every Wine process of the
+        #: host starts in it, so it reaches nothing but its own loopback.
+        self.netns = netns
+
+    def argv(self, *program: str) -> list[str]:
+        """The command line that starts ``program`` (wine, wineserver) for this host: in its
+        network namespace when it has one. ``nsenter --net`` changes only the network, not the
+        mount namespace as ``ip netns exec`` does, so a full-disk tmpfs (``sandbox.disk``)
+        mounted later is seen by the host's programs."""
+        enter = ("nsenter", f"--net={path_of(self.netns)}", "--") if self.netns else ()
+        return [*enter, *program]
 
     @property
     def drive_c(self) -> Path:
@@ -92,7 +106,8 @@ class WinePrefix:
         Waits for the program, not for end-of-file: a Wine system process started on the way
         may inherit the pipes and hold them open for the life of the prefix.
         """
-        proc = subprocess.Popen(["wine", *args], env=self.env(), stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen(self.argv("wine", *args), env=self.env(),
+                                stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=self.path)
         chunks: dict[str, list[bytes]] = {"out": [], "err": []}
 
@@ -121,10 +136,10 @@ class WinePrefix:
         later command open.
         """
         require_wine()
-        subprocess.run(["wineserver", "-p"], env=self.env(), check=True,
+        subprocess.run(self.argv("wineserver", "-p"), env=self.env(), check=True,
                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
-        subprocess.run(["wine", "cmd.exe", "/c", "exit"], env=self.env(), timeout=120,
+        subprocess.run(self.argv("wine", "cmd.exe", "/c", "exit"), env=self.env(), timeout=120,
                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, cwd=self.path, check=False)
 

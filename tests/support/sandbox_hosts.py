@@ -41,7 +41,7 @@ def sandbox_name(suffix: str = "") -> str:
 
 @contextmanager
 def fresh_sandbox(suffix: str = "", *, locale: str | None = None,
-                  realm: bool = False) -> Iterator[dict]:
+                  realm: bool = False, offline: bool = False) -> Iterator[dict]:
     """A host from the bare image under this run's name; stopped and (unless named by the user,
     or a shell was left open on it) removed afterwards. Ends with a failure naming the host and
     its request log when the endpoint's counters show an open shell (``shells_left_open``)."""
@@ -50,7 +50,8 @@ def fresh_sandbox(suffix: str = "", *, locale: str | None = None,
     name = sandbox_name(suffix)
     control.down(name)
     control.reset(name)
-    info = control.up(name, control.free_port_pair(), locale=locale, realm=realm)
+    info = control.up(name, control.free_port_pair(), locale=locale, realm=realm,
+                      offline=offline)
     leak = None
     RUNNING.add(name)
     try:
