@@ -10,6 +10,7 @@ from compliance.finding import Finding
 from compliance.requirements import REQUIREMENTS, needs_restart, restart_note
 from fleet.interrupt import INTERRUPTED, stop_requested
 from inventory.models import Host
+from provision.hostops import failure_reason
 from provision.model import Blocked, HostRun, Status, StepResult
 from provision.steps import SERVICE_UP, STEPS, Context, Step
 from winhost.cmdline import Command
@@ -153,7 +154,9 @@ def run_step(step: Step, ctx: Context, connection: Connection, check_only: bool)
         if outcome.rc != 0 or refused:
             result.status = Status.FAILED
             result.rc = outcome.rc
-            result.message = f"{action.why}: {refused or f'exit code {outcome.rc}'}"
+            why = failure_reason(outcome.stderr)
+            result.message = f"{action.why}: {refused or f'exit code {outcome.rc}'}" + (
+                f": {why}" if why and not refused else "")
             result.output = (outcome.stdout + outcome.stderr).strip()[-2000:]
             result.commands = result.commands[: plan.index(action) + 1]
             if action.cleanup is not None:

@@ -176,10 +176,19 @@ def receive(path, size, offset, prefix):
                     view = view[f.write(view):]
                 done += len(block)
     except OSError as exc:
-        if exc.errno == errno.ENOSPC:
+        # ENOSPC is ERROR_DISK_FULL; a quota (ERROR_DISK_QUOTA_EXCEEDED, 1295) has no errno of
+        # its own and arrives as EINVAL: the free space decides.
+        if exc.errno == errno.ENOSPC or _free(path) < size - done:
             raise Failed('the disk is full: %s has %d of its %d bytes (kept); free space on '
                          'that drive, then run again to send the rest' % (path, done, size))
         raise
+
+
+def _free(path):
+    try:
+        return shutil.disk_usage(os.path.dirname(path)).free
+    except OSError:
+        return 1 << 62  # unknown: not taken for a full disk
 
 
 def verify(path, sha256):
@@ -257,6 +266,13 @@ def decode_ops(argv: Sequence[str]) -> list[tuple[str, ...]]:
         found.append(tuple(rest[1 : 1 + n]))
         rest = rest[1 + n :]
     return found
+
+
+def failure_reason(stderr: str) -> str:
+    """Why a ``host_ops`` command failed, in its own words (its last ``tacfleet:`` line, e.g.
+    ``verify failed: … has sha256 …``), or ""."""
+    lines = [line.strip() for line in stderr.splitlines() if line.startswith("tacfleet: ")]
+    return lines[-1].removeprefix("tacfleet: ") if lines else ""
 
 
 def is_host_ops(command: Command) -> bool:
