@@ -13,7 +13,8 @@ On a real (Wine) sandbox host over NTLM-sealed HTTP (tacfleet's lean transport),
     fits them.
 Then ``--fleet`` simulated hosts receive ``--fleet-mb`` MB each in parallel, from a controller
 process of its own, which reports its CPU seconds per MB sent and its peak RSS; the same with
-``--fleet-small`` hosts shows whether RSS grows with hosts × file size (it must not).
+``--fleet-small`` hosts, and ``--fleet`` hosts with a file a tenth the size, show what RSS grows
+with: the number of connections (a Send's buffers each), never hosts × file size.
 
     python bench/upload.py [--name bench-upload-$USER] [--sizes 1,10,25] [--json]
 
@@ -29,7 +30,6 @@ import getpass
 import hashlib
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -175,14 +175,14 @@ def fleet_worker(inventory: Path, source: Path) -> dict[str, Any]:
             "sent_mb": round(sent_mb, 1), "seconds": round(wall, 2),
             "mb_per_s": round(sent_mb / wall, 1), "cpu_ms_per_mb": round(cpu * 1000 / sent_mb, 1),
             "http_requests_per_host": max(requests),
-            "rss_before_mb": round(baseline, 1),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+            "rss_before_mb": round(baseline, 1), "peak_rss_mb": round(_rss_mb("VmHWM"), 1)}
 
 
-def _rss_mb() -> float:
-    """This process's resident memory now (MB), from /proc."""
+def _rss_mb(field: str = "VmRSS") -> float:
+    """This process's resident memory now (``VmRSS``) or at its peak (``VmHWM``), in MB, from
+    /proc: not ``ru_maxrss``, which Linux carries over ``exec`` from the parent's peak."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return 0.0
 
@@ -249,8 +249,10 @@ def main() -> int:
             control.down(args.name)
         rows += [_limit(folder, source, size) for size, source in files.items()]
         fleet_file = _random_file(folder, args.fleet_mb)
-        for hosts in (args.fleet_small, args.fleet):
-            fleets.append(_fleet(folder, hosts, fleet_file))
+        small_file = _random_file(folder, args.fleet_mb / 10)
+        for hosts, source in ((args.fleet_small, fleet_file), (args.fleet, fleet_file),
+                              (args.fleet, small_file)):
+            fleets.append(_fleet(folder, hosts, source))
     out = ROOT / "bench" / "results" / "upload.json"
     out.write_text(json.dumps({"sizes": rows, "fleet": fleets}, indent=2) + "\n")
     if args.json:
