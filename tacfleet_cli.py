@@ -301,14 +301,20 @@ def doctor(inventory: str | None, selection: str | None) -> int:
 
 
 def check(inventory: str | None, selection: str | None, pytest_args: str = "") -> int:
-    """``pytest checks``; its exit code as is (0 pass, 1 failed, 4 usage error, 130 Ctrl-C)."""
-    args = [sys.executable, "-m", "pytest", str(ROOT / "checks")]
+    """``pytest checks``; its exit code as is (0 pass, 1 failed, 4 usage error, 130 Ctrl-C).
+    Run from the caller's folder (a relative ``--inventory`` means what the user typed), with
+    tacfleet's options as a plugin, so an installed tool (no checkout, no root conftest.py)
+    runs the same checks; there, pytest's cache would be written into the installed package,
+    so it is off."""
+    args = [sys.executable, "-m", "pytest", "-p", "checks.options", str(ROOT / "checks")]
+    if not in_checkout():
+        args += ["-p", "no:cacheprovider"]
     if inventory:
         args += ["--inventory", inventory]
     if selection:
         args += ["--host", selection]
     try:
-        return subprocess.call([*args, *shlex.split(pytest_args)], cwd=ROOT)
+        return subprocess.call([*args, *shlex.split(pytest_args)])
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
 
@@ -645,8 +651,18 @@ def suite_runs(*, quick: bool = False) -> list[tuple[str, list[str]]]:
             ("pytest (sandbox)", [*pytest, "tests", "-m", "sandbox"])]
 
 
+def in_checkout() -> bool:
+    """Does tacfleet run from a checkout (tests, pyproject.toml), not as an installed tool?"""
+    return (ROOT / "pyproject.toml").is_file() and (ROOT / "tests").is_dir()
+
+
 def run_tests(*, quick: bool = False) -> int:
     """ruff, then mypy, then pytest; stops at the first step that fails and names it."""
+    if not in_checkout():
+        err_console.print(f"test: the test suite is in a checkout of tacfleet, not in "
+                          f"the installed tool ({ROOT}); clone the repository and run `bash "
+                          "bootstrap.sh test` there", markup=False)
+        return EXIT_USAGE
     steps = [("ruff", [sys.executable, "-m", "ruff", "check", "."]), *mypy_runs(),
              *suite_runs(quick=quick)]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}

@@ -1,9 +1,10 @@
 """The layering README's "How it works" states: each layer imports only the ones above it.
 
-inventory → winhost → fleet → compliance → provision and checks → tacfleet_cli → tasks. Two
-modules import nothing of tacfleet's and so may be used by every layer: ``winhost/errors.py``
-(the one root of tacfleet's errors) and ``winhost/cmdline.py`` (the one builder of command
-lines, whose quoting the inventory uses for NSSM's AppParameters and to mask quoted secrets).
+inventory → winhost → fleet → compliance → provision and checks → tacfleet_cli → tacfleet_tasks
+→ tasks. Two modules import nothing of tacfleet's and so may be used by every layer:
+``winhost/errors.py`` (the one root of tacfleet's errors) and ``winhost/cmdline.py`` (the one
+builder of command lines, whose quoting the inventory uses for NSSM's AppParameters and to mask
+quoted secrets).
 """
 
 import ast
@@ -11,7 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYERS = {"inventory": 0, "winhost": 1, "fleet": 2, "compliance": 3, "provision": 4,
-          "checks": 4, "tacfleet_cli": 5, "tasks": 6}
+          "checks": 4, "tacfleet_cli": 5, "tacfleet_tasks": 6, "tasks": 7}
 LEAVES = {"winhost.errors", "winhost.cmdline"}
 
 
@@ -27,7 +28,7 @@ def _imports(path: Path) -> set[str]:
 
 
 def _modules() -> list[Path]:
-    files = [ROOT / "tacfleet_cli.py", ROOT / "tasks.py"]
+    files = [ROOT / "tacfleet_cli.py", ROOT / "tacfleet_tasks.py", ROOT / "tasks.py"]
     for package in ("inventory", "winhost", "fleet", "compliance", "provision", "checks"):
         files += sorted((ROOT / package).rglob("*.py"))
     return files

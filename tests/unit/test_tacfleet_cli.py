@@ -8,7 +8,7 @@ import pytest
 from invoke import Collection, Task
 
 import tacfleet_cli as cli
-import tasks
+import tacfleet_tasks as tasks
 
 
 def walk(collection: Collection, prefix: str = "") -> Iterator[tuple[str, Task]]:
