@@ -412,7 +412,7 @@ def _publish(report: DriftReport, folder: Path, *, targets: list[Target] | None 
     report = report.model_copy(update={"changes": changes})
     saved = save_report(folder, report, drift_html(report, changes))
     print_drift(console, report, changes)
-    console.print(f"reports: {saved}/drift.json, {saved}/drift.html", markup=False)
+    console.print(f"reports: {saved / 'drift.json'}, {saved / 'drift.html'}", markup=False)
     if metrics:
         from compliance.metrics import write_metrics
 
