@@ -1,0 +1,127 @@
+r"""tacfleet's controller on Windows: the installed tool under Wine's Windows CPython 3.11,
+``C:\tacfleet\venv\Scripts\tacfleet.exe``, reaching a sandbox host over WinRM (NTLM-sealed HTTP on
+127.0.0.1) as the Linux controller does, with the same results and exit codes.
+
+The controller lives in the session's sandbox host and drives that same host through its WinRM
+endpoint: a Windows admin's workstation and the server it manages are then one Wine prefix,
+which saves a second host's start in CI and changes nothing on the wire. Its venv is made with
+the image's virtualenv and filled from win_amd64 wheels that pip resolved here
+(``tests/support/tool_wheel.py``), as an air-gapped Windows machine would be.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sandbox.host.image import cache_root
+from sandbox.host.prefix import WinePrefix
+from tests.support.sandbox_hosts import SandboxHost
+from tests.support.tool_wheel import build_wheel, windows_wheels
+from winhost.cmdline import command
+from winhost.connection import Result
+
+pytestmark = pytest.mark.sandbox
+
+ROOT = Path(__file__).resolve().parents[2]
+HOME = "C:\\tacfleet"
+TACFLEET = HOME + "\\venv\\Scripts\\tacfleet.exe"
+INVENTORY = HOME + "\\hosts.yml"
+
+
+@dataclass
+class Controllers:
+    host: SandboxHost
+    linux_inventory: Path
+
+    def windows(self, *args: str, timeout: float = 600) -> Result:
+        """``tacfleet.exe <args> --inventory C:\\tacfleet\\hosts.yml`` on the Windows side."""
+        with self.host.connect() as conn:
+            return conn.run(command(TACFLEET, *args, "--inventory", INVENTORY), timeout=timeout)
+
+    def linux(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "invoke", "-r", str(ROOT), *args,
+                               "--inventory", str(self.linux_inventory)], capture_output=True,
+                              text=True, timeout=600, cwd=self.linux_inventory.parent)
+
+
+@pytest.fixture(scope="module")
+def controllers(sandbox_host: SandboxHost, tmp_path_factory) -> Controllers:
+    base = tmp_path_factory.mktemp("winctl")
+    wheel = build_wheel(base)
+    wheels = windows_wheels(wheel, cache_root() / "downloads" / "controller-wheels-cp311")
+    home = WinePrefix(Path(sandbox_host.info["prefix"])).host_path(HOME)
+    shutil.rmtree(home, ignore_errors=True)
+    (home / "wheels").mkdir(parents=True)
+    for source in [wheel, *wheels.glob("*.whl")]:
+        shutil.copy(source, home / "wheels" / source.name)
+    shutil.copy(sandbox_host.info["password_file"], home / "password")
+    data = yaml.safe_load(sandbox_host.inventory.read_text())
+    entry = data["hosts"]["sandbox"]
+    entry["connection"]["password_file"] = HOME + "\\password"
+    tac = Path(entry["app"]["tac_source"])
+    shutil.copy(tac, home / tac.name)
+    entry["app"]["tac_source"] = f"{HOME}\\{tac.name}"
+    (home / "hosts.yml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    with sandbox_host.connect() as conn:
+        for argv in (("C:\\Python311\\python.exe", "-m", "virtualenv", HOME + "\\venv"),
+                     (HOME + "\\venv\\Scripts\\python.exe", "-m", "pip", "install", "--quiet",
+                      "--no-index", "--find-links", HOME + "\\wheels", "tacfleet")):
+            done = conn.run(command(*argv), timeout=600)
+            assert done.rc == 0, done.stdout + done.stderr
+    return Controllers(sandbox_host, sandbox_host.inventory)
+
+
+def _same_exit(windows: Result, linux: subprocess.CompletedProcess[str]) -> None:
+    assert windows.rc == linux.returncode, (windows.stdout + windows.stderr,
+                                           linux.stdout + linux.stderr)
+    assert "Traceback" not in windows.stderr, windows.stderr
+
+
+def _summary(out: str) -> str:
+    """pytest's last line without its duration."""
+    return out.strip().splitlines()[-1].split(" in ")[0].strip("= ") if out.strip() else ""
+
+
+def test_the_windows_controller_runs_tacfleet_from_its_own_venv(controllers):
+    with controllers.host.connect() as conn:
+        where = conn.run(command(HOME + "\\venv\\Scripts\\python.exe", "-c",
+                                 "import sys, tacfleet_cli, pydantic_core, cryptography;"
+                                 "print(sys.platform, tacfleet_cli.__file__)"), timeout=120)
+    assert where.rc == 0, where.stderr  # pydantic-core and cryptography load (Rust-built DLLs)
+    assert where.stdout.split()[0] == "win32"
+    assert where.stdout.split()[1].lower().startswith(HOME.lower() + "\\venv\\lib")
+
+
+def test_tampering_is_found_and_healed_from_windows_as_from_linux(controllers):
+    with controllers.host.connect() as conn:
+        conn.run(command("C:\\windows\\System32\\sc.exe", "config", "tacdemo", "start=",
+                         "demand"), timeout=60)
+    windows = controllers.windows("drift", "--reports", HOME + "\\reports", "--log", "-")
+    _same_exit(windows, controllers.linux("drift", "--reports", "reports-linux", "--log", "-"))
+    assert windows.rc == 1 and "start_type" in windows.stdout, windows.stdout
+    healed = controllers.windows("provision", "--host", "sandbox", "--log",
+                                 HOME + "\\provision.log")
+    assert healed.rc == 0, healed.stdout + healed.stderr
+    assert re.search(r"start type\s+changed", healed.stdout), healed.stdout
+    windows, linux = controllers.windows("check", "--host", "sandbox"), controllers.linux(
+        "check", "--host", "sandbox")
+    _same_exit(windows, linux)
+    assert windows.rc == 0 and _summary(windows.stdout) == _summary(linux.stdout) != ""
+    windows = controllers.windows("drift", "--reports", HOME + "\\reports", "--log", "-")
+    _same_exit(windows, controllers.linux("drift", "--reports", "reports-linux", "--log", "-"))
+    assert windows.rc == 0
+
+
+def test_a_bad_inventory_and_an_unknown_host_exit_as_on_linux(controllers):
+    windows, linux = (controllers.windows("plan", "--host", "nosuchhost"),
+                      controllers.linux("plan", "--host", "nosuchhost"))
+    _same_exit(windows, linux)
+    assert windows.rc == 2 and "nosuchhost" in windows.stdout + windows.stderr
