@@ -1,6 +1,6 @@
 """tacfleet's own wheel, built from this checkout's files for the tests that install the tool
 (on Linux: ``test_installed_tool.py``; under Wine's Windows CPython:
-``test_windows_controller.py``), and the Windows wheels of its dependencies."""
+``test_controller_on_windows.py``), and the Windows wheels of its dependencies."""
 
 from __future__ import annotations
 

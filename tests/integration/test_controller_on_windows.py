@@ -41,10 +41,10 @@ class Controllers:
     host: SandboxHost
     linux_inventory: Path
 
-    def windows(self, *args: str, timeout: float = 600) -> Result:
+    def windows(self, *args: str, inventory: str = INVENTORY, timeout: float = 600) -> Result:
         """``tacfleet.exe <args> --inventory C:\\tacfleet\\hosts.yml`` on the Windows side."""
         with self.host.connect() as conn:
-            return conn.run(command(TACFLEET, *args, "--inventory", INVENTORY), timeout=timeout)
+            return conn.run(command(TACFLEET, *args, "--inventory", inventory), timeout=timeout)
 
     def linux(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "invoke", "-r", str(ROOT), *args,
@@ -70,6 +70,8 @@ def controllers(sandbox_host: SandboxHost, tmp_path_factory) -> Controllers:
     shutil.copy(tac, home / tac.name)
     entry["app"]["tac_source"] = f"{HOME}\\{tac.name}"
     (home / "hosts.yml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    entry["connection"] = {"kind": "local"}  # the host provisions and checks itself
+    (home / "local.yml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     with sandbox_host.connect() as conn:
         for argv in (("C:\\Python311\\python.exe", "-m", "virtualenv", HOME + "\\venv"),
                      (HOME + "\\venv\\Scripts\\python.exe", "-m", "pip", "install", "--quiet",
@@ -100,21 +102,30 @@ def test_the_windows_controller_runs_tacfleet_from_its_own_venv(controllers):
     assert where.stdout.split()[1].lower().startswith(HOME.lower() + "\\venv\\lib")
 
 
-def test_tampering_is_found_and_healed_from_windows_as_from_linux(controllers):
+def test_tampering_is_found_from_windows_and_linux_and_the_host_heals_itself(controllers):
+    """One tamper, judged by three controllers: the Windows controller over WinRM, the host
+    itself (``connection.kind: local``: no WinRM between tacfleet and the host it runs on) and
+    the Linux controller; the host heals itself; then all three find it compliant."""
+    local = HOME + "\\local.yml"
     with controllers.host.connect() as conn:
         conn.run(command("C:\\windows\\System32\\sc.exe", "config", "tacdemo", "start=",
                          "demand"), timeout=60)
-    windows = controllers.windows("drift", "--reports", HOME + "\\reports", "--log", "-")
-    _same_exit(windows, controllers.linux("drift", "--reports", "reports-linux", "--log", "-"))
-    assert windows.rc == 1 and "start_type" in windows.stdout, windows.stdout
+    for inventory in (INVENTORY, local):
+        drift = controllers.windows("drift", "--reports", HOME + "\\reports", "--log", "-",
+                                    inventory=inventory)
+        assert drift.rc == 1 and "start_type" in drift.stdout, drift.stdout + drift.stderr
+    _same_exit(drift, controllers.linux("drift", "--reports", "reports-linux", "--log", "-"))
+    plan = controllers.windows("plan", "--host", "sandbox")
+    assert plan.rc == 0 and re.search(r"start type\s+would change", plan.stdout), plan.stdout
     healed = controllers.windows("provision", "--host", "sandbox", "--log",
-                                 HOME + "\\provision.log")
-    assert healed.rc == 0, healed.stdout + healed.stderr
-    assert re.search(r"start type\s+changed", healed.stdout), healed.stdout
-    windows, linux = controllers.windows("check", "--host", "sandbox"), controllers.linux(
-        "check", "--host", "sandbox")
-    _same_exit(windows, linux)
-    assert windows.rc == 0 and _summary(windows.stdout) == _summary(linux.stdout) != ""
+                                 HOME + "\\provision.log", inventory=local)
+    assert healed.rc == 0 and re.search(r"start type\s+changed", healed.stdout), (
+        healed.stdout + healed.stderr)
+    linux = controllers.linux("check", "--host", "sandbox")
+    for inventory in (INVENTORY, local):
+        windows = controllers.windows("check", "--host", "sandbox", inventory=inventory)
+        _same_exit(windows, linux)
+        assert windows.rc == 0 and _summary(windows.stdout) == _summary(linux.stdout) != ""
     windows = controllers.windows("drift", "--reports", HOME + "\\reports", "--log", "-")
     _same_exit(windows, controllers.linux("drift", "--reports", "reports-linux", "--log", "-"))
     assert windows.rc == 0
