@@ -24,7 +24,7 @@ import yaml
 from sandbox.host.image import cache_root
 from sandbox.host.prefix import WinePrefix
 from tests.support.sandbox_hosts import SandboxHost
-from tests.support.tool_wheel import build_wheel, windows_wheels
+from tests.support.tool_wheel import build_wheel, pytest_summary, windows_wheels
 from winhost.cmdline import command
 from winhost.connection import Result
 
@@ -87,10 +87,6 @@ def _same_exit(windows: Result, linux: subprocess.CompletedProcess[str]) -> None
     assert "Traceback" not in windows.stderr, windows.stderr
 
 
-def _summary(out: str) -> str:
-    """pytest's last line without its duration."""
-    return out.strip().splitlines()[-1].split(" in ")[0].strip("= ") if out.strip() else ""
-
 
 def test_the_windows_controller_runs_tacfleet_from_its_own_venv(controllers):
     with controllers.host.connect() as conn:
@@ -125,7 +121,8 @@ def test_tampering_is_found_from_windows_and_linux_and_the_host_heals_itself(con
     for inventory in (INVENTORY, local):
         windows = controllers.windows("check", "--host", "sandbox", inventory=inventory)
         _same_exit(windows, linux)
-        assert windows.rc == 0 and _summary(windows.stdout) == _summary(linux.stdout) != ""
+        assert windows.rc == 0
+        assert pytest_summary(windows.stdout) == pytest_summary(linux.stdout) != ""
     windows = controllers.windows("drift", "--reports", HOME + "\\reports", "--log", "-")
     _same_exit(windows, controllers.linux("drift", "--reports", "reports-linux", "--log", "-"))
     assert windows.rc == 0

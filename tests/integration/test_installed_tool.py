@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.tool_wheel import build_wheel
+from tests.support.tool_wheel import build_wheel, pytest_summary
 
 pytestmark = pytest.mark.sandbox
 
@@ -101,15 +101,10 @@ def test_tacfleet_tasks_exit_as_invoke_does(tool, args):
     if args[0] == "plan" and args[2] == "sandbox":  # the host was reached and judged
         assert "sandbox: ok=" in installed.stdout and "sandbox: ok=" in checkout.stdout
     if args[0] == "check":  # the same checks judged the same way
-        assert _summary(installed.stdout) == _summary(checkout.stdout) != ""
+        assert pytest_summary(installed.stdout) == pytest_summary(checkout.stdout) != ""
     if args[-2:] == ("--inventory", "bad.yml"):
         assert installed.returncode == 2 and "bad.yml" in installed.stderr + installed.stdout
 
-
-def _summary(out: str) -> str:
-    """pytest's last line without its duration: ``== 25 passed, 1 skipped in 4.1s ==``."""
-    last = out.strip().splitlines()[-1] if out.strip() else ""
-    return last.split(" in ")[0].strip("= ")
 
 
 def test_tacfleet_test_needs_a_checkout(tool):

@@ -11,7 +11,7 @@ import pytest
 from inventory import InventoryError, load_inventory
 from inventory.bundle import host_set, load_lock
 from provision.bundle import BundleBuildError, build
-from tests.support import ROOT
+from tests.support.inventories import sandbox_inventory
 from tests.support.wheels import make_wheel
 
 WIN = "cp311-cp311-win_amd64"
@@ -34,16 +34,8 @@ def index(tmp_path) -> Path:
 
 
 def inventory(tmp_path: Path, extra: str = "", package: str = "tacdemo==1.0.0") -> Path:
-    text = (ROOT / "inventory" / "hosts.yml").read_text()
-    text = text.replace("tac_source: ../sandbox", f"tac_source: {ROOT}/sandbox")
-    text = text.replace("package: tacdemo==1.0.0", f"package: {package}")
-    house = ("      wheelhouse: C:\\wheels   # offline: every wheel comes from this folder on "
-             "the host")
-    assert house in text
-    text = text.replace(house, f"      offline: true\n      bundle: bundle\n{extra}")
-    path = tmp_path / "hosts.yml"
-    path.write_text(text)
-    return path
+    return sandbox_inventory(tmp_path, package,
+                             f"      offline: true\n      bundle: bundle\n{extra}")
 
 
 def hosts(path: Path):

@@ -18,6 +18,7 @@ from provision.hostops import decode_ops
 from provision.model import Status
 from provision.steps import STEPS, Context, packages
 from tests.support import ROOT
+from tests.support.inventories import WHEELHOUSE, sandbox_inventory
 from tests.support.probe_doc import compliant_doc
 from winhost.probe import facts_from_probe
 
@@ -35,16 +36,8 @@ def wheel(folder: Path, name: str, version: str, payload: bytes = b"") -> Path:
 
 def inventory(tmp_path: Path, ship: str, *, wheelhouse: bool = True,
               package: str = "tacdemo") -> Path:
-    text = (ROOT / "inventory" / "hosts.yml").read_text()
-    text = text.replace("tac_source: ../sandbox", f"tac_source: {ROOT}/sandbox")
-    text = text.replace("package: tacdemo==1.0.0", f"package: {package}")
-    house = ("      wheelhouse: C:\\wheels   # offline: every wheel comes from this folder on "
-             "the host")
-    assert house in text
-    text = text.replace(house, (house if wheelhouse else "") + f"\n      ship_wheels: {ship}")
-    path = tmp_path / "hosts.yml"
-    path.write_text(text)
-    return path
+    return sandbox_inventory(tmp_path, package,
+                             (WHEELHOUSE if wheelhouse else "") + f"\n      ship_wheels: {ship}")
 
 
 def problems(path: Path) -> list[Problem]:
