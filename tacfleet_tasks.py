@@ -19,6 +19,7 @@ import invoke
 from invoke import Argument, Collection, Context, Task
 
 import tacfleet_cli as cli
+from fleet.console_code_page import use_console_code_page
 from provision.options import DEFAULTS, ProvisionOptions
 
 #: The only short flags, each meaning one option in every task that has it. Invoke would invent
@@ -38,6 +39,7 @@ class _Task(Task[Callable[..., Any]]):
         return arguments
 
 
+use_console_code_page()  # the program's entry (invoke and tacfleet): before anything prints
 task = functools.partial(invoke.task, klass=_Task, auto_shortflags=False)
 
 INVENTORY_HELP = "inventory file (default: $TACFLEET_INVENTORY or inventory/hosts.yml)"

@@ -26,6 +26,7 @@ from compliance.audit import HostAudit, HostStatus
 from compliance.display import plain_cause
 from compliance.finding import Finding
 from inventory.frozen import Frozen
+from inventory.private_files import private_folder
 from inventory.secrets import redact_data
 
 EXIT_COMPLIANT, EXIT_DRIFT, EXIT_UNCHECKED = 0, 1, 2
@@ -238,7 +239,9 @@ def load_latest(reports: Path) -> DriftReport | None:
 
 
 def save_report(reports: Path, report: DriftReport, html: str) -> Path:
-    """Write the run's folder, then move the ``latest`` pointer: readers never see half a run."""
+    """Write the run's folder, then move the ``latest`` pointer: readers never see half a run.
+    ``reports`` is private to the user (its files are 0600; on Windows its DACL, inherited)."""
+    private_folder(reports)
     stamp = report.started.replace(":", "").replace("-", "")
     folder = reports / stamp
     suffix = 1

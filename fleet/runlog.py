@@ -28,6 +28,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.control import Control
 
+from inventory.private_files import open_private
 from inventory.secrets import redact
 from winhost.connection import COMMANDS
 
@@ -128,7 +129,7 @@ def run_log(task: str, path: Path | None, argv: Sequence[str] | None = None, *,
         yield None
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    fd = open_private(path, os.O_WRONLY | os.O_APPEND)
     started = time.monotonic()
     with os.fdopen(fd, "w", encoding="utf-8") as file:
         log = RunLog(path, file)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 import threading
 from collections.abc import Mapping
 from contextlib import suppress
@@ -24,6 +25,7 @@ from pydantic import SecretStr
 
 from inventory.errors import Problem, SecretError
 from inventory.models import ConnectionSettings
+from inventory.private_files import exposure, fix_hint
 from winhost.cmdline import cmd_arg, quote_arg
 
 MASK = "***"
@@ -77,14 +79,21 @@ def _fail(message: str, fix: str, *, host: str | None, field: str, file: str) ->
                                 field=field if "." in field else f"connection.{field}")])
 
 
+def _set_env_hint(name: str) -> str:
+    """How to set ``name`` for tacfleet, in the shell of the platform it runs on."""
+    if sys.platform == "win32":
+        return (f"set {name}=... in cmd ($env:{name} = '...' in PowerShell), or setx {name} ... "
+                "as the account of the scheduled task that runs tacfleet")
+    return f"export {name}=... in the shell (or CI secret) that runs tacfleet"
+
+
 def _from_env(name: str, env: Mapping[str, str], host: str | None, source: str,
               field: str = "password_env") -> SecretStr:
     __tracebackhide__ = True
     value = env.get(name)
     if not value:
         state = "is empty" if value == "" else "is not set"
-        raise _fail(f"environment variable {name} {state}",
-                    f"export {name}=... in the shell (or CI secret) that runs tacfleet",
+        raise _fail(f"environment variable {name} {state}", _set_env_hint(name),
                     host=host, field=field, file=source)
     return SecretStr(value)
 
@@ -106,10 +115,13 @@ def _from_file(path: Path, host: str | None, field: str = "password_file") -> Se
                    "check the path and its permissions") from None
     if not stat.S_ISREG(info.st_mode):
         raise fail("is not a regular file", "point password_file at a file")
-    if os.name != "nt" and info.st_mode & 0o077:
-        mode = stat.S_IMODE(info.st_mode)
-        raise fail(f"password file is readable or writable by group/others (mode {mode:04o})",
-                   f"chmod 600 {path}")
+    try:
+        exposed = exposure(path)
+    except OSError as exc:
+        raise fail(f"password file's permissions cannot be read ({exc.strerror})",
+                   "check the path and its permissions") from None
+    if exposed:
+        raise fail(f"password file is not private: {exposed}", fix_hint(path))
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

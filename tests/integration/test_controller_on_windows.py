@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from inventory.private_files import sddl_exposure
 from sandbox.host.image import cache_root
 from sandbox.host.prefix import WinePrefix
 from tests.support.sandbox_hosts import SandboxHost
@@ -31,7 +32,7 @@ from winhost.connection import Result
 pytestmark = pytest.mark.sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
-HOME = "C:\\tacfleet"
+HOME = "C:\\Users\\Zoë Müller\\tacfleet"  # a checkout path with a space and non-ASCII
 TACFLEET = HOME + "\\venv\\Scripts\\tacfleet.exe"
 INVENTORY = HOME + "\\hosts.yml"
 
@@ -63,6 +64,7 @@ def controllers(sandbox_host: SandboxHost, tmp_path_factory) -> Controllers:
     for source in [wheel, *wheels.glob("*.whl")]:
         shutil.copy(source, home / "wheels" / source.name)
     shutil.copy(sandbox_host.info["password_file"], home / "password")
+    shutil.copy(sandbox_host.info["password_file"], home / "shared-password")
     data = yaml.safe_load(sandbox_host.inventory.read_text())
     entry = data["hosts"]["sandbox"]
     entry["connection"]["password_file"] = HOME + "\\password"
@@ -70,6 +72,11 @@ def controllers(sandbox_host: SandboxHost, tmp_path_factory) -> Controllers:
     shutil.copy(tac, home / tac.name)
     entry["app"]["tac_source"] = f"{HOME}\\{tac.name}"
     (home / "hosts.yml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    entry["connection"]["password_file"] = HOME + "\\shared-password"
+    (home / "shared.yml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    entry["connection"] = {**entry["connection"], "password_env": "TACFLEET_NO_SUCH_PASSWORD"}
+    del entry["connection"]["password_file"]
+    (home / "env.yml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     entry["connection"] = {"kind": "local"}  # the host provisions and checks itself
     (home / "local.yml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     with sandbox_host.connect() as conn:
@@ -78,7 +85,34 @@ def controllers(sandbox_host: SandboxHost, tmp_path_factory) -> Controllers:
                       "--no-index", "--find-links", HOME + "\\wheels", "tacfleet")):
             done = conn.run(command(*argv), timeout=600)
             assert done.rc == 0, done.stdout + done.stderr
+        private = conn.run(_fix_hint(HOME + "\\password", HOME + "\\hosts.yml", conn))
+        assert private.rc == 0, private.stdout + private.stderr
     return Controllers(sandbox_host, sandbox_host.inventory)
+
+
+def _fix_hint(password: str, inventory: str, conn) -> str:
+    """The fix tacfleet.exe names for a password file others may read (``C:\\`` lets Users
+    read what it holds), as the user pastes it into cmd.exe."""
+    refused = conn.run(command(TACFLEET, "plan", "--host", "sandbox", "--inventory", inventory),
+                       timeout=600)
+    output = refused.stdout + refused.stderr
+    line = " ".join(output.split())
+    assert refused.rc == 1 and "Traceback" not in output, output  # the host: not checked
+    assert (f"sandbox: could not be checked: {password}: host sandbox: connection.password_file: "
+            "password file is not private: its ACL lets BUILTIN\\Users read or write it") in line
+    assert "à" not in output, output  # "…" in the OEM code page, not cp1252 read as 437
+    hint = re.search(r'icacls "[^"]+" /inheritance:r /grant:r \*S-1-5-21-[-0-9]+:F', line)
+    assert hint, output
+    return hint.group(0)
+
+
+def _saved_acl(conn, path: str) -> str:
+    """``icacls PATH /save`` on the Windows side: the file's DACL as SDDL."""
+    saved = HOME + "\\acl.txt"
+    done = conn.run(command("C:\\windows\\System32\\icacls.exe", path, "/save", saved))
+    assert done.rc == 0, done.stdout + done.stderr
+    return conn.run(command(HOME + "\\venv\\Scripts\\python.exe", "-c",
+                            f"print(open({saved!r}, 'rb').read().decode('utf-16-le'))")).stdout
 
 
 def _same_exit(windows: Result, linux: subprocess.CompletedProcess[str]) -> None:
@@ -92,10 +126,13 @@ def test_the_windows_controller_runs_tacfleet_from_its_own_venv(controllers):
     with controllers.host.connect() as conn:
         where = conn.run(command(HOME + "\\venv\\Scripts\\python.exe", "-c",
                                  "import sys, tacfleet_cli, pydantic_core, cryptography;"
-                                 "print(sys.platform, tacfleet_cli.__file__)"), timeout=120)
+                                 "sys.stdout.reconfigure(encoding='oem');"  # as a console tool
+                                 "print(sys.platform); print(tacfleet_cli.__file__)"),
+                         timeout=120)
     assert where.rc == 0, where.stderr  # pydantic-core and cryptography load (Rust-built DLLs)
-    assert where.stdout.split()[0] == "win32"
-    assert where.stdout.split()[1].lower().startswith(HOME.lower() + "\\venv\\lib")
+    platform, module = where.stdout.splitlines()[:2]
+    assert platform == "win32"
+    assert module.lower().startswith(HOME.lower() + "\\venv\\lib"), module
 
 
 def test_tampering_is_found_from_windows_and_linux_and_the_host_heals_itself(controllers):
@@ -128,8 +165,36 @@ def test_tampering_is_found_from_windows_and_linux_and_the_host_heals_itself(con
     assert windows.rc == 0
 
 
+def test_a_password_file_others_may_read_is_refused_and_run_logs_are_private(controllers):
+    """Windows' rule for secrets (what OpenSSH applies to a private key): only the user,
+    SYSTEM and Administrators. A file under ``C:\\`` inherits Users' read; the named fix
+    makes it private; the run log tacfleet writes gets that DACL before its first line, and
+    the drift reports folder one its files inherit."""
+    with controllers.host.connect() as conn:
+        hint = _fix_hint(HOME + "\\shared-password", HOME + "\\shared.yml", conn)
+        assert conn.run(hint).rc == 0
+        user = hint.rsplit("*", 1)[1].removesuffix(":F")
+        done = controllers.windows("provision", "--host", "sandbox", "--log",
+                                   HOME + "\\private.log", inventory=HOME + "\\shared.yml")
+        assert done.rc == 0, done.stdout + done.stderr
+        log = _saved_acl(conn, HOME + "\\private.log")
+        report = _saved_acl(conn, HOME + "\\reports\\latest.json")  # drift's, by inheritance
+    dacl = next(line for line in log.splitlines() if line.startswith("D:"))
+    assert dacl.startswith("D:P") and sddl_exposure(dacl, user) is None, log  # protected
+    dacl = next(line for line in report.splitlines() if line.startswith("D:"))
+    assert sddl_exposure(dacl, user) is None, report
+
+
 def test_a_bad_inventory_and_an_unknown_host_exit_as_on_linux(controllers):
     windows, linux = (controllers.windows("plan", "--host", "nosuchhost"),
                       controllers.linux("plan", "--host", "nosuchhost"))
     _same_exit(windows, linux)
     assert windows.rc == 2 and "nosuchhost" in windows.stdout + windows.stderr
+
+
+def test_a_missing_secret_variable_is_one_line_with_the_windows_way_to_set_it(controllers):
+    done = controllers.windows("plan", "--host", "sandbox", inventory=HOME + "\\env.yml")
+    line = " ".join((done.stdout + done.stderr).split())
+    assert done.rc == 1 and "Traceback" not in line, line  # the host: not checked
+    assert ("connection.password_env: environment variable TACFLEET_NO_SUCH_PASSWORD is not set; "
+            "fix: set TACFLEET_NO_SUCH_PASSWORD=... in cmd") in line, line

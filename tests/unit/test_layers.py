@@ -4,7 +4,8 @@ inventory → winhost → fleet → compliance → provision and checks → tacf
 → tasks. Two modules import nothing of tacfleet's and so may be used by every layer:
 ``winhost/errors.py`` (the one root of tacfleet's errors) and ``winhost/cmdline.py`` (the one
 builder of command lines, whose quoting the inventory uses for NSSM's AppParameters and to mask
-quoted secrets).
+quoted secrets), and ``winhost/sddl.py`` (SDDL parsing, which the inventory's owner-only file
+rule uses on a Windows controller).
 """
 
 import ast
@@ -13,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 LAYERS = {"inventory": 0, "winhost": 1, "fleet": 2, "compliance": 3, "provision": 4,
           "checks": 4, "tacfleet_cli": 5, "tacfleet_tasks": 6, "tasks": 7}
-LEAVES = {"winhost.errors", "winhost.cmdline"}
+LEAVES = {"winhost.errors", "winhost.cmdline", "winhost.sddl"}
 
 
 def _imports(path: Path) -> set[str]:
