@@ -16,6 +16,7 @@ starts from a copy of it, and ``sandbox.reset`` copies it again.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -118,7 +119,16 @@ def _check(proc: subprocess.CompletedProcess[bytes], step: str) -> None:
 
 
 def build_image(*, force: bool = False, progress: bool = True) -> Path:
-    """Build the bare image unless a complete one of this version is cached."""
+    """Build the bare image unless a complete one of this version is cached. One builder at a
+    time per cache (``image.lock``): two test runs on one machine, or the two sandbox streams
+    of ``invoke test``, wait for the first build instead of replacing each other's image."""
+    cache_root().mkdir(parents=True, exist_ok=True)
+    with open(cache_root() / "image.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build_image(force=force, progress=progress)
+
+
+def _build_image(*, force: bool, progress: bool) -> Path:
     target = image_dir()
     marker = target / "image.json"
     if not force and marker.exists() and \

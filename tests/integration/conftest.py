@@ -1,6 +1,8 @@
 """Integration fixtures: a real WinRM endpoint on 127.0.0.1 (commands run by /bin/sh) for the
 connection's tests; the session's sandbox hosts (``tests/support/sandbox_hosts.py``), checked
-for open shells after every module; the sandbox modules' order."""
+for open shells after every module; the sandbox modules' order. ``invoke test`` runs the sandbox
+modules in two pytest processes side by side (``tacfleet_cli.SECOND_SANDBOX_STREAM``), each with
+session hosts of its own; the order below holds in each."""
 
 from __future__ import annotations
 

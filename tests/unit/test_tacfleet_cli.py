@@ -76,3 +76,16 @@ def test_provision_flags_are_the_options_of_provision_options():
                                           "host": "web01"})
     assert chosen == ProvisionOptions(check=True, as_json=True, parallel=7)
     assert ProvisionOptions.from_flags({}) == DEFAULTS
+
+
+def test_each_sandbox_module_runs_in_exactly_one_of_the_two_streams():
+    from pathlib import Path
+
+    root = Path(cli.__file__).parent
+    sandbox = {path.name for path in (root / "tests" / "integration").glob("test_*.py")
+               if "pytest.mark.sandbox" in path.read_text(encoding="utf-8")}
+    first, second = cli.suite_runs()[1]
+    ignored = {arg.rpartition("/")[2] for arg in first[1] if arg.startswith("--ignore=")}
+    named = {arg.rpartition("/")[2] for arg in second[1] if arg.endswith(".py")}
+    assert ignored == named == set(cli.SECOND_SANDBOX_STREAM) < sandbox
+    assert "test_provision_e2e.py" not in named  # it provisions the first stream's host
