@@ -46,12 +46,6 @@ def exposure(path: Path) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=256)
-def _windows_exposure(path: str) -> str | None:
-    """Read once per process: a fleet's hosts often share one password file."""
-    return sddl_exposure(_windows.file_sddl(Path(path)), _windows.user_sid())
-
-
 def sddl_exposure(text: str, user_sid: str) -> str | None:
     """Why a file with security descriptor ``text`` is not private to ``user_sid``, or None."""
     descriptor = sddl.parse(text)
@@ -167,3 +161,8 @@ if sys.platform == "win32":  # pragma: no cover - the Windows controller test ru
                          *(f"*{sid}:{inherit}F" for sid in (self.user_sid(), *sorted(TRUSTED))))
 
     _windows = _Windows()
+
+    @functools.lru_cache(maxsize=256)
+    def _windows_exposure(path: str) -> str | None:
+        """Read once per process: a fleet's hosts often share one password file."""
+        return sddl_exposure(_windows.file_sddl(Path(path)), _windows.user_sid())
