@@ -341,7 +341,7 @@ def drift(
 ) -> int:
     """Check the fleet and always write the report; a first Ctrl-C stops starting hosts."""
     from compliance.audit import audit_fleet
-    from compliance.drift import build_report
+    from compliance.drift import build_report, ready_reports
     from compliance.notify import parse_target
     from fleet.progress import CheckProgress
     from fleet.select import shard as shard_hosts
@@ -349,6 +349,7 @@ def drift(
     targets = [parse_target(t, notify_format) for t in notify or []]  # bad ones: before any work
     path = resolve_inventory_path(inventory)
     hosts = shard_hosts(_hosts(inventory, selection), shard)
+    ready_reports(Path(reports))
     started = time.time()
     live = console.is_terminal and len(hosts) > 1
     processes = processes or os.cpu_count() or 1  # None/0: one worker process per CPU
@@ -436,10 +437,11 @@ def drift_merge(sources: list[str], reports: str = "reports", *,
                 notify: list[str] | None = None, notify_format: str | None = None,
                 metrics: str | None = None) -> int:
     """Join the latest reports of several shards into one run in ``reports``."""
-    from compliance.drift import load_latest, merge_reports
+    from compliance.drift import load_latest, merge_reports, ready_reports
     from compliance.notify import parse_target
 
     targets = [parse_target(t, notify_format) for t in notify or []]
+    ready_reports(Path(reports))
 
     loaded = []
     for source in sources:

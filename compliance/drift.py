@@ -238,6 +238,25 @@ def load_latest(reports: Path) -> DriftReport | None:
         return None
 
 
+class ReportsNotWritable(ValueError):
+    """The reports folder cannot be written: said before any host is checked."""
+
+
+def ready_reports(reports: Path) -> None:
+    """Make ``reports`` and prove a file can be written there, before a night's checks: an
+    account that may not write it learns that in a second, not at dawn."""
+    try:
+        reports.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=reports, prefix=".write-test-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ReportsNotWritable(
+            f"drift: --reports {reports}: cannot be written ({exc.strerror or exc}); fix: give "
+            "the account that runs tacfleet (the scheduled task's) write access to it, or pass "
+            "--reports <a folder it may write>") from None
+
+
 def save_report(reports: Path, report: DriftReport, html: str) -> Path:
     """Write the run's folder, then move the ``latest`` pointer: readers never see half a run.
     ``reports`` is private to the user (its files are 0600; on Windows its DACL, inherited)."""

@@ -198,3 +198,12 @@ def test_a_missing_secret_variable_is_one_line_with_the_windows_way_to_set_it(co
     assert done.rc == 1 and "Traceback" not in line, line  # the host: not checked
     assert ("connection.password_env: environment variable TACFLEET_NO_SUCH_PASSWORD is not set; "
             "fix: set TACFLEET_NO_SUCH_PASSWORD=... in cmd") in line, line
+
+
+def test_a_reports_folder_that_cannot_be_written_is_said_before_any_host_is_checked(
+        controllers):
+    reports = HOME + "\\hosts.yml\\reports"  # under a file: Windows refuses the folder
+    done = controllers.windows("drift", "--reports", reports, "--log", "-")
+    line = " ".join((done.stdout + done.stderr).split())
+    assert done.rc == 2 and "Traceback" not in line, line
+    assert f"drift: --reports {reports}: cannot be written" in line, line

@@ -155,6 +155,24 @@ def test_drift_over_a_missing_secret_a_hung_host_and_a_drifted_one(fleet_file, t
     assert "Traceback" not in out.out + out.err
 
 
+@pytest.mark.parametrize("merge", [False, True], ids=["drift", "drift.merge"])
+def test_reports_that_cannot_be_written_are_said_before_any_host_is_checked(
+        fleet_file, tmp_path, monkeypatch, capsys, merge):
+    made: dict[str, FakeConnection] = {}
+    monkeypatch.setattr(audit_module, "open_connection", connector({}, made))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    reports = blocker / "reports"  # under a file: NotADirectoryError, as an ACL's denial is
+    code = (cli.drift_merge([str(tmp_path)], reports=str(reports)) if merge
+            else cli.drift(str(fleet_file), None, reports=str(reports)))
+    out = capsys.readouterr()
+    assert code == 2 and made == {}, out  # no host was connected to
+    line = " ".join(out.err.split())
+    assert line.startswith(f"drift: --reports {reports}: cannot be written (Not a directory); "
+                           "fix: give the account that runs tacfleet"), line
+    assert "Traceback" not in out.out + out.err
+
+
 # -- finding 3: Ctrl-C ----------------------------------------------------------------------------
 def test_first_ctrl_c_finishes_the_current_command_and_starts_nothing_new(hosts):
     def interrupted_during_first_change(conn, text, timeout):
