@@ -5,6 +5,11 @@ new step, and hosts still queued are not started; the caller prints what was don
 A second SIGINT ends the process at once (exit 130); commands already sent may still finish on
 their hosts, and the next run's probe shows what was applied.
 
+On Windows, Ctrl-Break (SIGBREAK) does the same: the console sends it to every process of the
+group, worker processes included, whose default would end them at once, and it is the event a
+script can send to another process group (``GenerateConsoleCtrlEvent``; Ctrl-C it cannot), so a
+scheduled run can be stopped softly.
+
 The engine and the fleet loops only ask :func:`stop_requested`; the handler is installed by the
 command line around one run (:func:`graceful_interrupt`), so the library never touches signals.
 """
@@ -18,6 +23,10 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
+#: The signals of a Ctrl-C: SIGINT, and on Windows Ctrl-Break's SIGBREAK.
+INTERRUPT_SIGNALS: tuple[int, ...] = (signal.SIGINT,)
+if sys.platform == "win32":
+    INTERRUPT_SIGNALS += (signal.SIGBREAK,)
 #: Set by the first Ctrl-C of a run (or by a caller that wants the run to stop softly).
 STOP = threading.Event()
 EXIT_INTERRUPTED = 130
@@ -63,8 +72,9 @@ def graceful_interrupt(notice: Callable[[str], None] | None = None) -> Iterator[
         STOP.set()
         say(FIRST_NOTICE)
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {signum: signal.signal(signum, handler) for signum in INTERRUPT_SIGNALS}
     try:
         yield STOP
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, before in previous.items():
+            signal.signal(signum, before)

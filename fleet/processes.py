@@ -23,16 +23,23 @@ import math
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Sequence
-from multiprocessing.connection import Connection as Pipe
-from multiprocessing.connection import wait
+from multiprocessing.connection import Connection, wait
 from typing import Any, TypeVar
 
-from fleet.interrupt import EXIT_INTERRUPTED, STOP, stop_requested
+from fleet.interrupt import EXIT_INTERRUPTED, INTERRUPT_SIGNALS, STOP, stop_requested
 from fleet.outcome import HostOutcome
 from inventory.models import Host
 from inventory.secrets import redact
+
+if sys.platform == "win32":  # Pipe() gives a named pipe's connection there
+    from multiprocessing.connection import PipeConnection
+
+    Pipe = Connection | PipeConnection
+else:
+    Pipe = Connection
 from winhost.connection import COMMANDS
 
 log = logging.getLogger(__name__)
@@ -84,6 +91,7 @@ def run_in_processes(
     results: list[Out | None] = [None] * len(hosts)
     pending: dict[Pipe, tuple[Any, set[int]]] = {}
     causes: dict[Pipe, str] = {}  # a worker's own last words, when it failed as a whole
+    reader: Pipe
     try:
         for w in range(processes):
             share = list(range(w, len(hosts), processes))
@@ -228,7 +236,8 @@ def _follow_interrupts(stop: Pipe) -> None:
             os._exit(EXIT_INTERRUPTED)
         STOP.set()
 
-    signal.signal(signal.SIGINT, handler)
+    for signum in INTERRUPT_SIGNALS:
+        signal.signal(signum, handler)
 
     def relay() -> None:
         stop.poll(None)  # returns at end of file: the parent closed its end or is gone
