@@ -378,6 +378,48 @@ def drift(
     return code
 
 
+@friendly
+def schedule(inventory: str | None, reports: str = "reports", at: str = "02:30",
+             name: str = "tacfleet-drift", show: bool = False) -> int:
+    """Register the nightly drift run with Task Scheduler (Windows), or print the crontab line;
+    ``show``: print the task's XML instead of registering it."""
+    import tempfile
+
+    from compliance.nightly_task import nightly_run, parse_name
+    from inventory.private_files import current_user_sid
+    from winhost.cmdline import system32
+
+    path = resolve_inventory_path(inventory)
+    load_inventory(path)  # a bad inventory is said now, not at night
+    run = nightly_run(path, Path(reports), at, ROOT if in_checkout() else Path.cwd())
+    task = parse_name(name)
+    if sys.platform != "win32":
+        console.print("schedule: add this line with `crontab -e` (tacfleet leaves crontabs to "
+                      "you):", markup=False)
+        console.print(run.cron_line(), markup=False, soft_wrap=True)
+        return 0
+    xml = run.task_xml(current_user_sid())
+    if show:
+        console.print(xml, markup=False, soft_wrap=True)
+        return 0
+    schtasks = system32("schtasks.exe", os.environ.get("SYSTEMROOT") or "C:\\Windows")
+    with tempfile.TemporaryDirectory(prefix="tacfleet-task-") as folder:
+        file = Path(folder) / "task.xml"
+        file.write_text(xml, encoding="utf-16")  # with its BOM, as the XML declares
+        done = subprocess.run([schtasks, "/Create", "/TN", task, "/XML", str(file), "/F"],
+                              capture_output=True)
+    if done.returncode:
+        said = (done.stderr or done.stdout).decode("oem", errors="replace").strip()
+        err_console.print(f"schedule: {schtasks} /Create /TN {task} failed (exit "
+                          f"{done.returncode}): {said[-300:]}; fix: run as a user who may "
+                          "create tasks (an administrator on a server)", markup=False)
+        return 1
+    console.print(f"scheduled: task {task!r} runs drift of {run.inventory} into {run.reports} "
+                  f"daily at {run.at} as this user (S4U: no password stored); "
+                  f"`{schtasks} /Query /TN {task} /XML` shows it", markup=False)
+    return 0
+
+
 def remediation(drifted: list[str], code: int, runs: list[HostRun]) -> Remediation:
     """What ``--remediate`` did, for the report: per host the steps that changed or failed."""
     from compliance.display import plain_cause

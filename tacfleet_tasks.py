@@ -217,6 +217,17 @@ def drift(  # argument order = short flags: -h -i -d as in the other tasks
                        processes=processes or None))
 
 
+@task(help={"inventory": INVENTORY_HELP,
+            "reports": "the nightly run's reports folder (default reports)",
+            "at": "time of day, HH:MM 24 h (default 02:30)",
+            "name": "the scheduled task's name (default tacfleet-drift)",
+            "show": "print the task's XML, register nothing (Windows)"})
+def schedule(c: Context, inventory: str | None = None, reports: str = "reports",
+             at: str = "02:30", name: str = "tacfleet-drift", show: bool = False) -> None:
+    """The nightly drift as this controller's scheduled task (Windows) or crontab line."""
+    sys.exit(cli.schedule(inventory, reports, at, name, show))
+
+
 @task(help={"sources": "comma list of the shards' report folders",
             "reports": "folder of the merged run (default reports)",
             "notify": NOTIFY_HELP, "notify_format": NOTIFY_FORMAT_HELP,
@@ -317,7 +328,7 @@ sandbox_ns.add_task(sandbox_status, "status")
 sandbox_ns.add_task(sandbox_fault, "fault")
 sandbox_ns.add_task(sandbox_record, "record")
 
-ns = Collection(provision, plan, deprovision, bundle, facts, doctor, check, demo, test)
+ns = Collection(provision, plan, deprovision, bundle, facts, doctor, check, schedule, demo, test)
 ns.add_collection(drift_ns)
 ns.add_collection(inventory_ns)
 ns.add_collection(sandbox_ns)
@@ -333,3 +344,7 @@ def main() -> None:
     except PackageNotFoundError:  # run from a checkout that was never installed
         release = "unknown"
     invoke.Program(namespace=ns, name="tacfleet", binary="tacfleet", version=release).run()
+
+
+if __name__ == "__main__":  # ``python -m tacfleet_tasks drift …``: what a scheduled task runs
+    main()

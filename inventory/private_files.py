@@ -60,6 +60,13 @@ def sddl_exposure(text: str, user_sid: str) -> str | None:
     return None
 
 
+def current_user_sid() -> str:
+    """The SID of the Windows user tacfleet runs as (Windows only)."""
+    if sys.platform == "win32":
+        return _windows.user_sid()
+    raise OSError("a Windows user SID exists on Windows only")
+
+
 def make_private(path: Path) -> None:
     """Give the existing file ``path`` its owner-only access (POSIX 0600, Windows' DACL)."""
     if sys.platform == "win32":

@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from sandbox.host.image import cache_root
 from sandbox.host.prefix import WinePrefix
 from tests.support.sandbox_hosts import SandboxHost
 from tests.support.tool_wheel import build_wheel, pytest_summary, windows_wheels
-from winhost.cmdline import command
+from winhost.cmdline import command, split_argv
 from winhost.connection import Result
 
 pytestmark = pytest.mark.sandbox
@@ -207,3 +208,38 @@ def test_a_reports_folder_that_cannot_be_written_is_said_before_any_host_is_chec
     line = " ".join((done.stdout + done.stderr).split())
     assert done.rc == 2 and "Traceback" not in line, line
     assert f"drift: --reports {reports}: cannot be written" in line, line
+
+
+def test_the_host_schedules_its_own_nightly_run_and_that_run_finds_a_tamper(controllers):
+    r"""``tacfleet schedule`` registers the task through ``schtasks /Create /XML`` (Wine's
+    schtasks takes only that form, as Windows takes it). Wine's Task Scheduler keeps a task's
+    settings but drops its trigger, principal and action (measured: ``<Exec/>``) and starts
+    nothing, so the test takes the task from ``--show`` and runs its command as Task
+    Scheduler would: the host, checking itself, finds its tampered start type."""
+    local, reports = HOME + "\\local.yml", HOME + "\\nightly"
+    args = ("schedule", "--reports", reports, "--at", "3:15")
+    done = controllers.windows(*args, inventory=local)
+    assert done.rc == 0 and "scheduled: task 'tacfleet-drift'" in done.stdout, (
+        done.stdout + done.stderr)
+    stored = WinePrefix(Path(controllers.host.info["prefix"])).host_path(
+        "C:\\windows\\system32\\tasks\\tacfleet-drift")
+    assert "<MultipleInstancesPolicy>IgnoreNew<" in stored.read_bytes().decode("utf-8-sig")
+    shown = controllers.windows(*args, "--show", inventory=local)
+    assert shown.rc == 0, shown.stdout + shown.stderr
+    task = ET.fromstring(shown.stdout[shown.stdout.index("<Task "):])
+    ns = {"t": "http://schemas.microsoft.com/windows/2004/02/mit/task"}
+    program = task.findtext("t:Actions/t:Exec/t:Command", namespaces=ns) or ""
+    arguments = task.findtext("t:Actions/t:Exec/t:Arguments", namespaces=ns) or ""
+    assert program.lower() == (HOME + "\\venv\\Scripts\\python.exe").lower(), program
+    assert split_argv(arguments)[2:] == ["drift", "--inventory", local, "--reports", reports]
+    assert task.findtext("t:Triggers/t:CalendarTrigger/t:StartBoundary", namespaces=ns,
+                         default="").endswith("T03:15:00")
+    with controllers.host.connect() as conn:
+        conn.run(command("C:\\windows\\System32\\sc.exe", "config", "tacdemo", "start=",
+                         "demand"), timeout=60)
+        try:
+            nightly = conn.run(command(program, *split_argv(arguments)), timeout=600)
+        finally:
+            conn.run(command("C:\\windows\\System32\\sc.exe", "config", "tacdemo", "start=",
+                             "delayed-auto"), timeout=60)
+    assert nightly.rc == 1 and "start_type" in nightly.stdout, nightly.stdout + nightly.stderr
