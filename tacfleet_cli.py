@@ -387,7 +387,7 @@ def schedule(inventory: str | None, reports: str = "reports", at: str = "02:30",
 
     from compliance.nightly_task import nightly_run, parse_name
     from inventory.private_files import current_user_sid
-    from winhost.cmdline import system32
+    from winhost.cmdline import local_system32
 
     path = resolve_inventory_path(inventory)
     load_inventory(path)  # a bad inventory is said now, not at night
@@ -402,7 +402,7 @@ def schedule(inventory: str | None, reports: str = "reports", at: str = "02:30",
     if show:
         console.print(xml, markup=False, soft_wrap=True)
         return 0
-    schtasks = system32("schtasks.exe", os.environ.get("SYSTEMROOT") or "C:\\Windows")
+    schtasks = local_system32("schtasks.exe")
     with tempfile.TemporaryDirectory(prefix="tacfleet-task-") as folder:
         file = Path(folder) / "task.xml"
         file.write_text(xml, encoding="utf-16")  # with its BOM, as the XML declares

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 import winhost.sddl as sddl
+from winhost.cmdline import local_system32
 
 #: SYSTEM and BUILTIN\Administrators: they may read every file anyway (backup privileges).
 TRUSTED = frozenset({"S-1-5-18", "S-1-5-32-544"})
@@ -108,8 +109,7 @@ if sys.platform == "win32":  # pragma: no cover - the Windows controller test ru
 
         def __init__(self) -> None:
             self._sid: str | None = None
-            root = os.environ.get("SYSTEMROOT") or "C:\\Windows"
-            self.icacls = os.path.join(root, "System32", "icacls.exe")
+            self.icacls = local_system32("icacls.exe")
 
         def user_sid(self) -> str:
             """The SID of the user this process runs as (its token's TokenUser)."""

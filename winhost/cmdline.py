@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import os
 import re
 import zlib
 from dataclasses import dataclass
@@ -178,6 +179,11 @@ def packed_script(source: bytes) -> str:
 def system32(name: str, system_root: str = DEFAULT_SYSTEM_ROOT) -> str:
     r"""Full path of a Windows program: ``<SystemRoot>\System32\<name>`` (never PATH)."""
     return f"{system_root.rstrip(chr(92))}\\System32\\{name}"
+
+
+def local_system32(name: str) -> str:
+    """``system32(name)`` on the Windows machine tacfleet itself runs on (its SystemRoot)."""
+    return system32(name, os.environ.get("SYSTEMROOT") or DEFAULT_SYSTEM_ROOT)
 
 
 _BARE_PROGRAM = re.compile(r"^[A-Za-z0-9_.:\\-]+$")
