@@ -15,6 +15,7 @@ settings are filled in by :class:`Host` (so build hosts through ``Host.model_val
 from __future__ import annotations
 
 import importlib.util
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -107,9 +108,10 @@ class InventoryModel(Frozen):
         raise bad(f"{field}: {problem}", fix, field)
 
 
-#: Python modules each optional transport needs, and the extra that installs them.
+#: Python modules each optional transport needs, and the extra that installs them. Windows'
+#: Kerberos is SSPI, reached through pyspnego's sspilib, which pyspnego installs there.
 _EXTRAS: dict[str, tuple[tuple[str, ...], str]] = {
-    "kerberos": (("kerberos", "gssapi"), "kerberos"),
+    "kerberos": (("sspilib",) if sys.platform == "win32" else ("kerberos", "gssapi"), "kerberos"),
     "credssp": (("requests_credssp",), "credssp"),
 }
 

@@ -15,6 +15,11 @@ user's default cache is copied in first, so hosts relying on it keep working in 
 Before connecting, :func:`prepare` asks the KDC for the service ticket ``HTTP/<host>`` as the
 first WinRM request would, so an expired ticket, an unknown SPN, a stopped KDC or a skewed clock
 is reported with its cause instead of pywinrm's "credentials were rejected".
+
+On a Windows controller Kerberos is SSPI's (pyspnego through sspilib), which has no credential
+cache to fill and no keytabs: a referenced password goes with each security context (as
+``runas /netonly`` would give it), and without one the Windows logon session's tickets are used;
+failures are judged by their SSPI status code, not by their translated text.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import atexit
 import contextlib
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -38,6 +44,9 @@ class KerberosUnavailable(TacfleetError):
 
     fix = "pip install 'tacfleet[kerberos]'"
 
+
+#: Windows' Kerberos: SSPI, credentials per security context (see the module).
+SSPI = sys.platform == "win32"
 
 _lock = threading.Lock()
 _private: str | None = None  # DIR: collection of this run, once a password or keytab was used
@@ -171,10 +180,96 @@ def _explain(host: str, exc: BaseException, principal: str, *, source: str) -> E
                           "run klist and kinit; check krb5.conf (KRB5_CONFIG)")
 
 
+def client_credentials(principal: str, password: str | None) -> tuple[str | None, str | None]:
+    """(username, password) for pyspnego's Kerberos client. SSPI: the principal and its
+    password, or neither (the logon session's tickets); elsewhere the principal alone, its
+    ticket being in the cache :func:`prepare` filled."""
+    if SSPI:
+        return (principal, password) if password else (None, None)
+    return principal or None, None
+
+
+#: SSPI status codes (winerror) of the Kerberos failures a user can fix, language-independent.
+SEC_E_TARGET_UNKNOWN = 0x80090303
+SEC_E_LOGON_DENIED = 0x8009030C
+SEC_E_NO_CREDENTIALS = 0x8009030E
+SEC_E_NO_AUTHENTICATING_AUTHORITY = 0x80090311
+SEC_E_WRONG_PRINCIPAL = 0x80090322
+SEC_E_TIME_SKEW = 0x80090324
+STATUS_LOGON_FAILURE = 0xC000006D
+STATUS_PASSWORD_EXPIRED = 0xC0000071
+
+
+def sspi_status(exc: BaseException) -> int | None:
+    """The SSPI status (unsigned) under a pyspnego error, when it carries one."""
+    code = getattr(getattr(exc, "base_error", None), "winerror", None)
+    return code & 0xFFFFFFFF if isinstance(code, int) else None
+
+
+def explain_sspi(host: str, exc: BaseException, principal: str, *, password: bool) -> Exception:
+    """One line with the cause of an SSPI Kerberos failure (by its status code), and its fix."""
+    code = sspi_status(exc)
+    who = principal or "your Windows logon"
+    status = f"0x{code:08X}" if code is not None else type(exc).__name__
+    if code == SEC_E_NO_AUTHENTICATING_AUTHORITY:
+        return KdcUnreachable(host, f"Kerberos: no domain controller (KDC) answers for {who} "
+                              f"(SSPI {status})")
+    if code == SEC_E_TIME_SKEW:
+        return KerberosFailed(host, f"Kerberos: this machine's clock and the KDC's differ by "
+                              f"more than the allowed skew, 5 minutes (SSPI {status})",
+                              "synchronise the clocks (w32tm /resync) of this machine, the KDC "
+                              "and the host")
+    if code in (SEC_E_TARGET_UNKNOWN, SEC_E_WRONG_PRINCIPAL):
+        return KerberosFailed(host, f"Kerberos: the KDC knows no service principal for the host "
+                              f"(SSPI {status})", "set kerberos_hostname_override to the host's "
+                              "name in its SPN HTTP/<name> (setspn -L <computer>)")
+    if code in (SEC_E_LOGON_DENIED, STATUS_LOGON_FAILURE) and password:
+        return KerberosFailed(host, f"Kerberos: the KDC refused the password of {who} from its "
+                              f"password reference (SSPI {status})",
+                              "correct the password the inventory references")
+    if code == STATUS_PASSWORD_EXPIRED:
+        return KerberosFailed(host, f"Kerberos: the password of {who} has expired (SSPI "
+                              f"{status})", "change it (Ctrl+Alt+Del), then the reference")
+    if code in (SEC_E_NO_CREDENTIALS, SEC_E_LOGON_DENIED, STATUS_LOGON_FAILURE):
+        return KerberosFailed(host, f"Kerberos: {who} has no ticket for the host's realm "
+                              f"(SSPI {status})", "sign in with a domain account (klist shows "
+                              "its tickets), or reference the principal's password")
+    return KerberosFailed(host, f"Kerberos: SSPI refused the service ticket for the host "
+                          f"(SSPI {status}: {_short(exc)})",
+                          "run klist; check the realm and the host's SPN (setspn -L <computer>)")
+
+
+def _prepare_sspi(host: str, *, principal: str, hostname: str, password: SecretStr | None,
+                  keytab: str | None, delegate: bool) -> None:
+    """:func:`prepare` on Windows: one SSPI context asks the KDC for ``HTTP/<hostname>``."""
+    import spnego
+    import spnego.exceptions
+
+    if keytab:
+        raise KerberosFailed(host, "Kerberos: keytab_file is MIT Kerberos's; Windows' Kerberos "
+                             "(SSPI) takes a password or the logon session's tickets",
+                             "reference the principal's password (password_env, password_file "
+                             "or password_keyring), or remove keytab_file to use your logon")
+    user, secret = client_credentials(principal, password.get_secret_value() if password
+                                      else None)
+    flags = spnego.ContextReq.default
+    if delegate:
+        flags |= spnego.ContextReq.delegate
+    try:
+        spnego.client(user, secret, hostname=hostname, service="HTTP", protocol="kerberos",
+                      context_req=flags).step()
+    except spnego.exceptions.SpnegoError as exc:
+        raise explain_sspi(host, exc, principal, password=secret is not None) from None
+
+
 def prepare(host: str, *, principal: str, hostname: str, password: SecretStr | None = None,
             keytab: str | None = None, delegate: bool = False) -> None:
     """Have a ticket for ``principal`` (from ``password``, ``keytab`` or the user's cache) and
     the service ticket for ``HTTP/<hostname>``; raise a one-line HostError otherwise."""
+    if SSPI:
+        _prepare_sspi(host, principal=principal, hostname=hostname, password=password,
+                      keytab=keytab, delegate=delegate)
+        return
     gssapi = _gssapi()
     if password is not None or keytab:
         _kinit(host, principal, password=password, keytab=keytab)

@@ -40,6 +40,7 @@ from winrm.exceptions import InvalidCredentialsError, WinRMError, WinRMTransport
 from winrm.protocol import Protocol
 
 from winhost.connection import ConnectionStats
+from winhost.kerberos import client_credentials
 
 BOUNDARY = b"--Encrypted Boundary"
 PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
@@ -258,9 +259,11 @@ class LeanTransport:
         self._spn_host = kerberos_hostname_override or self._host
         self._delegate = kerberos_delegation
         self._service = service
-        # NTLM needs only the NT hash; Kerberos uses the ticket cache (winhost.kerberos).
+        # NTLM needs only the NT hash; Kerberos the ticket cache winhost.kerberos filled, or on
+        # Windows (SSPI) the password itself with each context.
         self._credential = (spnego.NTLMHash(username=username, nt_hash=_nt_hash(password))
                             if auth == "ntlm" else None)
+        self._kerberos = client_credentials(username, password or None)
         self.stats = stats or ConnectionStats()
         self._conn: http.client.HTTPConnection | None = None
         self._context: Any = None
@@ -319,7 +322,8 @@ class LeanTransport:
         flags = spnego.ContextReq.default
         if self._delegate:
             flags |= spnego.ContextReq.delegate
-        return spnego.client(self.username or None, hostname=self._spn_host,
+        user, secret = self._kerberos
+        return spnego.client(user, secret, hostname=self._spn_host,
                              service=self._service, protocol="kerberos",
                              channel_bindings=bindings, context_req=flags)
 

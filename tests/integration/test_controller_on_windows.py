@@ -23,10 +23,9 @@ import pytest
 import yaml
 
 from inventory.private_files import sddl_exposure
-from sandbox.host.image import cache_root
 from sandbox.host.prefix import WinePrefix
 from tests.support.sandbox_hosts import SandboxHost
-from tests.support.tool_wheel import build_wheel, pytest_summary, windows_wheels
+from tests.support.tool_wheel import install_on_windows, pytest_summary
 from winhost.cmdline import command, split_argv
 from winhost.connection import Result
 
@@ -56,14 +55,8 @@ class Controllers:
 
 @pytest.fixture(scope="module")
 def controllers(sandbox_host: SandboxHost, tmp_path_factory) -> Controllers:
-    base = tmp_path_factory.mktemp("winctl")
-    wheel = build_wheel(base)
-    wheels = windows_wheels(wheel, cache_root() / "downloads" / "controller-wheels-cp311")
+    install_on_windows(sandbox_host, HOME, tmp_path_factory.mktemp("winctl"))
     home = WinePrefix(Path(sandbox_host.info["prefix"])).host_path(HOME)
-    shutil.rmtree(home, ignore_errors=True)
-    (home / "wheels").mkdir(parents=True)
-    for source in [wheel, *wheels.glob("*.whl")]:
-        shutil.copy(source, home / "wheels" / source.name)
     shutil.copy(sandbox_host.info["password_file"], home / "password")
     shutil.copy(sandbox_host.info["password_file"], home / "shared-password")
     data = yaml.safe_load(sandbox_host.inventory.read_text())
@@ -81,11 +74,6 @@ def controllers(sandbox_host: SandboxHost, tmp_path_factory) -> Controllers:
     entry["connection"] = {"kind": "local"}  # the host provisions and checks itself
     (home / "local.yml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     with sandbox_host.connect() as conn:
-        for argv in (("C:\\Python311\\python.exe", "-m", "virtualenv", HOME + "\\venv"),
-                     (HOME + "\\venv\\Scripts\\python.exe", "-m", "pip", "install", "--quiet",
-                      "--no-index", "--find-links", HOME + "\\wheels", "tacfleet")):
-            done = conn.run(command(*argv), timeout=600)
-            assert done.rc == 0, done.stdout + done.stderr
         private = conn.run(_fix_hint(HOME + "\\password", HOME + "\\hosts.yml", conn))
         assert private.rc == 0, private.stdout + private.stderr
     return Controllers(sandbox_host, sandbox_host.inventory)
@@ -243,3 +231,30 @@ def test_the_host_schedules_its_own_nightly_run_and_that_run_finds_a_tamper(cont
             conn.run(command("C:\\windows\\System32\\sc.exe", "config", "tacdemo", "start=",
                              "delayed-auto"), timeout=60)
     assert nightly.rc == 1 and "start_type" in nightly.stdout, nightly.stdout + nightly.stderr
+
+
+
+def test_kerberos_on_the_windows_controller_is_sspi_and_a_keytab_is_one_line(controllers):
+    r"""On Windows, Kerberos is SSPI's (``winhost/kerberos.py``): the transport needs only
+    pyspnego's sspilib (installed with it there, no ``gssapi``), and a keytab, which SSPI has no
+    use for, is refused before any request with the way that works. The tickets themselves are
+    not run here: Wine 8's Kerberos package crashes on the credentials sspilib passes
+    (SEC_WINNT_AUTH_IDENTITY_EXW) and answers SEC_E_INCOMPLETE_MESSAGE to its first context
+    (measured; sandbox/README.md), so the SSPI status codes are unit-tested
+    (``tests/unit/winhost/test_kerberos_sspi.py``)."""
+    realm = controllers.host.info["kerberos"]
+    home = WinePrefix(Path(controllers.host.info["prefix"])).host_path(HOME)
+    shutil.copy(realm["principals"]["tacfleet"]["keytab"], home / "tacfleet.keytab")
+    data = yaml.safe_load((home / "hosts.yml").read_text(encoding="utf-8"))
+    conn = data["hosts"]["sandbox"]["connection"]
+    del conn["password_file"]
+    conn.update(transport="kerberos", user=realm["principals"]["tacfleet"]["principal"],
+                kerberos_hostname_override=realm["hostname"],
+                keytab_file=HOME + "\\tacfleet.keytab")
+    (home / "keytab.yml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    done = controllers.windows("plan", "--host", "sandbox", inventory=HOME + "\\keytab.yml")
+    line = " ".join((done.stdout + done.stderr).split())
+    assert done.rc == 1 and "Traceback" not in line, line  # the host: not checked
+    assert ("sandbox: could not be checked: Kerberos: keytab_file is MIT Kerberos's; "
+            "Windows' Kerberos (SSPI) takes a password or the logon session's tickets") in line
+    assert "password_env" in line and "needs Python packages" not in line, line

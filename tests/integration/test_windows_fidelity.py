@@ -25,6 +25,7 @@ from inventory.models import Host
 from provision.fleet import provision_one
 from provision.model import Status
 from tests.integration.helpers import assert_pytest_checks_pass, failing
+from tests.support.tool_wheel import install_on_windows
 from winhost.cmdline import command, system32
 from winhost.probe import gather_facts
 from winhost.winrm_connection import WinRMConnection
@@ -126,3 +127,23 @@ def test_a_folder_users_may_write_to_is_found_and_healed(awkward):
     assert [s.step for s in healed.steps if s.status is Status.CHANGED] == ["permissions"], (
         healed.summary)
     assert failing(host) == {}
+
+
+def test_a_windows_controller_here_writes_its_lines_in_code_page_850(german_host,
+                                                                    tmp_path_factory):
+    """tacfleet.exe on this German Windows, read through a pipe as cmd, PowerShell and WinRM
+    read a console program: in the OEM code page (850), not Python's ANSI one (1252, where "ë"
+    would come out as "Ù"); a letter cp850 lacks is "?", not a UnicodeEncodeError. A bad
+    inventory path holding both is one line and exit 2, as on Linux."""
+    home = "C:\\Users\\Zoë Müller\\tacfleet"
+    tacfleet = install_on_windows(german_host, home, tmp_path_factory.mktemp("winctl-de"))
+    missing = home + "\\Zoë 日本.yml"
+    with german_host.connect() as conn:
+        conn.oem_codepage = 850  # the host's, as test_the_host_speaks_german found it
+        done = conn.run(command(tacfleet, "plan", "--host", "sandbox", "--inventory", missing),
+                        timeout=300)
+    output = done.stdout + done.stderr
+    assert done.rc == 2 and "Traceback" not in output, output
+    assert " ".join(output.split()) == (  # one message (rich may wrap it at 80 columns)
+        f"{home}\\Zoë ??.yml: file not found; fix: create it, or pass --inventory PATH / set "
+        "TACFLEET_INVENTORY"), output

@@ -8,6 +8,14 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sandbox.host.image import cache_root
+from sandbox.host.prefix import WinePrefix
+from winhost.cmdline import command
+
+if TYPE_CHECKING:
+    from tests.support.sandbox_hosts import SandboxHost
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,3 +61,25 @@ def pytest_summary(out: str) -> str:
     ``25 passed, 1 skipped``; empty output gives ``""``."""
     last = out.strip().splitlines()[-1] if out.strip() else ""
     return last.split(" in ")[0].strip("= ")
+
+
+def install_on_windows(host: SandboxHost, home: str, base: Path) -> str:
+    r"""tacfleet installed as a Windows admin would, on sandbox ``host``: a venv at
+    ``<home>\venv`` made with the image's virtualenv and filled with no index from this
+    checkout's wheel and the win_amd64 wheels of its dependencies (copied to ``<home>\wheels``,
+    as onto an air-gapped machine). ``home`` is emptied first; returns ``tacfleet.exe``'s path."""
+    wheel = build_wheel(base)
+    wheels = windows_wheels(wheel, cache_root() / "downloads" / "controller-wheels-cp311")
+    folder = WinePrefix(Path(host.info["prefix"])).host_path(home)
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "wheels").mkdir(parents=True)
+    for source in [wheel, *wheels.glob("*.whl")]:
+        shutil.copy(source, folder / "wheels" / source.name)
+    with host.connect() as conn:
+        for argv in (("C:\\Python311\\python.exe", "-m", "virtualenv", home + "\\venv"),
+                     (home + "\\venv\\Scripts\\python.exe", "-m", "pip", "install", "--quiet",
+                      "--no-index", "--find-links", home + "\\wheels", "tacfleet")):
+            done = conn.run(command(*argv), timeout=600)
+            if done.rc != 0:
+                raise RuntimeError(f"{argv[0]} exited {done.rc}: {done.stdout}{done.stderr}")
+    return home + "\\venv\\Scripts\\tacfleet.exe"
