@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import threading
 import time
+from typing import IO
 
 from winhost.cmdline import Command
 from winhost.connection import COMMANDS, ConnectionStats, Result, Stdin, decode_output
@@ -45,14 +47,7 @@ class LocalConnection:
             COMMANDS.info("%s %s", self.host, line)
         started = time.monotonic()
         try:
-            # A str line reaches CreateProcess verbatim (no list2cmdline re-quoting).
-            proc = subprocess.run(
-                line,
-                input=stdin if stdin is None or isinstance(stdin, bytes) else b"".join(stdin),
-                stdin=subprocess.DEVNULL if stdin is None else None,
-                capture_output=True,
-                timeout=timeout or self.default_timeout,
-            )
+            rc, out, err = run_process(line, stdin, timeout or self.default_timeout)
         except FileNotFoundError:
             program = command.program if isinstance(command, Command) else line
             raise ProgramNotFound(self.host, f"{program} does not exist; nothing ran") from None
@@ -62,11 +57,59 @@ class LocalConnection:
         elapsed = time.monotonic() - started
         self.stats.seconds += elapsed
         return Result(
-            proc.returncode,
-            decode_output(proc.stdout, self.codepage, self.oem_codepage),
-            decode_output(proc.stderr, self.codepage, self.oem_codepage),
+            rc,
+            decode_output(out, self.codepage, self.oem_codepage),
+            decode_output(err, self.codepage, self.oem_codepage),
             elapsed,
         )
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def run_process(args: str | list[str], stdin: Stdin | None,
+                timeout: float) -> tuple[int, bytes, bytes]:
+    """Run ``args`` (a str reaches CreateProcess verbatim: no list2cmdline re-quoting) and
+    return (exit code, stdout, stderr). Streamed ``stdin`` is written part by part as the
+    program reads it, never joined in memory (a wheel of hundreds of MB); no stdin is NUL.
+    Past ``timeout`` the program is killed and ``subprocess.TimeoutExpired`` raised."""
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    with proc:
+        if stdin is None:
+            try:
+                out, err = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise
+            return proc.returncode, out, err
+        captured: dict[str, bytes] = {}
+        readers = [threading.Thread(target=_drain, args=(stream, captured, name), daemon=True)
+                   for name, stream in (("out", proc.stdout), ("err", proc.stderr))]
+        writer = threading.Thread(target=_feed, args=(proc, stdin), daemon=True)
+        for thread in (*readers, writer):
+            thread.start()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+        for thread in (writer, *readers):
+            thread.join()
+        return proc.returncode, captured.get("out", b""), captured.get("err", b"")
+
+
+def _drain(stream: IO[bytes], into: dict[str, bytes], name: str) -> None:
+    into[name] = stream.read()
+
+
+def _feed(proc: subprocess.Popen[bytes], stdin: Stdin) -> None:
+    """Write ``stdin`` to the program, then close it; a program that exits unread ends it."""
+    assert proc.stdin is not None
+    try:
+        for part in [stdin] if isinstance(stdin, bytes) else stdin:
+            proc.stdin.write(part)
+        proc.stdin.close()
+    except (BrokenPipeError, OSError, ValueError):
+        pass  # the program stopped reading (exited): its exit code tells the caller
+
