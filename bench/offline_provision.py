@@ -17,15 +17,12 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import hashlib
 import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -51,16 +48,9 @@ def _offline_inventory(info: dict[str, Any], folder: Path) -> tuple[Path, dict[s
     from sandbox import control
     from sandbox.host.image import cache_root
 
-    path = control.write_inventory(info, folder / "offline.yml",
-                                   app_port=control.free_port_pair())
-    installer = control.python_installer_standin(folder / "python-3.11.9-amd64.exe")
-    data = yaml.safe_load(path.read_text())
-    python = data["hosts"]["sandbox"]["python"]
-    python.pop("wheelhouse")
-    python.update(base="C:\\Py311Offline\\python.exe", offline=True,
-                  bundle=str(folder / "bundle"), installer=str(installer),
-                  installer_sha256=hashlib.sha256(installer.read_bytes()).hexdigest())
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    path = control.write_offline_inventory(info, folder / "offline.yml",
+                                           base="C:\\Py311Offline\\python.exe",
+                                           app_port=control.free_port_pair())
     started = time.perf_counter()
     build(list(load_inventory(path, check_files=False).hosts),
           find_links=[str(cache_root() / "downloads" / "wheels")], no_index=True)

@@ -6,6 +6,7 @@ endpoint) and keeps its files in ``<cache>/<name>/`` (see ``sandbox.layout``).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import shutil
@@ -116,6 +117,24 @@ def write_inventory(info: dict[str, Any], dest: Path, *, template: Path | None =
     if app_port is not None:
         app["port"] = app_port
         app.setdefault("environment", {})["TACDEMO_PORT"] = str(app_port)
+    dest.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return dest
+
+
+def write_offline_inventory(info: dict[str, Any], dest: Path, *, base: str,
+                            app_port: int | None = None) -> Path:
+    """:func:`write_inventory` for an air-gapped host (``python.offline``): every file from
+    the controller's bundle (``<dest folder>/bundle``, for ``invoke bundle`` to build), the
+    base Python at ``base`` installed from the installer stand-in (its SHA-256 pinned), and no
+    wheelhouse (the image's ``C:\\wheels`` is not an offline host's source)."""
+    write_inventory(info, dest, app_port=app_port)
+    installer = python_installer_standin(dest.parent / "python-3.11.9-amd64.exe")
+    data = yaml.safe_load(dest.read_text(encoding="utf-8"))
+    python = data["hosts"]["sandbox"]["python"]
+    python.pop("wheelhouse", None)
+    python.update(base=base, offline=True, bundle=str(dest.parent / "bundle"),
+                  installer=str(installer),
+                  installer_sha256=hashlib.sha256(installer.read_bytes()).hexdigest())
     dest.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return dest
 

@@ -8,7 +8,6 @@ share one host, in order; real pywinrm-compatible NTLM over HTTP on 127.0.0.1.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import socket
@@ -44,16 +43,8 @@ def offline_host(tmp_path_factory) -> Iterator[SandboxHost]:
 
     folder = tmp_path_factory.mktemp("offline")
     with fresh_sandbox("-offline", offline=True) as info:
-        path = control.write_inventory(info, folder / "hosts.yml",
-                                       app_port=control.free_port_pair())
-        installer = control.python_installer_standin(folder / "python-3.11.9-amd64.exe")
-        data = yaml.safe_load(path.read_text())
-        python = data["hosts"]["sandbox"]["python"]
-        python.pop("wheelhouse")  # the image's C:\wheels is not the offline host's source
-        python.update(base=BASE, offline=True, bundle=str(folder / "bundle"),
-                      installer=str(installer),
-                      installer_sha256=hashlib.sha256(installer.read_bytes()).hexdigest())
-        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        path = control.write_offline_inventory(info, folder / "hosts.yml", base=BASE,
+                                               app_port=control.free_port_pair())
         yield SandboxHost(info, path)
 
 
