@@ -112,4 +112,3 @@ def _feed(proc: subprocess.Popen[bytes], stdin: Stdin) -> None:
         proc.stdin.close()
     except (BrokenPipeError, OSError, ValueError):
         pass  # the program stopped reading (exited): its exit code tells the caller
-
