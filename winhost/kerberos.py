@@ -212,8 +212,11 @@ def explain_sspi(host: str, exc: BaseException, principal: str, *, password: boo
     who = principal or "your Windows logon"
     status = f"0x{code:08X}" if code is not None else type(exc).__name__
     if code == SEC_E_NO_AUTHENTICATING_AUTHORITY:
-        return KdcUnreachable(host, f"Kerberos: no domain controller (KDC) answers for {who} "
-                              f"(SSPI {status})")
+        err = KdcUnreachable(host, f"Kerberos: no domain controller (KDC) answers for {who} "
+                             f"(SSPI {status})")
+        err.fix = ("start the KDC, or make a domain controller of the realm reachable from "
+                   "this machine (nltest /dsgetdc:<domain> finds one); Windows has no krb5.conf")
+        return err
     if code == SEC_E_TIME_SKEW:
         return KerberosFailed(host, f"Kerberos: this machine's clock and the KDC's differ by "
                               f"more than the allowed skew, 5 minutes (SSPI {status})",

@@ -263,7 +263,8 @@ class LeanTransport:
         # Windows (SSPI) the password itself with each context.
         self._credential = (spnego.NTLMHash(username=username, nt_hash=_nt_hash(password))
                             if auth == "ntlm" else None)
-        self._kerberos = client_credentials(username, password or None)
+        self._kerberos = (client_credentials(username, password or None)
+                          if auth == "kerberos" else (None, None))  # NTLM: no password kept
         self.stats = stats or ConnectionStats()
         self._conn: http.client.HTTPConnection | None = None
         self._context: Any = None

@@ -26,7 +26,7 @@ def sspi_failure(code: int) -> spnego.exceptions.SpnegoError:
 
 @pytest.mark.parametrize(("code", "password", "says", "fix"), [
     (kerberos.SEC_E_NO_AUTHENTICATING_AUTHORITY, True, "no domain controller (KDC) answers",
-     "start the KDC"),
+     "nltest /dsgetdc"),
     (kerberos.SEC_E_TIME_SKEW, True, "differ by more than the allowed skew", "w32tm /resync"),
     (kerberos.SEC_E_TARGET_UNKNOWN, False, "knows no service principal for the host",
      "kerberos_hostname_override"),
