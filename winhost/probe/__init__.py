@@ -28,6 +28,8 @@ from winhost.probe.facts import (
     HostFacts,
     ImportFact,
     Output,
+    ReleaseDir,
+    ReleaseFacts,
     ServiceFacts,
     ServiceStatus,
     UnitFacts,
@@ -45,6 +47,7 @@ __all__ = [
     "HostFacts",
     "ProbeError",
     "ProbeSpec",
+    "ReleaseFacts",
     "ServiceFacts",
     "ServiceStatus",
     "UnitFacts",
@@ -76,6 +79,8 @@ class ProbeSpec:
     acl_paths: list[str] = field(default_factory=list)  # folders whose DACL is saved as SDDL
     accounts: list[str] = field(default_factory=list)  # names to resolve to SIDs on the host
     port: int | None = None
+    #: ``<root>\\releases`` of a service with ``app.releases``: its folders and history are read
+    releases: str | None = None
     #: the host's further services, each ``{"venv", "python", "twistd", "service", "port"}``
     #: (the first is above)
     units: list[dict[str, Any]] = field(default_factory=list)
@@ -95,7 +100,8 @@ def probe_command(spec: ProbeSpec) -> Command:
     ``-I -c <bootstrap> <base64 JSON parameters>``."""
     params = json.dumps(
         {k: v for k, v in asdict(spec).items()
-         if k != "base_python" and not (k == "units" and not v)}, separators=(",", ":")
+         if k != "base_python" and not (k in ("units", "releases") and not v)},
+        separators=(",", ":")
     )
     return _probe_line(spec.base_python, params)
 
@@ -205,6 +211,7 @@ def facts_from_probe(host: str, spec: ProbeSpec, data: dict[str, Any]) -> HostFa
             venv=_venv(want["venv"], raw.get("venv") or {}, _outputs(raw.get("outputs", {}), oem)),
             service=_service(want["service"], raw.get("service") or {}),
             port_open=raw.get("port_open"),
+            releases=_releases(raw.get("releases")),
         )
         for want, raw in zip(spec.units, data.get("units") or [], strict=False)
     }
@@ -226,7 +233,15 @@ def facts_from_probe(host: str, spec: ProbeSpec, data: dict[str, Any]) -> HostFa
         port_open=data.get("port_open"),
         has_curl=data.get("curl"),
         units=units,
+        releases=_releases(data.get("releases")),
     )
+
+
+def _releases(raw: dict[str, Any] | None) -> ReleaseFacts | None:
+    if not raw:
+        return None
+    return ReleaseFacts(path=raw.get("path", ""), history=raw.get("history") or [],
+                        names=[ReleaseDir(**n) for n in raw.get("names") or []])
 
 
 def bare_facts(host: str, spec: ProbeSpec, *, has_curl: bool | None = None) -> HostFacts:

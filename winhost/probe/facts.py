@@ -30,6 +30,8 @@ __all__ = [
     "HostFacts",
     "ImportFact",
     "Output",
+    "ReleaseDir",
+    "ReleaseFacts",
     "ServiceFacts",
     "ServiceStatus",
     "UnitFacts",
@@ -203,6 +205,23 @@ class ServiceFacts(Frozen):
         return self.status.pid if self.status is not None else None
 
 
+class ReleaseDir(Frozen):
+    """One folder under ``<root>\\releases``: a release's venv (``python``: it has python.exe)."""
+
+    name: str
+    mtime: float = 0.0
+    python: bool = False
+
+
+class ReleaseFacts(Frozen):
+    """A service's releases (``app.releases``): the folders and the last deploys and rollbacks
+    (``{"at", "by", "action", "from", "to", "why"}``, oldest first)."""
+
+    path: str
+    names: list[ReleaseDir] = Field(default_factory=list)
+    history: list[dict[str, Any]] = Field(default_factory=list)
+
+
 class UnitFacts(Frozen):
     """One further service of a host: its venv, service and port (the first service's are
     ``HostFacts.venv`` / ``service`` / ``port_open``)."""
@@ -210,6 +229,7 @@ class UnitFacts(Frozen):
     venv: VenvFacts
     service: ServiceFacts
     port_open: bool | None = None
+    releases: ReleaseFacts | None = None
 
 
 class HostFacts(Frozen):
@@ -237,6 +257,7 @@ class HostFacts(Frozen):
     has_curl: bool | None = None
     #: the host's further services, by service name (one probe gathers every service)
     units: dict[str, UnitFacts] = Field(default_factory=dict)
+    releases: ReleaseFacts | None = None  # the first service's (``app.releases``)
 
     def for_service(self, name: str) -> HostFacts:
         """The facts as one service sees them: ``venv``, ``service`` and ``port_open`` are that
@@ -245,10 +266,10 @@ class HostFacts(Frozen):
             return self
         unit = next((u for k, u in self.units.items() if k.lower() == name.lower()), None)
         if unit is None:
-            return self.model_copy(update={"venv": VenvFacts(path=""),
+            return self.model_copy(update={"venv": VenvFacts(path=""), "releases": None,
                                            "service": ServiceFacts(name=name), "port_open": None})
         return self.model_copy(update={"venv": unit.venv, "service": unit.service,
-                                       "port_open": unit.port_open})
+                                       "port_open": unit.port_open, "releases": unit.releases})
 
     def file(self, path: str) -> FileFact:
         """Facts about a file the probe was asked about (paths compare case-insensitively)."""

@@ -432,6 +432,34 @@ def port_open(port):
         return False
 
 
+def release_facts(folder):
+    """The release folders under ``folder`` (name, mtime, has python.exe) and the last 50 lines
+    of its history (one JSON document per deploy or rollback)."""
+    names = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        entries = []
+    for entry in entries:
+        if entry.is_dir():
+            python = os.path.join(entry.path, "Scripts", "python.exe")
+            names.append({"name": entry.name, "mtime": entry.stat().st_mtime,
+                          "python": os.path.isfile(python)})
+    history = []
+    try:
+        with open(os.path.join(folder, "tacfleet-history.jsonl"), encoding="utf-8",
+                  errors="replace") as handle:
+            lines = handle.read().splitlines()[-50:]
+    except OSError:
+        lines = []
+    for line in lines:
+        try:
+            history.append(json.loads(line))
+        except ValueError:  # a line cut off by a full disk: the others still count
+            continue
+    return {"path": folder, "names": names, "history": history}
+
+
 def base_facts():
     exe = sys.executable
     here = os.path.dirname(exe)
@@ -475,6 +503,7 @@ def start_unit(pool, unit, imports, venvs):
         "svc": unit["service"],
         "outputs": venvs[key],
         "port": pool.submit(port_open, port) if port else None,
+        "releases": unit.get("releases"),
     }
 
 
@@ -501,6 +530,7 @@ def finish_unit(unit, status):
         "service": service,
         "port_open": unit["port"].result() if unit["port"] else None,
         "outputs": {name: future.result() for name, future in unit["outputs"].items()},
+        "releases": release_facts(unit["releases"]) if unit["releases"] else None,
     }
 
 
@@ -538,6 +568,7 @@ def main(params):
         "port_open": unit["port_open"],
         "curl": os.path.isfile(os.path.join(system_root, "System32", "curl.exe")),
         "outputs": unit["outputs"],
+        "releases": unit["releases"],
     }
     if units:
         answer["units"] = units
