@@ -99,7 +99,10 @@ class FleetSession:
         """The host's entry; for ``host/service``, that service's unit (``Host.units``)."""
         host_name, _, service = name.partition("/")
         host = self._by_name[host_name]
-        return next((u for u in host.units() if u.service.name == service), host)
+        units = host.units()
+        if not host.multi:  # the one unit (with app.releases, its venv is the release's)
+            return units[0]
+        return next((u for u in units if u.service.name == service), host)
 
     # -- probing -----------------------------------------------------------------------------
     def probe(self, names: Iterable[str], parallel: int | None = None) -> None:

@@ -22,6 +22,14 @@ def test_app_answering(finding: Finding) -> None:
     require(finding)
 
 
+def test_release_gated(finding: Finding) -> None:
+    require(finding)
+
+
+def test_releases_pruned(finding: Finding) -> None:
+    require(finding)
+
+
 @pytest.mark.second_opinion
 def test_service_state_agrees_with_testinfra(entry: Host, host: testinfra.host.Host,
                                               facts: HostFacts) -> None:

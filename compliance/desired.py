@@ -15,6 +15,7 @@ from packaging.version import InvalidVersion, Version
 
 from inventory.bundle import BundleError, host_set, sha256_of
 from inventory.models import Host, venv_scripts, wheel_files
+from inventory.releases import releases_dir
 from inventory.winnames import ADMINISTRATORS_SID, SYSTEM_SID, account_sid
 from inventory.winpath import win_join, win_parent
 from winhost.cmdline import quote_arg
@@ -31,8 +32,16 @@ def twistd_exe(host: Host) -> str:
     return win_join(venv_scripts(host.python.venv), "twistd.exe")
 
 
+#: AppParameters with ``app.releases``: twistd run from whichever venv's python NSSM starts, so
+#: the switch between releases is one registry value (Application), which Windows writes
+#: atomically (RegSetValueExW); a pair of values (python and twistd.exe paths) would not be.
+TWISTD_FROM_ANY_VENV = '-c "from twisted.scripts.twistd import run; run()"'
+
+
 def app_parameters(host: Host) -> str:
     """NSSM AppParameters: twistd run by the venv's python, then the app's arguments."""
+    if host.app.releases:
+        return f"{TWISTD_FROM_ANY_VENV} {host.app.arguments}"
     return f"{quote_arg(twistd_exe(host))} {host.app.arguments}"
 
 
@@ -80,8 +89,9 @@ def written_dirs(host: Host) -> list[str]:
 
 
 def code_dirs(host: Host) -> list[str]:
-    """The folders the service runs code from (the venv, the app's): it may only read them."""
-    return [host.python.venv, host.app.app_directory]
+    """The folders the service runs code from (the venv, the app's): it may only read them.
+    With ``app.releases``, the release root: every release's venv inherits its DACL."""
+    return [host.python.release_root or host.python.venv, host.app.app_directory]
 
 
 def pinned(pip_spec: str) -> tuple[str, str | None]:
@@ -275,9 +285,15 @@ def probe_spec(host: Host) -> ProbeSpec:
         acl_paths=_unique(acl_paths),
         accounts=_unique(accounts),
         port=first.app.port,
+        releases=_releases_root(first),
         units=[{"venv": u.python.venv, "python": venv_python(u), "twistd": twistd_exe(u),
-                "service": u.service.name, "port": u.app.port} for u in units[1:]],
+                "service": u.service.name, "port": u.app.port,
+                **({"releases": r} if (r := _releases_root(u)) else {})} for u in units[1:]],
     )
+
+
+def _releases_root(unit: Host) -> str | None:
+    return releases_dir(unit.python.release_root) if unit.python.release_root else None
 
 
 def _unique(values: list[str]) -> list[str]:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from compliance import desired
+from compliance import desired, releases
 from compliance.finding import Finding, Verdict, skip
 from inventory.models import Host
 from inventory.winnames import (
@@ -273,6 +273,13 @@ def service_application(host: Host, facts: HostFacts) -> Verdict:
     ok = isinstance(app, str) and same_path(app, str(want_app)) and params == want_params
     expected = f"Application {want_app!r} with AppParameters {want_params!r}"
     found = f"Application {_shown(app)} with AppParameters {_shown(params)}"
+    if host.app.releases:
+        now = releases.running(host, facts)
+        back = releases.rolled_back(facts, releases.wanted(host))
+        expected = f"release {releases.wanted(host)} ({expected})"
+        found = f"release {now or 'none of ours'} ({found})" + (
+            f"; {releases.wanted(host)} was rolled back by {back.get('by')} at {back.get('at')}: "
+            f"{back.get('why') or 'by hand'}" if back and not ok else "")
     if host.app.environment:
         env = nssm_value(facts, "AppEnvironmentExtra")
         env_list = env if isinstance(env, list) else [env] if isinstance(env, str) else []
@@ -494,6 +501,31 @@ def app_answering(host: Host, facts: HostFacts) -> Verdict:
                    "see the service's stderr log; `invoke provision` restarts it")
 
 
+# -- releases (app.releases) ---------------------------------------------------------------------
+@requirement("release_gated", "runtime", "the running release passed its health gate")
+def release_gated(host: Host, facts: HostFacts) -> Verdict:
+    if not host.app.releases:
+        return skip("app.releases is off")
+    owed = releases.pending(host, facts)
+    now = releases.running(host, facts) or "none of ours"
+    line = releases.history(facts)[-1] if owed else {}
+    found = (f"release {now} switched to by {line.get('by')} at {line.get('at')}, its health "
+             "gate not passed (the run that switched was cut off)") if owed else f"release {now}"
+    return Verdict(owed is None, f"release {now} past its health gate", found,
+                   f"{_PROVISION}: it restarts the release and runs the gate (rolls back if it "
+                   "fails)")
+
+
+@requirement("releases_pruned", "runtime", "no more release folders than app.keep_releases")
+def releases_pruned(host: Host, facts: HostFacts) -> Verdict:
+    if not host.app.releases:
+        return skip("app.releases is off")
+    extra = releases.prunable(host, facts)
+    return Verdict(not extra, f"at most {host.app.keep_releases} releases",
+                   f"{len(extra)} more: {', '.join(extra)}" if extra else "within the limit",
+                   f"{_PROVISION} removes the oldest (never the running or previous one)")
+
+
 #: Does fixing a requirement need the running service restarted, and why (Windows' and NSSM's
 #: documentation). NSSM reads its parameters (Application, AppParameters, AppDirectory, the
 #: environment, I/O redirection and rotation, AppThrottle, AppRestartDelay) when the service
@@ -530,6 +562,8 @@ RESTART: dict[str, tuple[bool, str]] = {
                            "does not touch the running process"),
     "permissions": (False, "access is checked when a file is opened: new opens see new rights"),
     "service_running": (False, "this is the start itself"),
+    "release_gated": (False, "the gate restarts the release itself"),
+    "releases_pruned": (False, "only releases the service does not run are removed"),
     "app_answering": (False, "this is the start itself"),
 }
 
@@ -554,7 +588,7 @@ def judge_all(host: Host, facts: HostFacts) -> list[Finding]:
     services the host-wide ones once, then each service's (judged on its view of the facts)."""
     units = host.units()
     if len(units) == 1:
-        return [req(host, facts) for req in REQUIREMENTS.values()]
+        return [req(units[0], facts) for req in REQUIREMENTS.values()]
     reqs = list(REQUIREMENTS.values())
     return [req(units[0], facts) for req in reqs if req.scope == "host"] + [
         req(unit, facts.for_service(unit.service.name))

@@ -36,12 +36,14 @@ def deprovision_host(host: Host, connection: Connection, *, purge: bool = False)
             [host_ops(base, ("stop", sc, name, str(STOP_SECONDS)), ("delete", sc, name),
                       ("gone", sc, name, str(GONE_SECONDS)))],
         ))
-    if purge:
-        venvs = {u.python.venv.lower(): u for u in host.units()}
+    if purge:  # with app.releases, the release root: every release's venv
+        venvs = {(u.python.release_root or u.python.venv).lower(): u for u in host.units()}
         for unit in venvs.values():
-            steps.append(("venv removed", unit.python.venv if host.multi else "",
-                          facts.for_service(unit.service.name).venv.exists,
-                          [host_ops(base, ("rmtree", unit.python.venv))]))
+            path = unit.python.release_root or unit.python.venv
+            there = facts.for_service(unit.service.name).venv.exists or bool(
+                unit.python.release_root and facts.dir_exists(path))
+            steps.append(("venv removed", path if host.multi else "", there,
+                          [host_ops(base, ("rmtree", path))]))
     timeout = STOP_SECONDS + GONE_SECONDS + 60
     for title, service, present, commands in steps:
         result = StepResult(title.split()[0], title, Status.OK, service=service)

@@ -10,6 +10,7 @@ from compliance.finding import Finding
 from compliance.requirements import REQUIREMENTS, needs_restart, restart_note
 from fleet.interrupt import INTERRUPTED, stop_requested
 from inventory.models import Host
+from provision import releases as release_ops
 from provision.hostops import failure_reason
 from provision.model import Blocked, HostRun, Status, StepResult
 from provision.steps import SERVICE_UP, STEPS, Context, Step
@@ -75,6 +76,8 @@ def _run_unit(run: HostRun, ctx: Context, connection: Connection, check_only: bo
             continue
         if stop_requested():  # Ctrl-C: the current command has finished; start no new step
             run.error = INTERRUPTED
+            if ctx.switch is not None and ctx.switch.this_run:
+                _roll_back(run, ctx, connection, on_step, "interrupted (Ctrl-C) after the switch")
             return False
         result = run_step(step, ctx, connection, check_only)
         if host.multi and step.scope == "service":
@@ -82,6 +85,9 @@ def _run_unit(run: HostRun, ctx: Context, connection: Connection, check_only: bo
         run.steps.append(result)
         if on_step:
             on_step(host.name, result)
+        if result.status is Status.FAILED and ctx.switch is not None:
+            _roll_back(run, ctx, connection, on_step, result.message)
+            return False
         if result.status in (Status.FAILED, Status.WOULD_FAIL):
             return False
         if result.status is Status.CHANGED and not stop_requested():
@@ -93,8 +99,50 @@ def _run_unit(run: HostRun, ctx: Context, connection: Connection, check_only: bo
                 result.message = "applied, but still: " + "; ".join(f.message for f in still)
                 if on_step:
                     on_step(host.name, result)
+                if ctx.switch is not None:
+                    _roll_back(run, ctx, connection, on_step, result.message)
                 return False
     return True
+
+
+def _roll_back(run: HostRun, ctx: Context, connection: Connection, on_step: OnStep | None,
+               why: str) -> None:
+    """A release that failed after its switch goes back to the one it replaced (one registry
+    value, a restart, the old release's gate); ``run.rolled_back`` says so. A first release has
+    nothing to go back to: the run says that instead."""
+    switch, host = ctx.switch, ctx.host
+    ctx.switch = None
+    if switch is None:
+        return
+    result = StepResult("rollback", f"roll back to {switch.from_name or 'nothing'}",
+                        Status.FAILED, reasons=[f"release {switch.to_name}: {why}"])
+    if not switch.from_python:
+        result.message = (f"release {switch.to_name} failed and there is no earlier release "
+                          "to go back to: fix the app and run again")
+    else:
+        plan = release_ops.rollback_actions(host, ctx.facts, switch, why)
+        result.commands = [a.command.line for a in plan]
+        started = time.monotonic()
+        for action in plan:
+            outcome = connection.run(action.command, timeout=action.timeout)
+            refused = action.check(outcome.stdout) if action.check and outcome.rc == 0 else ""
+            if outcome.rc != 0 or refused:
+                reason = refused or f"exit code {outcome.rc}: {failure_reason(outcome.stderr)}"
+                result.message = f"{action.why}: {reason}"
+                break
+        else:
+            result.status = Status.CHANGED
+            result.message = f"{switch.from_name} answers again"
+        result.elapsed = time.monotonic() - started
+    if host.multi:
+        result.service = host.service.name
+    run.steps.append(result)
+    run.rolled_back.append(f"{host.service.name}: rolled back to {switch.from_name}: {why}"
+                           if result.status is Status.CHANGED else
+                           f"{host.service.name}: release {switch.to_name} failed, not rolled "
+                           f"back: {result.message}")
+    if on_step:
+        on_step(host.name, result)
 
 
 def run_step(step: Step, ctx: Context, connection: Connection, check_only: bool) -> StepResult:
@@ -164,6 +212,8 @@ def run_step(step: Step, ctx: Context, connection: Connection, check_only: bool)
             break
     else:
         result.status = Status.CHANGED
+        ctx.switch = ctx.planned_switch or ctx.switch  # the release switch is on the host now
+    ctx.planned_switch = None
     result.elapsed = time.monotonic() - started
     return result
 

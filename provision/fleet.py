@@ -28,6 +28,8 @@ from winhost.open import open_connection
 log = logging.getLogger(__name__)
 
 Connector = Callable[[Host], Connection]
+#: Work done on a host under its lock instead of provisioning it (``invoke rollback``).
+Body = Callable[[Host, Connection], HostRun]
 
 
 def provision_one(
@@ -35,9 +37,11 @@ def provision_one(
     *,
     on_step: OnStep | None = None,
     connector: Connector | None = None,
+    body: Body | None = None,
     **options: bool,
 ) -> HostRun:
-    """Connect, provision, close; anything that goes wrong is this host's error, never raised."""
+    """Connect, provision (or run ``body`` under the host lock: ``invoke rollback``), close;
+    anything that goes wrong is this host's error, never raised."""
     check_only = options.get("check_only", False)
     if stop_requested():
         return HostRun(host=host.name, check_only=check_only, error=NOT_STARTED)
@@ -56,7 +60,10 @@ def provision_one(
                                        Status.CHANGED, message="; ".join(lock.notes))
                 if on_step:
                     on_step(host.name, took_over)
-        run = provision_host(host, connection, on_step=on_step, **options)
+        if body is not None:
+            run = body(host, connection)
+        else:
+            run = provision_host(host, connection, on_step=on_step, **options)
         if took_over:
             run.steps.insert(0, took_over)
     except Exception as exc:  # a bug in a step or parser: still only this host's problem
@@ -85,7 +92,7 @@ def provision_fleet(
 ) -> list[HostRun]:
     """Run every host (up to ``parallel`` at a time); results in inventory order."""
     def one(host: Host) -> HostRun:
-        return provision_one(host, on_step=on_step, connector=connector, **options)
+        return provision_one(host, on_step=on_step, connector=connector, body=None, **options)
 
     return run_pool(hosts, one, parallel=parallel)
 

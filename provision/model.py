@@ -74,6 +74,8 @@ class HostRun(HostOutcome):
 
     check_only: bool = field(kw_only=True)
     steps: list[StepResult] = field(default_factory=list, kw_only=True)
+    #: per service whose release failed after its switch: "rolled back to X: why" (app.releases)
+    rolled_back: list[str] = field(default_factory=list, kw_only=True)
 
     def count(self, *statuses: Status) -> int:
         return sum(1 for s in self.steps if s.status in statuses)
@@ -91,8 +93,9 @@ class HostRun(HostOutcome):
             what = "checked" if self.check_only else "provisioned"
             return f"{self.host}: could not be {what}: {self.error}"
         verb = "would change" if self.check_only else "changed"
+        back = "".join(f"; {line}" for line in self.rolled_back)
         return (
             f"{self.host}: ok={self.count(Status.OK)} {verb}={self.changed} "
             f"failed={self.count(Status.FAILED, Status.WOULD_FAIL)} "
-            f"commands={self.commands} http={self.http_requests} time={self.elapsed:.1f}s"
+            f"commands={self.commands} http={self.http_requests} time={self.elapsed:.1f}s{back}"
         )

