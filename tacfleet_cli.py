@@ -250,6 +250,28 @@ def deprovision(inventory: str | None, selection: str | None, *, purge: bool = F
     return code
 
 
+@friendly
+def rollback(inventory: str | None, selection: str | None, *, to: str | None = None) -> int:
+    """Each selected host's services with ``app.releases`` back on an earlier release; the
+    host lock is taken as for a provision."""
+    from functools import partial
+
+    from provision.fleet import provision_one
+    from provision.report import summary_table
+    from provision.rollback import rollback_host
+
+    hosts = _hosts(inventory, selection)
+    runs = [provision_one(h, body=partial(rollback_host, to=to)) for h in hosts]
+    console.print(summary_table(runs))
+    for run in runs:
+        for step in run.steps:
+            if step.step == "rollback":
+                console.print(f"{run.host}  {step.label}: {step.status}: {step.message}",
+                              markup=False)
+        console.print(run.summary(), markup=False)
+    return EXIT_FAILED if any(r.failed for r in runs) else EXIT_OK
+
+
 class _closing:
     def __init__(self, conn: Any) -> None:
         self.conn = conn
@@ -673,7 +695,7 @@ def mypy_runs() -> list[tuple[str, list[str]]]:
     host_side = sorted(str(p.relative_to(ROOT)) for p in
                        (ROOT / "sandbox/standin/tacfleet_standins").glob("*.py"))
     host_side += ["sandbox/host/agent.py", "winhost/probe/script.py",
-                  "provision/hostlock_script.py"]
+                  "provision/hostlock_script.py", "provision/health_gate_script.py"]
     controller = ["inventory", "winhost", "fleet", "compliance", "provision", "checks",
                   "tacfleet_cli.py", "tacfleet_tasks.py", "tasks.py"]
     mypy = [sys.executable, "-m", "mypy"]

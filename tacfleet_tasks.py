@@ -122,6 +122,25 @@ def deprovision(
     sys.exit(cli.logged("deprovision", log, cli.deprovision, inventory, host, purge=purge))
 
 
+@task(
+    help={
+        "host": HOST_HELP,
+        "inventory": INVENTORY_HELP,
+        "to": "the release to go back to: a version (1.2.0) or a release folder's name "
+              "(1.2.0-0123abcd); default: the one the running release replaced",
+        "debug": DEBUG_HELP,
+        "log": log_help("reports/rollback"),
+    }
+)
+def rollback(
+    c: Context, host: str | None = None, inventory: str | None = None, to: str | None = None,
+    debug: bool = False, log: str | None = None,
+) -> None:
+    """Put services with app.releases back on an earlier release (switch, restart, health gate)."""
+    cli.set_debug(debug)
+    sys.exit(cli.logged("rollback", log, cli.rollback, inventory, host, to=to))
+
+
 @task(help={"host": HOST_HELP + " (default: every offline host)", "inventory": INVENTORY_HELP,
             "dest": "build into this folder for every selected host (e.g. on a machine with "
                     "internet access, to carry to the controller)",
