@@ -209,6 +209,7 @@ def _provision(hosts: list[Host], options: ProvisionOptions,
         if log is not None and (live or o.as_json):  # steps the terminal does not show: the log
             on_step = log.steps(on_step, StepPrinter(log.console))  # its commands: logged
         runs = provision_rollout(hosts, batch=o.batch, max_fail=o.max_fail, parallel=o.parallel,
+                                 canary=o.canary, rollback_on_stop=o.rollback_on_stop,
                                  on_step=on_step, check_only=o.check,
                                  force_recreate=o.force_recreate, adopt=o.adopt)
     if collect is not None:
@@ -718,7 +719,8 @@ XDIST_WORKERS = 4
 #: them needs what the first process's modules provisioned: each provisions, resets or uses a
 #: host of its own (``tests/integration/conftest.py`` orders both processes' modules).
 SECOND_SANDBOX_STREAM = ("test_offline.py", "test_sandbox_host.py", "test_windows_fidelity.py",
-                         "test_python_installer.py", "test_production_safety.py")
+                         "test_releases.py", "test_python_installer.py",
+                         "test_production_safety.py")
 
 Run = tuple[str, list[str]]
 

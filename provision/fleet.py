@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from fleet.interrupt import NOT_STARTED, stop_requested
 from fleet.pool import run_pool
@@ -103,28 +104,59 @@ def provision_rollout(
     batch: str | None = None,
     max_fail: str = "0",
     parallel: int = 4,
+    canary: int | None = None,
+    rollback_on_stop: bool = True,
     on_step: OnStep | None = None,
     connector: Connector | None = None,
     **options: bool,
 ) -> list[HostRun]:
-    """Provision in rolling batches; stop before the next batch when one fails too much."""
-    groups = batches(hosts, batch)
+    """Provision in rolling batches (after ``canary`` hosts alone); stop before the next batch
+    when one fails more than ``max_fail``. The hosts of that batch that were upgraded to a new
+    release are then rolled back (``rollback_on_stop``), so the batch is left on one release;
+    the hosts left are not touched."""
+    check_only = options.get("check_only", False)
+    groups = ([list(hosts[:canary]), *batches(hosts[canary:], batch)] if canary
+              else batches(hosts, batch))
     runs: list[HostRun] = []
     for number, group in enumerate(groups, 1):
         if stop_requested():  # Ctrl-C: later batches are not started
-            runs.extend(HostRun(host=h.name, check_only=options.get("check_only", False),
-                                error=NOT_STARTED) for g in groups[number - 1:] for h in g)
+            runs.extend(HostRun(host=h.name, check_only=check_only, error=NOT_STARTED)
+                        for g in groups[number - 1:] for h in g)
             break
         results = provision_fleet(group, parallel=parallel, on_step=on_step,
                                   connector=connector, **options)
         runs.extend(results)
         failed = sum(1 for r in results if r.failed)
         allowed = amount(max_fail, len(group), "--max-fail")
-        if failed > allowed and number < len(groups):
+        if failed <= allowed:
+            continue
+        what = "the canary" if canary and number == 1 else f"batch {number} of {len(groups)}"
+        why = f"{what} had {failed} failed host(s), more than --max-fail {max_fail}"
+        if rollback_on_stop and not check_only:
+            _roll_back_upgraded(group, results, why, parallel, connector)
+        if number < len(groups):
             rest = [h for g in groups[number:] for h in g]
-            note = (f"not run: batch {number} of {len(groups)} had {failed} failed host(s), "
-                    f"more than --max-fail {max_fail}")
-            runs.extend(HostRun(host=h.name, check_only=options.get("check_only", False),
-                                error=note) for h in rest)
+            runs.extend(HostRun(host=h.name, check_only=check_only, error=f"not run: {why}")
+                        for h in rest)
             break
     return runs
+
+
+def _roll_back_upgraded(group: list[Host], results: list[HostRun], why: str, parallel: int,
+                        connector: Connector | None) -> None:
+    """Roll back the hosts of a stopped batch that a release was deployed to in this run."""
+    from provision.rollback import rollback_host
+
+    upgraded = {r.host: r for r in results if r.upgraded and not r.failed}
+    todo = [h for h in group if h.name in upgraded]
+
+    def one(host: Host) -> HostRun:
+        return provision_one(host, connector=connector,
+                             body=partial(rollback_host, reason=f"the rollout stopped: {why}"))
+
+    for back in run_pool(todo, one, parallel=parallel):
+        run = upgraded[back.host]
+        run.steps += back.steps
+        run.rolled_back += back.rolled_back or [
+            f"not rolled back after the rollout stopped: {back.error or back.summary()}"]
+        run.error = run.error or (back.error and f"rollback after the stop: {back.error}")

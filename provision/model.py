@@ -88,6 +88,20 @@ class HostRun(HostOutcome):
     def changed(self) -> int:
         return self.count(Status.CHANGED, Status.WOULD_CHANGE)
 
+    @property
+    def upgraded(self) -> bool:
+        """Did a release pass its health gate in this run (``app.releases``)?"""
+        return any(s.step == "release_gate" and s.status is Status.CHANGED for s in self.steps)
+
+    @property
+    def outcome(self) -> str:
+        """``rolled back``, ``failed``, ``upgraded``, ``changed`` or ``unchanged``."""
+        if self.rolled_back:
+            return "rolled back"
+        if self.failed:
+            return "failed"
+        return "upgraded" if self.upgraded else "changed" if self.changed else "unchanged"
+
     def summary(self) -> str:
         if self.error:
             what = "checked" if self.check_only else "provisioned"

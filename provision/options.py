@@ -33,6 +33,11 @@ class ProvisionOptions:
                                       "(e.g. 10%)")
     max_fail: str = _option("0", "stop the rollout when a batch has more failed hosts (count "
                                  "or %, default 0)")
+    canary: int | None = _option(None, "first provision this many hosts alone, then the rest "
+                                       "in --batch batches")
+    rollback_on_stop: bool = _option(True, "when a batch stops the rollout, roll back its hosts "
+                                           "that were upgraded, so the batch is on one release "
+                                           "(--no-rollback-on-stop keeps them)")
     shard: str | None = _option(None, "only shard i of n of the selected hosts (e.g. 2/4), for "
                                       "CI matrices")
 

@@ -80,6 +80,10 @@ def summary_table(runs: list[HostRun]) -> Table:
     for run in runs:
         failed = run.count(Status.FAILED, Status.WOULD_FAIL)
         note = run.error or ("compliant, nothing to do" if not run.changed and not failed else "")
+        if run.rolled_back:
+            note = "; ".join([*run.rolled_back, *([note] if note else [])])
+        elif run.upgraded:
+            note = "upgraded (health gate passed)"
         table.add_row(
             run.host,
             str(run.count(Status.OK)),
@@ -102,6 +106,7 @@ def runs_json(runs: list[HostRun]) -> str:
             step["commands"] = [shown(line) for line in step["commands"]]
         data["summary"] = run.summary()
         data["failed"] = run.failed
+        data["outcome"] = run.outcome
         return data
 
     return redact(json.dumps(redact_data([encode(r) for r in runs]), indent=2, default=str))

@@ -47,14 +47,16 @@ def target(unit: Host, facts: HostFacts, to: str | None) -> tuple[str, str] | st
     return name, releases.release_python(unit, name)
 
 
-def rollback_host(host: Host, connection: Connection, *, to: str | None = None) -> HostRun:
+def rollback_host(host: Host, connection: Connection, *, to: str | None = None,
+                  reason: str = "by hand (invoke rollback)") -> HostRun:
     """Each service of ``host`` with ``app.releases`` back on its earlier release."""
     run = HostRun(host=host.name, check_only=False)
     started = time.monotonic()
     try:
         facts = gather_facts(connection, desired.probe_spec(host))
         for unit in host.units():
-            result = _roll_back_unit(unit, facts.for_service(unit.service.name), connection, to)
+            result = _roll_back_unit(unit, facts.for_service(unit.service.name), connection, to,
+                                     reason)
             run.steps.append(result)
             if result.status is Status.CHANGED:
                 run.rolled_back.append(f"{unit.service.name}: {result.message}")
@@ -68,7 +70,7 @@ def rollback_host(host: Host, connection: Connection, *, to: str | None = None) 
 
 
 def _roll_back_unit(unit: Host, facts: HostFacts, connection: Connection,
-                    to: str | None) -> StepResult:
+                    to: str | None, reason: str) -> StepResult:
     result = StepResult("rollback", "roll back to an earlier release", Status.FAILED,
                         service=unit.service.name if unit.multi else "")
     if not unit.app.releases:
@@ -85,7 +87,7 @@ def _roll_back_unit(unit: Host, facts: HostFacts, connection: Connection,
         return result
     switch = Switch(python, name, now)
     started = time.monotonic()
-    for action in release_ops.rollback_actions(unit, facts, switch, "by hand (invoke rollback)"):
+    for action in release_ops.rollback_actions(unit, facts, switch, reason):
         result.commands.append(action.command.line)
         outcome = connection.run(action.command, timeout=action.timeout)
         refused = action.check(outcome.stdout) if action.check and outcome.rc == 0 else ""
@@ -95,6 +97,6 @@ def _roll_back_unit(unit: Host, facts: HostFacts, connection: Connection,
             break
     else:
         result.status = Status.CHANGED
-        result.message = f"rolled back from {now} to {name}, which answers"
+        result.message = f"rolled back from {now} to {name} ({reason}), which answers"
     result.elapsed = time.monotonic() - started
     return result

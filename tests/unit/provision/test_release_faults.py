@@ -18,13 +18,14 @@ from compliance import desired, releases
 from fleet import interrupt
 from inventory import load_inventory
 from inventory.models import Host
+from provision import hostlock
 from provision import releases as release_ops
 from provision.engine import provision_host
 from provision.hostops import decode_ops, is_host_ops
 from provision.model import Status
 from provision.rollback import rollback_host
 from tests.support import ROOT
-from tests.support.fakes import FakeConnection, probe_answer
+from tests.support.fakes import FakeConnection, free_lock, probe_answer
 from tests.support.probe_doc import compliant_doc
 from winhost.cmdline import Command
 from winhost.connection import Result
@@ -115,6 +116,8 @@ class Conn(FakeConnection):
         self.fake = fake
 
     def run(self, command, *, timeout=None, idempotent=False, stdin=None):  # type: ignore[override]
+        if hostlock.bootstrap() in command.line:  # the host lock: free, as on a quiet host
+            return free_lock(self, command.line, timeout)
         self.sent.append(command.line)
         self.stats.commands += 1
         return self.fake.answer(self, command)
@@ -204,3 +207,62 @@ def facts_now(fake: FakeHost):
 
     spec = desired.probe_spec(fake.unit)
     return facts_from_probe("sandbox", spec, fake.doc())
+
+
+def fleet_of(tmp_path: Path, count: int) -> list[Host]:
+    data = yaml.safe_load((ROOT / "inventory" / "hosts.yml").read_text())
+    entry = data["hosts"].pop("sandbox")
+    entry["app"].update(releases=True, health={"path": "/health", "settle_s": 1, "timeout_s": 5},
+                        tac_source=str(ROOT / "sandbox" / "demoapp" / "my_tacfile.tac"))
+    entry["connection"].pop("password_file")
+    entry["connection"]["password_env"] = "TACFLEET_TEST_UNUSED"
+    data["hosts"] = {f"h{n:02d}": entry for n in range(1, count + 1)}
+    path = tmp_path / "fleet.yml"
+    path.write_text(yaml.safe_dump(data))
+    return load_inventory(path).hosts
+
+
+def test_a_rollout_of_50_stops_at_the_batch_with_3_bad_hosts_and_rolls_that_batch_back(tmp_path):
+    from provision.fleet import provision_rollout
+
+    hosts = fleet_of(tmp_path, 50)
+    bad = {"h12", "h15", "h18"}  # in the second batch of 10
+    fakes: dict[str, FakeHost] = {}
+
+    def connect(host: Host) -> Conn:
+        if host.name not in fakes:
+            fake, _ = on_old(host)
+            if host.name not in bad:
+                fake.healthy.add(releases.wanted(fake.unit))
+            fakes[host.name] = fake
+        return Conn(fakes[host.name], host)
+
+    runs = provision_rollout(hosts, batch="10", max_fail="2", canary=None, connector=connect)
+    outcome = {r.host: r.outcome for r in runs}
+    assert [h for h, o in outcome.items() if o == "upgraded"] == [f"h{n:02d}" for n in range(1, 11)]
+    assert {h for h, o in outcome.items() if o == "rolled back"} == {
+        f"h{n:02d}" for n in range(11, 21)}
+    assert all(o == "failed" and "batch 2 of 5 had 3 failed host(s)" in r.error
+               for r in runs[20:] for o in [r.outcome]), runs[20].error
+    assert len(fakes) == 20  # hosts after the stopped batch were never connected to
+    new = releases.wanted(fakes["h01"].unit)
+    for name, fake in fakes.items():  # every host touched answers, on one release per batch
+        running = releases.release_name(fake.unit, fake.application)
+        assert running in fake.healthy and running == (new if name <= "h10" else OLD), name
+    stopped = next(r for r in runs if r.host == "h11")
+    assert "the rollout stopped: batch 2 of 5" in stopped.rolled_back[0], stopped.rolled_back
+
+
+def test_a_canary_that_fails_stops_the_rollout_before_any_other_host(tmp_path):
+    from provision.fleet import provision_rollout
+
+    hosts = fleet_of(tmp_path, 6)
+    made: list[str] = []
+
+    def connect(host: Host) -> Conn:
+        made.append(host.name)
+        return on_old(host)[1]  # the new release fails its gate everywhere
+
+    runs = provision_rollout(hosts, batch="50%", canary=1, connector=connect)
+    assert made == ["h01"] and runs[0].outcome == "rolled back"
+    assert all("the canary had 1 failed host(s)" in r.error for r in runs[1:]), runs[1].error
