@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Literal
+from typing import Any, Literal
 
-from compliance import desired
+from compliance import desired, releases
 from compliance.finding import Finding
 from compliance.requirements import judge_all
 from fleet.interrupt import stop_requested
@@ -44,6 +44,8 @@ class HostAudit(HostOutcome):
     """One host's check: its findings, or the error that kept it from being checked."""
 
     findings: list[Finding] = field(default_factory=list)
+    #: per service with app.releases: running, wanted, recent history (``releases.summary``)
+    releases: list[dict[str, Any]] = field(default_factory=list)
     #: The probe's facts, kept only when asked (``keep_facts``): ``pytest checks`` judges them.
     facts: HostFacts | None = field(default=None, repr=False, compare=False)
 
@@ -129,6 +131,7 @@ def audit_host(
         limited = Deadline(connection, seconds)
         facts = gather_facts(limited, desired.probe_spec(host))
         audit.findings = judge_all(host, facts)
+        audit.releases = releases.summary(host, facts)
         audit.elapsed = facts.elapsed
         if keep_facts:
             audit.facts = facts

@@ -19,6 +19,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from pydantic import AliasChoices, Field
 
@@ -70,6 +71,8 @@ class HostEntry(Frozen):
     commands: int = 0
     elapsed: float = 0.0
     findings: list[ReportFinding] = Field(default_factory=list)
+    #: per service with app.releases: ``service``, ``running``, ``wanted``, ``history``
+    releases: list[dict[str, Any]] = Field(default_factory=list)
 
     @property
     def failing(self) -> list[ReportFinding]:
@@ -182,6 +185,7 @@ def host_entry(audit: HostAudit) -> HostEntry:
         commands=audit.commands,
         elapsed=round(audit.elapsed, 3),
         findings=[ReportFinding.of(f) for f in audit.findings],
+        releases=audit.releases,
     )
     return HostEntry.model_validate(redact_data(entry.model_dump(exclude_none=True)))
 

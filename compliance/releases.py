@@ -98,3 +98,18 @@ def prunable(host: Host, facts: HostFacts) -> list[str]:
     ours.sort(key=lambda r: r.mtime)
     extra = max(0, len(ours) - host.app.keep_releases)
     return [r.name for r in ours if r.name.lower() not in keep][:extra]
+
+
+def summary(host: Host, facts: HostFacts) -> list[dict[str, Any]]:
+    """Per service with ``app.releases``: the running release, the one the inventory asks for,
+    and the last deploys and rollbacks (who, when, from, to, why) -- what drift reports show."""
+    found = []
+    for unit in host.units():
+        if not unit.app.releases:
+            continue
+        view = facts.for_service(unit.service.name)
+        lines = [{k: line.get(k) for k in ("at", "by", "action", "from", "to", "why")}
+                 for line in history(view)[-10:]]
+        found.append({"service": unit.service.name, "running": running(unit, view),
+                      "wanted": wanted(unit), "history": lines})
+    return found
