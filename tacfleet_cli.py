@@ -199,7 +199,7 @@ def _provision(hosts: list[Host], options: ProvisionOptions,
     from provision.report import StepPrinter, runs_json, summary_table
 
     o = options
-    parse_batch_options(o.batch, o.max_fail, len(hosts))  # a bad option: refused before any work
+    parse_batch_options(o.batch, o.max_fail, len(hosts), o.canary)  # refused before any work
     live = console.is_terminal and len(hosts) > 1 and not (o.as_json or o.check or o.verbose)
     progress = FleetProgress(console, [h.name for h in hosts]) if live else nullcontext()
     printer = None if o.as_json else StepPrinter(console, verbose=o.verbose, show_commands=o.check)

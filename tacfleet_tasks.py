@@ -84,7 +84,7 @@ def provision(  # the flags of ProvisionOptions (help, defaults: there), as Invo
     parallel: int = DEFAULTS.parallel,
     batch: str | None = DEFAULTS.batch,
     max_fail: str = DEFAULTS.max_fail,
-    canary: int | None = DEFAULTS.canary,
+    canary: int = DEFAULTS.canary,
     rollback_on_stop: bool = DEFAULTS.rollback_on_stop,
     shard: str | None = DEFAULTS.shard,
     debug: bool = False,

@@ -68,8 +68,10 @@ def batches(hosts: Sequence[Host], given: str | None) -> list[list[Host]]:
     return [list(hosts[i:i + size]) for i in range(0, len(hosts), size)]
 
 
-def parse_batch_options(batch: str | None, max_fail: str, total: int) -> None:
-    """Refuse a bad ``--batch`` / ``--max-fail`` before any host is touched."""
+def parse_batch_options(batch: str | None, max_fail: str, total: int, canary: int = 0) -> None:
+    """Refuse a bad ``--batch`` / ``--max-fail`` / ``--canary`` before any host is touched."""
+    if canary < 0:
+        raise RolloutError(f"--canary {canary}: write how many hosts go first (e.g. 1), or 0")
     if batch:
         batch_size(batch, total)
     amount(max_fail, max(total, 1), "--max-fail")

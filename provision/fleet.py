@@ -104,7 +104,7 @@ def provision_rollout(
     batch: str | None = None,
     max_fail: str = "0",
     parallel: int = 4,
-    canary: int | None = None,
+    canary: int = 0,
     rollback_on_stop: bool = True,
     on_step: OnStep | None = None,
     connector: Connector | None = None,

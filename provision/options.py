@@ -33,8 +33,8 @@ class ProvisionOptions:
                                       "(e.g. 10%)")
     max_fail: str = _option("0", "stop the rollout when a batch has more failed hosts (count "
                                  "or %, default 0)")
-    canary: int | None = _option(None, "first provision this many hosts alone, then the rest "
-                                       "in --batch batches")
+    canary: int = _option(0, "first provision this many hosts alone, then the rest in --batch "
+                             "batches (default 0: none)")
     rollback_on_stop: bool = _option(True, "when a batch stops the rollout, roll back its hosts "
                                            "that were upgraded, so the batch is on one release "
                                            "(--no-rollback-on-stop keeps them)")

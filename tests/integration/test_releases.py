@@ -11,16 +11,11 @@ the end (the session's tacdemo service is not touched).
 
 from __future__ import annotations
 
-import json
-import threading
-import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 
 import tacfleet_cli as cli
 from compliance import desired, releases
@@ -52,25 +47,6 @@ class Rel:
         return self.host().units()[0]
 
 
-def release_inventory(single: Path, dest: Path, port: int, wheels: Path, tac: Path) -> Path:
-    """``single``'s sandbox entry with its app and service replaced by reldemo's."""
-    data = yaml.safe_load(single.read_text())
-    entry = data["hosts"]["sandbox"]
-    entry["python"].pop("venv", None)  # C:\PythonEnvs\reldemo: the release root
-    entry["python"]["ship_wheels"] = str(wheels)
-    entry["app"] = {
-        "name": "reldemo", "package": "reldemo", "port": port,
-        "tac_file": "C:\\Apps\\reldemo\\reldemo.tac", "tac_source": str(tac),
-        "environment": {"RELDEMO_PORT": str(port)},
-        "releases": True, "keep_releases": 3,
-        "health": {"path": "/health", "settle_s": 8, "timeout_s": 60},
-    }
-    entry["service"] = {"name": "reldemo", "display_name": "tacfleet release demo",
-                        "description": "reldemo, the release tests' app", "start": "demand"}
-    dest.write_text(yaml.safe_dump(data, sort_keys=False))
-    return dest
-
-
 @pytest.fixture(scope="module")
 def rel(sandbox_host, tmp_path_factory) -> Iterator[Rel]:
     from sandbox import control
@@ -78,7 +54,8 @@ def rel(sandbox_host, tmp_path_factory) -> Iterator[Rel]:
     folder = tmp_path_factory.mktemp("releases")
     wheels, port = folder / "wheels", control.free_port_pair()
     tac = release_app.write_tac(folder / "reldemo.tac")
-    inventory = release_inventory(sandbox_host.inventory, folder / "hosts.yml", port, wheels, tac)
+    inventory = release_app.release_inventory(sandbox_host.inventory, folder / "hosts.yml", port,
+                                              wheels, tac)
     yield Rel(sandbox_host, inventory, wheels, port)
     host = load_inventory(inventory).host("sandbox")
     with sandbox_host.connect() as conn:
@@ -87,51 +64,6 @@ def rel(sandbox_host, tmp_path_factory) -> Iterator[Rel]:
                           *(("rmtree", f"{host.python.wheelhouse}\\{w.name}")
                             for w in wheels.glob("*.whl"))))
     assert not removed.failed, removed.summary()
-
-
-def version(port: int) -> str | None:
-    """The version the app answers with on ``GET /`` (None: no answer)."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as answer:
-            return str(json.load(answer)["version"])
-    except (OSError, ValueError, KeyError):
-        return None
-
-
-@dataclass
-class Downtime:
-    """Asks the app every 100 ms while a run goes on: the longest time without an answer and
-    the versions it answered with, in order."""
-
-    port: int
-    longest: float = 0.0
-    versions: list[str] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-
-    def __enter__(self) -> Downtime:
-        self._thread = threading.Thread(target=self._probe, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _probe(self) -> None:
-        down_since = None
-        while not self._stop.is_set():
-            now, answer = time.monotonic(), version(self.port)
-            if answer is None:
-                down_since = down_since or now
-            else:
-                if down_since is not None:
-                    self.longest = max(self.longest, now - down_since)
-                    down_since = None
-                if not self.versions or self.versions[-1] != answer:
-                    self.versions.append(answer)
-            self._stop.wait(0.1)
-        if down_since is not None:
-            self.longest = max(self.longest, time.monotonic() - down_since)
 
 
 def failure(run: HostRun) -> str:
@@ -155,19 +87,19 @@ def test_a_good_upgrade_switches_the_release_while_the_app_keeps_answering(rel):
     release_app.build("1.0.0", "good", rel.wheels)
     first = rel.unit()
     assert ok(provision(rel.host()))  # a new service: the first release, gated
-    assert version(rel.port) == "1.0.0"
+    assert release_app.version(rel.port) == "1.0.0"
     assert running_release(rel) == releases.wanted(first)
 
     release_app.build("1.1.0", "good", rel.wheels)
     second = rel.unit()
     assert releases.wanted(second).startswith("1.1.0-")
-    with Downtime(rel.port) as probe:
+    with release_app.Downtime(rel.port) as probe:
         changed = ok(provision(rel.host()))
     assert {"venv", "packages", "service", "running", "release_gate"} <= set(changed), changed
     assert probe.versions == ["1.0.0", "1.1.0"], probe.versions
     print(f"good upgrade: longest time without an answer {probe.longest:.1f} s")
     assert probe.longest <= 10, probe.longest
-    assert version(rel.port) == "1.1.0"
+    assert release_app.version(rel.port) == "1.1.0"
 
     again = provision(rel.host())
     assert ok(again) == [] and again.commands <= 3, failure(again)  # lock, probe, release
@@ -180,7 +112,7 @@ def test_a_release_whose_tac_file_cannot_load_is_never_switched_to(rel):
     before = running_release(rel)
     bad = release_app.build("1.2.0", "import", rel.wheels)
     try:
-        with Downtime(rel.port) as probe:
+        with release_app.Downtime(rel.port) as probe:
             run = provision(rel.host())
         assert run.failed and not run.rolled_back, failure(run)
         step = next(s for s in run.steps if s.status is Status.FAILED)
@@ -198,7 +130,7 @@ def test_a_release_that_fails_its_health_gate_is_rolled_back(rel, mode, why):
     before = running_release(rel)
     bad = release_app.build("1.3.0" if mode == "exits" else "1.4.0", mode, rel.wheels)
     try:
-        with Downtime(rel.port) as probe:
+        with release_app.Downtime(rel.port) as probe:
             run = provision(rel.host())
         assert run.failed and len(run.rolled_back) == 1, failure(run)
         assert f"rolled back to {before}" in run.rolled_back[0], run.rolled_back
@@ -208,7 +140,7 @@ def test_a_release_that_fails_its_health_gate_is_rolled_back(rel, mode, why):
         print(f"{mode}: rolled back in {back.elapsed:.1f} s, longest time without an answer "
               f"{probe.longest:.1f} s")
         assert back.elapsed <= 30, back.elapsed
-        assert version(rel.port) == "1.1.0" and running_release(rel) == before
+        assert release_app.version(rel.port) == "1.1.0" and running_release(rel) == before
 
         again = provision(rel.host())  # a rolled-back release is not deployed again
         assert again.failed, failure(again)
@@ -220,11 +152,11 @@ def test_a_release_that_fails_its_health_gate_is_rolled_back(rel, mode, why):
 
 def test_invoke_rollback_goes_back_to_the_release_before_and_provision_keeps_it_there(rel):
     current, log = running_release(rel), rel.inventory.parent / "rollback.log"
-    with Downtime(rel.port) as probe:
+    with release_app.Downtime(rel.port) as probe:
         code = cli.logged("rollback", str(log), cli.rollback, str(rel.inventory), "sandbox")
     text = log.read_text()
     assert code == 0, text
-    assert version(rel.port) == "1.0.0", text  # the release 1.1.0 was switched from
+    assert release_app.version(rel.port) == "1.0.0", text  # the release 1.1.0 was switched from
     back = running_release(rel)
     assert back is not None and back.startswith("1.0.0-") and back != current
     assert f"rolled back from {current} to {back} (by hand" in text, text
@@ -233,7 +165,7 @@ def test_invoke_rollback_goes_back_to_the_release_before_and_provision_keeps_it_
 
     again = provision(rel.host())  # the inventory still asks for 1.1.0, rolled back by hand
     assert again.failed and any("by hand" in s.message for s in again.steps), failure(again)
-    assert version(rel.port) == "1.0.0"
+    assert release_app.version(rel.port) == "1.0.0"
     code = cli.logged("rollback", str(log), cli.rollback, str(rel.inventory), "sandbox",
                       to="1.1.0")
-    assert code == 0 and version(rel.port) == "1.1.0", log.read_text()
+    assert code == 0 and release_app.version(rel.port) == "1.1.0", log.read_text()

@@ -11,8 +11,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import threading
+import time
+import urllib.request
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import yaml
 
 MODES = ("good", "import", "exits", "500")
 
@@ -93,3 +100,67 @@ def build(version: str, mode: str, dest: Path) -> Path:
 def write_tac(dest: Path) -> Path:
     dest.write_text(TAC, encoding="utf-8")
     return dest
+
+
+def release_inventory(single: Path, dest: Path, port: int, wheels: Path, tac: Path) -> Path:
+    """``single``'s sandbox entry with its app and service replaced by reldemo's."""
+    data = yaml.safe_load(single.read_text())
+    entry = data["hosts"]["sandbox"]
+    entry["python"].pop("venv", None)  # C:\PythonEnvs\reldemo: the release root
+    entry["python"]["ship_wheels"] = str(wheels)
+    entry["app"] = {
+        "name": "reldemo", "package": "reldemo", "port": port,
+        "tac_file": "C:\\Apps\\reldemo\\reldemo.tac", "tac_source": str(tac),
+        "environment": {"RELDEMO_PORT": str(port)},
+        "releases": True, "keep_releases": 3,
+        "health": {"path": "/health", "settle_s": 8, "timeout_s": 60},
+    }
+    entry["service"] = {"name": "reldemo", "display_name": "tacfleet release demo",
+                        "description": "reldemo, the release tests' app", "start": "demand"}
+    dest.write_text(yaml.safe_dump(data, sort_keys=False))
+    return dest
+
+
+def version(port: int) -> str | None:
+    """The version the app answers with on ``GET /`` (None: no answer)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as answer:
+            return str(json.load(answer)["version"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+@dataclass
+class Downtime:
+    """Asks the app every 100 ms while a run goes on: the longest time without an answer and
+    the versions it answered with, in order."""
+
+    port: int
+    longest: float = 0.0
+    versions: list[str] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def __enter__(self) -> Downtime:
+        self._thread = threading.Thread(target=self._probe, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _probe(self) -> None:
+        down_since = None
+        while not self._stop.is_set():
+            now, answer = time.monotonic(), version(self.port)
+            if answer is None:
+                down_since = down_since or now
+            else:
+                if down_since is not None:
+                    self.longest = max(self.longest, now - down_since)
+                    down_since = None
+                if not self.versions or self.versions[-1] != answer:
+                    self.versions.append(answer)
+            self._stop.wait(0.1)
+        if down_since is not None:
+            self.longest = max(self.longest, time.monotonic() - down_since)

@@ -119,3 +119,23 @@ def test_without_releases_the_release_requirements_are_skipped(tmp_path):
     state = facts(host, "x", [], [])
     assert REQUIREMENTS["release_gated"](host, state).skipped
     assert REQUIREMENTS["releases_pruned"](host, state).skipped
+
+
+def test_the_drift_report_names_the_running_release_and_its_history(unit):
+    import time
+
+    from compliance.audit import HostAudit
+    from compliance.drift import DriftReport, build_report, compare
+    from compliance.render import drift_html
+
+    new, old = releases.wanted(unit), "1.0.0-0000aaaa"
+    state = facts(unit, old, [old, new], [
+        line("switch", old, new), line("rollback", new, old, why="GET /health answered 500")])
+    audit = HostAudit(host="web01", releases=releases.summary(unit, state))
+    report = build_report([audit], "hosts.yml", time.time())
+    [entry] = DriftReport.model_validate_json(report.dumps()).hosts["web01"].releases
+    assert entry["running"] == old and entry["wanted"] == new
+    assert [h["action"] for h in entry["history"]] == ["switch", "rollback"]
+    html = drift_html(report, compare(None, report))
+    assert f"running <b>{old}</b>, inventory asks for <b>{new}</b>" in html
+    assert "rollback " + new + " → " + old + " (GET /health answered 500)" in html

@@ -219,7 +219,7 @@ def fleet_of(tmp_path: Path, count: int) -> list[Host]:
     data["hosts"] = {f"h{n:02d}": entry for n in range(1, count + 1)}
     path = tmp_path / "fleet.yml"
     path.write_text(yaml.safe_dump(data))
-    return load_inventory(path).hosts
+    return list(load_inventory(path).hosts)
 
 
 def test_a_rollout_of_50_stops_at_the_batch_with_3_bad_hosts_and_rolls_that_batch_back(tmp_path):
@@ -237,7 +237,7 @@ def test_a_rollout_of_50_stops_at_the_batch_with_3_bad_hosts_and_rolls_that_batc
             fakes[host.name] = fake
         return Conn(fakes[host.name], host)
 
-    runs = provision_rollout(hosts, batch="10", max_fail="2", canary=None, connector=connect)
+    runs = provision_rollout(hosts, batch="10", max_fail="2", connector=connect)
     outcome = {r.host: r.outcome for r in runs}
     assert [h for h, o in outcome.items() if o == "upgraded"] == [f"h{n:02d}" for n in range(1, 11)]
     assert {h for h, o in outcome.items() if o == "rolled back"} == {
