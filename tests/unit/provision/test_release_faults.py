@@ -266,3 +266,16 @@ def test_a_canary_that_fails_stops_the_rollout_before_any_other_host(tmp_path):
     runs = provision_rollout(hosts, batch="50%", canary=1, connector=connect)
     assert made == ["h01"] and runs[0].outcome == "rolled back"
     assert all("the canary had 1 failed host(s)" in r.error for r in runs[1:]), runs[1].error
+
+
+def test_after_a_good_deploy_the_oldest_release_beyond_keep_releases_is_removed(host):
+    fake, conn = on_old(host)
+    fake.names = ["0.1.0-0000000a", "0.2.0-0000000b", OLD]
+    fake.healthy.add(releases.wanted(fake.unit))
+    run = provision_host(host, conn)
+    assert not run.failed, run.summary()
+    pruned = next(s for s in run.steps if s.step == "prune_releases")
+    assert pruned.status is Status.CHANGED, pruned
+    assert fake.names == ["0.2.0-0000000b", OLD, releases.wanted(fake.unit)]
+    again = provision_host(host, conn)
+    assert not again.failed and again.changed == 0, again.summary()

@@ -35,6 +35,12 @@ def test_probe_runs_and_its_answer_parses(tmp_path):
     tac = tmp_path / "app" / "my_tacfile.tac"
     tac.parent.mkdir()
     tac.write_bytes(b"application = None\n")
+    releases = tmp_path / "releases"  # app.releases: two release folders, one without python
+    (releases / "1.0.0-0000000a" / "Scripts").mkdir(parents=True)
+    (releases / "1.0.0-0000000a" / "Scripts" / "python.exe").write_bytes(b"")
+    (releases / "1.1.0-0000000b").mkdir()
+    (releases / "tacfleet-history.jsonl").write_text(
+        '{"action": "switch", "to": "1.0.0-0000000a"}\n{"action": "depl')  # cut off: skipped
     spec = ProbeSpec(
         base_python=sys.executable,
         venv=str(venv),
@@ -46,6 +52,7 @@ def test_probe_runs_and_its_answer_parses(tmp_path):
         dirs=[str(tac.parent), str(tmp_path / "nope")],
         acl_paths=[str(tac.parent), str(tmp_path / "nope")],
         port=1,
+        releases=str(releases),
     )
     params = base64.b64encode(json.dumps(spec.__dict__).encode()).decode()
     env = {k: v for k, v in os.environ.items() if k.upper() != "SYSTEMROOT"}
@@ -74,6 +81,10 @@ def test_probe_runs_and_its_answer_parses(tmp_path):
     assert "icacls.exe" in facts.acl(str(tac.parent)).error  # no icacls here: reported
     assert facts.acl(str(tmp_path / "NOPE")).error == "no such folder"
     assert facts.system_root == "C:\\Windows"  # no SYSTEMROOT in this environment
+    assert facts.releases is not None
+    assert {(r.name, r.python) for r in facts.releases.names} == {
+        ("1.0.0-0000000a", True), ("1.1.0-0000000b", False)}
+    assert facts.releases.history == [{"action": "switch", "to": "1.0.0-0000000a"}]
 
 
 def test_probe_script_is_python_3_8():
