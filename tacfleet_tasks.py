@@ -349,7 +349,8 @@ sandbox_ns.add_task(sandbox_status, "status")
 sandbox_ns.add_task(sandbox_fault, "fault")
 sandbox_ns.add_task(sandbox_record, "record")
 
-ns = Collection(provision, plan, deprovision, bundle, facts, doctor, check, schedule, demo, test)
+ns = Collection(provision, plan, rollback, deprovision, bundle, facts, doctor, check, schedule,
+                demo, test)
 ns.add_collection(drift_ns)
 ns.add_collection(inventory_ns)
 ns.add_collection(sandbox_ns)

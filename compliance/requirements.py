@@ -562,7 +562,8 @@ RESTART: dict[str, tuple[bool, str]] = {
                            "does not touch the running process"),
     "permissions": (False, "access is checked when a file is opened: new opens see new rights"),
     "service_running": (False, "this is the start itself"),
-    "release_gated": (False, "the gate restarts the release itself"),
+    "release_gated": (False, "the gate asks the app; it restarts only a release that an "
+                             "earlier run switched to"),
     "releases_pruned": (False, "only releases the service does not run are removed"),
     "app_answering": (False, "this is the start itself"),
 }

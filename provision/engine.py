@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from compliance import desired
+from compliance import desired, releases
 from compliance.finding import Finding
 from compliance.requirements import REQUIREMENTS, needs_restart, restart_note
 from fleet.interrupt import INTERRUPTED, stop_requested
@@ -156,8 +156,13 @@ def run_step(step: Step, ctx: Context, connection: Connection, check_only: bool)
     result.reasons = [f.message for f in findings] or (
         [f"follows changes in: {', '.join(forced)}"] if forced else
         [f"follows changes that need a restart: {', '.join(ctx.restart_for)}"])
+    beside = (step.beside_running and ctx.host.app.releases
+              and releases.running(ctx.host, ctx.facts) != releases.wanted(ctx.host))
     if ctx.facts.service.state != "RUNNING":
         pass  # nothing runs, so nothing is restarted (no note): the last step starts it
+    elif beside:
+        result.restart = ("restart: no, because it builds the new release beside the running "
+                          "one (the switch to it restarts)")
     elif step.restarts_for_changes:
         result.restart = restart_note(list(ctx.restart_for))[1] if ctx.restart_for else ""
     elif findings:
@@ -177,7 +182,7 @@ def run_step(step: Step, ctx: Context, connection: Connection, check_only: bool)
         ctx.restart_for.clear()  # the (re)start makes every change so far live
         if ctx.facts.service.state == "RUNNING":  # it was stopped and will be started again
             ctx.restarted.add(step.name)
-    else:
+    elif not beside:
         ctx.restart_for.extend(
             f.requirement for f in findings
             if needs_restart(f.requirement) and f.requirement not in ctx.restart_for)

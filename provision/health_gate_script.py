@@ -1,8 +1,8 @@
 """The health gate of a release, run on the host by its base Python (``-I -c``): no tacfleet.
 
-argv: ``SC_EXE SERVICE PORT PATH TIMEOUT_S SETTLE_S LOG``. PATH is ``-`` for "the port
-answers" alone, else an HTTP path that must return 2xx/3xx. LOG is the service's stderr log
-(``-`` for none), whose last lines go with a failure.
+argv: ``SC_EXE SERVICE PORT PATH TIMEOUT_S SETTLE_S LOG…``. PATH is ``-`` for "the port
+answers" alone, else an HTTP path that must return 2xx/3xx. LOG: the service's stderr and
+stdout logs (``-`` for none), whose last lines go with a failure.
 
 1. Up to TIMEOUT_S: wait until the service is RUNNING and the app answers.
 2. For SETTLE_S after that: the app must go on answering (polled every 0.25 s; two misses in a
@@ -51,7 +51,7 @@ def answer(port, path):
     return "" if 200 <= status < 400 else "GET %s answered %d" % (path, status)
 
 
-def tail(log, lines=15):
+def tail(log, lines=10):
     if log == "-":
         return []
     try:
@@ -95,9 +95,10 @@ def gate(sc, service, port, path, timeout_s, settle_s):
 
 
 def main(argv):
-    sc, service, port, path, timeout_s, settle_s, log = argv
+    sc, service, port, path, timeout_s, settle_s = argv[:6]
     ok, why, answered = gate(sc, service, int(port), path, float(timeout_s), float(settle_s))
-    doc = {"ok": ok, "why": why, "answered_after": answered, "log": [] if ok else tail(log)}
+    log = [] if ok else [line for path in argv[6:] for line in tail(path)]
+    doc = {"ok": ok, "why": why, "answered_after": answered, "log": log}
     sys.stdout.write(MARK + json.dumps(doc) + "\n")
     return 0
 

@@ -91,7 +91,7 @@ def gate_command(host: Host, system_root: str, *, settle: bool = True) -> Comman
     return command(host.python.base, "-I", "-c", _gate_source(), system32("sc.exe", system_root),
                    host.service.name, str(host.app.port), health.path or "-",
                    str(health.timeout_s), str(health.settle_s if settle else 0),
-                   host.service.stderr or "-")
+                   host.service.stderr or "-", host.service.stdout or "-")
 
 
 def gate_verdict(stdout: str) -> str:

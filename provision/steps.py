@@ -80,6 +80,8 @@ class Step:
     restarts_for_changes: bool = False
     #: ``host``: once per host (with the first service); ``service``: once per service
     scope: Scope = "service"
+    #: with ``app.releases`` it works on the new release's venv only, beside the running one
+    beside_running: bool = False
 
     def findings(self, ctx: Context) -> list[Finding]:
         return [REQUIREMENTS[r](ctx.host, ctx.facts) for r in self.requirements]
@@ -647,8 +649,8 @@ def release_gate(ctx: Context) -> Plan:
     health = host.app.health
     what = f"GET {health.path} answers 2xx/3xx" if health.path else f"port {host.app.port} answers"
     actions.append(release_ops.gate_action(
-        host, facts, f"health gate: {what} within {health.timeout_s:g} s and for "
-        f"{health.settle_s:g} s after"))
+        host, facts, f"health gate ({what} within {health.timeout_s:g} s, then for "
+        f"{health.settle_s:g} s)"))
     actions.append(Action(f"record release {owed.to_name} as deployed", host_ops(
         host.python.base, release_ops.history_op(host, release_ops.entry(
             "deployed", owed.from_name, owed.to_name, from_python=owed.from_python,
@@ -668,14 +670,16 @@ STEPS: list[Step] = [
          bundle, scope="host"),
     Step("base_tools", "pip and virtualenv up to date", ("base_tools",), base_tools,
          scope="host"),
-    Step("venv", "virtualenv at its path", ("venv_exists", "venv_base"), venv),
+    Step("venv", "virtualenv at its path", ("venv_exists", "venv_base"), venv,
+         beside_running=True),
     Step("ship_wheels", "wheels shipped from this machine in the host's wheelhouse",
-         ("wheels_shipped",), ship_wheels),
+         ("wheels_shipped",), ship_wheels, beside_running=True),
     Step(
         "packages",
         "Twisted, pywin32 and the app installed, `twistd --help` exits 0",
         ("twisted_importable", "pywin32_installed", "packages_installed", "twistd_help"),
         packages,
+        beside_running=True,
     ),
     Step("nssm", "NSSM present and verified", ("nssm_verified",), nssm, scope="host"),
     Step("app_files", "tac file, app, log and data folders", ("tac_file",), app_files),

@@ -56,7 +56,7 @@ def test_host_help_states_globs_and_exclusions():
 def test_the_run_log_is_l_in_every_task_that_writes_one():
     logged = {name: short_flags(task) for name, task in walk(tasks.ns)
               if any(a.name == "log" for a in task.get_arguments())}
-    assert set(logged) == {"provision", "deprovision", "drift.run"}
+    assert set(logged) == {"provision", "rollback", "deprovision", "drift.run"}
     assert all(flags.get("l") == "log" for flags in logged.values()), logged
 
 
