@@ -242,7 +242,8 @@ def _settle(step: Step, ctx: Context, connection: Connection) -> HostFacts:
     facts = gather_facts(connection, spec)
     if not step.restarts_for_changes and step.name not in ctx.restarted:
         return facts
-    deadline = time.monotonic() + SETTLE_SECONDS
+    app = ctx.host.app  # a release's start is bounded by its gate's timeout_s
+    deadline = time.monotonic() + (app.health.timeout_s if app.releases else SETTLE_SECONDS)
     while time.monotonic() < deadline and not stop_requested():
         ctx.facts = facts.for_service(ctx.host.service.name)
         up = [REQUIREMENTS[r](ctx.host, ctx.facts) for r in SERVICE_UP]

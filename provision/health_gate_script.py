@@ -26,6 +26,7 @@ MARK = "TACFLEET-GATE "
 STATE = re.compile(rb":\s*[1-7]\s+(STOPPED|START_PENDING|STOP_PENDING|RUNNING|CONTINUE_PENDING"
                    rb"|PAUSE_PENDING|PAUSED)\b")
 POLL = 0.25
+AGENT = "tacfleet-health-gate"
 
 
 def state(sc, service):
@@ -42,7 +43,7 @@ def answer(port, path):
                 return ""
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=3)
         try:
-            conn.request("GET", path, headers={"User-Agent": "tacfleet-health-gate"})
+            conn.request("GET", path, headers={"User-Agent": AGENT})
             status = conn.getresponse().status
         finally:
             conn.close()
@@ -61,7 +62,9 @@ def tail(log, lines=10):
             text = handle.read().decode("utf-8", "replace")
     except OSError:
         return []
-    return [line for line in text.splitlines() if line.strip()][-lines:]
+    # the gate's own requests in the app's access log say nothing about the app
+    return [line for line in text.splitlines()
+            if line.strip() and AGENT not in line][-lines:]
 
 
 def gate(sc, service, port, path, timeout_s, settle_s):

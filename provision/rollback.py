@@ -48,7 +48,7 @@ def target(unit: Host, facts: HostFacts, to: str | None) -> tuple[str, str] | st
 
 
 def rollback_host(host: Host, connection: Connection, *, to: str | None = None,
-                  reason: str = "by hand (invoke rollback)") -> HostRun:
+                  reason: str = "by hand: invoke rollback") -> HostRun:
     """Each service of ``host`` with ``app.releases`` back on its earlier release."""
     run = HostRun(host=host.name, check_only=False)
     started = time.monotonic()

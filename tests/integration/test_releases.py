@@ -169,3 +169,60 @@ def test_invoke_rollback_goes_back_to_the_release_before_and_provision_keeps_it_
     code = cli.logged("rollback", str(log), cli.rollback, str(rel.inventory), "sandbox",
                       to="1.1.0")
     assert code == 0 and release_app.version(rel.port) == "1.1.0", log.read_text()
+
+
+def release_folders(rel: Rel) -> list[str]:
+    with rel.sandbox.connect() as conn:
+        facts = gather_facts(conn, desired.probe_spec(rel.host())).for_service("reldemo")
+    return sorted(r.name for r in facts.releases.names) if facts.releases else []
+
+
+def test_a_connection_lost_between_the_switch_and_the_gate_is_finished_by_the_next_run(rel):
+    from sandbox import control
+
+    release_app.build("1.5.0", "good", rel.wheels)
+    wanted = releases.wanted(rel.unit())
+    faults = control.fault_switch(rel.sandbox.info["name"])
+    # the switch runs to its end on the host, then the answer carrying its result is lost
+    faults.update(drop_on="Application C:\\PythonEnvs\\reldemo\\releases\\")
+    try:
+        cut = provision(rel.host())
+    finally:
+        faults.clear()
+    assert cut.error and not cut.rolled_back, failure(cut)
+    assert running_release(rel) == wanted  # switched, but the old release still runs
+    assert release_app.version(rel.port) == "1.1.0"
+
+    with release_app.Downtime(rel.port) as probe:
+        done = provision(rel.host())  # the gate is owed: restart the release, gate it
+    assert "release_gate" in ok(done), failure(done)
+    gate = next(s for s in done.steps if s.step == "release_gate")
+    assert len(gate.commands) == 3, gate.commands  # restart, gate, the deployed line
+    assert probe.versions == ["1.1.0", "1.5.0"], probe
+    folders = release_folders(rel)  # 1.0.0 1.1.0 1.2.0 1.3.0 1.4.0 1.5.0 built so far
+    assert len(folders) == 3 and wanted in folders, folders  # pruned to keep_releases
+    assert any(f.startswith("1.1.0-") for f in folders)  # the previous one is kept
+
+
+def test_a_disk_too_full_for_the_new_release_leaves_the_old_one_running(rel):
+    from sandbox import control
+    from sandbox.host.prefix import WinePrefix
+
+    name, folder = rel.sandbox.info["name"], "C:\\PythonEnvs\\reldemo\\releases"
+    host_folder = WinePrefix(Path(rel.sandbox.info["prefix"])).host_path(folder)
+    # what the folder takes in blocks (a venv is thousands of small files), as tmpfs counts it
+    used = sum(p.lstat().st_blocks * 512 for p in host_folder.rglob("*")) // 1024
+    wheel = release_app.build("1.6.0", "good", rel.wheels)
+    before = running_release(rel)
+    control.limit_disk(name, folder, used + 2048)  # 2 MiB free: no room for a venv of Twisted
+    try:
+        with release_app.Downtime(rel.port) as probe:
+            run = provision(rel.host())
+        assert run.failed and not run.rolled_back, failure(run)
+        failed = next(s for s in run.steps if s.status is Status.FAILED)
+        assert failed.step in ("venv", "packages"), failure(run)
+        assert probe.versions == ["1.5.0"] and probe.longest == 0, probe
+    finally:
+        control.unlimit_disk(name)
+        wheel.unlink()
+    assert running_release(rel) == before and release_app.version(rel.port) == "1.5.0"

@@ -96,7 +96,8 @@ def test_a_500_on_the_health_path_fails_with_the_status(app, sc):
 
 def test_an_app_that_stops_answering_while_it_settles_fails(app, sc, tmp_path):
     log = tmp_path / "reldemo.err.log"
-    log.write_text("starting\nTraceback (most recent call last):\nSystemExit: 3\n")
+    log.write_text("starting\nTraceback (most recent call last):\nSystemExit: 3\n"
+                   '"GET /health HTTP/1.1" 200 0 "-" "tacfleet-health-gate"\n')
     threading.Timer(1.0, app.stop).start()
     started = time.monotonic()
     doc = gate(sc, app.port, "/health", 10, 5, str(log))
