@@ -93,7 +93,7 @@ def _run_unit(run: HostRun, ctx: Context, connection: Connection, check_only: bo
         if result.status is Status.CHANGED and not stop_requested():
             ctx.full_facts = _settle(step, ctx, connection)
             ctx.facts = ctx.full_facts.for_service(host.service.name)
-            still = failing(step.findings(ctx))
+            still = _left(ctx, failing(step.findings(ctx)))
             if still:
                 result.status = Status.FAILED
                 result.message = "applied, but still: " + "; ".join(f.message for f in still)
@@ -103,6 +103,15 @@ def _run_unit(run: HostRun, ctx: Context, connection: Connection, check_only: bo
                     _roll_back(run, ctx, connection, on_step, result.message)
                 return False
     return True
+
+
+def _left(ctx: Context, findings: list[Finding]) -> list[Finding]:
+    """The findings this step must still answer for: after a release switch the health gate
+    (``release_gate``, polling every 0.25 s for ``timeout_s``) judges whether the app answers,
+    not the start's re-probe every few seconds."""
+    if ctx.switch is None:
+        return findings
+    return [f for f in findings if f.requirement != "app_answering"]
 
 
 def _roll_back(run: HostRun, ctx: Context, connection: Connection, on_step: OnStep | None,
@@ -247,7 +256,7 @@ def _settle(step: Step, ctx: Context, connection: Connection) -> HostFacts:
     while time.monotonic() < deadline and not stop_requested():
         ctx.facts = facts.for_service(ctx.host.service.name)
         up = [REQUIREMENTS[r](ctx.host, ctx.facts) for r in SERVICE_UP]
-        if not failing(step.findings(ctx)) and not failing(up):
+        if not _left(ctx, failing(step.findings(ctx))) and not _left(ctx, failing(up)):
             break
         time.sleep(SETTLE_POLL)
         facts = gather_facts(connection, spec)
