@@ -214,6 +214,8 @@ def run_step(step: Step, ctx: Context, connection: Connection, check_only: bool)
             break
         refused = action.check(outcome.stdout) if action.check and outcome.rc == 0 else ""
         if outcome.rc != 0 or refused:
+            if action.switches:  # part of the switch may be on the host: roll it back
+                ctx.switch = ctx.planned_switch
             result.status = Status.FAILED
             result.rc = outcome.rc
             why = failure_reason(outcome.stderr)

@@ -38,6 +38,9 @@ class Action:
     cleanup: Command | None = None
     #: the program's standard input (streamed over WinRS), when it reads one
     stdin: Stdin | None = field(default=None, repr=False)
+    #: the command switches the release (``app.releases``): once it ran, even a failure of it
+    #: may have left the new release in place, so a failure rolls back
+    switches: bool = False
 
 
 @dataclass(frozen=True)

@@ -512,14 +512,15 @@ def service(ctx: Context) -> Plan:
             return switch
         actions += switch
         planned = ctx.planned_switch
-        ops.append(release_ops.history_op(host, release_ops.entry(
+        # the history line first: a switch cut off after it is pending (the next run gates it)
+        ops.insert(0, release_ops.history_op(host, release_ops.entry(
             "switch", planned.from_name if planned else None, releases.wanted(host),
             from_python=planned.from_python if planned else None,
             to_python=desired.venv_python(host))))
     if ops:
         actions.append(Action("configure the service (NSSM parameters)" + (
             f"; switch to release {releases.wanted(host)}" if ctx.planned_switch else ""),
-            host_ops(host.python.base, *ops)))
+            host_ops(host.python.base, *ops), switches=ctx.planned_switch is not None))
     return actions
 
 

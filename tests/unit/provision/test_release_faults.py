@@ -59,6 +59,7 @@ class FakeHost:
     disk_full: bool = False
     lost_after_switch: bool = False  # the connection drops once the switch is written
     stop_after_switch: bool = False  # Ctrl-C arrives while the switch command runs
+    switch_fails: bool = False  # the switch command fails after Application is set
     restarts: int = 0
 
     def answer(self, conn: Conn, command: Command) -> Result:
@@ -76,20 +77,25 @@ class FakeHost:
             return Result(0 if self.loads else 1, "",
                           "" if self.loads else "tacfleet: the tac file does not load: boom")
         if is_host_ops(command):
+            switched = False
             for op in decode_ops(argv):
                 if op[0] == "run" and op[2:3] == ("set",) and op[4] == "Application":
                     self.application = op[5]
+                    switched = True
                 elif op[0] == "write":
                     self.history.append(json.loads(base64.b64decode(op[3])))
-                    if self.lost_after_switch:
-                        self.lost_after_switch = False
-                        raise HostError(conn.host, "connection reset by peer")
-                    if self.stop_after_switch:
-                        interrupt.STOP.set()
                 elif op[0] == "stop":
                     self.restarts += 1
                 elif op[0] == "rmtree":
                     self.names = [n for n in self.names if not op[1].endswith("\\" + n)]
+            if switched and self.lost_after_switch:  # it ran; its answer is lost
+                self.lost_after_switch = False
+                raise HostError(conn.host, "connection reset by peer")
+            if switched and self.stop_after_switch:
+                interrupt.STOP.set()
+            if switched and self.switch_fails:  # Application set, a later set refused
+                self.switch_fails = False
+                return Result(1, "", "tacfleet: nssm.exe exited 5")
         if "virtualenv" in argv:
             self.names.append(releases.wanted(self.unit))
         return Result(0, "", "")
@@ -279,3 +285,11 @@ def test_after_a_good_deploy_the_oldest_release_beyond_keep_releases_is_removed(
     assert fake.names == ["0.2.0-0000000b", OLD, releases.wanted(fake.unit)]
     again = provision_host(host, conn)
     assert not again.failed and again.changed == 0, again.summary()
+
+
+def test_a_switch_command_that_fails_halfway_is_rolled_back(host):
+    fake, conn = on_old(host, switch_fails=True)
+    run = provision_host(host, conn)
+    assert run.failed and run.rolled_back, run.summary()
+    assert fake.application == releases.release_python(fake.unit, OLD)
+    assert [h["action"] for h in fake.history] == ["deployed", "switch", "rollback"]
