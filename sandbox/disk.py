@@ -7,13 +7,15 @@ behind a Windows path (``invoke sandbox.fault --disk-full-kb K --disk-path C:\..
 only). The free space is exact; the error is not: Wine's C runtime reports the short write
 with a stray errno (EINVAL, EEXIST) where Windows says ENOSPC, so the product decides by the
 free space, as it must on Windows for a disk quota (EINVAL there too).
-What the folder held is copied in on mounting and copied back out when the limit is lifted
-(``--clear``, ``sandbox.down``, ``sandbox.reset``), so only the free space changes.
+What the folder held is copied in on mounting and what changed copied back out when the limit
+is lifted (``--clear``, ``sandbox.down``, ``sandbox.reset``), so only the free space changes: a
+file left alone is not rewritten under a program that runs it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -59,8 +61,21 @@ def limit(root: Path, prefix: WinePrefix, windows_path: str, kb: int) -> Path:
     return folder
 
 
+def _copy_changed(source: str, dest: str) -> str:
+    """``shutil.copy2`` unless ``dest`` already holds the file (same size and mtime): a file
+    left as it was must not be rewritten in place, for a running program maps it (Windows
+    would never touch it: lifting the limit changes only the free space)."""
+    try:
+        was, now = os.stat(dest), os.stat(source)
+    except FileNotFoundError:
+        return str(shutil.copy2(source, dest))
+    if was.st_size == now.st_size and int(was.st_mtime) == int(now.st_mtime):
+        return dest
+    return str(shutil.copy2(source, dest))
+
+
 def release(root: Path, folder: Path) -> None:
-    """Lift the limit on ``folder`` (its files copied back onto the drive)."""
+    """Lift the limit on ``folder`` (what changed on it copied back onto the drive)."""
     mounts = _mounted(root)
     if str(folder) not in mounts:
         return
@@ -68,7 +83,8 @@ def release(root: Path, folder: Path) -> None:
         kept = Path(tmp) / "kept"
         shutil.copytree(folder, kept, symlinks=True)
         _run("umount", "--lazy", str(folder))
-        shutil.copytree(kept, folder, symlinks=True, dirs_exist_ok=True)
+        shutil.copytree(kept, folder, symlinks=True, dirs_exist_ok=True,
+                        copy_function=_copy_changed)
     _save(root, [m for m in mounts if m != str(folder)])
 
 
