@@ -102,6 +102,8 @@ def _run_unit(run: HostRun, ctx: Context, connection: Connection, check_only: bo
                 if ctx.switch is not None:
                     _roll_back(run, ctx, connection, on_step, result.message)
                 return False
+            if step.ends_switch:  # the release passed its gate: it stays, whatever follows
+                ctx.switch = None
     return True
 
 

@@ -82,6 +82,8 @@ class Step:
     scope: Scope = "service"
     #: with ``app.releases`` it works on the new release's venv only, beside the running one
     beside_running: bool = False
+    #: once it has changed the host, a release switch is done: a later failure rolls nothing back
+    ends_switch: bool = False
 
     def findings(self, ctx: Context) -> list[Finding]:
         return [REQUIREMENTS[r](ctx.host, ctx.facts) for r in self.requirements]
@@ -705,6 +707,6 @@ STEPS: list[Step] = [
     Step("running", "service running and answering", SERVICE_UP, running,
          restarts_for_changes=True),
     Step("release_gate", "the release passed its health gate", ("release_gated",),
-         release_gate),
+         release_gate, ends_switch=True),
     Step("prune_releases", "old releases removed", ("releases_pruned",), prune_releases),
 ]

@@ -60,6 +60,7 @@ class FakeHost:
     lost_after_switch: bool = False  # the connection drops once the switch is written
     stop_after_switch: bool = False  # Ctrl-C arrives while the switch command runs
     switch_fails: bool = False  # the switch command fails after Application is set
+    prune_fails: bool = False  # an old release's folder cannot be removed
     restarts: int = 0
 
     def answer(self, conn: Conn, command: Command) -> Result:
@@ -86,6 +87,8 @@ class FakeHost:
                     self.history.append(json.loads(base64.b64decode(op[3])))
                 elif op[0] == "stop":
                     self.restarts += 1
+                elif op[0] == "rmtree" and self.prune_fails:
+                    return Result(1, "", "tacfleet: rmtree failed: [WinError 5] Access is denied")
                 elif op[0] == "rmtree":
                     self.names = [n for n in self.names if not op[1].endswith("\\" + n)]
             if switched and self.lost_after_switch:  # it ran; its answer is lost
@@ -293,3 +296,13 @@ def test_a_switch_command_that_fails_halfway_is_rolled_back(host):
     assert run.failed and run.rolled_back, run.summary()
     assert fake.application == releases.release_python(fake.unit, OLD)
     assert [h["action"] for h in fake.history] == ["deployed", "switch", "rollback"]
+
+
+def test_a_prune_that_fails_after_the_gate_passed_rolls_nothing_back(host):
+    fake, conn = on_old(host, prune_fails=True)
+    fake.names = ["0.1.0-0000000a", "0.2.0-0000000b", OLD]
+    fake.healthy.add(releases.wanted(fake.unit))
+    run = provision_host(host, conn)
+    assert run.failed and run.steps[-1].step == "prune_releases", run.summary()
+    assert not run.rolled_back and run.outcome == "failed"
+    assert releases.release_name(fake.unit, fake.application) == releases.wanted(fake.unit)
