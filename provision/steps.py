@@ -657,7 +657,7 @@ def release_gate(ctx: Context) -> Plan:
     actions.append(Action(f"record release {owed.to_name} as deployed", host_ops(
         host.python.base, release_ops.history_op(host, release_ops.entry(
             "deployed", owed.from_name, owed.to_name, from_python=owed.from_python,
-            to_python=desired.venv_python(host))))))
+            to_python=releases.release_python(host, owed.to_name))))))
     return actions
 
 
