@@ -25,6 +25,8 @@ class App:
 
     def __init__(self) -> None:
         self.status = 200
+        self.answers_left: int | None = None  # stop after this many more answers
+        self.stopped_at: float | None = None
         app = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -33,6 +35,10 @@ class App:
                 self.send_response(code)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+                if app.answers_left is not None:
+                    app.answers_left -= 1
+                    if app.answers_left == 0:
+                        threading.Thread(target=app.stop).start()
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -43,8 +49,10 @@ class App:
         self.thread.start()
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        if self.stopped_at is None:
+            self.stopped_at = time.monotonic()
+            self.server.shutdown()
+            self.server.server_close()
 
 
 @pytest.fixture
@@ -98,11 +106,12 @@ def test_an_app_that_stops_answering_while_it_settles_fails(app, sc, tmp_path):
     log = tmp_path / "reldemo.err.log"
     log.write_text("starting\nTraceback (most recent call last):\nSystemExit: 3\n"
                    '"GET /health HTTP/1.1" 200 0 "-" "tacfleet-health-gate"\n')
-    threading.Timer(1.0, app.stop).start()
-    started = time.monotonic()
-    doc = gate(sc, app.port, "/health", 10, 5, str(log))
+    app.answers_left = 3  # the app answers the gate, then stops while it settles
+    doc = gate(sc, app.port, "/health", 10, 30, str(log))
     assert doc["ok"] is False and "stopped answering" in str(doc["why"]), doc
-    assert time.monotonic() - started < 4  # it fails at the break, not at the end of settle_s
+    assert app.stopped_at is not None
+    # it fails at the break (two missed polls), not at the end of settle_s (30 s)
+    assert time.monotonic() - app.stopped_at < 20
     assert doc["log"][-1] == "SystemExit: 3", doc
 
 
