@@ -133,7 +133,8 @@ def _pip(host: Host, python: str, *args: str) -> tuple[Op, bytes | None, str]:
 
     ``python.index_url`` may hold credentials (``user:token@``), so it is never an argument:
     ``runenv`` reads it from standard input into ``PIP_INDEX_URL`` in pip's environment only.
-    Without an index: a plain ``run``."""
+    Without an index: a plain ``run``. (Left open: to build an sdist from the index, pip itself
+    starts ``pip install -i URL`` for the build requirements, URL on that command line.)"""
     index = _index_url(host)
     if index is None:
         return ("run", python, "-m", "pip", *args), None, ""
