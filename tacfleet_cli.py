@@ -36,7 +36,7 @@ from inventory import (
     resolve_inventory_path,
 )
 from inventory import validate as validate_file
-from inventory.secrets import redact
+from inventory.secrets import redact, redact_data
 from provision.options import DEFAULTS, ProvisionOptions
 from winhost.errors import TacfleetError, explain, host_problem
 
@@ -286,7 +286,8 @@ class _closing:
 
 @friendly
 def facts(inventory: str | None, selection: str | None) -> int:
-    """Each host's facts as JSON; a host that cannot be probed is one line on stderr (exit 2)."""
+    """Each host's facts as JSON, secrets masked (``redact_data``: AppEnvironmentExtra shows
+    ``NAME=***``); a host that cannot be probed is one line on stderr (exit 2)."""
     from compliance import desired
     from winhost.open import open_connection
     from winhost.probe import gather_facts
@@ -303,7 +304,7 @@ def facts(inventory: str | None, selection: str | None) -> int:
                 logging.getLogger("winhost").debug("%s", host.name, exc_info=True)
             _say(f"{host.name}: could not be checked: {host_problem(exc, host.name)}")
             code = EXIT_UNCHECKED
-    print(json.dumps(out, indent=2))
+    print(json.dumps(redact_data(out), indent=2))
     return code
 
 

@@ -16,6 +16,7 @@ from typing import Literal
 from compliance import desired, releases
 from compliance.finding import Finding, Verdict, skip
 from inventory.models import Host
+from inventory.secrets import environment_shown
 from inventory.winnames import (
     ADMINISTRATORS_SID,
     CREATOR_OWNER_SID,
@@ -285,8 +286,9 @@ def service_application(host: Host, facts: HostFacts) -> Verdict:
         env_list = env if isinstance(env, list) else [env] if isinstance(env, str) else []
         wanted = host.app.environment_extra  # real values: compared, never shown
         ok = ok and sorted(env_list) == wanted
-        shown = [f"{str(e).split('=', 1)[0]}=***" + ("" if e in wanted else " (differs)")
-                 for e in sorted(env_list)]
+        shown = [masked + ("" if e in wanted else " (differs)")
+                 for e, masked in zip(sorted(env_list), environment_shown(sorted(env_list)),
+                                      strict=True)]
         expected += f" and AppEnvironmentExtra {host.app.environment_shown}"
         found += f" and AppEnvironmentExtra {shown if env is not None else _shown(env)}"
     return Verdict(ok, expected, found,

@@ -101,6 +101,10 @@ def _sha256(value: str) -> str:
 
 
 def _http_url(value: str) -> str:
+    """An http(s) URL; credentials in it (``user:token@``) are remembered as secrets."""
+    from inventory.secrets import remember_url
+
+    remember_url(value)
     if not re.fullmatch(r"https?://[^\s/$.?#][^\s]*", value):
         raise bad("is not an http(s) URL", "write it like https://pypi.org/simple")
     return value

@@ -334,6 +334,9 @@ class PythonEnv(InventoryModel):
     @classmethod
     def _check_installer(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None or value.startswith(("https://", "http://")):
+            from inventory.secrets import remember_url
+
+            remember_url(value)  # its user-info, if any, is a secret
             return value
         ctx = info.context if isinstance(info.context, dict) else {}
         path = resolve_controller_path(value, ctx.get("base_dir"))
@@ -530,7 +533,9 @@ class App(InventoryModel):
     @property
     def environment_shown(self) -> list[str]:
         """``NAME=***`` for each variable: how the environment appears in output."""
-        return [f"{k}=***" for k in sorted(self.environment)]
+        from inventory.secrets import environment_shown
+
+        return environment_shown(f"{k}=" for k in sorted(self.environment))
 
     def __repr_args__(self) -> Any:
         for key, value in super().__repr_args__():

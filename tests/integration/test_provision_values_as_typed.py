@@ -2,7 +2,8 @@
 
 Every product command runs without cmd.exe, so a display name or description with ``%PATH%``,
 ``!x!``, ``^``, ``&``, parentheses and non-ASCII letters is set exactly, judged compliant, and
-the next provision changes nothing.
+the next provision changes nothing; so is an app.environment value, which travels over
+standard input instead of a command line.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ pytestmark = pytest.mark.sandbox
 
 DISPLAY = "Tacdemo %PATH% !x! ^ & (1) é漢"
 DESCRIPTION = 'Runs 100% of "tacdemo" %PATH:a=b% !x! ^^ <a|b> & (done) — ü'
+#: an environment value goes over standard input into the registry (``setenv``), as typed
+ENV_VALUE = 'a "quoted" %PATH% !x! ^ & (1) = é漢 \\share\\'
 
 
 def test_metacharacters_in_names_arrive_as_typed(sandbox_host):
@@ -27,7 +30,8 @@ def test_metacharacters_in_names_arrive_as_typed(sandbox_host):
     # them); the names are set with the same nssm/sc commands on a new service and a changed one.
     base = load_inventory(sandbox_host.inventory).host("sandbox")
     host = base.model_copy(update={"service": base.service.model_copy(
-        update={"display_name": DISPLAY, "description": DESCRIPTION})})
+        update={"display_name": DISPLAY, "description": DESCRIPTION}), "app": base.app.model_copy(
+        update={"environment": {**base.app.environment, "TYPED": ENV_VALUE}})})
 
     first = provision(host)
     assert not first.error and first.count(Status.FAILED) == 0, [
@@ -36,5 +40,6 @@ def test_metacharacters_in_names_arrive_as_typed(sandbox_host):
         facts = gather_facts(conn, desired.probe_spec(host))
     assert facts.service.display_name == DISPLAY
     assert facts.service.description == DESCRIPTION
+    assert f"TYPED={ENV_VALUE}" in facts.service.param("AppEnvironmentExtra")
     assert failing(host) == {}
     assert provision(host).changed == 0

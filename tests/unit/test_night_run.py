@@ -306,12 +306,30 @@ def test_environment_values_are_masked_in_plan_json_reports(fleet_file, tmp_path
     out = capsys.readouterr()
     assert CANARY not in out.out + out.err
     assert "DB_PASSWORD=***" in out.out  # the plan shows the change, not the value
-    # NSSM still gets the real value
-    assert any(f"DB_PASSWORD={CANARY}" in line for c in every for line in c.sent)
+    # the host still gets the real value, over standard input, never on a command line
+    assert any(f"DB_PASSWORD={CANARY}".encode() in data for c in every for data in c.stdin)
+    assert not any(CANARY in line for c in every for line in c.sent)
     for path in (tmp_path / "r").rglob("*"):
         if path.is_file():
             assert CANARY not in path.read_text(encoding="utf-8"), path
     assert CANARY not in repr(hosts["good"]) and "'DB_PASSWORD': '***'" in repr(hosts["good"])
+
+
+def test_facts_show_the_host_s_environment_names_never_its_values(fleet_file, monkeypatch,
+                                                                  capsys):
+    """Whatever the host holds (values this controller never resolved included): NAME=***."""
+    def foreign_env(conn, text, timeout):
+        doc = compliant_doc(conn.entry)
+        doc["service"]["parameters"]["AppEnvironmentExtra"] = [
+            f"DB_PASSWORD={CANARY}", "LEFT_BY_HAND=host-only-5c9a"]
+        return probe_answer(doc) if is_probe(conn, text) else compliant(conn, text, timeout)
+
+    monkeypatch.setattr("winhost.open.open_connection", connector({"good": foreign_env}, {}))
+    assert cli.facts(str(fleet_file), "good") == 0
+    out = capsys.readouterr().out
+    assert CANARY not in out and "host-only-5c9a" not in out
+    env = json.loads(out)["good"]["service"]["parameters"]["AppEnvironmentExtra"]
+    assert env == ["DB_PASSWORD=***", "LEFT_BY_HAND=***"]
 
 
 def test_pytest_checks_never_shows_a_secret(fleet_file, tmp_path):

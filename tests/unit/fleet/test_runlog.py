@@ -35,10 +35,10 @@ BOX = set("│┃━─┏┓┗┛┡┩╇┳┻└┘┌┐├┤┼")
 class LoggingConnection(FakeConnection):
     """Logs each command line as the real connections do (``winhost.connection.COMMANDS``)."""
 
-    def run(self, command, *, timeout=None, idempotent=False):
+    def run(self, command, *, timeout=None, idempotent=False, stdin=None):
         if COMMANDS.isEnabledFor(20):
             COMMANDS.info("%s %s", self.host, getattr(command, "line", command))
-        return super().run(command, timeout=timeout, idempotent=idempotent)
+        return super().run(command, timeout=timeout, idempotent=idempotent, stdin=stdin)
 
 
 def connector(answers):
@@ -107,10 +107,23 @@ def test_provision_log_holds_the_terminal_and_every_command_but_no_secret(fleet,
     assert "tacfleet provision" in text and "│ good" in text  # the summary table
     commands = [line for line in text.splitlines() if re.match(r"\d\d:\d\d:\d\d good \$ ", line)]
     assert len(commands) >= 3  # probe, the NSSM change, the re-probe
-    assert any("AppEnvironmentExtra DB_PASSWORD=***" in line for line in commands)
+    # the environment goes over standard input: its values on no command line, its names shown
+    assert any(" setenv tacdemo " in line for line in commands)
+    assert not any("DB_PASSWORD" in line for line in commands)
     assert all(len(line) < 2000 for line in commands)  # long arguments shown by their size
     assert "characters>" in text
     assert CANARY not in text and PASSWORD not in text
+
+
+def test_a_plan_shows_the_environment_names_it_sends_over_standard_input(fleet, tmp_path,
+                                                                       capsys):
+    log = tmp_path / "plan.log"
+    assert cli.logged("provision", str(log), cli.provision, str(fleet), "good",
+                      ProvisionOptions(check=True)) == 0
+    out, text = capsys.readouterr().out, log.read_text()
+    shown = "(standard input: AppEnvironmentExtra DB_PASSWORD=*** TACDEMO_PORT=***)"
+    assert shown in " ".join(out.split()) and shown in " ".join(text.split())
+    assert CANARY not in out + text
 
 
 def test_json_output_and_a_drift_run_are_logged_too(fleet, tmp_path, capsys):

@@ -165,3 +165,87 @@ def test_reports_show_an_upload_chunk_and_the_script_by_their_size() -> None:
     assert 'replace "C:\\a b\\n.exe.part" "C:\\a b\\n.exe"' in printed
     plain = '"C:\\Windows\\System32\\sc.exe" start "tac demo"'
     assert shown(plain) == plain
+
+
+#: A stand-in for ``winreg`` (Linux has none) that records what the script writes.
+FAKE_WINREG = textwrap.dedent('''\
+    import json, sys, types
+    record = sys.argv.pop(1)
+    winreg = types.ModuleType('winreg')
+    winreg.HKEY_LOCAL_MACHINE, winreg.KEY_SET_VALUE, winreg.REG_MULTI_SZ = 'HKLM', 2, 7
+    class Key:
+        def __init__(self, path): self.path = path
+        def __enter__(self): return self
+        def __exit__(self, *exc): return False
+    def save(*call):
+        with open(record, 'a') as f: f.write(json.dumps(call) + '\\n')
+    winreg.OpenKey = lambda root, path, reserved, access: Key(root + '\\\\' + path)
+    winreg.SetValueEx = lambda key, name, reserved, kind, value: save(
+        'set', key.path, name, kind, value)
+    winreg.DeleteValue = lambda key, name: save('delete', key.path, name)
+    sys.modules['winreg'] = winreg
+''')
+
+
+def _run_with_stdin(record: Path, stdin: bytes, *ops: tuple[str, ...],
+                    prelude: str = FAKE_WINREG) -> subprocess.CompletedProcess[bytes]:
+    argv = host_ops("C:\\Python311\\python.exe", *ops).argv
+    return subprocess.run([sys.executable, "-c", prelude + argv[3], str(record), *argv[4:]],
+                          input=stdin, capture_output=True, timeout=60, check=False)
+
+
+def test_setenv_writes_the_environment_from_standard_input_as_nssm_stores_it(tmp_path):
+    """The values reach the host over standard input only: the command line holds the
+    service's name and a byte count; the registry gets them as one REG_MULTI_SZ."""
+    from provision.hostops import environment_stdin, secret_stdin
+
+    entries = ["DB_PASSWORD=canary-5f0e \"quoted\" %PATH% ü", "TACDEMO_PORT=58080"]
+    sizes, stdin = secret_stdin(environment_stdin(entries))
+    command = host_ops("C:\\Python311\\python.exe", ("setenv", "tac demo", *sizes))
+    assert "canary-5f0e" not in command.line and "TACDEMO_PORT" not in command.line
+    record = tmp_path / "winreg.jsonl"
+    done = _run_with_stdin(record, stdin, ("setenv", "tac demo", *sizes))
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line) for line in record.read_text().splitlines()] == [[
+        "set", "HKLM\\SYSTEM\\CurrentControlSet\\Services\\tac demo\\Parameters",
+        "AppEnvironmentExtra", 7, entries]]
+
+
+def test_setenv_with_no_entries_removes_the_value_and_refuses_junk_without_echoing_it(tmp_path):
+    from provision.hostops import environment_stdin, secret_stdin
+
+    record = tmp_path / "winreg.jsonl"
+    sizes, stdin = secret_stdin(environment_stdin([]))
+    assert _run_with_stdin(record, stdin, ("setenv", "svc", *sizes)).returncode == 0
+    assert json.loads(record.read_text()) == [
+        "delete", "HKLM\\SYSTEM\\CurrentControlSet\\Services\\svc\\Parameters",
+        "AppEnvironmentExtra"]
+    sizes, stdin = secret_stdin(environment_stdin(["=secret-7a1b", "NOVALUE"]))
+    refused = _run_with_stdin(tmp_path / "none.jsonl", stdin, ("setenv", "svc", *sizes))
+    assert refused.returncode == 1 and b"not a list of NAME=value" in refused.stderr
+    assert b"secret-7a1b" not in refused.stderr and not (tmp_path / "none.jsonl").exists()
+    cut = _run_with_stdin(tmp_path / "none.jsonl", stdin[:5], ("setenv", "svc", *sizes))
+    assert cut.returncode == 1 and b"standard input ended after 5 of" in cut.stderr
+
+
+def test_runenv_gives_the_secret_to_the_program_s_environment_only(tmp_path):
+    """``runenv`` reads the index URL from standard input into PIP_INDEX_URL of the program it
+    starts; the next op reads the rest of standard input (ops read in their order)."""
+    from provision.hostops import environment_stdin, secret_stdin
+
+    url = b"https://deploy:canary-91c3@pypi.example/simple"
+    sizes, stdin = secret_stdin(url, environment_stdin(["A=1"]))
+    seen = tmp_path / "seen.json"
+    program = [sys.executable, "-c", "import json, os, sys; json.dump([os.environ.get("
+               "'PIP_INDEX_URL'), sys.stdin.read()], open(sys.argv[1], 'w'))", str(seen)]
+    ops = [("runenv", "PIP_INDEX_URL", sizes[0], *program), ("setenv", "svc", sizes[1])]
+    assert b"canary-91c3" not in host_ops("C:\\py.exe", *ops).line.encode()
+    record = tmp_path / "winreg.jsonl"
+    done = _run_with_stdin(record, stdin, *ops)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(seen.read_text()) == [url.decode(), ""]  # its own stdin: NUL
+    assert json.loads(record.read_text())[-1] == ["A=1"]
+    failing = [sys.executable, "-c", "raise SystemExit(3)"]
+    sizes, stdin = secret_stdin(url)
+    done = _run_with_stdin(record, stdin, ("runenv", "PIP_INDEX_URL", *sizes, *failing))
+    assert done.returncode == 3 and sys.executable.encode() + b" exited 3" in done.stderr

