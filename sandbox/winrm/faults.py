@@ -138,7 +138,10 @@ class Faults:
             left = self.settings.timeout_on.get(operation, 0)
             if left <= 0:
                 return False
-            self.settings.timeout_on[operation] = left - 1
+            if left > 1:
+                self.settings.timeout_on[operation] = left - 1
+            else:
+                del self.settings.timeout_on[operation]
             if self._path is not None:  # a daemon's count survives the next reread
                 self._path.write_text(json.dumps(asdict(self.settings)))
                 self._mtime = self._path.stat().st_mtime

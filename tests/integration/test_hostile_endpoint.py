@@ -272,3 +272,34 @@ def test_escape_sequences_inside_the_probes_json_are_stripped_from_the_facts(fle
     finally:
         connection.close()
     assert facts.hostname == facts.service.display_name == "[2Kok ]0;title 31m red"
+
+
+# -- Windows' operation timeout (w:TimedOut, 2150858793) on a slow or newly started host ---------
+def test_an_operation_timeout_on_create_is_retried_and_the_run_succeeds(fleet: Fleet) -> None:
+    fleet.sim.set_faults(1, timeout_on={"create": 1})
+    run = drift(fleet, fleet.sim.ports)
+    assert run.code == 0 and {h["status"] for h in run.hosts.values()} == {"compliant"}
+    assert fleet.sim.stats()["hosts"][1]["faults"] == 1
+
+
+def test_an_operation_timeout_on_every_command_fails_that_host_with_the_fix(fleet: Fleet) -> None:
+    """The probe (a read) is sent three times, each answered with the timeout: the host is
+    failed with the lost-connection fix; never "unexpected … report it" (exit 3)."""
+    fleet.sim.set_faults(1, timeout_on={"command": 3})
+    run = drift(fleet, fleet.sim.ports)
+    error = assert_one_host_failed(run, "operation timeout")
+    assert "run the same command again" in error
+
+
+def test_doctor_names_an_operation_timeout_instead_of_aborting(fleet: Fleet) -> None:
+    from winhost.doctor import FAIL, OK, diagnose
+
+    (_, host) = load_fleet(fleet.inventory(fleet.sim.ports))
+    fleet.sim.set_faults(1, timeout_on={"create": 1})
+    layers = {layer.name: layer for layer in diagnose(host, timeout=5)}
+    assert layers["authentication"].status == OK  # Create retried
+    fleet.sim.set_faults(1, timeout_on={"command": 3})
+    layers = {layer.name: layer for layer in diagnose(host, timeout=5)}
+    auth = layers["authentication"]
+    assert auth.status == FAIL and "operation timeout" in auth.detail, auth
+    assert "run the same command again" in auth.fix
