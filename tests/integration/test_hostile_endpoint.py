@@ -110,10 +110,10 @@ class Interposer:
                     head, headers, body = request
                     sealed = headers.get("content-type", "").startswith("multipart/encrypted")
                     if sealed and self.mode == "unsealed":
-                        answer = next(forged)
+                        fake = next(forged)
                         client.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml;"
                                        b"charset=UTF-8\r\nContent-Length: %d\r\n\r\n"
-                                       % len(answer) + answer)
+                                       % len(fake) + fake)
                         continue
                     up.sendall(head + body)
                     answer = _read_message(upstream)

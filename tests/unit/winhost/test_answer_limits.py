@@ -42,8 +42,8 @@ def _serve(head: bytes, body_blocks: int, block: bytes = b"x" * 65536,
     return client, thread
 
 
-def _read(head: bytes, blocks: int, **kw: bool) -> bytes:
-    client, thread = _serve(head, blocks, **kw)
+def _read(head: bytes, blocks: int, chunked: bool = False) -> bytes:
+    client, thread = _serve(head, blocks, chunked=chunked)
     response = wire._Response(client, method="POST")
     try:
         response.begin()
