@@ -213,13 +213,13 @@ class _GuardedAdapter(HTTPAdapter):
             response.close()
             raise UnsealedAnswer(f"unsealed answer: possible tampering (HTTP "
                                  f"{response.status_code} to a request sealed with {wanted})")
-        if response.status_code == 401:
-            # Authentication handlers read a 401's socket for channel binding (CBT): its raw
-            # answer stays urllib3's own, so its length must be announced (HTTP.sys does).
-            if not length.isdigit():
-                response.close()
-                raise AnswerTooLarge(f"{request.url}: a 401 answer without Content-Length")
+        if length.isdigit():
+            # Bounded by its length; its raw answer stays urllib3's own, whose socket the
+            # authentication handlers read for channel binding (CBT).
             return response
+        if response.status_code == 401:
+            response.close()
+            raise AnswerTooLarge(f"{request.url}: a 401 answer without Content-Length")
         response.raw = _BoundedBody(response.raw, self._limit, str(request.url))
         return response
 

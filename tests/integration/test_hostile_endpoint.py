@@ -31,7 +31,6 @@ from tests.integration.helpers import password_file, simulated_fleet
 from winhost.probe import MARKER, read_probe_output
 
 USER = "hostile"  # one NTLM user per module: clear of the other fleet tests' users
-SEALED = 'multipart/encrypted;protocol="application/HTTP-SPNEGO-session-encrypted"'
 #: What the controller may grow by while a host sends 400 MB or streams without end.
 MEMORY_BOUND = 64 * 1024 * 1024
 HUGE = 400 * 1024 * 1024
@@ -119,17 +118,17 @@ class Interposer:
                     answer = _read_message(upstream)
                     if answer is None:
                         return
-                    if sealed:
-                        self._hostile(client)
+                    if sealed:  # sealed as the request was, as far as its headers go
+                        self._hostile(client, headers["content-type"])
                         return
                     client.sendall(answer[0] + answer[2])
             except OSError:  # the controller closed the connection: what it should do
                 return
 
-    def _hostile(self, client: socket.socket) -> None:
+    def _hostile(self, client: socket.socket, sealed: str) -> None:
         block = b"A" * 65536
         if self.mode == "endless":
-            client.sendall(f"HTTP/1.1 200 OK\r\nContent-Type: {SEALED}\r\n"
+            client.sendall(f"HTTP/1.1 200 OK\r\nContent-Type: {sealed}\r\n"
                            "Transfer-Encoding: chunked\r\n\r\n".encode())
             chunk = b"%x\r\n" % len(block) + block + b"\r\n"
             while not self._stop.is_set():
@@ -137,7 +136,7 @@ class Interposer:
                 self.sent += len(block)
             return
         length = f"Content-Length: {HUGE}\r\n" if self.mode == "huge" else "Connection: close\r\n"
-        client.sendall(f"HTTP/1.1 200 OK\r\nContent-Type: {SEALED}\r\n{length}\r\n".encode())
+        client.sendall(f"HTTP/1.1 200 OK\r\nContent-Type: {sealed}\r\n{length}\r\n".encode())
         while self.sent < HUGE:
             client.sendall(block)
             self.sent += len(block)

@@ -10,7 +10,14 @@ import pytest
 from pydantic import SecretStr
 
 from tests.integration.test_hostile_endpoint import Interposer
-from winhost.errors import ConnectionLost, HostError, OutputTooLarge, TamperedAnswer, explain
+from winhost.errors import (
+    ConnectionLost,
+    HostError,
+    OutputTooLarge,
+    OversizedAnswer,
+    TamperedAnswer,
+    explain,
+)
 from winhost.winrm_connection import WinRMConnection
 
 
@@ -115,3 +122,17 @@ def test_a_plaintext_answer_after_a_real_handshake_is_refused(endpoint, transpor
             conn.run("echo forged")
         conn.close()
     assert endpoint.server.stats()["commands"] == commands  # nothing reached the host
+
+
+@pytest.mark.parametrize("mode", ["huge", "huge-close", "endless"])
+@pytest.mark.parametrize(("transport", "client"), [("ntlm", "pywinrm"), ("credssp", "lean")])
+def test_pywinrms_path_caps_answers_too(endpoint, transport, client, mode) -> None:
+    """pywinrm's transport (the switch, CredSSP) refuses 400 MB from its Content-Length and
+    cuts off a body without one at the limit, as the lean transport does."""
+    with Interposer(urlsplit(endpoint.url).port or 0, mode) as proxy:
+        conn = connect(endpoint, f"http://127.0.0.1:{proxy.port}/wsman", transport=transport,
+                       client=client)
+        with pytest.raises(OversizedAnswer, match="-byte limit"):
+            conn.run("echo big")
+        conn.close()
+        assert proxy.sent < 64 * 1024 * 1024
