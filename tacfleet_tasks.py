@@ -299,6 +299,8 @@ def sandbox_status(c: Context, name: str = "default", json: bool = False) -> Non
     "hang": "a command line containing this text never finishes until signalled",
     "drop_on": "the next command line containing this text runs, then the connection drops",
     "corrupt_send": "flip one byte in each of the next N WinRS Sends (data damaged on the way)",
+    "timeout_on": "answer the next N requests of an operation with Windows' operation-timeout "
+                  "fault (w:TimedOut), e.g. create=1,command=1",
     "disk_full_kb": "give --disk-path only this many KiB of space (a full disk; root)",
     "disk_path": "the host folder --disk-full-kb limits, e.g. C:\\ProgramData\\tacfleet",
     "clear": "switch every fault off, lift disk limits",
@@ -306,11 +308,11 @@ def sandbox_status(c: Context, name: str = "default", json: bool = False) -> Non
 def sandbox_fault(c: Context, name: str = "default", latency_ms: int = -1, http_500: int = -1,
                   drop_after: int = -2, hang: str | None = None, drop_on: str | None = None,
                   corrupt_send: int = -1, disk_full_kb: int = -1, disk_path: str = "",
-                  clear: bool = False) -> None:
+                  timeout_on: str | None = None, clear: bool = False) -> None:
     """Switch fault injection on a running sandbox host (for reliability tests)."""
     values: dict[str, object] = {"latency_ms": latency_ms, "http_500": http_500,
                                  "drop_after": drop_after, "hang": hang, "drop_on": drop_on,
-                                 "corrupt_send": corrupt_send}
+                                 "corrupt_send": corrupt_send, "timeout_on": timeout_on}
     chosen = {k: v for k, v in values.items() if v not in (-1, -2, None)}
     sys.exit(cli.sandbox_fault(name, clear=clear, disk_full_kb=disk_full_kb,
                                disk_path=disk_path, **chosen))

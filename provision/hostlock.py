@@ -30,6 +30,7 @@ from inventory.models import Host
 from winhost.cmdline import Command, packed_script
 from winhost.connection import Connection
 from winhost.errors import HostError, ProgramNotFound
+from winhost.untrusted import strip_controls
 
 MARK = "TACFLEET-LOCK "
 #: How long a takeover waits for an abandoned run's last command before ending it.
@@ -74,7 +75,7 @@ def _answer(connection: Connection, command: Command, timeout: float) -> dict[st
     for line in reversed(result.stdout.splitlines()):
         if line.startswith(MARK):
             try:
-                data: dict[str, Any] = json.loads(line[len(MARK):])
+                data: dict[str, Any] = strip_controls(json.loads(line[len(MARK):]))
                 return data
             except ValueError:
                 break

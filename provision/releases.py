@@ -33,6 +33,7 @@ from provision.hostops import Op, environment_stdin, host_ops
 from provision.model import Action
 from winhost.cmdline import Command, command, packed_script, system32
 from winhost.probe import HostFacts
+from winhost.untrusted import strip_controls
 
 #: Loads the tac file with the new release's python, in AppDirectory and with the app's
 #: environment (standard input: JSON ``NAME=value`` list, never the command line) as the
@@ -99,7 +100,7 @@ def gate_verdict(stdout: str) -> str:
     line = next((ln for ln in reversed(stdout.splitlines()) if ln.startswith(GATE_MARK)), None)
     if line is None:
         return f"the health gate gave no answer: {stdout[-300:]!r}"
-    doc = json.loads(line[len(GATE_MARK):])
+    doc = strip_controls(json.loads(line[len(GATE_MARK):]))  # the app's log lines: untrusted
     if doc.get("ok"):
         return ""
     log = doc.get("log") or []

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from winhost.cmdline import Command
+from winhost.untrusted import strip_controls
 
 #: Each connection logs every command line here at INFO before sending it (``fleet.runlog``
 #: writes them into the run log); nothing is logged unless a handler asks for INFO.
@@ -101,13 +102,19 @@ def codepage_encoding(codepage: int) -> str:
 
 
 def decode_output(raw: bytes, codepage: int = 65001, oem: int | None = None) -> str:
-    """A Windows program's output as text, decided here for every caller.
+    """A Windows program's output as text, decided here for every caller, and safe to show.
 
     UTF-16LE when it carries a BOM or looks like it (nssm); else the shell's code page when the
     bytes decode cleanly in it; else the host's OEM code page, which Windows' console programs
     write to a pipe whatever the shell asked for (cp850 on a German host, cp932 on a Japanese
-    one; ``facts.codepages.oem``); cp437 while that is not known yet.
+    one; ``facts.codepages.oem``); cp437 while that is not known yet. CRLF becomes LF and other
+    control characters but tab are stripped (``winhost.untrusted``): a host's output never
+    carries a terminal escape sequence into a terminal, a run log or a report.
     """
+    return strip_controls(_decode(raw, codepage, oem))
+
+
+def _decode(raw: bytes, codepage: int, oem: int | None) -> str:
     if raw.startswith(b"\xff\xfe"):
         return raw[2:].decode("utf-16-le", errors="replace")
     if len(raw) >= 2 and raw[1::2].count(0) >= max(1, len(raw) // 2 * 3 // 4):

@@ -21,7 +21,8 @@ import requests
 
 from inventory.models import Host
 from winhost.cmdline import command, system32
-from winhost.errors import AuthenticationFailed, TacfleetError, explain
+from winhost.errors import AuthenticationFailed, TacfleetError
+from winhost.untrusted import strip_controls
 
 OK, FAIL, SKIP, WARN = "ok", "FAIL", "skip", "warn"
 #: Kerberos refuses a ticket whose time differs by more than this (MIT and Windows default).
@@ -190,7 +191,8 @@ class _Walk:
         except AuthenticationFailed as exc:
             raise _Failed(str(exc).removeprefix(f"{self.host.name}: "), exc.fix) from None
         except TacfleetError as exc:
-            raise _Failed(explain(exc).removeprefix(f"{self.host.name}: "), "") from None
+            raise _Failed(strip_controls(str(exc)).removeprefix(f"{self.host.name}: "),
+                          getattr(exc, "fix", "")) from None
         c = self.host.connection
         return f"{c.transport} accepted for {c.user or 'the cached ticket'}"
 
@@ -252,6 +254,11 @@ def diagnose(host: Host, *, timeout: float = 10.0) -> Iterator[Layer]:
             except _Failed as exc:
                 failed = True
                 yield Layer(name, FAIL, exc.detail, exc.fix)
+                continue
+            except TacfleetError as exc:  # a later command: lost connection, timeout, tampering
+                failed = True
+                yield Layer(name, FAIL, strip_controls(str(exc)).removeprefix(
+                    f"{host.name}: "), getattr(exc, "fix", ""))
                 continue
             yield from walk.layers
             walk.layers.clear()

@@ -10,10 +10,14 @@ the command line catch it, and only it, as "something tacfleet knows how to expl
 - ``inventory.errors.InventoryError``: a bad inventory, selection or secret reference.
 
 Each class may carry a ``fix`` (how to put it right); :func:`explain` joins cause and fix.
-This module imports nothing of tacfleet, so every layer can import it.
+This module imports nothing of tacfleet but ``winhost.untrusted`` (which imports nothing), so
+every layer can import it. Every message is shown through :func:`explain`, which strips control
+characters: an error's text can quote what a host sent (a fault's reason, a tool's output).
 """
 
 from __future__ import annotations
+
+from winhost.untrusted import strip_controls
 
 
 class TacfleetError(Exception):
@@ -41,9 +45,9 @@ class CommandError(TacfleetError, ValueError):
 def explain(exc: BaseException) -> str:
     """``cause; fix: …`` for a known error (one line); the type and text of an unknown one."""
     if not isinstance(exc, TacfleetError):
-        text = " ".join(str(exc).split()) or "no message"
+        text = " ".join(strip_controls(str(exc)).split()) or "no message"
         return f"unexpected {type(exc).__name__}: {text}; fix: rerun with --debug and report it"
-    text = str(exc)
+    text = strip_controls(str(exc))
     fix = getattr(exc, "fix", "")
     if not fix or "fix:" in text:
         return text
@@ -61,7 +65,7 @@ class HostError(TacfleetError):
     fix = "run `invoke facts --host HOST` to see what the host answers"
 
     def __init__(self, host: str, message: str) -> None:
-        super().__init__(f"{host}: {message}")
+        super().__init__(f"{host}: {strip_controls(message)}")
         self.host = host
         self.fix = self.fix.replace("HOST", host)
 
@@ -100,3 +104,26 @@ class ProgramNotFound(HostError):
     WinRS refuses such a Command with a WS-Management fault whose code is 0x80070002 or
     0x80070003; nothing ran.
     """
+
+
+class TamperedAnswer(HostError):
+    """A connection that seals (NTLM/Kerberos/CredSSP over HTTP) got an answer that is not
+    sealed, or does not unseal: something between the controller and the host may forge it."""
+
+    fix = ("check the network path to the host (a proxy or another machine answering in its "
+           "place); use HTTPS with a validated certificate (connection.https, ca_file)")
+
+
+class OversizedAnswer(HostError):
+    """An HTTP answer larger than twice the host's envelope size: refused, connection closed."""
+
+    fix = ("look at the host's WinRM listener and the network path; if the host's "
+           "MaxEnvelopeSizekb was raised on purpose, set connection.max_envelope_kb to match")
+
+
+class OutputTooLarge(HostError):
+    """A command's output (stdout and stderr, all Receives) passed the connection's limit; the
+    command was terminated."""
+
+    fix = ("look at the host: a program that prints without end is hung or not what it should "
+           "be; a command that truly prints this much should write to a file on the host")

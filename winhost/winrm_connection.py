@@ -10,6 +10,29 @@ pywinrm's envelopes: 6 requests for a one-command check over sealed HTTP instead
 half the controller CPU); CredSSP, certificates and Basic over pywinrm's own transport. The
 environment variable ``TACFLEET_WINRM_CLIENT=pywinrm`` (read once) puts every transport back on
 pywinrm, for an A/B measurement or a host the lean transport does not suit.
+
+Answers are untrusted (issue 32). pywinrm takes a plaintext answer to a sealed request as it
+comes (``Encryption.parse_encrypted_response``) and reads any body whole. So pywinrm's transport
+is given, through requests' public extension points only, a transport adapter of ours
+(``_GuardedAdapter``, mounted on the session pywinrm builds, in ``_GuardedTransport``, a
+``Transport`` subclass built in place of pywinrm's, no monkeypatching): every answer to a sealed
+request (CredSSP over HTTP; NTLM/Kerberos with ``TACFLEET_WINRM_CLIENT=pywinrm``) must be sealed
+with the request's protocol, 401 aside, or the host fails with "unsealed answer: possible
+tampering"; every body is capped as the lean transport caps it
+(``winhost.wsman_transport.answer_limit``), from its Content-Length or while it is read. We
+chose this over refusing those configurations: CredSSP over HTTP is a setup Windows supports
+and the inventory allows, and the switch to pywinrm must keep working for A/B measurements.
+
+A command's whole output (stdout and stderr over all its Receives) is capped too
+(``max_output``, default ``MAX_OUTPUT`` = 32 MiB): a host that streams without end is cut off
+(``OutputTooLarge``) long before the command's deadline.
+
+Windows answers Create, Command, Signal or Delete with the operation-timeout fault (w:TimedOut,
+WSManFault 2150858793) on a slow or newly booted host; pywinrm raises it as
+``WinRMOperationTimeoutError``, which is no ``WinRMError``. Create is retried (nothing was sent
+yet; ``retries`` times, short backoff); a timeout answering Command, Send or a later operation
+is a lost connection (the command may or may not have run: ``ConnectionLost`` and its fix);
+Signal and Delete are cleanup and never turn a result into an error.
 """
 
 from __future__ import annotations
@@ -34,6 +57,7 @@ from winrm.protocol import Protocol
 from winrm.transport import Transport
 
 from inventory.secrets import redact, remember
+from winhost import wsman_transport
 from winhost.cmdline import Command
 from winhost.connection import COMMANDS, ConnectionStats, Result, Stdin, decode_output, stdin_parts
 from winhost.errors import (
@@ -42,15 +66,22 @@ from winhost.errors import (
     ConnectionLost,
     HostError,
     HostUnreachable,
+    OutputTooLarge,
+    OversizedAnswer,
     ProgramNotFound,
+    TamperedAnswer,
     UsageError,
 )
 from winhost.wsman_transport import (
     AUTH_METHODS,
+    AnswerRefused,
+    AnswerTooLarge,
     LeanProtocol,
     LeanTransport,
+    UnsealedAnswer,
     WireError,
     WireTimeout,
+    answer_limit,
 )
 
 log = logging.getLogger(__name__)
@@ -70,6 +101,10 @@ def stdin_part(max_envelope_kb: int) -> int:
 
 #: At Windows' default MaxEnvelopeSizekb.
 STDIN_PART = stdin_part(500)
+#: The most output (stdout and stderr over all Receives) one command may send back.
+MAX_OUTPUT = 32 * 1024 * 1024
+#: The WSManFault code of Windows' operation timeout (w:TimedOut).
+OPERATION_TIMEOUT_CODE = 2150858793
 
 #: Transport-level failures after which the session and shell are rebuilt.
 _TRANSIENT: tuple[type[BaseException], ...] = (
@@ -91,10 +126,14 @@ try:
     _REFUSED = (InvalidCredentialsError, AuthenticationException, NTStatusException)
 except ImportError:  # the credssp extra is not installed
     pass
-_CLOSE_ERRORS: tuple[type[BaseException], ...] = (WinRMError, *_TRANSIENT)
+#: Cleanup (Signal, Delete) that fails with these is logged, never raised: an operation timeout
+#: or a refused answer there must not turn a command's result into an error.
+_CLOSE_ERRORS: tuple[type[BaseException], ...] = (WinRMError, WinRMOperationTimeoutError,
+                                                  AnswerRefused, *_TRANSIENT)
 #: deleting a broken shell may also meet its dead security context
 _DELETE_ERRORS: tuple[type[BaseException], ...] = (*_CLOSE_ERRORS, InvalidCredentialsError)
-_RETRYABLE: tuple[type[BaseException], ...] = (WSManFaultError, *_TRANSIENT)
+_RETRYABLE: tuple[type[BaseException], ...] = (WSManFaultError, WinRMOperationTimeoutError,
+                                               *_TRANSIENT)
 #: HRESULTs of a WSMan fault answering a Command whose program does not exist (Win32 errors 2
 #: ERROR_FILE_NOT_FOUND and 3 ERROR_PATH_NOT_FOUND as 0x8007xxxx).
 _NOT_FOUND_CODES = {0x80070002, 0x80070003}
@@ -115,38 +154,99 @@ def _not_found(exc: WSManFaultError) -> bool:
     return False
 
 
-class _CountingAdapter(HTTPAdapter):
-    """Counts every HTTP request, including the ones authentication handlers resend."""
+def _sealed_with(content_type: str) -> str | None:
+    """The ``protocol="…"`` of a ``multipart/encrypted`` Content-Type (None: not sealed)."""
+    if not content_type.lower().startswith(("multipart/encrypted", "multipart/x-multi-encrypted")):
+        return None
+    match = re.search(r'protocol="([^"]+)"', content_type)
+    return match.group(1) if match else ""
 
-    def __init__(self, stats: ConnectionStats) -> None:
+
+class _BoundedBody:
+    """A response's ``raw`` that hands out at most ``limit`` bytes, then raises
+    ``AnswerTooLarge`` (requests reads it through ``stream``/``read``)."""
+
+    def __init__(self, raw: Any, limit: int, endpoint: str) -> None:
+        self._raw, self._limit, self._endpoint, self._size = raw, limit, endpoint, 0
+
+    def read(self, amt: int | None = None, decode_content: bool | None = None,
+             **kwargs: Any) -> bytes:
+        if amt is None:
+            return b"".join(self.stream(wsman_transport._READ_BLOCK, decode_content))
+        data: bytes = self._raw.read(min(amt, self._limit + 1 - self._size),
+                                     decode_content=decode_content, **kwargs)
+        self._size += len(data)
+        if self._size > self._limit:
+            self._raw.close()
+            raise AnswerTooLarge(f"{self._endpoint}: an answer body passed the "
+                                 f"{self._limit}-byte limit")
+        return data
+
+    def stream(self, amt: int = 65536, decode_content: bool | None = None) -> Any:
+        while data := self.read(amt, decode_content=decode_content):
+            yield data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
+
+
+class _GuardedAdapter(HTTPAdapter):
+    """requests' adapter for pywinrm's session: counts every HTTP request (authentication
+    handlers' resends too), refuses an unsealed answer to a sealed request (401 aside) and caps
+    every answer body (module docstring)."""
+
+    def __init__(self, stats: ConnectionStats, limit: int) -> None:
         super().__init__()
-        self._stats = stats
+        self._stats, self._limit = stats, limit
 
     def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         self._stats.http_requests += 1
-        return super().send(request, *args, **kwargs)
+        response = super().send(request, *args, **kwargs)
+        length = response.headers.get("Content-Length", "").strip()
+        if length.isdigit() and int(length) > self._limit:
+            response.close()
+            raise AnswerTooLarge(f"{request.url}: an answer of {length} bytes (Content-Length) "
+                                 f"exceeds the {self._limit}-byte limit")
+        wanted = _sealed_with(request.headers.get("Content-Type", ""))
+        if wanted is not None and response.status_code != 401 and \
+                _sealed_with(response.headers.get("Content-Type", "")) != wanted:
+            response.close()
+            raise UnsealedAnswer(f"unsealed answer: possible tampering (HTTP "
+                                 f"{response.status_code} to a request sealed with {wanted})")
+        if length.isdigit():
+            # Bounded by its length; its raw answer stays urllib3's own, whose socket the
+            # authentication handlers read for channel binding (CBT).
+            return response
+        if response.status_code == 401:
+            response.close()
+            raise AnswerTooLarge(f"{request.url}: a 401 answer without Content-Length")
+        response.raw = _BoundedBody(response.raw, self._limit, str(request.url))
+        return response
 
 
-class _CountingTransport(Transport):
-    """pywinrm's transport with the counting adapter mounted before the first request."""
+class _GuardedTransport(Transport):
+    """pywinrm's transport with ``_GuardedAdapter`` mounted before its first request."""
 
-    stats: ConnectionStats
+    def __init__(self, *, stats: ConnectionStats, max_answer: int, **options: Any) -> None:
+        super().__init__(**options)
+        self.stats = stats
+        self.max_answer = max_answer
 
     def _mount(self, session: requests.Session) -> None:
-        adapter = _CountingAdapter(self.stats)
+        adapter = _GuardedAdapter(self.stats, self.max_answer)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
+
+    def build_session(self) -> requests.Session:
+        fresh = self.session is None
+        session = super().build_session()  # NTLM/CredSSP over HTTP: the first request is in it
+        if fresh and not isinstance(session.get_adapter(self.endpoint), _GuardedAdapter):
+            self._mount(session)
+        return session
 
     def setup_encryption(self, session: requests.Session) -> None:
         self._mount(session)
         super().setup_encryption(session)
-
-    def build_session(self) -> requests.Session:
-        fresh = self.session is None
-        session = super().build_session()
-        if fresh and not isinstance(session.get_adapter(self.endpoint), _CountingAdapter):
-            self._mount(session)
-        return session
 
 
 class WinRMConnection:
@@ -170,6 +270,7 @@ class WinRMConnection:
         options: dict[str, Any] | None = None,
         client: str | None = None,
         max_envelope_kb: int = 500,
+        max_output: int = MAX_OUTPUT,
     ) -> None:
         client = client or DEFAULT_CLIENT
         if client not in CLIENTS:
@@ -185,6 +286,8 @@ class WinRMConnection:
         self.retries = retries
         self.default_timeout = default_timeout
         self.stdin_part = stdin_part(max_envelope_kb)
+        self.max_envelope_kb = max_envelope_kb
+        self.max_output = max_output
         self.stats = ConnectionStats()
         self._password = password
         remember(password.get_secret_value())  # inventory.secrets.redact masks it from now on
@@ -222,16 +325,37 @@ class WinRMConnection:
             except _CLOSE_ERRORS as exc:
                 log.debug("%s: close_shell failed: %s", self.host, redact(str(exc)))
             self._shell, self._finished = None, None
-            self._shell = self._protocol.open_shell(codepage=self.codepage)
+            self._shell = self._create_shell(self._protocol)
             self._in_shell = 0
-            self.stats.shells_opened += 1
             return self._protocol, self._shell
         self._in_shell = 0
         protocol = self._new_protocol()
         self._protocol = protocol
-        self._shell = protocol.open_shell(codepage=self.codepage)
-        self.stats.shells_opened += 1
+        self._shell = self._create_shell(protocol)
         return protocol, self._shell
+
+    def _create_shell(self, protocol: Protocol) -> str:
+        """A new shell (Create). Windows' operation timeout here is retried, ``retries`` times
+        with a short backoff: nothing was sent to run yet."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                shell = protocol.open_shell(codepage=self.codepage)
+            except WinRMOperationTimeoutError:
+                if attempt <= self.retries:
+                    log.debug("%s: Create answered with an operation timeout; again", self.host)
+                    self._backoff(attempt)
+                    continue
+                self._discard(delete=False)
+                err = HostError(self.host, f"{self.endpoint} answered Create with an operation "
+                                f"timeout (WS-Management fault {OPERATION_TIMEOUT_CODE}) "
+                                f"{attempt} times; no shell was opened and nothing ran")
+                err.fix = ("the host is slow or has just started: run again in a minute, or "
+                           "raise connection.operation_timeout")
+                raise err from None
+            self.stats.shells_opened += 1
+            return shell
 
     def _new_protocol(self) -> Protocol:
         if self._lean:
@@ -242,17 +366,25 @@ class WinRMConnection:
                 ca_file=options["ca_trust_path"], read_timeout=options["read_timeout_sec"],
                 stats=self.stats,
                 kerberos_hostname_override=options.get("kerberos_hostname_override"),
-                kerberos_delegation=bool(options.get("kerberos_delegation", False)))
+                kerberos_delegation=bool(options.get("kerberos_delegation", False)),
+                max_envelope_kb=self.max_envelope_kb)
             return LeanProtocol(wire, operation_timeout=options["operation_timeout_sec"],
                                 read_timeout=options["read_timeout_sec"])
-        protocol = Protocol(
-            self.endpoint,
-            username=self.user,
-            password=self._password.get_secret_value(),
-            **self._options,
-        )
-        protocol.transport.__class__ = _CountingTransport  # count requests from the very first
-        protocol.transport.stats = self.stats  # type: ignore[attr-defined]
+        return self._pywinrm_protocol()
+
+    def _pywinrm_protocol(self) -> Protocol:
+        """pywinrm's ``Protocol`` over ``_GuardedTransport`` (counted, sealed answers only,
+        bounded bodies), built with the options ``Protocol`` gives its own transport."""
+        options = dict(self._options)
+        protocol = Protocol(self.endpoint, username=self.user,
+                            password=self._password.get_secret_value(), **options)
+        options.pop("operation_timeout_sec")
+        options["auth_method"] = options.pop("transport")
+        options["read_timeout_sec"] = protocol.read_timeout_sec
+        protocol.transport = _GuardedTransport(
+            stats=self.stats, max_answer=answer_limit(self.max_envelope_kb),
+            endpoint=self.endpoint, username=self.user,
+            password=self._password.get_secret_value(), service=protocol.service, **options)
         return protocol
 
     def _discard(self, *, delete: bool = True) -> None:
@@ -293,7 +425,10 @@ class WinRMConnection:
         """
         if self._finished is not None:
             command_id, self._finished = self._finished, None
-            protocol.cleanup_command(shell, command_id)
+            try:
+                protocol.cleanup_command(shell, command_id)
+            except WinRMOperationTimeoutError:  # the Delete of the shell releases it anyway
+                log.debug("%s: Signal answered with an operation timeout", self.host)
 
     def close(self) -> None:
         if self._protocol is not None and self._shell is not None:
@@ -350,6 +485,9 @@ class WinRMConnection:
                     self._backoff(attempt)
                     continue
                 raise self._classify(exc, idempotent) from None
+            except AnswerRefused as exc:
+                self._discard(delete=False)  # the answers of this path cannot be trusted
+                raise self._refused(exc) from None
             except _REFUSED:
                 self._discard(delete=False)  # no shell was opened with rejected credentials
                 what = {"kerberos": "the Kerberos ticket of", "certificate":
@@ -381,9 +519,25 @@ class WinRMConnection:
                           exc.reason)
                 return
 
+    def _refused(self, exc: AnswerRefused) -> HostError:
+        """The host error for an answer the transport refused (``wsman_transport``)."""
+        text = redact(str(exc))[:300]
+        if isinstance(exc, UnsealedAnswer):
+            return TamperedAnswer(self.host, text)
+        return OversizedAnswer(self.host, f"{text} (connection.max_envelope_kb "
+                                          f"{self.max_envelope_kb})")
+
     def _classify(self, exc: BaseException, idempotent: bool) -> HostError:
         if isinstance(exc, WSManFaultError):
             return HostError(self.host, f"WinRM fault: {redact(exc.reason)}")
+        if isinstance(exc, WinRMOperationTimeoutError):
+            # Command, Send or Receive's end answered with TimedOut: it may or may not have run.
+            return ConnectionLost(
+                self.host,
+                f"connection to {self.endpoint} lost: it answered with an operation timeout "
+                f"(WS-Management fault {OPERATION_TIMEOUT_CODE}) after the command was sent, "
+                "which may or may not have run",
+            )
         text = str(exc) if isinstance(exc, WireError) else f"{type(exc).__name__}: {exc}"
         reason = redact(text)[:300]
         if self._sent and not idempotent:
@@ -432,6 +586,7 @@ class WinRMConnection:
         self._in_shell += 1
         out: list[bytes] = []
         err: list[bytes] = []
+        size = 0
         done = False
         try:
             if stdin is not None:
@@ -449,6 +604,13 @@ class WinRMConnection:
                     continue  # still running: poll again
                 out.append(stdout)
                 err.append(stderr)
+                size += len(stdout) + len(stderr)
+                if size > self.max_output:
+                    raise OutputTooLarge(
+                        self.host,
+                        f"the command's output passed {self.max_output} bytes and it was "
+                        f"terminated: {redact(str(command))[:200]}",
+                    )
                 if done:
                     break
         finally:

@@ -18,6 +18,18 @@ saves per host, measured in ``bench/fleet_check.py`` (issue 13):
 Connection-level failures raise ``WireError`` (``WireTimeout``, ``WireTLSError``) with the cause's
 type and text; TLS validates the host's certificate by default (``ca_file`` or the system
 store). CredSSP, certificates and Basic stay on pywinrm (``winhost.winrm_connection``).
+
+What a host (or a machine in the path) sends is not trusted (issue 32); an answer is refused,
+the connection closed and ``AnswerRefused`` raised (never retried: it is no network hiccup) when
+
+- the connection seals (HTTP) and an answer after authentication is not sealed, whatever its
+  status (``UnsealedAnswer``: "unsealed answer: possible tampering"): a machine in the path can
+  let the real handshake through and forge every answer after it; a sealed answer whose
+  signature does not verify is the same;
+- its body is larger than ``answer_limit(max_envelope_kb)`` (twice the host's MaxEnvelopeSizekb
+  plus the encryption framing; ``AnswerTooLarge``): refused from its Content-Length before
+  reading, or, chunked or delimited by the connection's close, as soon as it passes the limit
+  (never more than the limit in memory).
 """
 
 from __future__ import annotations
@@ -47,6 +59,10 @@ PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
 CONTENT_TYPE = f'multipart/encrypted;protocol="{PROTOCOL}";boundary="Encrypted Boundary"'
 _PART_HEADER = b"\tContent-Type: application/octet-stream\r\n"
 _END = BOUNDARY + b"--\r\n"
+#: multipart/encrypted boundaries, part headers and the signature around a sealed envelope.
+ENCRYPTION_FRAMING = 1024
+#: Bytes read from an answer at a time when its length is not announced.
+_READ_BLOCK = 65536
 #: The transports this module speaks; the others stay on pywinrm.
 AUTH_METHODS = ("ntlm", "kerberos")
 _SOAP = "application/soap+xml;charset=UTF-8"
@@ -63,6 +79,45 @@ class WireTimeout(WireError):
 
 class WireTLSError(WireError):
     """The TLS handshake failed (untrusted or mismatched certificate, protocol)."""
+
+
+class AnswerRefused(Exception):
+    """An answer tacfleet will not use (module docstring); the connection was closed."""
+
+
+class UnsealedAnswer(AnswerRefused):
+    """An answer on a sealing connection that is not sealed (or does not unseal)."""
+
+
+class AnswerTooLarge(AnswerRefused):
+    """An answer body larger than ``answer_limit``."""
+
+
+def answer_limit(max_envelope_kb: int) -> int:
+    """The largest answer body read: twice the envelope size plus the encryption framing
+    (a host answers within the MaxEnvelopeSize the request names, at most its own)."""
+    return 2 * (max_envelope_kb * 1024 + ENCRYPTION_FRAMING)
+
+
+def read_body(response: http.client.HTTPResponse, limit: int) -> bytes:
+    """The answer's body, at most ``limit`` bytes of it ever held: ``AnswerTooLarge`` from its
+    Content-Length before reading, or while reading a chunked or close-delimited body."""
+    if response.length is not None:
+        if response.length > limit:
+            raise AnswerTooLarge(f"an answer of {response.length} bytes (Content-Length) "
+                                 f"exceeds the {limit}-byte limit")
+        return response.read()
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        part = response.read(min(_READ_BLOCK, limit + 1 - size))
+        if not part:
+            return b"".join(parts)
+        size += len(part)
+        if size > limit:
+            how = "chunked" if response.chunked else "read until the connection closes"
+            raise AnswerTooLarge(f"an answer body ({how}) passed the {limit}-byte limit")
+        parts.append(part)
 
 
 # -- message encryption framing ------------------------------------------------------------------
@@ -241,7 +296,8 @@ class LeanTransport:
                  cert_validation: bool = True, ca_file: str | None = None,
                  read_timeout: float = 30, stats: ConnectionStats | None = None,
                  kerberos_hostname_override: str | None = None,
-                 kerberos_delegation: bool = False, service: str = "HTTP") -> None:
+                 kerberos_delegation: bool = False, service: str = "HTTP",
+                 max_envelope_kb: int = 500) -> None:
         if auth not in AUTH_METHODS:
             raise ValueError(f"the lean transport speaks {' and '.join(AUTH_METHODS)}, "
                              f"not {auth!r}")
@@ -256,6 +312,7 @@ class LeanTransport:
         self._seal = not self.https  # HTTP: every message sealed (AllowUnencrypted=false)
         self._tls = _tls_context(ca_file, cert_validation) if self.https else None
         self._timeout = read_timeout
+        self.max_answer = answer_limit(max_envelope_kb)
         self._spn_host = kerberos_hostname_override or self._host
         self._delegate = kerberos_delegation
         self._service = service
@@ -407,9 +464,13 @@ class LeanTransport:
         def exchange() -> tuple[http.client.HTTPResponse, bytes]:
             conn.request("POST", self._path, body=body, headers=headers)
             response = conn.getresponse()
-            return response, response.read()
+            return response, read_body(response, self.max_answer)
 
-        response, data = self._guard(exchange)
+        try:
+            response, data = self._guard(exchange)
+        except AnswerTooLarge as exc:
+            self.close_session()
+            raise AnswerTooLarge(f"{self.endpoint}: {exc}") from None
         if response.will_close:  # the host ends the connection, and its security context
             conn.close()
             self._conn, self._ready = None, False
@@ -421,13 +482,22 @@ class LeanTransport:
             self.close_session()
             raise InvalidCredentialsError(_REJECTED)
         content_type = response.getheader("Content-Type", "")
-        if f'protocol="{PROTOCOL}"' in content_type:
+        sealed = f'protocol="{PROTOCOL}"' in content_type
+        if self._seal and not sealed:
+            self.close_session()
+            raise UnsealedAnswer(f"unsealed answer: possible tampering (HTTP {status}, "
+                                 f"{len(body)} bytes of {content_type[:60] or 'no type'!r} "
+                                 f"from {self.endpoint})")
+        if sealed:
             if self._context is None:
                 raise WireError("ConnectionError: a sealed answer after the connection closed")
             try:
                 body = unseal(self._context, body)
             except (ValueError, spnego.exceptions.SpnegoError) as exc:
                 self.close_session()
+                if self._seal:
+                    raise UnsealedAnswer(f"unsealed answer: possible tampering (HTTP {status}: "
+                                         f"it does not unseal: {exc})") from None
                 raise WinRMTransportError("http", status, f"unreadable sealed answer: {exc}"
                                           ) from None
         if status != 200:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,25 @@ class FaultSettings:
     #: the next N non-empty WinRS Send chunks reach the program's stdin with their middle byte
     #: flipped (XOR 0xFF), as data damaged on the way would arrive
     corrupt_send: int = 0
+    #: {operation: N}: the next N requests of that operation (create, command, receive, send,
+    #: signal, delete) are answered with Windows' operation-timeout fault (w:TimedOut,
+    #: 2150858793) instead of being carried out, as a slow or newly started host answers
+    timeout_on: dict[str, int] = field(default_factory=dict)
+
+#: The operations ``timeout_on`` can name.
+OPERATIONS = ("create", "command", "receive", "send", "signal", "delete")
+
+
+def timeout_counts(value: Any) -> dict[str, int]:
+    """``timeout_on`` from a dict or from ``"create=1,command=2"`` (``invoke sandbox.fault``)."""
+    if isinstance(value, str):
+        pairs = [item.partition("=") for item in value.split(",") if item.strip()]
+        value = {name.strip(): count.strip() or "1" for name, _, count in pairs}
+    counts = {str(k).lower(): int(v) for k, v in dict(value).items()}
+    unknown = sorted(set(counts) - set(OPERATIONS))
+    if unknown:
+        raise ValueError(f"timeout_on: unknown operation(s) {unknown}; known: {OPERATIONS}")
+    return {k: v for k, v in counts.items() if v > 0}
 
 
 class Faults:
@@ -52,6 +71,8 @@ class Faults:
         with self._lock:
             self._reload()
             for key, value in values.items():
+                if key == "timeout_on":
+                    value = timeout_counts(value)
                 setattr(self.settings, key, type(getattr(FaultSettings(), key))(value))
             if self._path is not None:
                 self._path.write_text(json.dumps(asdict(self.settings)))
@@ -109,6 +130,22 @@ class Faults:
             self.settings.corrupt_send -= 1
         middle = len(data) // 2
         return data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1:]
+
+    def take_timeout(self, operation: str) -> bool:
+        """True (and one fewer left) when ``operation`` is to be answered with a timeout."""
+        with self._lock:
+            self._reload()
+            left = self.settings.timeout_on.get(operation, 0)
+            if left <= 0:
+                return False
+            if left > 1:
+                self.settings.timeout_on[operation] = left - 1
+            else:
+                del self.settings.timeout_on[operation]
+            if self._path is not None:  # a daemon's count survives the next reread
+                self._path.write_text(json.dumps(asdict(self.settings)))
+                self._mtime = self._path.stat().st_mtime
+            return True
 
     def hangs(self, command_line: str) -> bool:
         with self._lock:

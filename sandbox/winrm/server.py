@@ -275,9 +275,11 @@ class WinRMServer:
                 self._drop_when_done.add(command_id)
             return soap.command_started(req, command_id)
         if req.action == "receive":
-            # Answer before the client's OperationTimeout, as Windows does, with TimedOut.
+            # Answer before the client's OperationTimeout, as Windows does, with TimedOut; at
+            # most the client's MaxEnvelopeSize, the rest in the next answers.
             wait = max(0.05, min(req.operation_timeout - 1.0, req.operation_timeout * 0.8))
-            out, err, rc = self.shells.receive(req.shell_id, req.command_id, wait)
+            out, err, rc = self.shells.receive(req.shell_id, req.command_id, wait,
+                                               _output_budget(req.max_envelope))
             if rc is not None and req.command_id in self._drop_when_done:
                 self._drop_when_done.discard(req.command_id)
                 raise _DropConnection
@@ -294,6 +296,17 @@ class WinRMServer:
             return soap.sent(req)
         self.shells.delete(req.shell_id)
         return soap.deleted(req)
+
+
+#: Bytes of a Receive answer around its streams (SOAP header, elements, the exit code).
+RECEIVE_OVERHEAD = 2048
+
+
+def _output_budget(max_envelope: int | None) -> int | None:
+    """Output bytes that fit one Receive answer of ``max_envelope`` bytes, base64-encoded."""
+    if max_envelope is None:
+        return None
+    return max(1024, (max_envelope - RECEIVE_OVERHEAD) * 3 // 4)
 
 
 def _describe(req: soap.Request) -> str:
@@ -471,6 +484,9 @@ class _Handler(BaseHTTPRequestHandler):
                 winrm.count("faults")
                 raise soap.SoapError("w:InternalError", 2147943515,
                                      "injected fault: the service is temporarily unavailable")
+            if winrm.faults.take_timeout(req.action):
+                winrm.count("faults")
+                raise soap.timed_out()
             answer, status = winrm.dispatch(req, self.tls), 200
             what = _describe(req)
         except _DropConnection:

@@ -33,7 +33,9 @@ DEFAULT_IDLE_TIMEOUT = 7200.0
 class Command:
     job: Job
     result: ExecResult | None = None
-    delivered: bool = False
+    delivered: bool = False  #: all of its output has been answered
+    out_sent: int = 0  #: bytes of stdout answered so far
+    err_sent: int = 0
 
 
 @dataclass
@@ -123,9 +125,13 @@ class Shells:
         with self._lock:
             shell.operations += 1
 
-    def receive(self, shell_id: str | None, command_id: str | None,
-                wait: float) -> tuple[bytes, bytes, int | None]:
-        """Output and exit code once finished; TimedOut fault if still running after ``wait``."""
+    def receive(self, shell_id: str | None, command_id: str | None, wait: float,
+                limit: int | None = None) -> tuple[bytes, bytes, int | None]:
+        """Output and exit code once finished; TimedOut fault if still running after ``wait``.
+
+        At most ``limit`` bytes of output per answer (the request's MaxEnvelopeSize, as WinRS
+        answers): the rest comes with the next Receives, the exit code with the last one.
+        """
         shell = self._use(shell_id)
         try:
             command = _command(shell, shell_id, command_id)
@@ -135,8 +141,7 @@ class Shells:
                     raise soap.timed_out()
             if command.delivered:
                 return b"", b"", command.result.rc
-            command.delivered = True
-            return command.result.stdout, command.result.stderr, command.result.rc
+            return _next_output(command, limit)
         finally:
             self._done(shell)
 
@@ -191,6 +196,20 @@ class Shells:
                 self.delete(shell_id)
             except soap.SoapError:
                 continue
+
+
+def _next_output(command: Command, limit: int | None) -> tuple[bytes, bytes, int | None]:
+    """The next part of a finished command's output; its exit code once all of it is out."""
+    result = command.result
+    assert result is not None
+    budget = limit if limit is not None else len(result.stdout) + len(result.stderr)
+    out = result.stdout[command.out_sent:command.out_sent + budget]
+    command.out_sent += len(out)
+    err = result.stderr[command.err_sent:command.err_sent + budget - len(out)]
+    command.err_sent += len(err)
+    command.delivered = (command.out_sent >= len(result.stdout)
+                         and command.err_sent >= len(result.stderr))
+    return out, err, result.rc if command.delivered else None
 
 
 def _processes(job: Job) -> int:

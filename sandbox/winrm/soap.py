@@ -59,6 +59,8 @@ class Request:
     action: str
     message_id: str
     operation_timeout: float
+    #: w:MaxEnvelopeSize: the largest answer the client takes, in bytes (None: not given)
+    max_envelope: int | None = None
     shell_id: str | None = None
     command_id: str | None = None
     command_line: str = ""
@@ -106,6 +108,8 @@ def parse_request(body: bytes) -> Request:
         message_id=(_text(root, header + "a:MessageID") or "").strip(),
         operation_timeout=parse_duration(_text(root, header + "w:OperationTimeout")),
     )
+    size = (_text(root, header + "w:MaxEnvelopeSize") or "").strip()
+    req.max_envelope = int(size) if size.isdigit() else None
     for sel in root.findall(header + "w:SelectorSet/w:Selector", NS):
         if sel.get("Name") == "ShellId":
             req.shell_id = (sel.text or "").strip()
@@ -220,9 +224,13 @@ def fault(relates_to: str, error: SoapError) -> bytes:
 
 
 def timed_out() -> SoapError:
+    """Windows' operation timeout (w:TimedOut, 2150858793), its text as a real host sends it
+    (two trailing spaces; pypsrp's recording ``tests/tests_pypsrp/responses/
+    test_winrs_operation_timeout.yml``): to a Receive while the command runs, and to any
+    operation the service cannot complete in time (a slow or newly started host)."""
     return SoapError("w:TimedOut", TIMED_OUT,
                      "The WS-Management service cannot complete the operation within the time "
-                     "specified in OperationTimeout.")
+                     "specified in OperationTimeout.  ")
 
 
 def unknown_shell(shell_id: str | None) -> SoapError:

@@ -5,7 +5,8 @@ inventory → winhost → fleet → compliance → provision and checks → tacf
 ``winhost/errors.py`` (the one root of tacfleet's errors) and ``winhost/cmdline.py`` (the one
 builder of command lines, whose quoting the inventory uses for NSSM's AppParameters and to mask
 quoted secrets), and ``winhost/sddl.py`` (SDDL parsing, which the inventory's owner-only file
-rule uses on a Windows controller).
+rule uses on a Windows controller), and ``winhost/untrusted.py`` (control characters stripped
+from what a host sends, which error texts use too).
 """
 
 import ast
@@ -14,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 LAYERS = {"inventory": 0, "winhost": 1, "fleet": 2, "compliance": 3, "provision": 4,
           "checks": 4, "tacfleet_cli": 5, "tacfleet_tasks": 6, "tasks": 7}
-LEAVES = {"winhost.errors", "winhost.cmdline", "winhost.sddl"}
+LEAVES = {"winhost.errors", "winhost.cmdline", "winhost.sddl", "winhost.untrusted"}
 
 
 def _imports(path: Path) -> set[str]:

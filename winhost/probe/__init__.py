@@ -37,6 +37,7 @@ from winhost.probe.facts import (
     folder_acl,
     normalize_name,
 )
+from winhost.untrusted import strip_controls
 
 __all__ = [
     "MARKER",
@@ -114,11 +115,12 @@ def _probe_line(base_python: str, params: str) -> Command:
 
 
 def read_probe_output(stdout: str) -> dict[str, Any]:
-    """The JSON document from the probe's marker line."""
+    """The JSON document from the probe's marker line, every string in it stripped of control
+    characters (``winhost.untrusted``: JSON carries ``\\u001b`` as six harmless characters)."""
     for line in reversed(stdout.splitlines()):
         if line.startswith(MARKER):
             try:
-                data: dict[str, Any] = json.loads(line[len(MARKER) :])
+                data: dict[str, Any] = strip_controls(json.loads(line[len(MARKER) :]))
             except json.JSONDecodeError as exc:
                 raise ProbeError(f"probe answer is not valid JSON: {exc}") from None
             return data
@@ -170,7 +172,7 @@ def _venv(path: str, raw: dict[str, Any], outputs: dict[str, Output]) -> VenvFac
     venv_out = outputs.get("venv")
     venv_fields: dict[str, Any] = {}
     if venv_out is not None and venv_out.rc == 0:
-        doc = json.loads(venv_out.stdout.strip().splitlines()[-1])
+        doc = strip_controls(json.loads(venv_out.stdout.strip().splitlines()[-1]))
         venv_fields = {
             "version": doc["version"],
             "dists": {normalize_name(k): v for k, v in doc["dists"].items()},
