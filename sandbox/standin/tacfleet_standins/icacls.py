@@ -7,8 +7,9 @@ Windows propagates them: the drive root carries what Windows Server gives ``C:\`
 folder shows ``BUILTIN\Users:(I)(CI)(AD)`` and ``(I)(CI)(WD)``), and a folder inside one whose
 inheritance was removed inherits that folder's inheritable entries instead.
 
-Supported (Microsoft Learn, "icacls"): display; ``/save FILE`` (UTF-16LE: the object's name,
-then its DACL as SDDL); ``/grant[:r]`` and ``/deny`` with names or ``*SID``;
+Supported (Microsoft Learn, "icacls"): display, also of a whole tree (``/T``);
+``/save FILE`` (UTF-16LE: the object's name, then its DACL as SDDL); ``/grant[:r]`` and
+``/deny`` with names or ``*SID``;
 ``/remove[:g|:d]``; ``/inheritance:e|d|r``; ``/reset``. Account names are shown in the host's
 language (English or German) and names are accepted in that language only, as on Windows.
 Nothing is enforced: Wine runs every process as one user.
@@ -316,6 +317,25 @@ def canonical(aces: list[Ace]) -> list[Ace]:
 
 def show(path: str, store: Store, lang: str = "en") -> str:
     """``icacls PATH`` as Windows prints it, summary line included."""
+    return _block(path, store, lang) + MESSAGES[lang]["done"].format(ok=1, bad=0) + "\r\n"
+
+
+def show_tree(path: str, store: Store, lang: str = "en") -> str:
+    """``icacls PATH /T``: the object, then every object below it (a folder before what it
+    holds, names in order, as NTFS lists them), each block ended by a blank line."""
+    paths = [path]
+    if os.path.isdir(path):
+        for top, dirs, files in os.walk(path):
+            dirs.sort(key=str.lower)
+            for name in sorted([*dirs, *files], key=str.lower):
+                paths.append(os.path.join(top, name))
+        paths = [paths[0], *sorted(paths[1:], key=lambda p: p.lower().split(os.sep))]
+    text = "".join(_block(p, store, lang) for p in paths)
+    return text + MESSAGES[lang]["done"].format(ok=len(paths), bad=0) + "\r\n"
+
+
+def _block(path: str, store: Store, lang: str) -> str:
+    """One object's lines as icacls shows them, and the blank line after them."""
     aces, _ = store.dacl(path)
     lines: list[str] = []
     for ace in aces:
@@ -325,7 +345,7 @@ def show(path: str, store: Store, lang: str = "en") -> str:
         lines.append(f"{who}:{marks}{show_rights(ace.mask)}")
     pad = " " * (len(path) + 1)
     body = [f"{path} {lines[0]}" if lines else path, *(pad + line for line in lines[1:]), ""]
-    return "\r\n".join(body) + "\r\n" + MESSAGES[lang]["done"].format(ok=1, bad=0) + "\r\n"
+    return "\r\n".join(body) + "\r\n"
 
 
 # -- operations ----------------------------------------------------------------------------------
@@ -437,7 +457,7 @@ def run(args: list[str], store: Store | None = None, lang: str | None = None) ->
     lang = lang or language()
     text = MESSAGES[lang]
     if not args or args[0] in ("/?", "-?"):
-        usage = "ICACLS name /save aclfile | /grant[:r] Sid:perm | /deny Sid:perm | " \
+        usage = "ICACLS name [/T] | /save aclfile | /grant[:r] Sid:perm | /deny Sid:perm | " \
                 "/remove[:g|:d] Sid | /inheritance:e|d|r | /reset  (sandbox stand-in)\r\n"
         return usage, 0 if args else 87
     path, ops = args[0], args[1:]
@@ -448,6 +468,8 @@ def run(args: list[str], store: Store | None = None, lang: str | None = None) ->
     try:
         if not ops:
             return show(path, store, lang), 0
+        if [op.lower() for op in ops] == ["/t"]:
+            return show_tree(path, store, lang), 0
         if ops[0].lower() == "/save":
             if len(ops) != 2:
                 raise IcaclsError(text["invalid"].format(arg=" ".join(ops)), 87)
