@@ -20,10 +20,11 @@ nobody but an administrator or SYSTEM can change it in between. The folder is re
 (``rmdir /s /q``), also when a step fails (``Action.cleanup``).
 
 The same holds for the base Python's install folder (``TargetDir``) before the installer
-writes into it (``target_dir_actions``): made new, its DACL Administrators and SYSTEM full,
-``BUILTIN\Users`` read & execute (what python.org's all-users install under Program Files
-gets), checked empty: nobody can plant a ``.pth`` in its site-packages, which the
-administrator's probes would run.
+writes into it (``target_dir_actions``): made (or, left by an earlier run, taken over: owner
+Administrators), its DACL Administrators and SYSTEM full, ``BUILTIN\Users`` read & execute
+(what python.org's all-users install under Program Files gets), checked to hold exactly that
+and nothing else: nobody can plant a ``.pth`` in its site-packages, which the administrator's
+probes would run.
 
 The random name holds only ``[0-9a-f]``, so it is safe for cmd.exe; the check of what
 ``icacls`` shows reads its structure and rights (``(OI)(CI)(F)``), never the account names,
@@ -183,10 +184,17 @@ def tree_check(folder: str, wanted: tuple[str, ...], what: str) -> Callable[[str
     return check
 
 
-def target_dir_actions(system_root: str, target: str) -> tuple[Command, Command, Command]:
-    r"""``mkdir TARGET`` (fails when it exists), its protected DACL, the ``icacls /T`` to
-    verify it (``tree_check(target, TARGET_SHOWN, …)``). ``UnsafeForCmd`` for a folder cmd.exe
-    would parse (``cmd_literal``)."""
-    return (cmd(system_root, "mkdir", cmd_literal(target)),
+def target_dir_actions(system_root: str, target: str) -> tuple[Command, ...]:
+    r"""The install folder, before the installer writes into it: made when missing (``if not
+    exist … mkdir``), owned by Administrators (``icacls /setowner``: a folder a user made first
+    stays theirs otherwise, and an owner may always rewrite its DACL), its DACL set
+    (``TARGET_GRANTS``), then ``icacls /T`` to verify it (``tree_check(target, TARGET_SHOWN,
+    …)``): an entry left by anyone else, or anything in it, fails the check, and nothing is
+    run. An empty folder a failed or cut-off run left behind passes, so the step can simply be
+    run again. ``UnsafeForCmd`` for a folder cmd.exe would parse (``cmd_literal``)."""
+    literal = cmd_literal(target)
+    icacls = system32("icacls.exe", system_root)
+    return (cmd(system_root, "if", "not", "exist", literal, "mkdir", literal),
+            command(icacls, target, "/setowner", ADMINISTRATORS),
             icacls_protect(system_root, target, TARGET_GRANTS),
             icacls_tree(system_root, target))

@@ -214,19 +214,18 @@ def _install_actions(ctx: Context, staging: Staging, installer: str,
     (TargetDir) before the installer writes into it, run it, remove the staging folder."""
     root = ctx.facts.system_root
     target = win_parent(ctx.host.python.base)
-    make, protect, tree = target_dir_actions(root, target)
+    make, own, protect, tree = target_dir_actions(root, target)
     remove, remove_both = staging.remove(), staging.remove_with(target)
     return [
         Action("verify the installer's SHA-256 with certutil", hashfile_command(root, installer),
                check=hash_check(sha256), cleanup=remove),
-        Action(f"make the install folder {target} (it must not exist yet: a folder made by "
-               "someone else could hold planted files; if it is left from a failed install, "
-               "remove it)", make, cleanup=remove),
+        Action(f"make the install folder {target}", make, cleanup=remove),
+        Action("make Administrators the install folder's owner", own, cleanup=remove),
         Action("limit the install folder to Administrators and SYSTEM, Users read & execute",
-               protect, cleanup=remove_both),
+               protect, cleanup=remove),
         Action("check the install folder is empty and only administrators may change it",
                tree, check=tree_check(target, TARGET_SHOWN, "the install folder"),
-               cleanup=remove_both),
+               cleanup=remove),
         Action("install Python silently for all users", command(
             installer, "/quiet", "InstallAllUsers=1", "PrependPath=0", "Include_test=0",
             f"TargetDir={target}"), timeout=1200, cleanup=remove_both),
@@ -241,14 +240,17 @@ def _fetch_installer(ctx: Context, staging: Staging, installer: str,
     line; only https, also on redirects."""
     python = ctx.host.python
     fetch = fetch_command(ctx.facts.system_root, installer)
+    try:
+        config = curl_config(python.installer or "")
+    except ValueError as exc:
+        return Blocked(f"{exc}: write python.installer as one line")
     fix = ("curl.exe is part of Windows Server 2019 and later, not 2016: install Python "
            f"{python.version} at {python.base} by hand (PrependPath=0), upload the installer "
            "from this machine (python.installer_transfer: controller, with installer_sha256), "
            f"or put curl.exe at {fetch.program}")
     return [*_staging_actions(staging),
             Action("download the Python installer on the host", fetch, timeout=600,
-                   missing_fix=fix, cleanup=staging.remove(),
-                   stdin=curl_config(python.installer or "")),
+                   missing_fix=fix, cleanup=staging.remove(), stdin=config),
             *install]
 
 

@@ -8,8 +8,8 @@ folder shows ``BUILTIN\Users:(I)(CI)(AD)`` and ``(I)(CI)(WD)``), and a folder in
 inheritance was removed inherits that folder's inheritable entries instead.
 
 Supported (Microsoft Learn, "icacls"): display, also of a whole tree (``/T``);
-``/save FILE`` (UTF-16LE: the object's name, then its DACL as SDDL); ``/grant[:r]`` and
-``/deny`` with names or ``*SID``;
+``/save FILE`` (UTF-16LE: the object's name, then its DACL as SDDL); ``/setowner NAME``
+(kept in the store; nothing shows it yet); ``/grant[:r]`` and ``/deny`` with names or ``*SID``;
 ``/remove[:g|:d]``; ``/inheritance:e|d|r``; ``/reset``. Account names are shown in the host's
 language (English or German) and names are accepted in that language only, as on Windows.
 Nothing is enforced: Wine runs every process as one user.
@@ -269,8 +269,16 @@ class Store:
         return [Ace.from_json(a) for a in entry["aces"]], bool(entry["protected"])
 
     def set_own(self, path: str, aces: list[Ace], protected: bool) -> None:
+        entry = self.objects.get(self.key(path), {})
         self.objects[self.key(path)] = {"aces": [a.to_json() for a in canonical(aces)],
-                                        "protected": protected}
+                                        "protected": protected,
+                                        **({"owner": entry["owner"]} if "owner" in entry else {})}
+
+    def set_owner(self, path: str, sid: str) -> None:
+        """``/setowner``: the object's owner (kept beside its DACL; ``/save`` writes none)."""
+        aces, protected = self.own(path)
+        self.set_own(path, aces, protected)
+        self.objects[self.key(path)]["owner"] = sid
 
     def dacl(self, path: str) -> tuple[list[Ace], bool]:
         """Explicit entries, then what the parent passes down unless blocked (canonical order)."""
@@ -457,8 +465,9 @@ def run(args: list[str], store: Store | None = None, lang: str | None = None) ->
     lang = lang or language()
     text = MESSAGES[lang]
     if not args or args[0] in ("/?", "-?"):
-        usage = "ICACLS name [/T] | /save aclfile | /grant[:r] Sid:perm | /deny Sid:perm | " \
-                "/remove[:g|:d] Sid | /inheritance:e|d|r | /reset  (sandbox stand-in)\r\n"
+        usage = "ICACLS name [/T] | /save aclfile | /setowner user | /grant[:r] Sid:perm | " \
+                "/deny Sid:perm | /remove[:g|:d] Sid | /inheritance:e|d|r | /reset  " \
+                "(sandbox stand-in)\r\n"
         return usage, 0 if args else 87
     path, ops = args[0], args[1:]
     failed = text["done"].format(ok=0, bad=1) + "\r\n"
@@ -470,7 +479,12 @@ def run(args: list[str], store: Store | None = None, lang: str | None = None) ->
             return show(path, store, lang), 0
         if [op.lower() for op in ops] == ["/t"]:
             return show_tree(path, store, lang), 0
-        if ops[0].lower() == "/save":
+        if ops[0].lower() == "/setowner":
+            if len(ops) != 2:
+                raise IcaclsError(text["invalid"].format(arg=" ".join(ops)), 87)
+            store.set_owner(path, resolve(ops[1], lang))
+            store.save()
+        elif ops[0].lower() == "/save":
             if len(ops) != 2:
                 raise IcaclsError(text["invalid"].format(arg=" ".join(ops)), 87)
             save(path, ops[1], store)

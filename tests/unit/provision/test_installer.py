@@ -205,20 +205,24 @@ ODD = "C:\\Program Files\\Py Ünï (x86)"
 
 def _staging_and_install(actions, folder: str, target: str) -> None:
     """The staging folder is made, limited by SID and checked before anything is written; the
-    installer is verified, the install folder made and protected, the installer run, the
-    staging folder removed; a failure anywhere removes it (and the install folder made)."""
+    installer is verified, the install folder made (or taken over), protected and checked, the
+    installer run, the staging folder removed; a failure anywhere removes it (and a failed
+    install what it left in the install folder)."""
     make, protect, check = actions[:3]
     assert make.command.argv == (CMD, "/d", "/v:off", "/c", "mkdir", folder)
     assert protect.command.argv == (ICACLS, folder, "/inheritance:r", "/grant:r",
                                     "*S-1-5-32-544:(OI)(CI)F", "*S-1-5-18:(OI)(CI)F")
     assert check.command.argv == (ICACLS, folder, "/T") and check.check is not None
-    verify, make_target, protect_target, check_target, install, remove = actions[-6:]
+    verify, make_target, own_target, protect_target, check_target, install, remove = (
+        actions[-7:])
     installer = folder + "\\python-installer.exe"
     assert verify.command.argv == (CERTUTIL, "-hashfile", installer, "SHA256")
     assert verify.check is not None
     assert verify.check(f"SHA256 hash of {installer}:\r\n{SHA}\r\n") == ""
     assert "not run" in verify.check(f"SHA256 hash of {installer}:\r\n{'0' * 64}\r\n")
-    assert make_target.command.argv == (CMD, "/d", "/v:off", "/c", "mkdir", target)
+    assert make_target.command.argv == (CMD, "/d", "/v:off", "/c", "if", "not", "exist",
+                                        target, "mkdir", target)
+    assert own_target.command.argv == (ICACLS, target, "/setowner", "*S-1-5-32-544")
     assert protect_target.command.argv[-1] == "*S-1-5-32-545:(OI)(CI)RX"
     assert check_target.command.argv == (ICACLS, target, "/T")
     assert install.command.argv == (
@@ -229,8 +233,7 @@ def _staging_and_install(actions, folder: str, target: str) -> None:
     both = (*rmdir, "&", "rmdir", "/s", "/q", target)
     for action in actions[:-1]:
         assert action.cleanup is not None, action.why
-        assert action.cleanup.argv == (both if action in (protect_target, check_target, install)
-                                       else rmdir), action.why
+        assert action.cleanup.argv == (both if action is install else rmdir), action.why
 
 
 def test_no_curl_sends_into_a_random_admin_only_folder_verifies_installs_and_removes(tmp_path):
@@ -248,7 +251,7 @@ def test_no_curl_sends_into_a_random_admin_only_folder_verifies_installs_and_rem
                                  f">{target}.b64")
     assert send.stdin is not None and base64.b64decode(b"".join(send.stdin)) == DATA
     assert decode.command.argv == (CERTUTIL, "-f", "-decode", target + ".b64", target)
-    assert len(actions) == 11
+    assert len(actions) == 12
     assert not any(a.command.program.lower().endswith("python.exe") for a in actions)
     again = STEPS[0].actions(_bare(host, has_curl=False))
     assert again[0].command.argv[-1] != folder  # a new name every time
@@ -270,7 +273,7 @@ def test_curl_fetches_into_the_staging_folder_with_the_url_on_standard_input(tmp
     assert fetch.stdin == f'url = "{url}"\n'.encode()
     assert all("s3cr" not in a.command.line and "mirror" not in a.command.line
                for a in actions)
-    assert len(actions) == 10
+    assert len(actions) == 11
 
 
 def test_curl_config_escapes_what_curl_reads_and_refuses_line_breaks():

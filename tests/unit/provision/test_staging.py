@@ -119,20 +119,40 @@ def test_another_principal_on_the_folder_fails(tmp_path, icacls):
 
 def test_the_install_folder_gets_users_read_and_execute(tmp_path, icacls):
     target = "C:\\Program Files\\Py Ünï (x86)"
-    make, protect, tree = target_dir_actions(ROOT, target)
-    assert make.argv == (CMD, "/d", "/v:off", "/c", "mkdir", target)
-    # cmd.exe reads: mkdir "C:\Program Files\Py Ünï (x86)": one command, the path in quotes
+    make, own, protect, tree = target_dir_actions(ROOT, target)
+    assert make.argv == (CMD, "/d", "/v:off", "/c", "if", "not", "exist", target, "mkdir",
+                         target)
+    # cmd.exe reads: if not exist "C:\Program …" mkdir "C:\Program …": one command, quoted
     after_c = make.line.split(" /c ", 1)[1]
-    assert after_c == f'mkdir "{target}"' and commands(after_c) == [after_c]
+    assert after_c == f'if not exist "{target}" mkdir "{target}"'
+    assert commands(after_c) == [after_c]
+    assert own.argv == (ICACLS, target, "/setowner", "*S-1-5-32-544")
     assert protect.argv == (ICACLS, target, "/inheritance:r", "/grant:r",
                             "*S-1-5-32-544:(OI)(CI)F", "*S-1-5-18:(OI)(CI)F",
                             "*S-1-5-32-545:(OI)(CI)RX")
     assert tree.argv == (ICACLS, target, "/T")
     folder = str(tmp_path / "Python311")
     os.mkdir(folder)
+    icacls(folder, *own.argv[2:])
     _protected(icacls, folder, protect.argv[4:])
     assert tree_check(_win(folder), TARGET_SHOWN, "the install folder")(
         icacls(folder, "/T")) == ""
+    _protected(icacls, folder, protect.argv[4:])  # again, as a second run would: the same
+    assert tree_check(_win(folder), TARGET_SHOWN, "the install folder")(
+        icacls(folder, "/T")) == ""
+
+
+def test_an_install_folder_a_user_made_first_keeps_their_entry_and_fails(tmp_path, icacls):
+    """/grant:r replaces the entries of the SIDs it names, not others': a user who made the
+    folder first and gave themselves Full control keeps that entry, so the check fails."""
+    folder = str(tmp_path / "Python311")
+    os.mkdir(folder)
+    icacls(folder, "/grant", "*S-1-5-21-1-2-3-1001:(OI)(CI)F")
+    _, own, protect, _ = target_dir_actions(ROOT, "C:\\Python311")
+    icacls(folder, *own.argv[2:])
+    _protected(icacls, folder, protect.argv[4:])
+    why = tree_check(_win(folder), TARGET_SHOWN, "the install folder")(icacls(folder, "/T"))
+    assert why.startswith(f"the install folder {_win(folder)} has the entries [")
 
 
 @pytest.mark.parametrize("path", ["C:\\Python311", "C:\\Program Files\\Python311",
