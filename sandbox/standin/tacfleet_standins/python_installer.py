@@ -9,7 +9,11 @@ This stand-in (stdlib only, run by ``C:\Python311\python.exe`` through pip's con
 launcher, a real PE program: ``sandbox.control.python_installer_standin`` builds it on the
 controller) accepts exactly those options and copies the installation of the Python that runs
 it (``sys.base_prefix``, the image's ``C:\Python311``) into TargetDir, as
-``sandbox.control.install_python`` does from the outside. It never changes PATH. Anything else:
+``sandbox.control.install_python`` does from the outside. TargetDir may exist (python.org's
+installer accepts an existing folder, and tacfleet makes and protects it first): the folder is
+kept, and with it its entries in the icacls stand-in's store, which this never touches, so what
+is copied in inherits them, as files the real installer writes inherit the folder's DACL. It
+never changes PATH. Anything else:
 exit 1639, as the bundle does for an option it does not know.
 """
 

@@ -37,8 +37,8 @@ def test_the_sandbox_host_wants_these_nssm_values(host: Host) -> None:
             "AppParameters": "C:\\PythonEnvs\\tacdemo\\Scripts\\twistd.exe --nodaemon --python "
                              "my_tacfile.tac"},
         "app_directory": {"AppDirectory": "C:\\Apps\\tacdemo"},
-        "logs_rotated": {"AppStdout": "C:\\Apps\\tacdemo\\logs\\tacdemo.out.log",
-                         "AppStderr": "C:\\Apps\\tacdemo\\logs\\tacdemo.err.log",
+        "logs_rotated": {"AppStdout": "C:\\ProgramData\\tacdemo\\logs\\tacdemo.out.log",
+                         "AppStderr": "C:\\ProgramData\\tacdemo\\logs\\tacdemo.err.log",
                          "AppRotateFiles": 1, "AppRotateOnline": 1,
                          "AppRotateBytes": 10 * 1024 * 1024},
         "restart_policy": {"AppExit": "Restart", "AppThrottle": 1500, "AppRestartDelay": 5000},

@@ -259,7 +259,7 @@ def test_percent_in_a_value_nssm_expands_is_refused(tmp_path: Path) -> None:
     text = MINIMAL.replace(r"C:\Apps\Example\my_tacfile.tac", r"'C:\Apps\T %PATH%\my.tac'")
     problems = problems_of(write(tmp_path, text))
     fields = {p.field for p in problems}
-    assert fields == {"app.tac_file", "app.app_directory", "service.stdout", "service.stderr"}
+    assert fields == {"app.tac_file", "app.app_directory"}  # the logs default to ProgramData
     assert all("NSSM expands" in p.message and "REG_EXPAND_SZ" in p.message for p in problems)
     assert all(p.fix == "write it without '%'" for p in problems)
 
@@ -409,7 +409,7 @@ def test_derived_defaults() -> None:
                                               "app_directory": r"C:\Apps\Ex"}))
     assert host.app.tac_file == r"C:\apps\ex\conf\my app.tac"
     assert host.app.arguments == '--nodaemon --python "conf\\my app.tac"'
-    assert host.service.stdout == r"C:\Apps\Ex\logs\my_service.out.log"
+    assert host.service.stdout == r"C:\ProgramData\my_service\logs\my_service.out.log"
     assert host.connection.port == 5986
 
 

@@ -22,7 +22,7 @@ from provision.certutil_upload import (
 from tests.support import ROOT as REPO
 
 ROOT = "C:\\Windows"
-TARGET = "C:\\Windows\\Temp\\tacfleet-python-installer.exe"
+TARGET = "C:\\Windows\\Temp\\tacfleet-0123456789abcdef0123456789abcdef\\python-installer.exe"
 CMD_SHA = "423e0e810a69aaceba0e5670e58aff898cf0ebffab99ccb46ebb3464c3d2facb"
 
 #: certutil -hashfile C:\Windows\System32\cmd.exe SHA256, as Windows prints it.
@@ -68,12 +68,12 @@ def test_the_stream_is_base64_lines_findstr_copies_into_the_b64_file(tmp_path):
     assert lines[-1] == b"" and all(len(line) == LINE for line in lines[:-2])
     assert base64.b64decode(text) == data and b"_" not in text
     command = stream_command(ROOT, TARGET)
-    assert command.argv == ("C:\\Windows\\System32\\cmd.exe", "/d", "/c",
+    assert command.argv == ("C:\\Windows\\System32\\cmd.exe", "/d", "/v:off", "/c",
                             "C:\\Windows\\System32\\findstr.exe", "/l", "/v", "_",
                             f">{TARGET}.b64")
     # what cmd.exe gets after /c: findstr, its switches and the redirection, nothing quoted
     assert command.line.endswith(
-        f" /d /c C:\\Windows\\System32\\findstr.exe /l /v _ >{TARGET}.b64")
+        f" /d /v:off /c C:\\Windows\\System32\\findstr.exe /l /v _ >{TARGET}.b64")
     sys.path.insert(0, str(REPO / "sandbox" / "standin"))
     from tacfleet_standins import findstr
 

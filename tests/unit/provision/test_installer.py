@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.server
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,6 +55,10 @@ def _problems(tmp_path: Path, python: str) -> list[Problem]:
     (f"installer_sha256: {SHA}", "python.installer_sha256", "python.installer is not"),
     ("installer_transfer: controller", "python.installer_transfer",
      "needs python.installer"),
+    ("installer: 'https://example.org/p.exe'", "python.installer_sha256",
+     "the host fetches with curl.exe must be pinned"),
+    ("installer: 'https://example.org/p.exe', installer_transfer: host",
+     "python.installer_sha256", "the host fetches with curl.exe must be pinned"),
 ])
 def test_installer_settings_that_cannot_work_are_refused_with_the_fix(
         tmp_path, python, field, words):
@@ -61,6 +66,32 @@ def test_installer_settings_that_cannot_work_are_refused_with_the_fix(
     assert problem.file.endswith("hosts.yml") and problem.hosts == ("web01",)
     assert problem.field == field and words in problem.message and problem.fix
     assert "Traceback" not in str(problem)
+
+
+def test_the_curl_pin_fix_names_python_orgs_published_hash(tmp_path):
+    (problem,) = _problems(tmp_path, "installer: 'https://example.org/p.exe'")
+    assert "SHA-256 python.org publishes" in problem.fix
+
+
+@pytest.mark.parametrize("url", ["http://www.python.org/ftp/python/3.11.9/p.exe",
+                                 "HTTP://mirror.example.org/p.exe"])
+def test_an_http_installer_url_is_refused_naming_the_value_and_https(tmp_path, url):
+    (problem,) = _problems(tmp_path, f"installer: '{url}', installer_sha256: {SHA}")
+    assert problem.field == "python.installer" and problem.value == url
+    assert "http://" in problem.message and "https://" in problem.fix
+
+
+def test_an_http_url_with_a_token_is_refused_without_showing_the_token(tmp_path):
+    (problem,) = _problems(tmp_path, "installer: 'http://deploy:s3cret@example.org/p.exe', "
+                           f"installer_sha256: {SHA}")
+    assert problem.value == "http://***@example.org/p.exe"
+    assert "s3cret" not in str(problem) and "deploy" not in str(problem)
+
+
+def test_an_installer_url_with_a_line_break_is_refused(tmp_path):
+    (problem,) = _problems(tmp_path, 'installer: "https://example.org/p.exe\\nurl = x", '
+                           f"installer_sha256: {SHA}")
+    assert problem.field == "python.installer" and "control character" in problem.message
 
 
 def test_the_retired_upload_python_is_refused_saying_it_is_not_needed(tmp_path):
@@ -166,29 +197,91 @@ def _bare(host, has_curl: bool | None) -> Context:
     return Context(host, bare_facts(host.name, desired.probe_spec(host), has_curl=has_curl))
 
 
-def test_no_curl_sends_with_cmd_and_certutil_verifies_installs_and_removes(tmp_path):
+STAGED = re.compile(r"C:\\Windows\\Temp\\tacfleet-[0-9a-f]{32}")
+CMD, CERTUTIL = "C:\\Windows\\System32\\cmd.exe", "C:\\Windows\\System32\\certutil.exe"
+ICACLS, CURL = "C:\\Windows\\System32\\icacls.exe", "C:\\Windows\\System32\\curl.exe"
+ODD = "C:\\Program Files\\Py Ünï (x86)"
+
+
+def _staging_and_install(actions, folder: str, target: str) -> None:
+    """The staging folder is made, limited by SID and checked before anything is written; the
+    installer is verified, the install folder made (or taken over), protected and checked, the
+    installer run, the staging folder removed; a failure anywhere removes it (and a failed
+    install what it left in the install folder)."""
+    make, protect, check = actions[:3]
+    assert make.command.argv == (CMD, "/d", "/v:off", "/c", "mkdir", folder)
+    assert protect.command.argv == (ICACLS, folder, "/inheritance:r", "/grant:r",
+                                    "*S-1-5-32-544:(OI)(CI)F", "*S-1-5-18:(OI)(CI)F")
+    assert check.command.argv == (ICACLS, folder, "/T") and check.check is not None
+    verify, make_target, own_target, protect_target, check_target, install, remove = (
+        actions[-7:])
+    installer = folder + "\\python-installer.exe"
+    assert verify.command.argv == (CERTUTIL, "-hashfile", installer, "SHA256")
+    assert verify.check is not None
+    assert verify.check(f"SHA256 hash of {installer}:\r\n{SHA}\r\n") == ""
+    assert "not run" in verify.check(f"SHA256 hash of {installer}:\r\n{'0' * 64}\r\n")
+    assert make_target.command.argv == (CMD, "/d", "/v:off", "/c", "if", "not", "exist",
+                                        target, "mkdir", target)
+    assert own_target.command.argv == (ICACLS, target, "/setowner", "*S-1-5-32-544")
+    assert protect_target.command.argv[-1] == "*S-1-5-32-545:(OI)(CI)RX"
+    assert check_target.command.argv == (ICACLS, target, "/T")
+    assert install.command.argv == (
+        installer, "/quiet", "InstallAllUsers=1", "PrependPath=0", "Include_test=0",
+        f"TargetDir={target}")
+    rmdir = (CMD, "/d", "/v:off", "/c", "rmdir", "/s", "/q", folder)
+    assert remove.command.argv == rmdir
+    both = (*rmdir, "&", "rmdir", "/s", "/q", target)
+    for action in actions[:-1]:
+        assert action.cleanup is not None, action.why
+        assert action.cleanup.argv == (both if action is install else rmdir), action.why
+
+
+def test_no_curl_sends_into_a_random_admin_only_folder_verifies_installs_and_removes(tmp_path):
     host = load_inventory(_inventory(
         tmp_path, f"installer: python-3.11.9-amd64.exe, installer_sha256: {SHA}, "
-        "base: 'C:\\Program Files\\Py Ünï (x86)\\python.exe'")).host("web01")
+        f"base: '{ODD}\\python.exe'")).host("web01")
     actions = STEPS[0].actions(_bare(host, has_curl=False))
     assert not isinstance(actions, Blocked), actions
-    send, decode, verify, install, remove = actions
-    target = "C:\\Windows\\Temp\\tacfleet-python-installer.exe"
-    cmd, certutil = "C:\\Windows\\System32\\cmd.exe", "C:\\Windows\\System32\\certutil.exe"
-    assert send.command.argv == (cmd, "/d", "/c", "C:\\Windows\\System32\\findstr.exe", "/l",
-                                 "/v", "_", f">{target}.b64")
+    folder = STAGED.fullmatch(actions[0].command.argv[-1]).group(0)
+    _staging_and_install(actions, folder, ODD)
+    send, decode = actions[3:5]
+    target = folder + "\\python-installer.exe"
+    assert send.command.argv == (CMD, "/d", "/v:off", "/c",
+                                 "C:\\Windows\\System32\\findstr.exe", "/l", "/v", "_",
+                                 f">{target}.b64")
     assert send.stdin is not None and base64.b64decode(b"".join(send.stdin)) == DATA
-    assert decode.command.argv == (certutil, "-f", "-decode", target + ".b64", target)
-    assert verify.command.argv == (certutil, "-hashfile", target, "SHA256")
-    assert verify.check is not None
-    assert verify.check(f"SHA256 hash of {target}:\r\n{SHA}\r\n") == ""
-    assert "not run" in verify.check(f"SHA256 hash of {target}:\r\n{'0' * 64}\r\n")
-    assert install.command.argv == (
-        target, "/quiet", "InstallAllUsers=1", "PrependPath=0", "Include_test=0",
-        "TargetDir=C:\\Program Files\\Py Ünï (x86)")
-    assert remove.command.argv == (cmd, "/d", "/c", "del", "/f", "/q", target, target + ".b64")
-    assert send.cleanup == decode.cleanup == verify.cleanup == install.cleanup == remove.command
+    assert decode.command.argv == (CERTUTIL, "-f", "-decode", target + ".b64", target)
+    assert len(actions) == 12
     assert not any(a.command.program.lower().endswith("python.exe") for a in actions)
+    again = STEPS[0].actions(_bare(host, has_curl=False))
+    assert again[0].command.argv[-1] != folder  # a new name every time
+
+
+def test_curl_fetches_into_the_staging_folder_with_the_url_on_standard_input(tmp_path):
+    url = "https://deploy:s3cr%22et@mirror.example.org/python-3.11.9-amd64.exe"
+    host = load_inventory(_inventory(
+        tmp_path, f"installer: '{url}', installer_sha256: {SHA}")).host("web01")
+    actions = STEPS[0].actions(_bare(host, has_curl=True))
+    assert not isinstance(actions, Blocked), actions
+    folder = STAGED.fullmatch(actions[0].command.argv[-1]).group(0)
+    _staging_and_install(actions, folder, "C:\\Python311")
+    fetch = actions[3]
+    assert fetch.command.argv == (
+        CURL, "--disable", "--config", "-", "--fail", "--location", "--proto", "=https",
+        "--proto-redir", "=https", "--silent", "--show-error", "--ssl-revoke-best-effort",
+        "--output", folder + "\\python-installer.exe")
+    assert fetch.stdin == f'url = "{url}"\n'.encode()
+    assert all("s3cr" not in a.command.line and "mirror" not in a.command.line
+               for a in actions)
+    assert len(actions) == 11
+
+
+def test_curl_config_escapes_what_curl_reads_and_refuses_line_breaks():
+    from provision.installer import curl_config
+
+    assert curl_config('https://h/a\\b"c') == b'url = "https://h/a\\\\b\\"c"\n'
+    with pytest.raises(ValueError, match="control character"):
+        curl_config("https://h/a\nurl = https://evil/")
 
 
 def test_a_host_whose_systemroot_cmd_would_parse_is_blocked(tmp_path):
@@ -200,9 +293,9 @@ def test_a_host_whose_systemroot_cmd_would_parse_is_blocked(tmp_path):
     assert isinstance(blocked, Blocked) and "characters cmd.exe would parse" in blocked.message
 
 
-def test_an_unpinned_url_on_a_host_without_curl_is_blocked_asking_for_the_pin(tmp_path):
+def test_an_install_folder_cmd_would_parse_is_blocked(tmp_path):
     host = load_inventory(_inventory(
-        tmp_path, "installer: 'https://example.org/p.exe'")).host("web01")
-    assert STEPS[0].actions(_bare(host, has_curl=True))[0].command.program.endswith("curl.exe")
+        tmp_path, f"installer: python-3.11.9-amd64.exe, installer_sha256: {SHA}, "
+        "base: 'C:\\Py%OS%\\python.exe'")).host("web01")
     blocked = STEPS[0].actions(_bare(host, has_curl=False))
-    assert isinstance(blocked, Blocked) and "add python.installer_sha256" in blocked.message
+    assert isinstance(blocked, Blocked) and "install the base Python by hand" in blocked.message

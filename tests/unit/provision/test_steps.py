@@ -136,13 +136,17 @@ def test_bare_host_fetches_the_installer_from_a_url_then_installs_quietly(host):
     from winhost.probe import bare_facts
 
     with_url = host.model_copy(update={"python": host.python.model_copy(
-        update={"installer": "https://example.org/python-3.11.9-amd64.exe"})})
+        update={"installer": "https://example.org/python-3.11.9-amd64.exe",
+                "installer_sha256": "a" * 64})})
     ctx = Context(with_url, bare_facts(host.name, desired.probe_spec(host)))
-    fetch, install = STEPS[0].actions(ctx)
-    assert fetch.command.argv[:3] == ("C:\\Windows\\System32\\curl.exe", "--fail", "--location")
-    assert fetch.command.argv[-1] == "https://example.org/python-3.11.9-amd64.exe"
-    assert install.command.argv[:2] == (
-        "C:\\Windows\\Temp\\tacfleet-python-installer.exe", "/quiet")
+    actions = STEPS[0].actions(ctx)
+    fetch, install = actions[3], actions[-2]
+    assert fetch.command.argv[:4] == ("C:\\Windows\\System32\\curl.exe", "--disable",
+                                      "--config", "-")
+    assert fetch.stdin == b'url = "https://example.org/python-3.11.9-amd64.exe"\n'
+    staged = actions[0].command.argv[-1]
+    assert staged.startswith("C:\\Windows\\Temp\\tacfleet-")
+    assert install.command.argv[:2] == (staged + "\\python-installer.exe", "/quiet")
     assert "PrependPath=0" in install.command.argv  # the system PATH is left alone
     assert "TargetDir=C:\\Python311" in install.command.argv
 
@@ -154,10 +158,11 @@ def test_bare_host_fetches_the_installer_from_a_url_then_installs_quietly(host):
 
 def test_no_curl_on_the_host_is_a_failed_step_that_says_what_to_do(host):
     """Server 2016 has no curl.exe: WinRS refuses the Command (ProgramNotFound), the step fails
-    with the way out, and the revocation check is best effort (no route to the CA's CRL)."""
+    with the way out, the staging folder is removed, and the revocation check is best effort
+    (no route to the CA's CRL)."""
     from provision import engine
     from provision.model import Status
-    from winhost.connection import ConnectionStats
+    from winhost.connection import ConnectionStats, Result
     from winhost.errors import ProgramNotFound
     from winhost.probe import bare_facts
 
@@ -165,19 +170,29 @@ def test_no_curl_on_the_host_is_a_failed_step_that_says_what_to_do(host):
         host = "sandbox"
         stats = ConnectionStats()
 
-        def run(self, command, *, timeout=None, idempotent=False):
-            raise ProgramNotFound("sandbox", f"{command.program} does not exist on the host")
+        def run(self, command, *, timeout=None, idempotent=False, stdin=None):
+            if command.program.endswith("curl.exe"):
+                raise ProgramNotFound("sandbox", f"{command.program} does not exist on the host")
+            if command.argv[-1] == "/T":  # icacls shows the protected, empty staging folder
+                folder = command.argv[1]
+                return Result(0, f"{folder} BUILTIN\\Administrators:(OI)(CI)(F)\r\n"
+                              f"{' ' * len(folder)} NT AUTHORITY\\SYSTEM:(OI)(CI)(F)\r\n\r\n"
+                              "Successfully processed 1 files; Failed processing 0 files\r\n",
+                              "", 0.1)
+            return Result(0, "", "", 0.1)
 
     with_url = host.model_copy(update={"python": host.python.model_copy(
-        update={"installer": "https://example.org/python-3.11.9-amd64.exe"})})
+        update={"installer": "https://example.org/python-3.11.9-amd64.exe",
+                "installer_sha256": "a" * 64})})
     ctx = Context(with_url, bare_facts(host.name, desired.probe_spec(host)))
-    fetch = STEPS[0].actions(ctx)[0]
+    fetch = STEPS[0].actions(ctx)[3]
     assert "--ssl-revoke-best-effort" in fetch.command.argv
     result = engine.run_step(STEPS[0], ctx, NoCurl(), False)
-    assert result.status is Status.FAILED and len(result.commands) == 1
+    assert result.status is Status.FAILED and len(result.commands) == 5, result.commands
     assert result.message.startswith("download the Python installer on the host: "
                                      "C:\\Windows\\System32\\curl.exe does not exist")
     assert "not 2016: install Python 3.11 at C:\\Python311\\python.exe by hand" in result.message
+    assert " rmdir /s /q C:\\Windows\\Temp\\tacfleet-" in result.commands[-1]  # cleaned up
 
 
 def test_an_action_whose_output_fails_its_check_fails_the_step_and_runs_its_cleanup(host):
