@@ -6,6 +6,7 @@ endpoint) and keeps its files in ``<cache>/<name>/`` (see ``sandbox.layout``).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import random
@@ -279,6 +280,8 @@ def install_python(name: str, path: str) -> str:
 #: The Unix uid the local user's files get in the prefix (``tacfleet_standins.icacls.LOCAL_UID``):
 #: Wine then reports them as another user's, so the owner the model records follows the file.
 LOCAL_UID = 1001
+#: Its SID (``tacfleet_standins.icacls.LOCAL_USER``): what the probe reads as owner of its files.
+LOCAL_USER_SID = "S-1-5-21-2147205410-3302471012-2410397817-1001"
 
 
 def local_user(name: str, op: str, path: str, text: str = "") -> tuple[int, str]:
@@ -291,8 +294,9 @@ def local_user(name: str, op: str, path: str, text: str = "") -> tuple[int, str]
     state = layout.read_json(paths.state) or {}
     prefix = WinePrefix(paths.prefix, state.get("locale") or None,
                         netns=netns.name_for(name) if state.get("offline") else None)
+    data = "b64:" + base64.b64encode(text.encode("utf-8")).decode("ascii") if text else ""
     proc = prefix.run("C:\\Python311\\python.exe", "-I", "-m", "tacfleet_standins.localuser", op,
-                      path, *([text] if text else []), timeout=120)
+                      path, *([data] if data else []), timeout=120)
     out = proc.stdout.decode("utf-8", "replace").strip()
     if proc.returncode == 0 and out.startswith("LOCALUSER made "):
         made = prefix.host_path(out[len("LOCALUSER made "):])

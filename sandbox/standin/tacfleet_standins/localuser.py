@@ -15,8 +15,9 @@ that very file).
 OP: ``mkdir`` (FILE_ADD_SUBDIRECTORY on the parent), ``create`` (a new file: FILE_ADD_FILE on
 the parent; an existing one: FILE_WRITE_DATA on it), ``append`` (FILE_APPEND_DATA on the file),
 ``delete`` (DELETE on it or FILE_DELETE_CHILD on its parent), ``access`` (print the user's
-effective rights on PATH). Prints ``LOCALUSER ok <what>`` and exits 0, or ``Access is
-denied.`` and exits 5 (ERROR_ACCESS_DENIED) as Windows' file API fails for that user.
+effective rights on PATH); TEXT ``b64:<base64>`` is decoded first. Prints ``LOCALUSER ok
+<what>`` and exits 0, or ``Access is denied.`` and exits 5 (ERROR_ACCESS_DENIED) as Windows'
+file API fails for that user.
 """
 
 from __future__ import annotations
@@ -104,7 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) not in (2, 3):
         print(__doc__)
         return 87
-    rc, message = act(args[0], args[1], args[2] if len(args) == 3 else "")
+    text = args[2] if len(args) == 3 else ""
+    if text.startswith("b64:"):  # any bytes through a command line
+        import base64
+
+        text = base64.b64decode(text[4:]).decode("utf-8")
+    rc, message = act(args[0], args[1], text)
     print(message)
     return rc
 
