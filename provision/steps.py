@@ -303,16 +303,12 @@ def venv(ctx: Context) -> Plan:
             timeout=STOP_SECONDS + 600))
     root = host.python.release_root
     folders = [root, path] if root else [path]
+    # one command: a run cut off after it finds a whole venv, never a bare protected folder
     actions.append(Action(
         "create " + " and ".join(folders) + " protected (Administrators, SYSTEM, "
-        f"{host.service.account} read/execute) before anything is written into it",
-        host_ops(base, *(protect_op(ctx, f) for f in folders))))
-    actions.append(
-        Action(
-            "create the venv with the base Python",
-            command(base, "-m", "virtualenv", "--quiet", path),
-        )
-    )
+        f"{host.service.account} read/execute), then the venv in it with the base Python",
+        host_ops(base, *(protect_op(ctx, f) for f in folders),
+                 ("run", base, "-m", "virtualenv", "--quiet", path)), timeout=600))
     if facts.base_python.embeddable:
         digits = "".join(facts.base_python.version.split(".")[:2])
         base_dir, scripts = win_parent(base), venv_scripts(path)
