@@ -18,3 +18,11 @@ def test_permissions(finding: Finding) -> None:
 
 def test_logon_right(finding: Finding) -> None:
     require(finding)
+
+
+def test_base_python_protected(finding: Finding) -> None:
+    require(finding)
+
+
+def test_owners(finding: Finding) -> None:
+    require(finding)

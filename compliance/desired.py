@@ -17,7 +17,7 @@ from inventory.bundle import BundleError, host_set, sha256_of
 from inventory.models import Host, venv_scripts, wheel_files
 from inventory.releases import releases_dir
 from inventory.winnames import ADMINISTRATORS_SID, SYSTEM_SID, account_sid
-from inventory.winpath import win_join, win_parent
+from inventory.winpath import is_within, same_path, win_join, win_parent
 from winhost.cmdline import quote_arg
 from winhost.probe import ProbeSpec
 
@@ -263,13 +263,15 @@ def probe_spec(host: Host) -> ProbeSpec:
     files: list[str] = []
     dirs: list[str] = []
     acl_paths: list[str] = []
+    owned: list[str] = []
     accounts: list[str] = []
     for unit in units:
         sent = [w.path for w in shipped_wheels(unit)]  # big files: a cut-off upload resumes
         sent += [unit.nssm.path] if unit.nssm.source == "controller" else []
         files += [unit.app.tac_file, unit.nssm.path, *sent, *map(upload_part, sent)]
         dirs += [*code_dirs(unit), *written_dirs(unit)]
-        acl_paths += list(folder_grants(unit))
+        acl_paths += [*folder_grants(unit), *protected_folders(unit)]
+        owned += owner_paths(unit)
         accounts += [] if account_sid(unit.service.account) else [unit.service.account]
     bundle = [w.path for w in bundle_wheels(host)]  # a host-wide wheelhouse
     files += [*bundle, *map(upload_part, bundle)]
@@ -283,6 +285,7 @@ def probe_spec(host: Host) -> ProbeSpec:
         files=_unique(files),
         dirs=_unique(dirs),
         acl_paths=_unique(acl_paths),
+        owner_paths=_unique(owned),
         accounts=_unique(accounts),
         port=first.app.port,
         releases=_releases_root(first),
@@ -367,3 +370,47 @@ def _unit_grants(host: Host) -> dict[str, Grant]:
     grants = {path: code for path in code_dirs(host)}
     grants.update({path: written for path in written_dirs(host)})
     return grants
+
+
+#: Administrators and SYSTEM: full control of every folder tacfleet creates or installs into.
+ADMIN_GRANTS = (Grant("BUILTIN\\Administrators", ADMINISTRATORS_SID, "F"),
+                Grant("NT AUTHORITY\\SYSTEM", SYSTEM_SID, "F"))
+
+
+def protect_grants(host: Host, path: str) -> tuple[Grant, ...]:
+    """The DACL a folder tacfleet creates or installs into gets before its first byte: a
+    managed folder's (``folder_grants``: the service's account only where it needs it), one
+    inside a managed folder that folder's, any other (wheelhouses, staging) admins only."""
+    grants = folder_grants(host)
+    for folder in sorted(grants, key=len, reverse=True):
+        if same_path(path, folder) or is_within(path, folder):
+            return grants[folder]
+    return ADMIN_GRANTS
+
+
+def icacls_grant(grant: Grant) -> str:
+    """``*SID:(OI)(CI)RIGHTS``: one grant as icacls takes it, to the folder and all it holds."""
+    return f"{grant.principal}:(OI)(CI){grant.rights}"
+
+
+def protected_folders(host: Host) -> list[str]:
+    """Folders whose content runs, or is installed by pip, as the administrator: the base
+    Python's folder (every probe, lock and file operation runs its python.exe; a ``.pth`` in
+    its site-packages runs with it) and the host's wheelhouses. No non-admin may write there."""
+    python = host.python
+    return _unique([f for f in (win_parent(python.base), python.host_wheelhouse, python.ship_to)
+                    if f])
+
+
+#: Owners a file or folder tacfleet runs or writes may have: Administrators, SYSTEM,
+#: TrustedInstaller (Windows' own files).
+ADMIN_OWNERS = frozenset({ADMINISTRATORS_SID, SYSTEM_SID,
+                          "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464"})
+
+
+def owner_paths(host: Host) -> list[str]:
+    """Files and folders whose owner is judged (an owner has WRITE_DAC whatever the DACL
+    says): the managed folders, the base Python (folder and python.exe), the wheelhouses,
+    nssm.exe and the tac file. The probe adds the host lock folder and its lock files."""
+    return _unique([*folder_grants(host), *protected_folders(host), host.python.base,
+                    host.nssm.path, host.app.tac_file])

@@ -486,6 +486,84 @@ def permissions(host: Host, facts: HostFacts) -> Verdict:
     )
 
 
+def writers(path: str, acl: FolderAcl) -> list[str]:
+    """Each allow entry of ``acl`` giving a write-class right (write, append, add file or
+    subfolder, delete, WRITE_DAC, WRITE_OWNER …) to anyone but Administrators, SYSTEM,
+    TrustedInstaller and CREATOR OWNER (inherit-only), named by SID and right."""
+    found = []
+    for ace in acl.aces:
+        if ace.kind != "allow" or not sddl.grants_write(ace.mask):
+            continue
+        if ace.sid in _MAY_WRITE or (ace.sid == CREATOR_OWNER_SID and "IO" in ace.flags):
+            continue
+        scope = " (to what is inside)" if "IO" in ace.flags else ""
+        found.append(f"{sddl.sid_name(ace.sid)} ({ace.sid}): "
+                     f"{', '.join(sddl.write_rights(ace.mask))}{scope}, {_where(ace, path)}")
+    return found
+
+
+BASE_PROTECTION = ("Administrators and SYSTEM full control, BUILTIN\\Users read/execute, "
+                   "inheritance removed")
+
+
+@requirement("base_python_protected", "security", "only admins may write the base Python's "
+             "folder and the wheelhouses (what runs or is installed as the administrator)",
+             scope="host")
+def base_python_protected(host: Host, facts: HostFacts) -> Verdict:
+    if not facts.base_python.exists:
+        return skip("no base Python on the host yet")
+    folders = desired.protected_folders(host)
+    problems: list[str] = []
+    for path in folders:
+        acl = facts.acl(path)
+        if acl is None or acl.error == "no such folder":
+            continue
+        problems += [f"{path}: {acl.error}"] if acl.error else writers(path, acl)
+    return Verdict(
+        not problems,
+        f"no write, append or create right for anyone but Administrators, SYSTEM and "
+        f"TrustedInstaller on {', '.join(folders)} (read/execute for the rest)",
+        "; ".join(problems) or "as expected",
+        f"{_PROVISION}: it sets {BASE_PROTECTION}, by SID (`icacls <folder> /inheritance:r "
+        "/grant:r *S-1-5-32-544:(OI)(CI)F *S-1-5-18:(OI)(CI)F *S-1-5-32-545:(OI)(CI)RX`); "
+        "look for files a user may have put there (a `.pth` in Lib\\site-packages runs with "
+        "every start of that Python)")
+
+
+def bad_owners(facts: HostFacts) -> dict[str, str]:
+    """Each path read whose owner is not Administrators, SYSTEM or TrustedInstaller (or could
+    not be read): path -> what was found."""
+    bad = {}
+    for path, owner in facts.owners.items():
+        if owner.startswith("error: "):
+            bad[path] = f"owner not read ({owner.removeprefix('error: ')})"
+        elif owner not in desired.ADMIN_OWNERS:
+            bad[path] = f"owned by {sddl.sid_name(owner)} ({owner})"
+    return bad
+
+
+def is_lock_file(path: str) -> bool:
+    r"""A host lock file (``%ProgramData%\tacfleet\<service>.lock``)."""
+    return path.lower().endswith(".lock") and win_parent(path).lower().endswith("\\tacfleet")
+
+
+@requirement("owners", "security", "Administrators, SYSTEM or TrustedInstaller own what "
+             "tacfleet runs and writes", scope="host")
+def owners(host: Host, facts: HostFacts) -> Verdict:
+    if not facts.base_python.exists:
+        return skip("no base Python on the host yet")
+    bad = bad_owners(facts)
+    return Verdict(
+        not bad,
+        "owner Administrators (S-1-5-32-544), SYSTEM (S-1-5-18) or TrustedInstaller of the "
+        "managed folders, base Python, wheelhouses, nssm.exe, tac file and host lock files "
+        "(an owner may change the DACL whatever it says)",
+        "; ".join(f"{path}: {what}" for path, what in bad.items()) or "as expected",
+        f"{_PROVISION}: it sets each owner to Administrators (`icacls <path> /setowner "
+        "*S-1-5-32-544`) and removes a lock file it did not write; first look at what that "
+        "principal put there")
+
+
 # -- runtime ------------------------------------------------------------------------------------
 @requirement("service_running", "runtime", "the service is running")
 def service_running(host: Host, facts: HostFacts) -> Verdict:
@@ -563,6 +641,9 @@ RESTART: dict[str, tuple[bool, str]] = {
     "logon_right": (False, "the right is checked when the service next logs on; granting it "
                            "does not touch the running process"),
     "permissions": (False, "access is checked when a file is opened: new opens see new rights"),
+    "base_python_protected": (False, "access is checked when a file is opened: new opens see "
+                                     "new rights"),
+    "owners": (False, "the owner is checked when a handle is opened: new opens see it"),
     "service_running": (False, "this is the start itself"),
     "release_gated": (False, "the gate asks the app; it restarts only a release that an "
                              "earlier run switched to"),

@@ -396,10 +396,9 @@ class PythonEnv(InventoryModel):
     @property
     def host_wheelhouse(self) -> str | None:
         r"""The host folder pip installs from with ``--no-index``: ``wheelhouse``, else for
-        an offline host ``<folder of base>\tacfleet-wheelhouse`` (inside the base Python's
-        folder: administrators-only only when that folder is protected, as tacfleet makes it
-        when it installs the base Python; one under ``C:\`` installed otherwise inherits
-        Users' create rights), else None (an index)."""
+        an offline host ``<folder of base>\tacfleet-wheelhouse`` (beside the base Python; made
+        admin-only by the ``bundle`` step before any wheel goes in, as a folder under ``C:\``
+        inherits Users' create rights), else None (an index)."""
         if self.wheelhouse or not self.offline:
             return self.wheelhouse
         return win_join(win_parent(self.base), "tacfleet-wheelhouse")

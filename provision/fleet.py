@@ -57,7 +57,9 @@ def provision_one(
         if not check_only:  # a plan changes nothing: it needs no lock
             lock = acquire(connection, host)
             if lock.notes and lock.held:
-                took_over = StepResult("host_lock", "host lock (a previous run was abandoned)",
+                why = ("a previous run was abandoned" if any("took over" in n for n in lock.notes)
+                       else "a lock file tacfleet did not write was removed")
+                took_over = StepResult("host_lock", f"host lock ({why})",
                                        Status.CHANGED, message="; ".join(lock.notes))
                 if on_step:
                     on_step(host.name, took_over)

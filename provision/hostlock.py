@@ -109,6 +109,14 @@ def _describe(holder: dict[str, Any]) -> str:
             f"(pid {holder.get('pid', '?')})")
 
 
+def _forged(answer: dict[str, Any]) -> list[str]:
+    """Notes naming the lock files the host removed as forged (not owned by Administrators or
+    SYSTEM: tacfleet did not write them)."""
+    return [f"ignored and removed {item.get('path', '?')}: owned by {item.get('owner', '?')}, "
+            "not by Administrators or SYSTEM (a forged lock: tacfleet did not write it)"
+            for item in answer.get("ignored") or [] if isinstance(item, dict)]
+
+
 def acquire(connection: Connection, host: Host, *, wait: float = TAKEOVER_WAIT) -> Lock:
     """Take the host's lock, taking over an abandoned run's; :class:`HostLocked` if busy.
 
@@ -119,8 +127,9 @@ def acquire(connection: Connection, host: Host, *, wait: float = TAKEOVER_WAIT) 
         first = _answer(connection, lock_command(host, "acquire", record), 60)
     except ProgramNotFound:
         return Lock(False, notes=["no host lock: the base Python is not installed yet"])
+    forged = _forged(first)
     if first.get("acquired"):
-        return Lock(True, first.get("path", ""))
+        return Lock(True, first.get("path", ""), forged)
     holder = first.get("holder") or {}
     busy = first.get("busy") or []
     if not _abandoned(holder):
@@ -131,7 +140,7 @@ def acquire(connection: Connection, host: Host, *, wait: float = TAKEOVER_WAIT) 
     if not taken.get("acquired"):
         raise HostLocked(connection.host, f"{taken.get('path', 'the lock')} was taken by "
                          f"{_describe(taken.get('holder') or {})}")
-    notes = [f"took over the lock of abandoned {_describe(holder)}"]
+    notes = [*forged, *_forged(taken), f"took over the lock of abandoned {_describe(holder)}"]
     if taken.get("waited"):
         notes.append(f"waited {taken['waited']}s for its last command to finish")
     if taken.get("ended"):

@@ -10,16 +10,32 @@ every command of that run runs in. Prints one line ``TACFLEET-LOCK <json>``.
   holder's shell to have no running command, end whatever still runs after that (reported),
   then write our record in its place.
 - release: remove the lock if it is ours.
+
+The folder is admin-only: created with a protected security descriptor (``CreateDirectoryW``),
+its DACL set again by SID with icacls on every run (an open folder is repaired) and its owner
+set to Administrators if it is anyone else. A lock file not owned by Administrators or SYSTEM
+was not written by tacfleet (a local user forged it): it is removed, never read, and named in
+the answer (``ignored``). A takeover ends only descendants of the abandoned shell (created after
+it, found by parentage), never a system process, this command's own ancestors, or anything when
+the recorded shell is one of those.
 """
 
 import ctypes
 import json
 import os
+import subprocess
 import sys
 import time
 from ctypes import wintypes
 
 MARK = "TACFLEET-LOCK "
+ADMIN_OWNERS = ("S-1-5-32-544", "S-1-5-18",
+                "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464")
+ADMIN_ONLY = ("*S-1-5-32-544:(OI)(CI)F", "*S-1-5-18:(OI)(CI)F")
+#: Processes a takeover never ends, nor anything under them (Windows' own, by image name).
+SYSTEM_IMAGES = {"system", "registry", "smss.exe", "csrss.exe", "wininit.exe", "winlogon.exe",
+                 "services.exe", "lsass.exe", "lsaiso.exe", "svchost.exe", "fontdrvhost.exe",
+                 "dwm.exe", "memory compression", "secure system"}
 STILL_ACTIVE = 259
 QUERY, TERMINATE = 0x1000, 0x0001
 
@@ -88,25 +104,56 @@ def processes():
     return found
 
 
+def ancestors(table, pid):
+    """``pid`` and the chain of its parents (by the snapshot)."""
+    parent_of = {p: parent for p, parent, _exe in table}
+    chain = []
+    while pid and pid not in chain:
+        chain.append(pid)
+        pid = parent_of.get(pid)
+    return chain
+
+
+def refused(table, pid, exe):
+    """Why ``pid`` must never be ended (or its tree searched), or None."""
+    if not isinstance(pid, int) or pid <= 4:
+        return f"pid {pid!r} is a system pid"
+    if str(exe).lower() in SYSTEM_IMAGES:
+        return f"pid {pid} is {exe}, a Windows process"
+    if pid in ancestors(table, os.getpid()):
+        return f"pid {pid} is an ancestor of this command"
+    return None
+
+
 def running_under(shell, shell_created):
     """Processes the shell still runs (its descendants), only while it is the same process.
 
     Nothing when that shell is also ours (a host whose commands share one parent process):
-    then its commands cannot be told from this run's, and none is waited for or ended.
+    then its commands cannot be told from this run's, and none is waited for or ended. Nothing
+    when the recorded shell is a Windows process or one of this command's ancestors; such
+    processes found under it are skipped too.
     """
-    if not shell or shell_created is None or created(shell) != shell_created:
+    if not isinstance(shell, int) or not shell or shell_created is None \
+            or created(shell) != shell_created:
         return []
     if shell == os.getppid():
         return []
     table = processes()
+    names = {pid: exe for pid, _parent, exe in table}
+    if refused(table, shell, names.get(shell, "")):
+        return []
     result, parents = [], {shell: shell_created}
     changed = True
     while changed:
         changed = False
         for pid, parent, exe in table:
             if parent in parents and pid not in parents and pid != os.getpid():
+                if refused(table, pid, exe):
+                    parents[pid] = None  # never searched below, never ended
+                    continue
                 born = created(pid)
-                if born is not None and born >= parents[parent]:  # not a reused parent PID
+                since = parents[parent]
+                if born is not None and since is not None and born >= since:  # not a reused PID
                     parents[pid] = born
                     result.append({"pid": pid, "exe": exe, "created": born})
                     changed = True
@@ -141,6 +188,97 @@ def write_new(path, record):
         json.dump(record, handle)
 
 
+def owner_sid(path):
+    """The owner's SID (GetNamedSecurityInfoW); off Windows (tests) a file of this user counts
+    as Administrators'."""
+    if sys.platform != "win32":
+        uid = os.lstat(path).st_uid
+        return ADMIN_OWNERS[0] if uid == os.geteuid() else f"uid:{uid}"
+    adv = ctypes.WinDLL("advapi32", use_last_error=True)
+    k = ctypes.WinDLL("kernel32", use_last_error=True)
+    k.LocalFree.argtypes = [ctypes.c_void_p]
+    vp = ctypes.c_void_p
+    get = adv.GetNamedSecurityInfoW
+    get.argtypes = [ctypes.c_wchar_p, ctypes.c_int, ctypes.c_ulong, ctypes.POINTER(vp), vp, vp,
+                    vp, ctypes.POINTER(vp)]
+    owner, sd, text = vp(), vp(), vp()
+    rc = get(path, 1, 1, ctypes.byref(owner), None, None, None, ctypes.byref(sd))
+    if rc:
+        raise OSError(rc, f"cannot read the owner of {path} (error {rc})")
+    try:
+        adv.ConvertSidToStringSidW.argtypes = [vp, ctypes.POINTER(vp)]
+        if not adv.ConvertSidToStringSidW(owner, ctypes.byref(text)):
+            raise ctypes.WinError(ctypes.get_last_error())
+        try:
+            return ctypes.wstring_at(text)
+        finally:
+            k.LocalFree(text)
+    finally:
+        k.LocalFree(sd)
+
+
+def create_protected(path):
+    """The folder, admin-only from its first instant (no other user ever holds a right)."""
+    if os.name != "nt":
+        os.makedirs(path, 0o700, exist_ok=True)
+        return
+    adv = ctypes.WinDLL("advapi32", use_last_error=True)
+    k = ctypes.WinDLL("kernel32", use_last_error=True)
+    k.LocalFree.argtypes = [ctypes.c_void_p]
+    vp = ctypes.c_void_p
+
+    class Attributes(ctypes.Structure):
+        _fields_ = [("nLength", wintypes.DWORD), ("lpSecurityDescriptor", vp),
+                    ("bInheritHandle", wintypes.BOOL)]
+
+    sd = vp()
+    convert = adv.ConvertStringSecurityDescriptorToSecurityDescriptorW
+    convert.argtypes = [ctypes.c_wchar_p, wintypes.DWORD, ctypes.POINTER(vp), vp]
+    if not convert("O:BAD:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)", 1, ctypes.byref(sd), None):
+        raise ctypes.WinError(ctypes.get_last_error())
+    try:
+        attributes = Attributes(ctypes.sizeof(Attributes), sd, 0)
+        k.CreateDirectoryW.argtypes = [ctypes.c_wchar_p, ctypes.POINTER(Attributes)]
+        if not k.CreateDirectoryW(path, ctypes.byref(attributes)):
+            error = ctypes.get_last_error()
+            if error != 183:  # ERROR_ALREADY_EXISTS
+                raise ctypes.WinError(error)
+    finally:
+        k.LocalFree(sd)
+
+
+def secure_folder(folder):
+    """Create the lock folder admin-only, or make an existing one so (DACL and owner)."""
+    if not os.path.isdir(folder):
+        os.makedirs(os.path.dirname(folder), exist_ok=True)
+        create_protected(folder)
+    root = os.environ.get("SYSTEMROOT") or "C:\\Windows"
+    icacls = os.path.join(root, "System32", "icacls.exe")
+    if os.name != "nt":
+        return
+    run = subprocess.run([icacls, folder, "/inheritance:r", "/grant:r", *ADMIN_ONLY],
+                         capture_output=True)
+    if run.returncode:
+        raise OSError(f"{icacls} {folder}: exit code {run.returncode}")
+    if owner_sid(folder) not in ADMIN_OWNERS:
+        subprocess.run([icacls, folder, "/setowner", "*S-1-5-32-544"], capture_output=True,
+                       check=True)
+
+
+def drop_forged(path, ignored):
+    """Remove a lock file someone other than Administrators or SYSTEM owns (not tacfleet's);
+    True when one was removed (named in ``ignored``)."""
+    try:
+        owner = owner_sid(path)
+    except OSError:
+        return False
+    if owner in ADMIN_OWNERS:
+        return False
+    os.remove(path)
+    ignored.append({"path": path, "owner": owner})
+    return True
+
+
 def main(op, service, record_json, wait):
     folder = os.path.join(os.environ.get("PROGRAMDATA") or "C:\\ProgramData", "tacfleet")
     path = os.path.join(folder, service + ".lock")
@@ -152,17 +290,21 @@ def main(op, service, record_json, wait):
         if held.get("run") == record["run"]:
             os.remove(path)
         return {"released": held.get("run") == record["run"], "path": path}
-    os.makedirs(folder, exist_ok=True)
+    secure_folder(folder)
+    ignored: list[dict[str, str]] = []  # not evaluated at run time (3.8-safe)
+    if os.path.lexists(path):
+        drop_forged(path, ignored)
     if op == "acquire":
         try:
             write_new(path, record)
-            return {"acquired": True, "path": path}
+            return {"acquired": True, "path": path, "ignored": ignored}
         except FileExistsError:
             held = read(path)
             if held.get("run") == record["run"]:
-                return {"acquired": True, "path": path}
+                return {"acquired": True, "path": path, "ignored": ignored}
             busy = running_under(held.get("shell"), held.get("shell_created"))
-            return {"acquired": False, "path": path, "holder": held, "busy": busy}
+            return {"acquired": False, "path": path, "holder": held, "busy": busy,
+                    "ignored": ignored}
     # takeover: the controller says the holder is abandoned
     held = read(path)
     waited, ended = 0.0, []
@@ -182,7 +324,7 @@ def main(op, service, record_json, wait):
         json.dump(record, handle)
     os.replace(tmp, path)
     return {"acquired": True, "path": path, "previous": held, "waited": round(waited, 1),
-            "ended": ended}
+            "ended": ended, "ignored": ignored}
 
 
 if __name__ == "__main__":

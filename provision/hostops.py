@@ -20,7 +20,18 @@ waited for; still not STOPPED after SECONDS fails with the state it is stuck in)
 SERVICE SECONDS`` (start it again only if ``stop`` stopped it in this command, then wait for
 RUNNING), ``delete SC_EXE SERVICE`` (``sc delete``; already gone or marked for deletion is
 fine), ``gone SC_EXE SERVICE SECONDS`` (wait until the service control manager no longer
-knows the service: 1060).
+knows the service: 1060), ``protect ICACLS PATH GRANT…`` (a folder tacfleet writes into,
+protected before its first byte: a missing one is created with its security descriptor in the
+same call, ``CreateDirectoryW`` with ``O:BAD:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)``, so no other
+user ever holds a right on it; then ``ICACLS PATH /inheritance:r /grant:r GRANT…`` (by SID)
+sets its whole DACL; an owner other than Administrators, SYSTEM or TrustedInstaller is set to
+Administrators (``/setowner``); a folder created here that is not empty after that was
+written into by someone else: what is in it is removed and the op fails).
+
+Security: a part (``receive``) is written only into a file this command creates exclusively; a
+part kept from an earlier run is continued only when Administrators or SYSTEM own it (else it
+is removed and the op fails: the next run sends the file whole). Owners are read by SID with
+``GetNamedSecurityInfoW`` and ``ConvertSidToStringSidW``.
 
 Secrets never travel as arguments (a command line is kept by process-creation auditing, event
 4688, and Sysmon); two ops read them from standard input instead, SIZE bytes each, in the order
@@ -152,9 +163,74 @@ def gone(sc, service, seconds):
                      'and run again' % (service, now, seconds))
 
 
+ADMINS = ('S-1-5-32-544', 'S-1-5-18',
+          'S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464')
+
+
+def sd(path, make=False):
+    if os.name != 'nt':  # tests
+        if make:
+            try:
+                return os.mkdir(path, 0o700) or True
+            except FileExistsError:
+                return False
+        u = os.lstat(path).st_uid
+        return ADMINS[0] if u == os.geteuid() else 'uid:%d' % u
+    import ctypes as c
+    a, k, p = c.WinDLL('advapi32', use_last_error=True), c.WinDLL('kernel32'), c.c_void_p
+    k.LocalFree.argtypes = [p]
+    d, x = p(), p()
+    if make:
+        class SA(c.Structure):
+            _fields_ = [('n', c.c_ulong), ('d', p), ('i', c.c_int)]
+        if not a.ConvertStringSecurityDescriptorToSecurityDescriptorW(
+                'O:BAD:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)', 1, c.byref(d), None):
+            raise c.WinError(c.get_last_error())
+        k.CreateDirectoryW.argtypes = [c.c_wchar_p, c.POINTER(SA)]
+        ok = k.CreateDirectoryW(path, c.byref(SA(c.sizeof(SA), d, 0))) or c.get_last_error()
+        k.LocalFree(d)
+        if ok not in (1, 183):
+            raise c.WinError(ok)
+        return ok == 1
+    g = a.GetNamedSecurityInfoW
+    g.argtypes = [c.c_wchar_p, c.c_int, c.c_ulong, c.POINTER(p), p, p, p, c.POINTER(p)]
+    rc = g(path, 1, 1, c.byref(x), None, None, None, c.byref(d))
+    if rc or not a.ConvertSidToStringSidW(x, c.byref(x)):
+        raise OSError('cannot read the owner of %s (%d)' % (path, rc))
+    k.LocalFree(d)
+    return c.wstring_at(x.value)
+
+
+def protect(icacls, path, *grants):
+    made = False
+    if not os.path.isdir(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        made = sd(path, True)
+    if os.path.islink(path) or getattr(os.lstat(path), 'st_reparse_tag', 0) \
+            or not os.path.isdir(path):
+        raise Failed('%s is a link or a file' % path)
+    for args in (['/inheritance:r', '/grant:r', *grants], ['/setowner', '*' + ADMINS[0]]):
+        if args[0] == '/setowner' and (sd(path) in ADMINS or made):
+            break
+        rc = call([icacls, path, *args], capture_output=True).returncode
+        if rc:
+            raise Failed('%s %s %s: exit code %d' % (icacls, path, ' '.join(args[:2]), rc))
+    if sd(path) not in ADMINS:
+        raise Failed('%s is owned by %s, not Administrators' % (path, sd(path)))
+    found = os.listdir(path) if made else []
+    for name in found:
+        rmtree(os.path.join(path, name))
+    if found:
+        raise Failed('%s was written into (%s) by another user: removed' % (path, found[:5]))
+
+
 def receive(path, size, offset, prefix):
     size, offset = int(size), int(offset)
     os.makedirs(os.path.dirname(path), exist_ok=True)
+    if offset and sd(path) not in ADMINS:
+        owner = sd(path)
+        os.remove(path)
+        raise Failed('%s is owned by %s, not by an admin: removed, run again' % (path, owner))
     if offset:
         digest, left = hashlib.sha256(), offset
         with open(path, 'rb') as f:
@@ -173,7 +249,9 @@ def receive(path, size, offset, prefix):
     # byte it was given in the part, for the next run to continue from.
     done = offset
     try:
-        with open(path, 'r+b' if offset else 'wb', buffering=0) as f:
+        if not offset and os.path.lexists(path):
+            os.remove(path)  # a new file, never one someone else made
+        with open(path, 'r+b' if offset else 'xb', buffering=0) as f:
             f.seek(offset)
             f.truncate()
             while done < size:
@@ -268,7 +346,7 @@ def main(argv):
                 os.replace(args[0], args[1])
             elif op == 'settle':
                 settle(*args)
-            elif op in ('receive', 'verify', 'stop', 'start', 'delete', 'gone'):
+            elif op in ('receive', 'verify', 'stop', 'start', 'delete', 'gone', 'protect'):
                 globals()[op](*args)
             elif op == 'run':
                 rc = call(args).returncode

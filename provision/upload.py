@@ -13,6 +13,12 @@ keeps the bytes received in the part; the next run's probe sees its size and SHA
 is among the probe's files), and when they are those of the file's first bytes, only the rest
 is sent. The host checks that again before appending (``PREFIX``: their SHA-256; a part that
 changed in between is removed and the command fails, and the next run sends the file whole).
+
+A part is continued only when Administrators or SYSTEM own it (the probe reads its owner, and
+the host checks again before appending): one a local user made (``*.tacfleet-upload``
+pre-created to keep write access to what tacfleet then puts in it) is removed and the file is
+sent whole into a new file the command creates exclusively. Parts are written only into
+folders tacfleet created protected (``hostops`` ``protect``) or admin-only ones.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from compliance.desired import upload_part
+from compliance.desired import ADMIN_OWNERS, upload_part
 from inventory.bundle import sha256_of
 from provision.hostops import Op, host_ops
 from provision.model import Action
@@ -53,7 +59,8 @@ class FileUpload:
         bytes are kept when their SHA-256 is that of as many first bytes of ``source``."""
         size = source.stat().st_size
         sha256 = sha256 or sha256_of(source)
-        if kept and kept.exists and kept.size and kept.size <= size and kept.sha256:
+        if kept and kept.exists and kept.size and kept.size <= size and kept.sha256 \
+                and kept.owner in ADMIN_OWNERS:  # a part someone else made is never continued
             prefix = _prefix_sha256(source, kept.size)
             if prefix == kept.sha256.lower():
                 return cls(source, destination, sha256, size, kept.size, prefix)

@@ -6,6 +6,7 @@ endpoint) and keeps its files in ``<cache>/<name>/`` (see ``sandbox.layout``).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import random
@@ -274,6 +275,33 @@ def install_python(name: str, path: str) -> str:
                                  "or reset the host")
     shutil.copytree(source, target, symlinks=True)
     return path.rstrip("\\") + "\\python.exe"
+
+
+#: The Unix uid the local user's files get in the prefix (``tacfleet_standins.icacls.LOCAL_UID``):
+#: Wine then reports them as another user's, so the owner the model records follows the file.
+LOCAL_UID = 1001
+#: Its SID (``tacfleet_standins.icacls.LOCAL_USER``): what the probe reads as owner of its files.
+LOCAL_USER_SID = "S-1-5-21-2147205410-3302471012-2410397817-1001"
+
+
+def local_user(name: str, op: str, path: str, text: str = "") -> tuple[int, str]:
+    r"""Act as the host's local non-admin user (``SANDBOX\alice``, in BUILTIN\Users): ``op``
+    (``mkdir``, ``create``, ``append``, ``delete``, ``access``) on ``path``, done only where
+    the sandbox's ACL model lets that user (``tacfleet_standins.localuser``), in the running
+    host's Wine. What it makes is the user's: recorded as its owner and given to another Unix
+    user. Returns (exit code, message): 0, or 5 with "Access is denied." as Windows answers."""
+    paths = layout.Paths(name)
+    state = layout.read_json(paths.state) or {}
+    prefix = WinePrefix(paths.prefix, state.get("locale") or None,
+                        netns=netns.name_for(name) if state.get("offline") else None)
+    data = "b64:" + base64.b64encode(text.encode("utf-8")).decode("ascii") if text else ""
+    proc = prefix.run("C:\\Python311\\python.exe", "-I", "-m", "tacfleet_standins.localuser", op,
+                      path, *([data] if data else []), timeout=120)
+    out = proc.stdout.decode("utf-8", "replace").strip()
+    if proc.returncode == 0 and out.startswith("LOCALUSER made "):
+        made = prefix.host_path(out[len("LOCALUSER made "):])
+        os.chown(made, LOCAL_UID, LOCAL_UID)
+    return proc.returncode, out or proc.stderr.decode("utf-8", "replace").strip()[-500:]
 
 
 def python_installer_standin(dest: Path) -> Path:

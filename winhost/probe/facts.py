@@ -89,6 +89,7 @@ class FileFact(Frozen):
     exists: bool = False
     sha256: str | None = None
     size: int | None = None
+    owner: str | None = None  # the owner's SID (GetNamedSecurityInfoW), when read
 
 
 class Codepages(Frozen):
@@ -247,6 +248,9 @@ class HostFacts(Frozen):
     files: dict[str, FileFact] = Field(default_factory=dict)
     dirs: dict[str, bool] = Field(default_factory=dict)
     acls: dict[str, FolderAcl] = Field(default_factory=dict)
+    #: owner SID (or ``error: …``) of each file and folder read: ``ProbeSpec.owner_paths`` that
+    #: exist, the host lock folder ``%ProgramData%\tacfleet`` and its lock files
+    owners: dict[str, str] = Field(default_factory=dict)
     account_sids: dict[str, str] = Field(default_factory=dict)  # looked up on the host
     #: SIDs holding SeServiceLogonRight (None: not read, see ``logon_right_error``)
     logon_right: list[str] | None = None
@@ -287,6 +291,14 @@ class HostFacts(Frozen):
         for known, acl in self.acls.items():
             if known.rstrip("\\").lower() == wanted:
                 return acl
+        return None
+
+    def owner(self, path: str) -> str | None:
+        """The owner read for ``path`` (a SID or ``error: …``; case-insensitive), or None."""
+        wanted = path.rstrip("\\").lower()
+        for known, owner in self.owners.items():
+            if known.rstrip("\\").lower() == wanted:
+                return owner
         return None
 
     def account_sid(self, account: str) -> str | None:

@@ -398,10 +398,59 @@ def folder_sddl(icacls, path):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+# -- owners ---------------------------------------------------------------------------------------
+def owner_sid(path):
+    """The owner of a file or folder as a SID string (GetNamedSecurityInfoW with
+    OWNER_SECURITY_INFORMATION, ConvertSidToStringSidW): ``icacls /save`` saves no owner.
+    Off Windows (tests) a file of this user counts as Administrators'."""
+    if sys.platform != "win32":
+        uid = os.lstat(path).st_uid
+        return {"sid": "S-1-5-32-544" if uid == os.geteuid() else "uid:%d" % uid}
+    import ctypes
+
+    adv = ctypes.WinDLL("advapi32", use_last_error=True)
+    k32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    k32.LocalFree.argtypes = [ctypes.c_void_p]
+    vp = ctypes.c_void_p
+    get = adv.GetNamedSecurityInfoW
+    get.argtypes = [ctypes.c_wchar_p, ctypes.c_int, ctypes.c_ulong, ctypes.POINTER(vp), vp, vp,
+                    vp, ctypes.POINTER(vp)]
+    owner, sd, text = vp(), vp(), vp()
+    rc = get(path, 1, 1, ctypes.byref(owner), None, None, None, ctypes.byref(sd))
+    if rc:
+        return {"error": "GetNamedSecurityInfoW: error %d" % rc}
+    try:
+        adv.ConvertSidToStringSidW.argtypes = [vp, ctypes.POINTER(vp)]
+        if not adv.ConvertSidToStringSidW(owner, ctypes.byref(text)):
+            return {"error": "ConvertSidToStringSidW: error %d" % ctypes.get_last_error()}
+        try:
+            return {"sid": ctypes.wstring_at(text)}
+        finally:
+            k32.LocalFree(text)
+    finally:
+        k32.LocalFree(sd)
+
+
+def owners(paths):
+    """The owner of each path that exists, and of the host lock folder and its lock files."""
+    folder = os.path.join(os.environ.get("PROGRAMDATA") or "C:\\ProgramData", "tacfleet")
+    try:
+        found = [os.path.join(folder, n) for n in sorted(os.listdir(folder))
+                 if n.lower().endswith(".lock")]
+    except OSError:
+        found = []
+    result = {}
+    for path in [*paths, folder, *found]:
+        if os.path.lexists(path):
+            result[path] = owner_sid(path)
+    return result
+
+
 # -- files, venv, base Python -------------------------------------------------------------------
 def file_facts(path):
     facts = {"path": path, "exists": os.path.isfile(path), "dir_exists": os.path.isdir(path)}
     if facts["exists"]:
+        facts["owner"] = owner_sid(path).get("sid")
         digest = hashlib.sha256()
         with open(path, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
@@ -546,6 +595,7 @@ def main(params):
         more = [start_unit(pool, u, imports, venvs) for u in params.get("units", [])]
         status_future = pool.submit(service_statuses, [u["svc"] for u in [first, *more]])
         acl_futures = [pool.submit(folder_sddl, icacls, path) for path in acl_paths]
+        owners_future = pool.submit(owners, params.get("owner_paths", []))
         rights_future = pool.submit(right_holders, system_root, "SeServiceLogonRight")
         sids = lookup_sids(params.get("accounts", []))
         statuses = status_future.result()
@@ -563,6 +613,7 @@ def main(params):
         "files": {path: file_facts(path) for path in params["files"]},
         "dirs": {path: os.path.isdir(path) for path in params["dirs"]},
         "acls": acls,
+        "owners": owners_future.result(),
         "sids": sids,
         "rights": {"SeServiceLogonRight": rights_future.result()},
         "port_open": unit["port_open"],

@@ -8,11 +8,15 @@ folder shows ``BUILTIN\Users:(I)(CI)(AD)`` and ``(I)(CI)(WD)``), and a folder in
 inheritance was removed inherits that folder's inheritable entries instead.
 
 Supported (Microsoft Learn, "icacls"): display, also of a whole tree (``/T``);
-``/save FILE`` (UTF-16LE: the object's name, then its DACL as SDDL); ``/setowner NAME``
-(kept in the store; nothing shows it yet); ``/grant[:r]`` and ``/deny`` with names or ``*SID``;
+``/save FILE`` (UTF-16LE: the object's name, then its DACL as SDDL); ``/setowner NAME``;
+``/grant[:r]`` and ``/deny`` with names or ``*SID``;
 ``/remove[:g|:d]``; ``/inheritance:e|d|r``; ``/reset``. Account names are shown in the host's
 language (English or German) and names are accepted in that language only, as on Windows.
-Nothing is enforced: Wine runs every process as one user.
+``/setowner USER`` records the owner (``icacls /save`` does not save owners, as on Windows);
+``security`` serves it to ``GetNamedSecurityInfoW`` and ``localuser`` records the local user as
+owner (and CREATOR OWNER's heir) of what it makes. Wine runs every process as one user, so
+nothing is enforced for the host's programs; the local user's file operations
+(``localuser``) are allowed or refused by this model.
 """
 
 from __future__ import annotations
@@ -80,6 +84,27 @@ _SDDL_LETTERS = {"GA": 0x10000000, "GR": 0x80000000, "GW": 0x40000000, "GX": 0x2
                  "LO": 0x80, "CR": 0x100}
 _FLAGS = ("OI", "CI", "IO", "NP")
 _SID = re.compile(r"^S-1-\d+(?:-\d+)+$", re.IGNORECASE)
+
+
+#: The sandbox host's local non-admin user (``localuser``): a local account's SID (the machine's
+#: domain part, RID 1001: the first user made on the machine) and its Unix uid in the prefix.
+LOCAL_USER = "S-1-5-21-2147205410-3302471012-2410397817-1001"
+LOCAL_USER_NAME = "SANDBOX\\alice"
+LOCAL_UID = 1001
+
+
+def foreign(path: str) -> bool:
+    """Is ``path`` another Unix user's file (the local user's, ``localuser``), by Wine's own
+    answer on the sandbox host (by ``stat`` elsewhere, for tests)?"""
+    if sys.platform == "win32":
+        from tacfleet_standins.security import wine_owner, wine_user
+
+        seen = wine_owner(path)
+        return seen is not None and seen != wine_user()
+    try:
+        return os.lstat(path).st_uid != os.geteuid()
+    except OSError:
+        return False
 
 
 class IcaclsError(Exception):
@@ -269,16 +294,37 @@ class Store:
         return [Ace.from_json(a) for a in entry["aces"]], bool(entry["protected"])
 
     def set_own(self, path: str, aces: list[Ace], protected: bool) -> None:
-        entry = self.objects.get(self.key(path), {})
-        self.objects[self.key(path)] = {"aces": [a.to_json() for a in canonical(aces)],
-                                        "protected": protected,
-                                        **({"owner": entry["owner"]} if "owner" in entry else {})}
+        entry = self.objects.setdefault(self.key(path), {})
+        entry.update(aces=[a.to_json() for a in canonical(aces)], protected=protected)
 
-    def set_owner(self, path: str, sid: str) -> None:
-        """``/setowner``: the object's owner (kept beside its DACL; ``/save`` writes none)."""
-        aces, protected = self.own(path)
-        self.set_own(path, aces, protected)
-        self.objects[self.key(path)]["owner"] = sid
+    def _identity(self, path: str) -> dict:
+        """The entry's owner fields when they are this very file's (made by the same Unix user
+        as when they were recorded), else nothing: a file deleted and made again is new."""
+        entry = self.objects.get(self.key(path)) or {}
+        if "owner" in entry and bool(entry.get("foreign")) == foreign(path):
+            return entry
+        return {}
+
+    def owner(self, path: str) -> str:
+        """The owner: recorded by ``/setowner`` or ``localuser`` for this very file; else the
+        local user for its files, Administrators for the rest (an administrator's elevated
+        token makes objects owned by BUILTIN\\Administrators)."""
+        return str(self._identity(path).get("owner")
+                   or (LOCAL_USER if foreign(path) else ADMINS))
+
+    def creator(self, path: str) -> str | None:
+        """Who made the object, when it was the local user (CREATOR OWNER's entries become its)."""
+        found = self._identity(path).get("creator")
+        return str(found) if found else None
+
+    def set_owner(self, path: str, sid: str, *, creator: bool = False,
+                  other_user: bool | None = None) -> None:
+        """Record ``sid`` as the owner of this very file (``other_user``: it is, or is about to
+        be, another Unix user's file; by default as Wine sees it now)."""
+        entry = self.objects.setdefault(self.key(path), {"aces": [], "protected": False})
+        entry.update(owner=sid, foreign=foreign(path) if other_user is None else other_user)
+        if creator:
+            entry["creator"] = sid
 
     def dacl(self, path: str) -> tuple[list[Ace], bool]:
         """Explicit entries, then what the parent passes down unless blocked (canonical order)."""
@@ -290,15 +336,23 @@ class Store:
             return self.own(absolute)
         aces, protected = self.own(absolute)
         if not protected:
-            aces = aces + inherit(self.dacl(parent)[0], os.path.isdir(absolute))
+            creator = self.creator(absolute) if os.path.lexists(absolute) else None
+            aces = aces + inherit(self.dacl(parent)[0], os.path.isdir(absolute), creator)
         return canonical(aces), protected
 
 
-def inherit(parent: list[Ace], container: bool) -> list[Ace]:
-    """The entries a child gets from its parent's inheritable ones (Windows' propagation)."""
+def inherit(parent: list[Ace], container: bool, creator: str | None = None) -> list[Ace]:
+    """The entries a child gets from its parent's inheritable ones (Windows' propagation).
+
+    A CREATOR OWNER entry becomes, on an object its ``creator`` made, an entry for the creator
+    itself (Windows substitutes the creator's SID when the object is created)."""
     out: list[Ace] = []
     for ace in parent:
         flags = set(ace.flags)
+        heir = creator and ace.sid == CREATOR_OWNER and (
+            ("CI" in flags) if container else ("OI" in flags))
+        if heir:
+            out.append(Ace(ace.kind, (), ace.mask, str(creator), True))
         if container and "CI" in flags:
             if "NP" in flags:
                 new: set[str] = set()

@@ -155,7 +155,11 @@ def test_only_missing_or_different_wheels_are_uploaded_verified_and_renamed(tmp_
     (action,) = SHIP.actions(ctx)
     ops = decode_ops(action.command.argv)
     target = f"C:\\wheels\\{new.name}"
-    assert [o[0] for o in ops] == ["receive", "verify", "replace"]
+    assert [o[0] for o in ops] == ["protect", "receive", "verify", "replace"]
+    # the wheelhouse is admin-only before a byte goes in (issue 32)
+    assert ops[0] == ("protect", "C:\\Windows\\System32\\icacls.exe", "C:\\wheels",
+                      "*S-1-5-32-544:(OI)(CI)F", "*S-1-5-18:(OI)(CI)F")
+    ops = ops[1:]
     assert ops[0] == ("receive", target + PART_SUFFIX, str(new.stat().st_size), "0", "-")
     assert ops[1] == ("verify", target + PART_SUFFIX, hashlib.sha256(new.read_bytes()).hexdigest())
     assert ops[2] == ("replace", target + PART_SUFFIX, target)

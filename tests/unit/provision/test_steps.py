@@ -85,7 +85,12 @@ def test_venv_from_another_python_needs_force_recreate(host):
     assert decode_ops(actions[0].command.argv) == [
         ("stop", "C:\\Windows\\System32\\sc.exe", host.service.name, "120"),
         ("rmtree", host.python.venv)]
-    assert "virtualenv" in actions[1].command.argv
+    # created protected before virtualenv writes a byte into it (issue 32)
+    assert decode_ops(actions[1].command.argv) == [
+        ("protect", "C:\\Windows\\System32\\icacls.exe", host.python.venv,
+         "*S-1-5-32-544:(OI)(CI)F", "*S-1-5-18:(OI)(CI)F",
+         f"*{desired.account_sid_of(host)}:(OI)(CI)RX"),
+        ("run", host.python.base, "-m", "virtualenv", "--quiet", host.python.venv)]
     assert "python311.dll" in actions[2].command.line  # embeddable base: self-contained venv
 
 

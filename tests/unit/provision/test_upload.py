@@ -64,7 +64,7 @@ def test_a_cut_off_upload_keeps_its_bytes_and_the_next_run_sends_only_the_rest(t
     assert b"the next run sends the rest" in done.stderr
     assert part.stat().st_size == 1_234_567 and not dest.exists()
 
-    kept = FileFact(path=str(part), exists=True, size=1_234_567,
+    kept = FileFact(path=str(part), exists=True, size=1_234_567, owner="S-1-5-32-544",
                     sha256=hashlib.sha256(part.read_bytes()).hexdigest())
     again = FileUpload.of(src, str(dest), kept=kept)
     assert again.offset == 1_234_567 and again.remaining == 765_433
@@ -90,7 +90,7 @@ def test_a_part_changed_between_probe_and_upload_is_removed_on_the_host(tmp_path
     part = Path(upload_part(str(dest)))
     part.parent.mkdir(parents=True)
     part.write_bytes(src.read_bytes()[:1000])
-    kept = FileFact(path=str(part), exists=True, size=1000,
+    kept = FileFact(path=str(part), exists=True, size=1000, owner="S-1-5-32-544",
                     sha256=hashlib.sha256(part.read_bytes()).hexdigest())
     action = upload_action("send", PY, [FileUpload.of(src, str(dest), kept=kept)])
     part.write_bytes(b"x" * 1000)  # another run wrote it meanwhile
