@@ -100,7 +100,7 @@ def test_a_bare_offline_host_is_provisioned_from_the_bundle_alone(offline_host):
     sent = [c for s in run.steps for c in s.commands]
     assert not any("C:\\wheels" in c or "curl" in c or "index-url" in c for c in sent)
     install = next(c for c in _step(run, "packages").commands if " pip install " in c)
-    assert f"--no-index --find-links {WHEELHOUSE}" in install
+    assert f"--no-index --only-binary=:all: --find-links {WHEELHOUSE}" in install
     assert failing(host) == {}
     again = provision(host)
     assert again.changed == 0 and again.commands == 2  # nothing sent: lock, probe, release

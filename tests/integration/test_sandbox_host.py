@@ -65,8 +65,8 @@ def test_standins_live_at_system32_and_nowhere_on_the_python_path(sandbox_host):
         "Enables automatic configuration of devices"
     from inventory.winnames import virtual_account_sid
 
-    assert sid.stdout == ("\r\nNAME: tacdemo-unused\r\nSERVICE SID: "
-                          f"{virtual_account_sid('tacdemo-unused')}\r\nSTATUS: Inactive\r\n")
+    assert sid.stdout == ("\nNAME: tacdemo-unused\nSERVICE SID: "
+                          f"{virtual_account_sid('tacdemo-unused')}\nSTATUS: Inactive\n")
 
 
 def test_sc_start_stop_delete_through_the_service_manager(sandbox_host):
@@ -106,7 +106,7 @@ def test_sc_start_stop_delete_through_the_service_manager(sandbox_host):
         "STOP_PENDING", "STOPPED")
     assert (not_started.rc, not_started.stdout.splitlines()[0]) == (
         1062, "[SC] ControlService FAILED 1062:")
-    assert (deleted.rc, deleted.stdout) == (0, "[SC] DeleteService SUCCESS\r\n")
+    assert (deleted.rc, deleted.stdout) == (0, "[SC] DeleteService SUCCESS\n")
     assert gone.rc == 1060
 
 
@@ -123,7 +123,7 @@ def test_icacls_gives_a_new_folder_what_windows_server_gives_it(sandbox_host):
         assert conn.run(command(ICACLS, top, "/save", saved)).rc == 0
         sddl = conn.run(py(read_back, saved))
     assert fresh.rc == 0
-    lines = [line.strip() for line in fresh.stdout.split("\r\n\r\n")[0].split("\r\n")]
+    lines = [line.strip() for line in fresh.stdout.split("\n\n")[0].split("\n")]
     assert lines[0] == top + " NT AUTHORITY\\SYSTEM:(I)(OI)(CI)(F)"
     assert {"BUILTIN\\Users:(I)(CI)(AD)", "BUILTIN\\Users:(I)(CI)(WD)",
             "CREATOR OWNER:(I)(OI)(CI)(IO)(F)"} <= set(lines)
@@ -154,7 +154,7 @@ def test_a_german_host_speaks_german_in_cp850(german_host):
     assert "VORDEFINIERT\\Benutzer:(I)(CI)(WD)" in shown.stdout
     assert "ERSTELLER-BESITZER:(I)(OI)(CI)(IO)(F)" in shown.stdout
     assert shown.stdout.endswith("1 Dateien erfolgreich verarbeitet, bei 0 Dateien ist ein "
-                                 "Fehler aufgetreten.\r\n")
+                                 "Fehler aufgetreten.\n")
     assert english.rc == 1332  # a German Windows knows only its own account names
 
 
@@ -186,7 +186,7 @@ def test_a_caret_quoted_program_path_with_a_space_fails_as_on_windows(sandbox_ho
         direct = conn.run(command(program, "-c", "print(42)"))
     assert caret.rc == 9009
     assert caret.stderr == ("'\"C:\\Program' is not recognized as an internal or external "
-                            "command,\r\noperable program or batch file.\r\n")
+                            "command,\noperable program or batch file.\n")
     assert (quoted.rc, quoted.stdout.strip()) == (0, "Python 3.11.9")  # exactly two quotes: kept
     assert (direct.rc, direct.stdout.strip()) == (0, "42")
 
@@ -197,8 +197,8 @@ def test_percent_follows_windows_rule_or_is_refused(sandbox_host):
         defined = conn.run("echo %OS%")
         caret = conn.run("echo ^%PATH^%")
         built = conn.run(build("python.exe", "-c", "print(1)", "%PATH%"))
-    assert undefined.stdout == "%TACFLEET_NOT_SET%\r\n"
-    assert defined.stdout == "Windows_NT\r\n"
+    assert undefined.stdout == "%TACFLEET_NOT_SET%\n"
+    assert defined.stdout == "Windows_NT\n"
     for refused in (caret, built):
         assert refused.rc == 1
         assert refused.stderr.startswith("sandbox: Windows' cmd.exe would leave %PATH% as typed")
