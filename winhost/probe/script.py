@@ -3,9 +3,9 @@
 The controller embeds this file, with its parameters, into one command (see ``winhost.probe``).
 Every fact comes from a source that speaks no human language: the service's registry key
 through ``winreg``, its state through the service control manager (``ctypes``), the code pages
-from kernel32, and each folder's DACL as SDDL written by ``icacls <folder> /save <file>``
-(``%SystemRoot%\\System32\\icacls.exe`` by full path). The programs run concurrently; the
-answer is one marker line with JSON, parsed on the controller.
+from kernel32, owners as SIDs and each folder's DACL as SDDL from GetNamedSecurityInfoW. The
+programs it runs (the venv's Python, twistd, secedit where the LSA names nobody) run
+concurrently; the answer is one marker line with JSON, parsed on the controller.
 """
 
 import base64
@@ -358,52 +358,22 @@ def right_holders(system_root, right):
     return {"sids": None, "error": "; ".join(e for e in (error, more_error) if e)}
 
 
-# -- folder security as SDDL ----------------------------------------------------------------------
-def read_saved_acl(raw):
-    """The SDDL line of an ``icacls /save`` file (UTF-16LE: a name line, then the SDDL line)."""
-    if raw.startswith(b"\xff\xfe"):
-        text = raw[2:].decode("utf-16-le", errors="replace")
-    elif b"\x00" in raw:
-        text = raw.decode("utf-16-le", errors="replace")
-    else:
-        text = raw.decode("utf-8", errors="replace")
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    for line in lines[1:]:
-        if line[:2] in ("D:", "O:", "G:", "S:"):
-            return line
-    return None
+# -- security: owners and folder DACLs, read in this process --------------------------------------
+OWNER_SECURITY_INFORMATION = 1
+DACL_SECURITY_INFORMATION = 4
+SE_FILE_OBJECT = 1
+SDDL_REVISION_1 = 1
 
 
-def folder_sddl(icacls, path):
-    """``icacls <path> /save <tempfile>``: the folder's DACL as SDDL, or the error."""
-    if not os.path.isdir(path):
-        return {"error": "no such folder"}
-    workdir = tempfile.mkdtemp(prefix="tacfleet-acl-")
-    saved = os.path.join(workdir, "acl.txt")
-    try:
-        result = run([icacls, path, "/save", saved])
-        if result["rc"] is None:
-            return {"error": "%s: %s" % (icacls, result["error"])}
-        raw = b""
-        if os.path.isfile(saved):
-            with open(saved, "rb") as handle:
-                raw = handle.read()
-        line = read_saved_acl(raw) if raw else None
-        if result["rc"] != 0 or line is None:
-            message = oem_text(base64.b64decode(result["err"]) or base64.b64decode(result["out"]))
-            what = "exit code %d" % result["rc"] if result["rc"] else "no SDDL line in its file"
-            return {"error": "icacls /save: %s %s" % (what, message[-300:])}
-        return {"sddl": line}
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-# -- owners ---------------------------------------------------------------------------------------
-def owner_sid(path):
-    """The owner of a file or folder as a SID string (GetNamedSecurityInfoW with
-    OWNER_SECURITY_INFORMATION, ConvertSidToStringSidW): ``icacls /save`` saves no owner.
-    Off Windows (tests) a file of this user counts as Administrators'."""
+def security(path, dacl=False):
+    """The owner of a file or folder as a SID string and, with ``dacl``, its DACL as SDDL
+    (``D:PAI(A;OICI;FA;;;SY)…``, what ``icacls /save`` writes): GetNamedSecurityInfoW, then
+    ConvertSidToStringSidW and ConvertSecurityDescriptorToStringSecurityDescriptorW, in this
+    process (no program started, no file written). Off Windows (tests) a file of this user
+    counts as Administrators' and no DACL is read."""
     if sys.platform != "win32":
+        if dacl:
+            return {"error": "no DACL: not a Windows Python"}
         uid = os.lstat(path).st_uid
         return {"sid": "S-1-5-32-544" if uid == os.geteuid() else "uid:%d" % uid}
     import ctypes
@@ -413,22 +383,48 @@ def owner_sid(path):
     k32.LocalFree.argtypes = [ctypes.c_void_p]
     vp = ctypes.c_void_p
     get = adv.GetNamedSecurityInfoW
-    get.argtypes = [ctypes.c_wchar_p, ctypes.c_int, ctypes.c_ulong, ctypes.POINTER(vp), vp, vp,
-                    vp, ctypes.POINTER(vp)]
-    owner, sd, text = vp(), vp(), vp()
-    rc = get(path, 1, 1, ctypes.byref(owner), None, None, None, ctypes.byref(sd))
+    get.argtypes = [ctypes.c_wchar_p, ctypes.c_int, ctypes.c_ulong, ctypes.POINTER(vp), vp,
+                    ctypes.POINTER(vp), vp, ctypes.POINTER(vp)]
+    info = OWNER_SECURITY_INFORMATION | (DACL_SECURITY_INFORMATION if dacl else 0)
+    owner, acl, sd = vp(), vp(), vp()
+    rc = get(path, SE_FILE_OBJECT, info, ctypes.byref(owner), None, ctypes.byref(acl), None,
+             ctypes.byref(sd))
     if rc:
         return {"error": "GetNamedSecurityInfoW: error %d" % rc}
     try:
+        found = {}
+        text = vp()
         adv.ConvertSidToStringSidW.argtypes = [vp, ctypes.POINTER(vp)]
         if not adv.ConvertSidToStringSidW(owner, ctypes.byref(text)):
             return {"error": "ConvertSidToStringSidW: error %d" % ctypes.get_last_error()}
-        try:
-            return {"sid": ctypes.wstring_at(text)}
-        finally:
+        found["sid"] = ctypes.wstring_at(text.value)
+        k32.LocalFree(text)
+        if dacl:
+            convert = adv.ConvertSecurityDescriptorToStringSecurityDescriptorW
+            convert.argtypes = [vp, ctypes.c_ulong, ctypes.c_ulong, ctypes.POINTER(vp), vp]
+            if not convert(sd, SDDL_REVISION_1, DACL_SECURITY_INFORMATION, ctypes.byref(text),
+                           None):
+                return {"error": "ConvertSecurityDescriptorToStringSecurityDescriptorW: error "
+                                 "%d" % ctypes.get_last_error()}
+            found["sddl"] = ctypes.wstring_at(text.value)
             k32.LocalFree(text)
+        return found
     finally:
         k32.LocalFree(sd)
+
+
+def folder_sddl(path):
+    """A folder's DACL as SDDL, or why not."""
+    if not os.path.isdir(path):
+        return {"error": "no such folder"}
+    found = security(path, dacl=True)
+    return {"sddl": found["sddl"]} if "sddl" in found else {"error": found["error"]}
+
+
+def owner_sid(path):
+    """The owner of a file or folder as a SID string, or why not."""
+    found = security(path)
+    return {"sid": found["sid"]} if "sid" in found else {"error": found["error"]}
 
 
 def owners(paths):
@@ -585,7 +581,6 @@ def finish_unit(unit, status):
 
 def main(params):
     system_root = os.environ.get("SYSTEMROOT") or "C:\\Windows"
-    icacls = os.path.join(system_root, "System32", "icacls.exe")
     acl_paths = params.get("acl_paths", [])
     imports = params["imports"]
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
@@ -594,7 +589,7 @@ def main(params):
         # further services of the host (``units``): each its own venv, service and port
         more = [start_unit(pool, u, imports, venvs) for u in params.get("units", [])]
         status_future = pool.submit(service_statuses, [u["svc"] for u in [first, *more]])
-        acl_futures = [pool.submit(folder_sddl, icacls, path) for path in acl_paths]
+        acl_futures = [pool.submit(folder_sddl, path) for path in acl_paths]
         owners_future = pool.submit(owners, params.get("owner_paths", []))
         rights_future = pool.submit(right_holders, system_root, "SeServiceLogonRight")
         sids = lookup_sids(params.get("accounts", []))

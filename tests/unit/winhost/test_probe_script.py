@@ -1,6 +1,6 @@
 """The probe script itself, run for real by this machine's Python against a venv-shaped folder.
 
-On Linux there is no registry, service manager or icacls.exe (the probe reports each as an
+On Linux there is no registry, service manager or security API (the probe reports each as an
 error, per fact, and does not crash), but the venv query, file hashing, folder checks and the
 JSON envelope all run exactly as they do on a host.
 """
@@ -78,7 +78,7 @@ def test_probe_runs_and_its_answer_parses(tmp_path):
     assert facts.port_open is False
     assert not facts.service.exists and facts.service.state is None
     assert "not a Windows Python" in facts.service.error
-    assert "icacls.exe" in facts.acl(str(tac.parent)).error  # no icacls here: reported
+    assert "not a Windows Python" in facts.acl(str(tac.parent)).error  # no DACL here: reported
     assert facts.acl(str(tmp_path / "NOPE")).error == "no such folder"
     assert facts.system_root == "C:\\Windows"  # no SYSTEMROOT in this environment
     assert facts.releases is not None

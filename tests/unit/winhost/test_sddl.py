@@ -1,5 +1,5 @@
 """The SDDL parser on strings from Microsoft's documentation and the DACLs icacls shows on
-Windows Server, and the facts the probe derives from an ``icacls /save`` file."""
+Windows Server."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import pytest
 from inventory.winnames import TRUSTED_INSTALLER_SID
 from winhost import sddl
 from winhost.probe import folder_acl
-from winhost.probe.script import read_saved_acl
 
 TI = TRUSTED_INSTALLER_SID
 
@@ -131,9 +130,3 @@ def test_null_dacl_and_missing_dacl_are_errors():
     assert "no DACL" in folder_acl("O:BAG:SY").error
 
 
-def test_icacls_save_file_utf16le():
-    """``icacls <folder> /save <file>`` writes UTF-16LE: the folder's name line, then SDDL."""
-    raw = f"tacdemo\r\n{NEW_FOLDER}\r\n".encode("utf-16-le")
-    assert read_saved_acl(raw) == NEW_FOLDER
-    assert read_saved_acl(b"\xff\xfe" + raw) == NEW_FOLDER
-    assert read_saved_acl("tacdemo\r\n".encode("utf-16-le")) is None
