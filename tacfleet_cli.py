@@ -135,6 +135,12 @@ def _say(text: str) -> None:
     err_console.print(text, markup=False)
 
 
+def usage(text: str) -> int:
+    """A bad option or argument: ``text`` (one line with its fix) on stderr; exit 2."""
+    _say(text)
+    return EXIT_USAGE
+
+
 @friendly
 def validate(inventory: str | None) -> int:
     path = resolve_inventory_path(inventory)
