@@ -143,13 +143,16 @@ def usage(text: str) -> int:
 
 @friendly
 def validate(inventory: str | None) -> int:
+    """The inventory as plan and provision will read it: its files present and each host's
+    secrets resolvable (never shown); every problem at once, exit 2 if any."""
     path = resolve_inventory_path(inventory)
-    problems = validate_file(path)
+    problems = validate_file(path, check_secrets=True)
     if problems:
         err_console.print(format_problems(problems, file=str(path)), markup=False)
         return EXIT_USAGE
     count = len(load_inventory(path).hosts)
-    console.print(f"{path}: ok ({count} host(s))")
+    console.print(f"{path}: ok ({count} {'host' if count == 1 else 'hosts'}; files and "
+                  "secrets found)", markup=False, soft_wrap=True)
     return EXIT_OK
 
 

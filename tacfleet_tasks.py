@@ -62,7 +62,7 @@ class _Checked(Argument):
             number = kind(value)
         except (TypeError, ValueError):
             raise _bad_value(self.task, flag, str(value), expected, example) from None
-        if least is not None and number < least or number != number:  # NaN is no number
+        if (least is not None and number < least) or number != number:  # NaN is no number
             raise _bad_value(self.task, flag, str(value), expected, example)
         super().set_value(number, cast=False)
 

@@ -48,7 +48,7 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str], *, program: type = 
 ])
 def test_a_bad_number_is_one_line_naming_option_value_and_what_it_takes(
         argv, flag, value, expected, capsys):
-    code, out, err = run(argv, capsys)
+    code, _out, err = run(argv, capsys)
     assert code == 2, err
     assert err.count("\n") == 1 and "Traceback" not in err, err
     assert f"{flag} {value}: expected {expected}" in err
@@ -85,9 +85,9 @@ def test_tacfleet_says_an_unknown_option_in_one_line_with_exit_2(capsys):
 
 
 def test_list_descriptions_are_whole_sentences():
-    from invoke.util import helpline
-
     import inspect
+
+    from invoke.util import helpline
 
     for name, task in walk(tasks.ns):
         line = helpline(task) or ""
