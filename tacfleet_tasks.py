@@ -72,7 +72,7 @@ class _Task(Task[Callable[..., Any]]):
     and whose number options are read by :class:`_Checked`."""
 
     def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
-        arguments = []
+        arguments: list[Argument] = []
         for given in super().get_arguments(ignore_unknown_help):
             argument = _Checked(names=given.names, kind=given.kind, default=given.default,
                                 help=given.help, positional=given.positional,

@@ -25,7 +25,8 @@ import copy
 import difflib
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -627,11 +628,13 @@ def _secret_problems(host: Host, source: str, env: Mapping[str, str] | None) -> 
     from inventory.secrets import resolve_password, resolve_value
 
     problems: list[Problem] = []
-    checks = [lambda: resolve_password(host.connection, host=host.name, env=env, source=source)
-              ] if host.connection.password_refs else []
+    checks: list[Callable[[], object]] = []
+    if host.connection.password_refs:
+        checks.append(partial(resolve_password, host.connection, host=host.name, env=env,
+                              source=source))
     for unit in host.units():
-        checks += [lambda k=name, v=value: resolve_value(v, name=k, host=host.name, env=env,
-                                                         source=source)
+        checks += [partial(resolve_value, value, name=name, host=host.name, env=env,
+                           source=source)
                    for name, value in unit.app.environment.items() if not isinstance(value, str)]
     for check in checks:
         try:

@@ -42,6 +42,7 @@ import os
 import re
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from pydantic import SecretStr
@@ -71,6 +72,7 @@ from winhost.errors import (
     ProgramNotFound,
     TamperedAnswer,
     UsageError,
+    connection_words,
 )
 from winhost.wsman_transport import (
     AUTH_METHODS,
@@ -557,7 +559,9 @@ class WinRMConnection:
                        "trusts, not expired or revoked (cert_pem, cert_key_pem)")
             return err
         if isinstance(exc, requests.ConnectionError | requests.Timeout | WireError):
-            return HostUnreachable(self.host, f"{self.endpoint} unreachable: {reason}")
+            url = urlsplit(self.endpoint)
+            return HostUnreachable(self.host, connection_words(exc, url.hostname or "?",
+                                                               url.port or "?"))
         return HostError(self.host, reason)
 
     def _backoff(self, attempt: int) -> None:
