@@ -542,6 +542,9 @@ class WinRMConnection:
             )
         text = str(exc) if isinstance(exc, WireError) else f"{type(exc).__name__}: {exc}"
         reason = redact(text)[:300]
+        url = urlsplit(self.endpoint)
+        if isinstance(exc, requests.ConnectionError | requests.Timeout | WireError):
+            reason = redact(connection_words(exc, url.hostname, url.port))
         if self._sent and not idempotent:
             return ConnectionLost(
                 self.host,
@@ -559,9 +562,7 @@ class WinRMConnection:
                        "trusts, not expired or revoked (cert_pem, cert_key_pem)")
             return err
         if isinstance(exc, requests.ConnectionError | requests.Timeout | WireError):
-            url = urlsplit(self.endpoint)
-            return HostUnreachable(self.host, connection_words(exc, url.hostname or "?",
-                                                               url.port or "?"))
+            return HostUnreachable(self.host, reason)
         return HostError(self.host, reason)
 
     def _backoff(self, attempt: int) -> None:
