@@ -114,7 +114,7 @@ def testinfra_options(config: pytest.Config) -> str | None:
         raise pytest.UsageError(
             f"--host {config.getoption('tacfleet_host')} and --hosts "
             f"{config.getoption('hosts')} both select hosts; fix: give one")
-    return inventory or ansible
+    return str(inventory or ansible) if inventory or ansible else None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
