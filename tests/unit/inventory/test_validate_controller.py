@@ -113,3 +113,12 @@ def test_an_inventory_whose_secrets_resolve_is_ok(tmp_path, capsys, monkeypatch)
     assert (code, lines) == (0, [])
     assert out == f"{path}: ok (2 hosts; files and secrets found)\n"
     assert SECRET not in out
+
+
+def test_a_sandbox_hosts_missing_password_file_names_sandbox_up(tmp_path, capsys):
+    secret = tmp_path / "tacfleet" / "sandbox" / "demo-ana" / "password"
+    path = inventory(tmp_path, ("sandbox", f"password_file: {secret}", ""))
+    code, lines, _ = validate(path, capsys)
+    assert code == 2
+    assert lines[0].endswith("password file not found; fix: start that sandbox host, which "
+                             "writes it: `invoke sandbox.up --name demo-ana`")
