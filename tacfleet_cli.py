@@ -135,15 +135,24 @@ def _say(text: str) -> None:
     err_console.print(text, markup=False)
 
 
+def usage(text: str) -> int:
+    """A bad option or argument: ``text`` (one line with its fix) on stderr; exit 2."""
+    _say(text)
+    return EXIT_USAGE
+
+
 @friendly
 def validate(inventory: str | None) -> int:
+    """The inventory as plan and provision will read it: its files present and each host's
+    secrets resolvable (never shown); every problem at once, exit 2 if any."""
     path = resolve_inventory_path(inventory)
-    problems = validate_file(path)
+    problems = validate_file(path, check_secrets=True)
     if problems:
         err_console.print(format_problems(problems, file=str(path)), markup=False)
         return EXIT_USAGE
     count = len(load_inventory(path).hosts)
-    console.print(f"{path}: ok ({count} host(s))")
+    console.print(f"{path}: ok ({count} {'host' if count == 1 else 'hosts'}; files and "
+                  "secrets found)", markup=False, soft_wrap=True)
     return EXIT_OK
 
 
@@ -183,15 +192,32 @@ def provision(inventory: str | None, selection: str | None,
 
     hosts = shard_hosts(_hosts(inventory, selection), options.shard)
     with graceful_interrupt(_say) as stop:
-        code = _provision(hosts, options)
+        code = _provision(hosts, options, inventory=resolve_inventory_path(inventory))
         if stop.is_set():
             _say("interrupted: the steps above ran; run the same command again to finish")
             return EXIT_INTERRUPTED
     return code
 
 
+def _runnable_steps(on_step: Callable[[str, Any], None] | None, inventory: Path | None
+                    ) -> Callable[[str, Any], None] | None:
+    """``on_step`` shown each step with the tacfleet commands its reasons and message name
+    completed for its host and ``inventory`` (``inventory.rerun``): runnable as printed."""
+    from inventory.rerun import runnable
+
+    if on_step is None or inventory is None:
+        return on_step
+
+    def shown(host: str, result: Any) -> None:
+        result.reasons = [runnable(r, host, inventory) for r in result.reasons]
+        result.message = runnable(result.message, host, inventory)
+        on_step(host, result)
+
+    return shown
+
+
 def _provision(hosts: list[Host], options: ProvisionOptions,
-               collect: list[HostRun] | None = None) -> int:
+               collect: list[HostRun] | None = None, *, inventory: Path | None = None) -> int:
     from fleet.runlog import active
     from fleet.select import parse_batch_options
     from provision.fleet import provision_rollout
@@ -210,8 +236,14 @@ def _provision(hosts: list[Host], options: ProvisionOptions,
             on_step = log.steps(on_step, StepPrinter(log.console))  # its commands: logged
         runs = provision_rollout(hosts, batch=o.batch, max_fail=o.max_fail, parallel=o.parallel,
                                  canary=o.canary, rollback_on_stop=o.rollback_on_stop,
-                                 on_step=on_step, check_only=o.check,
+                                 on_step=_runnable_steps(on_step, inventory),
+                                 check_only=o.check,
                                  force_recreate=o.force_recreate, adopt=o.adopt)
+    if inventory is not None:
+        from inventory.rerun import runnable
+
+        for run in runs:  # an unreachable host's fix: `invoke doctor --host … --inventory …`
+            run.error = runnable(run.error, run.host, inventory)
     if collect is not None:
         collect.extend(runs)
     if o.as_json:
@@ -240,7 +272,7 @@ def deprovision(inventory: str | None, selection: str | None, *, purge: bool = F
             if debugging():
                 logging.getLogger("provision").debug("%s", host.name, exc_info=True)
             console.print(f"{host.name}: could not be deprovisioned: "
-                          f"{host_problem(exc, host.name)}", markup=False)
+                          f"{_runnable_problem(exc, host.name, inventory)}", markup=False)
             code = EXIT_FAILED
             continue
         for step in run.steps:
@@ -273,6 +305,13 @@ def rollback(inventory: str | None, selection: str | None, *, to: str | None = N
     return EXIT_FAILED if any(r.failed for r in runs) else EXIT_OK
 
 
+def _runnable_problem(exc: BaseException, host: str, inventory: str | None) -> str:
+    """:func:`host_problem` with the tacfleet commands its fix names runnable as printed."""
+    from inventory.rerun import runnable
+
+    return runnable(host_problem(exc, host), host, resolve_inventory_path(inventory))
+
+
 class _closing:
     def __init__(self, conn: Any) -> None:
         self.conn = conn
@@ -302,7 +341,8 @@ def facts(inventory: str | None, selection: str | None) -> int:
         except Exception as exc:  # the per-host boundary
             if debugging():
                 logging.getLogger("winhost").debug("%s", host.name, exc_info=True)
-            _say(f"{host.name}: could not be checked: {host_problem(exc, host.name)}")
+            _say(f"{host.name}: could not be checked: "
+                 f"{_runnable_problem(exc, host.name, inventory)}")
             code = EXIT_UNCHECKED
     print(json.dumps(redact_data(out), indent=2))
     return code
@@ -388,7 +428,8 @@ def drift(
                 console.print(f"remediating: {', '.join(drifted)}", markup=False)
                 chosen = [h for h in hosts if h.name in drifted]
                 runs: list[HostRun] = []
-                code = _provision(chosen, ProvisionOptions(parallel=parallel), collect=runs)
+                code = _provision(chosen, ProvisionOptions(parallel=parallel), collect=runs,
+                                  inventory=path)
                 audits = audit_fleet(hosts, parallel=parallel, deadline=deadline,
                                      processes=processes)
                 report = build_report(audits, str(path), started).model_copy(

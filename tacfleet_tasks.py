@@ -23,19 +23,66 @@ from fleet.console_code_page import use_console_code_page
 from provision.options import DEFAULTS, ProvisionOptions
 
 #: The only short flags, each meaning one option in every task that has it. Invoke would invent
-#: one per option and task (``-p`` was --parallel, --port, --purge or --pytest-args).
-SHORT_FLAGS = {"host": "h", "inventory": "i", "debug": "d", "name": "n", "log": "l"}
+#: one per option and task (``-p`` was --parallel, --port, --purge or --pytest-args). ``-h`` is
+#: help on every task (as in pytest, Ansible and most tools), so ``--host`` is ``-H``.
+SHORT_FLAGS = {"host": "H", "inventory": "i", "debug": "d", "name": "n", "log": "l"}
+
+#: What a number option takes: its type, least value and an example. A value Invoke cannot read
+#: as one is one line and exit 2 (:class:`_Checked`), never Invoke's ValueError traceback.
+NUMBERS: dict[str, tuple[type, float | None, str]] = {
+    "parallel": (int, 1, "8"), "canary": (int, 0, "1"), "processes": (int, 0, "4"),
+    "deadline": (float, 0, "30 or 1.5"), "port": (int, 1, "55985"),
+}
+
+
+def _bad_value(task: str, flag: str, value: str, expected: str, example: str) -> invoke.Exit:
+    return invoke.Exit(f"{task}: {flag} {value!r}: expected {expected}; fix: e.g. "
+                       f"{flag} {example} (invoke {task} -h lists the options)", code=2)
+
+
+class _Checked(Argument):
+    """A task's option whose value is read by tacfleet's rules (:data:`NUMBERS`): a bad value
+    ends the run with one line naming the option, the value and what it takes (exit 2)."""
+
+    task = ""
+
+    def __repr__(self) -> str:  # how Invoke's parse errors name it ("Flag --host needed value")
+        return f"--{(self.name or '').replace('_', '-')}"
+
+    def set_value(self, value: Any, cast: bool = True) -> None:
+        if not cast or self.kind not in (int, float):
+            super().set_value(value, cast)
+            return
+        flag = f"--{(self.name or '').replace('_', '-')}"
+        kind, least, example = NUMBERS.get(self.name or "", (self.kind, None, "1"))
+        expected = "a whole number" if kind is int else "a number of seconds"
+        if least is not None:
+            expected += f" of {least:g} or more"
+        try:
+            number = kind(value)
+        except (TypeError, ValueError):
+            raise _bad_value(self.task, flag, str(value), expected, example) from None
+        if (least is not None and number < least) or number != number:  # NaN is no number
+            raise _bad_value(self.task, flag, str(value), expected, example)
+        super().set_value(number, cast=False)
 
 
 class _Task(Task[Callable[..., Any]]):
-    """A task whose short flags come from ``SHORT_FLAGS`` alone (``auto_shortflags`` is off)."""
+    """A task whose short flags come from ``SHORT_FLAGS`` alone (``auto_shortflags`` is off)
+    and whose number options are read by :class:`_Checked`."""
 
     def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
-        arguments = super().get_arguments(ignore_unknown_help)
-        for argument in arguments:
+        arguments: list[Argument] = []
+        for given in super().get_arguments(ignore_unknown_help):
+            argument = _Checked(names=given.names, kind=given.kind, default=given.default,
+                                help=given.help, positional=given.positional,
+                                optional=given.optional, incrementable=given.incrementable,
+                                attr_name=given.attr_name)
+            argument.task = self.name.replace("_", "-")
             short = SHORT_FLAGS.get(argument.name or "")
             if short:
                 argument.names = (*argument.names, short)
+            arguments.append(argument)
         return arguments
 
 
@@ -100,7 +147,7 @@ def provision(  # the flags of ProvisionOptions (help, defaults: there), as Invo
             "debug": DEBUG_HELP})
 def plan(c: Context, host: str | None = None, inventory: str | None = None, json: bool = False,
          debug: bool = False) -> None:
-    """Show each step as ok / would change / would fail with its commands; change nothing."""
+    """Show what provision would do, step by step; change nothing."""
     cli.set_debug(debug)
     sys.exit(cli.provision(inventory, host,
                            ProvisionOptions(check=True, verbose=True, as_json=json)))
@@ -138,7 +185,9 @@ def rollback(
     c: Context, host: str | None = None, inventory: str | None = None, to: str | None = None,
     debug: bool = False, log: str | None = None,
 ) -> None:
-    """Put services with app.releases back on an earlier release (switch, restart, health gate)."""
+    """Put services with app.releases back on an earlier release.
+
+    Switch, restart, health gate; the host lock is taken as for a provision."""
     cli.set_debug(debug)
     sys.exit(cli.logged("rollback", log, cli.rollback, inventory, host, to=to))
 
@@ -152,9 +201,10 @@ def rollback(
 def bundle(c: Context, host: str | None = None, inventory: str | None = None,
            dest: str | None = None, find_links: str = "", no_index: bool = False,
            debug: bool = False) -> None:
-    """Resolve and fetch everything the offline hosts install (Windows x64 wheels for their
-    Python, the installer, nssm) into python.bundle, with a lock (exit 0; 1 a download failed;
-    2 bad input)."""
+    """Fetch what offline hosts install into python.bundle, with a lock.
+
+    Windows x64 wheels for their Python, the installer, nssm.
+    Exit 0; 1 a download failed; 2 bad input."""
     cli.set_debug(debug)
     sys.exit(cli.bundle(inventory, host, dest=dest, no_index=no_index,
                         find_links=[f for f in find_links.split(",") if f]))
@@ -163,8 +213,10 @@ def bundle(c: Context, host: str | None = None, inventory: str | None = None,
 @task(help={"host": HOST_HELP, "inventory": INVENTORY_HELP, "debug": DEBUG_HELP})
 def doctor(c: Context, host: str | None = None, inventory: str | None = None,
            debug: bool = False) -> None:
-    """Why a host does not connect: each layer (DNS, TCP, TLS, listener, Kerberos,
-    authentication, command, quotas, Python) in one line with a fix (exit 0 when all pass)."""
+    """Why a host does not connect: each layer in one line with a fix.
+
+    DNS, TCP, TLS, listener, Kerberos, authentication, command, quotas, Python.
+    Exit 0 when all pass, 1 when one fails."""
     cli.set_debug(debug)
     sys.exit(cli.doctor(inventory, host))
 
@@ -172,7 +224,9 @@ def doctor(c: Context, host: str | None = None, inventory: str | None = None,
 @task(help={"host": HOST_HELP, "inventory": INVENTORY_HELP, "debug": DEBUG_HELP})
 def facts(c: Context, host: str | None = None, inventory: str | None = None,
           debug: bool = False) -> None:
-    """Print what one probe sees on each host, as JSON (exit 2 if one could not be probed)."""
+    """Print what one probe sees on each host, as JSON.
+
+    Exit 2 if a host could not be probed."""
     cli.set_debug(debug)
     sys.exit(cli.facts(inventory, host))
 
@@ -189,7 +243,9 @@ def check(
     c: Context, host: str | None = None, inventory: str | None = None, pytest_args: str = "",
     debug: bool = False,
 ) -> None:
-    """Run the compliance suite (`pytest checks`) against hosts (pytest's exit codes)."""
+    """Run the compliance suite (`pytest checks`) against hosts.
+
+    pytest's exit codes: 0 compliant, 1 a check failed, 4 bad input."""
     cli.set_debug(debug)
     sys.exit(cli.check(inventory, host, pytest_args))
 
@@ -222,7 +278,7 @@ def drift(  # argument order = short flags: -h -i -d as in the other tasks
     remediate: bool = False,
     parallel: int = cli.DRIFT_PARALLEL,
     shard: str | None = None,
-    deadline: int = 0,
+    deadline: int = 0,  # seconds, read as a float (_Checked); int for Invoke's help
     notify: list[str] | None = None,
     notify_format: str | None = None,
     metrics: str | None = None,
@@ -245,7 +301,7 @@ def drift(  # argument order = short flags: -h -i -d as in the other tasks
             "show": "print the task's XML, register nothing (Windows)"})
 def schedule(c: Context, inventory: str | None = None, reports: str = "reports",
              at: str = "02:30", name: str = "tacfleet-drift", show: bool = False) -> None:
-    """The nightly drift as this controller's scheduled task (Windows) or crontab line."""
+    """Schedule the nightly drift: a scheduled task (Windows) or a crontab line."""
     sys.exit(cli.schedule(inventory, reports, at, name, show))
 
 
@@ -254,10 +310,13 @@ def schedule(c: Context, inventory: str | None = None, reports: str = "reports",
             "notify": NOTIFY_HELP, "notify_format": NOTIFY_FORMAT_HELP,
             "metrics": METRICS_HELP},
       iterable=["notify"])
-def drift_merge(c: Context, sources: str, reports: str = "reports",
+def drift_merge(c: Context, sources: str = "", reports: str = "reports",
                 notify: list[str] | None = None, notify_format: str | None = None,
                 metrics: str | None = None) -> None:
-    """Join the shards' latest drift reports into one run, with what changed (exit 0/1/2)."""
+    """Join the shards' latest drift reports into one run (exit 0/1/2)."""
+    if not sources.strip():  # a flag, not a positional: one would eat -h as a folder
+        sys.exit(cli.usage("drift.merge: --sources is missing; fix: --sources DIR1,DIR2 (the "
+                           "shards' --reports folders)"))
     sys.exit(cli.drift_merge([s for s in sources.split(",") if s.strip()], reports=reports,
                              notify=notify, notify_format=notify_format, metrics=metrics))
 
@@ -321,7 +380,7 @@ def sandbox_fault(c: Context, name: str = "default", latency_ms: int = -1, http_
 @task(help={"name": "sandbox name to record on (reset first, stopped after)",
             "port": "its WinRM HTTP port (must match the transcript's inventory)"})
 def sandbox_record(c: Context, name: str = "rec", port: int = 57985) -> None:
-    """Provision a fresh sandbox host and re-record the simulated fleet's transcript."""
+    """Provision a fresh sandbox host; re-record the simulated fleet's transcript."""
     sys.exit(cli.sandbox_record(name, port))
 
 
@@ -367,7 +426,20 @@ def main() -> None:
         release = version("tacfleet")
     except PackageNotFoundError:  # run from a checkout that was never installed
         release = "unknown"
-    invoke.Program(namespace=ns, name="tacfleet", binary="tacfleet", version=release).run()
+    Program(namespace=ns, name="tacfleet", binary="tacfleet", version=release).run()
+
+
+class Program(invoke.Program):
+    """Invoke's program whose parse errors (an unknown option, an option without its value)
+    are one line and exit 2, as every other bad option of tacfleet's (Invoke exits 1)."""
+
+    def parse_tasks(self) -> None:
+        try:
+            super().parse_tasks()
+        except invoke.ParseError as exc:
+            task = getattr(getattr(exc, "context", None), "name", None)
+            where = f"tacfleet {task} -h" if task else "tacfleet --list"
+            raise invoke.Exit(f"{exc}; fix: `{where}` lists what it takes", code=2) from None
 
 
 if __name__ == "__main__":  # ``python -m tacfleet_tasks drift …``: what a scheduled task runs

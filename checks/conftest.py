@@ -41,6 +41,8 @@ from winhost.probe import HostFacts
 SESSION = pytest.StashKey[FleetSession]()
 REPORT = pytest.StashKey[FleetReport]()
 SECOND_OPINION = "second_opinion"
+#: Why tests were deselected by tacfleet itself, for the summary (pytest says only how many).
+DESELECTED = pytest.StashKey[str]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -63,7 +65,7 @@ def pytest_configure(config: pytest.Config) -> None:
     worker = getattr(config, "workerinput", None)
     try:
         config.stash[SESSION] = FleetSession.from_options(
-            config.getoption("tacfleet_inventory"),
+            testinfra_options(config),
             config.getoption("tacfleet_host"),
             config.getoption("hosts", None),
             deadline=config.getoption("tacfleet_deadline", None),
@@ -80,6 +82,39 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(per_host.Plugin(), "tacfleet-per-host")
     if worker is None:  # workers report to the controller, which prints
         config.pluginmanager.register(_Reporter(config), "tacfleet-reporter")
+
+
+#: testinfra's options that tacfleet's checks cannot honour: they connect as the inventory says.
+TESTINFRA_REFUSED = {
+    "connection": "--connection", "ssh_config": "--ssh-config",
+    "ssh_extra_args": "--ssh-extra-args", "ssh_identity_file": "--ssh-identity-file",
+    "sudo": "--sudo", "sudo_user": "--sudo-user", "force_ansible": "--force-ansible",
+    "nagios": "--nagios",
+}
+
+
+def testinfra_options(config: pytest.Config) -> str | None:
+    """The inventory to read, with testinfra's options honoured or refused in one line each:
+    ``--ansible-inventory FILE`` is the inventory (tacfleet reads Ansible inventories), ``--hosts``
+    selects as ``--host`` does (:meth:`FleetSession.from_options`); an option tacfleet cannot
+    honour, or two that say the same thing differently, is a usage error (exit 4)."""
+    for dest, flag in TESTINFRA_REFUSED.items():
+        if config.getoption(dest, None):
+            raise pytest.UsageError(
+                f"{flag}: testinfra's option is not used by tacfleet's checks, which connect "
+                "to each host as its inventory entry says (connection.*); fix: remove "
+                f"{flag}, and give --inventory FILE --host NAME")
+    inventory = config.getoption("tacfleet_inventory")
+    ansible = config.getoption("ansible_inventory", None)
+    if ansible and inventory and ansible != inventory:
+        raise pytest.UsageError(
+            f"--inventory {inventory} and --ansible-inventory {ansible} name two inventories; "
+            "fix: give one (tacfleet reads either format)")
+    if config.getoption("tacfleet_host") and config.getoption("hosts", None):
+        raise pytest.UsageError(
+            f"--host {config.getoption('tacfleet_host')} and --hosts "
+            f"{config.getoption('hosts')} both select hosts; fix: give one")
+    return str(inventory or ansible) if inventory or ansible else None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -213,6 +248,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = keep
+        names = sorted({getattr(i, "originalname", i.name) for i in dropped})
+        config.stash[DESELECTED] = (
+            f"{len(dropped)} deselected: {', '.join(names)} (sends its own command to each "
+            "host: a second shell and command per host) because --second-opinion was not given")
 
 
 # -- probing: once per host, before the first test ---------------------------------------------
@@ -309,16 +348,21 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         reporter.showfspath = False  # no file headers between hosts: the lines say the host
 
 
+#: pytest's progress letters, kept for the checks; a failure's own line follows the run.
+LETTERS = {"passed": ".", "failed": "F", "skipped": "s"}
+
+
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
-    """Without -v a check prints nothing as it passes or skips, and its own line if it fails."""
+    """Without -v a check shows pytest's progress letter (``.``, ``s``, ``F``, ``E``) and its
+    own line if it fails."""
     if not _compact(config) or "host" not in properties(report) or hasattr(report, "wasxfail"):
         return None
     if report.when == "call":
-        return report.outcome, "", report.outcome.upper()
+        return report.outcome, LETTERS[report.outcome], report.outcome.upper()
     if report.skipped:
-        return "skipped", "", "SKIPPED"
+        return "skipped", "s", "SKIPPED"
     if report.failed:
-        return "error", "", "ERROR"
+        return "error", "E", "ERROR"
     return None
 
 
@@ -332,6 +376,14 @@ def junit_hostname(config: pytest.Config, report: pytest.TestReport, host: str) 
     xml = config.stash.get(xml_key, None)
     if xml is not None and xml.family in ("xunit1", "legacy"):
         xml.node_reporter(report).add_attribute("hostname", host)
+
+
+def _own_line(reporter: Any) -> None:
+    """Start a failure's line on a line of its own, after the progress letters so far (with no
+    file header, pytest would write it on after them): ``-2`` is pytest's own mark for "the
+    current line holds output", which ``write_line`` ends first."""
+    if reporter.currentfspath is None:
+        reporter.currentfspath = -2
 
 
 class _Reporter:
@@ -349,6 +401,7 @@ class _Reporter:
         if host is None:  # a test of the user's own: its failure in one line too
             reporter = self.config.pluginmanager.get_plugin("terminalreporter")
             if report.failed and reporter is not None and _compact(self.config):
+                _own_line(reporter)
                 reporter.write_line(redact(f"{report.nodeid}: {one_line(report)}"), red=True)
             return
         if report.when != "call" and not report.failed:
@@ -371,13 +424,17 @@ class _Reporter:
         line = self.config.stash[REPORT].add(host, requirement, True, message)
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if line and reporter is not None and _compact(self.config):
+            _own_line(reporter)
             reporter.write_line(redact(line), red=True)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         fleet = self.config.stash[REPORT]
-        if not fleet.hosts:
+        deselected = self.config.stash.get(DESELECTED, "")
+        if not fleet.hosts and not deselected:
             return
         terminalreporter.section("tacfleet summary", sep="-")
-        for line in fleet.summary(verbose=not _compact(self.config)):
+        for line in fleet.summary(verbose=not _compact(self.config)) if fleet.hosts else []:
             terminalreporter.write_line(line)
+        if deselected:
+            terminalreporter.write_line(deselected)
 

@@ -43,6 +43,13 @@ def failure_line(host: str, requirement: str, message: str) -> str:
     return f"{host} {requirement}: {message}"
 
 
+def counted(number: float, noun: str, plural: str = "") -> str:
+    """``1 host``, ``2 hosts``, ``6 HTTP requests``, ``6.5 HTTP requests`` (an average shows
+    its decimal only when it has one)."""
+    shown = f"{number:.0f}" if float(number).is_integer() else f"{number:.1f}"
+    return f"{shown} {noun if shown == '1' else plural or noun + 's'}"
+
+
 def _names(names: list[str], cap: int | None) -> str:
     if cap is None or len(names) <= cap:
         return ", ".join(names)
@@ -75,8 +82,8 @@ class FleetReport:
         cap_hosts = None if verbose else HOSTS_SHOWN
         failing = [h for h in self.hosts if h in self.failures and h not in self.unreachable]
         compliant = len(self.hosts) - len(failing) - len(self.unreachable)
-        lines = [f"{len(self.hosts)} hosts: {compliant} compliant, {len(failing)} failing, "
-                 f"{len(self.unreachable)} unreachable"]
+        lines = [f"{counted(len(self.hosts), 'host')}: {compliant} compliant, {len(failing)} "
+                 f"failing, {len(self.unreachable)} unreachable"]
         lines += self._probe_lines()
         by_requirement: dict[str, list[str]] = {}
         for host in failing:
@@ -115,5 +122,6 @@ class FleetReport:
         requests = sum(p["http_requests"] for p in self.probes) / hosts
         commands = sum(p["commands"] for p in self.probes) / hosts
         where = f" by {len(self.probes)} workers" if len(self.probes) > 1 else ""
-        return [f"probed {hosts} hosts once each{where} in {seconds:.1f} s: {requests:.1f} HTTP "
-                f"requests and {commands:.1f} commands per host"]
+        return [f"probed {counted(hosts, 'host')} once each{where} in {seconds:.1f} s: "
+                f"{counted(round(requests, 1), 'HTTP request')} and "
+                f"{counted(round(commands, 1), 'command')} per host"]

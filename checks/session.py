@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import testinfra.host
@@ -23,6 +23,7 @@ import testinfra.host
 from compliance.audit import HostAudit, audit_fleet, within
 from compliance.finding import Finding
 from inventory import Host, Inventory, load_inventory, resolve_inventory_path
+from inventory.rerun import runnable
 from inventory.secrets import redact
 from winhost.connection import Connection
 from winhost.open import open_connection
@@ -144,7 +145,8 @@ class FleetSession:
         facts = audit.facts
         if facts is not None and "/" in name:  # one service's view
             facts = facts.for_service(self.entry(name).service.name)
-        return facts, redact(audit.error.removeprefix("could not be checked: "))
+        error = runnable(audit.error, audit.host, self.inventory.path)
+        return facts, redact(error.removeprefix("could not be checked: "))
 
     def findings(self, name: str) -> dict[str, Finding]:
         """Requirement -> the host's finding, judged once from the cached facts; for
@@ -152,9 +154,9 @@ class FleetSession:
         found = self._findings.get(name)
         if found is None:
             service = self.entry(name).service.name
-            found = self._findings[name] = {
-                f.requirement: f for f in self.audit(name).findings
-                if f.service in ("", service)}
+            found = self._findings[name] = {  # fixes runnable as printed (inventory.rerun)
+                f.requirement: replace(f, fix=runnable(f.fix, f.host, self.inventory.path))
+                for f in self.audit(name).findings if f.service in ("", service)}
         return found
 
     # -- users' own commands (opt-in tests): a connection of their own, closed at the end ----

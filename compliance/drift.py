@@ -190,9 +190,21 @@ def host_entry(audit: HostAudit) -> HostEntry:
     return HostEntry.model_validate(redact_data(entry.model_dump(exclude_none=True)))
 
 
+def with_runnable_fixes(entry: HostEntry, host: str, inventory: str) -> HostEntry:
+    """``entry`` with each tacfleet command its fixes and error name completed with ``--host``
+    and ``--inventory`` (:func:`inventory.rerun.runnable`): pasted, it acts on this host of this
+    inventory."""
+    from inventory.rerun import runnable
+
+    findings = [f.model_copy(update={"fix": runnable(f.fix, host, inventory)}) if f.fix else f
+                for f in entry.findings]
+    return entry.model_copy(update={"error": runnable(entry.error, host, inventory),
+                                    "findings": findings})
+
+
 def build_report(audits: list[HostAudit], inventory: str, started: float) -> DriftReport:
     """The run's report; every secret tacfleet resolved is ``***`` in it (and so in the HTML)."""
-    hosts = {a.host: host_entry(a) for a in audits}
+    hosts = {a.host: with_runnable_fixes(host_entry(a), a.host, inventory) for a in audits}
     return DriftReport(
         started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         duration=round(time.time() - started, 3),

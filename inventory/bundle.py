@@ -170,9 +170,9 @@ def bundle_issues(host: Host) -> Iterator[Issue]:
     try:
         bundle = host_set(host)
     except BundleError as exc:
-        yield "python.bundle", str(exc), "build the bundle: invoke bundle --inventory FILE"
+        yield "python.bundle", str(exc), "build the bundle: `invoke bundle`"
         return
-    rebuild = "build the bundle again: invoke bundle --inventory FILE"
+    rebuild = "build the bundle again: `invoke bundle`"
     tags = windows_tags(host.python.version)
     names: set[NormalizedName] = set()
     for wheel in bundle.wheels:

@@ -53,7 +53,12 @@ class Problem:
             parts.append(self.field + shared)
         body = self.message if self.value is None else f"value '{self.value}' — {self.message}"
         text = ": ".join(parts) + ": " + body
-        return f"{text}; fix: {self.fix}" if self.fix else text
+        if not self.fix:
+            return text
+        from inventory.rerun import runnable  # a tacfleet command in the fix: for this file
+
+        fix = runnable(self.fix, self.host if len(self.hosts) == 1 else None, self.file)
+        return f"{text}; fix: {fix}"
 
 
 class InventoryError(TacfleetError):

@@ -25,7 +25,8 @@ import copy
 import difflib
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -596,23 +597,48 @@ def validate(path: str | os.PathLike[str] | None = None, *, check_files: bool = 
              check_secrets: bool = False, env: Mapping[str, str] | None = None) -> list[Problem]:
     """Every problem in an inventory (empty when it is usable): for ``invoke inventory.validate``.
 
-    ``check_secrets`` also resolves each host's password reference (values are never shown).
+    ``check_secrets`` also resolves, as plan and provision will, each host's password reference
+    and the references among its services' ``app.environment`` values (variable set, file
+    present and private, keyring entry present); values are never shown. They are resolved even
+    when a file the inventory names is missing, so one run lists both.
     Format the result with :func:`inventory.format_problems`.
     """
     from inventory.errors import InventoryError
-    from inventory.secrets import resolve_password
 
     try:
         inventory = load_inventory(path, check_files=check_files)
+        problems: list[Problem] = []
     except InventoryError as exc:
-        return exc.problems
-    problems: list[Problem] = []
+        problems = list(exc.problems)
+        if not (check_secrets and check_files):
+            return problems
+        try:  # the same file without its file checks: are its secrets there?
+            inventory = load_inventory(path, check_files=False)
+        except InventoryError:
+            return problems
     if check_secrets:
         for host in inventory.hosts:
-            if host.connection.password_refs:
-                try:
-                    resolve_password(host.connection, host=host.name, env=env,
-                                     source=str(inventory.path))
-                except InventoryError as exc:
-                    problems.extend(exc.problems)
+            problems += _secret_problems(host, str(inventory.path), env)
+    return problems
+
+
+def _secret_problems(host: Host, source: str, env: Mapping[str, str] | None) -> list[Problem]:
+    """What keeps ``host``'s password and its services' environment references from resolving."""
+    from inventory.errors import InventoryError
+    from inventory.secrets import resolve_password, resolve_value
+
+    problems: list[Problem] = []
+    checks: list[Callable[[], object]] = []
+    if host.connection.password_refs:
+        checks.append(partial(resolve_password, host.connection, host=host.name, env=env,
+                              source=source))
+    for unit in host.units():
+        checks += [partial(resolve_value, value, name=name, host=host.name, env=env,
+                           source=source)
+                   for name, value in unit.app.environment.items() if not isinstance(value, str)]
+    for check in checks:
+        try:
+            check()
+        except InventoryError as exc:
+            problems += [p for p in exc.problems if p not in problems]
     return problems

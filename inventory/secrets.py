@@ -143,6 +143,14 @@ def _from_env(name: str, env: Mapping[str, str], host: str | None, source: str,
     return SecretStr(value)
 
 
+def _create_hint(path: Path) -> str:
+    """How to create a missing password file: a sandbox host's is written by `sandbox.up`."""
+    parts = path.parts
+    if len(parts) >= 4 and parts[-4:-2] == ("tacfleet", "sandbox") and parts[-1] == "password":
+        return f"start that sandbox host, which writes it: `invoke sandbox.up --name {parts[-2]}`"
+    return f"create it: (umask 077; printf %s 'PASSWORD' > {path})"
+
+
 def _from_file(path: Path, host: str | None, field: str = "password_file") -> SecretStr:
     __tracebackhide__ = True
     path = path.expanduser()
@@ -153,8 +161,7 @@ def _from_file(path: Path, host: str | None, field: str = "password_file") -> Se
     try:
         info = path.stat()
     except FileNotFoundError:
-        raise fail("password file not found", f"create it: (umask 077; printf %s 'PASSWORD' > "
-                   f"{path})") from None
+        raise fail("password file not found", _create_hint(path)) from None
     except OSError as exc:
         raise fail(f"password file cannot be read ({exc.strerror})",
                    "check the path and its permissions") from None

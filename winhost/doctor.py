@@ -21,7 +21,7 @@ import requests
 
 from inventory.models import Host
 from winhost.cmdline import command, system32
-from winhost.errors import AuthenticationFailed, TacfleetError
+from winhost.errors import AuthenticationFailed, TacfleetError, connection_words
 from winhost.untrusted import strip_controls
 
 OK, FAIL, SKIP, WARN = "ok", "FAIL", "skip", "warn"
@@ -69,7 +69,7 @@ class _Walk:
             found = {str(a[4][0]) for a in socket.getaddrinfo(c.address, c.port,
                                                               type=socket.SOCK_STREAM)}
         except socket.gaierror as exc:
-            raise _Failed(f"{c.address} does not resolve ({exc.strerror})",
+            raise _Failed(connection_words(exc, c.address, c.port),
                           "correct connection.address, or add the name to DNS/hosts") from None
         return f"{c.address} -> {', '.join(sorted(found))}"
 
@@ -78,8 +78,7 @@ class _Walk:
         try:
             socket.create_connection((c.address, c.port), timeout=self.timeout).close()
         except OSError as exc:
-            raise _Failed(f"nothing accepts TCP on {c.address}:{c.port} "
-                          f"({exc.strerror or exc})",
+            raise _Failed(f"nothing accepts TCP: {connection_words(exc, c.address, c.port)}",
                           f"start WinRM on the host (winrm quickconfig"
                           f"{' -transport:https' if c.https else ''}) and open the port in its "
                           "firewall, or correct connection.port") from None
@@ -109,11 +108,11 @@ class _Walk:
         except ssl.SSLCertVerificationError as exc:
             trust = (f"add the host's CA to ca_file ({c.ca_file})" if c.ca_file else
                      "set ca_file: to the CA that signed the host's certificate")
-            raise _Failed(f"the host's certificate is not trusted: {exc.verify_message}",
+            raise _Failed(connection_words(exc, c.address, c.port),
                           f"{trust}; a name mismatch needs address to match the certificate"
                           ) from None
         except (ssl.SSLError, OSError) as exc:
-            raise _Failed(f"TLS handshake failed: {exc}",
+            raise _Failed(connection_words(exc, c.address, c.port),
                           "check that the port is WinRM's HTTPS listener (5986)") from None
         if not c.cert_validation:
             return f"{version}; certificate NOT validated (cert_validation: false)"

@@ -73,8 +73,8 @@ class HostError(TacfleetError):
 class HostUnreachable(HostError):
     """The host did not answer (connection refused, reset, DNS, TLS)."""
 
-    fix = ("check connection.address/port in the inventory and that WinRM listens on the host "
-           "(winrm quickconfig)")
+    fix = ("`invoke doctor --host HOST` shows which layer fails; check connection.address/port "
+           "in the inventory and that WinRM listens on the host (winrm quickconfig)")
 
 
 class AuthenticationFailed(HostError):
@@ -127,3 +127,80 @@ class OutputTooLarge(HostError):
 
     fix = ("look at the host: a program that prints without end is hung or not what it should "
            "be; a command that truly prints this much should write to a file on the host")
+
+
+# -- a connection's failure in tacfleet's words -------------------------------------------------
+#: Text of a library's error (urllib3, requests, http.client, ssl) -> what it means, first match
+#: wins; ``{where}`` is ``address:port``, ``{address}`` the address alone.
+_WORDS = (
+    (("gaierror", "nameresolutionerror", "name or service not known", "nodename nor servname",
+      "temporary failure in name resolution", "getaddrinfo failed", "no address associated"),
+     "{address}: name not found (DNS)"),
+    (("connectionrefused", "connection refused", "actively refused"),
+     "connection refused on {where}"),
+    (("certificate_verify_failed", "certificate verify failed", "sslcertverificationerror"),
+     "TLS: certificate not trusted ({detail})"),
+    (("connecttimeout", "connect timeout", "connection to .* timed out", "timed out connecting"),
+     "timed out connecting to {where}"),
+    (("readtimeout", "read timed out", "no answer within", "timeouterror", "timed out"),
+     "no answer from {where} in time (read timeout)"),
+    (("wrong version number", "sslerror", "ssl:"),
+     "TLS handshake with {where} failed ({detail})"),
+    (("connectionreset", "connection reset", "econnreset", "remotedisconnected",
+      "connection aborted", "connection was closed", "connection closed", "badstatusline"),
+     "connection to {where} closed by the host"),
+    (("no route to host", "ehostunreach"), "no route to {address}"),
+    (("network is unreachable", "enetunreach"), "network unreachable for {address}"),
+)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps: causes, contexts, urllib3's ``reason``, requests' args."""
+    seen: list[BaseException] = []
+    todo = [exc]
+    while todo and len(seen) < 12:
+        item = todo.pop(0)
+        if item in seen:
+            continue
+        seen.append(item)
+        todo += [e for e in (item.__cause__, item.__context__, getattr(item, "reason", None),
+                             *item.args) if isinstance(e, BaseException)]
+    return seen
+
+
+def _tls_detail(chain: list[BaseException], text: str) -> str:
+    """Why TLS failed, as OpenSSL says it (``self-signed certificate``, ``Hostname mismatch``)."""
+    import re
+    import ssl
+
+    for item in chain:
+        if isinstance(item, ssl.SSLCertVerificationError) and item.verify_message:
+            return str(item.verify_message)
+    found = re.search(r"certificate verify failed: ([^(')\]]+)|\] ([a-z][^(')\]]+) \(_ssl", text)
+    detail = (found.group(1) or found.group(2)).strip() if found else ""
+    return detail or "see --debug"
+
+
+def connection_words(exc: BaseException, address: str | None, port: int | str | None
+                     ) -> str:
+    """A failure to reach ``address:port`` as tacfleet says it: ``web01.example.com: name not
+    found (DNS)``, ``connection refused on 127.0.0.1:5986``, ``timed out connecting to …``,
+    ``TLS: certificate not trusted (self-signed certificate)``. The one mapping every task
+    uses (through the connection's errors and ``invoke doctor``); Python's exception class and
+    its text only with ``--debug`` (``TACFLEET_DEBUG``)."""
+    import os
+    import re
+
+    chain = _chain(exc)
+    text = " ".join(f"{type(e).__name__}: {e}" for e in chain)
+    lowered = text.lower()
+    where = f"{address}:{port}"
+    words = f"cannot connect to {where} ({strip_controls(str(chain[-1]))[:200]})"
+    for needles, template in _WORDS:
+        if any(re.search(n, lowered) for n in needles):
+            words = template.format(where=where, address=address,
+                                    detail=_tls_detail(chain, text))
+            break
+    if os.environ.get("TACFLEET_DEBUG", "") not in ("", "0"):
+        words += f" [{strip_controls(text)[:400]}]"
+    return words

@@ -42,6 +42,7 @@ import os
 import re
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from pydantic import SecretStr
@@ -71,6 +72,7 @@ from winhost.errors import (
     ProgramNotFound,
     TamperedAnswer,
     UsageError,
+    connection_words,
 )
 from winhost.wsman_transport import (
     AUTH_METHODS,
@@ -540,6 +542,9 @@ class WinRMConnection:
             )
         text = str(exc) if isinstance(exc, WireError) else f"{type(exc).__name__}: {exc}"
         reason = redact(text)[:300]
+        url = urlsplit(self.endpoint)
+        if isinstance(exc, requests.ConnectionError | requests.Timeout | WireError):
+            reason = redact(connection_words(exc, url.hostname, url.port))
         if self._sent and not idempotent:
             return ConnectionLost(
                 self.host,
@@ -557,7 +562,7 @@ class WinRMConnection:
                        "trusts, not expired or revoked (cert_pem, cert_key_pem)")
             return err
         if isinstance(exc, requests.ConnectionError | requests.Timeout | WireError):
-            return HostUnreachable(self.host, f"{self.endpoint} unreachable: {reason}")
+            return HostUnreachable(self.host, reason)
         return HostError(self.host, reason)
 
     def _backoff(self, attempt: int) -> None:

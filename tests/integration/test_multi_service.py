@@ -130,7 +130,7 @@ def test_a_changed_service_is_reported_for_that_service_only(multi_host, tmp_pat
     assert failed == {"checks/test_service.py::test_start_type[sandbox/tacdemo2]"}, failed
     assert "test_start_type[sandbox/tacdemo] PASSED" in proc.stdout
     assert "sandbox · tacdemo2: expected delayed-auto, found demand" in proc.stdout
-    assert "1 hosts: 0 compliant, 1 failing" in proc.stdout  # the host counted once
+    assert "1 host: 0 compliant, 1 failing" in proc.stdout  # the host counted once
 
     reports = tmp_path / "reports"
     assert cli.drift(str(multi_host.inventory), "sandbox", reports=str(reports)) == 1

@@ -121,8 +121,8 @@ def test_summary_of_a_large_fleet_is_capped_and_counts_everything():
                           "commands": 1000, "unreachable": 1})
     lines = report.summary()
     assert lines[0] == "1000 hosts: 899 compliant, 100 failing, 1 unreachable"
-    assert lines[1] == ("probed 1000 hosts once each in 15.0 s: 6.0 HTTP requests and 1.0 "
-                        "commands per host")
+    assert lines[1] == ("probed 1000 hosts once each in 15.0 s: 6 HTTP requests and 1 "
+                        "command per host")
     by_requirement = lines[lines.index("failing requirements (hosts failing it):") + 1:][:2]
     assert by_requirement[0].split() == ["start_type", "100", "sim0000,", "sim0010,", "sim0020,",
                                          "sim0030,", "sim0040,", "+95", "more"]
@@ -142,3 +142,18 @@ def test_a_clean_fleet_is_one_line():
     for i in range(3):
         report.add(f"h{i}", "start_type", False)
     assert report.summary() == ["3 hosts: 3 compliant, 0 failing, 0 unreachable"]
+
+
+def test_counts_read_as_english():
+    from checks.report import FleetReport
+    from checks.report import counted as count
+
+    assert [count(1, "host"), count(2, "host"), count(6.5, "HTTP request"),
+            count(1.0, "command")] == ["1 host", "2 hosts", "6.5 HTTP requests", "1 command"]
+    report = FleetReport()
+    report.add("web01", "start_type", False)
+    report.probes.append({"hosts": 1, "seconds": 0.4, "http_requests": 7, "commands": 1,
+                          "unreachable": 0})
+    assert report.summary() == ["1 host: 1 compliant, 0 failing, 0 unreachable",
+                                "probed 1 host once each in 0.4 s: 7 HTTP requests and 1 "
+                                "command per host"]
