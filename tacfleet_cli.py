@@ -148,6 +148,25 @@ def validate(inventory: str | None) -> int:
 
 
 @friendly
+def inventory_schema(output: str | None = None, *, markdown: bool = False) -> int:
+    """The inventory's JSON Schema (``markdown``: its reference page) to stdout or ``output``."""
+    from inventory.schema import reference_markdown, schema_text
+
+    text = reference_markdown() if markdown else schema_text()
+    if not output or output == "-":
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        Path(output).expanduser().write_text(text, encoding="utf-8")
+    except OSError as exc:
+        _say(f"{output}: cannot write it ({exc.strerror}); fix: give a path in a folder you "
+             "may write, or - for standard output")
+        return EXIT_USAGE
+    _say(f"wrote {output}")
+    return EXIT_OK
+
+
+@friendly
 def bundle(inventory: str | None, selection: str | None, *, dest: str | None = None,
            find_links: list[str] | None = None, no_index: bool = False) -> int:
     """Build the offline hosts' bundle (``provision.bundle``); a table per set."""
