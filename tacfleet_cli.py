@@ -790,13 +790,15 @@ def in_checkout() -> bool:
 
 
 def run_tests(*, quick: bool = False) -> int:
-    """ruff, then mypy, then pytest; stops at the first step that fails and names it."""
+    """ruff, the docs (mkdocs), mypy, then pytest; stops at the first step that fails and
+    names it."""
     if not in_checkout():
         err_console.print(f"test: the test suite is in a checkout of tacfleet, not in "
                           f"the installed tool ({ROOT}); clone the repository and run `bash "
                           "bootstrap.sh test` there", markup=False)
         return EXIT_USAGE
     stages = [[("ruff", [sys.executable, "-m", "ruff", "check", "."])],
+              [("mkdocs", [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet"])],
               *([run] for run in mypy_runs()), *suite_runs(quick=quick)]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     for stage in stages:
