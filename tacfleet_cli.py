@@ -2,7 +2,7 @@
 
 The command-line boundary: every task ends in one readable line (or one line per inventory
 problem) and a documented exit code, never a traceback unless ``--debug`` (or
-``TACFLEET_DEBUG=1``). Exit codes (the README's table):
+``TACFLEET_DEBUG=1``). Exit codes (docs/tasks.md's table):
 
 - 0 done / compliant; 1 a host failed or drifted; 2 bad input (inventory, selection, option) or,
   for ``drift`` and ``facts``, a host that could not be checked; 3 an unexpected error (a bug:
