@@ -72,7 +72,7 @@ def validate(c: Context, inventory: str | None = None, debug: bool = False) -> N
 @task(help={"output": "write it to this file (default: standard output)",
             "markdown": "the inventory reference page (docs/reference/inventory.md) instead"})
 def schema(c: Context, output: str | None = None, markdown: bool = False) -> None:
-    """The inventory's JSON Schema, for editors' completion and checks."""
+    """The inventory's JSON Schema, for editor completion."""
     sys.exit(cli.inventory_schema(output, markdown=markdown))
 
 
