@@ -2,7 +2,7 @@
 
 The command-line boundary: every task ends in one readable line (or one line per inventory
 problem) and a documented exit code, never a traceback unless ``--debug`` (or
-``TACFLEET_DEBUG=1``). Exit codes (the README's table):
+``TACFLEET_DEBUG=1``). Exit codes (docs/tasks.md's table):
 
 - 0 done / compliant; 1 a host failed or drifted; 2 bad input (inventory, selection, option) or,
   for ``drift`` and ``facts``, a host that could not be checked; 3 an unexpected error (a bug:
@@ -153,6 +153,25 @@ def validate(inventory: str | None) -> int:
     count = len(load_inventory(path).hosts)
     console.print(f"{path}: ok ({count} {'host' if count == 1 else 'hosts'}; files and "
                   "secrets found)", markup=False, soft_wrap=True)
+    return EXIT_OK
+
+
+@friendly
+def inventory_schema(output: str | None = None, *, markdown: bool = False) -> int:
+    """The inventory's JSON Schema (``markdown``: its reference page) to stdout or ``output``."""
+    from inventory.schema import reference_markdown, schema_text
+
+    text = reference_markdown() if markdown else schema_text()
+    if not output or output == "-":
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        Path(output).expanduser().write_text(text, encoding="utf-8")
+    except OSError as exc:
+        _say(f"{output}: cannot write it ({exc.strerror}); fix: give a path in a folder you "
+             "may write, or - for standard output")
+        return EXIT_USAGE
+    _say(f"wrote {output}")
     return EXIT_OK
 
 
@@ -812,13 +831,15 @@ def in_checkout() -> bool:
 
 
 def run_tests(*, quick: bool = False) -> int:
-    """ruff, then mypy, then pytest; stops at the first step that fails and names it."""
+    """ruff, the docs (mkdocs), mypy, then pytest; stops at the first step that fails and
+    names it."""
     if not in_checkout():
         err_console.print(f"test: the test suite is in a checkout of tacfleet, not in "
                           f"the installed tool ({ROOT}); clone the repository and run `bash "
                           "bootstrap.sh test` there", markup=False)
         return EXIT_USAGE
     stages = [[("ruff", [sys.executable, "-m", "ruff", "check", "."])],
+              [("mkdocs", [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet"])],
               *([run] for run in mypy_runs()), *suite_runs(quick=quick)]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     for stage in stages:

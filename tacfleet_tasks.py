@@ -116,6 +116,13 @@ def validate(c: Context, inventory: str | None = None, debug: bool = False) -> N
     sys.exit(cli.validate(inventory))
 
 
+@task(help={"output": "write it to this file (default: standard output)",
+            "markdown": "the inventory reference page (docs/reference/inventory.md) instead"})
+def schema(c: Context, output: str | None = None, markdown: bool = False) -> None:
+    """The inventory's JSON Schema, for editor completion."""
+    sys.exit(cli.inventory_schema(output, markdown=markdown))
+
+
 @task(help={"host": HOST_HELP, "inventory": INVENTORY_HELP, **ProvisionOptions.flag_help(),
             "debug": DEBUG_HELP, "log": log_help("reports/provision")})
 def provision(  # the flags of ProvisionOptions (help, defaults: there), as Invoke reads them
@@ -402,6 +409,7 @@ drift_ns.add_task(drift, "run", default=True)
 drift_ns.add_task(drift_merge, "merge")
 inventory_ns = Collection("inventory")
 inventory_ns.add_task(validate)
+inventory_ns.add_task(schema)
 sandbox_ns = Collection("sandbox")
 sandbox_ns.add_task(sandbox_up, "up")
 sandbox_ns.add_task(sandbox_down, "down")

@@ -1,4 +1,4 @@
-"""The layering README's "How it works" states: each layer imports only the ones above it.
+"""The layering docs/how-it-works.md states: each layer imports only the ones above it.
 
 inventory → winhost → fleet → compliance → provision and checks → tacfleet_cli → tacfleet_tasks
 → tasks. Two modules import nothing of tacfleet's and so may be used by every layer:
