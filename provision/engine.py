@@ -85,6 +85,7 @@ def _run_unit(run: HostRun, ctx: Context, connection: Connection, check_only: bo
             if ctx.switch is not None and ctx.switch.this_run:
                 _roll_back(run, ctx, connection, on_step, "interrupted (Ctrl-C) after the switch")
             return False
+        activity.doing(host.name, step.title)
         result = run_step(step, ctx, connection, check_only)
         if host.multi and step.scope == "service":
             result.service = host.service.name

@@ -109,7 +109,8 @@ class FleetProgress:
         table = Table(show_header=True, box=None, pad_edge=False)
         table.add_column("host", no_wrap=True)
         table.add_column("steps", justify="right", no_wrap=True)
-        table.add_column("now", no_wrap=True, overflow="ellipsis", ratio=1)
+        table.add_column("now", no_wrap=True, overflow="ellipsis",
+                         max_width=max(10, self.console.width - 40))
         table.add_column("elapsed", justify="right", no_wrap=True)
         now = time.monotonic()
         busy = {h: d for h, d in activity.current().items() if h in self._hosts}

@@ -7,7 +7,7 @@ import re
 from dataclasses import asdict
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -61,53 +61,56 @@ class StepPrinter:
         self.diff = diff
 
     def __call__(self, host: str, result: StepResult) -> None:
-        """One step's lines; secrets (passwords, app.environment values) shown as ``***``."""
+        """One step's lines, printed at once (hosts run in parallel: a step's lines stay
+        together); secrets (passwords, app.environment values) shown as ``***``."""
         if result.status is Status.SKIPPED:
             return
-        self._line(host, result)
+        lines: list[RenderableType] = [self._line(host, result)]
         changing = result.status is not Status.OK
         if changing and (self.verbose or self.show_commands):
-            for reason in result.reasons:
-                self._detail(f"    because {redact(reason)}", "dim")
+            lines += [self._detail(f"    because {redact(r)}", "dim") for r in result.reasons]
         if self.diff and changing:
-            self._diff(result)
+            lines += self._diff(result)
         if result.restart and changing:
-            self._detail(f"    {redact(result.restart)}", "dim")
+            lines.append(self._detail(f"    {redact(result.restart)}", "dim"))
         if self.show_commands or self.verbose or result.status is Status.FAILED:
             for command in result.commands:
                 line = command if self.verbose else shown(command)
-                self._detail(f"    $ {redact(line)}", "cyan")
+                lines.append(self._detail(f"    $ {redact(line)}", "cyan"))
         if result.message:
-            self._detail(f"    {redact(result.message)}", _STYLE[result.status])
+            lines.append(self._detail(f"    {redact(result.message)}", _STYLE[result.status]))
         if result.output:
-            self._detail(redact(result.output), "dim")
+            lines.append(self._detail(redact(result.output), "dim"))
+        self.console.print(Group(*lines), soft_wrap=not self.console.is_terminal)
 
-    def _line(self, host: str, result: StepResult) -> None:
+    def _line(self, host: str, result: StepResult) -> RenderableType:
         style = _STYLE[result.status]
         status = Text(str(result.status), style=style)
         if result.elapsed:
             status.append(f" ({result.elapsed:.1f}s)")
         if not self.console.is_terminal:
-            self.console.print(Text.assemble(host, "  ", result.label, "  ", status),
-                               soft_wrap=True)
-            return
+            return Text.assemble(host, "  ", result.label, "  ", status)
         width = max(12, min(48, self.console.width - len(host) - _STATUS_WIDTH - 4))
         grid = Table.grid(padding=(0, 2))
         grid.add_column(no_wrap=True)
         grid.add_column(width=width)
         grid.add_column(no_wrap=True)
         grid.add_row(host, result.label, status)
-        self.console.print(grid)
+        return grid
 
-    def _diff(self, result: StepResult) -> None:
+    def _diff(self, result: StepResult) -> list[RenderableType]:
+        lines: list[RenderableType] = []
         for requirement, expected, found in result.changes:
-            self._detail(f"    ~ {requirement}", "bold")
-            self._detail(f"      - found:    {redact(windows_plain(found))}", "red")
-            self._detail(f"      + expected: {redact(windows_plain(expected))}", "green")
+            lines += [self._detail(f"    ~ {requirement}", "bold"),
+                      self._detail(f"      - found:    {redact(windows_plain(found))}", "red"),
+                      self._detail(f"      + expected: {redact(windows_plain(expected))}",
+                                   "green")]
+        return lines
 
-    def _detail(self, text: str, style: str) -> None:
-        """An indented detail line: whole (no wrap) off a terminal; on one, wrapped at words."""
-        self.console.print(Text(text, style=style), soft_wrap=not self.console.is_terminal)
+    @staticmethod
+    def _detail(text: str, style: str) -> Text:
+        """An indented detail line: whole off a terminal; on one, wrapped at words."""
+        return Text(text, style=style)
 
 
 def note(run: HostRun) -> str:
