@@ -61,11 +61,11 @@ class Heartbeat:
     ``interval`` seconds after that: progress for pipes and CI logs (plain lines, never
     redrawn)."""
 
-    def __init__(self, say: Callable[[str], None], *, interval: float = HEARTBEAT_SECONDS,
-                 first_after: float = FIRST_AFTER, tick: float = 0.5) -> None:
+    def __init__(self, say: Callable[[str], None], *, interval: float | None = None,
+                 first_after: float | None = None, tick: float = 0.25) -> None:
         self.say = say
-        self.interval = interval
-        self.first_after = first_after
+        self.interval = HEARTBEAT_SECONDS if interval is None else interval
+        self.first_after = FIRST_AFTER if first_after is None else first_after
         self.tick = tick
         self._said: dict[str, tuple[Doing, float]] = {}  # host -> (activity, when last said)
         self._stop = threading.Event()
