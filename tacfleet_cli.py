@@ -415,7 +415,7 @@ def drift(
         with CheckProgress(console, len(hosts)) if live else nullcontext() as shown:
             audits = audit_fleet(hosts, parallel=parallel, on_done=shown, deadline=deadline,
                                  processes=processes)
-        addresses = {h.name: h.connection.address for h in hosts}
+        addresses = {h.name: h.connection.address for h in hosts if h.connection.address}
         report = build_report(audits, str(path), started, addresses)
         if remediate and not stop.is_set():
             drifted = [h for h, e in report.hosts.items() if e.status == "drift"]
