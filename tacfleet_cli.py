@@ -292,12 +292,13 @@ def rollback(inventory: str | None, selection: str | None, *, to: str | None = N
     from functools import partial
 
     from provision.fleet import provision_one
-    from provision.report import summary_table
+    from provision.report import WIDE, summary_table
     from provision.rollback import rollback_host
 
     hosts = _hosts(inventory, selection)
     runs = [provision_one(h, body=partial(rollback_host, to=to)) for h in hosts]
-    console.print(summary_table(runs))
+    if console.is_terminal:  # off a terminal: the lines below, whole
+        console.print(summary_table(runs, notes=console.width >= WIDE))
     for run in runs:
         for step in run.steps:
             if step.step == "rollback":

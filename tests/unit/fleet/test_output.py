@@ -90,3 +90,26 @@ def test_heartbeat_names_an_activity_after_a_while_then_every_interval():
 @pytest.mark.parametrize(("seconds", "shown"), [(0.4, "0 s"), (41.9, "41 s"), (125, "2 min 5 s")])
 def test_seconds_as_a_line_shows_them(seconds, shown):
     assert activity.seconds(seconds) == shown
+
+
+def test_live_line_per_host_names_what_it_waits_for_at_80_columns():
+    import io
+
+    from rich.console import Console
+
+    from provision.progress import FleetProgress
+    from provision.report import StepPrinter
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, color_system=None, width=80)
+    progress = FleetProgress(console, ["web01"], printer=StepPrinter(console))
+    activity.doing("web01", "waiting for port 8080 (service tacdemo running) (re-probe 2)")
+    try:
+        table = progress._render().renderables[1]
+    finally:
+        activity.done("web01")
+    row = [next(iter(column.cells)) for column in table.columns]
+    assert row[0] == "web01" and row[1] == f"0/{len(STEPS)}"
+    assert row[2] == "waiting for port 8080 (service tacdemo running) (re-probe 2) (0 s)"
+    console.print(progress._render())
+    assert all(len(line) <= 80 for line in out.getvalue().splitlines())
