@@ -25,6 +25,10 @@ python3 -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(
     os.path.join(sysconfig.get_paths()["include"], "Python.h")))' || missing="$missing python3-dev"
 command -v faketime >/dev/null 2>&1 || missing="$missing faketime"  # a skewed client clock
 command -v ip >/dev/null 2>&1 || missing="$missing iproute2"  # an offline sandbox host's netns
+if [ "$job" = test ]; then  # issue 35's output tests: a terminal of 80 columns, the HTML's shots
+    command -v tmux >/dev/null 2>&1 || missing="$missing tmux"
+    command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+fi
 if [ -n "$missing" ]; then
     echo "bootstrap: installing Debian packages:$missing"
     $sudo apt-get update -qq

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from compliance.drift import DriftReport, Remediation
     from compliance.notify import Target
     from provision.model import HostRun
+    from provision.report import StepPrinter
 
 ROOT = Path(__file__).resolve().parent
 console: Console = TeeConsole(highlight=False)  # both also print into the open run log
@@ -203,15 +204,31 @@ def bundle(inventory: str | None, selection: str | None, *, dest: str | None = N
     return EXIT_OK
 
 
-@friendly
+#: ``--detailed-exitcode``: something changed (or would change), nothing failed.
+EXIT_CHANGES = 2
+
+
 def provision(inventory: str | None, selection: str | None,
               options: ProvisionOptions = DEFAULTS) -> int:
-    """Provision (or plan); a first Ctrl-C finishes current commands, prints, exits 130."""
+    """Provision (or plan); a first Ctrl-C finishes current commands, prints, exits 130.
+    ``--detailed-exitcode`` (Terraform's): 0 nothing to do, 2 changes, 1 any error."""
+    pending: list[bool] = []
+    code = _provision_task(inventory, selection, options, pending)
+    if not options.detailed_exitcode or code == EXIT_INTERRUPTED:
+        return code
+    return EXIT_FAILED if code else EXIT_CHANGES if pending else EXIT_OK
+
+
+@friendly
+def _provision_task(inventory: str | None, selection: str | None, options: ProvisionOptions,
+                    pending: list[bool]) -> int:
     from fleet.select import shard as shard_hosts
 
     hosts = shard_hosts(_hosts(inventory, selection), options.shard)
     with graceful_interrupt(_say) as stop:
-        code = _provision(hosts, options, inventory=resolve_inventory_path(inventory))
+        runs: list[HostRun] = []
+        code = _provision(hosts, options, collect=runs, inventory=resolve_inventory_path(inventory))
+        pending.extend(True for r in runs if r.changed)
         if stop.is_set():
             _say("interrupted: the steps above ran; run the same command again to finish")
             return EXIT_INTERRUPTED
@@ -240,16 +257,15 @@ def _provision(hosts: list[Host], options: ProvisionOptions,
     from fleet.runlog import active
     from fleet.select import parse_batch_options
     from provision.fleet import provision_rollout
-    from provision.progress import FleetProgress
-    from provision.report import StepPrinter, runs_json, summary_table
+    from provision.report import StepPrinter, print_summary, runs_json
 
     o = options
     parse_batch_options(o.batch, o.max_fail, len(hosts), o.canary)  # refused before any work
-    live = console.is_terminal and len(hosts) > 1 and not (o.as_json or o.check or o.verbose)
-    progress = FleetProgress(console, [h.name for h in hosts]) if live else nullcontext()
-    printer = None if o.as_json else StepPrinter(console, verbose=o.verbose, show_commands=o.check)
+    live = console.is_terminal and not o.as_json
+    printer = None if o.as_json else StepPrinter(console, verbose=o.verbose, diff=o.diff,
+                                                 show_commands=o.check)
     log = active()
-    with progress as shown:
+    with _progress(hosts, o, printer if live else None) as shown:
         on_step: Callable[[str, Any], None] | None = shown if live else printer
         if log is not None and (live or o.as_json):  # steps the terminal does not show: the log
             on_step = log.steps(on_step, StepPrinter(log.console))  # its commands: logged
@@ -271,10 +287,28 @@ def _provision(hosts: list[Host], options: ProvisionOptions,
         if log is not None:
             log.console.print(text, markup=False, soft_wrap=True)
     else:
-        console.print(summary_table(runs))
-        for run in runs:
-            console.print(run.summary(), markup=False)
+        print_summary(console, runs)
     return EXIT_FAILED if any(r.failed for r in runs) else EXIT_OK
+
+
+def _progress(hosts: list[Host], options: ProvisionOptions,
+              printer: StepPrinter | None) -> Any:
+    """How a run shows progress: on a terminal a live line per host (every step printed above
+    it for one host, a plan or ``--verbose``); off one, a first line now and heartbeat lines
+    (``fleet.activity``); for ``--json``, nothing."""
+    from fleet.activity import Heartbeat
+    from provision.progress import FleetProgress
+
+    names = [h.name for h in hosts]
+    if options.as_json:
+        return nullcontext()
+    if console.is_terminal:
+        each = len(hosts) == 1 or options.check or options.verbose
+        return FleetProgress(console, names, printer=printer if each else None)
+    what = "planning" if options.check else "provisioning"
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    console.print(f"{what} {len(names)} host(s): {shown}", markup=False, soft_wrap=True)
+    return Heartbeat(lambda line: console.print(line, markup=False, soft_wrap=True))
 
 
 @friendly
@@ -309,12 +343,13 @@ def rollback(inventory: str | None, selection: str | None, *, to: str | None = N
     from functools import partial
 
     from provision.fleet import provision_one
-    from provision.report import summary_table
+    from provision.report import WIDE, summary_table
     from provision.rollback import rollback_host
 
     hosts = _hosts(inventory, selection)
     runs = [provision_one(h, body=partial(rollback_host, to=to)) for h in hosts]
-    console.print(summary_table(runs))
+    if console.is_terminal:  # off a terminal: the lines below, whole
+        console.print(summary_table(runs, notes=console.width >= WIDE))
     for run in runs:
         for step in run.steps:
             if step.step == "rollback":
@@ -440,7 +475,8 @@ def drift(
         with CheckProgress(console, len(hosts)) if live else nullcontext() as shown:
             audits = audit_fleet(hosts, parallel=parallel, on_done=shown, deadline=deadline,
                                  processes=processes)
-        report = build_report(audits, str(path), started)
+        addresses = {h.name: h.connection.address for h in hosts if h.connection.address}
+        report = build_report(audits, str(path), started, addresses)
         if remediate and not stop.is_set():
             drifted = [h for h, e in report.hosts.items() if e.status == "drift"]
             if drifted:
@@ -451,7 +487,7 @@ def drift(
                                   inventory=path)
                 audits = audit_fleet(hosts, parallel=parallel, deadline=deadline,
                                      processes=processes)
-                report = build_report(audits, str(path), started).model_copy(
+                report = build_report(audits, str(path), started, addresses).model_copy(
                     update={"remediated": remediation(drifted, code, runs)})
         report = report.model_copy(update={"shard": shard or None,
                                            "interrupted": stop.is_set() or None})
@@ -532,12 +568,16 @@ def _publish(report: DriftReport, folder: Path, *, targets: list[Target] | None 
     Writing metrics and sending alerts are best effort: a failure is one line, and the exit
     code stays the drift's.
     """
-    from compliance.drift import compare, load_latest, save_report
+    from compliance.drift import compare, load_latest, save_report, with_history
     from compliance.render import drift_html, print_drift
+    from fleet.runlog import active
 
-    changes = compare(load_latest(folder), report)
-    report = report.model_copy(update={"changes": changes})
-    saved = save_report(folder, report, drift_html(report, changes))
+    previous = load_latest(folder)
+    changes = compare(previous, report)
+    log = active()
+    report = with_history(previous, report).model_copy(update={
+        "changes": changes, "run_log": str(log.path.resolve()) if log else None})
+    saved = save_report(folder, report, drift_html(report, changes, folder))
     print_drift(console, report, changes)
     console.print(f"reports: {saved / 'drift.json'}, {saved / 'drift.html'}", markup=False)
     if metrics:

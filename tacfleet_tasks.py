@@ -132,6 +132,8 @@ def provision(  # the flags of ProvisionOptions (help, defaults: there), as Invo
     check: bool = DEFAULTS.check,
     dry_run: bool = False,
     verbose: bool = DEFAULTS.verbose,
+    diff: bool = DEFAULTS.diff,
+    detailed_exitcode: bool = DEFAULTS.detailed_exitcode,
     json: bool = DEFAULTS.as_json,
     force_recreate: bool = DEFAULTS.force_recreate,
     adopt: bool = DEFAULTS.adopt,
@@ -151,13 +153,17 @@ def provision(  # the flags of ProvisionOptions (help, defaults: there), as Invo
 
 
 @task(help={"host": HOST_HELP, "inventory": INVENTORY_HELP, "json": "machine-readable output",
+            **{k: v for k, v in ProvisionOptions.flag_help().items()
+               if k in ("verbose", "diff", "detailed_exitcode")},
             "debug": DEBUG_HELP})
 def plan(c: Context, host: str | None = None, inventory: str | None = None, json: bool = False,
+         verbose: bool = False, diff: bool = False, detailed_exitcode: bool = False,
          debug: bool = False) -> None:
     """Show what provision would do, step by step; change nothing."""
     cli.set_debug(debug)
-    sys.exit(cli.provision(inventory, host,
-                           ProvisionOptions(check=True, verbose=True, as_json=json)))
+    sys.exit(cli.provision(inventory, host, ProvisionOptions(
+        check=True, verbose=verbose, as_json=json, diff=diff,
+        detailed_exitcode=detailed_exitcode)))
 
 
 @task(

@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from compliance.audit import audit_fleet  # noqa: E402
-from compliance.drift import DriftReport, build_report, compare  # noqa: E402
+from compliance.drift import DriftReport, build_report, compare, with_history  # noqa: E402
 from compliance.render import drift_html  # noqa: E402
 from inventory import load_inventory  # noqa: E402
 from sandbox.fleet.inventory import fleet_inventory_data  # noqa: E402
@@ -103,7 +103,9 @@ def audit(n: int, work: Path) -> dict[str, Any]:
         started = time.time()
         audits = audit_fleet(hosts, parallel=64)
         report = build_report(audits, f"{n} simulated hosts (previous run and remediation "
-                                      "made up)", started)
+                                      "made up)", started,
+                              {h.name: h.connection.address for h in hosts
+                               if h.connection.address})
     finally:
         sim.stop()
     return report.model_dump(mode="json", exclude_none=True)  # as drift.json: made up below
@@ -169,8 +171,9 @@ def main() -> int:
             report = audit(n, Path(tmp))
             before = previous_run(report)
             report["remediated"] = remediated(report, before)
-            typed = DriftReport.model_validate(report)
-            html = drift_html(typed, compare(DriftReport.model_validate(before), typed))
+            previous = DriftReport.model_validate(before)
+            typed = with_history(previous, DriftReport.model_validate(report))
+            html = drift_html(typed, compare(previous, typed))
             page = out / f"report-{n}.html"
             page.write_text(html, encoding="utf-8")
             screenshot(chromium, page.as_uri(), out / f"report-{n}.png")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import re
 import warnings
+from typing import Any
 
 #: A Python string literal that starts a value (not the apostrophe of "host's").
 _LITERAL = re.compile(r"""(?<![\w'"\\])(?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")(?![\w'"])""")
@@ -74,9 +75,44 @@ def windows_text(text: str) -> list[tuple[str, bool]]:
     return parts
 
 
-def windows_plain(text: str) -> str:
-    """``text`` with each Python string literal replaced by its value (for one-line output)."""
-    return "".join(part for part, _ in windows_text(text))
+def windows_plain(text: object) -> str:
+    """``text`` with each Python string literal replaced by its value (for one-line output);
+    a list (a typed ``drift.json`` value) as its items joined by commas."""
+    return "".join(part for part, _ in windows_text(as_text(text)))
+
+
+def as_text(value: object) -> str:
+    """A report value as one line of text: a list's items joined by ", ", None as ""."""
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return ", ".join(as_text(v) for v in value)
+    return str(value)
+
+
+_INTEGER = re.compile(r"-?[0-9]+\Z")
+_SCALAR = (str, int, float, bool)
+
+
+def json_value(text: str) -> Any:
+    r"""A requirement's value as a typed JSON value: a whole Python literal as what it holds
+    (``'C:\\Python311'`` -> ``C:\Python311``, ``['a', 'b']`` -> a list, ``3`` -> a number),
+    else the text with each quoted Python string in it as its value (``service 'tacdemo'``
+    -> ``service tacdemo``). A version such as ``3.10`` stays text (as a float it would be
+    3.1)."""
+    whole = text.strip()
+    if _INTEGER.match(whole):
+        return int(whole)
+    if whole[:1] in ("[", "("):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                value = ast.literal_eval(whole)
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                value = None
+        if isinstance(value, list | tuple) and all(isinstance(v, _SCALAR) for v in value):
+            return list(value)
+    return windows_plain(text)
 
 
 def cause_of(text: str) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import AliasChoices, Field
 
 from compliance.audit import HostAudit, HostStatus
-from compliance.display import plain_cause
+from compliance.display import json_value, plain_cause
 from compliance.finding import Finding
 from inventory.frozen import Frozen
 from inventory.private_files import private_folder
@@ -42,16 +42,18 @@ class ReportFinding(Frozen):
     requirement: str
     ok: bool
     service: str | None = None
-    expected: str | None = None
-    found: str | None = None
+    #: typed JSON values (text, a number, a list), never a Python repr (:func:`json_value`)
+    expected: Any = None
+    found: Any = None
     #: format 2 wrote it as ``hint``: a previous run's report is read either way
     fix: str | None = Field(None, validation_alias=AliasChoices("fix", "hint"))
     skipped: bool | None = None
 
     @classmethod
     def of(cls, finding: Finding) -> ReportFinding:
-        fact = {"found": finding.found} if finding.ok else {
-            "expected": finding.expected, "found": finding.found, "fix": finding.fix}
+        fact = {"found": json_value(finding.found)} if finding.ok else {
+            "expected": json_value(finding.expected), "found": json_value(finding.found),
+            "fix": finding.fix}
         return cls(requirement=finding.requirement, ok=finding.ok,
                    service=finding.service or None, skipped=finding.skipped or None, **fact)
 
@@ -66,6 +68,11 @@ class HostEntry(Frozen):
     """One host in ``drift.json`` (the host's name is its key)."""
 
     status: HostStatus
+    #: the host's address (``connection.address``), for the person who has to go there
+    address: str | None = None
+    #: when this host was last seen compliant (a run's ``started``), from the reports folder's
+    #: history; None: not in any run kept there
+    last_compliant: str | None = None
     error: str = ""
     http_requests: int = 0
     commands: int = 0
@@ -119,6 +126,8 @@ class DriftChanges(Frozen):
     newly_unreachable: list[str] = Field(default_factory=list)
     #: unreachable in the previous run, checked now
     recovered: list[str] = Field(default_factory=list)
+    #: no previous run in the reports folder: nothing is new or fixed, only found
+    first_run: bool | None = None
 
 
 class DriftReport(Frozen):
@@ -135,6 +144,8 @@ class DriftReport(Frozen):
     shard: str | None = None
     interrupted: bool | None = None
     changes: DriftChanges | None = None
+    #: the run log of the ``invoke drift`` that wrote this report (``fleet.runlog``)
+    run_log: str | None = None
 
     def failing_pairs(self) -> set[tuple[str, str]]:
         return {(host, f.label) for host, entry in self.hosts.items() for f in entry.failing}
@@ -170,10 +181,30 @@ def compare(previous: DriftReport | None, current: DriftReport) -> DriftChanges:
         fixed=sorted(checked_before - now),
         still=sorted(now & before),
         unreachable=unreachable,
-        newly_unreachable=[h for h in unreachable if h not in was_unreachable],
+        # a first run into an empty folder knows of nothing that was reachable before
+        newly_unreachable=[h for h in unreachable if h not in was_unreachable] if previous
+        else [],
         recovered=sorted(h for h in was_unreachable
                          if h in current.hosts and h not in unreachable),
+        first_run=True if previous is None else None,
     )
+
+
+def with_history(previous: DriftReport | None, current: DriftReport) -> DriftReport:
+    """``current`` with each host's ``last_compliant``: this run's start for a compliant host,
+    else what the previous run knew (its start, if the host was compliant then)."""
+    hosts = {}
+    for name, entry in current.hosts.items():
+        before = previous.hosts.get(name) if previous else None
+        if entry.status == "compliant":
+            last = current.started
+        elif before is None:
+            last = None
+        else:
+            last = previous.started if before.status == "compliant" and previous else (
+                before.last_compliant)
+        hosts[name] = entry.model_copy(update={"last_compliant": last})
+    return current.model_copy(update={"hosts": hosts})
 
 
 def host_entry(audit: HostAudit) -> HostEntry:
@@ -202,9 +233,14 @@ def with_runnable_fixes(entry: HostEntry, host: str, inventory: str) -> HostEntr
                                     "findings": findings})
 
 
-def build_report(audits: list[HostAudit], inventory: str, started: float) -> DriftReport:
-    """The run's report; every secret tacfleet resolved is ``***`` in it (and so in the HTML)."""
+def build_report(audits: list[HostAudit], inventory: str, started: float,
+                 addresses: dict[str, str] | None = None) -> DriftReport:
+    """The run's report; every secret tacfleet resolved is ``***`` in it (and so in the HTML).
+    ``addresses``: each host's address, by name."""
     hosts = {a.host: with_runnable_fixes(host_entry(a), a.host, inventory) for a in audits}
+    for name, address in (addresses or {}).items():
+        if name in hosts:
+            hosts[name] = hosts[name].model_copy(update={"address": address})
     return DriftReport(
         started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         duration=round(time.time() - started, 3),

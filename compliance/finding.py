@@ -15,11 +15,16 @@ class Verdict:
     found: str = ""
     fix: str = ""
     skipped: bool = False
+    #: skipped because the inventory does not ask for it (not because of what the host lacks)
+    not_configured: bool = False
 
 
-def skip(why: str) -> Verdict:
-    """A requirement that does not apply to this host (nothing to judge): ``why`` is shown."""
-    return Verdict(True, found=why, skipped=True)
+def skip(why: str, *, not_configured: bool = False) -> Verdict:
+    """A requirement that does not apply to this host (nothing to judge): ``why`` is shown.
+    ``not_configured``: the inventory does not ask for it (no offline wheelhouse, no shipped
+    wheels, no releases), so a step that only makes it true does not apply at all; otherwise
+    it is moot for now (no base Python yet) and may apply once an earlier step ran."""
+    return Verdict(True, found=why, skipped=True, not_configured=not_configured)
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,8 @@ class Finding:
     skipped: bool = False
     #: the service judged, on a host with several services ("" for host-wide requirements)
     service: str = ""
+    #: skipped because the inventory does not ask for it (:func:`skip`)
+    not_configured: bool = False
 
     @property
     def where(self) -> str:

@@ -8,16 +8,18 @@ compliant host as one line (in HTML an expandable ``<details>``), values as Wind
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 from rich.console import Console
-from rich.markup import escape as rich_escape
-from rich.table import Table
+from rich.text import Text
 
-from compliance.display import plain_cause, short_cause, windows_text
+from compliance.display import as_text, plain_cause, short_cause, windows_plain, windows_text
 from compliance.drift import DriftChanges, DriftReport, HostEntry
 from inventory.secrets import redact
 
@@ -32,7 +34,7 @@ def windows_html(text: Any) -> Markup:
     """A value as Windows shows it: each quoted Python string as ``<code>`` without quotes;
     a command in backticks (the fixes: `sc config …`) as ``<code>`` too."""
     out = []
-    for part, literal in windows_text(str(text or "")):
+    for part, literal in windows_text(as_text(text)):
         if literal:
             out.append(Markup("<code>{}</code>").format(part))
             continue
@@ -43,6 +45,20 @@ def windows_html(text: Any) -> Markup:
             last = match.end()
         out.append(escape(part[last:]))
     return Markup("").join(out)
+
+
+#: A whole value that is a Windows path or account (``C:\Python311``, ``NT SERVICE\tacdemo``).
+_WINDOWS_NAME = re.compile(r"[^,;`()\s][^,;`()]*\\[^,;`()]*\Z")
+
+
+def value_html(value: Any) -> Markup:
+    """A ``drift.json`` value (typed: text, a number, a list) as the report shows it: a path or
+    account as ``<code>``, a list's items each so, other text as :func:`windows_html`."""
+    if isinstance(value, list):
+        return Markup(", ").join(value_html(v) for v in value)
+    if isinstance(value, str) and _WINDOWS_NAME.match(value):
+        return Markup("<code>{}</code>").format(value)
+    return windows_html(value)
 
 
 def anchor(name: str) -> str:
@@ -57,6 +73,7 @@ _ENV = Environment(
     lstrip_blocks=True,
 )
 _ENV.filters["windows"] = windows_html
+_ENV.filters["value"] = value_html
 _ENV.filters["anchor"] = anchor
 _ENV.filters["plain_cause"] = plain_cause
 _ENV.filters["short_cause"] = short_cause
@@ -75,7 +92,23 @@ def _by_host(pairs: list[tuple[str, str]] | list[list[str]]) -> dict[str, list[s
     return grouped
 
 
-def drift_html(report: DriftReport, changes: DriftChanges) -> str:
+def run_log_href(report: DriftReport, reports: Path | None) -> str:
+    """The link to the run's log from ``<reports>/<run>/drift.html``: relative when the log
+    is under ``reports`` (the default: the folder can be moved or served as a whole), else
+    a file URL; "" without a log."""
+    if not report.run_log:
+        return ""
+    log = Path(report.run_log)
+    if reports is not None:
+        base = reports.resolve()
+        if log.is_relative_to(base):
+            return quote(Path(os.path.relpath(log, base / "run")).as_posix())
+    return log.as_uri() if log.is_absolute() else quote(log.as_posix())
+
+
+def drift_html(report: DriftReport, changes: DriftChanges, reports: Path | None = None) -> str:
+    """The report as one HTML page; ``reports``: the folder it is saved under (for the link
+    to the run log)."""
     hosts = ordered_hosts(report)
     attention = [(n, e) for n, e in hosts if e.status != "compliant"]
     compliant = [(n, e) for n, e in hosts if e.status == "compliant"]
@@ -88,32 +121,46 @@ def drift_html(report: DriftReport, changes: DriftChanges) -> str:
         attention=attention,
         compliant=compliant,
         remediated=report.remediated,
+        run_log=run_log_href(report, reports),
     )
     return redact(html)
 
 
 def _since(name: str, entry: HostEntry, changes: DriftChanges,
            new: dict[str, list[str]]) -> str:
+    if changes.first_run:
+        return "first run"
     if entry.status == "unreachable":
         return "newly unreachable" if name in changes.newly_unreachable else "still unreachable"
     return "new drift" if name in new else "still drifting"
 
 
 def print_drift(console: Console, report: DriftReport, changes: DriftChanges) -> None:
-    """Only the hosts that are not compliant, what changed, and one count line."""
+    """Only the hosts that are not compliant, each failing requirement with expected, found
+    and the fix (or the cause that kept the host from being checked), what changed, and one
+    count line. Plain lines: whole values in a pipe or log, wrapped at words on a terminal."""
     attention = [(n, e) for n, e in ordered_hosts(report) if e.status != "compliant"]
     new = _by_host(changes.new)
+    whole = not console.is_terminal
+
+    def say(text: str, style: str = "") -> None:
+        console.print(Text(redact(text), style=style), soft_wrap=whole)
+
     if attention:
-        table = Table(title=f"tacfleet drift {report.started}: hosts that are not compliant")
-        for column in ("host", "status", "since last run", "failing requirements / cause"):
-            table.add_column(column, overflow="fold")
-        for name, entry in attention:
-            failing = [f.label for f in entry.failing]
-            style = {"drift": "red", "unreachable": "yellow"}.get(entry.status, "")
-            detail = plain_cause(entry.error) if entry.error else ", ".join(failing)
-            table.add_row(name, f"[{style}]{entry.status}[/{style}]",
-                          _since(name, entry, changes, new), rich_escape(redact(detail)))
-        console.print(table)
+        say(f"tacfleet drift {report.started}: {len(attention)} host(s) not compliant", "bold")
+    for name, entry in attention:
+        where = f"{name} ({entry.address})" if entry.address else name
+        last = (f"; last compliant {entry.last_compliant}" if entry.last_compliant
+                else "; not compliant in any run kept" if not changes.first_run else "")
+        style = {"drift": "red", "unreachable": "yellow"}.get(entry.status, "")
+        say(f"{where}: {entry.status} ({_since(name, entry, changes, new)}{last})", style)
+        if entry.error:
+            say(f"  {plain_cause(entry.error)}")
+        for f in entry.failing:
+            say(f"  {f.label}: expected {windows_plain(f.expected)}, found "
+                f"{windows_plain(f.found)}")
+            if f.fix:
+                say(f"    fix: {windows_plain(f.fix)}", "cyan")
     if changes.fixed:
         fixed = _by_host(changes.fixed)
         console.print("fixed: " + "; ".join(f"{h}: {', '.join(r)}" for h, r in fixed.items()),

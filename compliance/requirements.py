@@ -50,7 +50,7 @@ class Requirement:
         v = self.judge(host, facts)
         service = host.service.name if host.multi and self.scope == "service" else ""
         return Finding(self.id, host.name, v.ok, v.expected, v.found, "" if v.ok else v.fix,
-                       v.skipped, service)
+                       v.skipped, service, v.not_configured)
 
 
 REQUIREMENTS: dict[str, Requirement] = {}
@@ -201,7 +201,7 @@ def _in_wheelhouse(wheels: list[desired.ShippedWheel], facts: HostFacts) -> str:
 def wheels_shipped(host: Host, facts: HostFacts) -> Verdict:
     source, wheelhouse = host.python.ship_wheels, host.python.ship_to
     if source is None:
-        return skip("no python.ship_wheels configured")
+        return skip("no python.ship_wheels configured", not_configured=True)
     wheels = desired.shipped_wheels(host)
     if not wheels:
         return Verdict(False, f"the wheels of {source}", f"no .whl file at {source} on this "
@@ -217,7 +217,7 @@ def wheels_shipped(host: Host, facts: HostFacts) -> Verdict:
              scope="host")
 def bundle_shipped(host: Host, facts: HostFacts) -> Verdict:
     if not host.python.offline:
-        return skip("the host is not offline (python.offline)")
+        return skip("the host is not offline (python.offline)", not_configured=True)
     wheels = desired.bundle_wheels(host)
     found = _in_wheelhouse(wheels, facts) if wheels else "no bundle set for this host"
     return Verdict(found == "all of them",
@@ -253,7 +253,9 @@ def nssm_verified(host: Host, facts: HostFacts) -> Verdict:
 @requirement("service_exists", "service", "the Windows service exists")
 def service_exists(host: Host, facts: HostFacts) -> Verdict:
     exists = facts.service.exists
-    return Verdict(exists, f"service {host.service.name!r}", "it" if exists else "no such service",
+    name = host.service.name
+    return Verdict(exists, f"service {name!r}", f"service {name!r} exists" if exists else
+                   "no such service",
                    f"{_PROVISION} to install it")
 
 
@@ -575,7 +577,7 @@ def service_running(host: Host, facts: HostFacts) -> Verdict:
 @requirement("app_answering", "runtime", "the app answers on its port")
 def app_answering(host: Host, facts: HostFacts) -> Verdict:
     if host.app.port is None:
-        return skip("no port configured")
+        return skip("no port configured", not_configured=True)
     return Verdict(facts.port_open is True, f"a listener on port {host.app.port}",
                    "a listener" if facts.port_open else "nothing listening",
                    "see the service's stderr log; `invoke provision` restarts it")
@@ -585,7 +587,7 @@ def app_answering(host: Host, facts: HostFacts) -> Verdict:
 @requirement("release_gated", "runtime", "the running release passed its health gate")
 def release_gated(host: Host, facts: HostFacts) -> Verdict:
     if not host.app.releases:
-        return skip("app.releases is off")
+        return skip("app.releases is off", not_configured=True)
     owed = releases.pending(host, facts)
     now = releases.running(host, facts) or "none of ours"
     line = releases.history(facts)[-1] if owed else {}
@@ -599,7 +601,7 @@ def release_gated(host: Host, facts: HostFacts) -> Verdict:
 @requirement("releases_pruned", "runtime", "no more release folders than app.keep_releases")
 def releases_pruned(host: Host, facts: HostFacts) -> Verdict:
     if not host.app.releases:
-        return skip("app.releases is off")
+        return skip("app.releases is off", not_configured=True)
     extra = releases.prunable(host, facts)
     return Verdict(not extra, f"at most {host.app.keep_releases} releases",
                    f"{len(extra)} more: {', '.join(extra)}" if extra else "within the limit",

@@ -47,7 +47,15 @@ def log_path(task: str, option: str | None, folder: str | os.PathLike[str] = "re
 
 
 class TeeConsole(Console):
-    """A Console that also prints everything to the open run log (none: a plain Console)."""
+    """A Console that also prints everything to the open run log (none: a plain Console).
+
+    Not on a terminal (a pipe, a file, a CI log) it wraps no line unless told to
+    (``soft_wrap``): a path or a command stays whole on its line, as ``grep`` wants it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "soft_wrap" not in kwargs and not self.is_terminal:
+            self.soft_wrap = True
 
     def print(self, *objects: Any, **kwargs: Any) -> None:
         super().print(*objects, **kwargs)

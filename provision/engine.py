@@ -8,6 +8,7 @@ from collections.abc import Callable
 from compliance import desired, releases
 from compliance.finding import Finding
 from compliance.requirements import REQUIREMENTS, needs_restart, restart_note
+from fleet import activity
 from fleet.interrupt import INTERRUPTED, stop_requested
 from inventory.models import Host
 from provision import releases as release_ops
@@ -18,6 +19,9 @@ from winhost.cmdline import Command
 from winhost.connection import Connection
 from winhost.errors import HostError, ProgramNotFound, TacfleetError, host_problem
 from winhost.probe import HostFacts, gather_facts
+
+#: The message of a step that does not apply (``skipped``): the inventory asks for none of it.
+NOT_CONFIGURED = "not configured"
 
 #: How long a started service may take to reach RUNNING and answer on its port.
 SETTLE_SECONDS = 90.0
@@ -45,6 +49,7 @@ def provision_host(
     started = time.monotonic()
     spec = desired.probe_spec(host)
     try:
+        activity.doing(host.name, "probing the host's facts")
         facts = gather_facts(connection, spec)  # one probe: every service's facts
         changed_before = False
         for index, unit in enumerate(host.units()):
@@ -58,6 +63,7 @@ def provision_host(
     except TacfleetError as exc:  # steps done so far stay in the run
         run.error = host_problem(exc, host.name)
     finally:
+        activity.done(host.name)
         run.elapsed = time.monotonic() - started
         run.commands = connection.stats.commands
         run.http_requests = connection.stats.http_requests
@@ -79,6 +85,7 @@ def _run_unit(run: HostRun, ctx: Context, connection: Connection, check_only: bo
             if ctx.switch is not None and ctx.switch.this_run:
                 _roll_back(run, ctx, connection, on_step, "interrupted (Ctrl-C) after the switch")
             return False
+        activity.doing(host.name, step.title)
         result = run_step(step, ctx, connection, check_only)
         if host.multi and step.scope == "service":
             result.service = host.service.name
@@ -158,12 +165,18 @@ def _roll_back(run: HostRun, ctx: Context, connection: Connection, on_step: OnSt
 
 def run_step(step: Step, ctx: Context, connection: Connection, check_only: bool) -> StepResult:
     """Plan one step on one unit from its facts and, unless ``check_only``, apply it."""
-    findings = failing(step.findings(ctx))
+    judged = step.findings(ctx)
+    findings = failing(judged)
     forced = [name for name in step.forced_by if name in ctx.changed]
     restart = step.restarts_for_changes and bool(ctx.restart_for)
     result = StepResult(step.name, step.title, Status.OK)
     if not findings and not forced and not restart:
+        if judged and all(f.not_configured for f in judged):  # the inventory asks for none
+            result.status = Status.SKIPPED
+            result.message = NOT_CONFIGURED + ": " + "; ".join(dict.fromkeys(
+                f.found for f in judged))
         return result
+    result.changes = [(f.requirement, f.expected, f.found) for f in findings]
     result.reasons = [f.message for f in findings] or (
         [f"follows changes in: {', '.join(forced)}"] if forced else
         [f"follows changes that need a restart: {', '.join(ctx.restart_for)}"])
@@ -202,6 +215,7 @@ def run_step(step: Step, ctx: Context, connection: Connection, check_only: bool)
         return result
     started = time.monotonic()
     for action in plan:
+        activity.doing(ctx.host.name, action.why)
         try:
             outcome = (connection.run(action.command, timeout=action.timeout)
                        if action.stdin is None else
@@ -252,16 +266,29 @@ def _settle(step: Step, ctx: Context, connection: Connection) -> HostFacts:
     """Re-probe after a change (the whole host's facts); a service that was (re)started gets
     time to come up."""
     spec = desired.probe_spec(ctx.host)
+    name = ctx.host.name
+    activity.doing(name, f"re-probing the host after '{step.title}'")
     facts = gather_facts(connection, spec)
     if not step.restarts_for_changes and step.name not in ctx.restarted:
         return facts
     app = ctx.host.app  # a release's start is bounded by its gate's timeout_s
     deadline = time.monotonic() + (app.health.timeout_s if app.releases else SETTLE_SECONDS)
+    probes = 1
     while time.monotonic() < deadline and not stop_requested():
         ctx.facts = facts.for_service(ctx.host.service.name)
         up = [REQUIREMENTS[r](ctx.host, ctx.facts) for r in SERVICE_UP]
         if not _left(ctx, failing(step.findings(ctx))) and not _left(ctx, failing(up)):
             break
+        probes += 1
+        activity.doing(name, f"{_waiting_for(ctx)} (re-probe {probes})")
         time.sleep(SETTLE_POLL)
         facts = gather_facts(connection, spec)
     return facts
+
+
+def _waiting_for(ctx: Context) -> str:
+    """What a settle waits for: ``waiting for the service to run`` and/or ``port 8080``."""
+    service, port = ctx.host.service.name, ctx.host.app.port
+    if ctx.facts.service.state != "RUNNING" or port is None:
+        return f"waiting for the service {service} to run"
+    return f"waiting for port {port} (service {service} running)"

@@ -74,6 +74,8 @@ class StepResult:
     elapsed: float = 0.0
     #: the service the step worked on, on a host with several ("" for host-wide steps)
     service: str = ""
+    #: what made it (would) change: (requirement, expected, found) per failing requirement
+    changes: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -121,8 +123,11 @@ class HostRun(HostOutcome):
             return f"{self.host}: could not be {what}: {self.error}"
         verb = "would change" if self.check_only else "changed"
         back = "".join(f"; {line}" for line in self.rolled_back)
+        skipped = self.count(Status.SKIPPED)
         return (
             f"{self.host}: ok={self.count(Status.OK)} {verb}={self.changed} "
-            f"failed={self.count(Status.FAILED, Status.WOULD_FAIL)} "
-            f"commands={self.commands} http={self.http_requests} time={self.elapsed:.1f}s{back}"
+            f"failed={self.count(Status.FAILED, Status.WOULD_FAIL)}"
+            + (f" (not configured: {skipped} step(s))" if skipped else "")
+            + f" commands={self.commands} http={self.http_requests} "
+            f"time={self.elapsed:.1f}s{back}"
         )

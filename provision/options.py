@@ -23,7 +23,12 @@ class ProvisionOptions:
 
     check: bool = _option(False, "show the plan and change nothing (same as --dry-run and "
                                  "`invoke plan`)")
-    verbose: bool = _option(False, "show why each step changes and every command")
+    verbose: bool = _option(False, "show why each step changes and every command line in "
+                                   "full (secrets masked)")
+    diff: bool = _option(False, "show each changing step's requirements as found (-) and "
+                                "expected (+)")
+    detailed_exitcode: bool = _option(False, "exit 0 when nothing changes or would change, 2 "
+                                             "when something does, 1 on any error (CI)")
     as_json: bool = _option(False, "print machine-readable results instead of the table",
                             flag="json")
     force_recreate: bool = _option(False, "rebuild a venv that was made by another Python")

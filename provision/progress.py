@@ -1,9 +1,12 @@
-"""Live progress of a fleet run in a terminal: hosts done / changed / failed; for each host in
-flight, the steps done of all, the step it is on, and how long it has been running.
+"""Live progress of a run in a terminal: hosts done / changed / failed; a line per host in
+flight with the steps done of all, what it does now (the step, or what it waits for: "install
+the packages and the app into the venv (41 s)", "waiting for port 8080 (service running)
+(re-probe 2) (12 s)", from :mod:`fleet.activity`) and how long the host has been running.
 
-Used instead of ``StepPrinter`` when the console is a terminal and more than one host runs; in CI
-logs (no terminal) the plain per-step lines stay, since a redrawn display is unreadable there.
-Failed steps are still printed in full above the display.
+On a terminal only; in CI logs and pipes (no terminal) plain step lines and heartbeat lines
+(:class:`fleet.activity.Heartbeat`) are printed instead, since a redrawn display is unreadable
+there. With a ``printer`` (one host, a plan, ``--verbose``) every finished step is printed above
+the display; without one (many hosts) only failed steps are, in full.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from fleet import activity
 from provision.model import Status, StepResult
 from provision.report import StepPrinter
 from provision.steps import STEPS
@@ -50,16 +54,21 @@ def _clock(seconds: float) -> str:
 class FleetProgress:
     """An ``on_step`` callback that keeps a live summary of many hosts."""
 
-    def __init__(self, console: Console, hosts: list[str], *, verbose: bool = False) -> None:
+    def __init__(self, console: Console, hosts: list[str], *, verbose: bool = False,
+                 printer: StepPrinter | None = None) -> None:
         self.console = console
         self.total = len(hosts)
+        self._hosts = set(hosts)
+        self._started: dict[str, float] = {}
         self._lock = threading.Lock()
         self._current: dict[str, _InFlight] = {}
         self._done: set[str] = set()
         self._changed: set[str] = set()
         self._failed: set[str] = set()
-        self._printer = StepPrinter(console, verbose=verbose)
-        self._live = Live(self._render(), console=console, refresh_per_second=4, transient=True)
+        self._every_step = printer is not None
+        self._printer = printer or StepPrinter(console, verbose=verbose)
+        self._live = Live(console=console, refresh_per_second=4, transient=True,
+                          get_renderable=self._render)
 
     def __enter__(self) -> FleetProgress:
         self._live.__enter__()
@@ -74,7 +83,7 @@ class FleetProgress:
         with self._lock:
             now = time.monotonic()
             seen = self._current.get(host)
-            started = seen.started if seen else now - result.elapsed
+            started = seen.started if seen else self._started.get(host, now - result.elapsed)
             done = _ORDER.get(result.step, -1) + 1 or (seen.done + 1 if seen else 1)
             self._current[host] = _InFlight(started, done, _next_title(result.step))
             if result.status in (Status.CHANGED, Status.WOULD_CHANGE):
@@ -87,8 +96,7 @@ class FleetProgress:
                 self._current.pop(host, None)
             else:  # a host with several services goes on with its next service
                 self._done.discard(host)
-            self._live.update(self._render())
-        if failed:
+        if failed or self._every_step:
             self._printer(host, result)  # printed above the live display, in full
 
     def _headline(self) -> Text:
@@ -99,14 +107,26 @@ class FleetProgress:
 
     def _render(self) -> Group:
         table = Table(show_header=True, box=None, pad_edge=False)
-        table.add_column("host")
-        table.add_column("steps", justify="right")
-        table.add_column("now")
-        table.add_column("elapsed", justify="right")
+        table.add_column("host", no_wrap=True)
+        table.add_column("steps", justify="right", no_wrap=True)
+        table.add_column("now", no_wrap=True, overflow="ellipsis",
+                         max_width=max(10, self.console.width - 40))
+        table.add_column("elapsed", justify="right", no_wrap=True)
         now = time.monotonic()
-        for host, state in sorted(self._current.items())[:_SHOWN]:
-            table.add_row(escape(host), f"{state.done}/{len(STEPS)}", escape(state.next_title),
-                          _clock(now - state.started))
-        more = len(self._current) - _SHOWN
+        busy = {h: d for h, d in activity.current().items() if h in self._hosts}
+        with self._lock:
+            for host in busy:
+                self._started.setdefault(host, busy[host].since)
+            shown = sorted(set(self._current) | (set(busy) - self._done))
+            for host in shown[:_SHOWN]:
+                state = self._current.get(host)
+                started = state.started if state else self._started.get(host, now)
+                doing = busy.get(host)
+                what = state.next_title if state else ""
+                if doing is not None:
+                    what = f"{doing.what} ({activity.seconds(now - doing.since)})"
+                table.add_row(escape(host), f"{state.done if state else 0}/{len(STEPS)}",
+                              escape(what), _clock(now - started))
+            more = len(shown) - _SHOWN
         footer = Text(f"… and {more} more in flight", style="dim") if more > 0 else Text("")
         return Group(self._headline(), table, footer)

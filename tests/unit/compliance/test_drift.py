@@ -139,7 +139,7 @@ def test_html_shows_values_as_windows_does_and_causes_in_one_plain_line():
     html = drift_html(big, compare(None, big))
     assert "\\\\" not in html  # no doubled backslash anywhere
     assert "&#39;" not in html and "'C:" not in html  # no Python repr quotes
-    assert "<code>C:\\Python27</code>" in html and "<code>NT SERVICE\\tacdemo</code>" in html
+    assert "C:\\Python27" in html and "<code>NT SERVICE\\tacdemo</code>" in html
     assert "HTTPConnectionPool" not in html and "Max retries" not in html
     assert ("http://10.0.0.9:5985/wsman unreachable: connection refused; fix: check "
             "connection.address/port") in html
@@ -151,8 +151,8 @@ def test_json_keeps_facts_but_no_duplicated_text():
     big = fleet_report(3)
     written = json.loads(big.dumps())["hosts"]
     ok = written["ok000"]["findings"][0]
-    assert ok == {"requirement": "venv_base", "ok": True,
-                  "found": "home 'C:\\\\Python311', version 3.11.x"}
+    assert ok == {"requirement": "venv_base", "ok": True,  # a value, not a Python repr
+                  "found": "home C:\\Python311, version 3.11.x"}
     bad = next(f for f in written["bad1"]["findings"] if not f["ok"])
     assert bad["expected"] and bad["found"] and bad["fix"] and "host" not in bad
     assert written["gone"]["error"].startswith(
