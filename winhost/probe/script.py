@@ -397,7 +397,7 @@ def security(path, dacl=False):
         adv.ConvertSidToStringSidW.argtypes = [vp, ctypes.POINTER(vp)]
         if not adv.ConvertSidToStringSidW(owner, ctypes.byref(text)):
             return {"error": "ConvertSidToStringSidW: error %d" % ctypes.get_last_error()}
-        found["sid"] = ctypes.wstring_at(text.value)
+        found["sid"] = ctypes.wstring_at(text)
         k32.LocalFree(text)
         if dacl:
             convert = adv.ConvertSecurityDescriptorToStringSecurityDescriptorW
@@ -406,7 +406,7 @@ def security(path, dacl=False):
                            None):
                 return {"error": "ConvertSecurityDescriptorToStringSecurityDescriptorW: error "
                                  "%d" % ctypes.get_last_error()}
-            found["sddl"] = ctypes.wstring_at(text.value)
+            found["sddl"] = ctypes.wstring_at(text)
             k32.LocalFree(text)
         return found
     finally:
