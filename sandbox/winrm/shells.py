@@ -66,6 +66,7 @@ class Shells:
         self.max_processes = max_processes
         self.max_operations = max_operations
         self.idle_timeout = idle_timeout
+        self.gather = GATHER  #: seconds a Receive gathers output after the first (``GATHER``)
         self.created = 0
         self.commands = 0
         self.reaped = 0  #: shells deleted for idleness
@@ -134,7 +135,7 @@ class Shells:
                 limit: int | None = None) -> tuple[bytes, bytes, int | None]:
         """(stdout, stderr, exit code or None while it runs), as WinRS answers a Receive.
 
-        Output the command has written is answered as soon as it is there (after ``GATHER``
+        Output the command has written is answered as soon as it is there (after ``gather``
         seconds more, for what follows it), with ``None``: CommandState/Running; with nothing
         new after ``wait`` seconds, the TimedOut fault (the client receives again). At most
         ``limit`` bytes of output per answer (the request's MaxEnvelopeSize): the rest comes with
@@ -142,7 +143,7 @@ class Shells:
         """
         shell = self._use(shell_id)
         try:
-            return _receive(_command(shell, shell_id, command_id), wait, limit)
+            return _receive(_command(shell, shell_id, command_id), wait, limit, self.gather)
         finally:
             self._done(shell)
 
@@ -199,8 +200,8 @@ class Shells:
                 continue
 
 
-def _receive(command: Command, wait: float,
-             limit: int | None) -> tuple[bytes, bytes, int | None]:
+def _receive(command: Command, wait: float, limit: int | None,
+             gather: float = 0.1) -> tuple[bytes, bytes, int | None]:
     """One Receive's answer for ``command`` (``Shells.receive``)."""
     now = time.monotonic()
     deadline, answer_at = now + wait, None
@@ -212,7 +213,7 @@ def _receive(command: Command, wait: float,
         if partial is not None:
             out, err = partial()
             if len(out) > command.out_sent or len(err) > command.err_sent:
-                answer_at = answer_at or min(now + GATHER, deadline)
+                answer_at = answer_at or min(now + gather, deadline)
                 if now >= answer_at:
                     return _next_output(command, out, err, None, limit)
         if now >= deadline:

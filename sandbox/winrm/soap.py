@@ -53,7 +53,8 @@ class SoapError(Exception):
     """
 
     def __init__(self, subcode: str, code: int, reason: str, *, sender: bool | None = None,
-                 detail: str = "", message: str = "", wmi: bool = False) -> None:
+                 detail: str = "", message: str = "", wmi: bool = False,
+                 provider: str = "") -> None:
         super().__init__(reason)
         self.subcode = subcode
         self.code = code
@@ -62,6 +63,8 @@ class SoapError(Exception):
         self.detail = detail
         self.message = message or reason
         self.wmi = wmi
+        #: ``provider="path"``: the message comes from this WinRS plugin (``f:ProviderFault``)
+        self.provider = provider
 
 
 @dataclass
@@ -296,9 +299,12 @@ def _wmi_detail(error: SoapError) -> str:
 def _wsman_detail(error: SoapError, machine: str) -> str:
     """``w:FaultDetail`` (when Windows gives one) and ``f:WSManFault`` with its code."""
     detail = f"<w:FaultDetail>{escape(error.detail)}</w:FaultDetail>" if error.detail else ""
+    message = escape(error.message)
+    if error.provider:
+        message = (f'<f:ProviderFault provider="Shell cmd plugin" path={quoteattr(error.provider)}>'
+                   f"{message}</f:ProviderFault>")
     return (f'{detail}<f:WSManFault xmlns:f="{NS["f"]}" Code="{error.code}" '
-            f'Machine={quoteattr(machine)}><f:Message>{escape(error.message)}</f:Message>'
-            "</f:WSManFault>")
+            f"Machine={quoteattr(machine)}><f:Message>{message}</f:Message></f:WSManFault>")
 
 
 def fault(relates_to: str | None, error: SoapError, machine: str = "127.0.0.1") -> bytes:
@@ -358,8 +364,10 @@ def unknown_command() -> SoapError:
 def start_failed(winerror: int, message: str) -> SoapError:
     """WinRS' answer to a direct (WINRS_SKIP_CMD_SHELL) Command whose program cannot be started:
     the Win32 error as an HRESULT (``0x80070000 | winerror``, e.g. 2147942402 for a missing file)
-    with Windows' message text, which ends with a space as FormatMessage's does."""
-    return SoapError("w:InternalError", 0x80070000 | winerror, message.rstrip() + " ")
+    with Windows' message text, which ends with a space as FormatMessage's does, from the
+    shell's plugin (pypsrp's recording ``test_winrs_no_cmd_shell.yml``)."""
+    return SoapError("w:InternalError", 0x80070000 | winerror, message.rstrip() + " ",
+                     provider=r"%systemroot%\system32\winrscmd.dll")
 
 
 #: The Reason of Windows 2012+'s quota faults; the quota's own text is in the WMI error.
