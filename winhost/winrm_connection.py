@@ -33,6 +33,15 @@ WSManFault 2150858793) on a slow or newly booted host; pywinrm raises it as
 yet; ``retries`` times, short backoff); a timeout answering Command, Send or a later operation
 is a lost connection (the command may or may not have run: ``ConnectionLost`` and its fix);
 Signal and Delete are cleanup and never turn a result into an error.
+
+Quota faults come, on Windows 2012 and later, as ``w:InternalError`` with a generic reason and
+the code in a WMI error (pywinrm's ``wmierror_code``; ``fault_code`` reads either shape,
+``fault_text`` the quota's own words). A Command refused for MaxConcurrentOperationsPerUser
+(2150859174) did not run: the shell is deleted (which releases its operations) and the command
+runs once more in a fresh one, changes too, as Ansible does. A Create refused for
+MaxShellsPerUser (2150859173) is reported at once, with the fix: the user's other shells stay
+open until deleted or idle for the host's IdleTimeout. Output arrives over as many Receives as
+the host sends (Running with what is there, TimedOut when nothing came, then Done).
 """
 
 from __future__ import annotations
