@@ -201,7 +201,7 @@ class Shells:
 
 
 def _receive(command: Command, wait: float, limit: int | None,
-             gather: float = 0.1) -> tuple[bytes, bytes, int | None]:
+             gather: float = GATHER) -> tuple[bytes, bytes, int | None]:
     """One Receive's answer for ``command`` (``Shells.receive``)."""
     now = time.monotonic()
     deadline, answer_at = now + wait, None
