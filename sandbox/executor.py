@@ -17,7 +17,7 @@ import os
 import subprocess
 import threading
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from winhost.cmdline import split_argv
 
@@ -74,6 +74,10 @@ class Job(Protocol):
         command started with ``stdin=True``."""
         ...
 
+    # Optional: ``output() -> (stdout, stderr)``, the bytes the command has written so far (a
+    # prefix of its result's), for the Receives that answer while it runs (CommandState/
+    # Running); a job without it shows its output when it ends.
+
 
 class Executor(Protocol):
     """Starts one WinRS command line.
@@ -95,23 +99,32 @@ class _ThreadJob:
         self._proc = proc
         self._done = threading.Event()
         self._result: ExecResult | None = None
+        self._lock = threading.Lock()
+        self._out = {"out": bytearray(), "err": bytearray()}
         threading.Thread(target=self._collect, daemon=True).start()
 
+    def _read(self, key: str, pipe: Any) -> None:
+        """Append what the program writes to ``pipe``, as it comes, until it closes."""
+        while chunk := pipe.read1(65536):
+            with self._lock:
+                self._out[key] += chunk
+
     def _collect(self) -> None:
-        if self._proc.stdin is None:
-            out, err = self._proc.communicate()
-        else:  # stdin is fed by send_input: read both outputs to their end meanwhile
-            chunks: dict[str, bytes] = {}
-            readers = [threading.Thread(target=lambda k=k, f=f: chunks.__setitem__(k, f.read()))
-                       for k, f in (("out", self._proc.stdout), ("err", self._proc.stderr))]
-            for reader in readers:
-                reader.start()
-            for reader in readers:
-                reader.join()
-            self._proc.wait()
-            out, err = chunks.get("out", b""), chunks.get("err", b"")
+        readers = [threading.Thread(target=self._read, args=(k, f), daemon=True)
+                   for k, f in (("out", self._proc.stdout), ("err", self._proc.stderr))]
+        for reader in readers:
+            reader.start()
+        for reader in readers:
+            reader.join()
+        self._proc.wait()
+        out, err = self.output()
         self._result = ExecResult(self._proc.returncode, out, err)
         self._done.set()
+
+    def output(self) -> tuple[bytes, bytes]:
+        """What the program has written to stdout and stderr so far."""
+        with self._lock:
+            return bytes(self._out["out"]), bytes(self._out["err"])
 
     def send_input(self, data: bytes, end: bool) -> None:
         stdin = self._proc.stdin

@@ -33,6 +33,15 @@ WSManFault 2150858793) on a slow or newly booted host; pywinrm raises it as
 yet; ``retries`` times, short backoff); a timeout answering Command, Send or a later operation
 is a lost connection (the command may or may not have run: ``ConnectionLost`` and its fix);
 Signal and Delete are cleanup and never turn a result into an error.
+
+Quota faults come, on Windows 2012 and later, as ``w:InternalError`` with a generic reason and
+the code in a WMI error (pywinrm's ``wmierror_code``; ``fault_code`` reads either shape,
+``fault_text`` the quota's own words). A Command refused for MaxConcurrentOperationsPerUser
+(2150859174) did not run: the shell is deleted (which releases its operations) and the command
+runs once more in a fresh one, changes too, as Ansible does. A Create refused for
+MaxShellsPerUser (2150859173) is reported at once, with the fix: the user's other shells stay
+open until deleted or idle for the host's IdleTimeout. Output arrives over as many Receives as
+the host sends (Running with what is there, TimedOut when nothing came, then Done).
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ import logging
 import os
 import re
 import time
+import xml.etree.ElementTree as ET
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -139,6 +149,13 @@ _RETRYABLE: tuple[type[BaseException], ...] = (WSManFaultError, WinRMOperationTi
 #: HRESULTs of a WSMan fault answering a Command whose program does not exist (Win32 errors 2
 #: ERROR_FILE_NOT_FOUND and 3 ERROR_PATH_NOT_FOUND as 0x8007xxxx).
 _NOT_FOUND_CODES = {0x80070002, 0x80070003}
+#: Windows' quota faults (ERROR_WSMAN_QUOTA_MAX_SHELLS, ERROR_WSMAN_QUOTA_MAX_OPERATIONS): on
+#: Windows 2012 and later in a ``p:MSFT_WmiError`` (pywinrm's ``wmierror_code``), before in an
+#: ``f:WSManFault`` (``wsman_fault_code``).
+QUOTA_MAX_SHELLS, QUOTA_MAX_OPERATIONS = 0x803381A5, 0x803381A6
+#: The detail messages of a fault: WSManFault's (nested provider faults too) and a WMI error's.
+_FAULT_MESSAGES = ("{http://schemas.microsoft.com/wbem/wsman/1/wsmanfault}Message",
+                   "{http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/MSFT_WmiError}Message")
 #: Commands per shell before a fresh one (Windows' MaxConcurrentOperationsPerUser is 1,500 and a
 #: shell's operations are released only when it is deleted; a GPO may lower it).
 SHELL_COMMANDS = 500
@@ -154,6 +171,30 @@ def _not_found(exc: WSManFaultError) -> bool:
         if code is not None and (code & 0xFFFFFFFF) in _NOT_FOUND_CODES:
             return True
     return False
+
+
+def fault_code(exc: WSManFaultError) -> int | None:
+    """The Windows code of a fault, from its WSManFault or its WMI error (unsigned 32 bits)."""
+    for value in (exc.wsman_fault_code, exc.wmierror_code):
+        if isinstance(value, int):
+            return value & 0xFFFFFFFF
+    return None
+
+
+def fault_text(exc: WSManFaultError) -> str:
+    """The fault's reason and, where it says more, its detail's message: Windows 2012+ gives
+    quota faults a generic reason and the quota's words in the WMI error (``p:Message``)."""
+    reason = " ".join((exc.reason or "").split())
+    try:
+        root = ET.fromstring(exc.response or "")
+    except (ET.ParseError, ValueError):
+        return reason
+    for node in root.iter():
+        if node.tag in _FAULT_MESSAGES:
+            message = " ".join("".join(node.itertext()).split())
+            if message and message != reason:
+                return f"{reason} {message}".strip() if message not in reason else reason
+    return reason
 
 
 def _sealed_with(content_type: str) -> str | None:
@@ -344,6 +385,11 @@ class WinRMConnection:
             attempt += 1
             try:
                 shell = protocol.open_shell(codepage=self.codepage)
+            except WSManFaultError as exc:
+                if fault_code(exc) != QUOTA_MAX_SHELLS:
+                    raise
+                self._discard(delete=False)  # no shell was opened
+                raise self._shells_exhausted(exc) from None
             except WinRMOperationTimeoutError:
                 if attempt <= self.retries:
                     log.debug("%s: Create answered with an operation timeout; again", self.host)
@@ -358,6 +404,17 @@ class WinRMConnection:
                 raise err from None
             self.stats.shells_opened += 1
             return shell
+
+    def _shells_exhausted(self, exc: WSManFaultError) -> HostError:
+        """Create refused: the user has MaxShellsPerUser shells open (not retried: they stay
+        open until deleted or idle for the host's IdleTimeout, 2 h by default)."""
+        err = HostError(self.host, f"{self.endpoint} refused to open a shell for {self.user!r}: "
+                                   f"{redact(fault_text(exc))[:300]} (WS-Management fault "
+                                   f"{QUOTA_MAX_SHELLS}); nothing ran")
+        err.fix = ("close the other WinRM sessions of this user on the host (or wait for their "
+                   "IdleTimeout), or raise its quota: winrm set winrm/config/winrs "
+                   "@{MaxShellsPerUser=\"30\"}")
+        return err
 
     def _new_protocol(self) -> Protocol:
         if self._lean:
@@ -464,6 +521,7 @@ class WinRMConnection:
         process that ended with 0xC0000142 never ran either and is run again, changes too.
         """
         attempt = 0
+        renewed = False  # the shell was renewed once for a refused Command (quota)
         while True:
             attempt += 1
             self._sent = False
@@ -482,7 +540,16 @@ class WinRMConnection:
                         f"{command.program} does not exist on the host (WinRM fault "
                         f"{exc.wsman_fault_code or exc.code}); nothing ran",
                     ) from None
-                self._discard()
+                self._discard()  # deleting the shell releases its operations on the host
+                if self._command_refused and fault_code(exc) == QUOTA_MAX_OPERATIONS \
+                        and not renewed:
+                    # The Command itself was refused, so it did not run: a fresh shell and one
+                    # more try, changes too (as Ansible does, ansible/ansible#83656).
+                    log.debug("%s: Command refused by MaxConcurrentOperationsPerUser; "
+                              "renewing the shell", self.host)
+                    renewed = True
+                    self.stats.retries += 1
+                    continue
                 if (idempotent or not self._sent) and attempt <= self.retries:
                     self._backoff(attempt)
                     continue
@@ -531,7 +598,9 @@ class WinRMConnection:
 
     def _classify(self, exc: BaseException, idempotent: bool) -> HostError:
         if isinstance(exc, WSManFaultError):
-            return HostError(self.host, f"WinRM fault: {redact(exc.reason)}")
+            code = fault_code(exc)
+            text = redact(fault_text(exc))[:400]
+            return HostError(self.host, f"WinRM fault{f' {code}' if code else ''}: {text}")
         if isinstance(exc, WinRMOperationTimeoutError):
             # Command, Send or Receive's end answered with TimedOut: it may or may not have run.
             return ConnectionLost(

@@ -131,7 +131,7 @@ class ServerView(Protocol):
     def authenticator(self, *, tls: bool, peer_cert: bytes | None) -> auth.ConnectionAuth: ...
     def count(self, key: str, n: int = 1) -> None: ...
     def record(self, client: str, what: str, status: int) -> None: ...
-    def dispatch(self, req: soap.Request, tls: bool) -> bytes: ...
+    def dispatch(self, req: soap.Request, tls: bool, client_ip: str = "127.0.0.1") -> bytes: ...
     def save_stats(self) -> None: ...
 
 
@@ -264,10 +264,13 @@ class WinRMServer:
             fh.write(f"{stamp} {client} {status} {line}\n")
 
     # -- one SOAP request --------------------------------------------------------------------
-    def dispatch(self, req: soap.Request, tls: bool) -> bytes:
+    def dispatch(self, req: soap.Request, tls: bool, client_ip: str = "127.0.0.1") -> bytes:
+        """The answer to one request (a ``soap.SoapError`` for a fault); ``client_ip``: the
+        address it came from, which Create's answer names (rsp:ClientIP)."""
         if req.action == "create":
+            info = soap.ShellInfo(self.user, client_ip, self.shells.idle_timeout)
             return soap.created(req, self.https_endpoint if tls else self.endpoint,
-                                self.shells.create(req.codepage))
+                                self.shells.create(req.codepage), info)
         if req.action == "command":
             command_id = self.shells.start(req.shell_id, req.command_line,
                                            shell=not req.skip_cmd_shell, stdin=req.stdin_pipe)
@@ -344,6 +347,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.client_address[0], *args)
+
+    def _machine(self) -> str:
+        """The host's name as the client addressed it (a WSManFault's ``Machine``)."""
+        return (self.headers.get("Host") or "127.0.0.1").rsplit(":", 1)[0].strip("[]")
 
     def _client(self) -> str:
         return f"{self.client_address[0]}:{self.client_address[1]}"
@@ -487,19 +494,20 @@ class _Handler(BaseHTTPRequestHandler):
             if winrm.faults.take_timeout(req.action):
                 winrm.count("faults")
                 raise soap.timed_out()
-            answer, status = winrm.dispatch(req, self.tls), 200
+            answer, status = winrm.dispatch(req, self.tls, self.client_address[0]), 200
             what = _describe(req)
         except _DropConnection:
             self._drop("fault: connection dropped after the command finished")
             return
         except soap.SoapError as exc:
-            answer, status = soap.fault(req.message_id if req else "", exc), 500
+            answer, status = soap.fault(req.message_id if req else "", exc, self._machine()), 500
             what = f"fault {exc.subcode} {exc.code} {_describe(req) if req else ''}"
         except Exception as exc:  # one line, no traceback: a bad request must not fill the logs
             log.warning("%s: endpoint error %s: %.300s", self._client(), type(exc).__name__,
                         exc)
             error = soap.SoapError("w:InternalError", 2147500037, f"endpoint error: {exc}")
-            answer, status = soap.fault(req.message_id if req else "", error), 500
+            answer, status = soap.fault(req.message_id if req else "", error,
+                                        self._machine()), 500
             what = f"error {type(exc).__name__}"
         if not (req and req.action == "receive" and status == 500):
             winrm.record(self._client(), what, status)

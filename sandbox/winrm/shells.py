@@ -27,6 +27,11 @@ from sandbox.winrm import soap
 
 #: Windows' default WinRS IdleTimeout: 7,200,000 ms.
 DEFAULT_IDLE_TIMEOUT = 7200.0
+#: Seconds a Receive waits, after a running command's first new output, for more of it (or
+#: the command's end) before answering: WinRS answers what is there, several writes at once.
+GATHER = 0.1
+#: How often a Receive looks at a running command's output.
+POLL = 0.02
 
 
 @dataclass
@@ -61,6 +66,7 @@ class Shells:
         self.max_processes = max_processes
         self.max_operations = max_operations
         self.idle_timeout = idle_timeout
+        self.gather = GATHER  #: seconds a Receive gathers output after the first (``GATHER``)
         self.created = 0
         self.commands = 0
         self.reaped = 0  #: shells deleted for idleness
@@ -127,21 +133,17 @@ class Shells:
 
     def receive(self, shell_id: str | None, command_id: str | None, wait: float,
                 limit: int | None = None) -> tuple[bytes, bytes, int | None]:
-        """Output and exit code once finished; TimedOut fault if still running after ``wait``.
+        """(stdout, stderr, exit code or None while it runs), as WinRS answers a Receive.
 
-        At most ``limit`` bytes of output per answer (the request's MaxEnvelopeSize, as WinRS
-        answers): the rest comes with the next Receives, the exit code with the last one.
+        Output the command has written is answered as soon as it is there (after ``gather``
+        seconds more, for what follows it), with ``None``: CommandState/Running; with nothing
+        new after ``wait`` seconds, the TimedOut fault (the client receives again). At most
+        ``limit`` bytes of output per answer (the request's MaxEnvelopeSize): the rest comes with
+        the next Receives, the exit code with the last one.
         """
         shell = self._use(shell_id)
         try:
-            command = _command(shell, shell_id, command_id)
-            if command.result is None:
-                command.result = command.job.wait(wait)
-                if command.result is None:
-                    raise soap.timed_out()
-            if command.delivered:
-                return b"", b"", command.result.rc
-            return _next_output(command, limit)
+            return _receive(_command(shell, shell_id, command_id), wait, limit, self.gather)
         finally:
             self._done(shell)
 
@@ -198,18 +200,44 @@ class Shells:
                 continue
 
 
-def _next_output(command: Command, limit: int | None) -> tuple[bytes, bytes, int | None]:
-    """The next part of a finished command's output; its exit code once all of it is out."""
-    result = command.result
-    assert result is not None
-    budget = limit if limit is not None else len(result.stdout) + len(result.stderr)
-    out = result.stdout[command.out_sent:command.out_sent + budget]
-    command.out_sent += len(out)
-    err = result.stderr[command.err_sent:command.err_sent + budget - len(out)]
-    command.err_sent += len(err)
-    command.delivered = (command.out_sent >= len(result.stdout)
-                         and command.err_sent >= len(result.stderr))
-    return out, err, result.rc if command.delivered else None
+def _receive(command: Command, wait: float, limit: int | None,
+             gather: float = GATHER) -> tuple[bytes, bytes, int | None]:
+    """One Receive's answer for ``command`` (``Shells.receive``)."""
+    now = time.monotonic()
+    deadline, answer_at = now + wait, None
+    partial = getattr(command.job, "output", None)
+    while True:
+        if command.result is not None:
+            result = command.result
+            return _next_output(command, result.stdout, result.stderr, result.rc, limit)
+        if partial is not None:
+            out, err = partial()
+            if len(out) > command.out_sent or len(err) > command.err_sent:
+                answer_at = answer_at or min(now + gather, deadline)
+                if now >= answer_at:
+                    return _next_output(command, out, err, None, limit)
+        if now >= deadline:
+            raise soap.timed_out()
+        until = answer_at or deadline
+        step = until - now if partial is None else min(until - now, POLL)
+        command.result = command.job.wait(max(0.0, step))
+        now = time.monotonic()
+
+
+def _next_output(command: Command, out: bytes, err: bytes, rc: int | None,
+                 limit: int | None) -> tuple[bytes, bytes, int | None]:
+    """The next part of the output not yet answered (``out``/``err``: all of it so far); the
+    exit code ``rc`` once the command has ended and all of its output is out."""
+    if command.delivered:
+        return b"", b"", rc
+    budget = limit if limit is not None else len(out) + len(err)
+    new_out = out[command.out_sent:command.out_sent + budget]
+    command.out_sent += len(new_out)
+    new_err = err[command.err_sent:command.err_sent + budget - len(new_out)]
+    command.err_sent += len(new_err)
+    command.delivered = (rc is not None and command.out_sent >= len(out)
+                         and command.err_sent >= len(err))
+    return new_out, new_err, rc if command.delivered else None
 
 
 def _processes(job: Job) -> int:
@@ -224,6 +252,5 @@ def _command(shell: Shell, shell_id: str | None, command_id: str | None) -> Comm
     """The shell's command ``command_id``, or the InvalidSelectors fault Windows answers."""
     command = shell.commands.get(command_id or "")
     if command is None:
-        raise soap.SoapError("w:InvalidSelectors", soap.INVALID_SELECTORS,
-                             f"The command {command_id} was not found in shell {shell_id}.")
+        raise soap.unknown_command()
     return command

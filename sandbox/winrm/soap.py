@@ -43,13 +43,28 @@ ERROR_NOT_ENOUGH_QUOTA = 1816
 
 
 class SoapError(Exception):
-    """A request the endpoint answers with a SOAP fault (HTTP 500)."""
+    """A request the endpoint answers with a SOAP fault (HTTP 500).
 
-    def __init__(self, subcode: str, code: int, reason: str) -> None:
+    ``sender``: the fault's code is ``s:Sender`` (the request was wrong), else ``s:Receiver``;
+    ``detail``: the fault detail URI (``w:FaultDetail``), if Windows sends one; ``message``: the
+    detail's message when it differs from ``reason``; ``wmi``: the detail is a
+    ``p:MSFT_WmiError`` (Windows 2012 and later for quota faults), not an ``f:WSManFault``, and
+    the answer carries no ``a:RelatesTo`` (as Windows' does not).
+    """
+
+    def __init__(self, subcode: str, code: int, reason: str, *, sender: bool | None = None,
+                 detail: str = "", message: str = "", wmi: bool = False,
+                 provider: str = "") -> None:
         super().__init__(reason)
         self.subcode = subcode
         self.code = code
         self.reason = reason
+        self.sender = subcode.startswith("a:") if sender is None else sender
+        self.detail = detail
+        self.message = message or reason
+        self.wmi = wmi
+        #: ``provider="path"``: the message comes from this WinRS plugin (``f:ProviderFault``)
+        self.provider = provider
 
 
 @dataclass
@@ -96,7 +111,8 @@ def parse_request(body: bytes) -> Request:
     try:
         root = ET.fromstring(body)
     except ET.ParseError as exc:
-        raise SoapError("w:SchemaValidationError", UNSUPPORTED, f"malformed XML: {exc}") from None
+        raise SoapError("w:SchemaValidationError", UNSUPPORTED, f"malformed XML: {exc}",
+                        sender=True) from None
     header = "s:Header/"
     action_uri = (_text(root, header + "a:Action") or "").strip()
     action = ACTIONS.get(action_uri)
@@ -142,32 +158,60 @@ def parse_request(body: bytes) -> Request:
     return req
 
 
+NS_P = "http://schemas.microsoft.com/wbem/wsman/1/wsman.xsd"
+NS_WMI = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/MSFT_WmiError"
 _ENVELOPE = (
     '<?xml version="1.0" encoding="UTF-8"?>'
-    '<s:Envelope xml:lang="en-US" xmlns:s="{s}" xmlns:a="{a}" xmlns:w="{w}" xmlns:rsp="{rsp}"'
-    ' xmlns:x="{x}" xmlns:f="{f}">'
+    '<s:Envelope xml:lang="en-US" xmlns:s="{s}" xmlns:a="{a}" xmlns:x="{x}" xmlns:w="{w}"'
+    ' xmlns:rsp="{rsp}" xmlns:p="{p}">'
     "<s:Header><a:Action>{{action}}</a:Action><a:MessageID>uuid:{{mid}}</a:MessageID>"
     "<a:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:To>"
-    "<a:RelatesTo>{{relates}}</a:RelatesTo></s:Header><s:Body>{{body}}</s:Body></s:Envelope>"
-).format(**NS)
+    "{{relates}}</s:Header><s:Body>{{body}}</s:Body></s:Envelope>"
+).format(**NS, p=NS_P)
 
 
-def envelope(action: str, relates_to: str, body: str) -> bytes:
+def envelope(action: str, relates_to: str | None, body: str) -> bytes:
+    """An answer envelope as Windows frames it; ``relates_to=None``: no ``a:RelatesTo``."""
+    relates = "" if relates_to is None else f"<a:RelatesTo>{escape(relates_to)}</a:RelatesTo>"
     return _ENVELOPE.format(
-        action=escape(action), mid=uuid.uuid4(), relates=escape(relates_to), body=body
+        action=escape(action), mid=str(uuid.uuid4()).upper(), relates=relates, body=body
     ).encode("utf-8")
 
 
-def created(req: Request, endpoint: str, shell_id: str) -> bytes:
+def xs_duration(seconds: float) -> str:
+    """``P0DT0H0M0S``, the form Windows gives ShellRunTime and ShellInactivity."""
+    whole = int(seconds)
+    return f"P{whole // 86400}DT{whole % 86400 // 3600}H{whole % 3600 // 60}M{whole % 60}S"
+
+
+@dataclass(frozen=True)
+class ShellInfo:
+    """What Windows' Create answer says of a new shell besides its id (pypsrp's recordings)."""
+
+    owner: str  #: the user name the shell runs as
+    client_ip: str  #: the address the request came from
+    idle_timeout: float  #: seconds (IdleTimeout), written as ``PT7200.000S``
+
+
+def created(req: Request, endpoint: str, shell_id: str, info: ShellInfo | None = None) -> bytes:
+    """Create's answer: the shell's reference and its ``rsp:Shell`` with Windows' fields and in
+    their order (ShellId, ResourceUri, Owner, ClientIP, IdleTimeOut, InputStreams,
+    OutputStreams, ShellRunTime, ShellInactivity); ``info`` defaults to a local administrator's
+    shell at Windows' default IdleTimeout."""
+    info = info or ShellInfo("Administrator", "127.0.0.1", 7200.0)
+    sid = escape(shell_id)
     body = (
         f"<x:ResourceCreated><a:Address>{escape(endpoint)}</a:Address><a:ReferenceParameters>"
-        "<w:ResourceURI>http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd</w:ResourceURI>"
-        f'<w:SelectorSet><w:Selector Name="ShellId">{escape(shell_id)}</w:Selector></w:SelectorSet>'
+        f"<w:ResourceURI>{SHELL}cmd</w:ResourceURI>"
+        f'<w:SelectorSet><w:Selector Name="ShellId">{sid}</w:Selector></w:SelectorSet>'
         "</a:ReferenceParameters></x:ResourceCreated>"
-        f"<rsp:Shell><rsp:ShellId>{escape(shell_id)}</rsp:ShellId><rsp:ResourceUri>"
-        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd</rsp:ResourceUri>"
+        f"<rsp:Shell><rsp:ShellId>{sid}</rsp:ShellId><rsp:ResourceUri>{SHELL}cmd</rsp:ResourceUri>"
+        f"<rsp:Owner>{escape(info.owner)}</rsp:Owner>"
+        f"<rsp:ClientIP>{escape(info.client_ip)}</rsp:ClientIP>"
+        f"<rsp:IdleTimeOut>PT{info.idle_timeout:.3f}S</rsp:IdleTimeOut>"
         "<rsp:InputStreams>stdin</rsp:InputStreams><rsp:OutputStreams>stdout stderr"
-        "</rsp:OutputStreams></rsp:Shell>"
+        f"</rsp:OutputStreams><rsp:ShellRunTime>{xs_duration(0)}</rsp:ShellRunTime>"
+        f"<rsp:ShellInactivity>{xs_duration(0)}</rsp:ShellInactivity></rsp:Shell>"
     )
     return envelope(TRANSFER + "CreateResponse", req.message_id, body)
 
@@ -180,17 +224,21 @@ def command_started(req: Request, command_id: str) -> bytes:
 
 def received(req: Request, command_id: str, stdout: bytes, stderr: bytes,
              exit_code: int | None) -> bytes:
-    """Receive answer: the streams, then Done with the exit code, or Running."""
+    """Receive's answer as WinRS sends it: a ``rsp:Stream`` for each stream with output, then,
+    once the command has ended, an empty ``End="true"`` stream for stdout and for stderr and
+    ``CommandState/Done`` with the exit code; while it runs, ``CommandState/Running``."""
     cid = quoteattr(command_id)
     parts = ["<rsp:ReceiveResponse>"]
     for name, data in (("stdout", stdout), ("stderr", stderr)):
-        if data or exit_code is not None:
-            end = ' End="true"' if exit_code is not None else ""
-            parts.append(f'<rsp:Stream Name="{name}" CommandId={cid}{end}>'
+        if data:
+            parts.append(f'<rsp:Stream Name="{name}" CommandId={cid}>'
                          f"{base64.b64encode(data).decode()}</rsp:Stream>")
     if exit_code is None:
-        parts.append(f'<rsp:CommandState CommandId={cid} State="{SHELL}CommandState/Running"/>')
+        parts.append(f'<rsp:CommandState CommandId={cid} State="{SHELL}CommandState/Running">'
+                     "</rsp:CommandState>")
     else:
+        parts.extend(f'<rsp:Stream Name="{name}" CommandId={cid} End="true"></rsp:Stream>'
+                     for name in ("stdout", "stderr"))
         parts.append(f'<rsp:CommandState CommandId={cid} State="{SHELL}CommandState/Done">'
                      f"<rsp:ExitCode>{exit_code}</rsp:ExitCode></rsp:CommandState>")
     parts.append("</rsp:ReceiveResponse>")
@@ -209,18 +257,69 @@ def deleted(req: Request) -> bytes:
     return envelope(TRANSFER + "DeleteResponse", req.message_id, "")
 
 
-def fault(relates_to: str, error: SoapError) -> bytes:
-    """A SOAP 1.2 fault with the WSManFault detail Windows sends."""
-    subcode = error.subcode
-    code = "s:Sender" if subcode.startswith("a:") else "s:Receiver"
+FAULT_ACTION = "http://schemas.dmtf.org/wbem/wsman/1/wsman/fault"
+_WMI_NAMESPACES = (
+    'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+    ' xmlns:b="http://schemas.dmtf.org/wbem/wsman/1/cimbinding.xsd"'
+    f' xmlns:p="{NS_WMI}" xmlns:cim="http://schemas.dmtf.org/wbem/wscim/1/common"'
+)
+#: (element, CIM type, value) of a WMI error before its code, as Windows lists them
+_WMI_HEAD = (("CIMStatusCode", "cimUnsignedInt", "27"),
+             ("CIMStatusCodeDescription", "cimString", None),
+             ("ErrorSource", "cimString", None),
+             ("ErrorSourceFormat", "cimUnsignedShort", "0"),
+             ("ErrorType", "cimUnsignedShort", "0"))
+_WMI_TAIL = (("OtherErrorSourceFormat", "cimString", None),
+             ("OtherErrorType", "cimString", None),
+             ("OwningEntity", "cimString", None),
+             ("PerceivedSeverity", "cimUnsignedShort", "0"),
+             ("ProbableCause", "cimUnsignedShort", "0"),
+             ("ProbableCauseDescription", "cimString", None),
+             ("error_Category", "cimUnsignedInt", "30"))
+
+
+def _wmi_field(name: str, cim_type: str, value: str | None) -> str:
+    if value is None:
+        return f'<p:{name} xsi:type="cim:{cim_type}" xsi:nil="true"/>'
+    return f'<p:{name} xsi:type="cim:{cim_type}">{escape(value)}</p:{name}>'
+
+
+def _wmi_detail(error: SoapError) -> str:
+    """``p:MSFT_WmiError``: the detail Windows 2012+ gives its quota faults (no WSManFault)."""
+    fields = [*_WMI_HEAD, ("Message", "cimString", error.message),
+              ("MessageID", "cimString", f"HRESULT {error.code:#010x}"), *_WMI_TAIL,
+              ("error_Code", "cimUnsignedInt", str(error.code)),
+              ("error_Type", "cimString", "HRESULT"),
+              ("error_WindowsErrorMessage", "cimString", error.message)]
+    return (f'<p:MSFT_WmiError b:IsCIM_Error="true" {_WMI_NAMESPACES}'
+            ' xsi:type="p:MSFT_WmiError_Type">'
+            + "".join(_wmi_field(*f) for f in fields) + "</p:MSFT_WmiError>")
+
+
+def _wsman_detail(error: SoapError, machine: str) -> str:
+    """``w:FaultDetail`` (when Windows gives one) and ``f:WSManFault`` with its code."""
+    detail = f"<w:FaultDetail>{escape(error.detail)}</w:FaultDetail>" if error.detail else ""
+    message = escape(error.message)
+    if error.provider:
+        message = (f'<f:ProviderFault provider="Shell cmd plugin" path={quoteattr(error.provider)}>'
+                   f"{message}</f:ProviderFault>")
+    return (f'{detail}<f:WSManFault xmlns:f="{NS["f"]}" Code="{error.code}" '
+            f"Machine={quoteattr(machine)}><f:Message>{message}</f:Message></f:WSManFault>")
+
+
+def fault(relates_to: str | None, error: SoapError, machine: str = "127.0.0.1") -> bytes:
+    """A SOAP 1.2 fault in the shape Windows sends it (pypsrp's recordings): ``s:Sender`` or
+    ``s:Receiver``, the subcode, the reason, and the detail: ``f:WSManFault`` (``machine``: the
+    host's name as the client addressed it), or ``p:MSFT_WmiError`` without ``a:RelatesTo``."""
+    code = "s:Sender" if error.sender else "s:Receiver"
+    detail = _wmi_detail(error) if error.wmi else _wsman_detail(error, machine)
     body = (
-        f"<s:Fault><s:Code><s:Value>{code}</s:Value><s:Subcode><s:Value>{escape(subcode)}"
-        f"</s:Value></s:Subcode></s:Code><s:Reason><s:Text xml:lang=\"en-US\">"
-        f"{escape(error.reason)}</s:Text></s:Reason><s:Detail>"
-        f'<f:WSManFault Code="{error.code}" Machine="sandbox">'
-        f"<f:Message>{escape(error.reason)}</f:Message></f:WSManFault></s:Detail></s:Fault>"
+        f"<s:Fault><s:Code><s:Value>{code}</s:Value><s:Subcode><s:Value>"
+        f"{escape(error.subcode)}</s:Value></s:Subcode></s:Code><s:Reason>"
+        f'<s:Text xml:lang="en-US">{escape(error.reason)}</s:Text></s:Reason>'
+        f"<s:Detail>{detail}</s:Detail></s:Fault>"
     )
-    return envelope("http://schemas.dmtf.org/wbem/wsman/1/wsman/fault", relates_to, body)
+    return envelope(FAULT_ACTION, None if error.wmi else relates_to, body)
 
 
 def timed_out() -> SoapError:
@@ -233,26 +332,57 @@ def timed_out() -> SoapError:
                      "specified in OperationTimeout.  ")
 
 
+#: The Reason Windows gives every invalid-selector fault; the detail's message says which.
+INVALID_SELECTORS_REASON = ("The WS-Management service cannot process the request because the "
+                            "request contained invalid selectors for the resource. ")
+UNEXPECTED_SELECTORS = "http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/UnexpectedSelectors"
+
+
 def unknown_shell(shell_id: str | None) -> SoapError:
-    return SoapError("w:InvalidSelectors", INVALID_SELECTORS,
-                     f"The request for the Windows Remote Shell with ShellId {shell_id} failed "
-                     "because the shell was not found on the server.")
+    """A request naming a shell that does not exist (deleted, idle-reaped, never created):
+    ``s:Sender``, w:InvalidSelectors, 2150858843, WinRS' message (quoted in WinRb/WinRM#253)."""
+    return SoapError(
+        "w:InvalidSelectors", INVALID_SELECTORS, INVALID_SELECTORS_REASON, sender=True,
+        detail=UNEXPECTED_SELECTORS,
+        message=f"The request for the Windows Remote Shell with ShellId {shell_id} failed "
+                "because the shell was not found on the server. Possible causes are: the "
+                "specified ShellId is incorrect or the shell no longer exists on the server. "
+                "Provide the correct ShellId or create a new shell and retry the operation. ")
+
+
+def unknown_command() -> SoapError:
+    """A request naming a command the shell does not have: Windows' fault, as pypsrp's
+    recording ``test_winrs_bad_cmd_id.yml`` has it."""
+    return SoapError(
+        "w:InvalidSelectors", INVALID_SELECTORS, INVALID_SELECTORS_REASON, sender=True,
+        detail=UNEXPECTED_SELECTORS,
+        message="The Windows Remote Shell received a request to perform an operation on a "
+                "command identifier that does not exist. Either the command has completed "
+                "execution or the client specified an invalid command identifier. ")
 
 
 def start_failed(winerror: int, message: str) -> SoapError:
     """WinRS' answer to a direct (WINRS_SKIP_CMD_SHELL) Command whose program cannot be started:
     the Win32 error as an HRESULT (``0x80070000 | winerror``, e.g. 2147942402 for a missing file)
-    with Windows' message text, which ends with a space as FormatMessage's does."""
-    return SoapError("w:InternalError", 0x80070000 | winerror, message.rstrip() + " ")
+    with Windows' message text, which ends with a space as FormatMessage's does, from the
+    shell's plugin (pypsrp's recording ``test_winrs_no_cmd_shell.yml``)."""
+    return SoapError("w:InternalError", 0x80070000 | winerror, message.rstrip() + " ",
+                     provider=r"%systemroot%\system32\winrscmd.dll")
+
+
+#: The Reason of Windows 2012+'s quota faults; the quota's own text is in the WMI error.
+QUOTA_REASON = "The WS-Management service cannot process the request. "
 
 
 def quota_max_operations(limit: int) -> SoapError:
-    """MaxConcurrentOperationsPerUser exceeded (default 1,500); the text Windows sends."""
-    return SoapError("w:QuotaLimit", QUOTA_MAX_OPERATIONS,
-                     "The WS-Management service cannot process the request. This user is allowed "
-                     f"a maximum number of {limit} concurrent operations, which has been "
-                     "exceeded. Close existing operations for this user, or raise the quota for "
-                     "this user. ")
+    """MaxConcurrentOperationsPerUser exceeded (default 1,500): Windows 2012+'s shape, an
+    ``s:Receiver`` w:InternalError whose ``p:MSFT_WmiError`` carries 2150859174 and the text."""
+    return SoapError("w:InternalError", QUOTA_MAX_OPERATIONS, QUOTA_REASON, sender=False,
+                     wmi=True,
+                     message="The WS-Management service cannot process the request. This user "
+                             f"is allowed a maximum number of {limit} concurrent operations, "
+                             "which has been exceeded. Close existing operations for this user, "
+                             "or raise the quota for this user. ")
 
 
 def quota_max_processes() -> SoapError:
@@ -263,8 +393,10 @@ def quota_max_processes() -> SoapError:
 
 
 def quota_max_shells(limit: int) -> SoapError:
-    """MaxShellsPerUser exceeded (Windows' default quota is 30)."""
-    return SoapError("w:QuotaLimit", QUOTA_MAX_SHELLS,
-                     "The WS-Management service cannot process the request. This user is allowed "
-                     f"a maximum number of {limit} concurrent shells, which has been exceeded. "
-                     "Close existing shells or raise the quota for this user. ")
+    """MaxShellsPerUser exceeded (Windows' default quota is 30): ``s:Sender`` w:InternalError,
+    2150859173 in a ``p:MSFT_WmiError`` (Windows 2012+)."""
+    return SoapError("w:InternalError", QUOTA_MAX_SHELLS, QUOTA_REASON, sender=True, wmi=True,
+                     message="The WS-Management service cannot process the request. This user "
+                             f"is allowed a maximum number of {limit} concurrent shells, which "
+                             "has been exceeded. Close existing shells or raise the quota for "
+                             "this user. ")

@@ -134,3 +134,61 @@ def test_a_long_run_takes_a_fresh_shell_before_the_operations_quota(tmp_path, mo
                 str(i) for i in range(12)]
         assert conn.stats.shells_opened == 3
         assert server.stats()["open_shells"] == 0
+
+
+def _server(tmp_path, **limits):
+    from sandbox.executor import PosixShellExecutor
+    from sandbox.winrm.server import WinRMServer
+
+    return WinRMServer(PosixShellExecutor(), user="quota", password="pw-quota-1",
+                       state_dir=tmp_path, **limits)
+
+
+def test_a_command_refused_for_max_operations_renews_the_shell_and_runs_once(tmp_path):
+    """MaxConcurrentOperationsPerUser in Windows 2012+'s shape (a WMI error, no WSManFault):
+    the refused Command did not run, so a change is run in a fresh shell, once (Ansible's
+    handling); the old shell is deleted, which releases its operations."""
+    marker = tmp_path / "ran"
+    with _server(tmp_path / "state", max_operations=2) as server:
+        conn = WinRMConnection("q1", server.endpoint, user="quota",
+                               password=SecretStr("pw-quota-1"))
+        assert conn.run("echo 1").rc == 0 and conn.run("echo 2").rc == 0
+        result = conn.run(f"echo change >> {marker}; echo done")  # not idempotent
+        conn.close()
+        stats = server.stats()
+    assert result.stdout.strip() == "done" and marker.read_text() == "change\n"
+    assert (conn.stats.retries, stats["shells_created"], stats["open_shells"]) == (1, 2, 0)
+
+
+def test_a_shell_refused_for_max_shells_is_one_clear_error(tmp_path):
+    """MaxShellsPerUser: Create refused (the user's other shells stay open until deleted or
+    idle for 2 h), reported at once with the quota's own words and what to do; nothing ran."""
+    import winrm
+
+    from winhost.errors import HostError
+
+    with _server(tmp_path, max_shells=1) as server:
+        other = winrm.Protocol(server.endpoint, transport="ntlm", username="quota",
+                               password="pw-quota-1")
+        busy = other.open_shell()
+        conn = WinRMConnection("q2", server.endpoint, user="quota",
+                               password=SecretStr("pw-quota-1"))
+        with pytest.raises(HostError) as info:
+            conn.run("echo never")
+        other.close_shell(busy)
+        assert server.stats()["commands"] == 0
+    text = str(info.value)
+    assert "maximum number of 1 concurrent shells" in text and "nothing ran" in text
+    assert "MaxShellsPerUser" in info.value.fix and conn.stats.retries == 0
+
+
+def test_output_arrives_while_the_command_runs_over_several_receives(endpoint):
+    """Windows answers a Receive with what a running command wrote (CommandState/Running); the
+    client joins the answers, polling again after each operation timeout."""
+    with connect(endpoint, operation_timeout=2, read_timeout=5) as conn:
+        conn.run("echo warm")  # the handshake and the shell
+        before = endpoint.server.stats()["http_requests"]
+        result = conn.run("echo first; sleep 2.5; echo second")
+        receives = endpoint.server.stats()["http_requests"] - before - 2  # Signal, Command
+    assert (result.rc, result.stdout) == (0, "first\nsecond\n")
+    assert receives >= 3  # Running with "first", TimedOut (after 1 s), "second" with Done

@@ -15,7 +15,7 @@ from winrm.exceptions import InvalidCredentialsError, WSManFaultError
 
 from sandbox.winrm import soap
 from winhost.errors import ConnectionLost
-from winhost.winrm_connection import WinRMConnection
+from winhost.winrm_connection import WinRMConnection, fault_text
 
 
 def content_types(protocol: winrm.Protocol) -> list[str]:
@@ -342,8 +342,14 @@ def test_the_31st_shell_is_refused_with_windows_quota_fault(endpoint):
     shells = [protocol.open_shell() for _ in range(30)]
     with pytest.raises(WSManFaultError) as info:
         protocol.open_shell()
-    assert info.value.wsman_fault_code == 2150859173  # ERROR_WSMAN_QUOTA_MAX_SHELLS
-    assert "maximum number of 30 concurrent shells" in info.value.reason
+    # Windows 2012+'s shape: s:Sender, w:InternalError, a generic reason, the code and the
+    # quota's words in a p:MSFT_WmiError (no f:WSManFault), no a:RelatesTo
+    fault = info.value
+    assert (fault.fault_code, fault.fault_subcode) == ("s:Sender", "w:InternalError")
+    assert (fault.wsman_fault_code, fault.wmierror_code) == (None, 2150859173)
+    assert fault.reason == soap.QUOTA_REASON
+    assert "maximum number of 30 concurrent shells" in fault_text(fault)
+    assert "RelatesTo" not in fault.response and "WSManFault" not in fault.response
     protocol.close_shell(shells.pop())
     shells.append(protocol.open_shell())  # a closed shell frees its place
     for shell in shells:
@@ -459,8 +465,11 @@ def test_operations_are_released_only_with_their_shell(tmp_path):
             protocol.cleanup_command(shell, cid)
         with pytest.raises(WSManFaultError) as info:
             protocol.run_command(shell, "echo 4")
-        assert info.value.wsman_fault_code == 2150859174  # ERROR_WSMAN_QUOTA_MAX_OPERATIONS
-        assert "maximum number of 3 concurrent operations" in info.value.reason
+        fault = info.value  # Windows 2012+'s shape (see the MaxShellsPerUser test)
+        assert (fault.fault_code, fault.fault_subcode) == ("s:Receiver", "w:InternalError")
+        assert (fault.wsman_fault_code, fault.wmierror_code) == (None, 2150859174)
+        assert "maximum number of 3 concurrent operations" in fault_text(fault)
+        assert "RelatesTo" not in fault.response and "WSManFault" not in fault.response
         protocol.close_shell(shell, close_session=False)
         fresh = protocol.open_shell()
         cid = protocol.run_command(fresh, "echo again")
