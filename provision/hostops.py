@@ -38,10 +38,14 @@ Secrets never travel as arguments (a command line is kept by process-creation au
 of the ops: ``setenv SERVICE SIZE`` (a UTF-8 JSON list of ``NAME=value`` entries written as the
 service's NSSM ``AppEnvironmentExtra``, REG_MULTI_SZ in
 ``HKLM\\SYSTEM\\CurrentControlSet\\Services\\<SERVICE>\\Parameters``, as ``nssm set``
-stores it; an empty list removes the value, as nssm does) and ``runenv NAME SIZE PROGRAM ARG…``
-(run the program, its standard input NUL, with the environment variable NAME set to the UTF-8
-text read, in its environment only: pip's ``PIP_INDEX_URL``). :func:`secret_stdin` encodes
-them; no message repeats what was read.
+stores it; an empty list removes the value, as nssm does) and ``runfile PARENT NAME SIZE
+PROGRAM ARG…`` (the bytes read go into a file in a fresh folder ``PARENT\\tacfleet-<32 random
+hex>`` made administrators-only in the call that creates it, as ``protect`` makes one; the
+program runs, its standard input NUL, with the environment variable NAME naming that file, in
+its environment only, and the folder is removed after, whether it succeeded or not: pip's
+``NETRC``, so the index credentials are on no command line, not even on the one of the pip pip
+starts itself to install build requirements). :func:`secret_stdin` encodes them; no message
+repeats what was read.
 
 A program that ends with 0xC0000142 (STATUS_DLL_INIT_FAILED: it failed before running any of its
 own code, as processes of a non-interactive session do when the desktop heap is exhausted) is run
@@ -307,10 +311,20 @@ def setenv(service, size):
                 pass
 
 
-def runenv(name, size, *argv):
-    env = dict(os.environ)
-    env[name] = take(size).decode('utf-8')
-    return call(list(argv), env=env, stdin=subprocess.DEVNULL).returncode
+def runfile(parent, name, size, *argv):
+    data = take(size)
+    folder = os.path.join(parent, 'tacfleet-' + os.urandom(16).hex())
+    if not sd(folder, True):
+        raise Failed('%s exists already: nothing was written there' % folder)
+    try:
+        path = os.path.join(folder, 'secret')
+        with open(path, 'xb') as f:
+            f.write(data)
+        env = dict(os.environ)
+        env[name] = path
+        return call(list(argv), env=env, stdin=subprocess.DEVNULL).returncode
+    finally:
+        rmtree(folder)
 
 
 def verify(path, sha256):
@@ -353,10 +367,10 @@ def main(argv):
                 if rc:
                     print('tacfleet: %s exited %d' % (args[0], rc), file=sys.stderr)
                     return rc
-            elif op == 'runenv':
-                rc = runenv(*args)
+            elif op == 'runfile':
+                rc = runfile(*args)
                 if rc:
-                    print('tacfleet: %s exited %d' % (args[2], rc), file=sys.stderr)
+                    print('tacfleet: %s exited %d' % (args[3], rc), file=sys.stderr)
                     return rc
             elif op == 'setenv':
                 setenv(*args)
@@ -387,7 +401,7 @@ def host_ops(python: str, *ops: Op) -> Command:
 
 
 def secret_stdin(*secrets: bytes) -> tuple[list[str], bytes]:
-    """The SIZE arguments of ``setenv`` / ``runenv`` ops reading ``secrets`` in that order, and
+    """The SIZE arguments of ``setenv`` / ``runfile`` ops reading ``secrets`` in that order, and
     the standard input carrying them (``Action.stdin``)."""
     return [str(len(s)) for s in secrets], b"".join(secrets)
 

@@ -106,7 +106,8 @@ def test_environment_and_index_secrets_reach_no_command_line_log_or_report(
         shown = [capfd.readouterr()]
         plan = " ".join(shown[0].out.split())
         assert "(standard input: AppEnvironmentExtra DB_PASSWORD=*** TACDEMO_PORT=***)" in plan
-        assert f"(standard input: PIP_INDEX_URL=http://***@127.0.0.1:{index.port}/simple)" in plan
+        assert "(standard input: netrc for 127.0.0.1: login *** password ***)" in plan
+        assert f"--index-url http://127.0.0.1:{index.port}/simple" in plan
         assert cli.logged("provision", str(logs / "provision.log"), cli.provision,
                           str(inventory), None) == 0
         assert any(path == "/simple/tacfleet-canary/" and right
@@ -139,7 +140,7 @@ def test_environment_and_index_secrets_reach_no_command_line_log_or_report(
         f.seek(seen)
         started = [line for line in f if line.startswith("run ")]
     assert any(" setenv " in line for line in started)
-    assert any(" runenv PIP_INDEX_URL " in line for line in started)
+    assert any(" runfile " in line and "\\Temp NETRC " in line for line in started), started
     texts = {"agent.log": "".join(started), "checks": checks.stdout + checks.stderr,
              "junit": junit.read_text(), **{f"output {n}": o.out + o.err
                                              for n, o in enumerate(shown)}}
