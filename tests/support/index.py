@@ -1,6 +1,7 @@
 """A package index on 127.0.0.1 that wants HTTP Basic credentials (a private index's
 ``https://user:token@host/simple``, served over loopback HTTP, which pip trusts): PEP 503 pages
-for the wheels and sdists (``*.tar.gz``) of some folders. It records each request and whether its credentials were right."""
+for the wheels and sdists (``*.tar.gz``) of some folders. It records each request and whether
+its credentials were right."""
 
 from __future__ import annotations
 
@@ -33,8 +34,8 @@ class PrivateIndex:
 
 @contextmanager
 def private_index(folders: list[Path], user: str, password: str) -> Iterator[PrivateIndex]:
-    """Serve the ``*.whl`` and ``*.tar.gz`` of ``folders`` at ``/simple/<project>/``; anything without the
-    credentials gets 401 with a Basic challenge, as a private index answers."""
+    """Serve the ``*.whl`` and ``*.tar.gz`` of ``folders`` at ``/simple/<project>/``; anything
+    without the credentials gets 401 with a Basic challenge, as a private index answers."""
     token = base64.b64encode(f"{user}:{password}".encode()).decode()
     by_project: dict[str, list[Path]] = {}
     files: dict[str, Path] = {}
