@@ -16,10 +16,10 @@ from inventory import load_inventory
 from provision.fleet import provision_one as provision
 from provision.model import Status
 from tests.integration.helpers import assert_pytest_checks_pass, failing
+from tests.support.pytest_checks import run_checks
 from winhost.cmdline import command, system32
 
 pytestmark = pytest.mark.sandbox
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_provision_a_bare_host_then_nothing_to_do_then_heal_drift(sandbox_host):
@@ -72,10 +72,6 @@ def test_environment_and_index_secrets_reach_no_command_line_log_or_report(
     gets both (NSSM reads the environment back, pip authenticates to the index), yet neither is
     on any command line the host started (the agent's record, as event 4688 keeps them), nor in
     the plan, run logs, facts, drift.json/html or JUnit. Then the host is put back."""
-    import os
-    import subprocess
-    import sys
-
     import yaml
 
     import tacfleet_cli as cli
@@ -128,11 +124,7 @@ def test_environment_and_index_secrets_reach_no_command_line_log_or_report(
     assert cli.logged("drift", str(logs / "drift.log"), cli.drift, str(inventory), None,
                       reports=str(reports)) == 0
     junit = tmp_path / "junit.xml"
-    checks = subprocess.run(
-        [sys.executable, "-m", "pytest", str(ROOT / "checks"), "-p", "no:cacheprovider", "-l",
-         "--inventory", str(inventory), f"--junitxml={junit}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    checks = run_checks(inventory, "-l", f"--junitxml={junit}")
     assert checks.returncode == 0, checks.stdout[-2000:]
     shown.append(capfd.readouterr())
 

@@ -8,14 +8,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
+
+from tests.support.loopback import http_server, serving
 
 
 @dataclass
@@ -78,12 +79,7 @@ def private_index(folders: list[Path], user: str, password: str) -> Iterator[Pri
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = http_server(Handler)
     index = PrivateIndex(server.server_address[1], user, password)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield index
-    finally:
-        server.shutdown()
-        server.server_close()
