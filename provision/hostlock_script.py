@@ -236,10 +236,14 @@ def owner_sid(path):
 
 
 def create_protected(path):
-    """The folder, admin-only from its first instant (no other user ever holds a right)."""
+    """The folder, admin-only from its first instant (no other user ever holds a right); True
+    when made here, False when it was there already (its parent must exist)."""
     if os.name != "nt":
-        os.makedirs(path, 0o700, exist_ok=True)
-        return
+        try:
+            os.mkdir(path, 0o700)
+            return True
+        except FileExistsError:
+            return False
     adv = ctypes.WinDLL("advapi32", use_last_error=True)
     k = ctypes.WinDLL("kernel32", use_last_error=True)
     k.LocalFree.argtypes = [ctypes.c_void_p]
@@ -261,6 +265,8 @@ def create_protected(path):
             error = ctypes.get_last_error()
             if error != 183:  # ERROR_ALREADY_EXISTS
                 raise ctypes.WinError(error)
+            return False
+        return True
     finally:
         k.LocalFree(sd)
 
