@@ -422,8 +422,17 @@ class PythonEnv(InventoryModel):
             yield "lock", "requirements and lock are both set", "keep one of them"
         if self.wheelhouse and self.index_url:
             yield "index_url", "wheelhouse and index_url are both set", "keep one of them"
+        yield from self._index_issues()
         yield from self._offline_issues()
         yield from self._installer_issues()
+
+    def _index_issues(self) -> Iterator[Issue]:
+        from inventory.secrets import netrc_problem  # it imports this module
+
+        if self.index_url and (why := netrc_problem(self.index_url)):
+            yield ("index_url", why, "write it as https://USER:TOKEN@host/… (a token alone: "
+                   "with the user name your index documents for tokens), with no space, quote "
+                   "or backslash in either")
 
     def _offline_issues(self) -> Iterator[Issue]:
         if not self.offline:

@@ -105,6 +105,51 @@ def remember_url(url: str | None) -> None:
     remember(*(f for f in forms if len(f) >= 4))
 
 
+#: What a netrc file can carry as a login or password in every Python 3's ``netrc`` (3.11's
+#: lexer and the older shlex one alike): printable ASCII without spaces, quotes or backslashes.
+_NETRC_TOKEN = re.compile(r"[!#-\[\]-~]+")
+
+
+def split_credentials(url: str) -> tuple[str, str | None, str | None]:
+    """``(url without its user-info, user, password)``, user and password percent-decoded as
+    pip reads them; ``(url, None, None)`` when it has none."""
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    if not at:
+        return url, None, None
+    user, colon, password = userinfo.partition(":")
+    bare = urlunsplit(parts._replace(netloc=hostport))
+    return bare, unquote(user), unquote(password) if colon else None
+
+
+def netrc_problem(url: str) -> str | None:
+    """Why the credentials of ``url`` cannot be given to pip in a netrc file, or None."""
+    _, user, password = split_credentials(url)
+    if user is None:
+        return None
+    if not password:
+        return "has a user but no password in its user-info (pip is given them in a netrc file)"
+    if not all(_NETRC_TOKEN.fullmatch(t) for t in (user, password)):
+        return ("has a user or password with a space, a quote, a backslash or a non-ASCII "
+                "letter, which a netrc file cannot carry (pip is given them in one)")
+    return None
+
+
+def netrc_for(url: str) -> tuple[str, bytes | None]:
+    """``url`` without its user-info, and a netrc file's text giving its credentials to its
+    host (``machine HOST login USER password PASSWORD``; requests, in pip, reads the file
+    ``NETRC`` names), or None without credentials. :func:`netrc_problem` must be None."""
+    from urllib.parse import urlsplit
+
+    bare, user, password = split_credentials(url)
+    if user is None or password is None:
+        return bare, None
+    host = urlsplit(bare).hostname or ""
+    return bare, f"machine {host}\nlogin {user}\npassword {password}\n".encode("ascii")
+
+
 def remember_pair(name: str, value: str, *, secret: bool) -> None:
     """Remember ``NAME=value`` as it appears raw and quoted in command lines (and the bare
     value too when it came from a reference: a real secret)."""

@@ -7,7 +7,9 @@ WinRS shell the run's commands run in. When a lock is already there:
 - held by a run of **this** controller whose process is gone (killed, crashed): the run is
   abandoned. tacfleet waits (up to ``TAKEOVER_WAIT``) for the command its shell still runs —
   typically a ``pip install`` — to finish, ends what still runs after that, takes the lock,
-  and reports both;
+  and reports both. Only the processes of an abandoned WinRM shell are ever ended: the lock's
+  shell must be a live ``winrshost.exe`` created when the lock says; otherwise nothing is ended
+  and the note says why;
 - held by a live run, or by another controller: the host is busy; it is that host's error
   (:class:`HostLocked`) with the holder named, and the other hosts go on.
 
@@ -146,6 +148,8 @@ def acquire(connection: Connection, host: Host, *, wait: float = TAKEOVER_WAIT) 
     if taken.get("ended"):
         notes.append("ended what it still ran: " + ", ".join(
             f"{p['exe']} (pid {p['pid']})" for p in taken["ended"]))
+    elif taken.get("spared"):
+        notes.append(f"ended no process: {taken['spared']}")
     return Lock(True, taken.get("path", ""), notes)
 
 

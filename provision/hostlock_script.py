@@ -2,8 +2,9 @@
 
 argv: ``OP SERVICE RECORD_JSON WAIT_SECONDS``; OP is ``acquire``, ``takeover`` or ``release``.
 The lock is ``%ProgramData%\\tacfleet\\<SERVICE>.lock``, created exclusively (``O_EXCL``), holding
-the run's record plus the PID and creation time of this command's parent: the WinRS shell
-every command of that run runs in. Prints one line ``TACFLEET-LOCK <json>``.
+the run's record plus the PID, creation time and image name of this command's parent: the WinRS
+shell's host process (``winrshost.exe``) every command of that run runs in. Prints one line
+``TACFLEET-LOCK <json>``.
 
 - acquire: take the lock, or report the holder and the processes its shell still runs.
 - takeover (the controller decided the holder is abandoned): wait up to WAIT_SECONDS for the
@@ -15,9 +16,12 @@ The folder is admin-only: created with a protected security descriptor (``Create
 its DACL set again by SID with icacls on every run (an open folder is repaired) and its owner
 set to Administrators if it is anyone else. A lock file not owned by Administrators or SYSTEM
 was not written by tacfleet (a local user forged it): it is removed, never read, and named in
-the answer (``ignored``). A takeover ends only descendants of the abandoned shell (created after
-it, found by parentage), never a system process, this command's own ancestors, or anything when
-the recorded shell is one of those.
+the answer (``ignored``). A takeover ends only descendants of the abandoned WinRM shell (created
+after it, found by parentage), and only when the lock's shell is one (an allowlist): the pid is
+alive, is ``winrshost.exe`` (the WinRM shell's host process, parent of each command of its shell),
+recorded as such, and was created when the record says (not a reused pid); never this command's
+own shell or ancestors. Otherwise the lock is taken over and nothing is ended; the answer says why
+(``spared``).
 """
 
 import ctypes
@@ -32,10 +36,9 @@ MARK = "TACFLEET-LOCK "
 ADMIN_OWNERS = ("S-1-5-32-544", "S-1-5-18",
                 "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464")
 ADMIN_ONLY = ("*S-1-5-32-544:(OI)(CI)F", "*S-1-5-18:(OI)(CI)F")
-#: Processes a takeover never ends, nor anything under them (Windows' own, by image name).
-SYSTEM_IMAGES = {"system", "registry", "smss.exe", "csrss.exe", "wininit.exe", "winlogon.exe",
-                 "services.exe", "lsass.exe", "lsaiso.exe", "svchost.exe", "fontdrvhost.exe",
-                 "dwm.exe", "memory compression", "secure system"}
+#: The image of a WinRM shell's host process, the parent of every command of that shell: the
+#: only process whose tree a takeover ends.
+SHELL_HOST = "winrshost.exe"
 STILL_ACTIVE = 259
 QUERY, TERMINATE = 0x1000, 0x0001
 
@@ -118,31 +121,46 @@ def refused(table, pid, exe):
     """Why ``pid`` must never be ended (or its tree searched), or None."""
     if not isinstance(pid, int) or pid <= 4:
         return f"pid {pid!r} is a system pid"
-    if str(exe).lower() in SYSTEM_IMAGES:
-        return f"pid {pid} is {exe}, a Windows process"
     if pid in ancestors(table, os.getpid()):
         return f"pid {pid} is an ancestor of this command"
     return None
 
 
-def running_under(shell, shell_created):
-    """Processes the shell still runs (its descendants), only while it is the same process.
+def not_a_shell(table, held):
+    """Why the lock's recorded shell is not an abandoned WinRM shell whose processes may be
+    ended, or None. Only a live ``winrshost.exe`` (the WinRM shell's host process, the parent
+    of every command of its shell), recorded as such, created when the record says (not a
+    reused pid), and not this command's own shell or ancestor, is one."""
+    shell, since = held.get("shell"), held.get("shell_created")
+    if not isinstance(shell, int) or isinstance(shell, bool) or not isinstance(since, int):
+        return "the lock names no shell"
+    now = created(shell)
+    if now is None:
+        return f"its shell (pid {shell}) is gone"
+    if now != since:
+        return f"pid {shell} is another process than the lock's shell (started at another time)"
+    exe = {pid: name for pid, _parent, name in table}.get(shell, "")
+    if str(exe).lower() != SHELL_HOST:
+        return f"pid {shell} is {exe or 'unknown'}, not {SHELL_HOST} (a WinRM shell's host)"
+    if str(held.get("shell_exe", "")).lower() != SHELL_HOST:
+        return f"the lock does not record its shell (pid {shell}) as {SHELL_HOST}"
+    if shell == os.getppid() or refused(table, shell, exe):
+        return f"pid {shell} is this command's own shell"
+    return None
 
-    Nothing when that shell is also ours (a host whose commands share one parent process):
-    then its commands cannot be told from this run's, and none is waited for or ended. Nothing
-    when the recorded shell is a Windows process or one of this command's ancestors; such
-    processes found under it are skipped too.
-    """
-    if not isinstance(shell, int) or not shell or shell_created is None \
-            or created(shell) != shell_created:
-        return []
-    if shell == os.getppid():
-        return []
-    table = processes()
-    names = {pid: exe for pid, _parent, exe in table}
-    if refused(table, shell, names.get(shell, "")):
-        return []
-    result, parents = [], {shell: shell_created}
+
+def running_under(held, table=None):
+    """(the processes the lock's shell still runs, why none may be ended or None).
+
+    Only an abandoned WinRM shell's commands are found (:func:`not_a_shell`): its descendants
+    created after it (by parentage and creation time, so no reused pid), never this command's
+    ancestors."""
+    table = processes() if table is None else table
+    why = not_a_shell(table, held)
+    if why is not None:
+        return [], why
+    shell = held["shell"]
+    result, parents = [], {shell: held["shell_created"]}
     changed = True
     while changed:
         changed = False
@@ -157,7 +175,7 @@ def running_under(shell, shell_created):
                     parents[pid] = born
                     result.append({"pid": pid, "exe": exe, "created": born})
                     changed = True
-    return result
+    return result, None
 
 
 def end(process):
@@ -218,10 +236,14 @@ def owner_sid(path):
 
 
 def create_protected(path):
-    """The folder, admin-only from its first instant (no other user ever holds a right)."""
+    """The folder, admin-only from its first instant (no other user ever holds a right); True
+    when made here, False when it was there already (its parent must exist)."""
     if os.name != "nt":
-        os.makedirs(path, 0o700, exist_ok=True)
-        return
+        try:
+            os.mkdir(path, 0o700)
+            return True
+        except FileExistsError:
+            return False
     adv = ctypes.WinDLL("advapi32", use_last_error=True)
     k = ctypes.WinDLL("kernel32", use_last_error=True)
     k.LocalFree.argtypes = [ctypes.c_void_p]
@@ -243,6 +265,8 @@ def create_protected(path):
             error = ctypes.get_last_error()
             if error != 183:  # ERROR_ALREADY_EXISTS
                 raise ctypes.WinError(error)
+            return False
+        return True
     finally:
         k.LocalFree(sd)
 
@@ -284,7 +308,8 @@ def main(op, service, record_json, wait):
     path = os.path.join(folder, service + ".lock")
     record = json.loads(record_json)
     shell = os.getppid()
-    record.update(shell=shell, shell_created=created(shell), since=time.time())
+    exe = {pid: name for pid, _parent, name in processes()}.get(shell, "")
+    record.update(shell=shell, shell_created=created(shell), shell_exe=exe, since=time.time())
     if op == "release":
         held = read(path)
         if held.get("run") == record["run"]:
@@ -302,21 +327,23 @@ def main(op, service, record_json, wait):
             held = read(path)
             if held.get("run") == record["run"]:
                 return {"acquired": True, "path": path, "ignored": ignored}
-            busy = running_under(held.get("shell"), held.get("shell_created"))
+            busy, _why = running_under(held)
             return {"acquired": False, "path": path, "holder": held, "busy": busy,
                     "ignored": ignored}
-    # takeover: the controller says the holder is abandoned
-    held = read(path)
-    waited, ended = 0.0, []
+    return takeover(path, held=read(path), record=record, wait=wait, ignored=ignored)
+
+
+def takeover(path, held, record, wait, ignored):
+    """The controller says the holder is abandoned: wait for its shell's commands, end what
+    still runs (only an abandoned WinRM shell's: ``spared`` says why nothing else was), then
+    write our record in its place."""
     started = time.time()
-    busy = running_under(held.get("shell"), held.get("shell_created"))
+    busy, spared = running_under(held)
     while busy and time.time() - started < wait:
         time.sleep(1)
-        busy = running_under(held.get("shell"), held.get("shell_created"))
+        busy, spared = running_under(held)
     waited = time.time() - started
-    for process in busy:
-        if end(process):
-            ended.append(process)
+    ended = [process for process in busy if end(process)]
     if read(path).get("run") != held.get("run"):  # someone else took it meanwhile
         return {"acquired": False, "path": path, "holder": read(path), "busy": []}
     tmp = path + "." + str(os.getpid())
@@ -324,7 +351,7 @@ def main(op, service, record_json, wait):
         json.dump(record, handle)
     os.replace(tmp, path)
     return {"acquired": True, "path": path, "previous": held, "waited": round(waited, 1),
-            "ended": ended, "ignored": ignored}
+            "ended": ended, "spared": spared, "ignored": ignored}
 
 
 if __name__ == "__main__":

@@ -31,17 +31,23 @@ written into by someone else: what is in it is removed and the op fails).
 Security: a part (``receive``) is written only into a file this command creates exclusively; a
 part kept from an earlier run is continued only when Administrators or SYSTEM own it (else it
 is removed and the op fails: the next run sends the file whole). Owners are read by SID with
-``GetNamedSecurityInfoW`` and ``ConvertSidToStringSidW``.
+``GetNamedSecurityInfoW`` and ``ConvertSidToStringSidW``, and admin-only folders made, by the
+lock script's own ``owner_sid`` and ``create_protected`` (:func:`shared_source`), so the two
+host scripts have one of each.
 
 Secrets never travel as arguments (a command line is kept by process-creation auditing, event
 4688, and Sysmon); two ops read them from standard input instead, SIZE bytes each, in the order
 of the ops: ``setenv SERVICE SIZE`` (a UTF-8 JSON list of ``NAME=value`` entries written as the
 service's NSSM ``AppEnvironmentExtra``, REG_MULTI_SZ in
 ``HKLM\\SYSTEM\\CurrentControlSet\\Services\\<SERVICE>\\Parameters``, as ``nssm set``
-stores it; an empty list removes the value, as nssm does) and ``runenv NAME SIZE PROGRAM ARG…``
-(run the program, its standard input NUL, with the environment variable NAME set to the UTF-8
-text read, in its environment only: pip's ``PIP_INDEX_URL``). :func:`secret_stdin` encodes
-them; no message repeats what was read.
+stores it; an empty list removes the value, as nssm does) and ``runfile PARENT NAME SIZE
+PROGRAM ARG…`` (the bytes read go into a file in a fresh folder ``PARENT\\tacfleet-<32 random
+hex>`` made administrators-only in the call that creates it, as ``protect`` makes one; the
+program runs, its standard input NUL, with the environment variable NAME naming that file, in
+its environment only, and the folder is removed after, whether it succeeded or not: pip's
+``NETRC``, so the index credentials are on no command line, not even on the one of the pip pip
+starts itself to install build requirements). :func:`secret_stdin` encodes them; no message
+repeats what was read.
 
 A program that ends with 0xC0000142 (STATUS_DLL_INIT_FAILED: it failed before running any of its
 own code, as processes of a non-interactive session do when the desktop heap is exhausted) is run
@@ -53,13 +59,14 @@ state constant, which Windows prints untranslated in every language.
 
 from __future__ import annotations
 
+import ast
 import json
 from collections.abc import Sequence
+from importlib import resources
 
 from winhost.cmdline import Command
 
-_SOURCE = """\
-import base64, errno, hashlib, os, re, shutil, stat, subprocess, sys, time
+_BODY = """\
 
 
 def rmtree(path):
@@ -163,60 +170,22 @@ def gone(sc, service, seconds):
                      'and run again' % (service, now, seconds))
 
 
-ADMINS = ('S-1-5-32-544', 'S-1-5-18',
-          'S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464')
-
-
-def sd(path, make=False):
-    if os.name != 'nt':  # tests
-        if make:
-            try:
-                return os.mkdir(path, 0o700) or True
-            except FileExistsError:
-                return False
-        u = os.lstat(path).st_uid
-        return ADMINS[0] if u == os.geteuid() else 'uid:%d' % u
-    import ctypes as c
-    a, k, p = c.WinDLL('advapi32', use_last_error=True), c.WinDLL('kernel32'), c.c_void_p
-    k.LocalFree.argtypes = [p]
-    d, x = p(), p()
-    if make:
-        class SA(c.Structure):
-            _fields_ = [('n', c.c_ulong), ('d', p), ('i', c.c_int)]
-        if not a.ConvertStringSecurityDescriptorToSecurityDescriptorW(
-                'O:BAD:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)', 1, c.byref(d), None):
-            raise c.WinError(c.get_last_error())
-        k.CreateDirectoryW.argtypes = [c.c_wchar_p, c.POINTER(SA)]
-        ok = k.CreateDirectoryW(path, c.byref(SA(c.sizeof(SA), d, 0))) or c.get_last_error()
-        k.LocalFree(d)
-        if ok not in (1, 183):
-            raise c.WinError(ok)
-        return ok == 1
-    g = a.GetNamedSecurityInfoW
-    g.argtypes = [c.c_wchar_p, c.c_int, c.c_ulong, c.POINTER(p), p, p, p, c.POINTER(p)]
-    rc = g(path, 1, 1, c.byref(x), None, None, None, c.byref(d))
-    if rc or not a.ConvertSidToStringSidW(x, c.byref(x)):
-        raise OSError('cannot read the owner of %s (%d)' % (path, rc))
-    k.LocalFree(d)
-    return c.wstring_at(x.value)
-
-
 def protect(icacls, path, *grants):
     made = False
     if not os.path.isdir(path):
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        made = sd(path, True)
+        made = create_protected(path)
     if os.path.islink(path) or getattr(os.lstat(path), 'st_reparse_tag', 0) \
             or not os.path.isdir(path):
         raise Failed('%s is a link or a file' % path)
-    for args in (['/inheritance:r', '/grant:r', *grants], ['/setowner', '*' + ADMINS[0]]):
-        if args[0] == '/setowner' and (sd(path) in ADMINS or made):
+    for args in (['/inheritance:r', '/grant:r', *grants], ['/setowner', '*' + ADMIN_OWNERS[0]]):
+        if args[0] == '/setowner' and (owner_sid(path) in ADMIN_OWNERS or made):
             break
         rc = call([icacls, path, *args], capture_output=True).returncode
         if rc:
             raise Failed('%s %s %s: exit code %d' % (icacls, path, ' '.join(args[:2]), rc))
-    if sd(path) not in ADMINS:
-        raise Failed('%s is owned by %s, not Administrators' % (path, sd(path)))
+    if owner_sid(path) not in ADMIN_OWNERS:
+        raise Failed('%s is owned by %s, not Administrators' % (path, owner_sid(path)))
     found = os.listdir(path) if made else []
     for name in found:
         rmtree(os.path.join(path, name))
@@ -227,8 +196,8 @@ def protect(icacls, path, *grants):
 def receive(path, size, offset, prefix):
     size, offset = int(size), int(offset)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    if offset and sd(path) not in ADMINS:
-        owner = sd(path)
+    if offset and owner_sid(path) not in ADMIN_OWNERS:
+        owner = owner_sid(path)
         os.remove(path)
         raise Failed('%s is owned by %s, not by an admin: removed, run again' % (path, owner))
     if offset:
@@ -307,10 +276,20 @@ def setenv(service, size):
                 pass
 
 
-def runenv(name, size, *argv):
-    env = dict(os.environ)
-    env[name] = take(size).decode('utf-8')
-    return call(list(argv), env=env, stdin=subprocess.DEVNULL).returncode
+def runfile(parent, name, size, *argv):
+    data = take(size)
+    folder = os.path.join(parent, 'tacfleet-' + os.urandom(16).hex())
+    if not create_protected(folder):
+        raise Failed('%s exists already: nothing was written there' % folder)
+    try:
+        path = os.path.join(folder, 'secret')
+        with open(path, 'xb') as f:
+            f.write(data)
+        env = dict(os.environ)
+        env[name] = path
+        return call(list(argv), env=env, stdin=subprocess.DEVNULL).returncode
+    finally:
+        rmtree(folder)
 
 
 def verify(path, sha256):
@@ -353,10 +332,10 @@ def main(argv):
                 if rc:
                     print('tacfleet: %s exited %d' % (args[0], rc), file=sys.stderr)
                     return rc
-            elif op == 'runenv':
-                rc = runenv(*args)
+            elif op == 'runfile':
+                rc = runfile(*args)
                 if rc:
-                    print('tacfleet: %s exited %d' % (args[2], rc), file=sys.stderr)
+                    print('tacfleet: %s exited %d' % (args[3], rc), file=sys.stderr)
                     return rc
             elif op == 'setenv':
                 setenv(*args)
@@ -371,6 +350,33 @@ def main(argv):
 
 sys.exit(main(sys.argv[1:]))
 """
+
+#: What the host scripts share, taken from ``hostlock_script.py`` (the lock script): the owner
+#: of a path by SID and a folder made administrators-only in the call that creates it.
+SHARED = ("ADMIN_OWNERS", "owner_sid", "create_protected")
+
+
+def shared_source(names: Sequence[str] = SHARED) -> str:
+    """The source of the lock script's top-level definitions ``names``, in its order: one
+    function of each for both host scripts, each script still one program on the host."""
+    source = resources.files("provision").joinpath("hostlock_script.py").read_text("utf-8")
+    found: list[str] = []
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef):
+            name = node.name
+        elif isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            name = node.targets[0].id
+        else:
+            continue
+        if name in names:
+            found.append(ast.get_source_segment(source, node) or "")
+    if len(found) != len(names):
+        raise RuntimeError(f"hostlock_script.py lacks one of {names}")
+    return "\n\n\n".join(found) + "\n\n\n"
+
+
+_SOURCE = ("import base64, ctypes, errno, hashlib, os, re, shutil, stat, subprocess, sys, time\n"
+           "from ctypes import wintypes\n\n\n" + shared_source() + _BODY)
 
 #: The ``-c`` argument: the source with its newlines escaped (a command line holds no line break).
 BOOTSTRAP = f"exec({_SOURCE!r})"
@@ -387,7 +393,7 @@ def host_ops(python: str, *ops: Op) -> Command:
 
 
 def secret_stdin(*secrets: bytes) -> tuple[list[str], bytes]:
-    """The SIZE arguments of ``setenv`` / ``runenv`` ops reading ``secrets`` in that order, and
+    """The SIZE arguments of ``setenv`` / ``runfile`` ops reading ``secrets`` in that order, and
     the standard input carrying them (``Action.stdin``)."""
     return [str(len(s)) for s in secrets], b"".join(secrets)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from compliance import desired, releases
 from compliance.desired import upload_part
@@ -32,7 +33,7 @@ from compliance.requirements import (
     writers,
 )
 from inventory.models import Host, venv_scripts
-from inventory.secrets import mask_urls
+from inventory.secrets import MASK, netrc_for
 from inventory.winnames import ADMINISTRATORS_SID, SYSTEM_SID
 from inventory.winpath import is_within, same_path, win_join, win_parent
 from provision import releases as release_ops
@@ -123,7 +124,7 @@ BINARY_ONLY = "--only-binary=:all:"
 
 def _pip_source(host: Host) -> list[str]:
     """pip's folder of wheels as arguments (``--no-index``, binary only): a wheelhouse, or an
-    offline host's bundle. An index is not an argument: see :func:`_pip`."""
+    offline host's bundle. An index is given by :func:`_pip`."""
     if host.python.host_wheelhouse:
         return ["--no-index", BINARY_ONLY, "--find-links", host.python.host_wheelhouse]
     return []
@@ -142,30 +143,38 @@ def _index_url(host: Host) -> str | None:
     return None if host.python.host_wheelhouse else host.python.index_url
 
 
-def _pip(host: Host, python: str, *args: str) -> tuple[Op, bytes | None, str]:
+def _pip(ctx: Context, python: str, *args: str) -> tuple[Op, bytes | None, str]:
     """``python -m pip ARGS`` as a host_ops op, the standard input it reads, and how a plan
-    shows that input (``PIP_INDEX_URL=https://***@host/…``).
+    shows that input (``netrc for HOST: login *** password ***``).
 
-    ``python.index_url`` may hold credentials (``user:token@``), so it is never an argument:
-    ``runenv`` reads it from standard input into ``PIP_INDEX_URL`` in pip's environment only.
-    Without an index: a plain ``run``. (Left open: to build an sdist from the index, pip itself
-    starts ``pip install -i URL`` for the build requirements, URL on that command line.)"""
-    index = _index_url(host)
+    ``python.index_url`` is given as ``--index-url`` without its user-info: credentials
+    (``user:token@``) go in a netrc file that ``runfile`` writes from standard input into a
+    fresh administrators-only folder under ``<SystemRoot>\\Temp``, named by ``NETRC`` in
+    pip's environment only, and removes after. The pip that pip starts to install an sdist's
+    build requirements gets ``-i URL`` on its command line, so the URL must hold no secret;
+    it inherits ``NETRC``. Without credentials: a plain ``run``."""
+    index = _index_url(ctx.host)
     if index is None:
         return ("run", python, "-m", "pip", *args), None, ""
-    sizes, stdin = secret_stdin(index.encode("utf-8"))
-    return (("runenv", "PIP_INDEX_URL", *sizes, python, "-m", "pip", "--no-input", *args),
-            stdin, f"PIP_INDEX_URL={mask_urls(index)}")
+    bare, netrc = netrc_for(index)
+    pip = (python, "-m", "pip", "--no-input", *args[:1], "--index-url", bare, *args[1:])
+    if netrc is None:
+        return ("run", *pip), None, ""
+    sizes, stdin = secret_stdin(netrc)
+    temp = win_join(ctx.facts.system_root, "Temp")
+    machine = urlsplit(bare).hostname
+    return (("runfile", temp, "NETRC", *sizes, *pip), stdin,
+            f"netrc for {machine}: login {MASK} password {MASK}")
 
 
-def _pip_action(host: Host, why: str, python: str, *args: str,
+def _pip_action(ctx: Context, why: str, python: str, *args: str,
                 timeout: float = 600.0) -> Action:
-    """One pip command: run directly, or under ``host_ops`` when it reads an index."""
-    op, stdin, index = _pip(host, python, *args)
+    """One pip command: run directly, or under ``host_ops`` when it reads index credentials."""
+    op, stdin, shown = _pip(ctx, python, *args)
     if stdin is None:
         return Action(why, command(*op[1:]), timeout=timeout)
-    return Action(why, host_ops(host.python.base, op), timeout=timeout, stdin=stdin,
-                  stdin_shown=index)
+    return Action(why, host_ops(ctx.host.python.base, op), timeout=timeout, stdin=stdin,
+                  stdin_shown=shown)
 
 
 def installer_path(staging: Staging) -> str:
@@ -350,7 +359,7 @@ def base_tools(ctx: Context) -> Plan:
         f"pip>={py.pip_version}" if py.pip_version else "pip",
         f"virtualenv>={py.virtualenv_version}" if py.virtualenv_version else "virtualenv",
     ]
-    return [_pip_action(ctx.host, "upgrade pip and virtualenv in the base Python", py.base,
+    return [_pip_action(ctx, "upgrade pip and virtualenv in the base Python", py.base,
                         "install", "--upgrade", "--disable-pip-version-check",
                         *_pip_source(ctx.host), *wanted)]
 
@@ -472,7 +481,7 @@ def packages(ctx: Context) -> Plan:
     args += [arg for upload in uploads for arg in ("-r", upload.destination)]
     listed = [] if hashed else [desired.shipped_pin(host, p) for p in (
         list(host.python.packages) + ([host.app.package] if host.app.package else []))]
-    actions.append(_pip_action(host, why, desired.venv_python(host), *args, *listed,
+    actions.append(_pip_action(ctx, why, desired.venv_python(host), *args, *listed,
                                timeout=1800))
     return actions
 
@@ -538,7 +547,7 @@ def nssm(ctx: Context) -> Plan:
             f"send nssm.exe ({megabytes(upload.remaining)}) beside the old one over standard "
             "input, verify its SHA-256, stop the service, rename it into place, start the "
             "service", base, [upload], finish=finish, restarts=True, extra_timeout=timeout)]
-    pip, stdin, index = _pip(host, desired.venv_python(host), "install",
+    pip, stdin, index = _pip(ctx, desired.venv_python(host), "install",
                              "--disable-pip-version-check", "--ignore-requires-python",
                              "--force-reinstall", "--no-deps", *_pip_source(host),
                              host.nssm.wheel)

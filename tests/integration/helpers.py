@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +15,7 @@ from compliance.audit import audit_host
 from inventory.models import Host
 from sandbox.fleet.inventory import fleet_inventory_data
 from sandbox.fleet.serve import DEFAULT_TRANSCRIPT, SimulatedFleet
+from tests.support.pytest_checks import run_checks
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,10 +29,7 @@ def failing(host: Host) -> dict[str, str]:
 
 def assert_pytest_checks_pass(inventory: Path, host: str = "sandbox") -> None:
     """`pytest checks --host HOST --inventory FILE`, as a user runs it: every check passes."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "checks", "--host", host, "--inventory", str(inventory),
-         "-q", "-p", "no:cacheprovider"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    proc = run_checks(inventory, "--host", host, "-q")
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert " passed" in proc.stdout and "failed" not in proc.stdout
 

@@ -9,7 +9,6 @@ file is read back with prometheus-client's own parser.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +22,7 @@ import tacfleet_cli as cli
 from sandbox.fleet.inventory import load_fleet
 from sandbox.fleet.serve import SimulatedFleet
 from tests.integration.helpers import fleet_and_inventory
+from tests.support.loopback import http_server, serving
 
 USER = "alertfleet"  # one NTLM user per process: keep clear of the other fleet tests
 TOKEN = "T0H5SECRET/B0H5SECRET/h5WebhookTokenXYZ"
@@ -58,15 +58,10 @@ def receiver() -> Iterator[Receiver]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = http_server(Handler)
     holder.append(Receiver(server))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield holder[0]
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @dataclass

@@ -116,16 +116,27 @@ def test_a_pre_created_upload_part_is_removed_and_the_file_sent_whole(sandbox_ho
         [f.found for f in audit_host(host).findings])
 
 
-def _services_exe(prefix) -> list:
+def _in_lock_script(prefix, expression: str):
+    """``expression`` evaluated by the host's Python with the lock script's functions
+    (``processes``, ``created``) loaded, as JSON."""
     script = prefix.host_path("C:\\tacfleet_lock_script.py")
     script.write_bytes((ROOT / "provision" / "hostlock_script.py").read_bytes())
     code = ("exec(open(r'C:\\tacfleet_lock_script.py').read().split('if __name__')[0]); "
-            "import json; print(json.dumps([[p, created(p)] for p, _q, exe in processes() "
-            "if exe.lower() == 'services.exe']))")
+            f"import json; print(json.dumps({expression}))")
     proc = prefix.run("C:\\Python311\\python.exe", "-I", "-c", code, timeout=120)
-    found = json.loads(proc.stdout.decode().strip().splitlines()[-1])
-    assert len(found) == 1, proc
+    return json.loads(proc.stdout.decode().strip().splitlines()[-1])
+
+
+def _services_exe(prefix) -> list:
+    found = _in_lock_script(prefix, "[[p, created(p)] for p, _q, exe in processes() "
+                                    "if exe.lower() == 'services.exe']")
+    assert len(found) == 1, found
     return found[0]
+
+
+def _dead_pid() -> int:
+    return int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True).stdout.strip())
 
 
 def test_a_forged_lock_naming_services_exe_is_ignored_named_and_ends_nothing(sandbox_host,
@@ -135,10 +146,9 @@ def test_a_forged_lock_naming_services_exe_is_ignored_named_and_ends_nothing(san
 
     lock = "C:\\ProgramData\\tacfleet\\" + host.service.name + ".lock"
     pid, created = _services_exe(prefix)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    forged = json.dumps({"run": "forged", "controller": socket.gethostname(), "pid": int(dead),
-                         "shell": pid, "shell_created": created})
+    forged = json.dumps({"run": "forged", "controller": socket.gethostname(),
+                         "pid": _dead_pid(), "shell": pid, "shell_created": created,
+                         "shell_exe": "winrshost.exe"})
     assert user("create", lock, forged) == DENIED  # the lock folder is admin-only
     # as %ProgramData%'s default lets Users create files in a folder that inherits it
     admin(sandbox_host, ICACLS, "C:\\ProgramData\\tacfleet", "/reset")
@@ -151,3 +161,62 @@ def test_a_forged_lock_naming_services_exe_is_ignored_named_and_ends_nothing(san
     assert _services_exe(prefix) == [pid, created]  # the same process, never ended
     assert user("create", lock, forged) == DENIED  # the folder is admin-only again
     assert failing(host) == {}
+
+
+#: A process that is no WinRM shell (as one a local user starts), with a child started after it:
+#: what the lock script would end under a shell. Both wait for the stop file, then exit.
+VICTIM = """\
+import json, os, subprocess, sys, time
+stop = r'C:\\tacfleet-victim.stop'
+child = subprocess.Popen([sys.executable, '-I', '-c', 'import os, time\\n'
+                          'while not os.path.exists(%r): time.sleep(0.5)' % stop])
+with open(r'C:\\tacfleet-victim.json', 'w') as f:
+    json.dump([os.getpid(), child.pid], f)
+while not os.path.exists(stop):
+    time.sleep(0.5)
+child.wait()
+"""
+
+
+def test_a_lock_naming_a_process_that_is_no_winrm_shell_ends_nothing(sandbox_host, host,
+                                                                       prefix):
+    """An Administrators-owned lock (so not dropped as forged) of an abandoned run whose shell
+    is a live process other than winrshost.exe, with its creation time right and the record
+    claiming winrshost.exe: the lock is taken over, its process's child is not ended, and the
+    run says why."""
+    import base64
+    import time
+
+    lock = "C:\\ProgramData\\tacfleet\\" + host.service.name + ".lock"
+    info, stop = prefix.host_path("C:\\tacfleet-victim.json"), prefix.host_path(
+        "C:\\tacfleet-victim.stop")
+    info.unlink(missing_ok=True)
+    stop.unlink(missing_ok=True)
+    victim = subprocess.Popen(prefix.argv("wine", "C:\\Python311\\python.exe", "-I", "-c",
+                                          f"exec({VICTIM!r})"), env=prefix.env(), cwd=prefix.path,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(240):
+            if info.exists() and info.read_text():
+                break
+            time.sleep(0.5)
+        pid, child = json.loads(info.read_text())
+        born = _in_lock_script(prefix, f"[created({pid}), created({child})]")
+        assert None not in born, born
+        record = {"run": "forged", "controller": socket.gethostname(), "pid": _dead_pid(),
+                  "shell": pid, "shell_created": born[0], "shell_exe": "winrshost.exe"}
+        write = ("write", lock, "wb", base64.b64encode(json.dumps(record).encode()).decode())
+        admin(sandbox_host, *host_ops(host.python.base, write).argv)
+        run = provision(host)
+        assert not run.error and run.count(Status.FAILED) == 0, run.summary
+        notes = " ".join(s.message for s in run.steps if s.step == "host_lock")
+        assert "took over the lock of abandoned run forged" in notes, notes
+        assert f"ended no process: pid {pid} is python.exe, not winrshost.exe" in notes, notes
+        assert "ended what" not in notes
+        assert _in_lock_script(prefix, f"[created({pid}), created({child})]") == born
+    finally:
+        stop.write_text("stop")
+        victim.wait(120)
+        info.unlink(missing_ok=True)
+        stop.unlink(missing_ok=True)

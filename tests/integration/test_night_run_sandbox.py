@@ -6,9 +6,6 @@ all three causes and exits 2 in bounded time; --remediate fixes the drifted one.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,10 +16,10 @@ import tacfleet_cli as cli
 from inventory import load_inventory
 from provision.fleet import provision_one
 from tests.support.loopback import silent_listener
+from tests.support.pytest_checks import run_checks
 from winhost.cmdline import command, system32
 
 pytestmark = pytest.mark.sandbox
-ROOT = Path(__file__).resolve().parents[2]
 CANARY = "canary-0d9b-sandbox-night"
 
 
@@ -80,11 +77,7 @@ def test_missing_secret_hung_and_drifted_host_in_one_night_run(sandbox_host, sil
     assert report["changes"]["fixed"] == [["sandbox", "start_type"]]
 
     junit = tmp_path / "junit.xml"
-    checks = subprocess.run(
-        [sys.executable, "-m", "pytest", str(ROOT / "checks"), "-p", "no:cacheprovider", "-l",
-         "--inventory", str(inventory), f"--junitxml={junit}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    checks = run_checks(inventory, "-l", f"--junitxml={junit}")
     assert checks.returncode == 1  # two hosts fail test_host_reachable, the sandbox passes
     assert "INTERNALERROR" not in checks.stdout + checks.stderr
 

@@ -16,10 +16,10 @@ from inventory import load_inventory
 from provision.fleet import provision_one as provision
 from provision.model import Status
 from tests.integration.helpers import assert_pytest_checks_pass, failing
+from tests.support.pytest_checks import run_checks
 from winhost.cmdline import command, system32
 
 pytestmark = pytest.mark.sandbox
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_provision_a_bare_host_then_nothing_to_do_then_heal_drift(sandbox_host):
@@ -72,10 +72,6 @@ def test_environment_and_index_secrets_reach_no_command_line_log_or_report(
     gets both (NSSM reads the environment back, pip authenticates to the index), yet neither is
     on any command line the host started (the agent's record, as event 4688 keeps them), nor in
     the plan, run logs, facts, drift.json/html or JUnit. Then the host is put back."""
-    import os
-    import subprocess
-    import sys
-
     import yaml
 
     import tacfleet_cli as cli
@@ -106,7 +102,8 @@ def test_environment_and_index_secrets_reach_no_command_line_log_or_report(
         shown = [capfd.readouterr()]
         plan = " ".join(shown[0].out.split())
         assert "(standard input: AppEnvironmentExtra DB_PASSWORD=*** TACDEMO_PORT=***)" in plan
-        assert f"(standard input: PIP_INDEX_URL=http://***@127.0.0.1:{index.port}/simple)" in plan
+        assert "(standard input: netrc for 127.0.0.1: login *** password ***)" in plan
+        assert f"--index-url http://127.0.0.1:{index.port}/simple" in plan
         assert cli.logged("provision", str(logs / "provision.log"), cli.provision,
                           str(inventory), None) == 0
         assert any(path == "/simple/tacfleet-canary/" and right
@@ -127,11 +124,7 @@ def test_environment_and_index_secrets_reach_no_command_line_log_or_report(
     assert cli.logged("drift", str(logs / "drift.log"), cli.drift, str(inventory), None,
                       reports=str(reports)) == 0
     junit = tmp_path / "junit.xml"
-    checks = subprocess.run(
-        [sys.executable, "-m", "pytest", str(ROOT / "checks"), "-p", "no:cacheprovider", "-l",
-         "--inventory", str(inventory), f"--junitxml={junit}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    checks = run_checks(inventory, "-l", f"--junitxml={junit}")
     assert checks.returncode == 0, checks.stdout[-2000:]
     shown.append(capfd.readouterr())
 
@@ -139,7 +132,7 @@ def test_environment_and_index_secrets_reach_no_command_line_log_or_report(
         f.seek(seen)
         started = [line for line in f if line.startswith("run ")]
     assert any(" setenv " in line for line in started)
-    assert any(" runenv PIP_INDEX_URL " in line for line in started)
+    assert any(" runfile " in line and "\\Temp NETRC " in line for line in started), started
     texts = {"agent.log": "".join(started), "checks": checks.stdout + checks.stderr,
              "junit": junit.read_text(), **{f"output {n}": o.out + o.err
                                              for n, o in enumerate(shown)}}

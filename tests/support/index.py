@@ -1,20 +1,22 @@
 """A package index on 127.0.0.1 that wants HTTP Basic credentials (a private index's
 ``https://user:token@host/simple``, served over loopback HTTP, which pip trusts): PEP 503 pages
-for the wheels of one folder. It records each request and whether its credentials were right."""
+for the wheels and sdists (``*.tar.gz``) of some folders. It records each request and whether
+its credentials were right."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import html
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
-from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
+
+from tests.support.loopback import http_server, serving
 
 
 @dataclass
@@ -33,15 +35,17 @@ class PrivateIndex:
 
 @contextmanager
 def private_index(folders: list[Path], user: str, password: str) -> Iterator[PrivateIndex]:
-    """Serve the ``*.whl`` of ``folders`` at ``/simple/<project>/``; anything without the
-    credentials gets 401 with a Basic challenge, as a private index answers."""
+    """Serve the ``*.whl`` and ``*.tar.gz`` of ``folders`` at ``/simple/<project>/``; anything
+    without the credentials gets 401 with a Basic challenge, as a private index answers."""
     token = base64.b64encode(f"{user}:{password}".encode()).decode()
     by_project: dict[str, list[Path]] = {}
     files: dict[str, Path] = {}
-    for wheel in sorted(w for folder in folders for w in folder.glob("*.whl")):
-        by_project.setdefault(canonicalize_name(parse_wheel_filename(wheel.name)[0]), []).append(
-            wheel)
-        files[wheel.name] = wheel
+    for dist in sorted(w for folder in folders for pattern in ("*.whl", "*.tar.gz")
+                       for w in folder.glob(pattern)):
+        name = (parse_wheel_filename(dist.name)[0] if dist.suffix == ".whl"
+                else parse_sdist_filename(dist.name)[0])
+        by_project.setdefault(canonicalize_name(name), []).append(dist)
+        files[dist.name] = dist
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:
@@ -75,12 +79,7 @@ def private_index(folders: list[Path], user: str, password: str) -> Iterator[Pri
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = http_server(Handler)
     index = PrivateIndex(server.server_address[1], user, password)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield index
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -51,3 +51,37 @@ def test_a_host_s_environment_shows_names_only_in_json_data():
     # one entry: nssm's REG_SZ form, as a string
     assert redact_data({"AppEnvironmentExtra": "A=b=c"}) == {"AppEnvironmentExtra": ["A=***"]}
     assert environment_shown(["X=1", "Y="]) == ["X=***", "Y=***"]
+
+
+@pytest.mark.parametrize(("url", "bare", "netrc"), [
+    ("https://deploy:tok%21en@Pypi.Example.com:8443/simple/",
+     "https://Pypi.Example.com:8443/simple/",
+     b"machine pypi.example.com\nlogin deploy\npassword tok!en\n"),
+    ("https://pypi.example.com/simple", "https://pypi.example.com/simple", None),
+])
+def test_index_credentials_become_a_netrc_and_leave_the_url(url, bare, netrc):
+    from inventory.secrets import netrc_for, netrc_problem
+
+    assert netrc_problem(url) is None
+    assert netrc_for(url) == (bare, netrc)
+
+
+@pytest.mark.parametrize(("url", "why"), [
+    ("https://zq9-only@pypi.example.com/simple", "has a user but no password"),
+    ("https://deploy:zq9%20en@pypi.example.com/simple", "a netrc file cannot carry"),
+    ("https://deploy:zq9%22k@pypi.example.com/simple", "a netrc file cannot carry"),
+    ("https://d%C3%BC:zq9x@pypi.example.com/simple", "a netrc file cannot carry"),
+])
+def test_credentials_a_netrc_cannot_carry_are_refused_by_validate_without_showing_them(
+        tmp_path, url, why):
+    from inventory import InventoryError
+
+    text = (ROOT / "inventory" / "hosts.yml").read_text().replace(
+        "../sandbox/demoapp", str(ROOT / "sandbox" / "demoapp")).replace(
+        "      wheelhouse: C:\\wheels", f"      index_url: {url}")
+    (tmp_path / "hosts.yml").write_text(text)
+    with pytest.raises(InventoryError) as info:
+        load_inventory(tmp_path / "hosts.yml")
+    (problem,) = [p for p in info.value.problems if "index_url" in str(p)]
+    assert why in str(problem) and "USER:TOKEN@" in str(problem)
+    assert "zq9" not in redact(str(problem))

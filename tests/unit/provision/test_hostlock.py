@@ -114,6 +114,17 @@ def test_an_abandoned_run_is_waited_for_then_cleared_and_reported(hosts):
     assert made["good"].sent  # then the run went on
 
 
+def test_a_takeover_that_ends_nothing_says_why(hosts):
+    abandoned = {"run": "r1", "controller": socket.gethostname(), "pid": dead_pid()}
+    taken = {"acquired": True, "path": "x", "previous": abandoned, "waited": 0, "ended": [],
+             "spared": "pid 640 is services.exe, not winrshost.exe (a WinRM shell's host)"}
+    runs, _made = run_with_lock(hosts, held_by(abandoned, taken=taken))
+    message = runs[0].steps[0].message
+    assert "took over the lock of abandoned run r1" in message
+    assert "ended no process: pid 640 is services.exe, not winrshost.exe" in message
+    assert "ended what" not in message
+
+
 def test_a_bare_host_needs_no_lock(hosts):
     def no_python(conn, text, timeout):
         raise ProgramNotFound(conn.host, "C:\\Python311\\python.exe not found")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -156,11 +158,11 @@ def test_reports_show_an_upload_chunk_and_the_script_by_their_size() -> None:
     flood the terminal and drift.json with megabytes of base64."""
     from provision.report import shown
 
-    chunk = "QUJD" * 5000
+    chunk = "QUJD" * 4000  # with the script, near CreateProcess's limit
     line = host_ops("C:\\Py (x86)\\python.exe", ("write", "C:\\a b\\n.exe.part", "ab", chunk),
                     ("replace", "C:\\a b\\n.exe.part", "C:\\a b\\n.exe")).line
     printed = shown(line)
-    assert chunk not in printed and "<20,000 characters>" in printed
+    assert chunk not in printed and "<16,000 characters>" in printed
     assert '"C:\\Py (x86)\\python.exe" -I -c <' in printed
     assert 'replace "C:\\a b\\n.exe.part" "C:\\a b\\n.exe"' in printed
     plain = '"C:\\Windows\\System32\\sc.exe" start "tac demo"'
@@ -228,24 +230,32 @@ def test_setenv_with_no_entries_removes_the_value_and_refuses_junk_without_echoi
     assert cut.returncode == 1 and b"standard input ended after 5 of" in cut.stderr
 
 
-def test_runenv_gives_the_secret_to_the_program_s_environment_only(tmp_path):
-    """``runenv`` reads the index URL from standard input into PIP_INDEX_URL of the program it
-    starts; the next op reads the rest of standard input (ops read in their order)."""
+def test_runfile_gives_the_secret_in_a_file_named_by_the_program_s_environment_only(tmp_path):
+    """``runfile`` writes the netrc read from standard input into a fresh admin-only folder,
+    names it by NETRC in the environment of the program it starts, removes the folder after
+    (also when the program fails); the next op reads the rest of standard input."""
     from provision.hostops import environment_stdin, secret_stdin
 
-    url = b"https://deploy:canary-91c3@pypi.example/simple"
-    sizes, stdin = secret_stdin(url, environment_stdin(["A=1"]))
+    netrc = b"machine pypi.example\nlogin deploy\npassword canary-91c3\n"
+    sizes, stdin = secret_stdin(netrc, environment_stdin(["A=1"]))
     seen = tmp_path / "seen.json"
-    program = [sys.executable, "-c", "import json, os, sys; json.dump([os.environ.get("
-               "'PIP_INDEX_URL'), sys.stdin.read()], open(sys.argv[1], 'w'))", str(seen)]
-    ops = [("runenv", "PIP_INDEX_URL", sizes[0], *program), ("setenv", "svc", sizes[1])]
+    program = [sys.executable, "-c", "import json, os, stat, sys; p = os.environ['NETRC']; "
+               "json.dump([p, open(p).read(), stat.S_IMODE(os.stat(os.path.dirname(p)).st_mode),"
+               " sys.stdin.read()], open(sys.argv[1], 'w'))", str(seen)]
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    ops = [("runfile", str(temp), "NETRC", sizes[0], *program), ("setenv", "svc", sizes[1])]
     assert b"canary-91c3" not in host_ops("C:\\py.exe", *ops).line.encode()
     record = tmp_path / "winreg.jsonl"
     done = _run_with_stdin(record, stdin, *ops)
     assert done.returncode == 0, done.stderr
-    assert json.loads(seen.read_text()) == [url.decode(), ""]  # its own stdin: NUL
+    path, text, mode, own_stdin = json.loads(seen.read_text())
+    assert re.fullmatch(re.escape(str(temp)) + r"/tacfleet-[0-9a-f]{32}/secret", path)
+    assert (text, mode, own_stdin) == (netrc.decode(), 0o700, "")  # its own stdin: NUL
     assert json.loads(record.read_text())[-1] == ["A=1"]
+    assert os.listdir(temp) == [] and "NETRC" not in os.environ
     failing = [sys.executable, "-c", "raise SystemExit(3)"]
-    sizes, stdin = secret_stdin(url)
-    done = _run_with_stdin(record, stdin, ("runenv", "PIP_INDEX_URL", *sizes, *failing))
+    sizes, stdin = secret_stdin(netrc)
+    done = _run_with_stdin(record, stdin, ("runfile", str(temp), "NETRC", *sizes, *failing))
     assert done.returncode == 3 and sys.executable.encode() + b" exited 3" in done.stderr
+    assert b"canary-91c3" not in done.stderr and os.listdir(temp) == []

@@ -6,7 +6,6 @@ import base64
 import hashlib
 import http.server
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from inventory.errors import InventoryError, Problem
 from provision.installer import InstallerError, installer_file
 from provision.model import Blocked
 from provision.steps import STEPS, Context
+from tests.support.loopback import serving
 from winhost.probe import bare_facts
 
 DATA = b"MZ stand-in installer " * 3000  # 66 kB: several upload commands
@@ -148,14 +148,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[_Server]:
-    srv = _Server(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(_Server(("127.0.0.1", 0), _Handler)) as srv:
         yield srv
-    finally:
-        srv.shutdown()
-        srv.server_close()
 
 
 def _url(server: _Server, path: str = URL_PATH, auth: str = "") -> str:

@@ -122,17 +122,71 @@ def _lock_script():
     return module
 
 
-def test_a_takeover_refuses_system_pids_windows_processes_and_its_own_ancestors():
+def test_a_takeover_refuses_system_pids_and_its_own_ancestors():
     script = _lock_script()
     me, parent = os.getpid(), os.getppid()
-    table = [(parent, 1, "winrshost.exe"), (me, parent, "python.exe"), (700, 4, "services.exe"),
-             (900, 800, "python.exe")]
+    table = [(parent, 1, "winrshost.exe"), (me, parent, "python.exe"), (900, 800, "python.exe")]
     assert script.refused(table, 4, "System") == "pid 4 is a system pid"
-    assert script.refused(table, 700, "services.exe") == (
-        "pid 700 is services.exe, a Windows process")
     assert script.refused(table, parent, "winrshost.exe") == (
         f"pid {parent} is an ancestor of this command")
     assert script.refused(table, 900, "python.exe") is None
+
+
+#: A Windows process table: (pid, parent, image) and each pid's creation time (FILETIME ticks).
+SHELL, CMD, PIP, SERVICES, USERS_PY, CHILD = 5100, 5200, 5300, 640, 7000, 7100
+TABLE = [(SERVICES, 500, "services.exe"), (900, SERVICES, "svchost.exe"),
+         (SHELL, 900, "winrshost.exe"), (CMD, SHELL, "python.exe"), (PIP, CMD, "pip.exe"),
+         (USERS_PY, 3000, "python.exe"), (CHILD, USERS_PY, "cmd.exe")]
+BORN = {SERVICES: 10, 900: 20, SHELL: 1000, CMD: 1100, PIP: 1200, USERS_PY: 2000, CHILD: 2100}
+
+
+@pytest.fixture
+def lock_script(monkeypatch):
+    script = _lock_script()
+    monkeypatch.setattr(script, "created", BORN.get)
+    return script
+
+
+def test_a_takeover_ends_the_processes_of_an_abandoned_winrm_shell(lock_script):
+    held = {"shell": SHELL, "shell_created": 1000, "shell_exe": "WinRSHost.exe"}
+    busy, why = lock_script.running_under(held, TABLE)
+    assert why is None
+    assert [(p["pid"], p["exe"]) for p in busy] == [(CMD, "python.exe"), (PIP, "pip.exe")]
+
+
+@pytest.mark.parametrize(("held", "why"), [
+    ({"shell": SERVICES, "shell_created": 10, "shell_exe": "winrshost.exe"},
+     f"pid {SERVICES} is services.exe, not winrshost.exe (a WinRM shell's host)"),
+    ({"shell": USERS_PY, "shell_created": 2000, "shell_exe": "winrshost.exe"},
+     f"pid {USERS_PY} is python.exe, not winrshost.exe"),
+    ({"shell": SHELL, "shell_created": 999, "shell_exe": "winrshost.exe"},
+     f"pid {SHELL} is another process than the lock's shell (started at another time)"),
+    ({"shell": SHELL, "shell_created": 1000, "shell_exe": "python.exe"},
+     f"the lock does not record its shell (pid {SHELL}) as winrshost.exe"),
+    ({"shell": SHELL, "shell_created": 1000}, "does not record its shell"),
+    ({"shell": 4242, "shell_created": 1000, "shell_exe": "winrshost.exe"},
+     "its shell (pid 4242) is gone"),
+    ({"shell": "5100", "shell_created": 1000, "shell_exe": "winrshost.exe"},
+     "the lock names no shell"),
+    ({"shell": SHELL, "shell_created": None, "shell_exe": "winrshost.exe"},
+     "the lock names no shell"),
+])
+def test_a_lock_naming_anything_but_a_live_abandoned_winrm_shell_ends_nothing(
+        lock_script, held, why):
+    """An allowlist: services.exe, a process a local user started, a reused pid, a record that
+    does not say winrshost.exe, a dead or missing shell: nothing is ended, and the reason is
+    said."""
+    busy, spared = lock_script.running_under(held, TABLE)
+    assert busy == [] and why in spared
+
+
+def test_a_takeover_never_ends_its_own_shell(lock_script, monkeypatch):
+    parent = os.getppid()
+    monkeypatch.setitem(BORN, parent, 1)
+    table = [*TABLE, (parent, 900, "winrshost.exe"), (os.getpid(), parent, "python.exe")]
+    held = {"shell": parent, "shell_created": 1, "shell_exe": "winrshost.exe"}
+    assert lock_script.running_under(held, table) == (
+        [], f"pid {parent} is this command's own shell")
 
 
 @ROOT_ONLY

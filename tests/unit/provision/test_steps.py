@@ -264,7 +264,10 @@ def index_host(tmp_path):
     return load_inventory(tmp_path / "hosts.yml").host("sandbox")
 
 
-def test_index_credentials_reach_pip_in_its_environment_never_its_arguments(index_host):
+def test_index_credentials_reach_pip_in_a_netrc_file_never_its_arguments(index_host):
+    """The index URL is an argument without its user-info (the pip that pip starts for build
+    requirements gets it on its command line); the credentials go in a netrc file that
+    ``runfile`` writes from standard input and names by NETRC."""
     doc = compliant_doc(index_host)
     venv = json.loads(base64.b64decode(doc["outputs"]["venv"]["out"]))
     venv["dists"].pop("pywin32")
@@ -274,15 +277,30 @@ def test_index_credentials_reach_pip_in_its_environment_never_its_arguments(inde
     steps = plan(index_host, doc)
     actions = [*steps["base_tools"], *steps["packages"], *steps["nssm"]]
     assert len(actions) == 3
+    netrc = b"machine pypi.example.com\nlogin deploy\npassword canary-idx-4d2e\n"
     for action in actions:
-        (pip,) = [op for op in decode_ops(action.command.argv) if op[0] == "runenv"]
-        assert pip[1:3] == ("PIP_INDEX_URL", str(len(INDEX))) and pip[4:7] == (
-            "-m", "pip", "--no-input")
-        assert action.stdin == INDEX.encode()
-        assert "canary-idx-4d2e" not in action.command.line and "--index-url" not in pip
+        (pip,) = [op for op in decode_ops(action.command.argv) if op[0] == "runfile"]
+        assert pip[1:4] == ("C:\\Windows\\Temp", "NETRC", str(len(netrc)))
+        assert pip[5:10] == ("-m", "pip", "--no-input", "install", "--index-url")
+        assert pip[10] == "https://pypi.example.com/simple"
+        assert action.stdin == netrc
+        assert "canary-idx-4d2e" not in action.command.line and "deploy" not in action.command.line
         assert "--only-binary=:all:" not in pip  # an index may hold sdists only
         assert action.shown.endswith(
-            "(standard input: PIP_INDEX_URL=https://***@pypi.example.com/simple)")
+            "(standard input: netrc for pypi.example.com: login *** password ***)")
+
+
+def test_an_index_without_credentials_is_a_plain_pip_argument(index_host):
+    host = index_host.model_copy(update={"python": index_host.python.model_copy(
+        update={"index_url": "https://pypi.example.com/simple"})})
+    doc = compliant_doc(host)
+    venv = json.loads(base64.b64decode(doc["outputs"]["venv"]["out"]))
+    venv["dists"].pop("pywin32")
+    doc["outputs"]["venv"] = out(json.dumps(venv))
+    (install,) = plan(host, doc)["packages"]
+    assert install.stdin is None and install.command.argv[1:6] == (
+        "-m", "pip", "--no-input", "install", "--index-url")
+    assert install.command.argv[6] == "https://pypi.example.com/simple"
 
 
 def test_pip_takes_only_wheels_from_a_wheelhouse(host, locked_host):
