@@ -252,6 +252,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.stash[DESELECTED] = (
             f"{len(dropped)} deselected: {', '.join(names)} (sends its own command to each "
             "host: a second shell and command per host) because --second-opinion was not given")
+        if hasattr(config, "workeroutput"):  # under xdist the controller prints the summary
+            config.workeroutput["tacfleet_deselected"] = config.stash[DESELECTED]
 
 
 # -- probing: once per host, before the first test ---------------------------------------------
@@ -335,9 +337,12 @@ def pytest_configure_node(node: Any) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    probe = getattr(node, "workeroutput", {}).get("tacfleet_probe")
+    output = getattr(node, "workeroutput", {})
+    probe = output.get("tacfleet_probe")
     if probe and probe.get("hosts"):
         node.config.stash[REPORT].probes.append(probe)
+    if output.get("tacfleet_deselected"):  # every worker collects (and deselects) the same
+        node.config.stash[DESELECTED] = output["tacfleet_deselected"]
 
 
 # -- output ------------------------------------------------------------------------------------

@@ -122,7 +122,8 @@ def _assert_lines(out: str) -> None:
     assert "hosts with failures (1, most first):" in out
     assert "unreachable (1): sim0013" in out
     assert "probed 20 hosts once each" in out
-    assert len(out.splitlines()) < 25, out  # 480 tests: headers, two lines, the summary
+    # 480 tests: headers, pytest's progress letters (a few lines), two failure lines, the summary
+    assert len(out.splitlines()) < 32, out
 
 
 def test_pytest_checks_probes_each_host_once_and_says_what_failed_in_one_line(fleet, tmp_path):

@@ -109,8 +109,11 @@ def test_drift_prints_expected_found_and_fix_of_each_failing_requirement(invento
     text = shown.text
     assert shown.code == 2  # drifting and unreachable hosts
     assert "sim0002 (127.0.0.1): drift (first run)" in text
-    assert ("  start_type: expected demand, found delayed-auto\n"
-            "    fix: `sc config tacdemo start= demand` or `invoke provision`") in text
+    assert "  start_type: expected demand, found delayed-auto\n    fix: `sc config" in text
+    assert ("start_type: expected demand, found delayed-auto fix: `sc config tacdemo start= "
+            "demand` or `invoke provision --host sim0002 --inventory ") in " ".join(text.split())
+    if how is piped:  # whole lines: the fix runs as printed, on this run's inventory
+        assert f"--host sim0002 --inventory {inventory}`" in text
     assert ("  display_name: expected Tacdemo (old name), found Tacdemo Twisted service"
             in text)
     assert "sim0003 (127.0.0.1): unreachable (first run)" in text

@@ -110,3 +110,7 @@ def test_progress_letters_deselected_explained_and_plurals(tmp_path):
     assert ("1 deselected: test_service_state_agrees_with_testinfra (sends its own command to "
             "each host: a second shell and command per host) because --second-opinion was not "
             "given") in out
+    under_xdist = _pytest("--inventory", path, "--host", "web01", "-n", "2")
+    assert ("1 deselected: test_service_state_agrees_with_testinfra (sends its own command to "
+            "each host: a second shell and command per host) because --second-opinion was not "
+            "given") in under_xdist.stdout.splitlines(), under_xdist.stdout
