@@ -84,7 +84,7 @@ def test_validate_plan_and_check_from_an_ansible_inventory(
 
     validated = invoke("inventory.validate", "--inventory", str(path))
     assert validated.returncode == 0, validated.stderr
-    assert f"{path}: ok (1 host(s))" in validated.stdout
+    assert f"{path}: ok (1 host; files and secrets found)" in validated.stdout
 
     assert not provision_one(host).failed  # the shared host: a no-op when another test did it
     planned = invoke("plan", "--host", "windows", "--inventory", str(path), "--json")
