@@ -621,7 +621,7 @@ class WinRMConnection:
                 "run again: the next probe shows what was applied",
             )
         alert = re.search(r"alert (certificate [a-z ]+|unknown ca|bad certificate|"
-                          r"handshake failure)|eof occurred", reason.lower())
+                          r"handshake failure)|eof occurred", redact(text).lower())  # raw words
         if self.transport == "certificate" and isinstance(exc, requests.exceptions.SSLError) \
                 and alert:  # TLS 1.3: the alert, or only the closed connection, reaches us
             why = (alert.group(1) or "it closed the connection").strip()
